@@ -1,0 +1,99 @@
+# milterd: a milter manager.  Works with GNU make and BSD make.
+#
+#   make            build into build/
+#   make run        set up, build, run milterd in the foreground on
+#                   etc/milterd.conf
+#   make test       set up, build with ASan/UBSan into build/asan/, run
+#                   every test (t/run)
+#   make fuzz       run each fuzz target for FUZZ_SECONDS
+#   make lint       mandoc -Tlint on the man pages
+#   make install    PREFIX and DESTDIR honoured
+
+PREFIX		?= /usr/local
+DESTDIR		?=
+SBINDIR		?= $(PREFIX)/sbin
+BINDIR		?= $(PREFIX)/bin
+MANDIR		?= $(PREFIX)/share/man
+SYSCONFDIR	?= $(PREFIX)/etc
+FUZZ_SECONDS	?= 60
+
+CC		?= cc
+B		?= build
+OPT		?= -O2 -g
+PKGS		 = libconfuse libbsd-overlay libevent
+PKG_CFLAGS	!= pkg-config --cflags $(PKGS) 2>/dev/null || echo
+PKG_LIBS	!= pkg-config --libs $(PKGS) 2>/dev/null || echo
+CRIT_LIBS	!= pkg-config --libs criterion 2>/dev/null || echo -lcriterion
+WARN		 = -Wall -Wextra -Werror -Wstrict-prototypes \
+		   -Wmissing-prototypes -Wmissing-declarations -Wshadow \
+		   -Wpointer-arith -Wcast-qual -Wsign-compare
+CFLAGS		+= -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) \
+		   -DSYSCONFDIR=\"$(SYSCONFDIR)\"
+SAN		 = -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=all
+
+CODEC_SRCS	 = src/milter.c src/message.c
+COMMON_SRCS	 = $(CODEC_SRCS) src/log.c src/util.c
+HDRS		 = src/milter.h src/message.h src/log.h src/util.h
+MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
+UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
+		   t/unit/test_util.c
+FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply
+
+PROGS		 = $(B)/mtasim
+TEST_PROGS	 = $(B)/unit $(B)/tmilter
+
+all: $(PROGS)
+
+$(B)/.dir:
+	mkdir -p $(B)
+	touch $@
+
+$(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
+	$(CC) $(CFLAGS) -o $@ $(MTASIM_SRCS) $(PKG_LIBS) -lpthread $(LDFLAGS)
+
+$(B)/unit: $(B)/.dir $(UNIT_SRCS) $(COMMON_SRCS) $(HDRS)
+	$(CC) $(CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(COMMON_SRCS) $(PKG_LIBS) \
+	    $(CRIT_LIBS) $(LDFLAGS)
+
+# A configurable child milter built on Debian's libmilter, for tests.
+$(B)/tmilter: $(B)/.dir t/milters/tmilter.c
+	$(CC) $(CFLAGS) -o $@ t/milters/tmilter.c -lmilter -lpthread $(LDFLAGS)
+
+tests: $(PROGS) $(TEST_PROGS)
+
+setup:
+	@sh bin/setup
+
+test: setup
+	$(MAKE) B=build/asan OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" tests
+	$(MAKE) lint
+	sh t/run build/asan
+
+lint:
+	mandoc -Tlint -Wwarning man/*.[0-9]
+
+# libFuzzer targets: the frame reader and the decoders of both
+# directions, seeded with the captured fixtures.
+fuzz: setup
+	mkdir -p build/fuzz
+	for t in $(FUZZ_TARGETS); do \
+	    clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc \
+	        -fsanitize=fuzzer,address,undefined \
+	        -o build/fuzz/$$t t/fuzz/$$t.c $(CODEC_SRCS) || exit 1; \
+	    mkdir -p build/fuzz/corpus-$$t; \
+	    build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        build/fuzz/corpus-$$t t/fixtures/seeds || exit 1; \
+	done
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)
+	install -m 0755 $(B)/mtasim $(DESTDIR)$(BINDIR)/mtasim
+	install -m 0644 man/mtasim.1 $(DESTDIR)$(MANDIR)/man1/mtasim.1
+
+clean:
+	rm -rf build
+
+.PHONY: all tests setup test lint fuzz install clean

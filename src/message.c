@@ -1,0 +1,452 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * message.c: the kept copy of a message and the milter edits on it.
+ *
+ * Header values are kept exactly as they follow the colon (the form a
+ * milter sees with SMFIP_HDR_LEADSPC), folded lines joined by a bare LF.
+ * Edits follow Postfix: 'h' appends; 'i' inserts before the index-th
+ * header (0 = top, past the end appends); 'm' changes the index-th
+ * header of that name (case-insensitive, 0 counts as 1), deletes it when
+ * the value is empty (later indexes renumber at once), and appends when
+ * there are fewer.  Without the leading-space flag a milter's values get
+ * one space put in front, as the MTA does.  The 'b' packets of one end
+ * of message must be consecutive; they replace the body when the edits
+ * are done.
+ *
+ * The body stays in memory up to a limit, then moves to an unlinked
+ * file made in a private directory, so a large message costs disk, not
+ * memory.
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "message.h"
+
+static int	spool_to_file(struct spool *);
+static char	*value_dup(const char *, int);
+static int	insert_header(struct message *, size_t, const char *,
+		    const char *);
+static void	delete_header(struct message *, size_t);
+static int	change_header(struct message *, const struct milter_header *,
+		    int);
+static int	parse_headers(struct message *, const char *, size_t,
+		    size_t *);
+static int	append_crlf_body(struct spool *, const char *, size_t);
+
+/*
+ * Spool.
+ */
+
+void
+spool_init(struct spool *s, size_t limit, const char *dir)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->limit = limit;
+	s->dir = dir;
+}
+
+void
+spool_free(struct spool *s)
+{
+	free(s->mem);
+	if (s->fd != -1)
+		close(s->fd);
+	spool_init(s, s->limit, s->dir);
+}
+
+static int
+spool_to_file(struct spool *s)
+{
+	char	path[4096];
+	int	n;
+
+	n = snprintf(path, sizeof(path), "%s/milterd.XXXXXXXXXX",
+	    s->dir != NULL ? s->dir : "/tmp");
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((s->fd = mkstemp(path)) == -1)
+		return -1;
+	unlink(path);
+	if (s->len > 0 && write(s->fd, s->mem, s->len) != (ssize_t)s->len) {
+		close(s->fd);
+		s->fd = -1;
+		return -1;
+	}
+	free(s->mem);
+	s->mem = NULL;
+	s->cap = 0;
+	return 0;
+}
+
+int
+spool_append(struct spool *s, const void *p, size_t n)
+{
+	uint8_t	*nm;
+	size_t	 ncap;
+
+	if (s->fd == -1 && s->len + n > s->limit && spool_to_file(s) == -1)
+		return -1;
+	if (s->fd != -1) {
+		if (pwrite(s->fd, p, n, (off_t)s->len) != (ssize_t)n)
+			return -1;
+		s->len += n;
+		return 0;
+	}
+	if (s->len + n > s->cap) {
+		ncap = s->cap ? s->cap : 4096;
+		while (ncap < s->len + n)
+			ncap *= 2;
+		if ((nm = realloc(s->mem, ncap)) == NULL)
+			return -1;
+		s->mem = nm;
+		s->cap = ncap;
+	}
+	if (n > 0)
+		memcpy(s->mem + s->len, p, n);
+	s->len += n;
+	return 0;
+}
+
+/* Up to n bytes from offset off; 0 at the end, -1 on error. */
+ssize_t
+spool_read(const struct spool *s, size_t off, void *buf, size_t n)
+{
+	if (off >= s->len)
+		return 0;
+	if (n > s->len - off)
+		n = s->len - off;
+	if (s->fd != -1)
+		return pread(s->fd, buf, n, (off_t)off);
+	memcpy(buf, s->mem + off, n);
+	return (ssize_t)n;
+}
+
+/*
+ * Message.
+ */
+
+void
+message_init(struct message *m, size_t limit, const char *dir)
+{
+	memset(m, 0, sizeof(*m));
+	spool_init(&m->body, limit, dir);
+	spool_init(&m->newbody, limit, dir);
+}
+
+/* Empty the message for the next one; keep the header array. */
+void
+message_reset(struct message *m)
+{
+	size_t	i;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		free(m->hdrs[i].name);
+		free(m->hdrs[i].value);
+	}
+	m->nhdrs = 0;
+	spool_free(&m->body);
+	spool_free(&m->newbody);
+	m->replacing = 0;
+}
+
+void
+message_free(struct message *m)
+{
+	message_reset(m);
+	free(m->hdrs);
+	m->hdrs = NULL;
+	m->caphdrs = 0;
+}
+
+/* A value from a milter, with the space the MTA would put in front. */
+static char *
+value_dup(const char *v, int leadspc)
+{
+	char	*s;
+
+	if (leadspc)
+		return strdup(v);
+	if (asprintf(&s, " %s", v) == -1)
+		return NULL;
+	return s;
+}
+
+static int
+insert_header(struct message *m, size_t at, const char *name,
+    const char *value)
+{
+	struct mhdr	*nh;
+	size_t		 ncap;
+	char		*n, *v;
+
+	if (m->nhdrs == m->caphdrs) {
+		ncap = m->caphdrs ? m->caphdrs * 2 : 32;
+		nh = reallocarray(m->hdrs, ncap, sizeof(*nh));
+		if (nh == NULL)
+			return -1;
+		m->hdrs = nh;
+		m->caphdrs = ncap;
+	}
+	n = strdup(name);
+	v = strdup(value);
+	if (n == NULL || v == NULL) {
+		free(n);
+		free(v);
+		return -1;
+	}
+	if (at > m->nhdrs)
+		at = m->nhdrs;
+	memmove(&m->hdrs[at + 1], &m->hdrs[at],
+	    (m->nhdrs - at) * sizeof(*m->hdrs));
+	m->hdrs[at].name = n;
+	m->hdrs[at].value = v;
+	m->nhdrs++;
+	return 0;
+}
+
+static void
+delete_header(struct message *m, size_t at)
+{
+	free(m->hdrs[at].name);
+	free(m->hdrs[at].value);
+	memmove(&m->hdrs[at], &m->hdrs[at + 1],
+	    (m->nhdrs - at - 1) * sizeof(*m->hdrs));
+	m->nhdrs--;
+}
+
+int
+message_add_header(struct message *m, const char *name, const char *value)
+{
+	return insert_header(m, m->nhdrs, name, value);
+}
+
+static int
+change_header(struct message *m, const struct milter_header *h, int leadspc)
+{
+	uint32_t	 want = h->index ? h->index : 1, seen = 0;
+	size_t		 i;
+	char		*v;
+	int		 rc;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		if (strcasecmp(m->hdrs[i].name, h->name) != 0 ||
+		    ++seen != want)
+			continue;
+		if (h->value[0] == '\0') {
+			delete_header(m, i);
+			return 0;
+		}
+		if ((v = value_dup(h->value, leadspc)) == NULL)
+			return -1;
+		free(m->hdrs[i].value);
+		m->hdrs[i].value = v;
+		return 0;
+	}
+	if (h->value[0] == '\0')
+		return 0;
+	if ((v = value_dup(h->value, leadspc)) == NULL)
+		return -1;
+	rc = insert_header(m, m->nhdrs, h->name, v);
+	free(v);
+	return rc;
+}
+
+/*
+ * Apply one modification packet; leadspc says whether the milter
+ * negotiated SMFIP_HDR_LEADSPC.  Replies that are not header or body
+ * edits are left to the caller.
+ */
+int
+message_apply(struct message *m, const struct milter_reply *r, int leadspc,
+    const char **err)
+{
+	char	*v;
+	int	 rc;
+
+	if (r->code == SMFIR_REPLBODY) {
+		if (m->replacing == 2) {
+			*err = "body replacement not in one run";
+			return -1;
+		}
+		m->replacing = 1;
+		if (spool_append(&m->newbody, r->u.body.data,
+		    r->u.body.len) == -1) {
+			*err = "cannot keep replaced body";
+			return -1;
+		}
+		return 0;
+	}
+	if (m->replacing == 1)
+		m->replacing = 2;
+	switch (r->code) {
+	case SMFIR_ADDHEADER:
+	case SMFIR_INSHEADER:
+		if ((v = value_dup(r->u.header.value, leadspc)) == NULL) {
+			*err = "out of memory";
+			return -1;
+		}
+		rc = insert_header(m, r->code == SMFIR_ADDHEADER ? m->nhdrs :
+		    r->u.header.index, r->u.header.name, v);
+		free(v);
+		break;
+	case SMFIR_CHGHEADER:
+		rc = change_header(m, &r->u.header, leadspc);
+		break;
+	default:
+		return 0;
+	}
+	if (rc == -1)
+		*err = "out of memory";
+	return rc;
+}
+
+/* The end of one milter's edits: a replaced body takes effect. */
+void
+message_edits_done(struct message *m)
+{
+	struct spool	tmp;
+
+	if (m->replacing != 0) {
+		tmp = m->body;
+		m->body = m->newbody;
+		m->newbody = tmp;
+		spool_free(&m->newbody);
+	}
+	m->replacing = 0;
+}
+
+/*
+ * Parsing a message file (LF or CRLF line ends) into headers and a
+ * body with CRLF line ends, as an MTA would hand it to milters.
+ */
+
+static int
+parse_headers(struct message *m, const char *p, size_t len, size_t *off)
+{
+	const char	*line, *eol, *colon;
+	size_t		 llen;
+	char		*name = NULL, *value = NULL, *nv;
+
+	while (*off < len) {
+		line = p + *off;
+		eol = memchr(line, '\n', len - *off);
+		llen = eol != NULL ? (size_t)(eol - line) : len - *off;
+		*off += llen + (eol != NULL);
+		if (llen > 0 && line[llen - 1] == '\r')
+			llen--;
+		if ((line[0] == ' ' || line[0] == '\t') && llen > 0 &&
+		    name != NULL) {
+			if (asprintf(&nv, "%s\n%.*s", value, (int)llen,
+			    line) == -1)
+				goto fail;
+			free(value);
+			value = nv;
+			continue;
+		}
+		if (name != NULL && message_add_header(m, name, value) == -1)
+			goto fail;
+		free(name);
+		free(value);
+		name = value = NULL;
+		if (llen == 0)
+			return 0;
+		colon = memchr(line, ':', llen);
+		if (colon == NULL || colon == line)
+			return -1;
+		name = strndup(line, (size_t)(colon - line));
+		value = strndup(colon + 1, llen - (size_t)(colon - line) - 1);
+		if (name == NULL || value == NULL)
+			goto fail;
+	}
+	if (name != NULL && message_add_header(m, name, value) == -1)
+		goto fail;
+	free(name);
+	free(value);
+	return 0;
+fail:
+	free(name);
+	free(value);
+	return -1;
+}
+
+static int
+append_crlf_body(struct spool *s, const char *p, size_t len)
+{
+	const char	*eol;
+	size_t		 llen;
+
+	while (len > 0) {
+		eol = memchr(p, '\n', len);
+		llen = eol != NULL ? (size_t)(eol - p) : len;
+		if (eol != NULL && llen > 0 && p[llen - 1] == '\r')
+			llen--;
+		if (spool_append(s, p, llen) == -1)
+			return -1;
+		if (eol != NULL && spool_append(s, "\r\n", 2) == -1)
+			return -1;
+		llen = eol != NULL ? (size_t)(eol - p) + 1 : len;
+		p += llen;
+		len -= llen;
+	}
+	return 0;
+}
+
+int
+message_parse(struct message *m, const char *p, size_t len)
+{
+	size_t	off = 0;
+
+	if (parse_headers(m, p, len, &off) == -1)
+		return -1;
+	return append_crlf_body(&m->body, p + off, len - off);
+}
+
+/* The message as it would be delivered, CRLF line ends. */
+int
+message_write(const struct message *m, FILE *fp)
+{
+	char		 buf[8192];
+	const char	*v;
+	size_t		 i, off = 0;
+	ssize_t		 n;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		fprintf(fp, "%s:", m->hdrs[i].name);
+		for (v = m->hdrs[i].value; *v != '\0'; v++) {
+			if (*v == '\n')
+				fputc('\r', fp);
+			fputc(*v, fp);
+		}
+		fputs("\r\n", fp);
+	}
+	fputs("\r\n", fp);
+	while ((n = spool_read(&m->body, off, buf, sizeof(buf))) > 0) {
+		fwrite(buf, 1, (size_t)n, fp);
+		off += (size_t)n;
+	}
+	return n == -1 || ferror(fp) ? -1 : 0;
+}

@@ -1,0 +1,189 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * util.c: socket specifications in both spellings, Sendmail's
+ * (unix:/path, local:/path, inet:port@host, inet6:port@host) and
+ * Postfix's (inet:host:port, inet6:[host]:port), and helpers to connect
+ * to one.  A bare absolute path is a unix socket.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int	parse_unix(const char *, struct sockspec *, char *, size_t);
+static int	parse_inet(const char *, int, struct sockspec *, char *,
+		    size_t);
+static int	split_host_port(char *, char **, char **);
+
+static int
+parse_unix(const char *path, struct sockspec *sp, char *err, size_t errlen)
+{
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&sp->ss;
+
+	if (path[0] != '/') {
+		snprintf(err, errlen, "unix socket path must be absolute");
+		return -1;
+	}
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		snprintf(err, errlen, "unix socket path too long");
+		return -1;
+	}
+	sun->sun_family = AF_UNIX;
+	strncpy(sun->sun_path, path, sizeof(sun->sun_path) - 1);
+	sp->sslen = sizeof(*sun);
+	return 0;
+}
+
+/* "port@host" or "host:port" or "[host]:port"; edits the string. */
+static int
+split_host_port(char *s, char **host, char **port)
+{
+	char	*p;
+
+	if ((p = strchr(s, '@')) != NULL) {
+		*p = '\0';
+		*port = s;
+		*host = p + 1;
+	} else if (s[0] == '[' && (p = strstr(s, "]:")) != NULL) {
+		*p = '\0';
+		*host = s + 1;
+		*port = p + 2;
+	} else if ((p = strrchr(s, ':')) != NULL) {
+		*p = '\0';
+		*host = s;
+		*port = p + 1;
+	} else
+		return -1;
+	if (**host == '[' && (p = strchr(*host, ']')) != NULL &&
+	    p[1] == '\0') {
+		*p = '\0';
+		(*host)++;
+	}
+	return **host != '\0' && **port != '\0' ? 0 : -1;
+}
+
+static int
+parse_inet(const char *s, int family, struct sockspec *sp, char *err,
+    size_t errlen)
+{
+	struct addrinfo	 hints, *res;
+	char		 buf[256], *host, *port;
+	int		 rc;
+
+	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf) ||
+	    split_host_port(buf, &host, &port) == -1) {
+		snprintf(err, errlen, "expected port@host or host:port");
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s: %s", s, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(&sp->ss, res->ai_addr, res->ai_addrlen);
+	sp->sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* Parse a socket spec; err gets a message on failure. */
+int
+sockspec_parse(const char *spec, struct sockspec *sp, char *err,
+    size_t errlen)
+{
+	memset(sp, 0, sizeof(*sp));
+	if (strlcpy(sp->text, spec, sizeof(sp->text)) >= sizeof(sp->text)) {
+		snprintf(err, errlen, "socket spec too long");
+		return -1;
+	}
+	if (strncmp(spec, "unix:", 5) == 0)
+		return parse_unix(spec + 5, sp, err, errlen);
+	if (strncmp(spec, "local:", 6) == 0)
+		return parse_unix(spec + 6, sp, err, errlen);
+	if (spec[0] == '/')
+		return parse_unix(spec, sp, err, errlen);
+	if (strncmp(spec, "inet:", 5) == 0)
+		return parse_inet(spec + 5, AF_INET, sp, err, errlen);
+	if (strncmp(spec, "inet6:", 6) == 0)
+		return parse_inet(spec + 6, AF_INET6, sp, err, errlen);
+	snprintf(err, errlen, "unknown socket type (unix:, local:, inet:, "
+	    "inet6:)");
+	return -1;
+}
+
+int
+sockspec_is_unix(const struct sockspec *sp)
+{
+	return sp->ss.ss_family == AF_UNIX;
+}
+
+/* A connected (or, if nonblock, connecting) socket, or -1 with errno. */
+int
+sockspec_connect(const struct sockspec *sp, int nonblock)
+{
+	int	fd, saved;
+
+	fd = socket(sp->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (fd == -1)
+		return -1;
+	if (!sockspec_is_unix(sp))
+		socket_set_nodelay(fd);
+	if (connect(fd, (const struct sockaddr *)&sp->ss, sp->sslen) == -1 &&
+	    !(nonblock && errno == EINPROGRESS)) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int
+socket_set_nonblock(int fd, int on)
+{
+	int	flags;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	flags = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+	return fcntl(fd, F_SETFL, flags);
+}
+
+/* Small packets must not wait for Nagle meeting delayed ACKs. */
+void
+socket_set_nodelay(int fd)
+{
+	int	on = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}

@@ -1,0 +1,37 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/* util.h: socket specifications and small socket helpers. */
+
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <sys/socket.h>
+
+struct sockspec {
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 text[256];	/* as configured */
+};
+
+/* util.c */
+int	sockspec_parse(const char *, struct sockspec *, char *, size_t);
+int	sockspec_connect(const struct sockspec *, int);
+int	sockspec_is_unix(const struct sockspec *);
+int	socket_set_nonblock(int, int);
+void	socket_set_nodelay(int);
+
+#endif /* UTIL_H */

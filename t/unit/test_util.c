@@ -1,0 +1,87 @@
+/*
+ * test_util.c: socket specifications in Sendmail's and Postfix's
+ * spellings (src/util.c).
+ */
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "util.h"
+
+static struct sockspec	sp;
+static char		err[256];
+
+Test(util, unix_spellings)
+{
+	static const char	*specs[] = { "unix:/run/m.sock", "local:/run/m.sock",
+	    "/run/m.sock" };
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&sp.ss;
+	size_t			 i;
+
+	for (i = 0; i < 3; i++) {
+		cr_assert_eq(sockspec_parse(specs[i], &sp, err, sizeof(err)), 0,
+		    "%s: %s", specs[i], err);
+		cr_assert(sockspec_is_unix(&sp));
+		cr_assert_str_eq(sun->sun_path, "/run/m.sock");
+		cr_assert_str_eq(sp.text, specs[i]);
+	}
+}
+
+Test(util, inet_spellings)
+{
+	static const char		*specs[] = { "inet:10025@127.0.0.1",
+	    "inet:127.0.0.1:10025", "inet:[127.0.0.1]:10025" };
+	struct sockaddr_in		*sin = (struct sockaddr_in *)&sp.ss;
+	struct sockaddr_in6		*sin6 = (struct sockaddr_in6 *)&sp.ss;
+	char				 addr[64];
+	size_t				 i;
+
+	for (i = 0; i < 3; i++) {
+		cr_assert_eq(sockspec_parse(specs[i], &sp, err, sizeof(err)), 0,
+		    "%s: %s", specs[i], err);
+		cr_assert_eq(sin->sin_family, AF_INET);
+		cr_assert_eq(ntohs(sin->sin_port), 10025);
+		cr_assert_eq(sin->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	}
+	cr_assert_eq(sockspec_parse("inet6:10025@[::1]", &sp, err,
+	    sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sin6->sin6_family, AF_INET6);
+	inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+	cr_assert_str_eq(addr, "::1");
+	cr_assert_eq(sockspec_parse("inet6:[::1]:25", &sp, err, sizeof(err)),
+	    0, "%s", err);
+	cr_assert_eq(ntohs(sin6->sin6_port), 25);
+}
+
+Test(util, bad_specs)
+{
+	static const struct {
+		const char	*spec;
+		const char	*err;
+	} bad[] = {
+		{ "unix:relative", "unix socket path must be absolute" },
+		{ "tcp:1@h", "unknown socket type (unix:, local:, inet:, inet6:)" },
+		{ "inet:10025", "expected port@host or host:port" },
+		{ "inet:@127.0.0.1", "expected port@host or host:port" },
+		{ "inet:http@127.0.0.1", NULL },
+	};
+	char	 longpath[200];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(sockspec_parse(bad[i].spec, &sp, err, sizeof(err)),
+		    -1, "%s accepted", bad[i].spec);
+		if (bad[i].err != NULL)
+			cr_assert_str_eq(err, bad[i].err);
+	}
+	memset(longpath, 'a', sizeof(longpath));
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	cr_assert_eq(sockspec_parse(longpath, &sp, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "unix socket path too long");
+}
