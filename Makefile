@@ -34,13 +34,16 @@ SAN		 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 CODEC_SRCS	 = src/milter.c src/message.c
 COMMON_SRCS	 = $(CODEC_SRCS) src/log.c src/util.c
-HDRS		 = src/milter.h src/message.h src/log.h src/util.h
+HDRS		 = src/milter.h src/message.h src/log.h src/util.h \
+		   src/conf.h src/merge.h src/milterd.h
+MILTERD_SRCS	 = src/milterd.c src/worker.c src/session.c src/child.c \
+		   src/conf.c src/merge.c $(COMMON_SRCS)
 MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
 UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
-		   t/unit/test_util.c
+		   t/unit/test_util.c t/unit/test_conf.c t/unit/test_merge.c
 FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply
 
-PROGS		 = $(B)/mtasim
+PROGS		 = $(B)/milterd $(B)/mtasim
 TEST_PROGS	 = $(B)/unit $(B)/tmilter
 
 all: $(PROGS)
@@ -49,16 +52,22 @@ $(B)/.dir:
 	mkdir -p $(B)
 	touch $@
 
+$(B)/milterd: $(B)/.dir $(MILTERD_SRCS) $(HDRS)
+	$(CC) $(CFLAGS) -o $@ $(MILTERD_SRCS) $(PKG_LIBS) $(LDFLAGS)
+
 $(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(MTASIM_SRCS) $(PKG_LIBS) -lpthread $(LDFLAGS)
 
-$(B)/unit: $(B)/.dir $(UNIT_SRCS) $(COMMON_SRCS) $(HDRS)
-	$(CC) $(CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(COMMON_SRCS) $(PKG_LIBS) \
+UNIT_LIB_SRCS	 = src/conf.c src/merge.c $(COMMON_SRCS)
+
+$(B)/unit: $(B)/.dir $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(HDRS)
+	$(CC) $(CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(PKG_LIBS) \
 	    $(CRIT_LIBS) $(LDFLAGS)
 
 # A configurable child milter built on Debian's libmilter, for tests.
 $(B)/tmilter: $(B)/.dir t/milters/tmilter.c
-	$(CC) $(CFLAGS) -o $@ t/milters/tmilter.c -lmilter -lpthread $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ t/milters/tmilter.c -lmilter -lpthread $(PKG_LIBS) \
+	    $(LDFLAGS)
 
 tests: $(PROGS) $(TEST_PROGS)
 

@@ -64,6 +64,7 @@ log_getverbose(void)
 void
 vlog(int pri, const char *fmt, va_list ap)
 {
+	char	msg[2048];
 	int	saved_errno = errno;
 
 	if (log_to_stderr) {
@@ -72,6 +73,9 @@ vlog(int pri, const char *fmt, va_list ap)
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 		fflush(stderr);
+	} else if (log_procname != NULL) {
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		syslog(pri, "%s: %s", log_procname, msg);
 	} else
 		vsyslog(pri, fmt, ap);
 	errno = saved_errno;

@@ -19,8 +19,10 @@
  *
  * Header values are kept exactly as they follow the colon (the form a
  * milter sees with SMFIP_HDR_LEADSPC), folded lines joined by a bare LF.
- * Edits follow Postfix: 'h' appends; 'i' inserts before the index-th
- * header (0 = top, past the end appends); 'm' changes the index-th
+ * Edits follow Postfix: 'h' appends; 'i' counts the MTA's own Received:
+ * header, hidden from milters, as the first (so 0 and 1 both put the new
+ * header at the top of the visible ones, k after the first k-1; past the
+ * end appends); 'm' changes the index-th
  * header of that name (case-insensitive, 0 counts as 1), deletes it when
  * the value is empty (later indexes renumber at once), and appends when
  * there are fewer.  Without the leading-space flag a milter's values get
@@ -310,7 +312,8 @@ message_apply(struct message *m, const struct milter_reply *r, int leadspc,
 			return -1;
 		}
 		rc = insert_header(m, r->code == SMFIR_ADDHEADER ? m->nhdrs :
-		    r->u.header.index, r->u.header.name, v);
+		    r->u.header.index > 0 ? r->u.header.index - 1 : 0,
+		    r->u.header.name, v);
 		free(v);
 		break;
 	case SMFIR_CHGHEADER:

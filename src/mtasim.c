@@ -432,6 +432,8 @@ await_reply(struct sess *s, char cmd, struct milter_reply *r)
 				    milter_code_name(cmd), pkt.code, err);
 			return -1;
 		}
+		if (cmd == SMFIC_OPTNEG)
+			return r->code == SMFIR_OPTNEG ? 0 : -1;
 		if (r->code == SMFIR_PROGRESS) {
 			if (s->out != NULL && s->sim->verbose)
 				fprintf(s->out, "  progress\n");

@@ -104,11 +104,15 @@ Test(message, add_header_appends_with_space)
 
 Test(message, insert_header_index)
 {
+	/* Postfix's hidden Received: header counts as index 0. */
 	apply(SMFIR_INSHEADER, 0, "X-Top", "t", 0);
 	cr_assert_str_eq(msg.hdrs[0].name, "X-Top");
-	apply(SMFIR_INSHEADER, 2, "X-Two", "2", 0);
-	cr_assert_str_eq(msg.hdrs[2].name, "X-Two");
-	cr_assert_str_eq(msg.hdrs[3].name, "Subject");
+	apply(SMFIR_INSHEADER, 1, "X-One", "1", 0);
+	cr_assert_str_eq(msg.hdrs[0].name, "X-One");
+	cr_assert_str_eq(msg.hdrs[1].name, "X-Top");
+	apply(SMFIR_INSHEADER, 3, "X-Three", "3", 0);
+	cr_assert_str_eq(msg.hdrs[2].name, "X-Three");
+	cr_assert_str_eq(msg.hdrs[3].name, "Received");
 	apply(SMFIR_INSHEADER, 1000, "X-End", "e", 0);
 	cr_assert_str_eq(msg.hdrs[msg.nhdrs - 1].name, "X-End");
 }

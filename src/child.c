@@ -1,0 +1,360 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * child.c: one connection to a child milter, milterd being the MTA.
+ *
+ * child_start() connects and negotiates (within connect_timeout);
+ * child_send() writes a command and, when a reply is due, arms the
+ * command or end-of-message timer.  Replies are checked here: progress
+ * restarts the timer, modifications are legal only at end of message
+ * and only if negotiated (they are kept in c->edits until the final
+ * reply), anything unsolicited or malformed fails the child.  A failed
+ * child is closed, logged once with its name and the stage, and its
+ * configured fallback stands in for the reply the session awaits.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "milterd.h"
+#include "util.h"
+
+static void	child_read(struct bufferevent *, void *);
+static void	child_event(struct bufferevent *, short, void *);
+static void	child_timeout(evutil_socket_t, short, void *);
+static void	child_arm(struct child *, int);
+static void	child_negotiated(struct child *, const struct milter_reply *);
+static int	child_reply(struct child *, const struct milter_pkt *);
+
+int
+child_live(const struct child *c)
+{
+	return c->state == CHILD_READY || c->state == CHILD_WAITING;
+}
+
+char
+child_fallback_reply(const struct child *c)
+{
+	switch (c->mc->fallback) {
+	case FALLBACK_TEMPFAIL:
+		return SMFIR_TEMPFAIL;
+	case FALLBACK_REJECT:
+		return SMFIR_REJECT;
+	default:
+		return SMFIR_CONTINUE;
+	}
+}
+
+static void
+child_arm(struct child *c, int seconds)
+{
+	struct timeval	tv = { seconds, 0 };
+
+	if (c->timer == NULL &&
+	    (c->timer = evtimer_new(c->sess->base, child_timeout, c)) == NULL)
+		fatal("%s: evtimer_new", __func__);
+	evtimer_add(c->timer, &tv);
+}
+
+void
+child_start(struct child *c)
+{
+	const struct sockspec	*sp = &c->mc->sock;
+
+	c->done = c->in_msg = 0;
+	c->bev = bufferevent_socket_new(c->sess->base, -1,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		fatal("%s: bufferevent_socket_new", __func__);
+	bufferevent_setcb(c->bev, child_read, NULL, child_event, c);
+	c->state = CHILD_CONNECTING;
+	child_arm(c, c->mc->connect_timeout);
+	if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&sp->ss,
+	    (int)sp->sslen) == -1)
+		child_fail(c, "connect %s: %s", sp->text, strerror(errno));
+}
+
+/* Connected: offer the MTA's actions and every step milterd speaks. */
+static void
+child_connected(struct child *c)
+{
+	struct milter_optneg	o;
+	struct mbuf		*b = &c->sess->out;
+
+	if (!sockspec_is_unix(&c->mc->sock))
+		socket_set_nodelay(bufferevent_getfd(c->bev));
+	memset(&o, 0, sizeof(o));
+	o.version = MILTER_VERSION;
+	o.actions = c->sess->offer.actions;
+	o.protocol = CHILD_OFFER_PROTOCOL;
+	mbuf_reset(b);
+	milter_put_optneg(b, &o);
+	bufferevent_write(c->bev, b->data, b->len);
+	bufferevent_enable(c->bev, EV_READ);
+	c->state = CHILD_NEGOTIATING;
+}
+
+static void
+child_negotiated(struct child *c, const struct milter_reply *r)
+{
+	struct milter_optneg	 o;
+	const char		*err;
+
+	memset(&o, 0, sizeof(o));
+	o.version = MILTER_VERSION;
+	o.actions = c->sess->offer.actions;
+	o.protocol = CHILD_OFFER_PROTOCOL;
+	if (r->code != SMFIR_OPTNEG) {
+		child_fail(c, "negotiation: %s instead of options",
+		    milter_code_name(r->code));
+		return;
+	}
+	if (milter_negotiate_mta(&o, &r->u.optneg, &c->eff, &err) == -1) {
+		child_fail(c, "negotiation: %s", err);
+		return;
+	}
+	/* The macro lists point into the read buffer: not kept. */
+	memset(c->eff.macros, 0, sizeof(c->eff.macros));
+	c->leadspc = (c->eff.protocol & SMFIP_HDR_LEADSPC) != 0;
+	evtimer_del(c->timer);
+	c->state = CHILD_READY;
+	log_debug("session %s: child %s: version %u actions 0x%x "
+	    "protocol 0x%x", c->sess->id, c->mc->name,
+	    c->eff.version, c->eff.actions, c->eff.protocol);
+}
+
+/* One reply packet while a reply is awaited; -1 if the child failed. */
+static int
+child_reply(struct child *c, const struct milter_pkt *pkt)
+{
+	struct milter_reply	 r;
+	const char		*err;
+	uint32_t		 need;
+
+	if (milter_decode_reply(pkt, &r, &err) == -1) {
+		child_fail(c, "%s: bad reply '%c': %s",
+		    milter_code_name(c->cmd), pkt->code, err);
+		return -1;
+	}
+	if (r.code == SMFIR_PROGRESS) {
+		child_arm(c, c->cmd == SMFIC_BODYEOB ? c->mc->eom_timeout :
+		    c->mc->command_timeout);
+		return 0;
+	}
+	if (milter_reply_is_edit(r.code)) {
+		need = merge_action_needed(r.code);
+		if (c->cmd != SMFIC_BODYEOB) {
+			child_fail(c, "%s: %s is legal only at end of message",
+			    milter_code_name(c->cmd), milter_code_name(r.code));
+			return -1;
+		}
+		if ((c->eff.actions & need) == 0) {
+			child_fail(c, "eom: %s was not negotiated",
+			    milter_code_name(r.code));
+			return -1;
+		}
+		if (r.code == SMFIR_QUARANTINE)
+			c->quarantined = 1;
+		mbuf_append(&c->edits, pkt->data - 5, pkt->len + 5);
+		return 0;
+	}
+	if (!milter_reply_is_final(r.code) || (r.code == SMFIR_SKIP &&
+	    (c->cmd != SMFIC_BODY || !(c->eff.protocol & SMFIP_SKIP)))) {
+		child_fail(c, "%s: unexpected reply %s",
+		    milter_code_name(c->cmd), milter_code_name(r.code));
+		return -1;
+	}
+	c->reply = r.code;
+	c->replytext[0] = '\0';
+	if (r.code == SMFIR_REPLYCODE)
+		strlcpy(c->replytext, r.u.str, sizeof(c->replytext));
+	c->state = CHILD_READY;
+	evtimer_del(c->timer);
+	session_child_replied(c->sess, c);
+	return 0;
+}
+
+static void
+child_read(struct bufferevent *bev, void *arg)
+{
+	struct child		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct milter_pkt	 pkt;
+	struct milter_reply	 r;
+	const char		*err;
+	size_t			 used;
+	int			 rc;
+
+	while (c->bev != NULL &&
+	    (rc = packet_peek(in, &pkt, &used, &err)) != 0) {
+		if (rc == -1) {
+			child_fail(c, "%s", err);
+			return;
+		}
+		if (c->state == CHILD_NEGOTIATING) {
+			if (milter_decode_reply(&pkt, &r, &err) == -1) {
+				child_fail(c, "negotiation: %s", err);
+				return;
+			}
+			child_negotiated(c, &r);
+			if (c->state != CHILD_READY)
+				return;		/* failed and reported */
+			evbuffer_drain(in, used);
+			session_children_negotiated(c->sess);
+			continue;
+		}
+		if (c->state != CHILD_WAITING) {
+			child_fail(c, "unsolicited %s",
+			    milter_code_name(pkt.code));
+			return;
+		}
+		if (child_reply(c, &pkt) == -1)
+			return;
+		if (c->bev != NULL)
+			evbuffer_drain(in, used);
+	}
+}
+
+static void
+child_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct child	*c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		child_connected(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		child_fail(c, "%s: connection closed by the milter",
+		    c->state == CHILD_NEGOTIATING ? "negotiation" :
+		    milter_code_name(c->cmd));
+	else if (what & BEV_EVENT_ERROR)
+		child_fail(c, "%s: %s", c->state == CHILD_CONNECTING ?
+		    "connect" : milter_code_name(c->cmd),
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static void
+child_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct child	*c = arg;
+
+	(void)fd;
+	(void)what;
+	child_fail(c, "%s: timeout", c->state == CHILD_CONNECTING ?
+	    "connect" : c->state == CHILD_NEGOTIATING ? "negotiation" :
+	    milter_code_name(c->cmd));
+}
+
+/*
+ * Write one packet; if the child answers this command, wait for it.
+ * A child that does not answer counts as having said continue.
+ */
+void
+child_send(struct child *c, char code, const void *payload, size_t len,
+    int replied)
+{
+	struct mbuf	*b = &c->sess->out;
+	size_t		 start;
+
+	mbuf_reset(b);
+	start = milter_begin(b, code);
+	milter_add_bytes(b, payload, len);
+	milter_end(b, start);
+	child_send_mbuf(c, b, code, replied);
+}
+
+/* Write packets already encoded in b; code is the command they end in. */
+void
+child_send_mbuf(struct child *c, const struct mbuf *b, char code,
+    int replied)
+{
+	if (!child_live(c))
+		return;
+	if (bufferevent_write(c->bev, b->data, b->len) == -1) {
+		child_fail(c, "%s: cannot queue", milter_code_name(code));
+		return;
+	}
+	if (!replied || !milter_cmd_replied(&c->eff, code)) {
+		c->reply = SMFIR_CONTINUE;
+		return;
+	}
+	c->cmd = code;
+	c->state = CHILD_WAITING;
+	child_arm(c, code == SMFIC_BODYEOB ? c->mc->eom_timeout :
+	    c->mc->command_timeout);
+}
+
+/* Close the connection; say quit first if the child is still sane. */
+void
+child_close(struct child *c, int quit)
+{
+	static const uint8_t	q[] = { 0, 0, 0, 1, SMFIC_QUIT };
+	struct evbuffer		*out;
+
+	if (c->bev != NULL) {
+		if (quit && child_live(c)) {
+			out = bufferevent_get_output(c->bev);
+			evbuffer_add(out, q, sizeof(q));
+			/* Best effort: the milter treats EOF as quit. */
+			(void)evbuffer_write(out, bufferevent_getfd(c->bev));
+		}
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	if (c->timer != NULL)
+		evtimer_del(c->timer);
+	mbuf_reset(&c->edits);
+	if (c->state != CHILD_FAILED)
+		c->state = CHILD_IDLE;
+}
+
+/*
+ * The child is dropped for the session: one log line naming it, then
+ * its fallback answers whatever the session waits for.
+ */
+void
+child_fail(struct child *c, const char *fmt, ...)
+{
+	char			 msg[512];
+	va_list			 ap;
+	enum child_state	 was = c->state;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("session %s: child %s: %s; fallback %s",
+	    c->sess->id, c->mc->name, msg,
+	    fallback_name(c->mc->fallback));
+	c->state = CHILD_FAILED;
+	child_close(c, 0);
+	c->reply = child_fallback_reply(c);
+	c->replytext[0] = '\0';
+	if (was == CHILD_CONNECTING || was == CHILD_NEGOTIATING)
+		session_children_negotiated(c->sess);
+	else if (was == CHILD_WAITING)
+		session_child_replied(c->sess, c);
+}

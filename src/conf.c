@@ -1,0 +1,431 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * conf.c: the libconfuse schema of milterd.conf(5), its validation, and
+ * the conversion into struct conf.
+ *
+ * conf_load() parses the whole file into a fresh struct conf and returns
+ * NULL on any error, having written every error as "file:line: message"
+ * to the given stream (or the log): a caller that already runs keeps its
+ * configuration.  Values are checked as they are parsed, by validators
+ * attached to each option, so that errors carry the line they are on;
+ * a validator reports and lets parsing go on, so that one run lists
+ * every error (conf_nerrors counts them).
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <confuse.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+
+static FILE	*conf_errfp;	/* where errors go; NULL: the log */
+static int	 conf_nerrors;
+
+static void	conf_error(cfg_t *, const char *, va_list);
+static int	v_sockspec(cfg_t *, cfg_opt_t *);
+static int	v_fallback(cfg_t *, cfg_opt_t *);
+static int	v_dispatch(cfg_t *, cfg_opt_t *);
+static int	v_mode(cfg_t *, cfg_opt_t *);
+static int	v_nonneg(cfg_t *, cfg_opt_t *);
+static int	v_positive(cfg_t *, cfg_opt_t *);
+static int	v_milter(cfg_t *, cfg_opt_t *);
+static int	parse_fallback(const char *, enum fallback *);
+static char	*dup_opt(cfg_t *, const char *);
+static int	convert(cfg_t *, struct conf *);
+static int	convert_milter(cfg_t *, struct milter_conf *);
+
+static cfg_opt_t milter_opts[] = {
+	CFG_STR("socket",		NULL,		CFGF_NODEFAULT),
+	CFG_STR("command",		NULL,		CFGF_NODEFAULT),
+	CFG_STR("user",			NULL,		CFGF_NODEFAULT),
+	CFG_BOOL("enabled",		cfg_true,	CFGF_NONE),
+	CFG_BOOL("evaluation",		cfg_false,	CFGF_NONE),
+	CFG_STR("fallback",		"accept",	CFGF_NONE),
+	CFG_INT("connect_timeout",	10,		CFGF_NONE),
+	CFG_INT("command_timeout",	10,		CFGF_NONE),
+	CFG_INT("eom_timeout",		300,		CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t opts[] = {
+	CFG_STR_LIST("listen",	"{unix:/var/run/milterd/milterd.sock}",
+							CFGF_NONE),
+	CFG_STR("socket_mode",		"0660",		CFGF_NONE),
+	CFG_STR("socket_group",		NULL,		CFGF_NODEFAULT),
+	CFG_STR("user",			"_milterd",	CFGF_NONE),
+	CFG_STR("group",		NULL,		CFGF_NODEFAULT),
+	CFG_INT("workers",		0,		CFGF_NONE),
+	CFG_STR("pidfile",		"/var/run/milterd.pid", CFGF_NONE),
+	CFG_STR("control",	"/var/run/milterd/control.sock", CFGF_NONE),
+	CFG_STR("fallback",		"accept",	CFGF_NONE),
+	CFG_STR("dispatch",		"sequential",	CFGF_NONE),
+	CFG_INT("body_memory_limit",	1048576,	CFGF_NONE),
+	CFG_STR("spool_dir",		"/var/tmp",	CFGF_NONE),
+	CFG_INT("progress_interval",	5,		CFGF_NONE),
+	CFG_SEC("milter",	milter_opts,
+	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_END()
+};
+
+/* "file:line: message", counted, to the stream or the log. */
+static void
+conf_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char	msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	conf_nerrors++;
+	if (conf_errfp != NULL)
+		fprintf(conf_errfp, "%s:%d: %s\n", cfg->filename ?
+		    cfg->filename : "?", cfg->line, msg);
+	else
+		log_warnx("%s:%d: %s", cfg->filename ? cfg->filename : "?",
+		    cfg->line, msg);
+}
+
+static int
+v_sockspec(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct sockspec	 sp;
+	char		 err[256];
+	const char	*s;
+	unsigned int	 i;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		s = cfg_opt_getnstr(opt, i);
+		if (sockspec_parse(s, &sp, err, sizeof(err)) == -1) {
+			cfg_error(cfg, "%s \"%s\": %s", opt->name, s, err);
+			return 0;
+		}
+	}
+	if (cfg_opt_size(opt) > CONF_MAX_LISTEN) {
+		cfg_error(cfg, "%s: at most %d sockets", opt->name,
+		    CONF_MAX_LISTEN);
+		return 0;
+	}
+	return 0;
+}
+
+static int
+parse_fallback(const char *s, enum fallback *fb)
+{
+	if (strcmp(s, "accept") == 0)
+		*fb = FALLBACK_ACCEPT;
+	else if (strcmp(s, "tempfail") == 0)
+		*fb = FALLBACK_TEMPFAIL;
+	else if (strcmp(s, "reject") == 0)
+		*fb = FALLBACK_REJECT;
+	else
+		return -1;
+	return 0;
+}
+
+const char *
+fallback_name(enum fallback fb)
+{
+	return fb == FALLBACK_ACCEPT ? "accept" : fb == FALLBACK_TEMPFAIL ?
+	    "tempfail" : "reject";
+}
+
+static int
+v_fallback(cfg_t *cfg, cfg_opt_t *opt)
+{
+	enum fallback	fb;
+
+	if (parse_fallback(cfg_opt_getnstr(opt, 0), &fb) == -1) {
+		cfg_error(cfg, "%s \"%s\": expected accept, tempfail or reject",
+		    opt->name, cfg_opt_getnstr(opt, 0));
+		return 0;
+	}
+	return 0;
+}
+
+static int
+v_dispatch(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (strcmp(s, "sequential") != 0 && strcmp(s, "parallel") != 0) {
+		cfg_error(cfg, "dispatch \"%s\": expected sequential or "
+		    "parallel", s);
+		return 0;
+	}
+	return 0;
+}
+
+static int
+v_mode(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+	char		*end;
+	long		 mode;
+
+	mode = strtol(s, &end, 8);
+	if (*s == '\0' || *end != '\0' || mode < 0 || mode > 0777) {
+		cfg_error(cfg, "%s \"%s\": expected an octal mode such as "
+		    "0660", opt->name, s);
+		return 0;
+	}
+	return 0;
+}
+
+static int
+v_nonneg(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) < 0 || cfg_opt_getnint(opt, 0) > 1024 *
+	    1024 * 1024) {
+		cfg_error(cfg, "%s %ld: out of range", opt->name,
+		    cfg_opt_getnint(opt, 0));
+		return 0;
+	}
+	return 0;
+}
+
+static int
+v_positive(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) < 1 || cfg_opt_getnint(opt, 0) > 86400) {
+		cfg_error(cfg, "%s %ld: expected 1 to 86400 seconds",
+		    opt->name, cfg_opt_getnint(opt, 0));
+		return 0;
+	}
+	return 0;
+}
+
+/* A milter section, when closed: it must have a socket. */
+static int
+v_milter(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t	*sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+
+	if (cfg_size(sec, "socket") == 0) {
+		cfg_error(cfg, "milter \"%s\": no socket", cfg_title(sec));
+		return 0;
+	}
+	if (cfg_title(sec)[0] == '\0' || strlen(cfg_title(sec)) > 64 ||
+	    strpbrk(cfg_title(sec), " \t\n\"") != NULL) {
+		cfg_error(cfg, "milter \"%s\": a name is 1 to 64 characters "
+		    "without blanks", cfg_title(sec));
+		return 0;
+	}
+	return 0;
+}
+
+static char *
+dup_opt(cfg_t *cfg, const char *name)
+{
+	char	*s;
+
+	if (cfg_size(cfg, name) == 0)
+		return NULL;
+	if ((s = strdup(cfg_getstr(cfg, name))) == NULL)
+		fatal("%s: strdup", __func__);
+	return s;
+}
+
+static int
+convert_milter(cfg_t *sec, struct milter_conf *mc)
+{
+	char	err[256];
+
+	if ((mc->name = strdup(cfg_title(sec))) == NULL)
+		fatal("%s: strdup", __func__);
+	if (sockspec_parse(cfg_getstr(sec, "socket"), &mc->sock, err,
+	    sizeof(err)) == -1)
+		return -1;
+	mc->command = dup_opt(sec, "command");
+	mc->user = dup_opt(sec, "user");
+	mc->enabled = cfg_getbool(sec, "enabled");
+	mc->evaluation = cfg_getbool(sec, "evaluation");
+	(void)parse_fallback(cfg_getstr(sec, "fallback"), &mc->fallback);
+	mc->connect_timeout = (int)cfg_getint(sec, "connect_timeout");
+	mc->command_timeout = (int)cfg_getint(sec, "command_timeout");
+	mc->eom_timeout = (int)cfg_getint(sec, "eom_timeout");
+	return 0;
+}
+
+static int
+convert(cfg_t *cfg, struct conf *c)
+{
+	char		 err[256];
+	unsigned int	 i;
+
+	c->nlisten = cfg_size(cfg, "listen");
+	for (i = 0; i < c->nlisten; i++)
+		if (sockspec_parse(cfg_getnstr(cfg, "listen", i),
+		    &c->listen[i], err, sizeof(err)) == -1)
+			return -1;
+	c->socket_mode = (mode_t)strtol(cfg_getstr(cfg, "socket_mode"),
+	    NULL, 8);
+	c->socket_group = dup_opt(cfg, "socket_group");
+	c->user = dup_opt(cfg, "user");
+	c->group = dup_opt(cfg, "group");
+	c->workers = (int)cfg_getint(cfg, "workers");
+	c->pidfile = dup_opt(cfg, "pidfile");
+	c->control = dup_opt(cfg, "control");
+	(void)parse_fallback(cfg_getstr(cfg, "fallback"), &c->fallback);
+	c->dispatch = strcmp(cfg_getstr(cfg, "dispatch"), "parallel") == 0 ?
+	    DISPATCH_PARALLEL : DISPATCH_SEQUENTIAL;
+	c->body_memory_limit = (size_t)cfg_getint(cfg, "body_memory_limit");
+	c->spool_dir = dup_opt(cfg, "spool_dir");
+	c->progress_interval = (int)cfg_getint(cfg, "progress_interval");
+	c->nmilters = cfg_size(cfg, "milter");
+	if (c->nmilters > 0 && (c->milters = calloc(c->nmilters,
+	    sizeof(*c->milters))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < c->nmilters; i++)
+		if (convert_milter(cfg_getnsec(cfg, "milter", i),
+		    &c->milters[i]) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * Parse path; errors go to errfp (NULL: the log).  NULL on any error.
+ */
+struct conf *
+conf_load(const char *path, FILE *errfp)
+{
+	static const struct {
+		const char		*name;
+		cfg_validate_callback_t	 fn;
+	} validators[] = {
+		{ "listen", v_sockspec },
+		{ "socket_mode", v_mode },
+		{ "workers", v_nonneg },
+		{ "fallback", v_fallback },
+		{ "dispatch", v_dispatch },
+		{ "body_memory_limit", v_nonneg },
+		{ "progress_interval", v_positive },
+		{ "milter", v_milter },
+		{ "milter|socket", v_sockspec },
+		{ "milter|fallback", v_fallback },
+		{ "milter|connect_timeout", v_positive },
+		{ "milter|command_timeout", v_positive },
+		{ "milter|eom_timeout", v_positive },
+	};
+	struct conf	*c;
+	cfg_t		*cfg;
+	size_t		 i;
+	int		 rc;
+
+	conf_errfp = errfp;
+	conf_nerrors = 0;
+	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL)
+		fatal("%s: cfg_init", __func__);
+	cfg_set_error_function(cfg, conf_error);
+	for (i = 0; i < sizeof(validators) / sizeof(validators[0]); i++)
+		cfg_set_validate_func(cfg, validators[i].name,
+		    validators[i].fn);
+	rc = cfg_parse(cfg, path);
+	if (rc == CFG_FILE_ERROR) {
+		if (errfp != NULL)
+			fprintf(errfp, "%s: cannot read the file\n", path);
+		else
+			log_warn("%s", path);
+		cfg_free(cfg);
+		return NULL;
+	}
+	if (rc != CFG_SUCCESS || conf_nerrors > 0) {
+		cfg_free(cfg);
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->path = strdup(path)) == NULL)
+		fatal("%s: calloc", __func__);
+	if (convert(cfg, c) == -1) {
+		/* Validated above; only a changed name service gets here. */
+		if (errfp != NULL)
+			fprintf(errfp, "%s: a socket no longer resolves\n",
+			    path);
+		conf_free(c);
+		c = NULL;
+	}
+	cfg_free(cfg);
+	return c;
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t	i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nmilters; i++) {
+		free(c->milters[i].name);
+		free(c->milters[i].command);
+		free(c->milters[i].user);
+	}
+	free(c->milters);
+	free(c->path);
+	free(c->socket_group);
+	free(c->user);
+	free(c->group);
+	free(c->pidfile);
+	free(c->control);
+	free(c->spool_dir);
+	free(c);
+}
+
+/* The configuration in effect, defaults included, in the file's syntax. */
+void
+conf_print(const struct conf *c, FILE *fp)
+{
+	const struct milter_conf	*m;
+	size_t				 i;
+
+	fprintf(fp, "listen = {");
+	for (i = 0; i < c->nlisten; i++)
+		fprintf(fp, "%s\"%s\"", i ? ", " : " ", c->listen[i].text);
+	fprintf(fp, " }\nsocket_mode = \"%04o\"\n", (unsigned)c->socket_mode);
+	if (c->socket_group != NULL)
+		fprintf(fp, "socket_group = \"%s\"\n", c->socket_group);
+	fprintf(fp, "user = \"%s\"\n", c->user);
+	if (c->group != NULL)
+		fprintf(fp, "group = \"%s\"\n", c->group);
+	fprintf(fp, "workers = %d\npidfile = \"%s\"\ncontrol = \"%s\"\n"
+	    "fallback = \"%s\"\ndispatch = \"%s\"\nbody_memory_limit = %zu\n"
+	    "spool_dir = \"%s\"\nprogress_interval = %d\n", c->workers,
+	    c->pidfile, c->control, fallback_name(c->fallback),
+	    c->dispatch == DISPATCH_PARALLEL ? "parallel" : "sequential",
+	    c->body_memory_limit, c->spool_dir, c->progress_interval);
+	for (i = 0; i < c->nmilters; i++) {
+		m = &c->milters[i];
+		fprintf(fp, "milter \"%s\" {\n\tsocket = \"%s\"\n", m->name,
+		    m->sock.text);
+		if (m->command != NULL)
+			fprintf(fp, "\tcommand = \"%s\"\n", m->command);
+		if (m->user != NULL)
+			fprintf(fp, "\tuser = \"%s\"\n", m->user);
+		fprintf(fp, "\tenabled = %s\n\tevaluation = %s\n"
+		    "\tfallback = \"%s\"\n\tconnect_timeout = %d\n"
+		    "\tcommand_timeout = %d\n\teom_timeout = %d\n}\n",
+		    m->enabled ? "true" : "false",
+		    m->evaluation ? "true" : "false",
+		    fallback_name(m->fallback), m->connect_timeout,
+		    m->command_timeout, m->eom_timeout);
+	}
+}

@@ -1,0 +1,85 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * conf.h: milterd's configuration, parsed from a libconfuse file into
+ * plain structs (no libconfuse types outside conf.c).
+ */
+
+#ifndef CONF_H
+#define CONF_H
+
+#include <sys/types.h>
+
+#include <stdio.h>
+
+#include "util.h"
+
+#define CONF_FILE	SYSCONFDIR "/milterd.conf"
+#define CONF_MAX_LISTEN	8
+
+/* What a failed child, or a session without children, answers. */
+enum fallback {
+	FALLBACK_ACCEPT,
+	FALLBACK_TEMPFAIL,
+	FALLBACK_REJECT
+};
+
+enum dispatch {
+	DISPATCH_SEQUENTIAL,
+	DISPATCH_PARALLEL
+};
+
+struct milter_conf {
+	char		*name;
+	struct sockspec	 sock;
+	char		*command;	/* for the launcher; NULL: none */
+	char		*user;
+	int		 enabled;
+	int		 evaluation;
+	enum fallback	 fallback;
+	int		 connect_timeout;	/* seconds */
+	int		 command_timeout;
+	int		 eom_timeout;
+};
+
+struct conf {
+	char			*path;
+	struct sockspec		 listen[CONF_MAX_LISTEN];
+	size_t			 nlisten;
+	mode_t			 socket_mode;
+	char			*socket_group;
+	char			*user;
+	char			*group;
+	int			 workers;
+	char			*pidfile;
+	char			*control;
+	enum fallback		 fallback;
+	enum dispatch		 dispatch;
+	size_t			 body_memory_limit;
+	char			*spool_dir;
+	int			 progress_interval;	/* seconds */
+	struct milter_conf	*milters;
+	size_t			 nmilters;
+};
+
+/* conf.c */
+struct conf	*conf_load(const char *, FILE *);
+void		 conf_free(struct conf *);
+void		 conf_print(const struct conf *, FILE *);
+const char	*fallback_name(enum fallback);
+
+#endif /* CONF_H */

@@ -1,0 +1,211 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * merge.c: the rules that make milterd look like the MTA's own chain
+ * of milters.  No I/O; session.c calls these.
+ *
+ * Negotiation: toward the MTA milterd asks for the union of the
+ * children's actions; it suppresses an envelope step, or waives the
+ * reply to it, only when every child does; it always asks for the
+ * exact header values (HDR_LEADSPC) so that its copy of the message is
+ * exact, and waives replies to headers, end of headers and body pieces,
+ * which it keeps and replays to the children at end of message.  Macro
+ * lists are the union of the children's; a stage where only some
+ * children asked for a list also gets the MTAs' default list, so that
+ * the others lose nothing.
+ *
+ * Verdicts: at each command the first child, in configuration order,
+ * whose reply is not continue or accept decides, as in Postfix and
+ * Sendmail.
+ */
+
+#include <string.h>
+
+#include "merge.h"
+
+/* Envelope steps: suppress and no-reply bits merged by intersection. */
+#define ENVELOPE_BITS	(SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOMAIL | \
+	SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOHDRS | \
+	SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NR_CONN | SMFIP_NR_HELO | \
+	SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_UNKN)
+/* Content steps milterd always answers at once. */
+#define CONTENT_NR	(SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
+
+/* The union of Postfix's and Sendmail's default macro lists. */
+static const char *default_lists[SMFIM_COUNT] = {
+	"j _ {daemon_name} {daemon_addr} {if_name} {if_addr} v",
+	"{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
+	"i {auth_type} {auth_authen} {auth_ssf} {auth_author} {mail_mailer} "
+	    "{mail_host} {mail_addr}",
+	"i {rcpt_mailer} {rcpt_host} {rcpt_addr}",
+	"i",
+	"i {msg_id}",
+	"i",
+};
+
+static void	add_names(char *, size_t, const char *);
+
+/* Append the names of list to dst that it does not hold yet. */
+static void
+add_names(char *dst, size_t len, const char *list)
+{
+	char	 buf[1024], *tok, *save;
+	size_t	 n;
+	int	 found;
+	char	*p;
+
+	strlcpy(buf, list, sizeof(buf));
+	for (tok = strtok_r(buf, " ,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ,", &save)) {
+		found = 0;
+		n = strlen(tok);
+		for (p = dst; (p = strstr(p, tok)) != NULL; p += n)
+			if ((p == dst || p[-1] == ' ') &&
+			    (p[n] == '\0' || p[n] == ' '))
+				found = 1;
+		if (found)
+			continue;
+		if (dst[0] != '\0')
+			strlcat(dst, " ", len);
+		strlcat(dst, tok, len);
+	}
+}
+
+/*
+ * What to answer the MTA's offer, given the children's negotiated
+ * flags (those that failed to negotiate are left out by the caller).
+ * With no child, every step is asked for, so that each command gets
+ * the global fallback.
+ */
+void
+merge_optneg(const struct milter_optneg *offer,
+    const struct milter_optneg *kids, size_t n, struct milter_optneg *out,
+    struct macro_lists *ml)
+{
+	uint32_t	 env = n > 0 ? ENVELOPE_BITS : 0;
+	size_t		 i;
+	int		 stage, asked, all;
+
+	memset(out, 0, sizeof(*out));
+	memset(ml, 0, sizeof(*ml));
+	out->version = offer->version < MILTER_VERSION ? offer->version :
+	    MILTER_VERSION;
+	for (i = 0; i < n; i++) {
+		out->actions |= kids[i].actions;
+		env &= kids[i].protocol;
+	}
+	out->protocol = env | CONTENT_NR | SMFIP_HDR_LEADSPC;
+	for (stage = 0; stage < SMFIM_COUNT && out->version >= 6; stage++) {
+		asked = 0;
+		all = 1;
+		for (i = 0; i < n; i++) {
+			if (kids[i].macros[stage] != NULL &&
+			    kids[i].macros[stage][0] != '\0') {
+				add_names(ml->list[stage],
+				    sizeof(ml->list[stage]),
+				    kids[i].macros[stage]);
+				asked = 1;
+			} else
+				all = 0;
+		}
+		if (!asked)
+			continue;
+		if (!all)
+			add_names(ml->list[stage], sizeof(ml->list[stage]),
+			    default_lists[stage]);
+		out->macros[stage] = ml->list[stage];
+		out->actions |= SMFIF_SETSYMLIST;
+	}
+	/* Ask for nothing the MTA did not offer. */
+	out->actions &= offer->actions;
+	out->protocol &= offer->protocol ? offer->protocol : SMFI_V1_PROT;
+	if (!(out->actions & SMFIF_SETSYMLIST))
+		memset(out->macros, 0, sizeof(out->macros));
+}
+
+/* Does this reply of a child decide the command for the whole chain? */
+int
+merge_decides(char cmd, char reply)
+{
+	switch (reply) {
+	case SMFIR_REJECT:
+	case SMFIR_TEMPFAIL:
+	case SMFIR_REPLYCODE:
+	case SMFIR_SHUTDOWN:
+		return 1;
+	case SMFIR_DISCARD:
+		/* Meaningless at connection level: Postfix ignores it. */
+		return cmd != SMFIC_CONNECT && cmd != SMFIC_HELO;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Does this reply end the child's part: 1 for the message, 2 for the
+ * connection, 0 not at all.
+ */
+int
+merge_ends_child(char cmd, char reply)
+{
+	if (reply != SMFIR_ACCEPT)
+		return 0;
+	return cmd == SMFIC_CONNECT || cmd == SMFIC_HELO ? 2 : 1;
+}
+
+/* The action flag a modification needs, so that it can be enforced. */
+uint32_t
+merge_action_needed(char code)
+{
+	switch (code) {
+	case SMFIR_ADDHEADER:
+	case SMFIR_INSHEADER:
+		return SMFIF_ADDHDRS;
+	case SMFIR_CHGHEADER:
+		return SMFIF_CHGHDRS;
+	case SMFIR_REPLBODY:
+		return SMFIF_CHGBODY;
+	case SMFIR_ADDRCPT:
+		return SMFIF_ADDRCPT;
+	case SMFIR_ADDRCPT_PAR:
+		return SMFIF_ADDRCPT_PAR;
+	case SMFIR_DELRCPT:
+		return SMFIF_DELRCPT;
+	case SMFIR_QUARANTINE:
+		return SMFIF_QUARANTINE;
+	case SMFIR_CHGFROM:
+		return SMFIF_CHGFROM;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * A header value from a child as the MTA must get it: a child without
+ * HDR_LEADSPC relies on the MTA to put one space after the colon; an
+ * MTA without it puts that space itself.  Returns the value to send,
+ * or NULL when one space must be put in front.
+ */
+const char *
+merge_header_value(const char *value, int child_leadspc, int mta_leadspc)
+{
+	if (child_leadspc == mta_leadspc)
+		return value;
+	if (!child_leadspc)
+		return value[0] == '\0' ? value : NULL;
+	return value[0] == ' ' ? value + 1 : value;
+}

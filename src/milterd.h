@@ -1,0 +1,135 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * milterd.h: the daemon's processes and sessions.  Prototypes are
+ * grouped by the file that defines them.
+ */
+
+#ifndef MILTERD_H
+#define MILTERD_H
+
+#include <sys/queue.h>
+#include <sys/time.h>
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+
+#include "conf.h"
+#include "merge.h"
+#include "message.h"
+#include "milter.h"
+
+/* Largest packet accepted from the MTA or a child (payload bytes). */
+#define PACKET_MAX	MILTER_MDS_1M
+
+/* Where a child is in its conversation. */
+enum child_state {
+	CHILD_IDLE,		/* not connected (before O, after K) */
+	CHILD_CONNECTING,
+	CHILD_NEGOTIATING,
+	CHILD_READY,		/* nothing awaited */
+	CHILD_WAITING,		/* a reply awaited */
+	CHILD_FAILED		/* dropped for the session */
+};
+
+struct session;
+
+struct child {
+	struct session			*sess;
+	const struct milter_conf	*mc;
+	size_t				 idx;
+	enum child_state		 state;
+	struct bufferevent		*bev;
+	struct event			*timer;
+	struct milter_optneg		 eff;	/* negotiated */
+	int				 leadspc;
+	int				 done;	/* 1 message, 2 connection */
+	int				 in_msg; /* got M since the last A */
+	char				 cmd;	/* the command awaited */
+	char				 reply;	/* its final reply, this round */
+	char				 replytext[512];
+	struct mbuf			 edits;	/* at E, until final */
+	int				 quarantined;
+	int				 phase;	/* of the replay at E */
+	size_t				 replay_hdr;	/* next header */
+	size_t				 replay_off;	/* body offset */
+};
+
+/* What a command waits for from the children. */
+struct round {
+	char		 cmd;
+	size_t		 pos;		/* sequential: the current child */
+	size_t		 waiting;	/* replies still awaited */
+};
+
+struct session {
+	char			 id[32];	/* worker.sequence */
+	struct event_base	*base;
+	const struct conf	*conf;
+	struct bufferevent	*mta;
+	int			 busy;		/* children at work */
+	int			 closing;	/* Q seen */
+	int			 negotiated;	/* the MTA has its O */
+	int			 msg_error;	/* the copy is incomplete */
+	struct event		*resume;	/* take the next packets */
+	struct milter_optneg	 offer;		/* from the MTA */
+	struct milter_optneg	 upstream;	/* our answer */
+	struct macro_lists	 lists;
+	int			 mta_leadspc;
+	struct child		*kids;
+	size_t			 nkids;
+	struct round		 round;
+	struct mbuf		 cur;		/* the MTA command at work */
+	struct mbuf		 macros[8];	/* last D per stage, raw */
+	struct mbuf		 out;		/* encoding scratch */
+	struct mbuf		 edits;		/* net edits for the MTA */
+	int			 body_replaced;
+	struct message		 msg;
+	struct event		*progress;
+	char			 client[128];
+	char			 verdict[64];
+	struct timeval		 start;
+	TAILQ_ENTRY(session)	 entry;
+};
+
+
+/* worker.c */
+__dead void	 worker_main(const struct conf *, int *, size_t, int);
+void		 worker_session_done(struct session *);
+
+/* session.c */
+struct session	*session_new(struct event_base *, const struct conf *, int,
+		    const char *);
+void		 session_free(struct session *);
+int		 packet_peek(struct evbuffer *, struct milter_pkt *, size_t *,
+		    const char **);
+void		 session_child_replied(struct session *, struct child *);
+void		 session_children_negotiated(struct session *);
+
+/* child.c */
+void		 child_start(struct child *);
+void		 child_send(struct child *, char, const void *, size_t, int);
+void		 child_send_mbuf(struct child *, const struct mbuf *, char,
+		    int);
+void		 child_close(struct child *, int);
+void		 child_fail(struct child *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+char		 child_fallback_reply(const struct child *);
+int		 child_live(const struct child *);
+
+#endif /* MILTERD_H */

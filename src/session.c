@@ -1,0 +1,907 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * session.c: one MTA connection, milterd being the milter, fanned out
+ * to the children.
+ *
+ * The MTA's packets are taken one at a time.  O connects and negotiates
+ * every enabled child, then answers with the merge of what they need.
+ * Envelope commands (C H M R T U) make a round: children in order get
+ * the stage's macros and the command; the first reply that is not
+ * continue or accept decides and later children do not see the command
+ * (dispatch sequential), or all get it at once and the order still
+ * decides (dispatch parallel).  Headers, end of headers and body pieces
+ * are kept (the body spooled past body_memory_limit) and answered at
+ * once.  At E each child in turn is replayed the message as modified by
+ * the children before it; its modifications are applied to the copy
+ * and forwarded to the MTA in order, which therefore reaches the same
+ * message (a replaced body is sent once, at the end, from the copy).
+ * While the children work at E the MTA gets a progress packet every
+ * progress_interval seconds.
+ *
+ * A child's callbacks never end the session: further MTA packets are
+ * taken from a deferred event, so nothing is freed under a caller.
+ */
+
+#include <sys/types.h>
+#include <sys/time.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "milterd.h"
+
+#define MACRO_STAGES	"CHMRTNEU"
+
+static void	mta_read(struct bufferevent *, void *);
+static void	mta_event(struct bufferevent *, short, void *);
+static void	session_resume(evutil_socket_t, short, void *);
+static void	session_wake(struct session *);
+static void	session_process(struct session *);
+static void	session_end(struct session *, const char *);
+static void	handle_command(struct session *, const struct milter_cmd *);
+static void	reply_mta(struct session *, char, const char *);
+static void	reply_mta_unless_nr(struct session *, char);
+static void	keep_header(struct session *, const struct milter_header *);
+static void	start_children(struct session *);
+static void	answer_optneg(struct session *);
+static void	message_over(struct session *);
+static void	message_abort(struct session *);
+static void	round_send(struct session *, struct child *);
+static int	eligible(const struct session *, const struct child *, char);
+static void	send_stage_macros(struct session *, struct child *, char);
+static void	round_begin(struct session *, char);
+static void	round_next(struct session *);
+static void	round_finish(struct session *);
+static char	chain_reply(struct session *, const char **);
+static int	evaluated(struct session *, struct child *);
+static void	eom_begin(struct session *);
+static void	eom_next(struct session *);
+static void	eom_step(struct session *, struct child *);
+static void	eom_child_replied(struct session *, struct child *);
+static int	eom_take_edits(struct session *, struct child *);
+static void	eom_finish(struct session *, struct child *);
+static void	progress_tick(evutil_socket_t, short, void *);
+
+/*
+ * A whole packet at the front of an evbuffer: 1 and the packet (its
+ * bytes made contiguous; used is its size), 0 if more bytes are needed,
+ * -1 with an error text.
+ */
+int
+packet_peek(struct evbuffer *in, struct milter_pkt *pkt, size_t *used,
+    const char **err)
+{
+	uint8_t		 hdr[4];
+	const uint8_t	*p;
+	size_t		 have = evbuffer_get_length(in), need;
+	int		 rc;
+
+	if (have < 4 || evbuffer_copyout(in, hdr, 4) != 4)
+		return 0;
+	rc = milter_frame(hdr, 4, PACKET_MAX, pkt, used);
+	if (rc < 0) {
+		*err = milter_frame_strerror(rc);
+		return -1;
+	}
+	need = 4 + ((size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
+	    (size_t)hdr[2] << 8 | hdr[3]);
+	if (have < need)
+		return 0;
+	if ((p = evbuffer_pullup(in, (ev_ssize_t)need)) == NULL) {
+		*err = "out of memory";
+		return -1;
+	}
+	rc = milter_frame(p, need, PACKET_MAX, pkt, used);
+	return rc == MILTER_FRAME_OK ? 1 : 0;
+}
+
+struct session *
+session_new(struct event_base *base, const struct conf *conf, int fd,
+    const char *id)
+{
+	struct session	*s;
+	size_t		 i, n = 0;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	strlcpy(s->id, id, sizeof(s->id));
+	s->base = base;
+	s->conf = conf;
+	gettimeofday(&s->start, NULL);
+	strlcpy(s->verdict, "none", sizeof(s->verdict));
+	strlcpy(s->client, "unknown", sizeof(s->client));
+	message_init(&s->msg, conf->body_memory_limit, conf->spool_dir);
+	for (i = 0; i < conf->nmilters; i++)
+		n += conf->milters[i].enabled;
+	if (n > 0 && (s->kids = calloc(n, sizeof(*s->kids))) == NULL)
+		goto fail;
+	for (i = 0; i < conf->nmilters; i++) {
+		if (!conf->milters[i].enabled)
+			continue;
+		s->kids[s->nkids].sess = s;
+		s->kids[s->nkids].mc = &conf->milters[i];
+		s->kids[s->nkids].idx = s->nkids;
+		s->nkids++;
+	}
+	s->mta = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->resume = event_new(base, -1, 0, session_resume, s);
+	s->progress = event_new(base, -1, EV_PERSIST, progress_tick, s);
+	if (s->mta == NULL || s->resume == NULL || s->progress == NULL)
+		goto fail;
+	bufferevent_setcb(s->mta, mta_read, NULL, mta_event, s);
+	bufferevent_enable(s->mta, EV_READ);
+	return s;
+fail:
+	if (s->mta == NULL)
+		close(fd);
+	session_free(s);
+	return NULL;
+}
+
+void
+session_free(struct session *s)
+{
+	size_t	i;
+
+	for (i = 0; i < s->nkids; i++) {
+		child_close(&s->kids[i], 1);
+		if (s->kids[i].timer != NULL)
+			event_free(s->kids[i].timer);
+		mbuf_free(&s->kids[i].edits);
+	}
+	free(s->kids);
+	if (s->mta != NULL)
+		bufferevent_free(s->mta);
+	if (s->resume != NULL)
+		event_free(s->resume);
+	if (s->progress != NULL)
+		event_free(s->progress);
+	for (i = 0; i < sizeof(s->macros) / sizeof(s->macros[0]); i++)
+		mbuf_free(&s->macros[i]);
+	mbuf_free(&s->cur);
+	mbuf_free(&s->out);
+	mbuf_free(&s->edits);
+	message_free(&s->msg);
+	free(s);
+}
+
+/*
+ * The MTA side.
+ */
+
+static void
+mta_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	session_process(arg);
+}
+
+static void
+mta_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session	*s = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF)
+		session_end(s, "MTA closed the connection");
+	else if (what & BEV_EVENT_ERROR)
+		session_end(s, evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR()));
+}
+
+static void
+session_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session_process(arg);
+}
+
+/* Take the next MTA packets from the loop, not from the caller. */
+static void
+session_wake(struct session *s)
+{
+	s->busy = 0;
+	event_active(s->resume, 0, 0);
+}
+
+static void
+session_process(struct session *s)
+{
+	struct evbuffer		*in = bufferevent_get_input(s->mta);
+	struct milter_pkt	 pkt;
+	struct milter_cmd	 cmd;
+	const char		*err;
+	size_t			 used, dummy;
+	int			 rc;
+
+	while (!s->busy) {
+		if ((rc = packet_peek(in, &pkt, &used, &err)) == 0)
+			return;
+		if (rc == -1) {
+			session_end(s, err);
+			return;
+		}
+		/* Keep the raw packet: the children get it as it came. */
+		mbuf_reset(&s->cur);
+		mbuf_append(&s->cur, pkt.data - 5, used);
+		evbuffer_drain(in, used);
+		if (s->cur.err || milter_frame(s->cur.data, s->cur.len,
+		    PACKET_MAX, &pkt, &dummy) != MILTER_FRAME_OK) {
+			session_end(s, "out of memory");
+			return;
+		}
+		if (milter_decode_cmd(&pkt, &cmd, &err) == -1) {
+			log_warnx("session %s: MTA sent a bad %s "
+			    "packet: %s", s->id, milter_code_name(pkt.code),
+			    err);
+			session_end(s, "protocol error");
+			return;
+		}
+		handle_command(s, &cmd);
+		if (s->closing) {
+			session_end(s, "quit");
+			return;
+		}
+	}
+}
+
+/*
+ * One log line for the session, then the worker frees it.  Called only
+ * from the MTA side's callbacks, never under a child's.
+ */
+static void
+session_end(struct session *s, const char *why)
+{
+	struct timeval	now, d;
+	char		kids[1024] = "";
+	size_t		i;
+
+	gettimeofday(&now, NULL);
+	timersub(&now, &s->start, &d);
+	for (i = 0; i < s->nkids; i++) {
+		if (i > 0)
+			strlcat(kids, ",", sizeof(kids));
+		strlcat(kids, s->kids[i].mc->name, sizeof(kids));
+		strlcat(kids, s->kids[i].state == CHILD_FAILED ? ":failed" :
+		    "", sizeof(kids));
+	}
+	log_info("session=%s client=%s children=%s verdict=%s "
+	    "end=\"%s\" time=%ld.%03ld", s->id, s->client, kids[0] ? kids :
+	    "-", s->verdict, why, (long)d.tv_sec, (long)d.tv_usec / 1000);
+	worker_session_done(s);
+}
+
+static void
+reply_mta(struct session *s, char code, const char *text)
+{
+	mbuf_reset(&s->out);
+	if (code == SMFIR_REPLYCODE)
+		milter_put_str(&s->out, code, text);
+	else
+		milter_put_empty(&s->out, code);
+	bufferevent_write(s->mta, s->out.data, s->out.len);
+}
+
+/* Answer a command we keep, unless the MTA waived the reply. */
+static void
+reply_mta_unless_nr(struct session *s, char cmd)
+{
+	if (milter_cmd_replied(&s->upstream, cmd))
+		reply_mta(s, SMFIR_CONTINUE, NULL);
+}
+
+static void
+handle_command(struct session *s, const struct milter_cmd *c)
+{
+	const char	*slot;
+
+	switch (c->code) {
+	case SMFIC_OPTNEG:
+		s->offer = c->u.optneg;
+		start_children(s);
+		break;
+	case SMFIC_MACRO:
+		if ((slot = strchr(MACRO_STAGES, c->u.macro.stage)) != NULL &&
+		    c->u.macro.stage != '\0') {
+			mbuf_reset(&s->macros[slot - MACRO_STAGES]);
+			mbuf_append(&s->macros[slot - MACRO_STAGES],
+			    s->cur.data, s->cur.len);
+		}
+		break;
+	case SMFIC_CONNECT:
+		snprintf(s->client, sizeof(s->client), "%s[%s]",
+		    c->u.connect.host, c->u.connect.addr ?
+		    c->u.connect.addr : "");
+		round_begin(s, c->code);
+		break;
+	case SMFIC_HELO:
+	case SMFIC_MAIL:
+	case SMFIC_RCPT:
+	case SMFIC_DATA:
+	case SMFIC_UNKNOWN:
+		round_begin(s, c->code);
+		break;
+	case SMFIC_HEADER:
+		keep_header(s, &c->u.header);
+		reply_mta_unless_nr(s, c->code);
+		break;
+	case SMFIC_EOH:
+		reply_mta_unless_nr(s, c->code);
+		break;
+	case SMFIC_BODY:
+		if (spool_append(&s->msg.body, c->u.body.data,
+		    c->u.body.len) == -1 && !s->msg_error) {
+			log_warn("session %s: cannot keep the body",
+			    s->id);
+			s->msg_error = 1;
+		}
+		reply_mta_unless_nr(s, c->code);
+		break;
+	case SMFIC_BODYEOB:
+		eom_begin(s);
+		break;
+	case SMFIC_ABORT:
+		message_abort(s);
+		break;
+	case SMFIC_QUIT:
+		s->closing = 1;
+		break;
+	case SMFIC_QUIT_NC:
+		message_abort(s);
+		start_children(s);
+		break;
+	}
+}
+
+/* A header as it followed the colon, whatever the MTA negotiated. */
+static void
+keep_header(struct session *s, const struct milter_header *h)
+{
+	const char	*value = h->value;
+
+	if (!s->mta_leadspc) {
+		mbuf_reset(&s->out);
+		mbuf_append(&s->out, " ", 1);
+		mbuf_append(&s->out, h->value, strlen(h->value) + 1);
+		if (s->out.err)
+			return;
+		value = (const char *)s->out.data;
+	}
+	if (message_add_header(&s->msg, h->name, value) == -1 &&
+	    !s->msg_error) {
+		log_warn("session %s: cannot keep a header", s->id);
+		s->msg_error = 1;
+	}
+}
+
+/*
+ * Negotiation.  After K the children are connected and negotiated
+ * afresh, but the MTA is not answered again.
+ */
+static void
+start_children(struct session *s)
+{
+	size_t	i;
+
+	s->busy = 1;
+	for (i = 0; i < s->nkids; i++) {
+		child_close(&s->kids[i], 1);
+		s->kids[i].state = CHILD_IDLE;
+		child_start(&s->kids[i]);
+	}
+	session_children_negotiated(s);
+}
+
+void
+session_children_negotiated(struct session *s)
+{
+	size_t	i;
+
+	for (i = 0; i < s->nkids; i++)
+		if (s->kids[i].state == CHILD_CONNECTING ||
+		    s->kids[i].state == CHILD_NEGOTIATING ||
+		    s->kids[i].state == CHILD_IDLE)
+			return;
+	if (!s->negotiated) {
+		answer_optneg(s);
+		s->negotiated = 1;
+	}
+	session_wake(s);
+}
+
+static void
+answer_optneg(struct session *s)
+{
+	struct milter_optneg	*effs;
+	size_t			 i, n = 0;
+
+	if ((effs = calloc(s->nkids + 1, sizeof(*effs))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < s->nkids; i++)
+		if (child_live(&s->kids[i]))
+			effs[n++] = s->kids[i].eff;
+	merge_optneg(&s->offer, effs, n, &s->upstream, &s->lists);
+	free(effs);
+	s->mta_leadspc = (s->upstream.protocol & SMFIP_HDR_LEADSPC) != 0;
+	mbuf_reset(&s->out);
+	milter_put_optneg(&s->out, &s->upstream);
+	bufferevent_write(s->mta, s->out.data, s->out.len);
+}
+
+/* The message is over (end of message, abort, a new MAIL). */
+static void
+message_over(struct session *s)
+{
+	size_t	i;
+
+	for (i = 0; i < s->nkids; i++) {
+		s->kids[i].in_msg = 0;
+		if (s->kids[i].done == 1)
+			s->kids[i].done = 0;
+	}
+	message_reset(&s->msg);
+	s->msg_error = 0;
+}
+
+/* Abort (or K): children inside the message are told. */
+static void
+message_abort(struct session *s)
+{
+	static const uint8_t	 abort_pkt[] = { 0, 0, 0, 1, SMFIC_ABORT };
+	struct mbuf		 b;
+	size_t			 i;
+
+	b.data = (uint8_t *)(uintptr_t)abort_pkt;
+	b.len = b.cap = sizeof(abort_pkt);
+	b.err = 0;
+	for (i = 0; i < s->nkids; i++)
+		if (s->kids[i].in_msg)
+			child_send_mbuf(&s->kids[i], &b, SMFIC_ABORT, 0);
+	message_over(s);
+}
+
+/*
+ * Envelope rounds.
+ */
+
+static int
+eligible(const struct session *s, const struct child *c, char cmd)
+{
+	(void)s;
+	return child_live(c) && !c->done && milter_cmd_sent(&c->eff, cmd);
+}
+
+/* The MTA's last D for this stage, to a child about to get the command. */
+static void
+send_stage_macros(struct session *s, struct child *c, char cmd)
+{
+	const char	*slot = strchr(MACRO_STAGES, cmd);
+
+	if (slot != NULL && cmd != '\0' &&
+	    s->macros[slot - MACRO_STAGES].len > 0)
+		child_send_mbuf(c, &s->macros[slot - MACRO_STAGES],
+		    SMFIC_MACRO, 0);
+}
+
+static void
+round_begin(struct session *s, char cmd)
+{
+	size_t	i;
+
+	s->busy = 1;
+	s->round.cmd = cmd;
+	s->round.pos = 0;
+	s->round.waiting = 0;
+	if (cmd == SMFIC_MAIL)
+		message_over(s);
+	for (i = 0; i < s->nkids; i++) {
+		s->kids[i].reply = 0;
+		if (cmd == SMFIC_MAIL && child_live(&s->kids[i]) &&
+		    !s->kids[i].done)
+			s->kids[i].in_msg = 1;
+	}
+	round_next(s);
+}
+
+static void
+round_send(struct session *s, struct child *c)
+{
+	send_stage_macros(s, c, s->round.cmd);
+	child_send_mbuf(c, &s->cur, s->round.cmd, 1);
+	if (c->state == CHILD_WAITING)
+		s->round.waiting++;
+}
+
+static void
+round_next(struct session *s)
+{
+	struct child	*c;
+	size_t		 i;
+
+	if (s->conf->dispatch == DISPATCH_PARALLEL) {
+		for (i = 0; i < s->nkids; i++)
+			if (eligible(s, &s->kids[i], s->round.cmd))
+				round_send(s, &s->kids[i]);
+		if (s->round.waiting == 0)
+			round_finish(s);
+		return;
+	}
+	for (; s->round.pos < s->nkids; s->round.pos++) {
+		c = &s->kids[s->round.pos];
+		if (!eligible(s, c, s->round.cmd))
+			continue;
+		round_send(s, c);
+		if (s->round.waiting > 0)
+			return;
+		if (c->reply != 0 && merge_decides(s->round.cmd, c->reply))
+			break;
+	}
+	round_finish(s);
+}
+
+/* An evaluated child's verdict is logged, then counts as continue. */
+static int
+evaluated(struct session *s, struct child *c)
+{
+	if (!c->mc->evaluation || c->state == CHILD_FAILED ||
+	    (!merge_decides(s->round.cmd, c->reply) &&
+	    c->reply != SMFIR_ACCEPT))
+		return 0;
+	log_info("session %s: child %s (evaluation): %s %s%s%s",
+	    s->id, c->mc->name, milter_code_name(s->round.cmd),
+	    milter_code_name(c->reply), c->replytext[0] ? " " : "",
+	    c->replytext);
+	if (c->reply != SMFIR_ACCEPT)
+		c->reply = SMFIR_CONTINUE;
+	return 1;
+}
+
+void
+session_child_replied(struct session *s, struct child *c)
+{
+	int	ends;
+
+	if (s->round.cmd == SMFIC_BODYEOB) {
+		eom_child_replied(s, c);
+		return;
+	}
+	if (s->round.waiting > 0)
+		s->round.waiting--;
+	(void)evaluated(s, c);
+	if ((ends = merge_ends_child(s->round.cmd, c->reply)) > c->done)
+		c->done = ends;
+	if (s->conf->dispatch == DISPATCH_PARALLEL) {
+		if (s->round.waiting == 0)
+			round_finish(s);
+		return;
+	}
+	if (merge_decides(s->round.cmd, c->reply)) {
+		round_finish(s);
+		return;
+	}
+	s->round.pos++;
+	round_next(s);
+}
+
+/*
+ * The chain's answer: the first deciding reply in child order; else
+ * the global fallback when every child failed; else accept when every
+ * child is done with this scope (the MTA then stops asking); else
+ * continue.
+ */
+static char
+chain_reply(struct session *s, const char **text)
+{
+	struct child	*c;
+	size_t		 i, failed = 0, done = 0;
+
+	*text = NULL;
+	for (i = 0; i < s->nkids; i++) {
+		c = &s->kids[i];
+		if (c->reply != 0 && merge_decides(s->round.cmd, c->reply)) {
+			*text = c->replytext;
+			return c->reply;
+		}
+		if (c->state == CHILD_FAILED)
+			failed++;
+		else if (c->done)
+			done++;
+	}
+	if (failed == s->nkids) {
+		switch (s->conf->fallback) {
+		case FALLBACK_TEMPFAIL:
+			return SMFIR_TEMPFAIL;
+		case FALLBACK_REJECT:
+			return SMFIR_REJECT;
+		default:
+			return SMFIR_ACCEPT;
+		}
+	}
+	return failed + done == s->nkids ? SMFIR_ACCEPT : SMFIR_CONTINUE;
+}
+
+static void
+round_finish(struct session *s)
+{
+	const char	*text;
+	char		 code = chain_reply(s, &text);
+
+	if (code != SMFIR_CONTINUE)
+		snprintf(s->verdict, sizeof(s->verdict), "%s@%s",
+		    milter_code_name(code), milter_code_name(s->round.cmd));
+	if (milter_cmd_replied(&s->upstream, s->round.cmd))
+		reply_mta(s, code, text);
+	session_wake(s);
+}
+
+/*
+ * End of message: each child in turn is replayed the message.
+ */
+
+static void
+eom_begin(struct session *s)
+{
+	struct timeval	tv = { s->conf->progress_interval, 0 };
+	size_t		i;
+
+	s->busy = 1;
+	s->round.cmd = SMFIC_BODYEOB;
+	s->round.pos = 0;
+	mbuf_reset(&s->edits);
+	s->body_replaced = 0;
+	for (i = 0; i < s->nkids; i++) {
+		s->kids[i].reply = 0;
+		s->kids[i].phase = 0;
+		s->kids[i].replay_hdr = 0;
+		s->kids[i].replay_off = 0;
+		s->kids[i].quarantined = 0;
+		mbuf_reset(&s->kids[i].edits);
+	}
+	if (s->msg_error) {
+		reply_mta(s, SMFIR_TEMPFAIL, NULL);
+		strlcpy(s->verdict, "tempfail@eom", sizeof(s->verdict));
+		session_wake(s);
+		return;
+	}
+	evtimer_add(s->progress, &tv);
+	eom_next(s);
+}
+
+static void
+eom_next(struct session *s)
+{
+	struct child	*c;
+
+	for (; s->round.pos < s->nkids; s->round.pos++) {
+		c = &s->kids[s->round.pos];
+		if (child_live(c) && !c->done) {
+			eom_step(s, c);
+			return;
+		}
+	}
+	eom_finish(s, NULL);
+}
+
+/*
+ * Send the child the next part of the message, up to the next command
+ * it answers: headers (phase 0), end of headers (1), body pieces (2),
+ * end of message (3).
+ */
+static void
+eom_step(struct session *s, struct child *c)
+{
+	const struct mhdr	*h;
+	struct milter_header	 mh;
+	uint8_t			 chunk[MILTER_CHUNK_SIZE];
+	ssize_t			 n;
+
+	while (child_live(c) && c->state != CHILD_WAITING && c->phase < 4) {
+		mbuf_reset(&s->out);
+		if (c->phase == 0 && c->replay_hdr < s->msg.nhdrs &&
+		    milter_cmd_sent(&c->eff, SMFIC_HEADER)) {
+			h = &s->msg.hdrs[c->replay_hdr++];
+			mh.name = h->name;
+			mh.value = h->value;
+			if (!c->leadspc && mh.value[0] == ' ')
+				mh.value++;
+			milter_put_header(&s->out, SMFIC_HEADER, &mh);
+			child_send_mbuf(c, &s->out, SMFIC_HEADER, 1);
+		} else if (c->phase == 0) {
+			c->phase = 1;
+			if (!milter_cmd_sent(&c->eff, SMFIC_EOH))
+				continue;
+			send_stage_macros(s, c, SMFIC_EOH);
+			mbuf_reset(&s->out);
+			milter_put_empty(&s->out, SMFIC_EOH);
+			child_send_mbuf(c, &s->out, SMFIC_EOH, 1);
+		} else if (c->phase <= 2) {
+			c->phase = 2;
+			n = milter_cmd_sent(&c->eff, SMFIC_BODY) ?
+			    spool_read(&s->msg.body, c->replay_off, chunk,
+			    sizeof(chunk)) : 0;
+			if (n <= 0) {
+				c->phase = 3;
+				continue;
+			}
+			c->replay_off += (size_t)n;
+			milter_put_body(&s->out, SMFIC_BODY, chunk, (size_t)n,
+			    0);
+			child_send_mbuf(c, &s->out, SMFIC_BODY, 1);
+		} else {
+			c->phase = 4;
+			send_stage_macros(s, c, SMFIC_BODYEOB);
+			mbuf_reset(&s->out);
+			milter_put_empty(&s->out, SMFIC_BODYEOB);
+			child_send_mbuf(c, &s->out, SMFIC_BODYEOB, 1);
+		}
+	}
+	/* A failed write does not come back as a reply. */
+	if (c->state == CHILD_FAILED)
+		eom_child_replied(s, c);
+}
+
+static void
+eom_child_replied(struct session *s, struct child *c)
+{
+	if (c->state == CHILD_FAILED) {
+		if (merge_decides(SMFIC_BODYEOB, c->reply))
+			eom_finish(s, c);
+		else {
+			s->round.pos++;
+			eom_next(s);
+		}
+		return;
+	}
+	if (c->reply == SMFIR_SKIP) {
+		c->phase = 3;
+		c->reply = SMFIR_CONTINUE;
+	}
+	if (c->reply == SMFIR_CONTINUE && c->phase < 4) {
+		eom_step(s, c);
+		return;
+	}
+	if (merge_decides(SMFIC_BODYEOB, c->reply) && !evaluated(s, c)) {
+		eom_finish(s, c);
+		return;
+	}
+	/* Continue or accept at E: the edits count, and the next child. */
+	if (c->phase == 4 && !c->mc->evaluation &&
+	    eom_take_edits(s, c) == -1)
+		return;
+	if (c->mc->evaluation && c->edits.len > 0)
+		log_info("session %s: child %s (evaluation): "
+		    "%zu bytes of modifications dropped", s->id, c->mc->name,
+		    c->edits.len);
+	c->done = 1;
+	if (c->quarantined && !c->mc->evaluation) {
+		/* As Postfix: a quarantine ends the content chain. */
+		eom_finish(s, NULL);
+		return;
+	}
+	s->round.pos++;
+	eom_next(s);
+}
+
+/*
+ * Apply a child's modifications to the copy and queue them for the MTA,
+ * header values translated between the two leading-space conventions.
+ */
+static int
+eom_take_edits(struct session *s, struct child *c)
+{
+	struct milter_pkt	 pkt;
+	struct milter_reply	 r;
+	struct milter_header	 h;
+	const char		*err, *v;
+	size_t			 off = 0, used, start;
+
+	while (off < c->edits.len && milter_frame(c->edits.data + off,
+	    c->edits.len - off, PACKET_MAX, &pkt, &used) == MILTER_FRAME_OK) {
+		off += used;
+		if (milter_decode_reply(&pkt, &r, &err) == -1 ||
+		    message_apply(&s->msg, &r, c->leadspc, &err) == -1) {
+			child_fail(c, "eom: %s", err);
+			return -1;
+		}
+		switch (r.code) {
+		case SMFIR_REPLBODY:
+			s->body_replaced = 1;
+			break;
+		case SMFIR_ADDHEADER:
+		case SMFIR_INSHEADER:
+		case SMFIR_CHGHEADER:
+			h = r.u.header;
+			v = merge_header_value(h.value, c->leadspc,
+			    s->mta_leadspc);
+			start = milter_begin(&s->edits, r.code);
+			if (r.code != SMFIR_ADDHEADER)
+				milter_add_u32(&s->edits, h.index);
+			milter_add_str(&s->edits, h.name);
+			if (v == NULL) {
+				milter_add_bytes(&s->edits, " ", 1);
+				v = h.value;
+			}
+			milter_add_str(&s->edits, v);
+			milter_end(&s->edits, start);
+			break;
+		default:
+			mbuf_append(&s->edits, pkt.data - 5, used);
+			break;
+		}
+	}
+	message_edits_done(&s->msg);
+	return 0;
+}
+
+/*
+ * The final answer at E: the deciding child's reply, or the net
+ * modifications and continue.
+ */
+static void
+eom_finish(struct session *s, struct child *decider)
+{
+	uint8_t		chunk[MILTER_CHUNK_SIZE];
+	const char	*text = NULL;
+	char		code;
+	size_t		off = 0, i, failed = 0;
+	ssize_t		n;
+
+	evtimer_del(s->progress);
+	for (i = 0; i < s->nkids; i++)
+		failed += s->kids[i].state == CHILD_FAILED;
+	if (decider != NULL) {
+		code = decider->reply;
+		text = decider->replytext;
+	} else if (failed == s->nkids && s->nkids > 0 &&
+	    s->conf->fallback != FALLBACK_ACCEPT)
+		code = s->conf->fallback == FALLBACK_TEMPFAIL ?
+		    SMFIR_TEMPFAIL : SMFIR_REJECT;
+	else {
+		bufferevent_write(s->mta, s->edits.data, s->edits.len);
+		while (s->body_replaced && (n = spool_read(&s->msg.body, off,
+		    chunk, sizeof(chunk))) >= 0) {
+			mbuf_reset(&s->out);
+			milter_put_body(&s->out, SMFIR_REPLBODY, chunk,
+			    (size_t)n, 0);
+			bufferevent_write(s->mta, s->out.data, s->out.len);
+			off += (size_t)n;
+			if ((size_t)n < sizeof(chunk))
+				break;
+		}
+		code = SMFIR_CONTINUE;
+	}
+	snprintf(s->verdict, sizeof(s->verdict), "%s@eom",
+	    code == SMFIR_CONTINUE ? "accept" : milter_code_name(code));
+	reply_mta(s, code, text);
+	message_over(s);
+	session_wake(s);
+}
+
+static void
+progress_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+
+	(void)fd;
+	(void)what;
+	reply_mta(s, SMFIR_PROGRESS, NULL);
+}
