@@ -353,6 +353,8 @@ child_fail(struct child *c, const char *fmt, ...)
 	child_close(c, 0);
 	c->reply = child_fallback_reply(c);
 	c->replytext[0] = '\0';
+	/* Not in a wait: the fallback answers the session's next command. */
+	c->owed = was != CHILD_WAITING;
 	if (was == CHILD_CONNECTING || was == CHILD_NEGOTIATING)
 		session_children_negotiated(c->sess);
 	else if (was == CHILD_WAITING)

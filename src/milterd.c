@@ -62,6 +62,8 @@ static struct worker_slot	 slots[MAX_WORKERS];
 static int			 nworkers;
 static struct pidfh		*pfh;
 static int			 stopping;
+static struct event		*sig_events[3];
+static struct event		*killall;
 
 __dead static void usage(void);
 static int	open_listener(const struct sockspec *);
@@ -154,7 +156,12 @@ spawn_worker(int i)
 		log_warn("fork worker %d", i + 1);
 		return;
 	case 0:
-		/* The worker runs its own loop; the master's is not its. */
+		/*
+		 * The worker runs its own loop.  Reinit first: the epoll
+		 * instance is shared with the master, and freeing the base
+		 * without it would remove the master's events too.
+		 */
+		event_reinit(mbase);
 		event_base_free(mbase);
 		pidfile_close(pfh);
 		worker_main(conf, listen_fds, conf->nlisten, i + 1);
@@ -229,7 +236,6 @@ static void
 sigterm_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct timeval	 grace = { STOP_GRACE, 0 };
-	struct event	*ev;
 	int		 i, alive = 0;
 
 	(void)what;
@@ -248,8 +254,8 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(mbase);
 		return;
 	}
-	if ((ev = evtimer_new(mbase, killall_cb, NULL)) != NULL)
-		evtimer_add(ev, &grace);
+	if ((killall = evtimer_new(mbase, killall_cb, NULL)) != NULL)
+		evtimer_add(killall, &grace);
 }
 
 static void
@@ -265,13 +271,20 @@ cleanup(void)
 		unlink(sun->sun_path);
 	}
 	pidfile_remove(pfh);
+	for (i = 0; i < sizeof(sig_events) / sizeof(sig_events[0]); i++)
+		event_free(sig_events[i]);
+	for (i = 0; i < (size_t)nworkers; i++)
+		event_free(slots[i].respawn);
+	if (killall != NULL)
+		event_free(killall);
+	event_base_free(mbase);
+	conf_free(conf);
 }
 
 int
 main(int argc, char *argv[])
 {
 	const char	*path = CONF_FILE;
-	struct event	*ev;
 	pid_t		 otherpid;
 	size_t		 i;
 	int		 ch, debug = 0, check = 0, verbose = 0;
@@ -334,11 +347,11 @@ main(int argc, char *argv[])
 	if ((mbase = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if ((ev = evsignal_new(mbase, sigs[i], sigterm_cb, NULL)) ==
-		    NULL || evsignal_add(ev, NULL) == -1)
+		if ((sig_events[i] = evsignal_new(mbase, sigs[i], sigterm_cb,
+		    NULL)) == NULL || evsignal_add(sig_events[i], NULL) == -1)
 			fatalx("cannot catch signal %d", sigs[i]);
-	if ((ev = evsignal_new(mbase, SIGCHLD, sigchld_cb, NULL)) == NULL ||
-	    evsignal_add(ev, NULL) == -1)
+	if ((sig_events[2] = evsignal_new(mbase, SIGCHLD, sigchld_cb,
+	    NULL)) == NULL || evsignal_add(sig_events[2], NULL) == -1)
 		fatalx("cannot catch SIGCHLD");
 	for (i = 0; i < (size_t)nworkers; i++) {
 		slots[i].respawn = evtimer_new(mbase, respawn_cb,

@@ -59,6 +59,7 @@ struct child {
 	struct milter_optneg		 eff;	/* negotiated */
 	int				 leadspc;
 	int				 done;	/* 1 message, 2 connection */
+	int				 owed;	/* failed between commands */
 	int				 in_msg; /* got M since the last A */
 	char				 cmd;	/* the command awaited */
 	char				 reply;	/* its final reply, this round */

@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,11 +134,12 @@ static void	print_reply(struct sess *, const char *,
 static int	handle_edit(struct sess *, const struct milter_reply *);
 static int	negotiate(struct sess *);
 static int	step(struct sess *, char, const struct milter_cmd *,
-		    struct milter_reply *);
+		    struct milter_reply *, const char *, int);
 static int	envelope(struct sess *);
 static int	content(struct sess *);
 static int	run_session(const struct sim *, FILE *);
-static void	run_load(const struct sim *, long, long);
+static int	run_load(const struct sim *, long, long);
+static void	sim_free(struct sim *);
 
 extern const char	*__progname;
 
@@ -367,9 +369,11 @@ next_packet(struct sess *s, struct milter_pkt *pkt)
 	uint8_t		*nb;
 	int		 rc;
 
-	memmove(s->rbuf, s->rbuf + s->rdone, s->rlen - s->rdone);
-	s->rlen -= s->rdone;
-	s->rdone = 0;
+	if (s->rdone > 0) {
+		memmove(s->rbuf, s->rbuf + s->rdone, s->rlen - s->rdone);
+		s->rlen -= s->rdone;
+		s->rdone = 0;
+	}
 	for (;;) {
 		rc = milter_frame(s->rbuf, s->rlen, RBUF_MAX, pkt, &used);
 		if (rc == MILTER_FRAME_OK) {
@@ -623,18 +627,25 @@ negotiate(struct sess *s)
 	return 0;
 }
 
-/* Send cmd (macros first) if the milter wants it; -1 error, else 0. */
+/*
+ * Send cmd (macros first) if the milter wants it and print the reply as
+ * "label: reply" (if quiet, only a reply other than continue, unless
+ * -v); -1 on error, else 0.
+ */
 static int
 step(struct sess *s, char cmd, const struct milter_cmd *c,
-    struct milter_reply *r)
+    struct milter_reply *r, const char *label, int quiet)
 {
 	memset(r, 0, sizeof(*r));
 	r->code = SMFIR_CONTINUE;
 	if (!milter_cmd_sent(&s->eff, cmd))
 		return 0;
-	if (send_macros(s, cmd) == -1 || milter_put_cmd(&s->wbuf, c) == -1)
+	if (send_macros(s, cmd) == -1 || milter_put_cmd(&s->wbuf, c) == -1 ||
+	    command(s, cmd, r) == -1)
 		return -1;
-	return command(s, cmd, r);
+	if (!quiet || r->code != SMFIR_CONTINUE || s->sim->verbose)
+		print_reply(s, label, r);
+	return 0;
 }
 
 /* The envelope: -1 error, 1 the session is decided, 0 go on. */
@@ -654,17 +665,15 @@ envelope(struct sess *s)
 	c.u.connect.port = 54321;
 	c.u.connect.family = sim->client_addr[0] == '/' ? SMFIA_UNIX :
 	    strchr(sim->client_addr, ':') != NULL ? SMFIA_INET6 : SMFIA_INET;
-	if (step(s, SMFIC_CONNECT, &c, &r) == -1)
+	if (step(s, SMFIC_CONNECT, &c, &r, "connect", 0) == -1)
 		return -1;
-	print_reply(s, "connect", &r);
 	if (r.code != SMFIR_CONTINUE)
 		return 1 + verdict_of(&r);
 
 	c.code = SMFIC_HELO;
 	c.u.str = sim->helo;
-	if (step(s, SMFIC_HELO, &c, &r) == -1)
+	if (step(s, SMFIC_HELO, &c, &r, "helo", 0) == -1)
 		return -1;
-	print_reply(s, "helo", &r);
 	if (r.code != SMFIR_CONTINUE)
 		return 1 + verdict_of(&r);
 
@@ -673,10 +682,9 @@ envelope(struct sess *s)
 	c.u.args.buf = arg;
 	c.u.args.len = strlen(arg) + 1;
 	c.u.args.count = 1;
-	if (step(s, SMFIC_MAIL, &c, &r) == -1)
-		return -1;
 	snprintf(what, sizeof(what), "mail %s", arg);
-	print_reply(s, what, &r);
+	if (step(s, SMFIC_MAIL, &c, &r, what, 0) == -1)
+		return -1;
 	if (r.code != SMFIR_CONTINUE)
 		return 1 + verdict_of(&r);
 
@@ -686,10 +694,9 @@ envelope(struct sess *s)
 		c.code = SMFIC_RCPT;
 		c.u.args.buf = arg;
 		c.u.args.len = strlen(arg) + 1;
-		if (step(s, SMFIC_RCPT, &c, &r) == -1)
-			return -1;
 		snprintf(what, sizeof(what), "rcpt %s", arg);
-		print_reply(s, what, &r);
+		if (step(s, SMFIC_RCPT, &c, &r, what, 0) == -1)
+			return -1;
 		if (r.code == SMFIR_ACCEPT || r.code == SMFIR_DISCARD)
 			return 1 + verdict_of(&r);
 		if (r.code == SMFIR_CONTINUE) {
@@ -706,9 +713,8 @@ envelope(struct sess *s)
 		return 1 + (tmp > 0 ? EX_TEMPFAIL : EX_REJECT);
 	}
 	c.code = SMFIC_DATA;
-	if (step(s, SMFIC_DATA, &c, &r) == -1)
+	if (step(s, SMFIC_DATA, &c, &r, "data", 0) == -1)
 		return -1;
-	print_reply(s, "data", &r);
 	return r.code == SMFIR_CONTINUE ? 0 : 1 + verdict_of(&r);
 }
 
@@ -732,19 +738,15 @@ content(struct sess *s)
 		c.u.header.value = m->hdrs[i].value;
 		if (!leadspc && c.u.header.value[0] == ' ')
 			c.u.header.value++;
-		if (step(s, SMFIC_HEADER, &c, &r) == -1)
+		snprintf(what, sizeof(what), "header %s", m->hdrs[i].name);
+		if (step(s, SMFIC_HEADER, &c, &r, what, 1) == -1)
 			return -1;
-		if (r.code != SMFIR_CONTINUE || s->sim->verbose) {
-			snprintf(what, sizeof(what), "header %s", m->hdrs[i].name);
-			print_reply(s, what, &r);
-		}
 		if (r.code != SMFIR_CONTINUE)
 			return 1 + verdict_of(&r);
 	}
 	c.code = SMFIC_EOH;
-	if (step(s, SMFIC_EOH, &c, &r) == -1)
+	if (step(s, SMFIC_EOH, &c, &r, "eoh", 0) == -1)
 		return -1;
-	print_reply(s, "eoh", &r);
 	if (r.code != SMFIR_CONTINUE)
 		return 1 + verdict_of(&r);
 	c.code = SMFIC_BODY;
@@ -752,19 +754,19 @@ content(struct sess *s)
 		off += (size_t)n;
 		c.u.body.data = chunk;
 		c.u.body.len = (size_t)n;
-		if (step(s, SMFIC_BODY, &c, &r) == -1)
+		if (step(s, SMFIC_BODY, &c, &r, "body", 1) == -1)
 			return -1;
 		if (r.code == SMFIR_SKIP)
 			break;
-		if (r.code != SMFIR_CONTINUE) {
-			print_reply(s, "body", &r);
+		if (r.code != SMFIR_CONTINUE)
 			return 1 + verdict_of(&r);
-		}
 	}
 	if (s->out != NULL)
 		fprintf(s->out, "body: %zu bytes sent\n", off);
 	c.code = SMFIC_BODYEOB;
-	if (step(s, SMFIC_BODYEOB, &c, &r) == -1)
+	send_macros(s, SMFIC_BODYEOB);
+	if (milter_put_cmd(&s->wbuf, &c) == -1 ||
+	    command(s, SMFIC_BODYEOB, &r) == -1)
 		return -1;
 	if (s->out != NULL && s->msg.replacing)
 		fprintf(s->out, "  replace body: %zu bytes\n",
@@ -872,7 +874,7 @@ cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void
+static int
 run_load(const struct sim *sim, long sessions, long concurrency)
 {
 	struct load	 l;
@@ -908,7 +910,21 @@ run_load(const struct sim *sim, long sessions, long concurrency)
 	    atomic_load(&l.results[EX_ERROR]));
 	free(l.latency);
 	free(tids);
-	exit(atomic_load(&l.results[EX_ERROR]) ? EX_ERROR : 0);
+	return atomic_load(&l.results[EX_ERROR]) ? EX_ERROR : 0;
+}
+
+static void
+sim_free(struct sim *sim)
+{
+	size_t	i;
+
+	for (i = 0; i < sim->nmacros; i++) {
+		free(sim->macros[i].name);
+		free(sim->macros[i].value);
+	}
+	free(sim->macros);
+	free(sim->msgtext);
+	message_free(&sim->msg);
 }
 
 int
@@ -918,7 +934,7 @@ main(int argc, char *argv[])
 	const char	*errstr, *socket = NULL;
 	char		 err[256];
 	long		 sessions = 0, concurrency = 1;
-	int		 ch;
+	int		 ch, rc;
 
 	memset(&sim, 0, sizeof(sim));
 	sim.from = "sender@example.com";
@@ -995,14 +1011,20 @@ main(int argc, char *argv[])
 	if (sockspec_parse(socket, &sim.sock, err, sizeof(err)) == -1)
 		fatalx("%s: %s", socket, err);
 	if (sim.nrcpts == 0) {
-		static const char *dflt = "recipient@example.com";
-
-		sim.rcpts = &dflt;
-		sim.nrcpts = 1;
+		sim.rcpts = reallocarray(NULL, 1, sizeof(*sim.rcpts));
+		if (sim.rcpts == NULL)
+			fatal("reallocarray");
+		sim.rcpts[sim.nrcpts++] = "recipient@example.com";
 	}
 	load_message(&sim, argc == 1 ? argv[0] : NULL);
-	if (sessions > 0)
-		run_load(&sim, sessions, concurrency);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	return run_session(&sim, stdout);
+	/* A milter that hangs up is reported, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
+	if (sessions > 0)
+		rc = run_load(&sim, sessions, concurrency);
+	else
+		rc = run_session(&sim, stdout);
+	sim_free(&sim);
+	free(sim.rcpts);
+	return rc;
 }

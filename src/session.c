@@ -67,6 +67,7 @@ static void	message_abort(struct session *);
 static void	round_send(struct session *, struct child *);
 static int	eligible(const struct session *, const struct child *, char);
 static void	send_stage_macros(struct session *, struct child *, char);
+static void	take_owed(struct child *);
 static void	round_begin(struct session *, char);
 static void	round_next(struct session *);
 static void	round_finish(struct session *);
@@ -502,6 +503,18 @@ send_stage_macros(struct session *s, struct child *c, char cmd)
 		    SMFIC_MACRO, 0);
 }
 
+/*
+ * A child that failed since the last command (e.g. at negotiation)
+ * answers this one with its fallback; otherwise it has no reply yet.
+ */
+static void
+take_owed(struct child *c)
+{
+	if (!c->owed)
+		c->reply = 0;
+	c->owed = 0;
+}
+
 static void
 round_begin(struct session *s, char cmd)
 {
@@ -514,7 +527,7 @@ round_begin(struct session *s, char cmd)
 	if (cmd == SMFIC_MAIL)
 		message_over(s);
 	for (i = 0; i < s->nkids; i++) {
-		s->kids[i].reply = 0;
+		take_owed(&s->kids[i]);
 		if (cmd == SMFIC_MAIL && child_live(&s->kids[i]) &&
 		    !s->kids[i].done)
 			s->kids[i].in_msg = 1;
@@ -547,8 +560,13 @@ round_next(struct session *s)
 	}
 	for (; s->round.pos < s->nkids; s->round.pos++) {
 		c = &s->kids[s->round.pos];
-		if (!eligible(s, c, s->round.cmd))
+		if (!eligible(s, c, s->round.cmd)) {
+			/* An owed fallback decides in its place. */
+			if (c->reply != 0 && merge_decides(s->round.cmd,
+			    c->reply))
+				break;
 			continue;
+		}
 		round_send(s, c);
 		if (s->round.waiting > 0)
 			return;
@@ -669,7 +687,7 @@ eom_begin(struct session *s)
 	mbuf_reset(&s->edits);
 	s->body_replaced = 0;
 	for (i = 0; i < s->nkids; i++) {
-		s->kids[i].reply = 0;
+		take_owed(&s->kids[i]);
 		s->kids[i].phase = 0;
 		s->kids[i].replay_hdr = 0;
 		s->kids[i].replay_off = 0;
@@ -695,6 +713,10 @@ eom_next(struct session *s)
 		c = &s->kids[s->round.pos];
 		if (child_live(c) && !c->done) {
 			eom_step(s, c);
+			return;
+		}
+		if (c->reply != 0 && merge_decides(SMFIC_BODYEOB, c->reply)) {
+			eom_finish(s, c);
 			return;
 		}
 	}

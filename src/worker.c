@@ -135,7 +135,7 @@ __dead void
 worker_main(const struct conf *conf, int *fds, size_t nfds, int idx)
 {
 	struct timeval	 sec = { 1, 0 };
-	struct event	*ev;
+	struct event	*sigterm, *watch;
 	char		 title[32];
 	size_t		 i;
 
@@ -156,11 +156,11 @@ worker_main(const struct conf *conf, int *fds, size_t nfds, int idx)
 			fatalx("cannot watch listening socket %zu", i);
 	}
 	nlisten = nfds;
-	if ((ev = evsignal_new(wbase, SIGTERM, stop_cb, NULL)) == NULL ||
-	    evsignal_add(ev, NULL) == -1)
+	if ((sigterm = evsignal_new(wbase, SIGTERM, stop_cb, NULL)) == NULL ||
+	    evsignal_add(sigterm, NULL) == -1)
 		fatalx("cannot catch SIGTERM");
-	if ((ev = event_new(wbase, -1, EV_PERSIST, watch_master, NULL)) ==
-	    NULL || event_add(ev, &sec) == -1)
+	if ((watch = event_new(wbase, -1, EV_PERSIST, watch_master, NULL)) ==
+	    NULL || event_add(watch, &sec) == -1)
 		fatalx("cannot watch the master");
 	log_debug("started");
 	event_base_dispatch(wbase);
@@ -168,5 +168,12 @@ worker_main(const struct conf *conf, int *fds, size_t nfds, int idx)
 		log_warnx("grace time over: %s sessions cut",
 		    TAILQ_NEXT(TAILQ_FIRST(&sessions), entry) ? "several" :
 		    "one");
+	while (!TAILQ_EMPTY(&sessions))
+		worker_session_done(TAILQ_FIRST(&sessions));
+	for (i = 0; i < nlisten; i++)
+		event_free(listen_ev[i]);
+	event_free(sigterm);
+	event_free(watch);
+	event_base_free(wbase);
 	exit(0);
 }

@@ -67,7 +67,85 @@ chmod 755 "$TMP"
 on_exit "rm -rf '$TMP'"
 
 finish() {
+	# A sanitizer report from any program the test ran is a failure.
+	for _f in "$TMP"/*.err; do
+		[ -f "$_f" ] || continue
+		if grep -Eq 'runtime error|ERROR: AddressSanitizer|ERROR: LeakSanitizer' "$_f"; then
+			fail "sanitizer report in $(basename "$_f")"
+			grep -E -A5 'runtime error|ERROR: ' "$_f" | head -n 20
+		fi
+	done
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
 	exit $?
+}
+
+# bg NAME CMD...: run CMD in the background (output in $TMP/NAME.err),
+# killed at exit; its pid is left in $BG_PID.
+bg() {
+	_n=$1
+	shift
+	"$@" >>"$TMP/$_n.err" 2>&1 &
+	BG_PID=$!
+	# SIGKILL: libmilter notices SIGTERM only every 5 s.
+	on_exit "kill -9 $BG_PID 2>/dev/null; wait $BG_PID 2>/dev/null"
+}
+
+# tmilter NAME ARGS...: a test milter on unix:$TMP/NAME.sock, logging
+# what it sees to $TMP/NAME.log; returns once it listens.
+tmilter() {
+	_n=$1
+	shift
+	bg "$_n" "$BUILD/tmilter" -p "unix:$TMP/$_n.sock" -l "$TMP/$_n.log" "$@"
+	wait_for 10 test -S "$TMP/$_n.sock" || {
+		fail "tmilter $_n did not start"
+		cat "$TMP/$_n.err"
+	}
+}
+
+# mtasim_run NAME ARGS...: mtasim's output in $TMP/NAME.out, its exit
+# status in $RC.
+mtasim_run() {
+	_n=$1
+	shift
+	"$BUILD/mtasim" "$@" >"$TMP/$_n.out" 2>&1
+	RC=$?
+}
+
+# rc_is NAME WANT: ok if the last mtasim_run exited with WANT.
+rc_is() {
+	if [ "$RC" -eq "$2" ]; then
+		ok "$1"
+	else
+		fail "$1" "exit status $RC, not $2"
+		sed 's/^/    | /' "$TMP/$1.out" 2>/dev/null | tail -n 20
+	fi
+}
+
+# milterd_start NAME [CONFIG-LINES]: milterd in the foreground on
+# unix:$TMP/md-NAME.sock with one worker and the given configuration
+# lines; log in $TMP/md-NAME.err; returns once it listens.
+milterd_start() {
+	_n=md-$1
+	shift
+	{
+		echo "listen = \"unix:$TMP/$_n.sock\""
+		echo "pidfile = \"$TMP/$_n.pid\""
+		echo "workers = 1"
+		echo "spool_dir = \"$TMP\""
+		printf '%s\n' "$@"
+	} >"$TMP/$_n.conf"
+	bg "$_n" "$BUILD/milterd" -d -v -f "$TMP/$_n.conf"
+	wait_for 10 test -S "$TMP/$_n.sock" || {
+		fail "milterd $_n did not start"
+		cat "$TMP/$_n.err"
+	}
+}
+
+# child NAME [KEY=VALUE...]: a milter section for tmilter NAME.
+child() {
+	_n=$1
+	shift
+	printf 'milter "%s" { socket = "unix:%s/%s.sock" %s }\n' "$_n" "$TMP" \
+	    "$_n" "$*"
 }

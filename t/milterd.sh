@@ -1,0 +1,132 @@
+#!/bin/sh
+# milterd with real child milters (t/milters/tmilter.c on Debian's
+# libmilter), driven by mtasim: the MTA chain's semantics, message
+# replay with earlier children's edits, failures and fallbacks,
+# evaluation mode, parallel dispatch, configuration check.
+. "$(dirname "$0")/lib/test.sh"
+
+MSG=$TMP/msg.eml
+printf 'From: <a@example.com>\nTo: <b@example.com>\nSubject: hi\n\nline 1\nline 2\n' >"$MSG"
+printf 'new body from a\n' >"$TMP/newbody.txt"
+
+# Configuration check.
+printf 'milter "x" { socket = "tcp:1" }\n' >"$TMP/bad.conf"
+"$BUILD/milterd" -n -f "$TMP/bad.conf" >"$TMP/check.out" 2>&1
+RC=$?
+rc_is check 1
+grep_ok check-line "bad.conf:1: socket \"tcp:1\": unknown socket type" "$TMP/check.out"
+printf 'milter "x" { socket = "unix:/x" }\n' >"$TMP/good.conf"
+check check-ok "$BUILD/milterd" -n -f "$TMP/good.conf"
+
+# Two children: a rejects one recipient, adds a header, replaces the
+# body; b must see a's header and body, and not the rejected recipient.
+tmilter a -R bad@example.com -h 'X-A: one' -b "$TMP/newbody.txt"
+tmilter b -h 'X-B: two' -c 'Subject:1:changed by b'
+milterd_start chain "$(child a)" "$(child b)"
+mtasim_run chain -s "unix:$TMP/md-chain.sock" -r good@example.com \
+    -r bad@example.com -o "$TMP/chain.eml" "$MSG"
+rc_is chain 0
+grep_ok chain-rcpt-text 'rcpt <bad@example.com>: replycode 550 5.7.1 recipient bad@example.com refused by tmilter' "$TMP/chain.out"
+check chain-b-no-bad-rcpt sh -c "! grep -q 'rcpt <bad' '$TMP/b.log'"
+grep_ok chain-b-good-rcpt 'rcpt <good@example.com>' "$TMP/b.log"
+grep_ok chain-b-sees-a-header '^header X-A: one' "$TMP/b.log"
+grep_ok chain-b-sees-a-body '^body 16 bytes' "$TMP/b.log"
+tr -d '\r' <"$TMP/chain.eml" >"$TMP/chain.txt"
+printf 'From: <a@example.com>\nTo: <b@example.com>\nSubject: changed by b\nX-A: one\nX-B: two\n\nnew body from a\n' >"$TMP/want.txt"
+check chain-message cmp "$TMP/chain.txt" "$TMP/want.txt"
+grep_ok chain-session-line 'session=1\.[0-9]+ client=client.example\[192.0.2.1\] children=a,b verdict=accept@eom' "$TMP/md-chain.err"
+
+# The first refusal decides; later children never see the command.
+tmilter tf -T mail
+tmilter after -h 'X-After: 1'
+milterd_start first "$(child tf)" "$(child after)"
+mtasim_run first -s "unix:$TMP/md-first.sock"
+rc_is first 2
+grep_ok first-text 'mail <sender@example.com>: replycode 451 4.7.1 tempfail at mail by tmilter' "$TMP/first.out"
+check first-after-no-mail sh -c "! grep -q '^mail' '$TMP/after.log'"
+
+# A large body goes to the spool file and arrives whole.
+awk 'BEGIN { for (i = 0; i < 5000; i++) printf "line %06d of a large body\n", i }' >"$TMP/big.body"
+{ printf 'Subject: big\n\n'; cat "$TMP/big.body"; } >"$TMP/big.eml"
+tmilter big
+milterd_start spool "body_memory_limit = 4096" "$(child big)"
+mtasim_run spool -s "unix:$TMP/md-spool.sock" "$TMP/big.eml"
+rc_is spool 0
+total=$(awk '$1 == "body" { n += $2 } END { print n }' "$TMP/big.log")
+want=$(($(wc -c <"$TMP/big.body") + 5000))
+check spool-body-whole test "$total" -eq "$want"
+
+# Failures: a child that is down, one that times out, one that crashes.
+milterd_start down "$(child nothere fallback=\"accept\")" "$(child after)"
+mtasim_run down -s "unix:$TMP/md-down.sock" -o "$TMP/down.eml"
+rc_is down 0
+check down-others-still-work grep -q '^X-After: 1' "$TMP/down.eml"
+grep_ok down-logged 'child nothere: connect unix:.*; fallback accept' "$TMP/md-down.err"
+
+milterd_start downtf "$(child nothere fallback=\"tempfail\")"
+mtasim_run downtf -s "unix:$TMP/md-downtf.sock"
+rc_is downtf 2
+
+tmilter slow -S eom:5000
+milterd_start slow "$(child slow fallback=\"reject\" eom_timeout=1)"
+mtasim_run slow -s "unix:$TMP/md-slow.sock"
+rc_is slow 1
+grep_ok slow-logged 'child slow: eom: timeout; fallback reject' "$TMP/md-slow.err"
+
+tmilter crash -X rcpt
+milterd_start crash "$(child crash fallback=\"tempfail\")" "$(child after)"
+mtasim_run crash -s "unix:$TMP/md-crash.sock"
+rc_is crash 2
+grep_ok crash-text 'rcpt <recipient@example.com>: tempfail' "$TMP/crash.out"
+grep_ok crash-logged 'child crash: rcpt: connection closed by the milter; fallback tempfail' "$TMP/md-crash.err"
+
+# No child left: the global fallback (accept by default).
+milterd_start none 'fallback = "reject"' "$(child nothere)" "$(child nothere2)"
+mtasim_run none -s "unix:$TMP/md-none.sock"
+rc_is none 1
+grep_ok none-text '^connect: reject' "$TMP/none.out"
+milterd_start noneacc "$(child nothere)"
+mtasim_run noneacc -s "unix:$TMP/md-noneacc.sock"
+rc_is noneacc 0
+grep_ok noneacc-text '^connect: accept' "$TMP/noneacc.out"
+
+# Evaluation: the verdict is logged, the mail goes through unchanged.
+tmilter evrej -J eom -h 'X-Eval: 1'
+milterd_start eval "$(child evrej evaluation=true)"
+mtasim_run eval -s "unix:$TMP/md-eval.sock" -o "$TMP/eval.eml"
+rc_is eval 0
+check eval-no-edit sh -c "! grep -q X-Eval '$TMP/eval.eml'"
+grep_ok eval-logged 'child evrej \(evaluation\): eom replycode 550 5.7.1 rejected at eom by tmilter' "$TMP/md-eval.err"
+
+# Parallel dispatch: every child sees the command, order still decides.
+tmilter p1 -R bad@example.com
+tmilter p2 -T rcpt
+milterd_start par 'dispatch = "parallel"' "$(child p1)" "$(child p2)"
+mtasim_run par -s "unix:$TMP/md-par.sock" -r bad@example.com
+rc_is par 1
+grep_ok par-first-decides 'rcpt <bad@example.com>: replycode 550 5.7.1' "$TMP/par.out"
+grep_ok par-both-saw 'rcpt <bad@example.com>' "$TMP/p2.log"
+
+# Leading space: a child with HDR_LEADSPC and one without.
+tmilter ls1 -N -h 'X-L1: one'
+tmilter ls2 -h 'X-L2: two'
+milterd_start lead "$(child ls1)" "$(child ls2)"
+mtasim_run lead -s "unix:$TMP/md-lead.sock" -o "$TMP/lead.eml" "$MSG"
+rc_is lead 0
+grep_ok lead-ls1-raw '^header Subject:  ?hi$' "$TMP/ls1.log"
+grep_ok lead-ls2-sees-ls1 '^header X-L1: one$' "$TMP/ls2.log"
+check lead-message sh -c "grep -q '^X-L1: one' '$TMP/lead.eml' && grep -q '^X-L2: two' '$TMP/lead.eml'"
+
+# Load through milterd: nothing lost.
+mtasim_run load -s "unix:$TMP/md-chain.sock" -r good@example.com -n 300 -c 10 "$MSG"
+rc_is load 0
+grep_ok load-results '^results: accept 300 reject 0 tempfail 0 discard 0 error 0' "$TMP/load.out"
+
+# Stop: the socket and the pid file go.
+pid=$(cat "$TMP/md-chain.pid")
+kill "$pid"
+wait_for 20 sh -c "! kill -0 $pid 2>/dev/null"
+check stop-socket-removed test ! -e "$TMP/md-chain.sock"
+check stop-pidfile-removed test ! -e "$TMP/md-chain.pid"
+
+finish

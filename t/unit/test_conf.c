@@ -1,0 +1,179 @@
+/*
+ * test_conf.c: the configuration (src/conf.c): defaults, every key,
+ * and each kind of error reported as file:line.
+ */
+
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+static char	path[] = "/tmp/milterd-conf-XXXXXX";
+static char	errbuf[4096];
+
+/* Write text to a temp file and load it; errors land in errbuf. */
+static struct conf *
+load(const char *text)
+{
+	struct conf	*c;
+	FILE		*fp, *errfp;
+	int		 fd;
+
+	strcpy(path, "/tmp/milterd-conf-XXXXXX");
+	cr_assert_neq(fd = mkstemp(path), -1);
+	cr_assert_not_null(fp = fdopen(fd, "w"));
+	fputs(text, fp);
+	fclose(fp);
+	memset(errbuf, 0, sizeof(errbuf));
+	cr_assert_not_null(errfp = fmemopen(errbuf, sizeof(errbuf) - 1, "w"));
+	c = conf_load(path, errfp);
+	fclose(errfp);
+	unlink(path);
+	return c;
+}
+
+Test(conf, defaults)
+{
+	struct conf	*c = load("milter \"a\" { socket = \"unix:/run/a\" }\n");
+
+	cr_assert_not_null(c, "%s", errbuf);
+	cr_assert_eq(c->nlisten, 1);
+	cr_assert_str_eq(c->listen[0].text, "unix:/var/run/milterd/milterd.sock");
+	cr_assert_eq(c->socket_mode, 0660);
+	cr_assert_null(c->socket_group);
+	cr_assert_str_eq(c->user, "_milterd");
+	cr_assert_eq(c->workers, 0);
+	cr_assert_str_eq(c->pidfile, "/var/run/milterd.pid");
+	cr_assert_eq(c->fallback, FALLBACK_ACCEPT);
+	cr_assert_eq(c->dispatch, DISPATCH_SEQUENTIAL);
+	cr_assert_eq(c->body_memory_limit, 1048576);
+	cr_assert_eq(c->nmilters, 1);
+	cr_assert_str_eq(c->milters[0].name, "a");
+	cr_assert(c->milters[0].enabled);
+	cr_assert(!c->milters[0].evaluation);
+	cr_assert_eq(c->milters[0].fallback, FALLBACK_ACCEPT);
+	cr_assert_eq(c->milters[0].connect_timeout, 10);
+	cr_assert_eq(c->milters[0].command_timeout, 10);
+	cr_assert_eq(c->milters[0].eom_timeout, 300);
+	cr_assert_null(c->milters[0].command);
+	conf_free(c);
+}
+
+Test(conf, every_key)
+{
+	struct conf	*c = load(
+	    "listen = { \"inet:10025@127.0.0.1\", \"unix:/tmp/m.sock\" }\n"
+	    "socket_mode = \"0600\"\nsocket_group = \"postfix\"\n"
+	    "user = \"nobody\"\ngroup = \"nogroup\"\nworkers = 3\n"
+	    "pidfile = \"/tmp/p\"\ncontrol = \"/tmp/c\"\n"
+	    "fallback = \"tempfail\"\ndispatch = \"parallel\"\n"
+	    "body_memory_limit = 4096\nspool_dir = \"/tmp\"\n"
+	    "progress_interval = 7\n"
+	    "milter \"one\" {\n socket = \"inet:127.0.0.1:8891\"\n"
+	    " command = \"/usr/sbin/one -f\"\n user = \"one\"\n"
+	    " enabled = false\n evaluation = true\n fallback = \"reject\"\n"
+	    " connect_timeout = 1\n command_timeout = 2\n eom_timeout = 3\n}\n"
+	    "milter \"two\" { socket = \"local:/run/two\" }\n");
+
+	cr_assert_not_null(c, "%s", errbuf);
+	cr_assert_eq(c->nlisten, 2);
+	cr_assert_str_eq(c->listen[1].text, "unix:/tmp/m.sock");
+	cr_assert_eq(c->socket_mode, 0600);
+	cr_assert_str_eq(c->socket_group, "postfix");
+	cr_assert_str_eq(c->group, "nogroup");
+	cr_assert_eq(c->workers, 3);
+	cr_assert_eq(c->fallback, FALLBACK_TEMPFAIL);
+	cr_assert_eq(c->dispatch, DISPATCH_PARALLEL);
+	cr_assert_eq(c->body_memory_limit, 4096);
+	cr_assert_eq(c->progress_interval, 7);
+	cr_assert_eq(c->nmilters, 2);
+	cr_assert_str_eq(c->milters[0].command, "/usr/sbin/one -f");
+	cr_assert_str_eq(c->milters[0].user, "one");
+	cr_assert(!c->milters[0].enabled);
+	cr_assert(c->milters[0].evaluation);
+	cr_assert_eq(c->milters[0].fallback, FALLBACK_REJECT);
+	cr_assert_eq(c->milters[0].eom_timeout, 3);
+	cr_assert_str_eq(c->milters[1].name, "two");
+	conf_free(c);
+}
+
+/* Each bad file, and the errors it must give, every one with its line. */
+static const struct {
+	const char	*text;
+	const char	*errors;
+} bad[] = {
+	{ "fallback = \"maybe\"\n",
+	  ":1: fallback \"maybe\": expected accept, tempfail or reject\n" },
+	{ "\n\nlisten = \"tcp:1\"\n",
+	  ":3: listen \"tcp:1\": unknown socket type (unix:, local:, inet:, "
+	  "inet6:)\n" },
+	{ "milter \"a\" {\n  fallback = \"reject\"\n}\n",
+	  ":3: milter \"a\": no socket\n" },
+	{ "milter \"a\" { socket = \"/a\" }\nmilter \"a\" { socket = \"/b\" }\n",
+	  ":2: found duplicate title 'a'\n" },
+	{ "workers = -1\nsocket_mode = \"999\"\ndispatch = \"random\"\n",
+	  ":1: workers -1: out of range\n"
+	  ":2: socket_mode \"999\": expected an octal mode such as 0660\n"
+	  ":3: dispatch \"random\": expected sequential or parallel\n" },
+	{ "milter \"a\" { socket = \"/a\" eom_timeout = 0 }\n",
+	  ":1: eom_timeout 0: expected 1 to 86400 seconds\n" },
+	{ "no_such_key = 1\n", ":1: no such option 'no_such_key'\n" },
+	{ "milter \"a b\" { socket = \"/a\" }\n",
+	  ":1: milter \"a b\": a name is 1 to 64 characters without blanks\n" },
+};
+
+Test(conf, errors_name_file_and_line)
+{
+	char		 want[2048], *p;
+	const char	*e;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_null(load(bad[i].text), "row %zu accepted", i);
+		/* Every expected line, prefixed by the path. */
+		want[0] = '\0';
+		for (e = bad[i].errors; *e != '\0'; e = p + 1) {
+			p = strchr(e, '\n');
+			strcat(want, path);
+			strncat(want, e, (size_t)(p - e + 1));
+		}
+		cr_assert_str_eq(errbuf, want, "row %zu", i);
+	}
+}
+
+Test(conf, missing_file)
+{
+	FILE	*errfp;
+
+	memset(errbuf, 0, sizeof(errbuf));
+	errfp = fmemopen(errbuf, sizeof(errbuf) - 1, "w");
+	cr_assert_null(conf_load("/nonexistent/milterd.conf", errfp));
+	fclose(errfp);
+	cr_assert_str_eq(errbuf, "/nonexistent/milterd.conf: cannot read the "
+	    "file\n");
+}
+
+Test(conf, print_is_loadable)
+{
+	struct conf	*c = load("milter \"a\" { socket = \"/a\" "
+	    "fallback = \"tempfail\" }\nworkers = 2\n");
+	struct conf	*again;
+	char		*text = NULL;
+	size_t		 len = 0;
+	FILE		*fp;
+
+	cr_assert_not_null(c, "%s", errbuf);
+	fp = open_memstream(&text, &len);
+	conf_print(c, fp);
+	fclose(fp);
+	cr_assert_not_null(again = load(text), "%s\n%s", errbuf, text);
+	cr_assert_eq(again->workers, 2);
+	cr_assert_eq(again->milters[0].fallback, FALLBACK_TEMPFAIL);
+	conf_free(again);
+	conf_free(c);
+	free(text);
+}
