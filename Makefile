@@ -6,6 +6,7 @@
 #   make test       set up, build with ASan/UBSan into build/asan/, run
 #                   every test (t/run)
 #   make fuzz       run each fuzz target for FUZZ_SECONDS
+#   make bench      throughput and cost figures (bin/bench)
 #   make lint       mandoc -Tlint on the man pages
 #   make install    PREFIX and DESTDIR honoured
 
@@ -35,9 +36,9 @@ SAN		 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 CODEC_SRCS	 = src/milter.c src/message.c
 COMMON_SRCS	 = $(CODEC_SRCS) src/log.c src/util.c
 HDRS		 = src/milter.h src/message.h src/log.h src/util.h \
-		   src/conf.h src/merge.h src/milterd.h
+		   src/conf.h src/conn.h src/merge.h src/milterd.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/session.c src/child.c \
-		   src/conf.c src/merge.c $(COMMON_SRCS)
+		   src/conn.c src/conf.c src/merge.c $(COMMON_SRCS)
 MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
 UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 		   t/unit/test_util.c t/unit/test_conf.c t/unit/test_merge.c
@@ -74,6 +75,12 @@ tests: $(PROGS) $(TEST_PROGS)
 setup:
 	@sh bin/setup
 
+run: setup all
+	$(B)/milterd -d -v -f etc/milterd.conf
+
+bench: setup all $(B)/tmilter
+	sh bin/bench $(B)
+
 test: setup
 	$(MAKE) B=build/asan OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" tests
 	$(MAKE) lint
@@ -99,10 +106,16 @@ install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)
+	install -m 0755 $(B)/milterd $(DESTDIR)$(SBINDIR)/milterd
 	install -m 0755 $(B)/mtasim $(DESTDIR)$(BINDIR)/mtasim
 	install -m 0644 man/mtasim.1 $(DESTDIR)$(MANDIR)/man1/mtasim.1
+	install -m 0644 man/milterd.8 $(DESTDIR)$(MANDIR)/man8/milterd.8
+	install -m 0644 man/milterd.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man5/milterd.conf.5
+	install -m 0644 etc/milterd.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/milterd.conf.sample
 
 clean:
 	rm -rf build
 
-.PHONY: all tests setup test lint fuzz install clean
+.PHONY: all tests setup run bench test lint fuzz install clean

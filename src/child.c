@@ -41,8 +41,8 @@
 #include "milterd.h"
 #include "util.h"
 
-static void	child_read(struct bufferevent *, void *);
-static void	child_event(struct bufferevent *, short, void *);
+static void	child_read(struct conn *, void *);
+static void	child_event(struct conn *, int, int, void *);
 static void	child_timeout(evutil_socket_t, short, void *);
 static void	child_arm(struct child *, int);
 static void	child_negotiated(struct child *, const struct milter_reply *);
@@ -82,18 +82,20 @@ void
 child_start(struct child *c)
 {
 	const struct sockspec	*sp = &c->mc->sock;
+	int			 fd;
 
 	c->done = c->in_msg = 0;
-	c->bev = bufferevent_socket_new(c->sess->base, -1,
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL)
-		fatal("%s: bufferevent_socket_new", __func__);
-	bufferevent_setcb(c->bev, child_read, NULL, child_event, c);
 	c->state = CHILD_CONNECTING;
 	child_arm(c, c->mc->connect_timeout);
-	if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&sp->ss,
-	    (int)sp->sslen) == -1)
+	if ((fd = sockspec_connect(sp, 1)) == -1) {
 		child_fail(c, "connect %s: %s", sp->text, strerror(errno));
+		return;
+	}
+	c->conn = conn_new(c->sess->base, fd, 1, child_read, child_event, c);
+	if (c->conn == NULL) {
+		close(fd);
+		child_fail(c, "connect %s: out of memory", sp->text);
+	}
 }
 
 /* Connected: offer the MTA's actions and every step milterd speaks. */
@@ -103,16 +105,13 @@ child_connected(struct child *c)
 	struct milter_optneg	o;
 	struct mbuf		*b = &c->sess->out;
 
-	if (!sockspec_is_unix(&c->mc->sock))
-		socket_set_nodelay(bufferevent_getfd(c->bev));
 	memset(&o, 0, sizeof(o));
 	o.version = MILTER_VERSION;
 	o.actions = c->sess->offer.actions;
 	o.protocol = CHILD_OFFER_PROTOCOL;
 	mbuf_reset(b);
 	milter_put_optneg(b, &o);
-	bufferevent_write(c->bev, b->data, b->len);
-	bufferevent_enable(c->bev, EV_READ);
+	conn_write(c->conn, b->data, b->len);
 	c->state = CHILD_NEGOTIATING;
 }
 
@@ -197,17 +196,17 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 }
 
 static void
-child_read(struct bufferevent *bev, void *arg)
+child_read(struct conn *conn, void *arg)
 {
 	struct child		*c = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer		*in = conn_input(conn);
 	struct milter_pkt	 pkt;
 	struct milter_reply	 r;
 	const char		*err;
 	size_t			 used;
 	int			 rc;
 
-	while (c->bev != NULL &&
+	while (c->conn != NULL &&
 	    (rc = packet_peek(in, &pkt, &used, &err)) != 0) {
 		if (rc == -1) {
 			child_fail(c, "%s", err);
@@ -232,29 +231,27 @@ child_read(struct bufferevent *bev, void *arg)
 		}
 		if (child_reply(c, &pkt) == -1)
 			return;
-		if (c->bev != NULL)
+		if (c->conn != NULL)
 			evbuffer_drain(in, used);
 	}
 }
 
 static void
-child_event(struct bufferevent *bev, short what, void *arg)
+child_event(struct conn *conn, int what, int err, void *arg)
 {
 	struct child	*c = arg;
 
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED) {
+	(void)conn;
+	if (what == CONN_CONNECTED)
 		child_connected(c);
-		return;
-	}
-	if (what & BEV_EVENT_EOF)
+	else if (what == CONN_EOF)
 		child_fail(c, "%s: connection closed by the milter",
 		    c->state == CHILD_NEGOTIATING ? "negotiation" :
 		    milter_code_name(c->cmd));
-	else if (what & BEV_EVENT_ERROR)
+	else
 		child_fail(c, "%s: %s", c->state == CHILD_CONNECTING ?
-		    "connect" : milter_code_name(c->cmd),
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		    "connect" : c->state == CHILD_NEGOTIATING ? "negotiation" :
+		    milter_code_name(c->cmd), strerror(err));
 }
 
 static void
@@ -294,10 +291,7 @@ child_send_mbuf(struct child *c, const struct mbuf *b, char code,
 {
 	if (!child_live(c))
 		return;
-	if (bufferevent_write(c->bev, b->data, b->len) == -1) {
-		child_fail(c, "%s: cannot queue", milter_code_name(code));
-		return;
-	}
+	conn_write(c->conn, b->data, b->len);
 	if (!replied || !milter_cmd_replied(&c->eff, code)) {
 		c->reply = SMFIR_CONTINUE;
 		return;
@@ -313,17 +307,15 @@ void
 child_close(struct child *c, int quit)
 {
 	static const uint8_t	q[] = { 0, 0, 0, 1, SMFIC_QUIT };
-	struct evbuffer		*out;
 
-	if (c->bev != NULL) {
+	if (c->conn != NULL) {
+		/* Best effort: a milter takes EOF as quit anyway. */
 		if (quit && child_live(c)) {
-			out = bufferevent_get_output(c->bev);
-			evbuffer_add(out, q, sizeof(q));
-			/* Best effort: the milter treats EOF as quit. */
-			(void)evbuffer_write(out, bufferevent_getfd(c->bev));
+			conn_write(c->conn, q, sizeof(q));
+			conn_flush(c->conn);
 		}
-		bufferevent_free(c->bev);
-		c->bev = NULL;
+		conn_free(c->conn);
+		c->conn = NULL;
 	}
 	if (c->timer != NULL)
 		evtimer_del(c->timer);

@@ -26,10 +26,10 @@
 #include <sys/time.h>
 
 #include <event2/event.h>
-#include <event2/bufferevent.h>
 #include <event2/buffer.h>
 
 #include "conf.h"
+#include "conn.h"
 #include "merge.h"
 #include "message.h"
 #include "milter.h"
@@ -54,7 +54,7 @@ struct child {
 	const struct milter_conf	*mc;
 	size_t				 idx;
 	enum child_state		 state;
-	struct bufferevent		*bev;
+	struct conn			*conn;
 	struct event			*timer;
 	struct milter_optneg		 eff;	/* negotiated */
 	int				 leadspc;
@@ -82,7 +82,7 @@ struct session {
 	char			 id[32];	/* worker.sequence */
 	struct event_base	*base;
 	const struct conf	*conf;
-	struct bufferevent	*mta;
+	struct conn		*mta;
 	int			 busy;		/* children at work */
 	int			 closing;	/* Q seen */
 	int			 negotiated;	/* the MTA has its O */

@@ -50,8 +50,8 @@
 
 #define MACRO_STAGES	"CHMRTNEU"
 
-static void	mta_read(struct bufferevent *, void *);
-static void	mta_event(struct bufferevent *, short, void *);
+static void	mta_read(struct conn *, void *);
+static void	mta_event(struct conn *, int, int, void *);
 static void	session_resume(evutil_socket_t, short, void *);
 static void	session_wake(struct session *);
 static void	session_process(struct session *);
@@ -142,13 +142,11 @@ session_new(struct event_base *base, const struct conf *conf, int fd,
 		s->kids[s->nkids].idx = s->nkids;
 		s->nkids++;
 	}
-	s->mta = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->mta = conn_new(base, fd, 0, mta_read, mta_event, s);
 	s->resume = event_new(base, -1, 0, session_resume, s);
 	s->progress = event_new(base, -1, EV_PERSIST, progress_tick, s);
 	if (s->mta == NULL || s->resume == NULL || s->progress == NULL)
 		goto fail;
-	bufferevent_setcb(s->mta, mta_read, NULL, mta_event, s);
-	bufferevent_enable(s->mta, EV_READ);
 	return s;
 fail:
 	if (s->mta == NULL)
@@ -169,8 +167,7 @@ session_free(struct session *s)
 		mbuf_free(&s->kids[i].edits);
 	}
 	free(s->kids);
-	if (s->mta != NULL)
-		bufferevent_free(s->mta);
+	conn_free(s->mta);
 	if (s->resume != NULL)
 		event_free(s->resume);
 	if (s->progress != NULL)
@@ -189,23 +186,18 @@ session_free(struct session *s)
  */
 
 static void
-mta_read(struct bufferevent *bev, void *arg)
+mta_read(struct conn *conn, void *arg)
 {
-	(void)bev;
+	(void)conn;
 	session_process(arg);
 }
 
 static void
-mta_event(struct bufferevent *bev, short what, void *arg)
+mta_event(struct conn *conn, int what, int err, void *arg)
 {
-	struct session	*s = arg;
-
-	(void)bev;
-	if (what & BEV_EVENT_EOF)
-		session_end(s, "MTA closed the connection");
-	else if (what & BEV_EVENT_ERROR)
-		session_end(s, evutil_socket_error_to_string(
-		    EVUTIL_SOCKET_ERROR()));
+	(void)conn;
+	session_end(arg, what == CONN_EOF ? "MTA closed the connection" :
+	    strerror(err));
 }
 
 static void
@@ -227,7 +219,7 @@ session_wake(struct session *s)
 static void
 session_process(struct session *s)
 {
-	struct evbuffer		*in = bufferevent_get_input(s->mta);
+	struct evbuffer		*in = conn_input(s->mta);
 	struct milter_pkt	 pkt;
 	struct milter_cmd	 cmd;
 	const char		*err;
@@ -299,7 +291,7 @@ reply_mta(struct session *s, char code, const char *text)
 		milter_put_str(&s->out, code, text);
 	else
 		milter_put_empty(&s->out, code);
-	bufferevent_write(s->mta, s->out.data, s->out.len);
+	conn_write(s->mta, s->out.data, s->out.len);
 }
 
 /* Answer a command we keep, unless the MTA waived the reply. */
@@ -445,7 +437,7 @@ answer_optneg(struct session *s)
 	s->mta_leadspc = (s->upstream.protocol & SMFIP_HDR_LEADSPC) != 0;
 	mbuf_reset(&s->out);
 	milter_put_optneg(&s->out, &s->upstream);
-	bufferevent_write(s->mta, s->out.data, s->out.len);
+	conn_write(s->mta, s->out.data, s->out.len);
 }
 
 /* The message is over (end of message, abort, a new MAIL). */
@@ -898,13 +890,13 @@ eom_finish(struct session *s, struct child *decider)
 		code = s->conf->fallback == FALLBACK_TEMPFAIL ?
 		    SMFIR_TEMPFAIL : SMFIR_REJECT;
 	else {
-		bufferevent_write(s->mta, s->edits.data, s->edits.len);
+		conn_write(s->mta, s->edits.data, s->edits.len);
 		while (s->body_replaced && (n = spool_read(&s->msg.body, off,
 		    chunk, sizeof(chunk))) >= 0) {
 			mbuf_reset(&s->out);
 			milter_put_body(&s->out, SMFIR_REPLBODY, chunk,
 			    (size_t)n, 0);
-			bufferevent_write(s->mta, s->out.data, s->out.len);
+			conn_write(s->mta, s->out.data, s->out.len);
 			off += (size_t)n;
 			if ((size_t)n < sizeof(chunk))
 				break;

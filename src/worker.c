@@ -62,7 +62,6 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	int		 fd;
 
 	(void)what;
-	(void)arg;
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
 		/* Another worker took it, or the MTA gave up. */
@@ -71,7 +70,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 			log_warn("accept");
 		return;
 	}
-	socket_set_nodelay(fd);
+	if (!sockspec_is_unix(arg))
+		socket_set_nodelay(fd);
 	snprintf(id, sizeof(id), "%d.%llu", worker_idx,
 	    (unsigned long long)++next_id);
 	if ((s = session_new(wbase, wconf, fd, id)) == NULL) {
@@ -151,7 +151,7 @@ worker_main(const struct conf *conf, int *fds, size_t nfds, int idx)
 		fatalx("event_base_new failed");
 	for (i = 0; i < nfds; i++) {
 		listen_ev[i] = event_new(wbase, fds[i], EV_READ | EV_PERSIST,
-		    accept_cb, NULL);
+		    accept_cb, (void *)(uintptr_t)&conf->listen[i]);
 		if (listen_ev[i] == NULL || event_add(listen_ev[i], NULL) == -1)
 			fatalx("cannot watch listening socket %zu", i);
 	}
