@@ -75,6 +75,8 @@ struct sim {
 	struct message	 msg;		/* parsed once, read by all sessions */
 	const char	*outfile;
 	int		 verbose;
+	int		 messages;	/* per connection */
+	int		 connections;	/* joined by quit-new-connection */
 };
 
 struct sess {
@@ -135,7 +137,10 @@ static int	handle_edit(struct sess *, const struct milter_reply *);
 static int	negotiate(struct sess *);
 static int	step(struct sess *, char, const struct milter_cmd *,
 		    struct milter_reply *, const char *, int);
-static int	envelope(struct sess *);
+static int	greet(struct sess *);
+static int	transaction(struct sess *);
+static int	one_message(struct sess *);
+static void	print_result(struct sess *, int);
 static int	content(struct sess *);
 static int	run_session(const struct sim *, FILE *);
 static int	run_load(const struct sim *, long, long);
@@ -148,10 +153,10 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s -s socket [-v] [-a client-addr] "
 	    "[-c concurrency] [-f from]\n"
-	    "\t[-H helo] [-m [stage:]name=value] [-N client-name] "
-	    "[-n sessions]\n"
-	    "\t[-o outfile] [-P version] [-r rcpt] [-t seconds] "
-	    "[message-file]\n", __progname);
+	    "\t[-H helo] [-K connections] [-M messages] "
+	    "[-m [stage:]name=value]\n\t[-N client-name] [-n sessions] "
+	    "[-o outfile] [-P version] [-r rcpt] [-t seconds]\n"
+	    "\t[message-file]\n", __progname);
 	exit(EX_ERROR);
 }
 
@@ -648,15 +653,16 @@ step(struct sess *s, char cmd, const struct milter_cmd *c,
 	return 0;
 }
 
-/* The envelope: -1 error, 1 the session is decided, 0 go on. */
+/*
+ * Connect and HELO: -1 error, 1 + verdict if the connection is
+ * decided, 0 go on.
+ */
 static int
-envelope(struct sess *s)
+greet(struct sess *s)
 {
 	const struct sim	*sim = s->sim;
 	struct milter_cmd	 c;
 	struct milter_reply	 r;
-	char			 what[600], arg[512];
-	size_t			 i, ok = 0, tmp = 0;
 
 	memset(&c, 0, sizeof(c));
 	c.code = SMFIC_CONNECT;
@@ -674,9 +680,20 @@ envelope(struct sess *s)
 	c.u.str = sim->helo;
 	if (step(s, SMFIC_HELO, &c, &r, "helo", 0) == -1)
 		return -1;
-	if (r.code != SMFIR_CONTINUE)
-		return 1 + verdict_of(&r);
+	return r.code == SMFIR_CONTINUE ? 0 : 1 + verdict_of(&r);
+}
 
+/* MAIL, RCPT, DATA: -1 error, 1 + verdict if decided, 0 go on. */
+static int
+transaction(struct sess *s)
+{
+	const struct sim	*sim = s->sim;
+	struct milter_cmd	 c;
+	struct milter_reply	 r;
+	char			 what[600], arg[512];
+	size_t			 i, ok = 0, tmp = 0;
+
+	memset(&c, 0, sizeof(c));
 	snprintf(arg, sizeof(arg), "<%s>", sim->from);
 	c.code = SMFIC_MAIL;
 	c.u.args.buf = arg;
@@ -776,50 +793,108 @@ content(struct sess *s)
 	return 1 + verdict_of(&r);
 }
 
+static void
+print_result(struct sess *s, int rc)
+{
+	if (s->out != NULL)
+		fprintf(s->out, "result: %s\n", rc == EX_ACCEPT ? "accept" :
+		    rc == EX_REJECT ? "reject" : rc == EX_TEMPFAIL ?
+		    "tempfail" : rc == EX_DISCARD ? "discard" : "error");
+}
+
+/* One transaction. */
+static int
+one_message(struct sess *s)
+{
+	int	rc;
+
+	if (s->out != NULL) {
+		message_reset(&s->msg);
+		if (message_parse(&s->msg, s->sim->msgtext,
+		    s->sim->msglen) == -1)
+			fatalx("message: malformed header section");
+	}
+	s->have_qid = 0;
+	if ((rc = transaction(s)) == 0)
+		rc = content(s);
+	if (rc == -1)
+		return EX_ERROR;
+	print_result(s, rc - 1);
+	return rc - 1;
+}
+
+/*
+ * The whole session: -K connections over the one milter connection,
+ * separated by quit-new-connection, -M messages in each.  The verdict
+ * is the last message's.
+ */
 static int
 run_session(const struct sim *sim, FILE *out)
 {
 	struct sess	 s;
 	FILE		*fp;
-	int		 rc;
+	int		 rc = EX_ERROR, conn, msg;
 
 	memset(&s, 0, sizeof(s));
 	s.sim = sim;
 	s.out = out;
 	mbuf_init(&s.wbuf);
 	message_init(&s.msg, SIZE_MAX, NULL);
-	if (out != NULL && message_parse(&s.msg, sim->msgtext,
-	    sim->msglen) == -1)
-		fatalx("message: malformed header section");
 	if ((s.fd = sockspec_connect(&sim->sock, 0)) == -1) {
 		if (out != NULL)
 			fprintf(out, "error: connect %s: %s\n", sim->sock.text,
 			    strerror(errno));
-		rc = EX_ERROR;
 		goto done;
 	}
-	if (negotiate(&s) == -1 || (rc = envelope(&s)) == -1 ||
-	    (rc == 0 && (rc = content(&s)) == -1))
-		rc = EX_ERROR;
-	else
-		rc--;
-	/* As Postfix: abort after every transaction, then quit. */
+	if (negotiate(&s) == -1)
+		goto quit;
+	for (conn = 0; conn < sim->connections; conn++) {
+		if (conn > 0) {
+			if (!milter_cmd_sent(&s.eff, SMFIC_QUIT_NC)) {
+				if (out != NULL)
+					fprintf(out, "error: quit-new-connection"
+					    " needs protocol version 6\n");
+				rc = EX_ERROR;
+				goto quit;
+			}
+			milter_put_empty(&s.wbuf, SMFIC_QUIT_NC);
+			if (out != NULL)
+				fprintf(out, "quit-new-connection\n");
+		}
+		if ((rc = greet(&s)) == -1) {
+			rc = EX_ERROR;
+			goto quit;
+		}
+		if (rc > 0) {
+			print_result(&s, --rc);
+			continue;
+		}
+		for (msg = 0; msg < sim->messages; msg++) {
+			/*
+			 * Abort between transactions, as Postfix does; not
+			 * before K, which libmilter takes only right after
+			 * the end of a message.
+			 */
+			if (msg > 0)
+				milter_put_empty(&s.wbuf, SMFIC_ABORT);
+			if ((rc = one_message(&s)) == EX_ERROR)
+				goto quit;
+		}
+	}
+quit:
+	if (rc == EX_ERROR)
+		print_result(&s, rc);
 	milter_put_empty(&s.wbuf, SMFIC_ABORT);
 	milter_put_empty(&s.wbuf, SMFIC_QUIT);
 	(void)flush_out(&s);
 	close(s.fd);
-	if (out != NULL) {
-		fprintf(out, "result: %s\n", rc == EX_ACCEPT ? "accept" :
-		    rc == EX_REJECT ? "reject" : rc == EX_TEMPFAIL ?
-		    "tempfail" : rc == EX_DISCARD ? "discard" : "error");
-		if (sim->outfile != NULL) {
-			fp = strcmp(sim->outfile, "-") == 0 ? stdout :
-			    fopen(sim->outfile, "w");
-			if (fp == NULL || message_write(&s.msg, fp) == -1)
-				fatal("%s", sim->outfile);
-			if (fp != stdout)
-				fclose(fp);
-		}
+	if (out != NULL && sim->outfile != NULL) {
+		fp = strcmp(sim->outfile, "-") == 0 ? stdout :
+		    fopen(sim->outfile, "w");
+		if (fp == NULL || message_write(&s.msg, fp) == -1)
+			fatal("%s", sim->outfile);
+		if (fp != stdout)
+			fclose(fp);
 	}
 done:
 	message_free(&s.msg);
@@ -943,9 +1018,11 @@ main(int argc, char *argv[])
 	sim.client_name = "client.example";
 	sim.version = MILTER_VERSION;
 	sim.timeout_ms = 30000;
+	sim.messages = 1;
+	sim.connections = 1;
 	log_init(1, 0);
 
-	while ((ch = getopt(argc, argv, "a:c:f:H:m:N:n:o:P:r:s:t:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:f:H:K:M:m:N:n:o:P:r:s:t:v")) != -1) {
 		switch (ch) {
 		case 'a':
 			sim.client_addr = optarg;
@@ -960,6 +1037,17 @@ main(int argc, char *argv[])
 			break;
 		case 'H':
 			sim.helo = optarg;
+			break;
+		case 'K':
+			sim.connections = (int)strtonum(optarg, 1, 1000,
+			    &errstr);
+			if (errstr != NULL)
+				fatalx("-K %s: %s", optarg, errstr);
+			break;
+		case 'M':
+			sim.messages = (int)strtonum(optarg, 1, 1000, &errstr);
+			if (errstr != NULL)
+				fatalx("-M %s: %s", optarg, errstr);
 			break;
 		case 'm':
 			add_macro(&sim, optarg);

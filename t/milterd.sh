@@ -117,6 +117,16 @@ grep_ok lead-ls1-raw '^header Subject:  ?hi$' "$TMP/ls1.log"
 grep_ok lead-ls2-sees-ls1 '^header X-L1: one$' "$TMP/ls2.log"
 check lead-message sh -c "grep -q '^X-L1: one' '$TMP/lead.eml' && grep -q '^X-L2: two' '$TMP/lead.eml'"
 
+# Several messages per connection, and quit-new-connection: the
+# children's sessions restart cleanly.
+: >"$TMP/b.log"
+mtasim_run multi -s "unix:$TMP/md-chain.sock" -r good@example.com -M 3 -K 2 "$MSG"
+rc_is multi 0
+check multi-results test "$(grep -c '^result: accept' "$TMP/multi.out")" -eq 6
+check multi-b-connects test "$(grep -c '^connect ' "$TMP/b.log")" -eq 2
+check multi-b-eoms test "$(grep -c '^eom' "$TMP/b.log")" -eq 6
+check multi-b-one-subject-each test "$(grep -c '^header Subject' "$TMP/b.log")" -eq 6
+
 # Load through milterd: nothing lost.
 mtasim_run load -s "unix:$TMP/md-chain.sock" -r good@example.com -n 300 -c 10 "$MSG"
 rc_is load 0

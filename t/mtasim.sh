@@ -74,6 +74,18 @@ rc_is leadspc 0
 grep_ok leadspc-value 'header Subject:  ?hi' "$TMP/leadspc.log"
 check leadspc-message grep -q '^X-Spaced: yes' "$TMP/leadspc.eml"
 
+# Several messages per connection, several connections joined by K.
+tmilter multi
+mtasim_run multi -s "unix:$TMP/multi.sock" -M 3 -K 2
+rc_is multi 0
+check multi-results test "$(grep -c '^result: accept' "$TMP/multi.out")" -eq 6
+check multi-quitnc test "$(grep -c '^quit-new-connection' "$TMP/multi.out")" -eq 1
+check multi-milter-connects test "$(grep -c '^connect ' "$TMP/multi.log")" -eq 2
+check multi-milter-eoms test "$(grep -c '^eom' "$TMP/multi.log")" -eq 6
+mtasim_run multi-v2 -s "unix:$TMP/multi.sock" -P 2 -K 2
+rc_is multi-v2 4
+grep_ok multi-v2-text 'quit-new-connection needs protocol version 6' "$TMP/multi-v2.out"
+
 mtasim_run load -s "unix:$TMP/rcpt.sock" -n 200 -c 8
 rc_is load 0
 grep_ok load-rate '^sessions/s: [0-9]' "$TMP/load.out"
