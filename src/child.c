@@ -47,6 +47,23 @@ static void	child_timeout(evutil_socket_t, short, void *);
 static void	child_arm(struct child *, int);
 static void	child_negotiated(struct child *, const struct milter_reply *);
 static int	child_reply(struct child *, const struct milter_pkt *);
+static const char *child_stage(const struct child *);
+
+/* Where the child is, for log lines. */
+static const char *
+child_stage(const struct child *c)
+{
+	switch (c->state) {
+	case CHILD_CONNECTING:
+		return "connect";
+	case CHILD_NEGOTIATING:
+		return "negotiation";
+	case CHILD_WAITING:
+		return milter_code_name(c->cmd);
+	default:
+		return "between commands";
+	}
+}
 
 int
 child_live(const struct child *c)
@@ -209,7 +226,7 @@ child_read(struct conn *conn, void *arg)
 	while (c->conn != NULL &&
 	    (rc = packet_peek(in, &pkt, &used, &err)) != 0) {
 		if (rc == -1) {
-			child_fail(c, "%s", err);
+			child_fail(c, "%s: %s", child_stage(c), err);
 			return;
 		}
 		if (c->state == CHILD_NEGOTIATING) {
@@ -225,7 +242,7 @@ child_read(struct conn *conn, void *arg)
 			continue;
 		}
 		if (c->state != CHILD_WAITING) {
-			child_fail(c, "unsolicited %s",
+			child_fail(c, "%s: unsolicited %s", child_stage(c),
 			    milter_code_name(pkt.code));
 			return;
 		}
@@ -246,12 +263,9 @@ child_event(struct conn *conn, int what, int err, void *arg)
 		child_connected(c);
 	else if (what == CONN_EOF)
 		child_fail(c, "%s: connection closed by the milter",
-		    c->state == CHILD_NEGOTIATING ? "negotiation" :
-		    milter_code_name(c->cmd));
+		    child_stage(c));
 	else
-		child_fail(c, "%s: %s", c->state == CHILD_CONNECTING ?
-		    "connect" : c->state == CHILD_NEGOTIATING ? "negotiation" :
-		    milter_code_name(c->cmd), strerror(err));
+		child_fail(c, "%s: %s", child_stage(c), strerror(err));
 }
 
 static void
@@ -261,9 +275,7 @@ child_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	child_fail(c, "%s: timeout", c->state == CHILD_CONNECTING ?
-	    "connect" : c->state == CHILD_NEGOTIATING ? "negotiation" :
-	    milter_code_name(c->cmd));
+	child_fail(c, "%s: timeout", child_stage(c));
 }
 
 /*

@@ -80,6 +80,28 @@ rc_is crash 2
 grep_ok crash-text 'rcpt <recipient@example.com>: tempfail' "$TMP/crash.out"
 grep_ok crash-logged 'child crash: rcpt: connection closed by the milter; fallback tempfail' "$TMP/md-crash.err"
 
+# A child that breaks the protocol: its fallback, one log line naming
+# child, stage and fault, and the others still count.
+for f in garbage:rcpt illegal:mail biglen:eom partial:helo close:data \
+    silent:header; do
+	kind=${f%:*}
+	stage=${f#*:}
+	badmilter "bad-$kind" "$kind" "$stage"
+	milterd_start "bad-$kind" \
+	    "$(child "bad-$kind" fallback=\"tempfail\" command_timeout=1)" \
+	    "$(child after)"
+	mtasim_run "bad-$kind" -s "unix:$TMP/md-bad-$kind.sock"
+	rc_is "bad-$kind" 2
+	grep_ok "bad-$kind-logged" \
+	    "child bad-$kind: $stage: .*; fallback tempfail" \
+	    "$TMP/md-bad-$kind.err"
+done
+badmilter bad-accept garbage rcpt
+milterd_start bad-accept "$(child bad-accept)" "$(child after)"
+mtasim_run bad-accept -s "unix:$TMP/md-bad-accept.sock" -o "$TMP/bad-accept.eml"
+rc_is bad-accept 0
+check bad-accept-others-count grep -q '^X-After: 1' "$TMP/bad-accept.eml"
+
 # No child left: the global fallback (accept by default).
 milterd_start none 'fallback = "reject"' "$(child nothere)" "$(child nothere2)"
 mtasim_run none -s "unix:$TMP/md-none.sock"

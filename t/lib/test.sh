@@ -103,6 +103,15 @@ tmilter() {
 	}
 }
 
+# badmilter NAME FAULT STAGE: a misbehaving milter on
+# unix:$TMP/NAME.sock (see t/milters/badmilter.py).
+badmilter() {
+	_n=$1
+	shift
+	bg "$_n" python3 "$T/milters/badmilter.py" "$TMP/$_n.sock" "$@"
+	wait_for 10 test -S "$TMP/$_n.sock" || fail "badmilter $_n did not start"
+}
+
 # mtasim_run NAME ARGS...: mtasim's output in $TMP/NAME.out, its exit
 # status in $RC.
 mtasim_run() {

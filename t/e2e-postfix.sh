@@ -1,0 +1,563 @@
+#!/bin/sh
+# e2e-postfix.sh -- milterd against Postfix's own chain of milters.
+#
+# For each case the same child milters, in the same order, run
+#   (d) directly: Postfix's smtpd_milters lists them, and
+#   (m) behind milterd: smtpd_milters is milterd's socket, milterd's
+#       configuration lists them,
+# and the same client session is replayed against both.  What the two
+# runs produce must be identical:
+#   replies  the server's SMTP replies (swaks "<-", "<~", "<**" lines),
+#   sink     the delivered messages as smtp-sink dumped them (envelope
+#            included: X-Mail-Args, one X-Rcpt-Args per recipient),
+#   hold     the messages left on hold (postcat of each), then deleted,
+#   view     what each tmilter child logged (headers, body, envelope),
+# after masking queue ids, dates, ports and DKIM b= and t=.
+#
+# One private Postfix (t/lib/postfix.sh) with two smtpd listeners:
+# PF_SMTP_PORT uses smtpd_milters = $e2e_direct, MD_PORT uses
+# smtpd_milters = $e2e_md; a case sets both with one reload.  Each child
+# is a tmilter started once per mode (cheap), so each mode's view is
+# logged apart; OpenDKIM (stateless per connection) serves both.
+. "$(dirname "$0")/lib/test.sh"
+# shellcheck source=lib/postfix.sh
+. "$T/lib/postfix.sh"
+on_exit pf_stop
+
+bail() {
+	fail "$1" "$2"
+	finish
+}
+
+# --- Postfix with two listeners ------------------------------------------
+pf_init "$TMP/pf" || bail postfix-init "pf_init failed"
+MD_PORT=$(pf_free_port)
+sed -i "s|^\(127\.0\.0\.1:$PF_SMTP_PORT inet .* smtpd\)\$|\1 -o smtpd_milters=\$e2e_direct|" \
+    "$PF_ETC/master.cf"
+echo "127.0.0.1:$MD_PORT inet n - n - - smtpd -o smtpd_milters=\$e2e_md" \
+    >>"$PF_ETC/master.cf"
+postconf -c "$PF_ETC" -e "e2e_direct =" "e2e_md =" \
+    "milter_connect_timeout = 10s" || bail postfix-conf "postconf failed"
+_pf_cool "$PF_ETC/main.cf" "$PF_ETC/master.cf"
+pf_start || bail postfix-start "pf_start failed"
+wait_for 10 _pf_listening "$MD_PORT" || bail postfix-start "port $MD_PORT"
+: >"$TMP/seen"
+
+# --- Messages -------------------------------------------------------------
+# msg FILE SUBJECT [HEADER-LINES]: a message with fixed Date and
+# Message-ID (Postfix would add them with a queue id), body from stdin.
+msg() {
+	{
+		printf 'Date: Mon, 02 Mar 2026 10:00:00 +0000\n'
+		printf 'From: Alice <alice@example.com>\n'
+		printf 'To: Bob <bob@example.org>\n'
+		printf 'Subject: %s\n' "$2"
+		printf 'Message-ID: <%s@example.com>\n' "$(basename "$1" .eml)"
+		[ -n "${3:-}" ] && printf '%s\n' "$3"
+		printf '\n'
+		cat
+	} >"$1"
+}
+printf 'Hello Bob,\nthis is the body.\n' | msg "$TMP/plain.eml" "plain test" \
+    "$(printf 'X-Del: delete me\nX-Dup: first\nX-Dup: second\nX-Folded: one\n\ttwo')"
+awk 'BEGIN { for (i = 0; i < 7000; i++)
+    printf "big line %06d: the quick brown fox jumps over the lazy dog\n", i }' |
+    msg "$TMP/big.eml" "big test"
+awk 'BEGIN { for (i = 1; i <= 200; i++) printf "X-Many: header %d\n", i }' \
+    >"$TMP/many.hdrs"
+printf 'Body under many headers.\n' | msg "$TMP/many.eml" "many headers" \
+    "$(cat "$TMP/many.hdrs")"
+printf 'Gr\303\274\303\237e aus K\303\266ln, caf\351 na\357ve.\nZweite Zeile \342\202\254.\n' |
+    msg "$TMP/8bit.eml" "$(printf 'Gr\303\274\303\237e 8-bit')" \
+    "$(printf 'X-Eight: na\303\257ve \351t\351')"
+# Replacement bodies: LF line ends (as many milters send them), and a
+# large one with CRLF line ends.
+printf 'new body from child 1\nsecond line\n' >"$TMP/newbody.txt"
+awk 'BEGIN { for (i = 0; i < 4000; i++)
+    printf "replaced line %05d: lorem ipsum dolor sit amet\r\n", i }' \
+    >"$TMP/bigbody.txt"
+printf 'Message two.\n' | msg "$TMP/second.eml" "second message"
+
+# --- Cases ----------------------------------------------------------------
+# case_begin NAME: start a case; add children with kid / kid_dkim, run
+# the client with run_both, compare with compare and expect.
+case_begin() {
+	[ -n "${CASE:-}" ] && echo "# $CASE: $(($(date +%s%3N) - CASE_T0)) ms"
+	CASE_T0=$(date +%s%3N)
+	CASE=$1
+	NKIDS=0
+	DIRECT=
+	CASE_PIDS=
+	: >"$TMP/$CASE.conf"
+}
+
+# kid ARGS...: the next child, a tmilter with ARGS, one per mode.
+kid() {
+	NKIDS=$((NKIDS + 1))
+	for _m in d m; do
+		tmilter "$CASE-$_m$NKIDS" "$@"
+		CASE_PIDS="$CASE_PIDS $BG_PID"
+		chmod 666 "$TMP/$CASE-$_m$NKIDS.sock"
+	done
+	DIRECT="$DIRECT unix:$TMP/$CASE-d$NKIDS.sock"
+	child "$CASE-m$NKIDS" >>"$TMP/$CASE.conf"
+}
+
+# kid_dkim: the next child is OpenDKIM, signing for example.com.
+kid_dkim() {
+	NKIDS=$((NKIDS + 1))
+	[ -n "${DKIM_PORT:-}" ] || dkim_start
+	DIRECT="$DIRECT inet:127.0.0.1:$DKIM_PORT"
+	printf 'milter "dkim" { socket = "inet:%s@127.0.0.1" }\n' \
+	    "$DKIM_PORT" >>"$TMP/$CASE.conf"
+	: >"$TMP/$CASE-d$NKIDS.log"
+	: >"$TMP/$CASE-m$NKIDS.log"
+}
+
+# OpenDKIM refuses a key under a world-writable directory (/tmp): /run.
+dkim_start() {
+	DKIM_DIR=$(mktemp -d -p /run milterd-e2e-dkim.XXXXXX) ||
+	    bail dkim "mktemp"
+	on_exit "rm -rf '$DKIM_DIR'"
+	chmod 700 "$DKIM_DIR"
+	opendkim-genkey -D "$DKIM_DIR" -d example.com -s test \
+	    >"$TMP/dkim-genkey.err" 2>&1 || bail dkim "opendkim-genkey"
+	DKIM_PORT=$(pf_free_port)
+	cat >"$DKIM_DIR/opendkim.conf" <<-EOF
+	Syslog			no
+	Mode			s
+	Domain			example.com
+	Selector		test
+	KeyFile			$DKIM_DIR/test.private
+	Socket			inet:$DKIM_PORT@127.0.0.1
+	UserID			root
+	EOF
+	bg dkim opendkim -f -x "$DKIM_DIR/opendkim.conf"
+	wait_for 10 _pf_listening "$DKIM_PORT" || bail dkim "no listener"
+}
+
+# run_both CLIENT ARGS...: milterd for the case, Postfix pointed at the
+# children and at milterd, then CLIENT ARGS against each listener ($PORT),
+# its output in $TMP/CASE.MODE.raw; then collect what came out.
+run_both() {
+	milterd_start "$CASE" 'socket_mode = "0666"' \
+	    'body_memory_limit = 65536' "$(cat "$TMP/$CASE.conf")"
+	CASE_PIDS="$CASE_PIDS $BG_PID"
+	MD_PID=$BG_PID
+	pf_conf "e2e_direct =$DIRECT" "e2e_md = unix:$TMP/md-$CASE.sock" ||
+	    fail "$CASE-postfix-reload"
+	for MODE in d m; do
+		case $MODE in
+		d) PORT=$PF_SMTP_PORT ;;
+		m) PORT=$MD_PORT ;;
+		esac
+		"$@" >"$TMP/$CASE.$MODE.raw" 2>&1
+		collect
+	done
+	case_end
+}
+
+# sw ARGS...: swaks against $PORT.
+sw() {
+	swaks --server 127.0.0.1 --port "$PORT" --helo client.example \
+	    --from alice@example.com --suppress-data --timeout 30 "$@" \
+	    </dev/null
+}
+
+# two_msgs PORT: two messages in one SMTP session (swaks cannot).
+two_msgs() {
+	"$PF_PYTHON" "$TMP/two.py" "$PORT" \
+	    alice@example.com good@example.org,bad@example.org "$TMP/plain.eml" \
+	    carol@example.com other@example.org "$TMP/second.eml"
+}
+cat >"$TMP/two.py" <<'EOF'
+import smtplib, sys
+def show(r):
+    code, text = r
+    lines = text.decode("utf-8", "replace").split("\n")
+    for i, line in enumerate(lines):
+        print("<-  %d%s%s" % (code, "-" if i < len(lines) - 1 else " ", line))
+s = smtplib.SMTP()
+show(s.connect("127.0.0.1", int(sys.argv[1])))
+show(s.ehlo("client.example"))
+args = sys.argv[2:]
+while args:
+    frm, rcpts, path, args = args[0], args[1], args[2], args[3:]
+    show(s.docmd("MAIL FROM:<%s>" % frm))
+    ok = 0
+    for r in rcpts.split(","):
+        code, text = s.docmd("RCPT TO:<%s>" % r)
+        show((code, text))
+        ok += code == 250
+    if not ok:
+        show(s.docmd("RSET"))
+        continue
+    code, text = s.docmd("DATA")
+    show((code, text))
+    if code != 354:
+        continue
+    data = open(path, "rb").read().replace(b"\r\n", b"\n")
+    s.send(data.replace(b"\n", b"\r\n") + b".\r\n")
+    show(s.getreply())
+show(s.docmd("QUIT"))
+EOF
+
+# The queue holds nothing but held mail, the sink has closed its files,
+# and every child's log ends with "close" (or is empty).
+settled() {
+	postqueue -c "$PF_ETC" -j 2>/dev/null |
+	    grep -v '"queue_name": *"hold"' | grep -q . && return 1
+	# shellcheck disable=SC2012
+	[ "$(ls "$PF_SINK_DIR" | wc -l)" -eq "$(pf_sink_files | wc -l)" ] ||
+	    return 1
+	_k=1
+	while [ "$_k" -le "$NKIDS" ]; do
+		_l=$TMP/$CASE-$MODE$_k.log
+		[ ! -s "$_l" ] ||
+		    [ "$(grep -v '^macro ' "$_l" | tail -n 1)" = close ] ||
+		    return 1
+		_k=$((_k + 1))
+	done
+}
+
+collect() {
+	_o=$TMP/$CASE.$MODE
+	wait_for 20 settled || fail "$CASE-$MODE-settle" "queue or logs not settled"
+	grep -E '^<[-~*]' "$_o.raw" |
+	    sed -E 's/(queued as) [0-9A-Za-z]+/\1 QID/' >"$_o.replies"
+	# Delivered: every new sink file, masked, in a stable order.
+	pf_sink_files | grep -vxF -f "$TMP/seen" >"$_o.files"
+	cat "$_o.files" >>"$TMP/seen"
+	: >"$_o.sink"
+	_n=0
+	while IFS= read -r _f; do
+		_n=$((_n + 1))
+		norm_msg <"$_f" >"$_o.msg$_n"
+		echo "$(cksum <"$_o.msg$_n" | tr ' ' _) $_o.msg$_n"
+	done <"$_o.files" | sort | while read -r _sum _f; do
+		echo "=== message"
+		cat "$_f"
+	done >"$_o.sink"
+	# Held: each one's queue file, masked; then deleted.
+	postqueue -c "$PF_ETC" -j 2>/dev/null |
+	    sed -n 's/.*"queue_id": *"\([^"]*\)".*/\1/p' >"$_o.held"
+	while IFS= read -r _q; do
+		echo "=== held"
+		postcat -c "$PF_ETC" -q "$_q" | norm_postcat
+		postsuper -c "$PF_ETC" -d "$_q" >/dev/null 2>&1
+	done <"$_o.held" >"$_o.hold"
+	# What each child saw.
+	_k=1
+	while [ "$_k" -le "$NKIDS" ]; do
+		echo "=== child $_k"
+		norm_view <"$TMP/$CASE-$MODE$_k.log"
+		_k=$((_k + 1))
+	done >"$_o.view"
+}
+
+# Stop the case's processes: milterd with SIGTERM (a clean exit, so that
+# LeakSanitizer reports into its .err), the tmilters with SIGKILL.
+case_end() {
+	kill "$MD_PID" 2>/dev/null
+	wait_for 20 sh -c "! kill -0 $MD_PID 2>/dev/null" ||
+	    fail "$CASE-milterd-stop" "milterd does not exit on SIGTERM"
+	for _p in $CASE_PIDS; do
+		[ "$_p" = "$MD_PID" ] || kill -9 "$_p" 2>/dev/null
+		wait "$_p" 2>/dev/null
+	done
+}
+
+# --- Masking --------------------------------------------------------------
+DATE_RE='[A-Z][a-z]{2}, [ 0-9]?[0-9] [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} [-+][0-9]{4}( \([A-Z]+\))?'
+# A delivered message: Received: ids and dates; DKIM-Signature unfolded
+# with b= and t= masked (bh= stays: same body, same hash).
+norm_msg() {
+	tr -d '\r' | awk '
+		function flush() {
+			if (dkim != "") {
+				gsub(/[ \t]+/, " ", dkim)
+				sub(/ t=[0-9]+;/, " t=T;", dkim)
+				sub(/ b=[^;]*$/, " b=B", dkim)
+				sub(/ b=[^;]*;/, " b=B;", dkim)
+				print dkim
+				dkim = ""
+			}
+		}
+		inhdr && /^DKIM-Signature:/ { flush(); dkim = $0; next }
+		inhdr && dkim != "" && /^[ \t]/ { dkim = dkim $0; next }
+		{ flush() }
+		/^$/ { inhdr = 0 }
+		{ print }
+		END { flush() }
+	' inhdr=1 |
+	    sed -E "s/$DATE_RE/DATE/g; s/(with E?SMTPS?A? id) [0-9A-Za-z]+/\\1 QID/"
+}
+
+norm_postcat() {
+	sed -E "s/$DATE_RE/DATE/g
+	    s/(with E?SMTPS?A? id) [0-9A-Za-z]+/\\1 QID/
+	    s/^(\*\*\* ENVELOPE RECORDS [a-z]+\/)[0-9A-Za-z]+/\\1QID/
+	    s/^(message_arrival_time|create_time|message_size): .*/\\1: X/
+	    s/^(named_attribute: [a-z_]*port)=.*/\\1=X/
+	    s/^(named_attribute: log_ident)=.*/\\1=X/"
+}
+
+# A child's log: the negotiate line (milterd and Postfix offer different
+# steps) and the client port are left out; body pieces are summed (the
+# chunking is not the point, the bytes are).
+norm_view() {
+	awk '
+		/^negotiate / { next }
+		/^connect / { sub(/ port=[0-9]+/, " port=X") }
+		/^body [0-9]+ bytes$/ { n += $2; inbody = 1; next }
+		inbody { print "body " n " bytes"; n = 0; inbody = 0 }
+		{ print }
+		END { if (inbody) print "body " n " bytes" }
+	'
+}
+
+# --- Comparisons ----------------------------------------------------------
+# compare: the four outputs of the two modes are identical.
+compare() {
+	for _w in replies sink hold view; do
+		if cmp -s "$TMP/$CASE.d.$_w" "$TMP/$CASE.m.$_w"; then
+			ok "$CASE-$_w"
+		else
+			fail "$CASE-$_w" "direct (---) and milterd (+++) differ"
+			diff -u "$TMP/$CASE.d.$_w" "$TMP/$CASE.m.$_w" |
+			    head -n 40 | sed 's/^/    | /'
+		fi
+	done
+}
+
+# expect WHAT PATTERN [DESC]: PATTERN (ERE) is in both modes' WHAT (so a
+# case cannot pass by failing the same way twice); "!PATTERN": in neither.
+expect() {
+	_w=$1
+	_p=$2
+	_neg=
+	case $_p in !*) _neg=1 _p=${_p#!} ;; esac
+	for _m in d m; do
+		if grep -Eq -- "$_p" "$TMP/$CASE.$_m.$_w"; then _r=1; else _r=; fi
+		if [ "$_r" != "$_neg" ]; then
+			ok "$CASE-$_m-${3:-$_w}"
+		else
+			fail "$CASE-$_m-${3:-$_w}" "${_neg:+unexpected }/$_p/ in $CASE.$_m.$_w"
+			tail -n 15 "$TMP/$CASE.$_m.$_w" | sed 's/^/    | /'
+		fi
+	done
+}
+
+# expect_kid K PATTERN DESC: like expect, on child K's log.
+expect_kid() {
+	for _m in d m; do
+		cp "$TMP/$CASE-$_m$1.log" "$TMP/$CASE.$_m.kid$1"
+	done
+	expect "kid$1" "$2" "$3"
+}
+
+T0=$(date +%s)
+
+# 1. Plain message, two children adding headers.
+case_begin plain
+kid -h 'X-C1: one'
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect sink '^X-C2: two' added-headers
+
+# 2. A body over milterd's spool limit (body_memory_limit = 65536).
+case_begin spool
+kid -c 'Subject:1:big one'
+kid -h 'X-C2: saw it'
+run_both sw --to bob@example.org --data "@$TMP/big.eml"
+compare
+expect sink '^X-C2: saw it' delivered
+expect view '^body (4[0-9]{5}|3[0-9]{5}) bytes' body-size
+
+# 3. A large replacement body (over the limit) from child 1.
+case_begin bigreplace
+kid -b "$TMP/bigbody.txt"
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect sink '^replaced line 03999' replaced
+
+# 4. 200 headers; edits deep in the list.
+case_begin manyhdrs
+kid -c 'X-Many:150:changed by c1' -i '100:X-Ins: inserted by c1'
+kid -c 'X-Many:199:' -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/many.eml"
+compare
+expect sink '^X-Many: changed by c1' changed
+
+# 5. 8-bit header and body.
+case_begin eightbit
+kid -h "$(printf 'X-C1: gr\303\274\303\237e')"
+kid -c "$(printf 'Subject:1:ge\303\244ndert \351')"
+run_both sw --to bob@example.org --data "@$TMP/8bit.eml"
+compare
+expect sink "$(printf 'K\303\266ln')" body-8bit
+
+# 6. Recipients refused by child 1 and by child 2: child 2 never sees
+# the one child 1 refused.
+case_begin rcpts
+kid -R bad@example.org
+kid -R worse@example.org -h 'X-C2: two'
+run_both sw --to good1@example.org,bad@example.org,worse@example.org,good2@example.org \
+    --data "@$TMP/plain.eml"
+compare
+expect replies '550 5.7.1 recipient bad@example.org refused' rejected-1
+expect replies '550 5.7.1 recipient worse@example.org refused' rejected-2
+expect kid2 '!rcpt <bad@' kid2-no-bad
+expect sink 'X-Rcpt-Args: <good2@example.org>' delivered
+
+# 7. Header add / insert / change / delete, in both children; a third
+# child with leading-space headers.
+case_begin headers
+kid -h 'X-Add: 1' -i '1:X-Top: top' -c 'Subject:1:new subject' -c 'X-Del:1:'
+kid -i '3:X-Mid: mid' -c 'X-Add:1:changed by c2' -c 'X-Dup:2:' -h 'X-C2: two'
+kid -N -h 'X-N3:  lead' -c 'X-Folded:1: refolded
+	line'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect sink '^X-Add: changed by c2' chain
+
+# 8. Body replaced by child 1 (LF line ends), then a header by child 2,
+# which sees the new body.
+case_begin replbody
+kid -b "$TMP/newbody.txt"
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect sink '^new body from child 1' replaced
+expect_kid 2 '^body (2[0-9]|3[0-9]) bytes' kid2-new-body
+
+# 9. Discard at end of message.
+case_begin discard
+kid -h 'X-C1: one' -D eom
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect replies 'queued as' accepted
+expect sink '!X-C' none-delivered
+
+# 10. Quarantine: the message is held.
+case_begin quarantine
+kid -h 'X-C1: one' -q 'held by c1'
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect hold 'X-C1: one' held
+expect sink '!X-C' none-delivered
+
+# 11. Added recipient.
+case_begin addrcpt
+kid -a 'added@example.org'
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect sink 'X-Rcpt-Args: <added@example.org>' added
+
+# 12. Deleted recipient.
+case_begin delrcpt
+kid -d 'second@example.org'
+kid -h 'X-C2: two'
+run_both sw --to first@example.org,second@example.org --data "@$TMP/plain.eml"
+compare
+expect sink '!X-Rcpt-Args: <second@' deleted
+
+# 13. Changed envelope sender.
+case_begin chgfrom
+kid -f 'changed@example.com'
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect sink 'X-Mail-Args: <changed@example.com>' changed
+
+# 14. Tempfail at RCPT by child 1.
+case_begin tfrcpt
+kid -T rcpt
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect replies '451 4.7.1 tempfail at rcpt by tmilter' tempfail
+
+# 15. Tempfail at MAIL by child 2 only.
+case_begin tfmail
+kid -h 'X-C1: one'
+kid -T mail
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect replies '451 4.7.1 tempfail at mail by tmilter' tempfail
+
+# 16. Reject at connect by child 1.
+case_begin rejconn
+kid -J connect
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect replies '^<\*\* 5' refused
+
+# 17. Reject at end of message, the milter's own text, by child 2.
+case_begin rejeom
+kid -h 'X-C1: one'
+kid -J eom
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect replies '550 5.7.1 rejected at eom by tmilter' custom-text
+
+# 18. Discard at RCPT.
+case_begin discrcpt
+kid -D rcpt
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+
+# 19. Accept at connect by child 1: its edits never happen.
+case_begin acceptconn
+kid -A connect -h 'X-C1: one'
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect sink '^X-C2: two' delivered
+
+# 20. Accept at RCPT by child 1.
+case_begin acceptrcpt
+kid -A rcpt -h 'X-C1: one'
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect sink '^X-C2: two' delivered
+
+# 21. OpenDKIM as child 2 signs the body child 1 replaced.
+case_begin dkim
+kid -b "$TMP/newbody.txt" -h 'X-C1: one'
+kid_dkim
+run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+compare
+expect sink '^DKIM-Signature: .* d=example\.com; s=test;.* bh=' signed
+bh_d=$(sed -n 's/^DKIM-Signature: .* bh=\([^;]*\);.*/\1/p' "$TMP/dkim.d.sink")
+bh_m=$(sed -n 's/^DKIM-Signature: .* bh=\([^;]*\);.*/\1/p' "$TMP/dkim.m.sink")
+check dkim-bh-equal test -n "$bh_d" -a "$bh_d" = "$bh_m"
+
+# 22. Two messages in one SMTP session.
+case_begin twomsgs
+kid -R bad@example.org -h 'X-C1: one'
+kid -c 'Subject:1:changed by c2' -h 'X-C2: two'
+run_both two_msgs
+compare
+expect sink 'X-Mail-Args: <carol@example.com>' second-delivered
+
+# 23. XCLIENT: the children get a fresh connect with the new client.
+case_begin xclient
+kid -M '{client_addr}' -M '{client_name}' -h 'X-C1: one'
+kid -h 'X-C2: two'
+run_both sw --to bob@example.org --data "@$TMP/plain.eml" \
+    --xclient-addr 192.0.2.7 --xclient-name x.example
+compare
+expect view 'connect host=x\.example .*addr=192\.0\.2\.7' new-connect
+
+echo "# $CASE: $(($(date +%s%3N) - CASE_T0)) ms"
+echo "# $(($(date +%s) - T0)) s"
+finish
