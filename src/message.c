@@ -72,7 +72,7 @@ spool_init(struct spool *s, size_t limit, const char *dir)
 void
 spool_free(struct spool *s)
 {
-	free(s->mem);
+	mbuf_free(&s->mem);
 	if (s->fd != -1)
 		close(s->fd);
 	spool_init(s, s->limit, s->dir);
@@ -93,23 +93,19 @@ spool_to_file(struct spool *s)
 	if ((s->fd = mkstemp(path)) == -1)
 		return -1;
 	unlink(path);
-	if (s->len > 0 && write(s->fd, s->mem, s->len) != (ssize_t)s->len) {
+	if (s->len > 0 && write(s->fd, s->mem.data, s->len) !=
+	    (ssize_t)s->len) {
 		close(s->fd);
 		s->fd = -1;
 		return -1;
 	}
-	free(s->mem);
-	s->mem = NULL;
-	s->cap = 0;
+	mbuf_free(&s->mem);
 	return 0;
 }
 
 int
 spool_append(struct spool *s, const void *p, size_t n)
 {
-	uint8_t	*nm;
-	size_t	 ncap;
-
 	if (s->fd == -1 && s->len + n > s->limit && spool_to_file(s) == -1)
 		return -1;
 	if (s->fd != -1) {
@@ -118,17 +114,10 @@ spool_append(struct spool *s, const void *p, size_t n)
 		s->len += n;
 		return 0;
 	}
-	if (s->len + n > s->cap) {
-		ncap = s->cap ? s->cap : 4096;
-		while (ncap < s->len + n)
-			ncap *= 2;
-		if ((nm = realloc(s->mem, ncap)) == NULL)
-			return -1;
-		s->mem = nm;
-		s->cap = ncap;
+	if (mbuf_append(&s->mem, p, n) == -1) {
+		s->mem.err = 0;		/* the spool stays usable */
+		return -1;
 	}
-	if (n > 0)
-		memcpy(s->mem + s->len, p, n);
 	s->len += n;
 	return 0;
 }
@@ -143,7 +132,7 @@ spool_read(const struct spool *s, size_t off, void *buf, size_t n)
 		n = s->len - off;
 	if (s->fd != -1)
 		return pread(s->fd, buf, n, (off_t)off);
-	memcpy(buf, s->mem + off, n);
+	memcpy(buf, s->mem.data + off, n);
 	return (ssize_t)n;
 }
 

@@ -28,9 +28,8 @@
 
 /* A body: in memory up to a limit, then in an unlinked temp file. */
 struct spool {
-	uint8_t		*mem;
+	struct mbuf	 mem;
 	size_t		 len;
-	size_t		 cap;
 	size_t		 limit;
 	int		 fd;
 	const char	*dir;

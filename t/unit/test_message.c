@@ -218,7 +218,7 @@ Test(message, spool_moves_to_file)
 	cr_assert_eq(s.fd, -1);
 	cr_assert_eq(spool_append(&s, buf + 600, 2400), 0);
 	cr_assert_neq(s.fd, -1);
-	cr_assert_null(s.mem);
+	cr_assert_null(s.mem.data);
 	cr_assert_eq(spool_read(&s, 0, back, sizeof(back)), 3000);
 	cr_assert_arr_eq(back, buf, sizeof(buf));
 	cr_assert_eq(spool_read(&s, 2990, back, 100), 10);
