@@ -296,7 +296,7 @@ norm_msg() {
 norm_postcat() {
 	sed -E "s/$DATE_RE/DATE/g
 	    s/(with E?SMTPS?A? id) [0-9A-Za-z]+/\\1 QID/
-	    s/^(\*\*\* ENVELOPE RECORDS [a-z]+\/)[0-9A-Za-z]+/\\1QID/
+	    s/^(\*\*\* [A-Z ]+ [a-z]+\/)[0-9A-Za-z]+/\\1QID/
 	    s/^(message_arrival_time|create_time|message_size): .*/\\1: X/
 	    s/^(named_attribute: [a-z_]*port)=.*/\\1=X/
 	    s/^(named_attribute: log_ident)=.*/\\1=X/"
