@@ -37,8 +37,9 @@ CODEC_SRCS	 = src/milter.c src/message.c
 COMMON_SRCS	 = $(CODEC_SRCS) src/log.c src/util.c
 HDRS		 = src/milter.h src/message.h src/log.h src/util.h \
 		   src/conf.h src/conn.h src/merge.h src/milterd.h
-MILTERD_SRCS	 = src/milterd.c src/worker.c src/session.c src/child.c \
-		   src/conn.c src/conf.c src/merge.c $(COMMON_SRCS)
+MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/proc.c \
+		   src/session.c src/child.c src/conn.c src/conf.c src/merge.c \
+		   $(COMMON_SRCS)
 MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
 UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 		   t/unit/test_util.c t/unit/test_conf.c t/unit/test_merge.c

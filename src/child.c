@@ -25,6 +25,12 @@
  * reply), anything unsolicited or malformed fails the child.  A failed
  * child is closed, logged once with its name and the stage, and its
  * configured fallback stands in for the reply the session awaits.
+ *
+ * A child that refuses the connection (or hangs up during negotiation)
+ * may just not be running: if it has a command, the launcher is asked
+ * to start it and the connection is retried every RETRY_MS until
+ * launch_wait has passed, so the session that found it down still gets
+ * its verdict.
  */
 
 #include <sys/types.h>
@@ -35,16 +41,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "milterd.h"
 #include "util.h"
 
+#define RETRY_MS	250
+
 static void	child_read(struct conn *, void *);
 static void	child_event(struct conn *, int, int, void *);
 static void	child_timeout(evutil_socket_t, short, void *);
 static void	child_arm(struct child *, int);
+static void	child_arm_ms(struct child *, int);
+static void	child_unreachable(struct child *, int, const char *);
 static void	child_negotiated(struct child *, const struct milter_reply *);
 static int	child_reply(struct child *, const struct milter_pkt *);
 static const char *child_stage(const struct child *);
@@ -85,14 +96,48 @@ child_fallback_reply(const struct child *c)
 }
 
 static void
-child_arm(struct child *c, int seconds)
+child_arm_ms(struct child *c, int ms)
 {
-	struct timeval	tv = { seconds, 0 };
+	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	if (c->timer == NULL &&
 	    (c->timer = evtimer_new(c->sess->base, child_timeout, c)) == NULL)
 		fatal("%s: evtimer_new", __func__);
 	evtimer_add(c->timer, &tv);
+}
+
+static void
+child_arm(struct child *c, int seconds)
+{
+	child_arm_ms(c, seconds * 1000);
+}
+
+/*
+ * The child did not answer the door: ask for a launch and retry, or
+ * fail.  err is the errno, 0 for a hang-up.
+ */
+static void
+child_unreachable(struct child *c, int err, const char *what)
+{
+	const char	*refused;
+	time_t		 now = time(NULL);
+
+	if ((err == ECONNREFUSED || err == ENOENT || err == ECONNRESET ||
+	    err == 0) && (c->launch_until == 0 || now < c->launch_until) &&
+	    worker_launch(c->mc) == 0) {
+		if (c->launch_until == 0)
+			c->launch_until = now + c->sess->conf->launch_wait;
+		conn_free(c->conn);
+		c->conn = NULL;
+		c->state = CHILD_CONNECTING;
+		c->retrying = 1;
+		child_arm_ms(c, RETRY_MS);
+		return;
+	}
+	refused = worker_launch_refused(c->mc);
+	child_fail(c, "%s%s%s%s", what, c->launch_until != 0 ?
+	    "; still down after a launch request" : "", refused != NULL ?
+	    "; launch refused: " : "", refused != NULL ? refused : "");
 }
 
 void
@@ -101,11 +146,16 @@ child_start(struct child *c)
 	const struct sockspec	*sp = &c->mc->sock;
 	int			 fd;
 
+	char			 what[320];
+
 	c->done = c->in_msg = 0;
 	c->state = CHILD_CONNECTING;
+	c->retrying = 0;
 	child_arm(c, c->mc->connect_timeout);
 	if ((fd = sockspec_connect(sp, 1)) == -1) {
-		child_fail(c, "connect %s: %s", sp->text, strerror(errno));
+		snprintf(what, sizeof(what), "connect %s: %s", sp->text,
+		    strerror(errno));
+		child_unreachable(c, errno, what);
 		return;
 	}
 	c->conn = conn_new(c->sess->base, fd, 1, child_read, child_event, c);
@@ -257,15 +307,23 @@ static void
 child_event(struct conn *conn, int what, int err, void *arg)
 {
 	struct child	*c = arg;
+	char		 msg[320];
 
 	(void)conn;
-	if (what == CONN_CONNECTED)
+	if (what == CONN_CONNECTED) {
 		child_connected(c);
-	else if (what == CONN_EOF)
-		child_fail(c, "%s: connection closed by the milter",
-		    child_stage(c));
+		return;
+	}
+	if (what == CONN_EOF)
+		snprintf(msg, sizeof(msg), "%s: connection closed by the "
+		    "milter", child_stage(c));
 	else
-		child_fail(c, "%s: %s", child_stage(c), strerror(err));
+		snprintf(msg, sizeof(msg), "%s: %s", child_stage(c),
+		    strerror(err));
+	if (c->state == CHILD_CONNECTING || c->state == CHILD_NEGOTIATING)
+		child_unreachable(c, what == CONN_EOF ? 0 : err, msg);
+	else
+		child_fail(c, "%s", msg);
 }
 
 static void
@@ -275,6 +333,10 @@ child_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (c->retrying) {
+		child_start(c);
+		return;
+	}
 	child_fail(c, "%s: timeout", child_stage(c));
 }
 

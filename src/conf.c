@@ -76,7 +76,12 @@ static cfg_opt_t opts[] = {
 	CFG_STR("socket_group",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("user",			"_milterd",	CFGF_NONE),
 	CFG_STR("group",		NULL,		CFGF_NODEFAULT),
+	CFG_STR("chroot",		NULL,		CFGF_NODEFAULT),
 	CFG_INT("workers",		0,		CFGF_NONE),
+	CFG_INT("max_sessions_per_worker", 0,		CFGF_NONE),
+	CFG_INT("grace_time",		60,		CFGF_NONE),
+	CFG_BOOL("allow_root_command",	cfg_false,	CFGF_NONE),
+	CFG_INT("launch_wait",		10,		CFGF_NONE),
 	CFG_STR("pidfile",		"/var/run/milterd.pid", CFGF_NONE),
 	CFG_STR("control",	"/var/run/milterd/control.sock", CFGF_NONE),
 	CFG_STR("fallback",		"accept",	CFGF_NONE),
@@ -257,6 +262,7 @@ convert_milter(cfg_t *sec, struct milter_conf *mc)
 		return -1;
 	mc->command = dup_opt(sec, "command");
 	mc->user = dup_opt(sec, "user");
+	mc->launchable = mc->command != NULL;
 	mc->enabled = cfg_getbool(sec, "enabled");
 	mc->evaluation = cfg_getbool(sec, "evaluation");
 	(void)parse_fallback(cfg_getstr(sec, "fallback"), &mc->fallback);
@@ -282,7 +288,13 @@ convert(cfg_t *cfg, struct conf *c)
 	c->socket_group = dup_opt(cfg, "socket_group");
 	c->user = dup_opt(cfg, "user");
 	c->group = dup_opt(cfg, "group");
+	c->chroot = dup_opt(cfg, "chroot");
 	c->workers = (int)cfg_getint(cfg, "workers");
+	c->max_sessions_per_worker = (int)cfg_getint(cfg,
+	    "max_sessions_per_worker");
+	c->grace_time = (int)cfg_getint(cfg, "grace_time");
+	c->allow_root_command = cfg_getbool(cfg, "allow_root_command");
+	c->launch_wait = (int)cfg_getint(cfg, "launch_wait");
 	c->pidfile = dup_opt(cfg, "pidfile");
 	c->control = dup_opt(cfg, "control");
 	(void)parse_fallback(cfg_getstr(cfg, "fallback"), &c->fallback);
@@ -315,6 +327,9 @@ conf_load(const char *path, FILE *errfp)
 		{ "listen", v_sockspec },
 		{ "socket_mode", v_mode },
 		{ "workers", v_nonneg },
+		{ "max_sessions_per_worker", v_nonneg },
+		{ "grace_time", v_positive },
+		{ "launch_wait", v_positive },
 		{ "fallback", v_fallback },
 		{ "dispatch", v_dispatch },
 		{ "body_memory_limit", v_nonneg },
@@ -384,6 +399,7 @@ conf_free(struct conf *c)
 	free(c->socket_group);
 	free(c->user);
 	free(c->group);
+	free(c->chroot);
 	free(c->pidfile);
 	free(c->control);
 	free(c->spool_dir);
@@ -406,6 +422,12 @@ conf_print(const struct conf *c, FILE *fp)
 	fprintf(fp, "user = \"%s\"\n", c->user);
 	if (c->group != NULL)
 		fprintf(fp, "group = \"%s\"\n", c->group);
+	if (c->chroot != NULL)
+		fprintf(fp, "chroot = \"%s\"\n", c->chroot);
+	fprintf(fp, "max_sessions_per_worker = %d\ngrace_time = %d\n"
+	    "allow_root_command = %s\nlaunch_wait = %d\n",
+	    c->max_sessions_per_worker, c->grace_time,
+	    c->allow_root_command ? "true" : "false", c->launch_wait);
 	fprintf(fp, "workers = %d\npidfile = \"%s\"\ncontrol = \"%s\"\n"
 	    "fallback = \"%s\"\ndispatch = \"%s\"\nbody_memory_limit = %zu\n"
 	    "spool_dir = \"%s\"\nprogress_interval = %d\n", c->workers,
@@ -428,4 +450,37 @@ conf_print(const struct conf *c, FILE *fp)
 		    fallback_name(m->fallback), m->connect_timeout,
 		    m->command_timeout, m->eom_timeout);
 	}
+}
+
+/*
+ * The workers' copy: they never need the commands the launcher runs,
+ * only whether there is one.
+ */
+void
+conf_forget_commands(struct conf *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nmilters; i++) {
+		free(c->milters[i].command);
+		free(c->milters[i].user);
+		c->milters[i].command = c->milters[i].user = NULL;
+	}
+}
+
+/* Do two configurations listen on the same sockets, same mode? */
+int
+conf_same_listen(const struct conf *a, const struct conf *b)
+{
+	size_t	i;
+
+	if (a->nlisten != b->nlisten || a->socket_mode != b->socket_mode ||
+	    (a->socket_group == NULL) != (b->socket_group == NULL) ||
+	    (a->socket_group != NULL &&
+	    strcmp(a->socket_group, b->socket_group) != 0))
+		return 0;
+	for (i = 0; i < a->nlisten; i++)
+		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+			return 0;
+	return 1;
 }

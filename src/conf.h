@@ -47,7 +47,8 @@ struct milter_conf {
 	char		*name;
 	struct sockspec	 sock;
 	char		*command;	/* for the launcher; NULL: none */
-	char		*user;
+	char		*user;		/* the command runs as */
+	int		 launchable;	/* has a command (workers' copy) */
 	int		 enabled;
 	int		 evaluation;
 	enum fallback	 fallback;
@@ -64,7 +65,12 @@ struct conf {
 	char			*socket_group;
 	char			*user;
 	char			*group;
+	char			*chroot;
 	int			 workers;
+	int			 max_sessions_per_worker;	/* 0: no limit */
+	int			 grace_time;	/* seconds, at stop and reload */
+	int			 allow_root_command;
+	int			 launch_wait;	/* seconds */
 	char			*pidfile;
 	char			*control;
 	enum fallback		 fallback;
@@ -80,6 +86,8 @@ struct conf {
 struct conf	*conf_load(const char *, FILE *);
 void		 conf_free(struct conf *);
 void		 conf_print(const struct conf *, FILE *);
+void		 conf_forget_commands(struct conf *);
+int		 conf_same_listen(const struct conf *, const struct conf *);
 const char	*fallback_name(enum fallback);
 
 #endif /* CONF_H */

@@ -15,13 +15,25 @@
  */
 
 /*
- * milterd.c: main and the master process.  The master reads the
- * configuration, opens the listening sockets (removing a stale unix
- * socket, refusing one in use), writes the pid file (whose lock keeps a
- * second milterd out), forks the workers and supervises them: a worker
- * that dies is logged with its status and respawned, after a pause if
- * it died young.  SIGTERM or SIGINT stops the workers, which finish
- * their sessions, then removes the unix sockets and the pid file.
+ * milterd.c: main and the master process.
+ *
+ * The master (root) reads the configuration, opens the listening
+ * sockets (removing a stale unix socket, refusing one in use), writes
+ * the pid file (whose lock keeps a second milterd out), and forks the
+ * launcher (root) and the workers (which drop to the configured user).
+ * Each worker gets a socketpair to the launcher; the master keeps the
+ * launcher's end, hands it to the running launcher, and a restarted
+ * launcher inherits them all.
+ *
+ * Supervision: a worker or launcher that dies is logged with its status
+ * and started again, after a pause if it died within a second of its
+ * start.  SIGHUP re-reads the file: on any error the running
+ * configuration stays (each error logged as file:line); on success a
+ * new generation of workers starts on the same listening sockets (new
+ * ones only if `listen' changed), the launcher is restarted with the
+ * new configuration, and the old workers stop accepting and exit when
+ * their sessions are done.  SIGTERM/SIGINT stop the workers the same
+ * way, then remove the unix sockets and the pid file.
  */
 
 #include <sys/types.h>
@@ -31,8 +43,10 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <libutil.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,34 +60,61 @@
 #include "util.h"
 
 #define MAX_WORKERS	256
-#define RESPAWN_PAUSE	1	/* seconds, after a worker died young */
-#define STOP_GRACE	70	/* seconds before SIGKILL at stop */
+#define MAX_SLOTS	(2 * MAX_WORKERS)	/* two generations at once */
+#define RESPAWN_PAUSE	1	/* seconds, after a process died young */
+#define KILL_MARGIN	10	/* seconds past grace_time before SIGKILL */
 
-struct worker_slot {
-	pid_t		pid;
-	time_t		started;
+struct slot {
+	pid_t		 pid;		/* 0: free */
+	int		 gen;
+	int		 num;		/* worker number, from 1 */
+	time_t		 started;
+	int		 lfd;		/* launcher's end of its channel */
 	struct event	*respawn;
 };
 
 static struct conf		*conf;
+static const char		*conf_path;
 static struct event_base	*mbase;
 static int			 listen_fds[CONF_MAX_LISTEN];
-static struct worker_slot	 slots[MAX_WORKERS];
-static int			 nworkers;
+static struct slot		 slots[MAX_SLOTS];
+static int			 generation;
 static struct pidfh		*pfh;
 static int			 stopping;
-static struct event		*sig_events[3];
+static pid_t			 launcher_pid;
+static time_t			 launcher_started;
+static int			 launcher_ctl = -1;	/* master's end */
+static int			 launcher_restart;	/* killed on purpose */
+static struct event		*launcher_respawn;
+static struct event		*sig_events[5];
 static struct event		*killall;
 
 __dead static void usage(void);
-static int	open_listener(const struct sockspec *);
-static void	unlink_stale(const char *);
-static void	spawn_worker(int);
+static int	unlink_stale(const char *, char *, size_t);
+static int	open_listener(const struct conf *, const struct sockspec *,
+		    char *, size_t);
+static int	open_listeners(const struct conf *, const struct conf *,
+		    int *, char *, size_t);
+static void	close_listeners(const struct conf *, const int *,
+		    const struct conf *);
+static int	nworkers_of(const struct conf *);
+static void	spawn_worker(struct slot *, int);
+static void	start_generation(void);
+static void	spawn_launcher(void);
+static void	child_setup(void);
 static void	respawn_cb(evutil_socket_t, short, void *);
+static void	launcher_respawn_cb(evutil_socket_t, short, void *);
+static void	reap(pid_t, int);
 static void	sigchld_cb(evutil_socket_t, short, void *);
 static void	sigterm_cb(evutil_socket_t, short, void *);
+static void	sighup_cb(evutil_socket_t, short, void *);
+static void	sigusr1_cb(evutil_socket_t, short, void *);
 static void	killall_cb(evutil_socket_t, short, void *);
+static void	stop_generation(int);
+static int	workers_alive(void);
 static void	cleanup(void);
+static void	check_user(const struct conf *);
+static int	daemonize(void);
 
 extern const char	*__progname;
 
@@ -84,29 +125,42 @@ usage(void)
 	exit(1);
 }
 
-/* A unix socket path left by a dead milterd is removed; a live one not. */
-static void
-unlink_stale(const char *path)
+/*
+ * A unix socket path left by a dead milterd is removed; one that a
+ * running process answers on is not.
+ */
+static int
+unlink_stale(const char *path, char *err, size_t errlen)
 {
 	struct sockspec	sp;
 	struct stat	st;
-	char		err[128];
 	int		fd;
 
 	if (lstat(path, &st) == -1)
-		return;
-	if (!S_ISSOCK(st.st_mode))
-		fatalx("%s exists and is not a socket", path);
-	if (sockspec_parse(path, &sp, err, sizeof(err)) == -1)
-		fatalx("%s: %s", path, err);
-	if ((fd = sockspec_connect(&sp, 0)) != -1)
-		fatalx("%s is in use: is another milterd running?", path);
-	if (unlink(path) == -1)
-		fatal("unlink %s", path);
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket", path);
+		return -1;
+	}
+	if (sockspec_parse(path, &sp, err, errlen) == -1)
+		return -1;
+	if ((fd = sockspec_connect(&sp, 0)) != -1) {
+		close(fd);
+		snprintf(err, errlen, "%s is in use: is another milterd "
+		    "running?", path);
+		return -1;
+	}
+	if (unlink(path) == -1) {
+		snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
+/* A listening socket, or -1 with a reason. */
 static int
-open_listener(const struct sockspec *sp)
+open_listener(const struct conf *c, const struct sockspec *sp, char *err,
+    size_t errlen)
 {
 	const struct sockaddr_un	*sun;
 	struct group			*gr;
@@ -115,107 +169,345 @@ open_listener(const struct sockspec *sp)
 
 	fd = socket(sp->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		fatal("%s: socket", sp->text);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: socket: %s", sp->text,
+		    strerror(errno));
+		return -1;
+	}
 	if (!sockspec_is_unix(sp)) {
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
-		    sizeof(on)) == -1)
-			fatal("%s: SO_REUSEADDR", sp->text);
-		if (bind(fd, (const struct sockaddr *)&sp->ss, sp->sslen) == -1)
-			fatal("%s: bind", sp->text);
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on));
+		if (bind(fd, (const struct sockaddr *)&sp->ss, sp->sslen) ==
+		    -1)
+			goto fail;
 	} else {
 		sun = (const struct sockaddr_un *)&sp->ss;
-		unlink_stale(sun->sun_path);
+		if (unlink_stale(sun->sun_path, err, errlen) == -1) {
+			close(fd);
+			return -1;
+		}
 		/* No moment where the socket is open to all. */
 		old = umask(0177);
-		if (bind(fd, (const struct sockaddr *)&sp->ss, sp->sslen) == -1)
-			fatal("%s: bind", sp->text);
+		if (bind(fd, (const struct sockaddr *)&sp->ss, sp->sslen) ==
+		    -1) {
+			umask(old);
+			goto fail;
+		}
 		umask(old);
-		if (chmod(sun->sun_path, conf->socket_mode) == -1)
-			fatal("%s: chmod", sp->text);
-		if (conf->socket_group != NULL) {
-			if ((gr = getgrnam(conf->socket_group)) == NULL)
-				fatalx("socket_group %s: no such group",
-				    conf->socket_group);
+		if (chmod(sun->sun_path, c->socket_mode) == -1)
+			goto fail;
+		if (c->socket_group != NULL) {
+			if ((gr = getgrnam(c->socket_group)) == NULL) {
+				snprintf(err, errlen, "socket_group %s: no "
+				    "such group", c->socket_group);
+				close(fd);
+				return -1;
+			}
 			if (chown(sun->sun_path, (uid_t)-1, gr->gr_gid) == -1)
-				fatal("%s: chown", sp->text);
+				goto fail;
 		}
 	}
 	if (listen(fd, 128) == -1)
-		fatal("%s: listen", sp->text);
+		goto fail;
 	return fd;
+fail:
+	snprintf(err, errlen, "%s: %s", sp->text, strerror(errno));
+	close(fd);
+	return -1;
+}
+
+/*
+ * The listening sockets of c into fds: those the running configuration
+ * old already has (same spelling) are reused, the others opened.
+ */
+static int
+open_listeners(const struct conf *c, const struct conf *old, int *fds,
+    char *err, size_t errlen)
+{
+	size_t	i, j, k;
+
+	for (i = 0; i < c->nlisten; i++) {
+		fds[i] = -1;
+		for (j = 0; old != NULL && j < old->nlisten; j++)
+			if (strcmp(old->listen[j].text, c->listen[i].text) ==
+			    0)
+				fds[i] = listen_fds[j];
+		if (fds[i] != -1)
+			continue;
+		if ((fds[i] = open_listener(c, &c->listen[i], err,
+		    errlen)) == -1) {
+			for (k = 0; k < i; k++)
+				if (old == NULL || fds[k] != listen_fds[k])
+					close(fds[k]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Close the sockets of c that keep (if given) does not use too. */
+static void
+close_listeners(const struct conf *c, const int *fds, const struct conf *keep)
+{
+	const struct sockaddr_un	*sun;
+	size_t				 i, j;
+	int				 kept;
+
+	for (i = 0; i < c->nlisten; i++) {
+		kept = 0;
+		for (j = 0; keep != NULL && j < keep->nlisten; j++)
+			kept |= strcmp(keep->listen[j].text,
+			    c->listen[i].text) == 0;
+		if (kept)
+			continue;
+		close(fds[i]);
+		if (sockspec_is_unix(&c->listen[i])) {
+			sun = (const struct sockaddr_un *)&c->listen[i].ss;
+			unlink(sun->sun_path);
+		}
+	}
+}
+
+static int
+nworkers_of(const struct conf *c)
+{
+	long	n = c->workers > 0 ? c->workers :
+	    sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
+}
+
+/* In any forked process: the master's loop and channels are not its. */
+static void
+child_setup(void)
+{
+	int	i;
+
+	/*
+	 * Reinit first: the epoll instance is shared with the master, and
+	 * freeing the base without it would remove the master's events.
+	 */
+	event_reinit(mbase);
+	event_base_free(mbase);
+	pidfile_close(pfh);
+	for (i = 0; i < MAX_SLOTS; i++)
+		if (slots[i].lfd != -1)
+			close(slots[i].lfd);
+	if (launcher_ctl != -1)
+		close(launcher_ctl);
 }
 
 static void
-spawn_worker(int i)
+spawn_worker(struct slot *sl, int num)
 {
+	int	pair[2];
 	pid_t	pid;
 
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) ==
+	    -1) {
+		log_warn("worker %d: socketpair", num);
+		pair[0] = pair[1] = -1;
+	}
 	switch (pid = fork()) {
 	case -1:
-		log_warn("fork worker %d", i + 1);
+		log_warn("fork worker %d", num);
+		if (pair[0] != -1) {
+			close(pair[0]);
+			close(pair[1]);
+		}
 		return;
 	case 0:
-		/*
-		 * The worker runs its own loop.  Reinit first: the epoll
-		 * instance is shared with the master, and freeing the base
-		 * without it would remove the master's events too.
-		 */
+		if (pair[0] != -1)
+			close(pair[0]);
+		child_setup();
+		worker_main(conf, listen_fds, conf->nlisten, num, pair[1]);
+		/* NOTREACHED */
+	}
+	if (pair[1] != -1)
+		close(pair[1]);
+	sl->pid = pid;
+	sl->gen = generation;
+	sl->num = num;
+	sl->started = time(NULL);
+	sl->lfd = pair[0];
+	if (sl->lfd != -1 && launcher_ctl != -1 &&
+	    fd_send(launcher_ctl, sl->lfd, "w", 1) == -1)
+		log_warn("worker %d: cannot hand its channel to the launcher",
+		    num);
+	log_debug("worker %d: pid %ld, generation %d", num, (long)pid,
+	    generation);
+}
+
+/* Workers 1..n of the current generation, in free slots. */
+static void
+start_generation(void)
+{
+	int	i, num = 1, n = nworkers_of(conf);
+
+	for (i = 0; i < MAX_SLOTS && num <= n; i++)
+		if (slots[i].pid == 0)
+			spawn_worker(&slots[i], num++);
+	if (num <= n)
+		log_warnx("only %d of %d workers started", num - 1, n);
+}
+
+static void
+spawn_launcher(void)
+{
+	int	pair[2], fds[MAX_SLOTS];
+	size_t	n = 0;
+	int	i;
+	pid_t	pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) ==
+	    -1) {
+		log_warn("launcher: socketpair");
+		return;
+	}
+	for (i = 0; i < MAX_SLOTS; i++)
+		if (slots[i].pid != 0 && slots[i].lfd != -1)
+			fds[n++] = slots[i].lfd;
+	switch (pid = fork()) {
+	case -1:
+		log_warn("fork launcher");
+		close(pair[0]);
+		close(pair[1]);
+		return;
+	case 0:
+		close(pair[0]);
+		for (i = 0; i < (int)conf->nlisten; i++)
+			close(listen_fds[i]);
 		event_reinit(mbase);
 		event_base_free(mbase);
 		pidfile_close(pfh);
-		worker_main(conf, listen_fds, conf->nlisten, i + 1);
+		if (launcher_ctl != -1)
+			close(launcher_ctl);
+		/* Keep the workers' channels: they are the launcher's. */
+		launcher_main(conf, pair[1], fds, n);
 		/* NOTREACHED */
-	default:
-		slots[i].pid = pid;
-		slots[i].started = time(NULL);
-		log_debug("worker %d: pid %ld", i + 1, (long)pid);
 	}
+	close(pair[1]);
+	if (launcher_ctl != -1)
+		close(launcher_ctl);
+	launcher_restart = 0;
+	launcher_ctl = pair[0];
+	launcher_pid = pid;
+	launcher_started = time(NULL);
+	log_debug("launcher: pid %ld", (long)pid);
 }
 
 static void
 respawn_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct slot	*sl = arg;
+
 	(void)fd;
 	(void)what;
-	if (!stopping)
-		spawn_worker((int)(intptr_t)arg);
+	if (!stopping && sl->pid == 0 && sl->gen == generation)
+		spawn_worker(sl, sl->num);
+}
+
+static void
+launcher_respawn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!stopping && launcher_pid == 0)
+		spawn_launcher();
+}
+
+/* One child of the master has ended: log it, start another if due. */
+static void
+reap(pid_t pid, int status)
+{
+	struct timeval	 pause = { RESPAWN_PAUSE, 0 };
+	struct slot	*sl = NULL;
+	char		 how[64];
+	int		 i, young;
+
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "killed by signal %d",
+		    WTERMSIG(status));
+	else
+		snprintf(how, sizeof(how), "exited with status %d",
+		    WEXITSTATUS(status));
+	if (pid == launcher_pid) {
+		launcher_pid = 0;
+		if (stopping)
+			return;
+		if (!launcher_restart)
+			log_warnx("launcher: pid %ld %s", (long)pid, how);
+		if (!launcher_restart &&
+		    time(NULL) - launcher_started < RESPAWN_PAUSE)
+			evtimer_add(launcher_respawn, &pause);
+		else
+			spawn_launcher();
+		return;
+	}
+	for (i = 0; i < MAX_SLOTS && sl == NULL; i++)
+		if (slots[i].pid == pid)
+			sl = &slots[i];
+	if (sl == NULL)
+		return;
+	sl->pid = 0;
+	if (sl->lfd != -1)
+		close(sl->lfd);
+	sl->lfd = -1;
+	young = time(NULL) - sl->started < RESPAWN_PAUSE;
+	if (stopping || sl->gen != generation) {
+		if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
+			log_warnx("worker %d: pid %ld %s", sl->num, (long)pid,
+			    how);
+		return;
+	}
+	if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
+		log_warnx("worker %d: pid %ld %s; starting another", sl->num,
+		    (long)pid, how);
+	else
+		log_info("worker %d: pid %ld retired; starting another",
+		    sl->num, (long)pid);
+	/* A worker that dies young must not make a fork storm. */
+	if (young)
+		evtimer_add(sl->respawn, &pause);
+	else
+		spawn_worker(sl, sl->num);
+}
+
+static int
+workers_alive(void)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < MAX_SLOTS; i++)
+		n += slots[i].pid != 0;
+	return n;
 }
 
 static void
 sigchld_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct timeval	 pause = { RESPAWN_PAUSE, 0 };
-	pid_t		 pid;
-	int		 status, i, alive = 0;
+	pid_t	pid;
+	int	status;
 
 	(void)sig;
 	(void)what;
 	(void)arg;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (i = 0; i < nworkers && slots[i].pid != pid; i++)
-			;
-		if (i == nworkers)
-			continue;
-		slots[i].pid = 0;
-		if (WIFSIGNALED(status))
-			log_warnx("worker %d: pid %ld killed by signal %d", i + 1,
-			    (long)pid, WTERMSIG(status));
-		else if (!stopping || WEXITSTATUS(status) != 0)
-			log_warnx("worker %d: pid %ld exited with status %d",
-			    i + 1, (long)pid, WEXITSTATUS(status));
-		if (stopping)
-			continue;
-		/* A worker that dies young must not make a fork storm. */
-		if (time(NULL) - slots[i].started < RESPAWN_PAUSE)
-			evtimer_add(slots[i].respawn, &pause);
-		else
-			spawn_worker(i);
-	}
-	for (i = 0; i < nworkers; i++)
-		alive += slots[i].pid != 0;
-	if (stopping && alive == 0)
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		reap(pid, status);
+	if (stopping && workers_alive() == 0)
 		event_base_loopbreak(mbase);
+}
+
+/* Tell the workers of generations before gen to finish and exit. */
+static void
+stop_generation(int gen)
+{
+	int	i;
+
+	for (i = 0; i < MAX_SLOTS; i++)
+		if (slots[i].pid != 0 && slots[i].gen < gen)
+			kill(slots[i].pid, SIGTERM);
 }
 
 static void
@@ -227,7 +519,7 @@ killall_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	log_warnx("workers did not stop in time: killing them");
-	for (i = 0; i < nworkers; i++)
+	for (i = 0; i < MAX_SLOTS; i++)
 		if (slots[i].pid != 0)
 			kill(slots[i].pid, SIGKILL);
 }
@@ -235,8 +527,7 @@ killall_cb(evutil_socket_t fd, short what, void *arg)
 static void
 sigterm_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct timeval	 grace = { STOP_GRACE, 0 };
-	int		 i, alive = 0;
+	struct timeval	grace = { conf->grace_time + KILL_MARGIN, 0 };
 
 	(void)what;
 	(void)arg;
@@ -244,60 +535,178 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	stopping = 1;
 	log_info("%s: stopping", strsignal((int)sig));
-	for (i = 0; i < nworkers; i++) {
-		if (slots[i].pid != 0) {
-			kill(slots[i].pid, SIGTERM);
-			alive++;
-		}
-	}
-	if (alive == 0) {
+	if (launcher_pid != 0)
+		kill(launcher_pid, SIGTERM);
+	stop_generation(generation + 1);
+	if (workers_alive() == 0) {
 		event_base_loopbreak(mbase);
 		return;
 	}
-	if ((killall = evtimer_new(mbase, killall_cb, NULL)) != NULL)
-		evtimer_add(killall, &grace);
+	evtimer_add(killall, &grace);
+}
+
+/*
+ * Reload: the new file must be wholly valid, and its new sockets must
+ * open, or nothing changes.
+ */
+static void
+sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct conf	*nc;
+	int		 fds[CONF_MAX_LISTEN];
+	char		 err[512];
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (stopping)
+		return;
+	log_info("SIGHUP: reloading %s", conf_path);
+	if ((nc = conf_load(conf_path, NULL)) == NULL) {
+		log_warnx("config file %s has errors, not reloading",
+		    conf_path);
+		return;
+	}
+	if (open_listeners(nc, conf, fds, err, sizeof(err)) == -1) {
+		log_warnx("%s; not reloading", err);
+		conf_free(nc);
+		return;
+	}
+	if (strcmp(nc->pidfile, conf->pidfile) != 0)
+		log_warnx("pidfile changed: takes effect at the next start");
+	close_listeners(conf, listen_fds, nc);
+	memcpy(listen_fds, fds, sizeof(fds));
+	conf_free(conf);
+	conf = nc;
+	generation++;
+	start_generation();
+	stop_generation(generation);
+	if (launcher_pid != 0) {
+		/* Reaped, then started again with the new configuration. */
+		launcher_restart = 1;
+		kill(launcher_pid, SIGTERM);
+	}
+	log_info("reloaded: generation %d, %d workers, %zu milters",
+	    generation, nworkers_of(conf), conf->nmilters);
+}
+
+static void
+sigusr1_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	/* Logs go to syslog (or stderr with -d): nothing to reopen. */
+	log_info("SIGUSR1: no log file to reopen");
+}
+
+/*
+ * Go to the background.  Unlike daemon(3), the parent waits until the
+ * child says it is up (pid file written, processes started), so that a
+ * service manager finds the pid file when the command returns, and the
+ * command fails if the daemon does.  Returns the child's end of the
+ * pipe, to be written to once ready.
+ */
+static int
+daemonize(void)
+{
+	int	p[2], fd;
+	char	c;
+
+	if (pipe(p) == -1)
+		fatal("pipe");
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() == -1)
+		fatal("setsid");
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return p[1];
+}
+
+/*
+ * The workers' user must exist before any worker tries to become it;
+ * without root there is nothing to drop, and that is said once.
+ */
+static void
+check_user(const struct conf *c)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0) {
+		log_warnx("not running as root: workers keep uid %ld and "
+		    "the launcher cannot switch users", (long)geteuid());
+		return;
+	}
+	if ((pw = getpwnam(c->user)) == NULL)
+		fatalx("user %s: no such user (see milterd.conf(5))",
+		    c->user);
+	if (pw->pw_uid == 0)
+		fatalx("user %s is root: workers must not be", c->user);
+	if (c->group != NULL && getgrnam(c->group) == NULL)
+		fatalx("group %s: no such group", c->group);
 }
 
 static void
 cleanup(void)
 {
-	const struct sockaddr_un	*sun;
-	size_t				 i;
+	size_t	i;
 
-	for (i = 0; i < conf->nlisten; i++) {
-		if (!sockspec_is_unix(&conf->listen[i]))
-			continue;
-		sun = (const struct sockaddr_un *)&conf->listen[i].ss;
-		unlink(sun->sun_path);
-	}
+	close_listeners(conf, listen_fds, NULL);
 	pidfile_remove(pfh);
 	for (i = 0; i < sizeof(sig_events) / sizeof(sig_events[0]); i++)
 		event_free(sig_events[i]);
-	for (i = 0; i < (size_t)nworkers; i++)
-		event_free(slots[i].respawn);
-	if (killall != NULL)
-		event_free(killall);
+	for (i = 0; i < MAX_SLOTS; i++)
+		if (slots[i].respawn != NULL)
+			event_free(slots[i].respawn);
+	event_free(launcher_respawn);
+	event_free(killall);
 	event_base_free(mbase);
+	if (launcher_ctl != -1)
+		close(launcher_ctl);
 	conf_free(conf);
 }
 
 int
 main(int argc, char *argv[])
 {
-	const char	*path = CONF_FILE;
+	static const struct {
+		int	sig;
+		void	(*cb)(evutil_socket_t, short, void *);
+	} sigs[] = {
+		{ SIGTERM, sigterm_cb }, { SIGINT, sigterm_cb },
+		{ SIGCHLD, sigchld_cb }, { SIGHUP, sighup_cb },
+		{ SIGUSR1, sigusr1_cb },
+	};
+	char		 err[512];
 	pid_t		 otherpid;
 	size_t		 i;
-	int		 ch, debug = 0, check = 0, verbose = 0;
-	static const int sigs[] = { SIGTERM, SIGINT };
+	int		 ch, debug = 0, check = 0, verbose = 0, ready_fd = -1;
 
 	setproctitle_init(argc, argv, environ);
+	conf_path = CONF_FILE;
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
 			break;
 		case 'f':
-			path = optarg;
+			conf_path = optarg;
 			break;
 		case 'n':
 			check = 1;
@@ -313,54 +722,60 @@ main(int argc, char *argv[])
 		usage();
 	log_init(1, LOG_MAIL);
 	log_setverbose(verbose);
-	if ((conf = conf_load(path, stderr)) == NULL) {
-		fprintf(stderr, "%s: configuration has errors\n", path);
+	if ((conf = conf_load(conf_path, stderr)) == NULL) {
+		fprintf(stderr, "%s: configuration has errors\n", conf_path);
 		exit(1);
 	}
 	if (check) {
 		fprintf(stderr, "configuration OK\n");
 		exit(0);
 	}
-	log_init(debug, LOG_MAIL);
 	log_procinit("master");
+	check_user(conf);
 	pfh = pidfile_open(conf->pidfile, 0644, &otherpid);
 	if (pfh == NULL) {
 		if (errno == EEXIST)
 			fatalx("already running, pid %ld", (long)otherpid);
 		fatal("pid file %s", conf->pidfile);
 	}
-	for (i = 0; i < conf->nlisten; i++)
-		listen_fds[i] = open_listener(&conf->listen[i]);
-	if (!debug && daemon(0, 0) == -1)
-		fatal("daemon");
+	if (open_listeners(conf, NULL, listen_fds, err, sizeof(err)) == -1) {
+		pidfile_remove(pfh);
+		fatalx("%s", err);
+	}
+	if (!debug)
+		ready_fd = daemonize();
+	log_init(debug, LOG_MAIL);
 	pidfile_write(pfh);
 	setproctitle("master");
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
 
-	nworkers = conf->workers > 0 ? conf->workers :
-	    (int)sysconf(_SC_NPROCESSORS_ONLN);
-	if (nworkers < 1)
-		nworkers = 1;
-	if (nworkers > MAX_WORKERS)
-		nworkers = MAX_WORKERS;
 	if ((mbase = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if ((sig_events[i] = evsignal_new(mbase, sigs[i], sigterm_cb,
-		    NULL)) == NULL || evsignal_add(sig_events[i], NULL) == -1)
-			fatalx("cannot catch signal %d", sigs[i]);
-	if ((sig_events[2] = evsignal_new(mbase, SIGCHLD, sigchld_cb,
-	    NULL)) == NULL || evsignal_add(sig_events[2], NULL) == -1)
-		fatalx("cannot catch SIGCHLD");
-	for (i = 0; i < (size_t)nworkers; i++) {
-		slots[i].respawn = evtimer_new(mbase, respawn_cb,
-		    (void *)(intptr_t)i);
-		spawn_worker((int)i);
+		if ((sig_events[i] = evsignal_new(mbase, sigs[i].sig,
+		    sigs[i].cb, NULL)) == NULL ||
+		    evsignal_add(sig_events[i], NULL) == -1)
+			fatalx("cannot catch signal %d", sigs[i].sig);
+	for (i = 0; i < MAX_SLOTS; i++) {
+		slots[i].lfd = -1;
+		if ((slots[i].respawn = evtimer_new(mbase, respawn_cb,
+		    &slots[i])) == NULL)
+			fatalx("evtimer_new failed");
 	}
+	if ((launcher_respawn = evtimer_new(mbase, launcher_respawn_cb,
+	    NULL)) == NULL || (killall = evtimer_new(mbase, killall_cb,
+	    NULL)) == NULL)
+		fatalx("evtimer_new failed");
+	spawn_launcher();
+	start_generation();
 	log_info("started: %d workers, %zu milters, listening on %s%s",
-	    nworkers, conf->nmilters, conf->listen[0].text,
+	    nworkers_of(conf), conf->nmilters, conf->listen[0].text,
 	    conf->nlisten > 1 ? " and more" : "");
+	if (ready_fd != -1) {
+		/* The pid file is written: the parent may go. */
+		(void)write(ready_fd, "1", 1);
+		close(ready_fd);
+	}
 	event_base_dispatch(mbase);
 	cleanup();
 	log_info("stopped");

@@ -37,6 +37,22 @@
 /* Largest packet accepted from the MTA or a child (payload bytes). */
 #define PACKET_MAX	MILTER_MDS_1M
 
+/* Worker -> launcher: start this child.  One packet each way. */
+#define LAUNCH_VERSION	1
+struct launch_request {
+	uint32_t	version;
+	char		name[64];
+};
+
+#define LAUNCH_STARTED	1
+#define LAUNCH_INFLIGHT	2	/* started already, not yet reaped */
+#define LAUNCH_REFUSED	3
+struct launch_reply {
+	uint32_t	status;
+	char		name[64];
+	char		reason[128];
+};
+
 /* Where a child is in its conversation. */
 enum child_state {
 	CHILD_IDLE,		/* not connected (before O, after K) */
@@ -60,6 +76,8 @@ struct child {
 	int				 leadspc;
 	int				 done;	/* 1 message, 2 connection */
 	int				 owed;	/* failed between commands */
+	time_t				 launch_until;	/* retrying until */
+	int				 retrying;	/* timer is a retry */
 	int				 in_msg; /* got M since the last A */
 	char				 cmd;	/* the command awaited */
 	char				 reply;	/* its final reply, this round */
@@ -109,9 +127,24 @@ struct session {
 };
 
 
+/* proc.c */
+int		 proc_drop(uid_t, gid_t, const char *, const char *, char *,
+		    size_t);
+void		 proc_drop_worker(const struct conf *);
+int		 fd_send(int, int, const void *, size_t);
+ssize_t		 fd_recv(int, int *, void *, size_t);
+
+/* launcher.c */
+int		 launcher_split(const char *, char *, size_t, char **, size_t);
+const struct milter_conf *launcher_check(const struct conf *, const void *,
+		    size_t, uid_t *, gid_t *, char *, size_t);
+__dead void	 launcher_main(const struct conf *, int, const int *, size_t);
+
 /* worker.c */
-__dead void	 worker_main(const struct conf *, int *, size_t, int);
+__dead void	 worker_main(struct conf *, int *, size_t, int, int);
 void		 worker_session_done(struct session *);
+int		 worker_launch(const struct milter_conf *);
+const char	*worker_launch_refused(const struct milter_conf *);
 
 /* session.c */
 struct session	*session_new(struct event_base *, const struct conf *, int,

@@ -399,6 +399,7 @@ start_children(struct session *s)
 	for (i = 0; i < s->nkids; i++) {
 		child_close(&s->kids[i], 1);
 		s->kids[i].state = CHILD_IDLE;
+		s->kids[i].launch_until = 0;
 		child_start(&s->kids[i]);
 	}
 	session_children_negotiated(s);

@@ -17,9 +17,15 @@
 /*
  * worker.c: a worker process.  It accepts MTA connections on the
  * listening sockets it shares with the other workers and runs every
- * session in one libevent loop.  SIGTERM stops accepting and lets the
- * open sessions finish, up to a grace time; a worker whose master is
- * gone does the same.
+ * session in one libevent loop, as the configured unprivileged user.
+ * SIGTERM stops accepting and lets the open sessions finish, up to
+ * grace_time; so does a worker whose master is gone, or one that has
+ * served max_sessions_per_worker sessions (the master starts another).
+ *
+ * A child milter that refuses connections may be started by the
+ * launcher: worker_launch() asks for it by name, at most once per
+ * launch_wait per milter; a refusal is remembered until the worker
+ * ends, so that sessions stop waiting for that milter at once.
  */
 
 #include <sys/types.h>
@@ -31,13 +37,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "milterd.h"
 #include "util.h"
-
-#define WORKER_GRACE	60	/* seconds for open sessions at stop */
 
 static TAILQ_HEAD(, session)	 sessions = TAILQ_HEAD_INITIALIZER(sessions);
 static struct event_base	*wbase;
@@ -45,14 +50,17 @@ static struct event		*listen_ev[CONF_MAX_LISTEN];
 static size_t			 nlisten;
 static const struct conf	*wconf;
 static uint64_t			 next_id;
-static int			 worker_idx;
 static pid_t			 master_pid;
 static int			 stopping;
+static int			 launcher_fd = -1;
+static time_t			*launch_sent;	/* per milter */
+static char			(*launch_refusal)[128];	/* per milter */
 
 static void	accept_cb(evutil_socket_t, short, void *);
 static void	stop_cb(evutil_socket_t, short, void *);
 static void	watch_master(evutil_socket_t, short, void *);
 static void	worker_stop(const char *);
+static void	launcher_cb(evutil_socket_t, short, void *);
 
 static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -72,13 +80,90 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 	if (!sockspec_is_unix(arg))
 		socket_set_nodelay(fd);
-	snprintf(id, sizeof(id), "%d.%llu", worker_idx,
+	snprintf(id, sizeof(id), "%ld.%llu", (long)getpid(),
 	    (unsigned long long)++next_id);
 	if ((s = session_new(wbase, wconf, fd, id)) == NULL) {
 		log_warn("session: cannot start one");
 		return;
 	}
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	if (wconf->max_sessions_per_worker > 0 &&
+	    next_id >= (uint64_t)wconf->max_sessions_per_worker)
+		worker_stop("max_sessions_per_worker reached");
+}
+
+/*
+ * Ask the launcher to start a milter: 0 if asked (now or lately), -1
+ * if there is no launcher, no command, or the launcher refused.
+ */
+int
+worker_launch(const struct milter_conf *mc)
+{
+	struct launch_request	 r;
+	size_t			 i = (size_t)(mc - wconf->milters);
+	time_t			 now = time(NULL);
+
+	if (launcher_fd == -1 || !mc->launchable ||
+	    launch_refusal[i][0] != '\0')
+		return -1;
+	if (launch_sent[i] != 0 && now - launch_sent[i] < wconf->launch_wait)
+		return 0;
+	memset(&r, 0, sizeof(r));
+	r.version = LAUNCH_VERSION;
+	strlcpy(r.name, mc->name, sizeof(r.name));
+	if (send(launcher_fd, &r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	    (ssize_t)sizeof(r)) {
+		log_warn("milter %s: cannot ask the launcher", mc->name);
+		return -1;
+	}
+	launch_sent[i] = now;
+	log_info("milter %s: not reachable, asked the launcher to start it",
+	    mc->name);
+	return 0;
+}
+
+/* Why the launcher refused this milter, or NULL. */
+const char *
+worker_launch_refused(const struct milter_conf *mc)
+{
+	const char	*why = launch_refusal[mc - wconf->milters];
+
+	return why[0] != '\0' ? why : NULL;
+}
+
+static void
+launcher_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct launch_reply	r;
+	ssize_t			n;
+	size_t			i;
+
+	(void)what;
+	if ((n = recv(fd, &r, sizeof(r), 0)) <= 0) {
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		/* The launcher is being restarted: no launches meanwhile. */
+		event_free(arg);
+		close(fd);
+		launcher_fd = -1;
+		return;
+	}
+	if ((size_t)n != sizeof(r) || memchr(r.name, '\0',
+	    sizeof(r.name)) == NULL || memchr(r.reason, '\0',
+	    sizeof(r.reason)) == NULL) {
+		log_warnx("launcher: malformed reply");
+		return;
+	}
+	for (i = 0; i < wconf->nmilters; i++) {
+		if (strcmp(wconf->milters[i].name, r.name) != 0)
+			continue;
+		if (r.status == LAUNCH_REFUSED) {
+			strlcpy(launch_refusal[i], r.reason,
+			    sizeof(launch_refusal[i]));
+			log_warnx("milter %s: launcher refused: %s", r.name,
+			    r.reason);
+		}
+	}
 }
 
 void
@@ -93,7 +178,7 @@ worker_session_done(struct session *s)
 static void
 worker_stop(const char *why)
 {
-	struct timeval	grace = { WORKER_GRACE, 0 };
+	struct timeval	grace = { wconf->grace_time, 0 };
 	size_t		i;
 
 	if (stopping)
@@ -128,14 +213,14 @@ watch_master(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Run worker number idx on the listening sockets; never returns.
- * Session ids are "worker.sequence", unique among a master's workers.
+ * Run worker number idx on the listening sockets, lfd its channel to
+ * the launcher; never returns.  Session ids are "pid.sequence".
  */
 __dead void
-worker_main(const struct conf *conf, int *fds, size_t nfds, int idx)
+worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 {
 	struct timeval	 sec = { 1, 0 };
-	struct event	*sigterm, *watch;
+	struct event	*sigterm, *watch, *launcher = NULL;
 	char		 title[32];
 	size_t		 i;
 
@@ -143,12 +228,23 @@ worker_main(const struct conf *conf, int *fds, size_t nfds, int idx)
 	setproctitle("%s", title);
 	log_procinit(title);
 	master_pid = getppid();
+	conf_forget_commands(conf);
+	proc_drop_worker(conf);
 	wconf = conf;
-	worker_idx = idx;
+	launcher_fd = lfd;
+	launch_sent = calloc(conf->nmilters + 1, sizeof(*launch_sent));
+	launch_refusal = calloc(conf->nmilters + 1, sizeof(*launch_refusal));
+	if (launch_sent == NULL || launch_refusal == NULL)
+		fatal("%s: calloc", __func__);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
 	if ((wbase = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	if (lfd != -1 && ((launcher = event_new(wbase, lfd, EV_READ |
+	    EV_PERSIST, launcher_cb, event_self_cbarg())) == NULL ||
+	    event_add(launcher, NULL) == -1))
+		fatalx("cannot watch the launcher channel");
 	for (i = 0; i < nfds; i++) {
 		listen_ev[i] = event_new(wbase, fds[i], EV_READ | EV_PERSIST,
 		    accept_cb, (void *)(uintptr_t)&conf->listen[i]);
@@ -174,6 +270,11 @@ worker_main(const struct conf *conf, int *fds, size_t nfds, int idx)
 		event_free(listen_ev[i]);
 	event_free(sigterm);
 	event_free(watch);
+	if (launcher_fd != -1)
+		event_free(launcher);
 	event_base_free(wbase);
+	free(launch_sent);
+	free(launch_refusal);
+	conf_free(conf);
 	exit(0);
 }

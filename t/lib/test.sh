@@ -61,10 +61,14 @@ trap 'eval "$CLEANUP_CMDS"' EXIT
 trap 'exit 130' INT TERM
 
 # A private directory for the test, readable by the users that child
-# milters and Postfix run as; removed at exit.
+# milters and Postfix run as; removed at exit.  milterd's workers run as
+# _milterd: the child milters' sockets must let them in (umask 0), and
+# large bodies go to a spool directory they can write.
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/milterd-test.XXXXXX")
 chmod 755 "$TMP"
 on_exit "rm -rf '$TMP'"
+umask 0
+mkdir -m 1777 "$TMP/spool"
 
 finish() {
 	# A sanitizer report from any program the test ran is a failure.
@@ -141,7 +145,7 @@ milterd_start() {
 		echo "listen = \"unix:$TMP/$_n.sock\""
 		echo "pidfile = \"$TMP/$_n.pid\""
 		echo "workers = 1"
-		echo "spool_dir = \"$TMP\""
+		echo "spool_dir = \"$TMP/spool\""
 		printf '%s\n' "$@"
 	} >"$TMP/$_n.conf"
 	bg "$_n" "$BUILD/milterd" -d -v -f "$TMP/$_n.conf"

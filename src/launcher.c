@@ -1,0 +1,357 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * launcher.c: the root process that starts child milters for the
+ * workers.
+ *
+ * A worker whose connection to a child is refused sends the child's
+ * name over its socketpair, nothing else.  The launcher looks the name
+ * up in its own copy of the configuration and refuses anything it does
+ * not find there as is: a malformed or over-long request, an unknown
+ * name, a child without command or user, a user of uid 0 unless
+ * allow_root_command says so.  It starts at most one process per child
+ * at a time, backs off after a start that failed, and logs each start
+ * and how the process ended.  The command line is split into words
+ * (quotes group, no shell) and executed with a fixed environment, as
+ * the child's user with that user's groups, in a new session with no
+ * descriptor but /dev/null on 0, 1 and 2.  Any failure before exec ends
+ * the forked process with status 127: nothing runs as root by mistake.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "milterd.h"
+
+#define LAUNCH_BACKOFF	30	/* seconds after a start that failed */
+#define LAUNCH_ARGS	64
+
+struct launched {
+	pid_t	pid;		/* running, or 0 */
+	time_t	failed_at;	/* last start that failed */
+};
+
+static const struct conf	*lconf;
+static struct launched		*state;
+static struct event_base	*lbase;
+
+static void	request_cb(evutil_socket_t, short, void *);
+static void	control_cb(evutil_socket_t, short, void *);
+static void	sigchld_cb(evutil_socket_t, short, void *);
+static void	watch_fd(int);
+static void	reply(int, int, const char *, const char *);
+static const char *request_name(const void *, size_t);
+__dead static void exec_child(const struct milter_conf *, uid_t, gid_t);
+
+/*
+ * Split a command into words: blanks separate, single and double
+ * quotes group, no other interpretation.  -1 if it is empty, too long
+ * or has an open quote.
+ */
+int
+launcher_split(const char *cmd, char *buf, size_t buflen, char **argv,
+    size_t maxargs)
+{
+	size_t	n = 0, o = 0;
+	char	quote = 0;
+	int	inword = 0;
+
+	for (; *cmd != '\0'; cmd++) {
+		if (quote == 0 && isspace((unsigned char)*cmd)) {
+			if (inword) {
+				buf[o++] = '\0';
+				inword = 0;
+			}
+			continue;
+		}
+		if (!inword) {
+			if (n + 1 >= maxargs || o >= buflen)
+				return -1;
+			argv[n++] = buf + o;
+			inword = 1;
+		}
+		if (quote == 0 && (*cmd == '"' || *cmd == '\'')) {
+			quote = *cmd;
+			continue;
+		}
+		if (quote != 0 && *cmd == quote) {
+			quote = 0;
+			continue;
+		}
+		if (o + 2 > buflen)
+			return -1;
+		buf[o++] = *cmd;
+	}
+	if (quote != 0 || n == 0 || o + 1 > buflen)
+		return -1;
+	if (inword)
+		buf[o++] = '\0';
+	argv[n] = NULL;
+	return (int)n;
+}
+
+/*
+ * Check a request against our own configuration: the child it names,
+ * or NULL and why not.
+ */
+const struct milter_conf *
+launcher_check(const struct conf *conf, const void *req, size_t len,
+    uid_t *uid, gid_t *gid, char *why, size_t whylen)
+{
+	const struct launch_request	*r = req;
+	const struct milter_conf	*mc = NULL;
+	struct passwd			*pw;
+	size_t				 i;
+
+	if (len != sizeof(*r) || r->version != LAUNCH_VERSION ||
+	    memchr(r->name, '\0', sizeof(r->name)) == NULL) {
+		snprintf(why, whylen, "malformed request");
+		return NULL;
+	}
+	for (i = 0; i < conf->nmilters && mc == NULL; i++)
+		if (strcmp(conf->milters[i].name, r->name) == 0)
+			mc = &conf->milters[i];
+	if (mc == NULL) {
+		snprintf(why, whylen, "no milter of that name");
+		return NULL;
+	}
+	if (mc->command == NULL || mc->user == NULL) {
+		snprintf(why, whylen, "milter %s has no command and user",
+		    mc->name);
+		return NULL;
+	}
+	if ((pw = getpwnam(mc->user)) == NULL) {
+		snprintf(why, whylen, "user %s: no such user", mc->user);
+		return NULL;
+	}
+	if (pw->pw_uid == 0 && !conf->allow_root_command) {
+		snprintf(why, whylen, "user %s is root and allow_root_command "
+		    "is false", mc->user);
+		return NULL;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return mc;
+}
+
+/* The name in a request, if it has a readable one, for the reply. */
+static const char *
+request_name(const void *buf, size_t len)
+{
+	const struct launch_request	*r = buf;
+
+	if (len != sizeof(*r) || memchr(r->name, '\0', sizeof(r->name)) ==
+	    NULL)
+		return "";
+	return r->name;
+}
+
+static void
+reply(int fd, int status, const char *name, const char *why)
+{
+	struct launch_reply	r;
+
+	memset(&r, 0, sizeof(r));
+	r.status = status;
+	strlcpy(r.name, name, sizeof(r.name));
+	strlcpy(r.reason, why, sizeof(r.reason));
+	(void)send(fd, &r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* In the forked process: become the child's user, exec; 127 on failure. */
+__dead static void
+exec_child(const struct milter_conf *mc, uid_t uid, gid_t gid)
+{
+	static char	*envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+	    "HOME=/", NULL };
+	char		 buf[4096], *argv[LAUNCH_ARGS], err[256];
+	int		 fd, sig;
+
+	setsid();
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	if ((fd = open("/dev/null", O_RDWR)) == -1 || dup2(fd, 0) == -1 ||
+	    dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
+		_exit(127);
+	closefrom(3);
+	if (chdir("/") == -1 ||
+	    proc_drop(uid, gid, mc->user, NULL, err, sizeof(err)) == -1 ||
+	    launcher_split(mc->command, buf, sizeof(buf), argv,
+	    LAUNCH_ARGS) == -1)
+		_exit(127);
+	execve(argv[0], argv, envp);
+	_exit(127);
+}
+
+static void
+request_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct event			*ev = arg;
+	const struct milter_conf	*mc;
+	struct launched			*st;
+	char				 buf[1024], why[256];
+	/* A buffer larger than a request: a longer one shows as such. */
+	uid_t				 uid;
+	gid_t				 gid;
+	ssize_t				 n;
+	pid_t				 pid;
+
+	(void)what;
+	if ((n = recv(fd, buf, sizeof(buf), 0)) <= 0) {
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		/* The worker is gone. */
+		event_free(ev);
+		close(fd);
+		return;
+	}
+	if ((mc = launcher_check(lconf, buf, (size_t)n, &uid, &gid, why,
+	    sizeof(why))) == NULL) {
+		log_warnx("refused a request from a worker: %s", why);
+		reply(fd, LAUNCH_REFUSED, request_name(buf, (size_t)n), why);
+		return;
+	}
+	st = &state[mc - lconf->milters];
+	if (st->pid != 0) {
+		reply(fd, LAUNCH_INFLIGHT, mc->name, "already started");
+		return;
+	}
+	if (st->failed_at != 0 && time(NULL) - st->failed_at < LAUNCH_BACKOFF) {
+		reply(fd, LAUNCH_REFUSED, mc->name, "backing off after a "
+		    "failed start");
+		return;
+	}
+	switch (pid = fork()) {
+	case -1:
+		log_warn("milter %s: fork", mc->name);
+		reply(fd, LAUNCH_REFUSED, mc->name, "fork failed");
+		return;
+	case 0:
+		exec_child(mc, uid, gid);
+		/* NOTREACHED */
+	}
+	st->pid = pid;
+	log_info("milter %s: started \"%s\" as %s, pid %ld", mc->name,
+	    mc->command, mc->user, (long)pid);
+	reply(fd, LAUNCH_STARTED, mc->name, "started");
+}
+
+static void
+sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	pid_t	pid;
+	size_t	i;
+	int	status;
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < lconf->nmilters && state[i].pid != pid; i++)
+			;
+		if (i == lconf->nmilters)
+			continue;
+		state[i].pid = 0;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			/* A daemon that forked into the background. */
+			log_info("milter %s: pid %ld exited 0",
+			    lconf->milters[i].name, (long)pid);
+			continue;
+		}
+		state[i].failed_at = time(NULL);
+		if (WIFSIGNALED(status))
+			log_warnx("milter %s: pid %ld killed by signal %d",
+			    lconf->milters[i].name, (long)pid,
+			    WTERMSIG(status));
+		else
+			log_warnx("milter %s: pid %ld exited with status %d%s",
+			    lconf->milters[i].name, (long)pid,
+			    WEXITSTATUS(status), WEXITSTATUS(status) == 127 ?
+			    " (could not be executed)" : "");
+	}
+}
+
+static void
+watch_fd(int fd)
+{
+	struct event	*ev;
+
+	ev = event_new(lbase, fd, EV_READ | EV_PERSIST, request_cb,
+	    event_self_cbarg());
+	if (ev == NULL || event_add(ev, NULL) == -1)
+		fatalx("cannot watch a worker channel");
+}
+
+/* The master hands over the channel of each new worker. */
+static void
+control_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char	c;
+	int	wfd;
+
+	(void)what;
+	(void)arg;
+	if (fd_recv(fd, &wfd, &c, 1) <= 0)
+		exit(0);		/* the master is gone */
+	if (wfd != -1)
+		watch_fd(wfd);
+}
+
+/*
+ * Run the launcher: ctl is the master's channel, fds the workers' ends
+ * so far.  Never returns.
+ */
+__dead void
+launcher_main(const struct conf *conf, int ctl, const int *fds, size_t nfds)
+{
+	struct event	*ev;
+	size_t		 i;
+
+	setproctitle("launcher");
+	log_procinit("launcher");
+	lconf = conf;
+	if ((state = calloc(conf->nmilters + 1, sizeof(*state))) == NULL)
+		fatal("%s: calloc", __func__);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	if ((lbase = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	for (i = 0; i < nfds; i++)
+		watch_fd(fds[i]);
+	if ((ev = event_new(lbase, ctl, EV_READ | EV_PERSIST, control_cb,
+	    NULL)) == NULL || event_add(ev, NULL) == -1)
+		fatalx("cannot watch the master");
+	if ((ev = evsignal_new(lbase, SIGCHLD, sigchld_cb, NULL)) == NULL ||
+	    evsignal_add(ev, NULL) == -1)
+		fatalx("cannot catch SIGCHLD");
+	event_base_dispatch(lbase);
+	exit(0);
+}
