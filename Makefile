@@ -42,7 +42,8 @@ MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/proc.c \
 		   $(COMMON_SRCS)
 MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
 UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
-		   t/unit/test_util.c t/unit/test_conf.c t/unit/test_merge.c
+		   t/unit/test_util.c t/unit/test_conf.c t/unit/test_merge.c \
+		   t/unit/test_launcher.c
 FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply
 
 PROGS		 = $(B)/milterd $(B)/mtasim
@@ -60,7 +61,8 @@ $(B)/milterd: $(B)/.dir $(MILTERD_SRCS) $(HDRS)
 $(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(MTASIM_SRCS) $(PKG_LIBS) -lpthread $(LDFLAGS)
 
-UNIT_LIB_SRCS	 = src/conf.c src/merge.c $(COMMON_SRCS)
+UNIT_LIB_SRCS	 = src/conf.c src/merge.c src/launcher.c src/proc.c \
+		   $(COMMON_SRCS)
 
 $(B)/unit: $(B)/.dir $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(PKG_LIBS) \

@@ -30,6 +30,7 @@
 
 #include "conf.h"
 #include "conn.h"
+#include "log.h"
 #include "merge.h"
 #include "message.h"
 #include "milter.h"

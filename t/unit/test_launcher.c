@@ -1,0 +1,199 @@
+/*
+ * test_launcher.c: the launcher (src/launcher.c): command splitting,
+ * request checks, and a running launcher refusing bogus requests from
+ * a worker while nothing is run.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "milterd.h"
+
+Test(launcher, split_words_and_quotes)
+{
+	char	 buf[256], *argv[8];
+
+	cr_assert_eq(launcher_split("/usr/sbin/x -f 'a b' \"c d\"  e", buf,
+	    sizeof(buf), argv, 8), 5);
+	cr_assert_str_eq(argv[0], "/usr/sbin/x");
+	cr_assert_str_eq(argv[2], "a b");
+	cr_assert_str_eq(argv[3], "c d");
+	cr_assert_str_eq(argv[4], "e");
+	cr_assert_null(argv[5]);
+	/* No shell: metacharacters are plain bytes of a word. */
+	cr_assert_eq(launcher_split("/bin/x ;rm -rf /;", buf, sizeof(buf),
+	    argv, 8), 4);
+	cr_assert_str_eq(argv[1], ";rm");
+	cr_assert_eq(launcher_split("/bin/x 'open", buf, sizeof(buf), argv,
+	    8), -1);
+	cr_assert_eq(launcher_split("   ", buf, sizeof(buf), argv, 8), -1);
+	cr_assert_eq(launcher_split("a b c d e f g h i", buf, sizeof(buf),
+	    argv, 8), -1);
+	cr_assert_eq(launcher_split("/bin/aaaaaaaaaa", buf, 8, argv, 8), -1);
+}
+
+static struct conf *
+load(const char *text)
+{
+	char		 path[] = "/tmp/milterd-launcher-XXXXXX";
+	struct conf	*c;
+	FILE		*fp;
+	int		 fd;
+
+	cr_assert_neq(fd = mkstemp(path), -1);
+	cr_assert_not_null(fp = fdopen(fd, "w"));
+	fputs(text, fp);
+	fclose(fp);
+	c = conf_load(path, stderr);
+	unlink(path);
+	cr_assert_not_null(c);
+	return c;
+}
+
+static struct launch_request
+request(const char *name)
+{
+	struct launch_request	r;
+
+	memset(&r, 0, sizeof(r));
+	r.version = LAUNCH_VERSION;
+	strlcpy(r.name, name, sizeof(r.name));
+	return r;
+}
+
+Test(launcher, checks_requests)
+{
+	struct conf		*c = load(
+	    "milter \"ok\" { socket = \"/a\" command = \"/bin/true\" "
+	    "user = \"nobody\" }\n"
+	    "milter \"nocmd\" { socket = \"/b\" }\n"
+	    "milter \"root\" { socket = \"/c\" command = \"/bin/true\" "
+	    "user = \"root\" }\n"
+	    "milter \"ghost\" { socket = \"/d\" command = \"/bin/true\" "
+	    "user = \"no-such-user-here\" }\n");
+	struct launch_request	 r;
+	char			 why[256], big[300];
+	uid_t			 uid;
+	gid_t			 gid;
+
+	r = request("ok");
+	cr_assert_not_null(launcher_check(c, &r, sizeof(r), &uid, &gid, why,
+	    sizeof(why)));
+	cr_assert_neq(uid, 0);
+	r = request("ok; touch /tmp/x");
+	cr_assert_null(launcher_check(c, &r, sizeof(r), &uid, &gid, why,
+	    sizeof(why)));
+	cr_assert_str_eq(why, "no milter of that name");
+	r = request("nocmd");
+	cr_assert_null(launcher_check(c, &r, sizeof(r), &uid, &gid, why,
+	    sizeof(why)));
+	cr_assert_str_eq(why, "milter nocmd has no command and user");
+	r = request("root");
+	cr_assert_null(launcher_check(c, &r, sizeof(r), &uid, &gid, why,
+	    sizeof(why)));
+	cr_assert_str_eq(why, "user root is root and allow_root_command is "
+	    "false");
+	r = request("ghost");
+	cr_assert_null(launcher_check(c, &r, sizeof(r), &uid, &gid, why,
+	    sizeof(why)));
+	r = request("ok");
+	r.version = 99;
+	cr_assert_null(launcher_check(c, &r, sizeof(r), &uid, &gid, why,
+	    sizeof(why)));
+	cr_assert_str_eq(why, "malformed request");
+	memset(big, 'a', sizeof(big));
+	cr_assert_null(launcher_check(c, big, sizeof(big), &uid, &gid, why,
+	    sizeof(why)));
+	memset(&r, 'x', sizeof(r));
+	r.version = LAUNCH_VERSION;	/* name without its NUL */
+	cr_assert_null(launcher_check(c, &r, sizeof(r), &uid, &gid, why,
+	    sizeof(why)));
+	conf_free(c);
+	c = load("allow_root_command = true\nmilter \"root\" { socket = \"/c\" "
+	    "command = \"/bin/true\" user = \"root\" }\n");
+	r = request("root");
+	cr_assert_not_null(launcher_check(c, &r, sizeof(r), &uid, &gid, why,
+	    sizeof(why)));
+	conf_free(c);
+}
+
+/* A reply from the launcher, with a timeout. */
+static struct launch_reply
+answer(int fd)
+{
+	struct launch_reply	r;
+	struct timeval		tv = { 5, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&r, 0, sizeof(r));
+	cr_assert_eq(recv(fd, &r, sizeof(r), 0), (ssize_t)sizeof(r));
+	return r;
+}
+
+Test(launcher, running_launcher_refuses_bogus_requests, .timeout = 20)
+{
+	char			 text[1024], marker[] = "/tmp/milterd-marker-XXXXXX";
+	char			 junk[2000];
+	struct conf		*c;
+	struct launch_request	 r;
+	struct launch_reply	 a;
+	int			 ctl[2], w[2], fd;
+	pid_t			 pid;
+
+	cr_assert_neq(fd = mkstemp(marker), -1);
+	close(fd);
+	unlink(marker);
+	snprintf(text, sizeof(text),
+	    "milter \"ok\" { socket = \"/a\" command = \"/usr/bin/touch %s\" "
+	    "user = \"%s\" }\n"
+	    "milter \"nocmd\" { socket = \"/b\" }\n", marker,
+	    geteuid() == 0 ? "nobody" : getenv("USER") ? getenv("USER") :
+	    "nobody");
+	c = load(text);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ctl), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, w), 0);
+	if ((pid = fork()) == 0) {
+		close(ctl[0]);
+		close(w[0]);
+		launcher_main(c, ctl[1], &w[1], 1);
+	}
+	close(ctl[1]);
+	close(w[1]);
+
+	r = request("ok; touch /tmp/x");
+	send(w[0], &r, sizeof(r), 0);
+	a = answer(w[0]);
+	cr_assert_eq(a.status, LAUNCH_REFUSED);
+	cr_assert_str_eq(a.reason, "no milter of that name");
+	memset(junk, 'A', sizeof(junk));
+	send(w[0], junk, sizeof(junk), 0);
+	a = answer(w[0]);
+	cr_assert_eq(a.status, LAUNCH_REFUSED);
+	cr_assert_str_eq(a.reason, "malformed request");
+	r = request("nocmd");
+	send(w[0], &r, sizeof(r), 0);
+	a = answer(w[0]);
+	cr_assert_eq(a.status, LAUNCH_REFUSED);
+	cr_assert(access(marker, F_OK) == -1, "something ran");
+
+	/* The control case: a proper request runs the command. */
+	r = request("ok");
+	send(w[0], &r, sizeof(r), 0);
+	a = answer(w[0]);
+	cr_assert_eq(a.status, LAUNCH_STARTED, "%s", a.reason);
+	for (fd = 0; fd < 100 && access(marker, F_OK) == -1; fd++)
+		usleep(50000);
+	cr_assert(access(marker, F_OK) == 0, "the command did not run");
+	unlink(marker);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	conf_free(c);
+}
