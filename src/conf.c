@@ -51,6 +51,7 @@ static int	v_mode(cfg_t *, cfg_opt_t *);
 static int	v_nonneg(cfg_t *, cfg_opt_t *);
 static int	v_positive(cfg_t *, cfg_opt_t *);
 static int	v_milter(cfg_t *, cfg_opt_t *);
+static int	v_command(cfg_t *, cfg_opt_t *);
 static int	parse_fallback(const char *, enum fallback *);
 static char	*dup_opt(cfg_t *, const char *);
 static int	convert(cfg_t *, struct conf *);
@@ -219,6 +220,20 @@ v_positive(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* A command for the launcher: words, the first an absolute path. */
+static int
+v_command(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+	char		 buf[4096], *argv[64];
+
+	if (split_words(s, buf, sizeof(buf), argv, 64) == -1 ||
+	    argv[0][0] != '/')
+		cfg_error(cfg, "command \"%s\": expected an absolute path and "
+		    "arguments (quotes closed, at most 63 words)", s);
+	return 0;
+}
+
 /* A milter section, when closed: it must have a socket. */
 static int
 v_milter(cfg_t *cfg, cfg_opt_t *opt)
@@ -336,6 +351,7 @@ conf_load(const char *path, FILE *errfp)
 		{ "progress_interval", v_positive },
 		{ "milter", v_milter },
 		{ "milter|socket", v_sockspec },
+		{ "milter|command", v_command },
 		{ "milter|fallback", v_fallback },
 		{ "milter|connect_timeout", v_positive },
 		{ "milter|command_timeout", v_positive },

@@ -36,7 +36,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -69,53 +68,6 @@ static void	watch_fd(int);
 static void	reply(int, int, const char *, const char *);
 static const char *request_name(const void *, size_t);
 __dead static void exec_child(const struct milter_conf *, uid_t, gid_t);
-
-/*
- * Split a command into words: blanks separate, single and double
- * quotes group, no other interpretation.  -1 if it is empty, too long
- * or has an open quote.
- */
-int
-launcher_split(const char *cmd, char *buf, size_t buflen, char **argv,
-    size_t maxargs)
-{
-	size_t	n = 0, o = 0;
-	char	quote = 0;
-	int	inword = 0;
-
-	for (; *cmd != '\0'; cmd++) {
-		if (quote == 0 && isspace((unsigned char)*cmd)) {
-			if (inword) {
-				buf[o++] = '\0';
-				inword = 0;
-			}
-			continue;
-		}
-		if (!inword) {
-			if (n + 1 >= maxargs || o >= buflen)
-				return -1;
-			argv[n++] = buf + o;
-			inword = 1;
-		}
-		if (quote == 0 && (*cmd == '"' || *cmd == '\'')) {
-			quote = *cmd;
-			continue;
-		}
-		if (quote != 0 && *cmd == quote) {
-			quote = 0;
-			continue;
-		}
-		if (o + 2 > buflen)
-			return -1;
-		buf[o++] = *cmd;
-	}
-	if (quote != 0 || n == 0 || o + 1 > buflen)
-		return -1;
-	if (inword)
-		buf[o++] = '\0';
-	argv[n] = NULL;
-	return (int)n;
-}
 
 /*
  * Check a request against our own configuration: the child it names,
@@ -203,7 +155,7 @@ exec_child(const struct milter_conf *mc, uid_t uid, gid_t gid)
 	closefrom(3);
 	if (chdir("/") == -1 ||
 	    proc_drop(uid, gid, mc->user, NULL, err, sizeof(err)) == -1 ||
-	    launcher_split(mc->command, buf, sizeof(buf), argv,
+	    split_words(mc->command, buf, sizeof(buf), argv,
 	    LAUNCH_ARGS) == -1)
 		_exit(127);
 	execve(argv[0], argv, envp);

@@ -136,7 +136,6 @@ int		 fd_send(int, int, const void *, size_t);
 ssize_t		 fd_recv(int, int *, void *, size_t);
 
 /* launcher.c */
-int		 launcher_split(const char *, char *, size_t, char **, size_t);
 const struct milter_conf *launcher_check(const struct conf *, const void *,
 		    size_t, uid_t *, gid_t *, char *, size_t);
 __dead void	 launcher_main(const struct conf *, int, const int *, size_t);

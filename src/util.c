@@ -27,6 +27,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -186,4 +187,51 @@ socket_set_nodelay(int fd)
 	int	on = 1;
 
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+/*
+ * Split a command into words: blanks separate, single and double
+ * quotes group, no other interpretation.  -1 if it is empty, too long
+ * or has an open quote.
+ */
+int
+split_words(const char *cmd, char *buf, size_t buflen, char **argv,
+    size_t maxargs)
+{
+	size_t	n = 0, o = 0;
+	char	quote = 0;
+	int	inword = 0;
+
+	for (; *cmd != '\0'; cmd++) {
+		if (quote == 0 && isspace((unsigned char)*cmd)) {
+			if (inword) {
+				buf[o++] = '\0';
+				inword = 0;
+			}
+			continue;
+		}
+		if (!inword) {
+			if (n + 1 >= maxargs || o >= buflen)
+				return -1;
+			argv[n++] = buf + o;
+			inword = 1;
+		}
+		if (quote == 0 && (*cmd == '"' || *cmd == '\'')) {
+			quote = *cmd;
+			continue;
+		}
+		if (quote != 0 && *cmd == quote) {
+			quote = 0;
+			continue;
+		}
+		if (o + 2 > buflen)
+			return -1;
+		buf[o++] = *cmd;
+	}
+	if (quote != 0 || n == 0 || o + 1 > buflen)
+		return -1;
+	if (inword)
+		buf[o++] = '\0';
+	argv[n] = NULL;
+	return (int)n;
 }

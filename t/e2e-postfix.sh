@@ -22,6 +22,8 @@
 . "$(dirname "$0")/lib/test.sh"
 # shellcheck source=lib/postfix.sh
 . "$T/lib/postfix.sh"
+# shellcheck source=lib/opendkim.sh
+. "$T/lib/opendkim.sh"
 on_exit pf_stop
 
 bail() {
@@ -88,52 +90,36 @@ case_begin() {
 	NKIDS=0
 	DIRECT=
 	CASE_PIDS=
+	SOCKS=
 	: >"$TMP/$CASE.conf"
 }
 
-# kid ARGS...: the next child, a tmilter with ARGS, one per mode.
+# kid ARGS...: the next child, a tmilter with ARGS, one per mode (started
+# here, waited for in run_both).
 kid() {
 	NKIDS=$((NKIDS + 1))
 	for _m in d m; do
-		tmilter "$CASE-$_m$NKIDS" "$@"
+		bg "$CASE-$_m$NKIDS" "$BUILD/tmilter" \
+		    -p "unix:$TMP/$CASE-$_m$NKIDS.sock" \
+		    -l "$TMP/$CASE-$_m$NKIDS.log" "$@"
 		CASE_PIDS="$CASE_PIDS $BG_PID"
-		chmod 666 "$TMP/$CASE-$_m$NKIDS.sock"
+		SOCKS="$SOCKS $TMP/$CASE-$_m$NKIDS.sock"
 	done
 	DIRECT="$DIRECT unix:$TMP/$CASE-d$NKIDS.sock"
 	child "$CASE-m$NKIDS" >>"$TMP/$CASE.conf"
 }
 
-# kid_dkim: the next child is OpenDKIM, signing for example.com.
+# kid_dkim: the next child is OpenDKIM (t/lib/opendkim.sh), signing for
+# example.com; one instance serves both modes.
 kid_dkim() {
 	NKIDS=$((NKIDS + 1))
-	[ -n "${DKIM_PORT:-}" ] || dkim_start
-	DIRECT="$DIRECT inet:127.0.0.1:$DKIM_PORT"
-	printf 'milter "dkim" { socket = "inet:%s@127.0.0.1" }\n' \
-	    "$DKIM_PORT" >>"$TMP/$CASE.conf"
+	[ -S "$DKIM_DIR/e2e-dkim.sock" ] || dkim_start e2e-dkim ||
+	    bail dkim-start "opendkim does not start"
+	DIRECT="$DIRECT unix:$DKIM_DIR/e2e-dkim.sock"
+	printf 'milter "dkim" { socket = "unix:%s/e2e-dkim.sock" }\n' \
+	    "$DKIM_DIR" >>"$TMP/$CASE.conf"
 	: >"$TMP/$CASE-d$NKIDS.log"
 	: >"$TMP/$CASE-m$NKIDS.log"
-}
-
-# OpenDKIM refuses a key under a world-writable directory (/tmp): /run.
-dkim_start() {
-	DKIM_DIR=$(mktemp -d -p /run milterd-e2e-dkim.XXXXXX) ||
-	    bail dkim "mktemp"
-	on_exit "rm -rf '$DKIM_DIR'"
-	chmod 700 "$DKIM_DIR"
-	opendkim-genkey -D "$DKIM_DIR" -d example.com -s test \
-	    >"$TMP/dkim-genkey.err" 2>&1 || bail dkim "opendkim-genkey"
-	DKIM_PORT=$(pf_free_port)
-	cat >"$DKIM_DIR/opendkim.conf" <<-EOF
-	Syslog			no
-	Mode			s
-	Domain			example.com
-	Selector		test
-	KeyFile			$DKIM_DIR/test.private
-	Socket			inet:$DKIM_PORT@127.0.0.1
-	UserID			root
-	EOF
-	bg dkim opendkim -f -x "$DKIM_DIR/opendkim.conf"
-	wait_for 10 _pf_listening "$DKIM_PORT" || bail dkim "no listener"
 }
 
 # run_both CLIENT ARGS...: milterd for the case, Postfix pointed at the
@@ -144,6 +130,15 @@ run_both() {
 	    'body_memory_limit = 65536' "$(cat "$TMP/$CASE.conf")"
 	CASE_PIDS="$CASE_PIDS $BG_PID"
 	MD_PID=$BG_PID
+	# Postfix's smtpd (user postfix) must be able to connect.
+	for _s in $SOCKS; do
+		if wait_for 10 test -S "$_s"; then
+			chmod 666 "$_s"
+		else
+			fail "$CASE-child-start" "no socket $_s"
+			cat "${_s%.sock}.err"
+		fi
+	done
 	pf_conf "e2e_direct =$DIRECT" "e2e_md = unix:$TMP/md-$CASE.sock" ||
 	    fail "$CASE-postfix-reload"
 	for MODE in d m; do
@@ -151,6 +146,7 @@ run_both() {
 		d) PORT=$PF_SMTP_PORT ;;
 		m) PORT=$MD_PORT ;;
 		esac
+		LOGOFF=$(wc -c <"$PF_DIR/maillog")
 		"$@" >"$TMP/$CASE.$MODE.raw" 2>&1
 		collect
 	done
@@ -246,6 +242,11 @@ collect() {
 		postcat -c "$PF_ETC" -q "$_q" | norm_postcat
 		postsuper -c "$PF_ETC" -d "$_q" >/dev/null 2>&1
 	done <"$_o.held" >"$_o.hold"
+	# What Postfix logged about milters, and any warning.
+	tail -c +$((LOGOFF + 1)) "$PF_DIR/maillog" |
+	    grep -E 'milter|warning|error|fatal|panic' | grep -v ' reload -- ' |
+	    sed -E 's/^.* [a-z]+\/([a-z]+)\[[0-9]+\]: /\1: /
+		s/^([a-z]+: )[0-9A-F]{6,}: /\1QID: /' >"$_o.log"
 	# What each child saw.
 	_k=1
 	while [ "$_k" -le "$NKIDS" ]; do
@@ -319,7 +320,7 @@ norm_view() {
 # --- Comparisons ----------------------------------------------------------
 # compare: the four outputs of the two modes are identical.
 compare() {
-	for _w in replies sink hold view; do
+	for _w in replies sink hold view log; do
 		if cmp -s "$TMP/$CASE.d.$_w" "$TMP/$CASE.m.$_w"; then
 			ok "$CASE-$_w"
 		else
@@ -560,4 +561,9 @@ expect view 'connect host=x\.example .*addr=192\.0\.2\.7' new-connect
 
 echo "# $CASE: $(($(date +%s%3N) - CASE_T0)) ms"
 echo "# $(($(date +%s) - T0)) s"
+# E2E_KEEP=DIR: keep a copy of the outputs for a look after the run.
+[ -n "${E2E_KEEP:-}" ] && mkdir -p "$E2E_KEEP" &&
+    cp "$TMP"/*.raw "$TMP"/*.replies "$TMP"/*.sink "$TMP"/*.hold \
+    "$TMP"/*.view "$TMP"/*.log "$TMP"/*.err "$TMP"/*.conf \
+    "$PF_DIR/maillog" "$E2E_KEEP/"
 finish

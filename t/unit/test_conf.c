@@ -122,6 +122,9 @@ static const struct {
 	{ "milter \"a\" { socket = \"/a\" eom_timeout = 0 }\n",
 	  ":1: eom_timeout 0: expected 1 to 86400 seconds\n" },
 	{ "no_such_key = 1\n", ":1: no such option 'no_such_key'\n" },
+	{ "milter \"a\" { socket = \"/a\" command = \"opendkim -x\" }\n",
+	  ":1: command \"opendkim -x\": expected an absolute path and "
+	  "arguments (quotes closed, at most 63 words)\n" },
 	{ "milter \"a b\" { socket = \"/a\" }\n",
 	  ":1: milter \"a b\": a name is 1 to 64 characters without blanks\n" },
 };

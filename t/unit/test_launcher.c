@@ -21,7 +21,7 @@ Test(launcher, split_words_and_quotes)
 {
 	char	 buf[256], *argv[8];
 
-	cr_assert_eq(launcher_split("/usr/sbin/x -f 'a b' \"c d\"  e", buf,
+	cr_assert_eq(split_words("/usr/sbin/x -f 'a b' \"c d\"  e", buf,
 	    sizeof(buf), argv, 8), 5);
 	cr_assert_str_eq(argv[0], "/usr/sbin/x");
 	cr_assert_str_eq(argv[2], "a b");
@@ -29,15 +29,15 @@ Test(launcher, split_words_and_quotes)
 	cr_assert_str_eq(argv[4], "e");
 	cr_assert_null(argv[5]);
 	/* No shell: metacharacters are plain bytes of a word. */
-	cr_assert_eq(launcher_split("/bin/x ;rm -rf /;", buf, sizeof(buf),
+	cr_assert_eq(split_words("/bin/x ;rm -rf /;", buf, sizeof(buf),
 	    argv, 8), 4);
 	cr_assert_str_eq(argv[1], ";rm");
-	cr_assert_eq(launcher_split("/bin/x 'open", buf, sizeof(buf), argv,
+	cr_assert_eq(split_words("/bin/x 'open", buf, sizeof(buf), argv,
 	    8), -1);
-	cr_assert_eq(launcher_split("   ", buf, sizeof(buf), argv, 8), -1);
-	cr_assert_eq(launcher_split("a b c d e f g h i", buf, sizeof(buf),
+	cr_assert_eq(split_words("   ", buf, sizeof(buf), argv, 8), -1);
+	cr_assert_eq(split_words("a b c d e f g h i", buf, sizeof(buf),
 	    argv, 8), -1);
-	cr_assert_eq(launcher_split("/bin/aaaaaaaaaa", buf, 8, argv, 8), -1);
+	cr_assert_eq(split_words("/bin/aaaaaaaaaa", buf, 8, argv, 8), -1);
 }
 
 static struct conf *
