@@ -28,7 +28,11 @@
  * there are fewer.  Without the leading-space flag a milter's values get
  * one space put in front, as the MTA does.  The 'b' packets of one end
  * of message must be consecutive; they replace the body when the edits
- * are done.
+ * are done.  A replacement body is taken as Postfix takes it: split
+ * into lines at LF, a CR right before the LF dropped, each line kept
+ * with CRLF, a last line without LF ended too; so the children after
+ * the one that replaced the body, and the MTA, see the body Postfix's
+ * own chain would show them, whatever line ends the milter sent.
  *
  * The body stays in memory up to a limit, then moves to an unlinked
  * file made in a private directory, so a large message costs disk, not
@@ -52,6 +56,7 @@ static int	insert_header(struct message *, size_t, const char *,
 static void	delete_header(struct message *, size_t);
 static int	change_header(struct message *, const struct milter_header *,
 		    int);
+static int	repl_append(struct message *, const uint8_t *, size_t);
 static int	parse_headers(struct message *, const char *, size_t,
 		    size_t *);
 static int	append_crlf_body(struct spool *, const char *, size_t);
@@ -162,6 +167,7 @@ message_reset(struct message *m)
 	spool_free(&m->body);
 	spool_free(&m->newbody);
 	m->replacing = 0;
+	m->repl_cr = m->repl_open = 0;
 }
 
 void
@@ -284,8 +290,7 @@ message_apply(struct message *m, const struct milter_reply *r, int leadspc,
 			return -1;
 		}
 		m->replacing = 1;
-		if (spool_append(&m->newbody, r->u.body.data,
-		    r->u.body.len) == -1) {
+		if (repl_append(m, r->u.body.data, r->u.body.len) == -1) {
 			*err = "cannot keep replaced body";
 			return -1;
 		}
@@ -316,19 +321,67 @@ message_apply(struct message *m, const struct milter_reply *r, int leadspc,
 	return rc;
 }
 
-/* The end of one milter's edits: a replaced body takes effect. */
-void
+/*
+ * One piece of a replacement body, as lines (see the top).  A CR at the
+ * end of a piece is held back until the next piece shows whether an LF
+ * follows it.
+ */
+static int
+repl_append(struct message *m, const uint8_t *p, size_t n)
+{
+	const uint8_t	*lf;
+	size_t		 len, keep;
+
+	while (n > 0) {
+		lf = memchr(p, '\n', n);
+		len = lf != NULL ? (size_t)(lf - p) : n;
+		/* A held CR is data unless the LF comes right after it. */
+		if (m->repl_cr && len > 0 &&
+		    spool_append(&m->newbody, "\r", 1) == -1)
+			return -1;
+		m->repl_cr = 0;
+		keep = len;
+		if (len > 0 && p[len - 1] == '\r')
+			keep--;
+		if (keep > 0 && spool_append(&m->newbody, p, keep) == -1)
+			return -1;
+		if (lf == NULL) {
+			m->repl_cr = keep < len;
+			m->repl_open = 1;
+			return 0;
+		}
+		if (spool_append(&m->newbody, "\r\n", 2) == -1)
+			return -1;
+		m->repl_open = 0;
+		p += len + 1;
+		n -= len + 1;
+	}
+	return 0;
+}
+
+/*
+ * The end of one milter's edits: a replaced body takes effect, its last
+ * line ended.  -1 if that line cannot be kept.
+ */
+int
 message_edits_done(struct message *m)
 {
 	struct spool	tmp;
+	int		rc = 0;
 
-	if (m->replacing != 0) {
+	if (m->replacing != 0 && m->repl_open &&
+	    ((m->repl_cr && spool_append(&m->newbody, "\r", 1) == -1) ||
+	    spool_append(&m->newbody, "\r\n", 2) == -1))
+		rc = -1;
+	m->repl_cr = m->repl_open = 0;
+	if (m->replacing != 0 && rc == 0) {
 		tmp = m->body;
 		m->body = m->newbody;
 		m->newbody = tmp;
-		spool_free(&m->newbody);
 	}
+	spool_free(&m->newbody);
 	m->replacing = 0;
+	return rc;
 }
 
 /*

@@ -47,6 +47,8 @@ struct message {
 	struct spool	 body;
 	struct spool	 newbody;	/* a replacement being received */
 	int		 replacing;	/* 0 none, 1 receiving, 2 closed */
+	int		 repl_cr;	/* a CR held back at a piece's end */
+	int		 repl_open;	/* the last replacement line has no LF */
 };
 
 /* message.c */
@@ -62,7 +64,7 @@ int	 message_add_header(struct message *, const char *, const char *);
 int	 message_parse(struct message *, const char *, size_t);
 int	 message_apply(struct message *, const struct milter_reply *, int,
 	    const char **);
-void	 message_edits_done(struct message *);
+int	 message_edits_done(struct message *);
 int	 message_write(const struct message *, FILE *);
 
 #endif /* MESSAGE_H */

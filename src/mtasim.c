@@ -746,6 +746,7 @@ content(struct sess *s)
 	size_t			 i, off = 0;
 	ssize_t			 n;
 	int			 leadspc = s->eff.protocol & SMFIP_HDR_LEADSPC;
+	int			 replaced;
 	char			 what[600];
 
 	memset(&c, 0, sizeof(c));
@@ -785,10 +786,12 @@ content(struct sess *s)
 	if (milter_put_cmd(&s->wbuf, &c) == -1 ||
 	    command(s, SMFIC_BODYEOB, &r) == -1)
 		return -1;
-	if (s->out != NULL && s->msg.replacing)
+	replaced = s->msg.replacing != 0;
+	if (message_edits_done(&s->msg) == -1)
+		return -1;
+	if (s->out != NULL && replaced)
 		fprintf(s->out, "  replace body: %zu bytes\n",
-		    s->msg.newbody.len);
-	message_edits_done(&s->msg);
+		    s->msg.body.len);
 	print_reply(s, "eom", &r);
 	return 1 + verdict_of(&r);
 }

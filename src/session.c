@@ -863,7 +863,10 @@ eom_take_edits(struct session *s, struct child *c)
 			break;
 		}
 	}
-	message_edits_done(&s->msg);
+	if (message_edits_done(&s->msg) == -1) {
+		child_fail(c, "eom: cannot keep replaced body");
+		return -1;
+	}
 	return 0;
 }
 

@@ -30,7 +30,7 @@ grep_ok chain-rcpt-text 'rcpt <bad@example.com>: replycode 550 5.7.1 recipient b
 check chain-b-no-bad-rcpt sh -c "! grep -q 'rcpt <bad' '$TMP/b.log'"
 grep_ok chain-b-good-rcpt 'rcpt <good@example.com>' "$TMP/b.log"
 grep_ok chain-b-sees-a-header '^header X-A: one' "$TMP/b.log"
-grep_ok chain-b-sees-a-body '^body 16 bytes' "$TMP/b.log"
+grep_ok chain-b-sees-a-body '^body 17 bytes' "$TMP/b.log"
 tr -d '\r' <"$TMP/chain.eml" >"$TMP/chain.txt"
 printf 'From: <a@example.com>\nTo: <b@example.com>\nSubject: changed by b\nX-A: one\nX-B: two\n\nnew body from a\n' >"$TMP/want.txt"
 check chain-message cmp "$TMP/chain.txt" "$TMP/want.txt"

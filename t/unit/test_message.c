@@ -193,6 +193,36 @@ Test(message, empty_replacement_empties_body)
 	cr_assert_eq(msg.body.len, 0);
 }
 
+/* The kept body, as is. */
+static void
+body_is(const char *want, size_t len)
+{
+	char	buf[256];
+
+	cr_assert_eq(msg.body.len, len);
+	cr_assert_eq(spool_read(&msg.body, 0, buf, sizeof(buf)),
+	    (ssize_t)len);
+	cr_assert(memcmp(buf, want, len) == 0);
+}
+
+/* As Postfix: lines at LF, a CR before it dropped, CRLF kept. */
+Test(message, replacement_taken_as_lines)
+{
+	replbody("one\ntwo\r", 8, 0);
+	replbody("\nthree\r\r\n", 9, 0);
+	replbody("four\r", 5, 0);
+	replbody("five", 4, 0);
+	cr_assert_eq(message_edits_done(&msg), 0);
+	body_is("one\r\ntwo\r\nthree\r\r\nfour\rfive\r\n", 29);
+}
+
+Test(message, replacement_last_cr_kept)
+{
+	replbody("x\r", 2, 0);
+	cr_assert_eq(message_edits_done(&msg), 0);
+	body_is("x\r\r\n", 4);
+}
+
 Test(message, other_replies_are_left_alone)
 {
 	struct milter_reply	 r;
