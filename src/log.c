@@ -27,6 +27,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -64,20 +65,32 @@ log_getverbose(void)
 void
 vlog(int pri, const char *fmt, va_list ap)
 {
-	char	msg[2048];
-	int	saved_errno = errno;
+	char	msg[2048], line[2048 + 64];
+	int	saved_errno = errno, n;
 
 	if (log_to_stderr) {
-		if (log_procname != NULL)
-			fprintf(stderr, "%s: ", log_procname);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-		fflush(stderr);
+		/*
+		 * One write per line: the master, the launcher and the
+		 * workers share stderr, and separate writes of prefix,
+		 * message and newline interleave with theirs.
+		 */
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		n = snprintf(line, sizeof(line), "%s%s%s\n",
+		    log_procname != NULL ? log_procname : "",
+		    log_procname != NULL ? ": " : "", msg);
+		if (n < 0)
+			goto out;
+		if ((size_t)n >= sizeof(line)) {
+			n = sizeof(line) - 1;
+			line[n - 1] = '\n';
+		}
+		(void)write(STDERR_FILENO, line, (size_t)n);
 	} else if (log_procname != NULL) {
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		syslog(pri, "%s: %s", log_procname, msg);
 	} else
 		vsyslog(pri, fmt, ap);
+out:
 	errno = saved_errno;
 }
 
