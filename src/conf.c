@@ -483,20 +483,3 @@ conf_forget_commands(struct conf *c)
 		c->milters[i].command = c->milters[i].user = NULL;
 	}
 }
-
-/* Do two configurations listen on the same sockets, same mode? */
-int
-conf_same_listen(const struct conf *a, const struct conf *b)
-{
-	size_t	i;
-
-	if (a->nlisten != b->nlisten || a->socket_mode != b->socket_mode ||
-	    (a->socket_group == NULL) != (b->socket_group == NULL) ||
-	    (a->socket_group != NULL &&
-	    strcmp(a->socket_group, b->socket_group) != 0))
-		return 0;
-	for (i = 0; i < a->nlisten; i++)
-		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
-			return 0;
-	return 1;
-}

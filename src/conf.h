@@ -87,7 +87,6 @@ struct conf	*conf_load(const char *, FILE *);
 void		 conf_free(struct conf *);
 void		 conf_print(const struct conf *, FILE *);
 void		 conf_forget_commands(struct conf *);
-int		 conf_same_listen(const struct conf *, const struct conf *);
 const char	*fallback_name(enum fallback);
 
 #endif /* CONF_H */

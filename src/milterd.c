@@ -88,6 +88,7 @@ static int			 launcher_restart;	/* killed on purpose */
 static struct event		*launcher_respawn;
 static struct event		*sig_events[5];
 static struct event		*killall;
+static int			 ready_fd = -1;	/* daemon: tell the parent */
 
 __dead static void usage(void);
 static int	unlink_stale(const char *, char *, size_t);
@@ -101,7 +102,7 @@ static int	nworkers_of(const struct conf *);
 static void	spawn_worker(struct slot *, int);
 static void	start_generation(void);
 static void	spawn_launcher(void);
-static void	child_setup(void);
+static void	child_setup(int);
 static void	respawn_cb(evutil_socket_t, short, void *);
 static void	launcher_respawn_cb(evutil_socket_t, short, void *);
 static void	reap(pid_t, int);
@@ -218,7 +219,8 @@ fail:
 
 /*
  * The listening sockets of c into fds: those the running configuration
- * old already has (same spelling) are reused, the others opened.
+ * old already has (the same socket, however spelt) are reused, the
+ * others opened.
  */
 static int
 open_listeners(const struct conf *c, const struct conf *old, int *fds,
@@ -229,8 +231,7 @@ open_listeners(const struct conf *c, const struct conf *old, int *fds,
 	for (i = 0; i < c->nlisten; i++) {
 		fds[i] = -1;
 		for (j = 0; old != NULL && j < old->nlisten; j++)
-			if (strcmp(old->listen[j].text, c->listen[i].text) ==
-			    0)
+			if (sockspec_same(&old->listen[j], &c->listen[i]))
 				fds[i] = listen_fds[j];
 		if (fds[i] != -1)
 			continue;
@@ -256,8 +257,8 @@ close_listeners(const struct conf *c, const int *fds, const struct conf *keep)
 	for (i = 0; i < c->nlisten; i++) {
 		kept = 0;
 		for (j = 0; keep != NULL && j < keep->nlisten; j++)
-			kept |= strcmp(keep->listen[j].text,
-			    c->listen[i].text) == 0;
+			kept |= sockspec_same(&keep->listen[j],
+			    &c->listen[i]);
 		if (kept)
 			continue;
 		close(fds[i]);
@@ -277,9 +278,12 @@ nworkers_of(const struct conf *c)
 	return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
-/* In any forked process: the master's loop and channels are not its. */
+/*
+ * In any forked process: the master's loop and channels are not its
+ * (but for the launcher, whose channels to the workers are its own).
+ */
 static void
-child_setup(void)
+child_setup(int keep_channels)
 {
 	int	i;
 
@@ -290,11 +294,13 @@ child_setup(void)
 	event_reinit(mbase);
 	event_base_free(mbase);
 	pidfile_close(pfh);
-	for (i = 0; i < MAX_SLOTS; i++)
+	for (i = 0; i < MAX_SLOTS && !keep_channels; i++)
 		if (slots[i].lfd != -1)
 			close(slots[i].lfd);
 	if (launcher_ctl != -1)
 		close(launcher_ctl);
+	if (ready_fd != -1)
+		close(ready_fd);
 }
 
 static void
@@ -319,7 +325,7 @@ spawn_worker(struct slot *sl, int num)
 	case 0:
 		if (pair[0] != -1)
 			close(pair[0]);
-		child_setup();
+		child_setup(0);
 		worker_main(conf, listen_fds, conf->nlisten, num, pair[1]);
 		/* NOTREACHED */
 	}
@@ -377,12 +383,7 @@ spawn_launcher(void)
 		close(pair[0]);
 		for (i = 0; i < (int)conf->nlisten; i++)
 			close(listen_fds[i]);
-		event_reinit(mbase);
-		event_base_free(mbase);
-		pidfile_close(pfh);
-		if (launcher_ctl != -1)
-			close(launcher_ctl);
-		/* Keep the workers' channels: they are the launcher's. */
+		child_setup(1);
 		launcher_main(conf, pair[1], fds, n);
 		/* NOTREACHED */
 	}
@@ -696,7 +697,7 @@ main(int argc, char *argv[])
 	char		 err[512];
 	pid_t		 otherpid;
 	size_t		 i;
-	int		 ch, debug = 0, check = 0, verbose = 0, ready_fd = -1;
+	int		 ch, debug = 0, check = 0, verbose = 0;
 
 	setproctitle_init(argc, argv, environ);
 	conf_path = CONF_FILE;
@@ -745,7 +746,12 @@ main(int argc, char *argv[])
 	if (!debug)
 		ready_fd = daemonize();
 	log_init(debug, LOG_MAIL);
-	pidfile_write(pfh);
+	if (pidfile_write(pfh) == -1) {
+		log_warn("pid file %s", conf->pidfile);
+		pidfile_remove(pfh);
+		close_listeners(conf, listen_fds, NULL);
+		exit(1);
+	}
 	setproctitle("master");
 	signal(SIGPIPE, SIG_IGN);
 
@@ -775,6 +781,7 @@ main(int argc, char *argv[])
 		/* The pid file is written: the parent may go. */
 		(void)write(ready_fd, "1", 1);
 		close(ready_fd);
+		ready_fd = -1;
 	}
 	event_base_dispatch(mbase);
 	cleanup();

@@ -132,6 +132,7 @@ struct session {
 int		 proc_drop(uid_t, gid_t, const char *, const char *, char *,
 		    size_t);
 void		 proc_drop_worker(const struct conf *);
+int		 proc_forbid_listen(void);
 int		 fd_send(int, int, const void *, size_t);
 ssize_t		 fd_recv(int, int *, void *, size_t);
 

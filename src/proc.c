@@ -17,13 +17,22 @@
 /*
  * proc.c: what the processes share: dropping privileges (one function,
  * for workers and for the commands the launcher runs, that fails closed
- * and checks afterwards that root cannot be had back) and passing a
- * descriptor over a unix socket.
+ * and checks afterwards that root cannot be had back), forbidding a
+ * worker to open listening sockets, and passing a descriptor over a
+ * unix socket.
  */
 
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#endif
 
 #include <errno.h>
 #include <grp.h>
@@ -104,6 +113,53 @@ proc_drop_worker(const struct conf *conf)
 	    sizeof(err)) == -1)
 		fatalx("cannot drop privileges to %s: %s", conf->user, err);
 }
+
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+#if defined(__x86_64__)
+#define SECCOMP_ARCH	AUDIT_ARCH_X86_64
+#else
+#define SECCOMP_ARCH	AUDIT_ARCH_AARCH64
+#endif
+
+/*
+ * No bind(2) or listen(2) from here on: they fail with EPERM.  A worker
+ * only accepts on the sockets the master opened and connects out; a
+ * worker taken over cannot become a server.  Linux seccomp; elsewhere
+ * (no pledge here) only the lack of root stands in the way.
+ */
+int
+proc_forbid_listen(void)
+{
+	struct sock_filter	filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_bind, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_listen, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	};
+	struct sock_fprog	prog = {
+		.len = sizeof(filter) / sizeof(filter[0]),
+		.filter = filter,
+	};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == -1)
+		return -1;
+	return 0;
+}
+#else
+int
+proc_forbid_listen(void)
+{
+	errno = ENOSYS;
+	return -1;
+}
+#endif
 
 /* Send fd and a small message over a unix socket. */
 int

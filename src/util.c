@@ -147,6 +147,39 @@ sockspec_is_unix(const struct sockspec *sp)
 	return sp->ss.ss_family == AF_UNIX;
 }
 
+/*
+ * Whether two specs name the same socket, however spelt ("unix:/x",
+ * "local:/x" and "/x"; "inet:25@127.0.0.1" and "inet:127.0.0.1:25").
+ */
+int
+sockspec_same(const struct sockspec *a, const struct sockspec *b)
+{
+	const struct sockaddr_un	*ua, *ub;
+	const struct sockaddr_in	*ia, *ib;
+	const struct sockaddr_in6	*i6a, *i6b;
+
+	if (a->ss.ss_family != b->ss.ss_family)
+		return 0;
+	switch (a->ss.ss_family) {
+	case AF_UNIX:
+		ua = (const struct sockaddr_un *)&a->ss;
+		ub = (const struct sockaddr_un *)&b->ss;
+		return strcmp(ua->sun_path, ub->sun_path) == 0;
+	case AF_INET:
+		ia = (const struct sockaddr_in *)&a->ss;
+		ib = (const struct sockaddr_in *)&b->ss;
+		return ia->sin_port == ib->sin_port &&
+		    ia->sin_addr.s_addr == ib->sin_addr.s_addr;
+	case AF_INET6:
+		i6a = (const struct sockaddr_in6 *)&a->ss;
+		i6b = (const struct sockaddr_in6 *)&b->ss;
+		return i6a->sin6_port == i6b->sin6_port &&
+		    memcmp(&i6a->sin6_addr, &i6b->sin6_addr,
+		    sizeof(i6a->sin6_addr)) == 0;
+	}
+	return strcmp(a->text, b->text) == 0;
+}
+
 /* A connected (or, if nonblock, connecting) socket, or -1 with errno. */
 int
 sockspec_connect(const struct sockspec *sp, int nonblock)

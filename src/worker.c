@@ -230,6 +230,8 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 	master_pid = getppid();
 	conf_forget_commands(conf);
 	proc_drop_worker(conf);
+	if (proc_forbid_listen() == -1 && errno != ENOSYS)
+		fatal("cannot forbid listening sockets");
 	wconf = conf;
 	launcher_fd = lfd;
 	launch_sent = calloc(conf->nmilters + 1, sizeof(*launch_sent));

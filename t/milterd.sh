@@ -83,12 +83,14 @@ grep_ok crash-logged 'child crash: rcpt: connection closed by the milter; fallba
 # A child that breaks the protocol: its fallback, one log line naming
 # child, stage and fault, and the others still count.
 for f in garbage:rcpt illegal:mail biglen:eom partial:helo close:data \
-    silent:header; do
+    silent:header silent:optneg; do
 	kind=${f%:*}
 	stage=${f#*:}
-	badmilter "bad-$kind" "$kind" "$stage"
+	[ "$stage" = optneg ] && { kind=neg; stage=negotiation; }
+	badmilter "bad-$kind" "${f%:*}" "${f#*:}"
 	milterd_start "bad-$kind" \
-	    "$(child "bad-$kind" fallback=\"tempfail\" command_timeout=1)" \
+	    "$(child "bad-$kind" fallback=\"tempfail\" command_timeout=1 \
+	    connect_timeout=1)" \
 	    "$(child after)"
 	mtasim_run "bad-$kind" -s "unix:$TMP/md-bad-$kind.sock"
 	rc_is "bad-$kind" 2
@@ -153,6 +155,43 @@ check multi-b-one-subject-each test "$(grep -c '^header Subject' "$TMP/b.log")" 
 mtasim_run load -s "unix:$TMP/md-chain.sock" -r good@example.com -n 300 -c 10 "$MSG"
 rc_is load 0
 grep_ok load-results '^results: accept 300 reject 0 tempfail 0 discard 0 error 0' "$TMP/load.out"
+
+# Progress: while a child works on the end of the message, the MTA is
+# kept waiting with progress packets.
+tmilter slowprog -S eom:2500
+milterd_start prog 'progress_interval = 1' "$(child slowprog)"
+mtasim_run prog -v -t 2 -s "unix:$TMP/md-prog.sock"
+rc_is prog 0
+grep_ok prog-progress '^  progress$' "$TMP/prog.out"
+
+# Listening sockets: inet in both spellings, inet6, unix with mode and
+# group; a stale unix socket is replaced, one in use refused.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+milterd_start inet "listen = { \"inet:$port@127.0.0.1\", \"unix:$TMP/grp.sock\" }" \
+    'socket_mode = "0640"' 'socket_group = "mail"' "$(child after)"
+wait_for 10 test -S "$TMP/grp.sock"
+mtasim_run inet -s "inet:127.0.0.1:$port"
+rc_is inet 0
+check unix-mode test "$(stat -c %a "$TMP/grp.sock")" = 640
+check unix-group test "$(stat -c %G "$TMP/grp.sock")" = mail
+if python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+	port6=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); print(s.getsockname()[1])')
+	milterd_start inet6 "listen = \"inet6:$port6@[::1]\"" "$(child after)"
+	mtasim_run inet6 -s "inet6:[::1]:$port6"
+	rc_is inet6 0
+else
+	echo "# no IPv6 loopback here: inet6 listener not tested"
+fi
+python3 -c "import socket; s = socket.socket(socket.AF_UNIX); s.bind('$TMP/md-stale.sock')"
+check stale-is-socket test -S "$TMP/md-stale.sock"
+milterd_start stale "$(child after)"
+mtasim_run stale -s "unix:$TMP/md-stale.sock"
+rc_is stale 0
+sed "s|md-stale.pid|md-stale2.pid|" "$TMP/md-stale.conf" >"$TMP/md-stale2.conf"
+"$BUILD/milterd" -d -f "$TMP/md-stale2.conf" >"$TMP/stale2.out" 2>&1
+RC=$?
+rc_is stale2 1
+grep_ok stale-in-use 'md-stale.sock is in use' "$TMP/stale2.out"
 
 # Stop: the socket and the pid file go.
 pid=$(cat "$TMP/md-chain.pid")

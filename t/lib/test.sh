@@ -44,11 +44,11 @@ grep_ok() {
 wait_for() {
 	_secs=$1
 	shift
-	_n=$((_secs * 10))
-	while [ "$_n" -gt 0 ]; do
+	_wn=$((_secs * 10))
+	while [ "$_wn" -gt 0 ]; do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.1
-		_n=$((_n - 1))
+		_wn=$((_wn - 1))
 	done
 	return 1
 }
@@ -136,8 +136,10 @@ rc_is() {
 }
 
 # milterd_start NAME [CONFIG-LINES]: milterd in the foreground on
-# unix:$TMP/md-NAME.sock with one worker and the given configuration
-# lines; log in $TMP/md-NAME.err; returns once it listens.
+# unix:$TMP/md-NAME.sock (unless the lines say otherwise) with one
+# worker and the given configuration lines; log in $TMP/md-NAME.err;
+# returns once it listens (its pid is in the pid file once the
+# listening sockets are open).
 milterd_start() {
 	_n=md-$1
 	shift
@@ -149,7 +151,7 @@ milterd_start() {
 		printf '%s\n' "$@"
 	} >"$TMP/$_n.conf"
 	bg "$_n" "$BUILD/milterd" -d -v -f "$TMP/$_n.conf"
-	wait_for 10 test -S "$TMP/$_n.sock" || {
+	wait_for 10 test -s "$TMP/$_n.pid" || {
 		fail "milterd $_n did not start"
 		cat "$TMP/$_n.err"
 	}

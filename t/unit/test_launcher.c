@@ -8,7 +8,10 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,4 +199,27 @@ Test(launcher, running_launcher_refuses_bogus_requests, .timeout = 20)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	conf_free(c);
+}
+
+Test(launcher, worker_cannot_listen)
+{
+	struct sockaddr_in	sin;
+	int			fd;
+
+	if (proc_forbid_listen() == -1) {
+		cr_assert_eq(errno, ENOSYS);
+		return;		/* not Linux: nothing enforced, said so */
+	}
+	cr_assert_neq(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), -1);
+	cr_assert_eq(errno, EPERM);
+	cr_assert_eq(listen(fd, 1), -1);
+	cr_assert_eq(errno, EPERM);
+	close(fd);
+	/* Connecting out still works. */
+	cr_assert_neq(fd = socket(AF_UNIX, SOCK_STREAM, 0), -1);
+	close(fd);
 }

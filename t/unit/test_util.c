@@ -85,3 +85,27 @@ Test(util, bad_specs)
 	cr_assert_eq(sockspec_parse(longpath, &sp, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "unix socket path too long");
 }
+
+Test(util, same_socket_however_spelt)
+{
+	struct sockspec	a, b;
+
+	cr_assert_eq(sockspec_parse("unix:/x", &a, err, sizeof(err)), 0);
+	cr_assert_eq(sockspec_parse("/x", &b, err, sizeof(err)), 0);
+	cr_assert(sockspec_same(&a, &b));
+	cr_assert_eq(sockspec_parse("local:/y", &b, err, sizeof(err)), 0);
+	cr_assert(!sockspec_same(&a, &b));
+	cr_assert_eq(sockspec_parse("inet:25@127.0.0.1", &a, err,
+	    sizeof(err)), 0);
+	cr_assert_eq(sockspec_parse("inet:127.0.0.1:25", &b, err,
+	    sizeof(err)), 0);
+	cr_assert(sockspec_same(&a, &b));
+	cr_assert_eq(sockspec_parse("inet:26@127.0.0.1", &b, err,
+	    sizeof(err)), 0);
+	cr_assert(!sockspec_same(&a, &b));
+	cr_assert_eq(sockspec_parse("inet6:25@[::1]", &a, err, sizeof(err)),
+	    0);
+	cr_assert_eq(sockspec_parse("inet6:[::1]:25", &b, err, sizeof(err)),
+	    0);
+	cr_assert(sockspec_same(&a, &b));
+}
