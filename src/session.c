@@ -49,6 +49,7 @@
 #include "milterd.h"
 
 #define MACRO_STAGES	"CHMRTNEU"
+#define REPLAY_BATCH	(256 * 1024)
 
 static void	mta_read(struct conn *, void *);
 static void	mta_event(struct conn *, int, int, void *);
@@ -66,7 +67,7 @@ static void	message_over(struct session *);
 static void	message_abort(struct session *);
 static void	round_send(struct session *, struct child *);
 static int	eligible(const struct session *, const struct child *, char);
-static void	send_stage_macros(struct session *, struct child *, char);
+static void	add_stage_macros(struct session *, struct mbuf *, char);
 static void	take_owed(struct child *);
 static void	round_begin(struct session *, char);
 static void	round_next(struct session *);
@@ -484,16 +485,15 @@ eligible(const struct session *s, const struct child *c, char cmd)
 	return child_live(c) && !c->done && milter_cmd_sent(&c->eff, cmd);
 }
 
-/* The MTA's last D for this stage, to a child about to get the command. */
+/* The MTA's last D for this stage, for a child about to get the command. */
 static void
-send_stage_macros(struct session *s, struct child *c, char cmd)
+add_stage_macros(struct session *s, struct mbuf *b, char cmd)
 {
 	const char	*slot = strchr(MACRO_STAGES, cmd);
 
-	if (slot != NULL && cmd != '\0' &&
-	    s->macros[slot - MACRO_STAGES].len > 0)
-		child_send_mbuf(c, &s->macros[slot - MACRO_STAGES],
-		    SMFIC_MACRO, 0);
+	if (slot != NULL && cmd != '\0')
+		mbuf_append(b, s->macros[slot - MACRO_STAGES].data,
+		    s->macros[slot - MACRO_STAGES].len);
 }
 
 /*
@@ -528,11 +528,14 @@ round_begin(struct session *s, char cmd)
 	round_next(s);
 }
 
+/* Macros and command in one write. */
 static void
 round_send(struct session *s, struct child *c)
 {
-	send_stage_macros(s, c, s->round.cmd);
-	child_send_mbuf(c, &s->cur, s->round.cmd, 1);
+	mbuf_reset(&s->out);
+	add_stage_macros(s, &s->out, s->round.cmd);
+	mbuf_append(&s->out, s->cur.data, s->cur.len);
+	child_send_mbuf(c, &s->out, s->round.cmd, 1);
 	if (c->state == CHILD_WAITING)
 		s->round.waiting++;
 }
@@ -719,7 +722,8 @@ eom_next(struct session *s)
 /*
  * Send the child the next part of the message, up to the next command
  * it answers: headers (phase 0), end of headers (1), body pieces (2),
- * end of message (3).
+ * end of message (3).  What it does not answer is written together
+ * with what follows (up to REPLAY_BATCH bytes), one write per wait.
  */
 static void
 eom_step(struct session *s, struct child *c)
@@ -728,9 +732,10 @@ eom_step(struct session *s, struct child *c)
 	struct milter_header	 mh;
 	uint8_t			 chunk[MILTER_CHUNK_SIZE];
 	ssize_t			 n;
+	char			 last;
 
+	mbuf_reset(&s->out);
 	while (child_live(c) && c->state != CHILD_WAITING && c->phase < 4) {
-		mbuf_reset(&s->out);
 		if (c->phase == 0 && c->replay_hdr < s->msg.nhdrs &&
 		    milter_cmd_sent(&c->eff, SMFIC_HEADER)) {
 			h = &s->msg.hdrs[c->replay_hdr++];
@@ -738,16 +743,13 @@ eom_step(struct session *s, struct child *c)
 			mh.value = h->value;
 			if (!c->leadspc && mh.value[0] == ' ')
 				mh.value++;
-			milter_put_header(&s->out, SMFIC_HEADER, &mh);
-			child_send_mbuf(c, &s->out, SMFIC_HEADER, 1);
+			milter_put_header(&s->out, last = SMFIC_HEADER, &mh);
 		} else if (c->phase == 0) {
 			c->phase = 1;
 			if (!milter_cmd_sent(&c->eff, SMFIC_EOH))
 				continue;
-			send_stage_macros(s, c, SMFIC_EOH);
-			mbuf_reset(&s->out);
-			milter_put_empty(&s->out, SMFIC_EOH);
-			child_send_mbuf(c, &s->out, SMFIC_EOH, 1);
+			add_stage_macros(s, &s->out, SMFIC_EOH);
+			milter_put_empty(&s->out, last = SMFIC_EOH);
 		} else if (c->phase <= 2) {
 			c->phase = 2;
 			n = milter_cmd_sent(&c->eff, SMFIC_BODY) ?
@@ -758,15 +760,17 @@ eom_step(struct session *s, struct child *c)
 				continue;
 			}
 			c->replay_off += (size_t)n;
-			milter_put_body(&s->out, SMFIC_BODY, chunk, (size_t)n,
-			    0);
-			child_send_mbuf(c, &s->out, SMFIC_BODY, 1);
+			milter_put_body(&s->out, last = SMFIC_BODY, chunk,
+			    (size_t)n, 0);
 		} else {
 			c->phase = 4;
-			send_stage_macros(s, c, SMFIC_BODYEOB);
+			add_stage_macros(s, &s->out, SMFIC_BODYEOB);
+			milter_put_empty(&s->out, last = SMFIC_BODYEOB);
+		}
+		if (milter_cmd_replied(&c->eff, last) ||
+		    s->out.len >= REPLAY_BATCH) {
+			child_send_mbuf(c, &s->out, last, 1);
 			mbuf_reset(&s->out);
-			milter_put_empty(&s->out, SMFIC_BODYEOB);
-			child_send_mbuf(c, &s->out, SMFIC_BODYEOB, 1);
 		}
 	}
 	/* A failed write does not come back as a reply. */
