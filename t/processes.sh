@@ -216,6 +216,18 @@ mtasim_run respawn -s "unix:$TMP/md-main.sock" -o "$TMP/respawn.eml"
 rc_is respawn 0
 check respawn-header grep -q '^X-Hdr: one' "$TMP/respawn.eml"
 
+# The launcher, killed, is started again.
+OLDL=$(kids "$M" launcher)
+kill -9 "$OLDL"
+new_launcher() {
+	_l=$(kids "$M" launcher)
+	[ -n "$_l" ] && [ "$_l" != "$OLDL" ]
+}
+check launcher-respawned wait_for 10 new_launcher
+check launcher-respawned-root test "$(user_of "$(kids "$M" launcher)")" = root
+grep_ok launcher-respawn-logged "launcher: pid $OLDL killed by signal 9" \
+    "$TMP/md-main.err"
+
 # 7. A reload with an error on line 6: logged as file:line, nothing
 # changes.  Then a good reload adds a second child.
 CONF=$TMP/md-main.conf
