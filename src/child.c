@@ -236,7 +236,12 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 			    milter_code_name(c->cmd), milter_code_name(r.code));
 			return -1;
 		}
-		if ((c->eff.actions & need) == 0) {
+		/*
+		 * Negotiated with the child and asked of the MTA too: after
+		 * K a child that was down at O may have more than the MTA
+		 * granted milterd.
+		 */
+		if ((c->eff.actions & c->sess->upstream.actions & need) == 0) {
 			child_fail(c, "eom: %s was not negotiated",
 			    milter_code_name(r.code));
 			return -1;
@@ -417,10 +422,18 @@ child_fail(struct child *c, const char *fmt, ...)
 	    fallback_name(c->mc->fallback));
 	c->state = CHILD_FAILED;
 	child_close(c, 0);
-	c->reply = child_fallback_reply(c);
-	c->replytext[0] = '\0';
-	/* Not in a wait: the fallback answers the session's next command. */
-	c->owed = was != CHILD_WAITING;
+	if (was == CHILD_WAITING || (was == CHILD_READY && c->sess->busy &&
+	    c->reply == 0)) {
+		/* The command at work, awaited or not reached yet. */
+		c->reply = child_fallback_reply(c);
+		c->replytext[0] = '\0';
+		c->owed = 0;
+	} else
+		/*
+		 * Between commands, or this command already answered (its
+		 * reply stands): the fallback answers the next command.
+		 */
+		c->owed = 1;
 	if (was == CHILD_CONNECTING || was == CHILD_NEGOTIATING)
 		session_children_negotiated(c->sess);
 	else if (was == CHILD_WAITING)

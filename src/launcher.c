@@ -196,14 +196,14 @@ request_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (st->failed_at != 0 && time(NULL) - st->failed_at < LAUNCH_BACKOFF) {
-		reply(fd, LAUNCH_REFUSED, mc->name, "backing off after a "
+		reply(fd, LAUNCH_LATER, mc->name, "backing off after a "
 		    "failed start");
 		return;
 	}
 	switch (pid = fork()) {
 	case -1:
 		log_warn("milter %s: fork", mc->name);
-		reply(fd, LAUNCH_REFUSED, mc->name, "fork failed");
+		reply(fd, LAUNCH_LATER, mc->name, "fork failed");
 		return;
 	case 0:
 		exec_child(mc, uid, gid);

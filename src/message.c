@@ -384,6 +384,15 @@ message_edits_done(struct message *m)
 	return rc;
 }
 
+/* A milter's edits failed: drop a replacement body being received. */
+void
+message_edits_cancel(struct message *m)
+{
+	spool_free(&m->newbody);
+	m->replacing = 0;
+	m->repl_cr = m->repl_open = 0;
+}
+
 /*
  * Parsing a message file (LF or CRLF line ends) into headers and a
  * body with CRLF line ends, as an MTA would hand it to milters.

@@ -227,6 +227,7 @@ open_listeners(const struct conf *c, const struct conf *old, int *fds,
     char *err, size_t errlen)
 {
 	size_t	i, j, k;
+	int	reused;
 
 	for (i = 0; i < c->nlisten; i++) {
 		fds[i] = -1;
@@ -237,9 +238,14 @@ open_listeners(const struct conf *c, const struct conf *old, int *fds,
 			continue;
 		if ((fds[i] = open_listener(c, &c->listen[i], err,
 		    errlen)) == -1) {
-			for (k = 0; k < i; k++)
-				if (old == NULL || fds[k] != listen_fds[k])
+			/* Close only what was opened here, at any index. */
+			for (k = 0; k < i; k++) {
+				reused = 0;
+				for (j = 0; old != NULL && j < old->nlisten; j++)
+					reused |= fds[k] == listen_fds[j];
+				if (!reused)
 					close(fds[k]);
+			}
 			return -1;
 		}
 	}

@@ -47,7 +47,8 @@ struct launch_request {
 
 #define LAUNCH_STARTED	1
 #define LAUNCH_INFLIGHT	2	/* started already, not yet reaped */
-#define LAUNCH_REFUSED	3
+#define LAUNCH_REFUSED	3	/* for good: not in the configuration */
+#define LAUNCH_LATER	4	/* not now: ask again later */
 struct launch_reply {
 	uint32_t	status;
 	char		name[64];

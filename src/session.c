@@ -397,12 +397,20 @@ start_children(struct session *s)
 	size_t	i;
 
 	s->busy = 1;
+	/*
+	 * All idle before any starts: a child that fails at once calls
+	 * session_children_negotiated(), which must not take the others,
+	 * still READY from before K, as negotiated.
+	 */
 	for (i = 0; i < s->nkids; i++) {
 		child_close(&s->kids[i], 1);
 		s->kids[i].state = CHILD_IDLE;
 		s->kids[i].launch_until = 0;
-		child_start(&s->kids[i]);
+		s->kids[i].owed = 0;
+		s->kids[i].reply = 0;
 	}
+	for (i = 0; i < s->nkids; i++)
+		child_start(&s->kids[i]);
 	session_children_negotiated(s);
 }
 
@@ -503,8 +511,8 @@ add_stage_macros(struct session *s, struct mbuf *b, char cmd)
 static void
 take_owed(struct child *c)
 {
-	if (!c->owed)
-		c->reply = 0;
+	c->reply = c->owed ? child_fallback_reply(c) : 0;
+	c->replytext[0] = '\0';
 	c->owed = 0;
 }
 
@@ -804,8 +812,13 @@ eom_child_replied(struct session *s, struct child *c)
 	}
 	/* Continue or accept at E: the edits count, and the next child. */
 	if (c->phase == 4 && !c->mc->evaluation &&
-	    eom_take_edits(s, c) == -1)
+	    eom_take_edits(s, c) == -1) {
+		/* Failed: its fallback answers this E, not the next command. */
+		c->reply = child_fallback_reply(c);
+		c->owed = 0;
+		eom_child_replied(s, c);
 		return;
+	}
 	if (c->mc->evaluation && c->edits.len > 0)
 		log_info("session %s: child %s (evaluation): "
 		    "%zu bytes of modifications dropped", s->id, c->mc->name,
@@ -831,13 +844,18 @@ eom_take_edits(struct session *s, struct child *c)
 	struct milter_reply	 r;
 	struct milter_header	 h;
 	const char		*err, *v;
-	size_t			 off = 0, used, start;
+	size_t			 off = 0, used, start, before = s->edits.len;
+	int			 replaced = s->body_replaced;
 
 	while (off < c->edits.len && milter_frame(c->edits.data + off,
 	    c->edits.len - off, PACKET_MAX, &pkt, &used) == MILTER_FRAME_OK) {
 		off += used;
 		if (milter_decode_reply(&pkt, &r, &err) == -1 ||
 		    message_apply(&s->msg, &r, c->leadspc, &err) == -1) {
+			/* None of a failed child's edits reach the MTA. */
+			s->edits.len = before;
+			s->body_replaced = replaced;
+			message_edits_cancel(&s->msg);
 			child_fail(c, "eom: %s", err);
 			return -1;
 		}
@@ -868,6 +886,8 @@ eom_take_edits(struct session *s, struct child *c)
 		}
 	}
 	if (message_edits_done(&s->msg) == -1) {
+		s->edits.len = before;
+		s->body_replaced = replaced;
 		child_fail(c, "eom: cannot keep replaced body");
 		return -1;
 	}

@@ -162,7 +162,9 @@ launcher_cb(evutil_socket_t fd, short what, void *arg)
 			    sizeof(launch_refusal[i]));
 			log_warnx("milter %s: launcher refused: %s", r.name,
 			    r.reason);
-		}
+		} else if (r.status == LAUNCH_LATER)
+			/* Transient: asked again after launch_wait. */
+			log_warnx("milter %s: launcher: %s", r.name, r.reason);
 	}
 }
 

@@ -104,6 +104,36 @@ mtasim_run bad-accept -s "unix:$TMP/md-bad-accept.sock" -o "$TMP/bad-accept.eml"
 rc_is bad-accept 0
 check bad-accept-others-count grep -q '^X-After: 1' "$TMP/bad-accept.eml"
 
+# Edits the copy cannot take (a body replaced in two runs): the child's
+# fallback answers this end of message and the chain goes on.
+printf 'one\n' >"$TMP/b1"
+printf 'two\n' >"$TMP/b2"
+tmilter split -b "$TMP/b1" -h 'X-Split: 1' -b "$TMP/b2"
+tmilter aftersplit -h 'X-After-Split: 1'
+milterd_start split "$(child split)" "$(child aftersplit)"
+mtasim_run split -t 10 -s "unix:$TMP/md-split.sock" -o "$TMP/split.eml"
+rc_is split 0
+grep_ok split-logged 'child split: eom: body replacement not in one run; fallback accept' "$TMP/md-split.err"
+check split-next-child-ran grep -q '^X-After-Split: 1' "$TMP/split.eml"
+check split-edits-dropped sh -c "! grep -q '^X-Split' '$TMP/split.eml'"
+
+# A child that fails after it answered: its answer stands for this
+# command, its fallback answers the next one.
+badmilter answered answered rcpt
+tmilter slowrcpt -S rcpt:300
+milterd_start answered "$(child answered fallback=\"reject\")" "$(child slowrcpt)"
+mtasim_run answered -s "unix:$TMP/md-answered.sock" -r one@example.com -r two@example.com
+grep_ok answered-stands '^rcpt <one@example.com>: continue' "$TMP/answered.out"
+grep_ok answered-fallback-next '^rcpt <two@example.com>: reject' "$TMP/answered.out"
+
+# After K, a child that is down does not let the others be skipped.
+: >"$TMP/after.log"
+milterd_start kdown "$(child nothere)" "$(child after)"
+mtasim_run kdown -s "unix:$TMP/md-kdown.sock" -K 2
+rc_is kdown 0
+check kdown-connects test "$(grep -c '^connect ' "$TMP/after.log")" -eq 2
+check kdown-helos test "$(grep -c '^helo ' "$TMP/after.log")" -eq 2
+
 # No child left: the global fallback (accept by default).
 milterd_start none 'fallback = "reject"' "$(child nothere)" "$(child nothere2)"
 mtasim_run none -s "unix:$TMP/md-none.sock"

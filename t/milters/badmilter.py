@@ -15,6 +15,7 @@ header, eoh, body, eom, abort), where it commits FAULT:
               continue after abort)
     silent    never answers
     partial   sends half a packet and closes
+    answered  answers continue, then closes
 
 libmilter cannot be made to do any of these, hence a raw socket.
 """
@@ -68,6 +69,9 @@ def fault(conn, kind, code):
         return False
     elif kind == "partial":
         conn.sendall(packet(b"y", b"550 5.7.1 cut short\0")[:9])
+        return False
+    elif kind == "answered":
+        conn.sendall(packet(b"c"))
         return False
     return True
 
