@@ -76,6 +76,21 @@ child_stage(const struct child *c)
 	}
 }
 
+/* The text of the child's reply code, whole, however long. */
+void
+child_set_text(struct child *c, const char *text)
+{
+	mbuf_reset(&c->replytext);
+	if (mbuf_append(&c->replytext, text, strlen(text) + 1) == -1)
+		mbuf_reset(&c->replytext);
+}
+
+const char *
+child_text(const struct child *c)
+{
+	return c->replytext.len > 0 ? (const char *)c->replytext.data : "";
+}
+
 int
 child_live(const struct child *c)
 {
@@ -258,9 +273,7 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 		return -1;
 	}
 	c->reply = r.code;
-	c->replytext[0] = '\0';
-	if (r.code == SMFIR_REPLYCODE)
-		strlcpy(c->replytext, r.u.str, sizeof(c->replytext));
+	child_set_text(c, r.code == SMFIR_REPLYCODE ? r.u.str : "");
 	c->state = CHILD_READY;
 	evtimer_del(c->timer);
 	session_child_replied(c->sess, c);
@@ -426,7 +439,7 @@ child_fail(struct child *c, const char *fmt, ...)
 	    c->reply == 0)) {
 		/* The command at work, awaited or not reached yet. */
 		c->reply = child_fallback_reply(c);
-		c->replytext[0] = '\0';
+		child_set_text(c, "");
 		c->owed = 0;
 	} else
 		/*

@@ -83,7 +83,7 @@ struct child {
 	int				 in_msg; /* got M since the last A */
 	char				 cmd;	/* the command awaited */
 	char				 reply;	/* its final reply, this round */
-	char				 replytext[512];
+	struct mbuf			 replytext;	/* of a 'y' reply */
 	struct mbuf			 edits;	/* at E, until final */
 	int				 quarantined;
 	int				 phase;	/* of the replay at E */
@@ -167,5 +167,7 @@ void		 child_fail(struct child *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 char		 child_fallback_reply(const struct child *);
 int		 child_live(const struct child *);
+void		 child_set_text(struct child *, const char *);
+const char	*child_text(const struct child *);
 
 #endif /* MILTERD_H */

@@ -166,6 +166,7 @@ session_free(struct session *s)
 		if (s->kids[i].timer != NULL)
 			event_free(s->kids[i].timer);
 		mbuf_free(&s->kids[i].edits);
+		mbuf_free(&s->kids[i].replytext);
 	}
 	free(s->kids);
 	conn_free(s->mta);
@@ -512,7 +513,7 @@ static void
 take_owed(struct child *c)
 {
 	c->reply = c->owed ? child_fallback_reply(c) : 0;
-	c->replytext[0] = '\0';
+	child_set_text(c, "");
 	c->owed = 0;
 }
 
@@ -590,8 +591,8 @@ evaluated(struct session *s, struct child *c)
 		return 0;
 	log_info("session %s: child %s (evaluation): %s %s%s%s",
 	    s->id, c->mc->name, milter_code_name(s->round.cmd),
-	    milter_code_name(c->reply), c->replytext[0] ? " " : "",
-	    c->replytext);
+	    milter_code_name(c->reply), child_text(c)[0] ? " " : "",
+	    child_text(c));
 	if (c->reply != SMFIR_ACCEPT)
 		c->reply = SMFIR_CONTINUE;
 	return 1;
@@ -640,7 +641,7 @@ chain_reply(struct session *s, const char **text)
 	for (i = 0; i < s->nkids; i++) {
 		c = &s->kids[i];
 		if (c->reply != 0 && merge_decides(s->round.cmd, c->reply)) {
-			*text = c->replytext;
+			*text = child_text(c);
 			return c->reply;
 		}
 		if (c->state == CHILD_FAILED)
@@ -912,7 +913,7 @@ eom_finish(struct session *s, struct child *decider)
 		failed += s->kids[i].state == CHILD_FAILED;
 	if (decider != NULL) {
 		code = decider->reply;
-		text = decider->replytext;
+		text = child_text(decider);
 	} else if (failed == s->nkids && s->nkids > 0 &&
 	    s->conf->fallback != FALLBACK_ACCEPT)
 		code = s->conf->fallback == FALLBACK_TEMPFAIL ?
