@@ -72,6 +72,8 @@ child_stage(const struct child *c)
 	case CHILD_WAITING:
 		return milter_code_name(c->cmd);
 	default:
+		if (c->stalled)
+			return "replay";
 		return "between commands";
 	}
 }
@@ -125,6 +127,13 @@ static void
 child_arm(struct child *c, int seconds)
 {
 	child_arm_ms(c, seconds * 1000);
+}
+
+/* The replay waits for the child to read: as long as for a reply. */
+void
+child_arm_command(struct child *c)
+{
+	child_arm(c, c->mc->command_timeout);
 }
 
 /*
@@ -332,6 +341,13 @@ child_event(struct conn *conn, int what, int err, void *arg)
 		child_connected(c);
 		return;
 	}
+	if (what == CONN_DRAINED) {
+		/* The replay may go on (see eom_step). */
+		c->stalled = 0;
+		evtimer_del(c->timer);
+		session_child_replied(c->sess, c);
+		return;
+	}
 	if (what == CONN_EOF)
 		snprintf(msg, sizeof(msg), "%s: connection closed by the "
 		    "milter", child_stage(c));
@@ -426,6 +442,7 @@ child_fail(struct child *c, const char *fmt, ...)
 	char			 msg[512];
 	va_list			 ap;
 	enum child_state	 was = c->state;
+	int			 awaited = was == CHILD_WAITING || c->stalled;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -434,8 +451,9 @@ child_fail(struct child *c, const char *fmt, ...)
 	    c->sess->id, c->mc->name, msg,
 	    fallback_name(c->mc->fallback));
 	c->state = CHILD_FAILED;
+	c->stalled = 0;
 	child_close(c, 0);
-	if (was == CHILD_WAITING || (was == CHILD_READY && c->sess->busy &&
+	if (awaited || (was == CHILD_READY && c->sess->busy &&
 	    c->reply == 0)) {
 		/* The command at work, awaited or not reached yet. */
 		c->reply = child_fallback_reply(c);
@@ -449,6 +467,6 @@ child_fail(struct child *c, const char *fmt, ...)
 		c->owed = 1;
 	if (was == CHILD_CONNECTING || was == CHILD_NEGOTIATING)
 		session_children_negotiated(c->sess);
-	else if (was == CHILD_WAITING)
+	else if (awaited)
 		session_child_replied(c->sess, c);
 }

@@ -26,6 +26,9 @@
  * input buffer.  Nothing is ever reported from inside conn_write(): a
  * write error is handed to the event callback from the loop, so callers
  * never see a callback under their feet.  Callbacks may free the conn.
+ * A writer of much data (a body) watches conn_pending() and asks with
+ * conn_notify_drained() to be told when the queue has gone down, so
+ * that memory holds a bounded part of it.
  */
 
 #include <sys/types.h>
@@ -56,6 +59,7 @@ struct conn {
 	struct evbuffer		*out;
 	int			 connecting;
 	int			 error;		/* errno to report */
+	size_t			 drain_mark;	/* 0: not watched */
 	conn_read_cb		 read_cb;
 	conn_event_cb		 event_cb;
 	void			*arg;
@@ -159,6 +163,21 @@ conn_write(struct conn *c, const void *data, size_t len)
 		event_add(c->wev, NULL);
 }
 
+size_t
+conn_pending(struct conn *c)
+{
+	return evbuffer_get_length(c->out);
+}
+
+/* Report CONN_DRAINED once when no more than mark bytes are queued. */
+void
+conn_notify_drained(struct conn *c, size_t mark)
+{
+	c->drain_mark = mark > 0 ? mark : 1;
+	if (evbuffer_get_length(c->out) <= mark)
+		event_active(c->wev, EV_WRITE, 0);
+}
+
 /* Try once to write what is queued, e.g. a last packet before a close. */
 void
 conn_flush(struct conn *c)
@@ -219,11 +238,17 @@ on_write(evutil_socket_t fd, short what, void *arg)
 		c->event_cb(c, CONN_CONNECTED, 0, c->arg);
 		return;
 	}
-	if (evbuffer_write(c->out, fd) == -1 && errno != EAGAIN &&
+	if (evbuffer_get_length(c->out) > 0 &&
+	    evbuffer_write(c->out, fd) == -1 && errno != EAGAIN &&
 	    errno != EINTR) {
 		c->event_cb(c, CONN_ERROR, errno, c->arg);
 		return;
 	}
 	if (evbuffer_get_length(c->out) == 0)
 		event_del(c->wev);
+	if (c->drain_mark != 0 && evbuffer_get_length(c->out) <=
+	    c->drain_mark) {
+		c->drain_mark = 0;
+		c->event_cb(c, CONN_DRAINED, 0, c->arg);
+	}
 }

@@ -25,6 +25,7 @@
 #define CONN_CONNECTED	1
 #define CONN_EOF	2
 #define CONN_ERROR	3
+#define CONN_DRAINED	4	/* output fell to the mark set */
 
 struct conn;
 typedef void	(*conn_read_cb)(struct conn *, void *);
@@ -38,5 +39,7 @@ struct evbuffer	*conn_input(struct conn *);
 int		 conn_fd(struct conn *);
 void		 conn_write(struct conn *, const void *, size_t);
 void		 conn_flush(struct conn *);
+size_t		 conn_pending(struct conn *);
+void		 conn_notify_drained(struct conn *, size_t);
 
 #endif /* CONN_H */

@@ -80,6 +80,7 @@ struct child {
 	int				 owed;	/* failed between commands */
 	time_t				 launch_until;	/* retrying until */
 	int				 retrying;	/* timer is a retry */
+	int				 stalled;	/* replay waits for a drain */
 	int				 in_msg; /* got M since the last A */
 	char				 cmd;	/* the command awaited */
 	char				 reply;	/* its final reply, this round */
@@ -120,6 +121,8 @@ struct session {
 	struct mbuf		 out;		/* encoding scratch */
 	struct mbuf		 edits;		/* net edits for the MTA */
 	int			 body_replaced;
+	int			 sending_body;	/* the replaced body, to the MTA */
+	size_t			 body_off;
 	struct message		 msg;
 	struct event		*progress;
 	char			 client[128];
@@ -159,6 +162,7 @@ void		 session_children_negotiated(struct session *);
 
 /* child.c */
 void		 child_start(struct child *);
+void		 child_arm_command(struct child *);
 void		 child_send(struct child *, char, const void *, size_t, int);
 void		 child_send_mbuf(struct child *, const struct mbuf *, char,
 		    int);

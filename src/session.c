@@ -80,6 +80,8 @@ static void	eom_step(struct session *, struct child *);
 static void	eom_child_replied(struct session *, struct child *);
 static int	eom_take_edits(struct session *, struct child *);
 static void	eom_finish(struct session *, struct child *);
+static void	eom_send_body(struct session *);
+static void	eom_done(struct session *, char, const char *);
 static void	progress_tick(evutil_socket_t, short, void *);
 
 /*
@@ -197,8 +199,15 @@ mta_read(struct conn *conn, void *arg)
 static void
 mta_event(struct conn *conn, int what, int err, void *arg)
 {
+	struct session	*s = arg;
+
 	(void)conn;
-	session_end(arg, what == CONN_EOF ? "MTA closed the connection" :
+	if (what == CONN_DRAINED) {
+		if (s->sending_body)
+			eom_send_body(s);
+		return;
+	}
+	session_end(s, what == CONN_EOF ? "MTA closed the connection" :
 	    strerror(err));
 }
 
@@ -781,6 +790,14 @@ eom_step(struct session *s, struct child *c)
 			child_send_mbuf(c, &s->out, last, 1);
 			mbuf_reset(&s->out);
 		}
+		/* A child that reads slower than we replay: wait for it. */
+		if (child_live(c) && c->state != CHILD_WAITING &&
+		    conn_pending(c->conn) >= REPLAY_BATCH) {
+			c->stalled = 1;
+			child_arm_command(c);
+			conn_notify_drained(c->conn, REPLAY_BATCH / 2);
+			return;
+		}
 	}
 	/* A failed write does not come back as a reply. */
 	if (c->state == CHILD_FAILED)
@@ -897,41 +914,70 @@ eom_take_edits(struct session *s, struct child *c)
 
 /*
  * The final answer at E: the deciding child's reply, or the net
- * modifications and continue.
+ * modifications and continue (after the replaced body, if any, which
+ * eom_send_body() streams).
  */
 static void
 eom_finish(struct session *s, struct child *decider)
 {
-	uint8_t		chunk[MILTER_CHUNK_SIZE];
-	const char	*text = NULL;
-	char		code;
-	size_t		off = 0, i, failed = 0;
-	ssize_t		n;
+	size_t	i, failed = 0;
 
 	evtimer_del(s->progress);
 	for (i = 0; i < s->nkids; i++)
 		failed += s->kids[i].state == CHILD_FAILED;
-	if (decider != NULL) {
-		code = decider->reply;
-		text = child_text(decider);
-	} else if (failed == s->nkids && s->nkids > 0 &&
+	if (decider != NULL)
+		eom_done(s, decider->reply, child_text(decider));
+	else if (failed == s->nkids && s->nkids > 0 &&
 	    s->conf->fallback != FALLBACK_ACCEPT)
-		code = s->conf->fallback == FALLBACK_TEMPFAIL ?
-		    SMFIR_TEMPFAIL : SMFIR_REJECT;
+		eom_done(s, s->conf->fallback == FALLBACK_TEMPFAIL ?
+		    SMFIR_TEMPFAIL : SMFIR_REJECT, NULL);
 	else {
 		conn_write(s->mta, s->edits.data, s->edits.len);
-		while (s->body_replaced && (n = spool_read(&s->msg.body, off,
-		    chunk, sizeof(chunk))) >= 0) {
-			mbuf_reset(&s->out);
-			milter_put_body(&s->out, SMFIR_REPLBODY, chunk,
-			    (size_t)n, 0);
-			conn_write(s->mta, s->out.data, s->out.len);
-			off += (size_t)n;
-			if ((size_t)n < sizeof(chunk))
-				break;
+		if (!s->body_replaced) {
+			eom_done(s, SMFIR_CONTINUE, NULL);
+			return;
 		}
-		code = SMFIR_CONTINUE;
+		s->sending_body = 1;
+		s->body_off = 0;
+		eom_send_body(s);
 	}
+}
+
+/*
+ * The replaced body to the MTA, REPLAY_BATCH bytes queued at most:
+ * again when the MTA has read half of it.
+ */
+static void
+eom_send_body(struct session *s)
+{
+	uint8_t	chunk[MILTER_CHUNK_SIZE];
+	ssize_t	n;
+
+	while (conn_pending(s->mta) < REPLAY_BATCH) {
+		if ((n = spool_read(&s->msg.body, s->body_off, chunk,
+		    sizeof(chunk))) == -1) {
+			log_warn("session %s: cannot read the kept body",
+			    s->id);
+			s->sending_body = 0;
+			eom_done(s, SMFIR_TEMPFAIL, NULL);
+			return;
+		}
+		mbuf_reset(&s->out);
+		milter_put_body(&s->out, SMFIR_REPLBODY, chunk, (size_t)n, 0);
+		conn_write(s->mta, s->out.data, s->out.len);
+		s->body_off += (size_t)n;
+		if ((size_t)n < sizeof(chunk)) {
+			s->sending_body = 0;
+			eom_done(s, SMFIR_CONTINUE, NULL);
+			return;
+		}
+	}
+	conn_notify_drained(s->mta, REPLAY_BATCH / 2);
+}
+
+static void
+eom_done(struct session *s, char code, const char *text)
+{
 	snprintf(s->verdict, sizeof(s->verdict), "%s@eom",
 	    code == SMFIR_CONTINUE ? "accept" : milter_code_name(code));
 	reply_mta(s, code, text);

@@ -56,6 +56,16 @@ total=$(awk '$1 == "body" { n += $2 } END { print n }' "$TMP/big.log")
 want=$(($(wc -c <"$TMP/big.body") + 5000))
 check spool-body-whole test "$total" -eq "$want"
 
+# A large replaced body streams to the MTA whole.
+awk 'BEGIN { for (i = 0; i < 40000; i++) printf "replaced line %06d\r\n", i }' >"$TMP/bigrepl.txt"
+tmilter bigrepl -b "$TMP/bigrepl.txt"
+milterd_start bigrepl "$(child bigrepl)"
+mtasim_run bigrepl -s "unix:$TMP/md-bigrepl.sock" -o "$TMP/bigrepl.eml"
+rc_is bigrepl 0
+grep_ok bigrepl-size "replace body: $(wc -c <"$TMP/bigrepl.txt") bytes" "$TMP/bigrepl.out"
+sed '1,/^\r$/d' "$TMP/bigrepl.eml" >"$TMP/bigrepl.body"
+check bigrepl-body cmp "$TMP/bigrepl.body" "$TMP/bigrepl.txt"
+
 # Failures: a child that is down, one that times out, one that crashes.
 milterd_start down "$(child nothere fallback=\"accept\")" "$(child after)"
 mtasim_run down -s "unix:$TMP/md-down.sock" -o "$TMP/down.eml"
