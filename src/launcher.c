@@ -168,8 +168,8 @@ request_cb(evutil_socket_t fd, short what, void *arg)
 	struct event			*ev = arg;
 	const struct milter_conf	*mc;
 	struct launched			*st;
+	/* Larger than a request: a longer one shows as such. */
 	char				 buf[1024], why[256];
-	/* A buffer larger than a request: a longer one shows as such. */
 	uid_t				 uid;
 	gid_t				 gid;
 	ssize_t				 n;

@@ -29,7 +29,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -200,17 +199,6 @@ sockspec_connect(const struct sockspec *sp, int nonblock)
 		return -1;
 	}
 	return fd;
-}
-
-int
-socket_set_nonblock(int fd, int on)
-{
-	int	flags;
-
-	if ((flags = fcntl(fd, F_GETFL)) == -1)
-		return -1;
-	flags = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
-	return fcntl(fd, F_SETFL, flags);
 }
 
 /* Small packets must not wait for Nagle meeting delayed ACKs. */

@@ -32,7 +32,6 @@ int	sockspec_parse(const char *, struct sockspec *, char *, size_t);
 int	sockspec_connect(const struct sockspec *, int);
 int	sockspec_is_unix(const struct sockspec *);
 int	sockspec_same(const struct sockspec *, const struct sockspec *);
-int	socket_set_nonblock(int, int);
 void	socket_set_nodelay(int);
 int	split_words(const char *, char *, size_t, char **, size_t);
 
