@@ -102,14 +102,7 @@ child_live(const struct child *c)
 char
 child_fallback_reply(const struct child *c)
 {
-	switch (c->mc->fallback) {
-	case FALLBACK_TEMPFAIL:
-		return SMFIR_TEMPFAIL;
-	case FALLBACK_REJECT:
-		return SMFIR_REJECT;
-	default:
-		return SMFIR_CONTINUE;
-	}
+	return merge_fallback_reply(c->mc->fallback, SMFIR_CONTINUE);
 }
 
 static void

@@ -126,11 +126,9 @@ v_sockspec(cfg_t *cfg, cfg_opt_t *opt)
 			return 0;
 		}
 	}
-	if (cfg_opt_size(opt) > CONF_MAX_LISTEN) {
+	if (cfg_opt_size(opt) > CONF_MAX_LISTEN)
 		cfg_error(cfg, "%s: at most %d sockets", opt->name,
 		    CONF_MAX_LISTEN);
-		return 0;
-	}
 	return 0;
 }
 
@@ -160,11 +158,9 @@ v_fallback(cfg_t *cfg, cfg_opt_t *opt)
 {
 	enum fallback	fb;
 
-	if (parse_fallback(cfg_opt_getnstr(opt, 0), &fb) == -1) {
+	if (parse_fallback(cfg_opt_getnstr(opt, 0), &fb) == -1)
 		cfg_error(cfg, "%s \"%s\": expected accept, tempfail or reject",
 		    opt->name, cfg_opt_getnstr(opt, 0));
-		return 0;
-	}
 	return 0;
 }
 
@@ -173,11 +169,9 @@ v_dispatch(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char	*s = cfg_opt_getnstr(opt, 0);
 
-	if (strcmp(s, "sequential") != 0 && strcmp(s, "parallel") != 0) {
+	if (strcmp(s, "sequential") != 0 && strcmp(s, "parallel") != 0)
 		cfg_error(cfg, "dispatch \"%s\": expected sequential or "
 		    "parallel", s);
-		return 0;
-	}
 	return 0;
 }
 
@@ -189,11 +183,9 @@ v_mode(cfg_t *cfg, cfg_opt_t *opt)
 	long		 mode;
 
 	mode = strtol(s, &end, 8);
-	if (*s == '\0' || *end != '\0' || mode < 0 || mode > 0777) {
+	if (*s == '\0' || *end != '\0' || mode < 0 || mode > 0777)
 		cfg_error(cfg, "%s \"%s\": expected an octal mode such as "
 		    "0660", opt->name, s);
-		return 0;
-	}
 	return 0;
 }
 
@@ -201,22 +193,18 @@ static int
 v_nonneg(cfg_t *cfg, cfg_opt_t *opt)
 {
 	if (cfg_opt_getnint(opt, 0) < 0 || cfg_opt_getnint(opt, 0) > 1024 *
-	    1024 * 1024) {
+	    1024 * 1024)
 		cfg_error(cfg, "%s %ld: out of range", opt->name,
 		    cfg_opt_getnint(opt, 0));
-		return 0;
-	}
 	return 0;
 }
 
 static int
 v_positive(cfg_t *cfg, cfg_opt_t *opt)
 {
-	if (cfg_opt_getnint(opt, 0) < 1 || cfg_opt_getnint(opt, 0) > 86400) {
+	if (cfg_opt_getnint(opt, 0) < 1 || cfg_opt_getnint(opt, 0) > 86400)
 		cfg_error(cfg, "%s %ld: expected 1 to 86400 seconds",
 		    opt->name, cfg_opt_getnint(opt, 0));
-		return 0;
-	}
 	return 0;
 }
 
@@ -245,11 +233,9 @@ v_milter(cfg_t *cfg, cfg_opt_t *opt)
 		return 0;
 	}
 	if (cfg_title(sec)[0] == '\0' || strlen(cfg_title(sec)) > 64 ||
-	    strpbrk(cfg_title(sec), " \t\n\"") != NULL) {
+	    strpbrk(cfg_title(sec), " \t\n\"") != NULL)
 		cfg_error(cfg, "milter \"%s\": a name is 1 to 64 characters "
 		    "without blanks", cfg_title(sec));
-		return 0;
-	}
 	return 0;
 }
 

@@ -209,3 +209,20 @@ merge_header_value(const char *value, int child_leadspc, int mta_leadspc)
 		return value[0] == '\0' ? value : NULL;
 	return value[0] == ' ' ? value + 1 : value;
 }
+
+/*
+ * The reply a fallback stands for; accept is the given code (continue
+ * for one child, which lets the others go on; accept for the session).
+ */
+char
+merge_fallback_reply(enum fallback fb, char accept)
+{
+	switch (fb) {
+	case FALLBACK_TEMPFAIL:
+		return SMFIR_TEMPFAIL;
+	case FALLBACK_REJECT:
+		return SMFIR_REJECT;
+	default:
+		return accept;
+	}
+}

@@ -22,6 +22,7 @@
 #ifndef MERGE_H
 #define MERGE_H
 
+#include "conf.h"
 #include "milter.h"
 
 /*
@@ -44,5 +45,6 @@ int	 merge_decides(char, char);
 int	 merge_ends_child(char, char);
 uint32_t merge_action_needed(char);
 const char *merge_header_value(const char *, int, int);
+char	 merge_fallback_reply(enum fallback, char);
 
 #endif /* MERGE_H */

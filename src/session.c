@@ -66,7 +66,7 @@ static void	answer_optneg(struct session *);
 static void	message_over(struct session *);
 static void	message_abort(struct session *);
 static void	round_send(struct session *, struct child *);
-static int	eligible(const struct session *, const struct child *, char);
+static int	eligible(const struct child *, char);
 static void	add_stage_macros(struct session *, struct mbuf *, char);
 static void	take_owed(struct child *);
 static void	round_begin(struct session *, char);
@@ -497,9 +497,8 @@ message_abort(struct session *s)
  */
 
 static int
-eligible(const struct session *s, const struct child *c, char cmd)
+eligible(const struct child *c, char cmd)
 {
-	(void)s;
 	return child_live(c) && !c->done && milter_cmd_sent(&c->eff, cmd);
 }
 
@@ -566,7 +565,7 @@ round_next(struct session *s)
 
 	if (s->conf->dispatch == DISPATCH_PARALLEL) {
 		for (i = 0; i < s->nkids; i++)
-			if (eligible(s, &s->kids[i], s->round.cmd))
+			if (eligible(&s->kids[i], s->round.cmd))
 				round_send(s, &s->kids[i]);
 		if (s->round.waiting == 0)
 			round_finish(s);
@@ -574,7 +573,7 @@ round_next(struct session *s)
 	}
 	for (; s->round.pos < s->nkids; s->round.pos++) {
 		c = &s->kids[s->round.pos];
-		if (!eligible(s, c, s->round.cmd)) {
+		if (!eligible(c, s->round.cmd)) {
 			/* An owed fallback decides in its place. */
 			if (c->reply != 0 && merge_decides(s->round.cmd,
 			    c->reply))
@@ -658,16 +657,8 @@ chain_reply(struct session *s, const char **text)
 		else if (c->done)
 			done++;
 	}
-	if (failed == s->nkids) {
-		switch (s->conf->fallback) {
-		case FALLBACK_TEMPFAIL:
-			return SMFIR_TEMPFAIL;
-		case FALLBACK_REJECT:
-			return SMFIR_REJECT;
-		default:
-			return SMFIR_ACCEPT;
-		}
-	}
+	if (failed == s->nkids)
+		return merge_fallback_reply(s->conf->fallback, SMFIR_ACCEPT);
 	return failed + done == s->nkids ? SMFIR_ACCEPT : SMFIR_CONTINUE;
 }
 
@@ -929,8 +920,8 @@ eom_finish(struct session *s, struct child *decider)
 		eom_done(s, decider->reply, child_text(decider));
 	else if (failed == s->nkids && s->nkids > 0 &&
 	    s->conf->fallback != FALLBACK_ACCEPT)
-		eom_done(s, s->conf->fallback == FALLBACK_TEMPFAIL ?
-		    SMFIR_TEMPFAIL : SMFIR_REJECT, NULL);
+		eom_done(s, merge_fallback_reply(s->conf->fallback,
+		    SMFIR_ACCEPT), NULL);
 	else {
 		conn_write(s->mta, s->edits.data, s->edits.len);
 		if (!s->body_replaced) {

@@ -121,3 +121,15 @@ Test(merge, header_value_translation)
 	cr_assert_str_eq(merge_header_value(" v", 1, 0), "v");
 	cr_assert_str_eq(merge_header_value("\tv", 1, 0), "\tv");
 }
+
+Test(merge, fallback_replies)
+{
+	cr_assert_eq(merge_fallback_reply(FALLBACK_TEMPFAIL, SMFIR_ACCEPT),
+	    SMFIR_TEMPFAIL);
+	cr_assert_eq(merge_fallback_reply(FALLBACK_REJECT, SMFIR_CONTINUE),
+	    SMFIR_REJECT);
+	cr_assert_eq(merge_fallback_reply(FALLBACK_ACCEPT, SMFIR_CONTINUE),
+	    SMFIR_CONTINUE);
+	cr_assert_eq(merge_fallback_reply(FALLBACK_ACCEPT, SMFIR_ACCEPT),
+	    SMFIR_ACCEPT);
+}
