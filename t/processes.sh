@@ -179,6 +179,12 @@ mtasim_run main -s "unix:$TMP/md-main.sock" -o "$TMP/main.eml"
 rc_is main 0
 check main-header grep -q '^X-Hdr: one' "$TMP/main.eml"
 
+# SIGUSR1 (log rotation) is taken, said, and changes nothing.
+kill -USR1 "$M"
+check usr1-logged wait_for 10 grep -q 'SIGUSR1: no log file to reopen' \
+    "$TMP/md-main.err"
+check usr1-master-alive kill -0 "$M"
+
 # 9. A second milterd on the same pid file refuses to start, and
 # leaves the first one's pid file and socket alone.
 timeout 10 "$BUILD/milterd" -d -f "$TMP/md-main.conf" >"$TMP/second.err" 2>&1
