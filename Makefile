@@ -36,17 +36,20 @@ SAN		 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 CODEC_SRCS	 = src/milter.c src/message.c
 COMMON_SRCS	 = $(CODEC_SRCS) src/log.c src/util.c
 HDRS		 = src/milter.h src/message.h src/log.h src/util.h \
-		   src/conf.h src/conn.h src/merge.h src/milterd.h
+		   src/conf.h src/conn.h src/merge.h src/milterd.h src/stats.h \
+		   src/history.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/proc.c \
 		   src/session.c src/child.c src/conn.c src/conf.c src/merge.c \
-		   $(COMMON_SRCS)
+		   src/control.c src/stats.c src/history.c $(COMMON_SRCS)
+MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c $(COMMON_SRCS)
 MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
 UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 		   t/unit/test_util.c t/unit/test_conf.c t/unit/test_merge.c \
-		   t/unit/test_launcher.c
+		   t/unit/test_launcher.c t/unit/test_stats.c \
+		   t/unit/test_history.c t/unit/test_graph.c
 FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply
 
-PROGS		 = $(B)/milterd $(B)/mtasim
+PROGS		 = $(B)/milterd $(B)/milterctl $(B)/mtasim
 TEST_PROGS	 = $(B)/unit $(B)/tmilter
 
 all: $(PROGS)
@@ -58,11 +61,14 @@ $(B)/.dir:
 $(B)/milterd: $(B)/.dir $(MILTERD_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(MILTERD_SRCS) $(PKG_LIBS) $(LDFLAGS)
 
+$(B)/milterctl: $(B)/.dir $(MILTERCTL_SRCS) $(HDRS)
+	$(CC) $(CFLAGS) -o $@ $(MILTERCTL_SRCS) $(PKG_LIBS) $(LDFLAGS)
+
 $(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(MTASIM_SRCS) $(PKG_LIBS) -lpthread $(LDFLAGS)
 
 UNIT_LIB_SRCS	 = src/conf.c src/merge.c src/launcher.c src/proc.c \
-		   $(COMMON_SRCS)
+		   src/stats.c src/history.c src/graph.c $(COMMON_SRCS)
 
 $(B)/unit: $(B)/.dir $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(PKG_LIBS) \
@@ -110,9 +116,11 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)
 	install -m 0755 $(B)/milterd $(DESTDIR)$(SBINDIR)/milterd
+	install -m 0755 $(B)/milterctl $(DESTDIR)$(SBINDIR)/milterctl
 	install -m 0755 $(B)/mtasim $(DESTDIR)$(BINDIR)/mtasim
 	install -m 0644 man/mtasim.1 $(DESTDIR)$(MANDIR)/man1/mtasim.1
 	install -m 0644 man/milterd.8 $(DESTDIR)$(MANDIR)/man8/milterd.8
+	install -m 0644 man/milterctl.8 $(DESTDIR)$(MANDIR)/man8/milterctl.8
 	install -m 0644 man/milterd.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man5/milterd.conf.5
 	install -m 0644 etc/milterd.conf \

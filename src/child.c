@@ -59,6 +59,19 @@ static void	child_unreachable(struct child *, int, const char *);
 static void	child_negotiated(struct child *, const struct milter_reply *);
 static int	child_reply(struct child *, const struct milter_pkt *);
 static const char *child_stage(const struct child *);
+static void	child_timed(struct child *, char);
+
+/* A reply to cmd came: its time counts for the child and the session. */
+static void
+child_timed(struct child *c, char cmd)
+{
+	uint64_t	us = stats_now_us() - c->sent_us;
+	int		stage = stage_of_cmd(cmd);
+
+	c->wait_us += us;
+	if (stage != -1)
+		stats_time(c->stats, (enum stage)stage, us);
+}
 
 /* Where the child is, for log lines. */
 static const char *
@@ -167,6 +180,8 @@ child_start(struct child *c)
 
 	c->done = c->in_msg = 0;
 	c->state = CHILD_CONNECTING;
+	if (!c->retrying)
+		c->sent_us = stats_now_us();
 	c->retrying = 0;
 	child_arm(c, c->mc->connect_timeout);
 	if ((fd = sockspec_connect(sp, 1)) == -1) {
@@ -223,6 +238,9 @@ child_negotiated(struct child *c, const struct milter_reply *r)
 	c->leadspc = (c->eff.protocol & SMFIP_HDR_LEADSPC) != 0;
 	evtimer_del(c->timer);
 	c->state = CHILD_READY;
+	child_timed(c, SMFIC_OPTNEG);
+	__atomic_store_n(&c->stats->last_ok, (int64_t)time(NULL),
+	    __ATOMIC_RELAXED);
 	log_debug("session %s: child %s: version %u actions 0x%x "
 	    "protocol 0x%x", c->sess->id, c->mc->name,
 	    c->eff.version, c->eff.actions, c->eff.protocol);
@@ -278,6 +296,7 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 	child_set_text(c, r.code == SMFIR_REPLYCODE ? r.u.str : "");
 	c->state = CHILD_READY;
 	evtimer_del(c->timer);
+	child_timed(c, c->cmd);
 	session_child_replied(c->sess, c);
 	return 0;
 }
@@ -364,6 +383,7 @@ child_timeout(evutil_socket_t fd, short what, void *arg)
 		child_start(c);
 		return;
 	}
+	c->timed_out = 1;
 	child_fail(c, "%s: timeout", child_stage(c));
 }
 
@@ -399,6 +419,7 @@ child_send_mbuf(struct child *c, const struct mbuf *b, char code,
 	}
 	c->cmd = code;
 	c->state = CHILD_WAITING;
+	c->sent_us = stats_now_us();
 	child_arm(c, code == SMFIC_BODYEOB ? c->mc->eom_timeout :
 	    c->mc->command_timeout);
 }
@@ -443,6 +464,16 @@ child_fail(struct child *c, const char *fmt, ...)
 	log_warnx("session %s: child %s: %s; fallback %s",
 	    c->sess->id, c->mc->name, msg,
 	    fallback_name(c->mc->fallback));
+	if (was == CHILD_WAITING || was == CHILD_CONNECTING ||
+	    was == CHILD_NEGOTIATING)
+		c->wait_us += stats_now_us() - c->sent_us;
+	stats_add(&c->stats->fallbacks, 1);
+	stats_add(c->timed_out ? &c->stats->timeouts : &c->stats->errors, 1);
+	stats_set_error(c->stats, msg);
+	if (was == CHILD_CONNECTING || was == CHILD_NEGOTIATING)
+		__atomic_store_n(&c->stats->last_down, (int64_t)time(NULL),
+		    __ATOMIC_RELAXED);
+	c->timed_out = 0;
 	c->state = CHILD_FAILED;
 	c->stalled = 0;
 	child_close(c, 0);

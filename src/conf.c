@@ -52,6 +52,9 @@ static int	v_nonneg(cfg_t *, cfg_opt_t *);
 static int	v_positive(cfg_t *, cfg_opt_t *);
 static int	v_milter(cfg_t *, cfg_opt_t *);
 static int	v_command(cfg_t *, cfg_opt_t *);
+static int	v_metrics(cfg_t *, cfg_opt_t *);
+static int	v_hours(cfg_t *, cfg_opt_t *);
+static int	metrics_spec(const char *, struct sockspec *, char *, size_t);
 static int	parse_fallback(const char *, enum fallback *);
 static char	*dup_opt(cfg_t *, const char *);
 static int	convert(cfg_t *, struct conf *);
@@ -85,6 +88,10 @@ static cfg_opt_t opts[] = {
 	CFG_INT("launch_wait",		10,		CFGF_NONE),
 	CFG_STR("pidfile",		"/var/run/milterd.pid", CFGF_NONE),
 	CFG_STR("control",	"/var/run/milterd/control.sock", CFGF_NONE),
+	CFG_STR("control_mode",		"0600",		CFGF_NONE),
+	CFG_STR("metrics_listen",	"",		CFGF_NONE),
+	CFG_STR("state_file",	"/var/lib/milterd/history", CFGF_NONE),
+	CFG_INT("history_hours",	48,		CFGF_NONE),
 	CFG_STR("fallback",		"accept",	CFGF_NONE),
 	CFG_STR("dispatch",		"sequential",	CFGF_NONE),
 	CFG_INT("body_memory_limit",	1048576,	CFGF_NONE),
@@ -228,14 +235,57 @@ v_milter(cfg_t *cfg, cfg_opt_t *opt)
 {
 	cfg_t	*sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
 
+	/* Each milter has counters of its own, of which there are so many. */
+	if (cfg_opt_size(opt) == CONF_MAX_MILTERS + 1)
+		cfg_error(cfg, "at most %d milter sections", CONF_MAX_MILTERS);
 	if (cfg_size(sec, "socket") == 0) {
 		cfg_error(cfg, "milter \"%s\": no socket", cfg_title(sec));
 		return 0;
 	}
+	/* Names go into log lines, metrics labels and the history. */
 	if (cfg_title(sec)[0] == '\0' || strlen(cfg_title(sec)) > 64 ||
-	    strpbrk(cfg_title(sec), " \t\n\"") != NULL)
+	    strpbrk(cfg_title(sec), " \t\n\"\\") != NULL)
 		cfg_error(cfg, "milter \"%s\": a name is 1 to 64 characters "
-		    "without blanks", cfg_title(sec));
+		    "without blanks, quotes or backslashes", cfg_title(sec));
+	return 0;
+}
+
+/* "host:port" or "[v6host]:port", as Prometheus exporters spell it. */
+static int
+metrics_spec(const char *s, struct sockspec *sp, char *err, size_t errlen)
+{
+	char	spec[300];
+
+	snprintf(spec, sizeof(spec), "%s:%s", s[0] == '[' ? "inet6" : "inet",
+	    s);
+	if (strchr(s, ':') == NULL || sockspec_parse(spec, sp, err,
+	    errlen) == -1) {
+		if (strchr(s, ':') == NULL)
+			snprintf(err, errlen, "expected host:port");
+		return -1;
+	}
+	strlcpy(sp->text, s, sizeof(sp->text));
+	return 0;
+}
+
+static int
+v_metrics(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct sockspec	 sp;
+	char		 err[256];
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (s[0] != '\0' && metrics_spec(s, &sp, err, sizeof(err)) == -1)
+		cfg_error(cfg, "%s \"%s\": %s", opt->name, s, err);
+	return 0;
+}
+
+static int
+v_hours(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) < 1 || cfg_opt_getnint(opt, 0) > 24 * 31)
+		cfg_error(cfg, "%s %ld: expected 1 to 744 hours", opt->name,
+		    cfg_opt_getnint(opt, 0));
 	return 0;
 }
 
@@ -298,6 +348,14 @@ convert(cfg_t *cfg, struct conf *c)
 	c->launch_wait = (int)cfg_getint(cfg, "launch_wait");
 	c->pidfile = dup_opt(cfg, "pidfile");
 	c->control = dup_opt(cfg, "control");
+	c->control_mode = (mode_t)strtol(cfg_getstr(cfg, "control_mode"),
+	    NULL, 8);
+	c->metrics = cfg_getstr(cfg, "metrics_listen")[0] != '\0';
+	if (c->metrics && metrics_spec(cfg_getstr(cfg, "metrics_listen"),
+	    &c->metrics_listen, err, sizeof(err)) == -1)
+		return -1;
+	c->state_file = dup_opt(cfg, "state_file");
+	c->history_hours = (int)cfg_getint(cfg, "history_hours");
 	(void)parse_fallback(cfg_getstr(cfg, "fallback"), &c->fallback);
 	c->dispatch = strcmp(cfg_getstr(cfg, "dispatch"), "parallel") == 0 ?
 	    DISPATCH_PARALLEL : DISPATCH_SEQUENTIAL;
@@ -327,6 +385,9 @@ conf_load(const char *path, FILE *errfp)
 	} validators[] = {
 		{ "listen", v_sockspec },
 		{ "socket_mode", v_mode },
+		{ "control_mode", v_mode },
+		{ "metrics_listen", v_metrics },
+		{ "history_hours", v_hours },
 		{ "workers", v_nonneg },
 		{ "max_sessions_per_worker", v_nonneg },
 		{ "grace_time", v_positive },
@@ -404,6 +465,7 @@ conf_free(struct conf *c)
 	free(c->chroot);
 	free(c->pidfile);
 	free(c->control);
+	free(c->state_file);
 	free(c->spool_dir);
 	free(c);
 }
@@ -430,6 +492,10 @@ conf_print(const struct conf *c, FILE *fp)
 	    "allow_root_command = %s\nlaunch_wait = %d\n",
 	    c->max_sessions_per_worker, c->grace_time,
 	    c->allow_root_command ? "true" : "false", c->launch_wait);
+	fprintf(fp, "control_mode = \"%04o\"\nmetrics_listen = \"%s\"\n"
+	    "state_file = \"%s\"\nhistory_hours = %d\n",
+	    (unsigned)c->control_mode, c->metrics ? c->metrics_listen.text :
+	    "", c->state_file, c->history_hours);
 	fprintf(fp, "workers = %d\npidfile = \"%s\"\ncontrol = \"%s\"\n"
 	    "fallback = \"%s\"\ndispatch = \"%s\"\nbody_memory_limit = %zu\n"
 	    "spool_dir = \"%s\"\nprogress_interval = %d\n", c->workers,

@@ -30,6 +30,7 @@
 
 #define CONF_FILE	SYSCONFDIR "/milterd.conf"
 #define CONF_MAX_LISTEN	8
+#define CONF_MAX_MILTERS	64	/* fewer than STATS_MAX_CHILDREN */
 
 /* What a failed child, or a session without children, answers. */
 enum fallback {
@@ -43,6 +44,8 @@ enum dispatch {
 	DISPATCH_PARALLEL
 };
 
+struct stats_child;
+
 struct milter_conf {
 	char		*name;
 	struct sockspec	 sock;
@@ -55,6 +58,7 @@ struct milter_conf {
 	int		 connect_timeout;	/* seconds */
 	int		 command_timeout;
 	int		 eom_timeout;
+	struct stats_child *stats;	/* its counters (the master sets it) */
 };
 
 struct conf {
@@ -72,7 +76,12 @@ struct conf {
 	int			 allow_root_command;
 	int			 launch_wait;	/* seconds */
 	char			*pidfile;
-	char			*control;
+	char			*control;	/* "": none */
+	mode_t			 control_mode;
+	int			 metrics;	/* metrics_listen is set */
+	struct sockspec		 metrics_listen;
+	char			*state_file;
+	int			 history_hours;
 	enum fallback		 fallback;
 	enum dispatch		 dispatch;
 	size_t			 body_memory_limit;

@@ -59,7 +59,8 @@ struct conn {
 	struct evbuffer		*out;
 	int			 connecting;
 	int			 error;		/* errno to report */
-	size_t			 drain_mark;	/* 0: not watched */
+	size_t			 drain_mark;
+	int			 drain_watch;	/* DRAINED due at the mark */
 	conn_read_cb		 read_cb;
 	conn_event_cb		 event_cb;
 	void			*arg;
@@ -173,7 +174,8 @@ conn_pending(struct conn *c)
 void
 conn_notify_drained(struct conn *c, size_t mark)
 {
-	c->drain_mark = mark > 0 ? mark : 1;
+	c->drain_mark = mark;
+	c->drain_watch = 1;
 	if (evbuffer_get_length(c->out) <= mark)
 		event_active(c->wev, EV_WRITE, 0);
 }
@@ -246,9 +248,8 @@ on_write(evutil_socket_t fd, short what, void *arg)
 	}
 	if (evbuffer_get_length(c->out) == 0)
 		event_del(c->wev);
-	if (c->drain_mark != 0 && evbuffer_get_length(c->out) <=
-	    c->drain_mark) {
-		c->drain_mark = 0;
+	if (c->drain_watch && evbuffer_get_length(c->out) <= c->drain_mark) {
+		c->drain_watch = 0;
 		c->event_cb(c, CONN_DRAINED, 0, c->arg);
 	}
 }

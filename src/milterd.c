@@ -48,6 +48,7 @@
 #include <libutil.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,7 @@
 #include "util.h"
 
 #define MAX_WORKERS	256
-#define MAX_SLOTS	(2 * MAX_WORKERS)	/* two generations at once */
+#define MAX_SLOTS	STATS_MAX_WORKERS	/* two generations at once */
 #define RESPAWN_PAUSE	1	/* seconds, after a process died young */
 #define KILL_MARGIN	10	/* seconds past grace_time before SIGKILL */
 
@@ -89,11 +90,10 @@ static struct event		*launcher_respawn;
 static struct event		*sig_events[5];
 static struct event		*killall;
 static int			 ready_fd = -1;	/* daemon: tell the parent */
+static time_t			 started;
+static time_t			 loaded;	/* the configuration */
 
 __dead static void usage(void);
-static int	unlink_stale(const char *, char *, size_t);
-static int	open_listener(const struct conf *, const struct sockspec *,
-		    char *, size_t);
 static int	open_listeners(const struct conf *, const struct conf *,
 		    int *, char *, size_t);
 static void	close_listeners(const struct conf *, const int *,
@@ -109,12 +109,15 @@ static void	reap(pid_t, int);
 static void	sigchld_cb(evutil_socket_t, short, void *);
 static void	sigterm_cb(evutil_socket_t, short, void *);
 static void	sighup_cb(evutil_socket_t, short, void *);
+static void	reload_error(FILE *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
 static void	sigusr1_cb(evutil_socket_t, short, void *);
 static void	killall_cb(evutil_socket_t, short, void *);
 static void	stop_generation(int);
 static int	workers_alive(void);
 static void	cleanup(void);
 static void	check_user(const struct conf *);
+static void	assign_stats(struct conf *);
 static int	daemonize(void);
 
 extern const char	*__progname;
@@ -124,97 +127,6 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s [-dnv] [-f file]\n", __progname);
 	exit(1);
-}
-
-/*
- * A unix socket path left by a dead milterd is removed; one that a
- * running process answers on is not.
- */
-static int
-unlink_stale(const char *path, char *err, size_t errlen)
-{
-	struct sockspec	sp;
-	struct stat	st;
-	int		fd;
-
-	if (lstat(path, &st) == -1)
-		return 0;
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket", path);
-		return -1;
-	}
-	if (sockspec_parse(path, &sp, err, errlen) == -1)
-		return -1;
-	if ((fd = sockspec_connect(&sp, 0)) != -1) {
-		close(fd);
-		snprintf(err, errlen, "%s is in use: is another milterd "
-		    "running?", path);
-		return -1;
-	}
-	if (unlink(path) == -1) {
-		snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* A listening socket, or -1 with a reason. */
-static int
-open_listener(const struct conf *c, const struct sockspec *sp, char *err,
-    size_t errlen)
-{
-	const struct sockaddr_un	*sun;
-	struct group			*gr;
-	mode_t				 old;
-	int				 fd, on = 1;
-
-	fd = socket(sp->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		snprintf(err, errlen, "%s: socket: %s", sp->text,
-		    strerror(errno));
-		return -1;
-	}
-	if (!sockspec_is_unix(sp)) {
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
-		    sizeof(on));
-		if (bind(fd, (const struct sockaddr *)&sp->ss, sp->sslen) ==
-		    -1)
-			goto fail;
-	} else {
-		sun = (const struct sockaddr_un *)&sp->ss;
-		if (unlink_stale(sun->sun_path, err, errlen) == -1) {
-			close(fd);
-			return -1;
-		}
-		/* No moment where the socket is open to all. */
-		old = umask(0177);
-		if (bind(fd, (const struct sockaddr *)&sp->ss, sp->sslen) ==
-		    -1) {
-			umask(old);
-			goto fail;
-		}
-		umask(old);
-		if (chmod(sun->sun_path, c->socket_mode) == -1)
-			goto fail;
-		if (c->socket_group != NULL) {
-			if ((gr = getgrnam(c->socket_group)) == NULL) {
-				snprintf(err, errlen, "socket_group %s: no "
-				    "such group", c->socket_group);
-				close(fd);
-				return -1;
-			}
-			if (chown(sun->sun_path, (uid_t)-1, gr->gr_gid) == -1)
-				goto fail;
-		}
-	}
-	if (listen(fd, 128) == -1)
-		goto fail;
-	return fd;
-fail:
-	snprintf(err, errlen, "%s: %s", sp->text, strerror(errno));
-	close(fd);
-	return -1;
 }
 
 /*
@@ -236,8 +148,8 @@ open_listeners(const struct conf *c, const struct conf *old, int *fds,
 				fds[i] = listen_fds[j];
 		if (fds[i] != -1)
 			continue;
-		if ((fds[i] = open_listener(c, &c->listen[i], err,
-		    errlen)) == -1) {
+		if ((fds[i] = sockspec_listen(&c->listen[i], c->socket_mode,
+		    c->socket_group, err, errlen)) == -1) {
 			/* Close only what was opened here, at any index. */
 			for (k = 0; k < i; k++) {
 				reused = 0;
@@ -307,19 +219,26 @@ child_setup(int keep_channels)
 		close(launcher_ctl);
 	if (ready_fd != -1)
 		close(ready_fd);
+	control_forget();
 }
 
 static void
 spawn_worker(struct slot *sl, int num)
 {
-	int	pair[2];
-	pid_t	pid;
+	struct stats_worker	*w;
+	int			 pair[2];
+	pid_t			 pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) ==
 	    -1) {
 		log_warn("worker %d: socketpair", num);
 		pair[0] = pair[1] = -1;
 	}
+	w = &stats->workers[sl - slots];
+	w->num = num;
+	w->gen = generation;
+	w->started = time(NULL);
+	w->served = w->open = 0;
 	switch (pid = fork()) {
 	case -1:
 		log_warn("fork worker %d", num);
@@ -332,12 +251,13 @@ spawn_worker(struct slot *sl, int num)
 		if (pair[0] != -1)
 			close(pair[0]);
 		child_setup(0);
+		stats_self = w;
 		worker_main(conf, listen_fds, conf->nlisten, num, pair[1]);
 		/* NOTREACHED */
 	}
 	if (pair[1] != -1)
 		close(pair[1]);
-	sl->pid = pid;
+	sl->pid = w->pid = pid;
 	sl->gen = generation;
 	sl->num = num;
 	sl->started = time(NULL);
@@ -458,6 +378,9 @@ reap(pid_t pid, int status)
 	if (sl == NULL)
 		return;
 	sl->pid = 0;
+	/* Its open sessions are gone with it. */
+	stats->workers[sl - slots].pid = 0;
+	stats->workers[sl - slots].open = 0;
 	if (sl->lfd != -1)
 		close(sl->lfd);
 	sl->lfd = -1;
@@ -554,37 +477,49 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 
 /*
  * Reload: the new file must be wholly valid, and its new sockets must
- * open, or nothing changes.
+ * open, or nothing changes.  Errors go to errs (NULL: the log).
  */
-static void
-sighup_cb(evutil_socket_t sig, short what, void *arg)
+int
+master_reload(FILE *errs)
 {
 	struct conf	*nc;
 	int		 fds[CONF_MAX_LISTEN];
 	char		 err[512];
 
-	(void)sig;
-	(void)what;
-	(void)arg;
-	if (stopping)
-		return;
-	log_info("SIGHUP: reloading %s", conf_path);
-	if ((nc = conf_load(conf_path, NULL)) == NULL) {
-		log_warnx("config file %s has errors, not reloading",
-		    conf_path);
-		return;
+	if (stopping) {
+		reload_error(errs, "stopping: not reloading");
+		return -1;
+	}
+	log_info("reloading %s", conf_path);
+	if ((nc = conf_load(conf_path, errs)) == NULL) {
+		reload_error(errs, "%s has errors, not reloading", conf_path);
+		return -1;
+	}
+	if (control_prepare(nc, err, sizeof(err)) == -1) {
+		reload_error(errs, "%s; not reloading", err);
+		conf_free(nc);
+		return -1;
 	}
 	if (open_listeners(nc, conf, fds, err, sizeof(err)) == -1) {
-		log_warnx("%s; not reloading", err);
+		reload_error(errs, "%s; not reloading", err);
+		control_abort();
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	if (strcmp(nc->pidfile, conf->pidfile) != 0)
 		log_warnx("pidfile changed: takes effect at the next start");
+	if (strcmp(nc->state_file, conf->state_file) != 0 ||
+	    nc->history_hours != conf->history_hours)
+		log_warnx("state_file or history_hours changed: takes effect "
+		    "at the next start");
+	control_commit(nc);
 	close_listeners(conf, listen_fds, nc);
 	memcpy(listen_fds, fds, sizeof(fds));
+	assign_stats(nc);
+	stats_clear_overrides(stats);
 	conf_free(conf);
 	conf = nc;
+	loaded = time(NULL);
 	generation++;
 	start_generation();
 	stop_generation(generation);
@@ -595,6 +530,78 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("reloaded: generation %d, %d workers, %zu milters",
 	    generation, nworkers_of(conf), conf->nmilters);
+	if (errs != NULL)
+		fprintf(errs, "reloaded %s: generation %d, %d workers, %zu "
+		    "milters\n", conf_path, generation, nworkers_of(conf),
+		    conf->nmilters);
+	return 0;
+}
+
+/* A reason not to reload, to the caller and to the log. */
+static void
+reload_error(FILE *errs, const char *fmt, ...)
+{
+	char	msg[600];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+	if (errs != NULL)
+		fprintf(errs, "%s\n", msg);
+}
+
+static void
+sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_info("SIGHUP");
+	(void)master_reload(NULL);
+}
+
+void
+master_info(struct master_info *mi)
+{
+	mi->conf = conf;
+	mi->conf_path = conf_path;
+	mi->started = started;
+	mi->loaded = loaded;
+	mi->generation = generation;
+	mi->launcher = launcher_pid;
+	mi->launcher_started = launcher_started;
+}
+
+/*
+ * Each milter's counters, by name.  When the table is full, an entry
+ * of a name no longer configured is given anew (its counts are lost).
+ */
+static void
+assign_stats(struct conf *c)
+{
+	struct stats_child	*sc;
+	size_t			 i, j, k;
+	int			 used;
+
+	for (i = 0; i < c->nmilters; i++) {
+		if ((c->milters[i].stats = stats_child(stats,
+		    c->milters[i].name)) != NULL)
+			continue;
+		for (j = 0; j < STATS_MAX_CHILDREN; j++) {
+			sc = &stats->children[j];
+			for (used = 0, k = 0; k < c->nmilters; k++)
+				used |= strcmp(sc->name, c->milters[k].name) ==
+				    0;
+			if (!used)
+				break;
+		}
+		log_warnx("counters of milter %s dropped for milter %s",
+		    stats->children[j].name, c->milters[i].name);
+		memset(&stats->children[j], 0, sizeof(stats->children[j]));
+		c->milters[i].stats = stats_child(stats, c->milters[i].name);
+	}
 }
 
 static void
@@ -675,6 +682,7 @@ cleanup(void)
 	size_t	i;
 
 	close_listeners(conf, listen_fds, NULL);
+	control_stop(conf);
 	pidfile_remove(pfh);
 	for (i = 0; i < sizeof(sig_events) / sizeof(sig_events[0]); i++)
 		event_free(sig_events[i]);
@@ -749,6 +757,14 @@ main(int argc, char *argv[])
 		pidfile_remove(pfh);
 		fatalx("%s", err);
 	}
+	if (control_prepare(conf, err, sizeof(err)) == -1) {
+		pidfile_remove(pfh);
+		close_listeners(conf, listen_fds, NULL);
+		fatalx("%s", err);
+	}
+	stats = stats_map();
+	assign_stats(conf);
+	started = loaded = time(NULL);
 	if (!debug)
 		ready_fd = daemonize();
 	log_init(debug, LOG_MAIL);
@@ -778,6 +794,8 @@ main(int argc, char *argv[])
 	    NULL)) == NULL || (killall = evtimer_new(mbase, killall_cb,
 	    NULL)) == NULL)
 		fatalx("evtimer_new failed");
+	control_start(mbase, conf);
+	control_commit(conf);
 	spawn_launcher();
 	start_generation();
 	log_info("started: %d workers, %zu milters, listening on %s%s",

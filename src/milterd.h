@@ -34,6 +34,7 @@
 #include "merge.h"
 #include "message.h"
 #include "milter.h"
+#include "stats.h"
 
 /* Largest packet accepted from the MTA or a child (payload bytes). */
 #define PACKET_MAX	MILTER_MDS_1M
@@ -74,6 +75,8 @@ struct child {
 	enum child_state		 state;
 	struct conn			*conn;
 	struct event			*timer;
+	struct stats_child		*stats;	/* its counters */
+	int				 evaluation;	/* in effect */
 	struct milter_optneg		 eff;	/* negotiated */
 	int				 leadspc;
 	int				 done;	/* 1 message, 2 connection */
@@ -90,6 +93,11 @@ struct child {
 	int				 phase;	/* of the replay at E */
 	size_t				 replay_hdr;	/* next header */
 	size_t				 replay_off;	/* body offset */
+	int				 timed_out;	/* the failure at hand */
+	uint64_t			 sent_us;	/* awaited since */
+	uint64_t			 wait_us;	/* for its replies, in all */
+	enum verdict			 verdict;	/* its last, if any */
+	int				 verdict_evaluated;
 };
 
 /* What a command waits for from the children. */
@@ -126,11 +134,34 @@ struct session {
 	struct message		 msg;
 	struct event		*progress;
 	char			 client[128];
-	char			 verdict[64];
+	char			 verdict[64];	/* the last, for the log */
+	enum verdict		 final;		/* the same, counted */
+	int			 quarantined;	/* this message */
 	struct timeval		 start;
 	TAILQ_ENTRY(session)	 entry;
 };
 
+
+/* milterd.c */
+struct master_info {
+	const struct conf	*conf;
+	const char		*conf_path;
+	time_t			 started;
+	time_t			 loaded;
+	int			 generation;
+	pid_t			 launcher;
+	time_t			 launcher_started;
+};
+void		 master_info(struct master_info *);
+int		 master_reload(FILE *);
+
+/* control.c */
+int		 control_prepare(const struct conf *, char *, size_t);
+void		 control_abort(void);
+void		 control_commit(const struct conf *);
+void		 control_start(struct event_base *, const struct conf *);
+void		 control_stop(const struct conf *);
+void		 control_forget(void);
 
 /* proc.c */
 int		 proc_drop(uid_t, gid_t, const char *, const char *, char *,

@@ -56,9 +56,13 @@ static void	mta_event(struct conn *, int, int, void *);
 static void	session_resume(evutil_socket_t, short, void *);
 static void	session_wake(struct session *);
 static void	session_process(struct session *);
-static void	session_end(struct session *, const char *);
+static void	session_end(struct session *, const char *, int);
+static int	in_effect(int, const int32_t *);
+static void	session_count(struct session *, int);
+static void	note_verdict(struct session *, struct child *);
 static void	handle_command(struct session *, const struct milter_cmd *);
 static void	reply_mta(struct session *, char, const char *);
+static void	set_verdict(struct session *, char, const char *, char);
 static void	reply_mta_unless_nr(struct session *, char);
 static void	keep_header(struct session *, const struct milter_header *);
 static void	start_children(struct session *);
@@ -117,12 +121,22 @@ packet_peek(struct evbuffer *in, struct milter_pkt *pkt, size_t *used,
 	return rc == MILTER_FRAME_OK ? 1 : 0;
 }
 
+/* A milter's setting, unless milterctl changed it (-1: it did not). */
+static int
+in_effect(int configured, const int32_t *changed)
+{
+	int32_t	v = __atomic_load_n(changed, __ATOMIC_RELAXED);
+
+	return v >= 0 ? v : configured;
+}
+
 struct session *
 session_new(struct event_base *base, const struct conf *conf, int fd,
     const char *id)
 {
 	struct session	*s;
-	size_t		 i, n = 0;
+	struct child	*c;
+	size_t		 i;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
@@ -133,17 +147,21 @@ session_new(struct event_base *base, const struct conf *conf, int fd,
 	strlcpy(s->verdict, "none", sizeof(s->verdict));
 	strlcpy(s->client, "unknown", sizeof(s->client));
 	message_init(&s->msg, conf->body_memory_limit, conf->spool_dir);
-	for (i = 0; i < conf->nmilters; i++)
-		n += conf->milters[i].enabled;
-	if (n > 0 && (s->kids = calloc(n, sizeof(*s->kids))) == NULL)
+	if (conf->nmilters > 0 && (s->kids = calloc(conf->nmilters,
+	    sizeof(*s->kids))) == NULL)
 		goto fail;
 	for (i = 0; i < conf->nmilters; i++) {
-		if (!conf->milters[i].enabled)
+		if (!in_effect(conf->milters[i].enabled,
+		    &conf->milters[i].stats->enabled))
 			continue;
-		s->kids[s->nkids].sess = s;
-		s->kids[s->nkids].mc = &conf->milters[i];
-		s->kids[s->nkids].idx = s->nkids;
-		s->nkids++;
+		c = &s->kids[s->nkids];
+		c->sess = s;
+		c->mc = &conf->milters[i];
+		c->idx = s->nkids++;
+		c->stats = c->mc->stats;
+		c->evaluation = in_effect(c->mc->evaluation,
+		    &c->stats->evaluation);
+		stats_add(&c->stats->sessions, 1);
 	}
 	s->mta = conn_new(base, fd, 0, mta_read, mta_event, s);
 	s->resume = event_new(base, -1, 0, session_resume, s);
@@ -208,7 +226,7 @@ mta_event(struct conn *conn, int what, int err, void *arg)
 		return;
 	}
 	session_end(s, what == CONN_EOF ? "MTA closed the connection" :
-	    strerror(err));
+	    strerror(err), what != CONN_EOF);
 }
 
 static void
@@ -241,7 +259,7 @@ session_process(struct session *s)
 		if ((rc = packet_peek(in, &pkt, &used, &err)) == 0)
 			return;
 		if (rc == -1) {
-			session_end(s, err);
+			session_end(s, err, 1);
 			return;
 		}
 		/* Keep the raw packet: the children get it as it came. */
@@ -250,19 +268,19 @@ session_process(struct session *s)
 		evbuffer_drain(in, used);
 		if (s->cur.err || milter_frame(s->cur.data, s->cur.len,
 		    PACKET_MAX, &pkt, &dummy) != MILTER_FRAME_OK) {
-			session_end(s, "out of memory");
+			session_end(s, "out of memory", 1);
 			return;
 		}
 		if (milter_decode_cmd(&pkt, &cmd, &err) == -1) {
 			log_warnx("session %s: MTA sent a bad %s "
 			    "packet: %s", s->id, milter_code_name(pkt.code),
 			    err);
-			session_end(s, "protocol error");
+			session_end(s, "protocol error", 1);
 			return;
 		}
 		handle_command(s, &cmd);
 		if (s->closing) {
-			session_end(s, "quit");
+			session_end(s, "quit", 0);
 			return;
 		}
 	}
@@ -270,28 +288,81 @@ session_process(struct session *s)
 
 /*
  * One log line for the session, then the worker frees it.  Called only
- * from the MTA side's callbacks, never under a child's.
+ * from the MTA side's callbacks, never under a child's.  The line's
+ * form is documented in milterd(8): keep it stable.
  */
 static void
-session_end(struct session *s, const char *why)
+session_end(struct session *s, const char *why, int error)
 {
-	struct timeval	now, d;
-	char		kids[1024] = "";
-	size_t		i;
+	struct timeval	 now, d;
+	struct child	*c;
+	char		 names[1024] = "", each[2048] = "", one[160];
+	size_t		 i;
 
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->start, &d);
 	for (i = 0; i < s->nkids; i++) {
+		c = &s->kids[i];
 		if (i > 0)
-			strlcat(kids, ",", sizeof(kids));
-		strlcat(kids, s->kids[i].mc->name, sizeof(kids));
-		strlcat(kids, s->kids[i].state == CHILD_FAILED ? ":failed" :
-		    "", sizeof(kids));
+			strlcat(names, ",", sizeof(names));
+		strlcat(names, c->mc->name, sizeof(names));
+		snprintf(one, sizeof(one), " child.%s=%s%s:%.3f", c->mc->name,
+		    c->verdict_evaluated ? "eval-" : "",
+		    c->state == CHILD_FAILED ? "failed" :
+		    c->verdict == VERDICT_NONE ? "continue" :
+		    verdict_name(c->verdict), (double)c->wait_us / 1e6);
+		strlcat(each, one, sizeof(each));
 	}
-	log_info("session=%s client=%s children=%s verdict=%s "
-	    "end=\"%s\" time=%ld.%03ld", s->id, s->client, kids[0] ? kids :
-	    "-", s->verdict, why, (long)d.tv_sec, (long)d.tv_usec / 1000);
+	log_info("session=%s client=%s children=%s%s verdict=%s "
+	    "end=\"%s\" time=%ld.%03ld", s->id, s->client, names[0] ? names :
+	    "-", each, s->verdict, why, (long)d.tv_sec,
+	    (long)d.tv_usec / 1000);
+	session_count(s, error);
 	worker_session_done(s);
+}
+
+static void
+session_count(struct session *s, int error)
+{
+	stats_add(&stats->sessions, 1);
+	stats_add(&stats->session_verdicts[s->final], 1);
+	if (error)
+		stats_add(&stats->mta_errors, 1);
+}
+
+/*
+ * A child's verdict for this command: a deciding reply, accept, or at
+ * end of message continue (the message is accepted by it).  Counted as
+ * applied or evaluated, and kept for the session's log line.
+ */
+static void
+note_verdict(struct session *s, struct child *c)
+{
+	enum verdict	v;
+
+	if (s->round.cmd != SMFIC_BODYEOB &&
+	    !merge_decides(s->round.cmd, c->reply) && c->reply != SMFIR_ACCEPT)
+		return;
+	v = c->quarantined ? VERDICT_QUARANTINE : verdict_of(c->reply,
+	    child_text(c));
+	if (v == VERDICT_NONE)
+		return;
+	stats_add(c->evaluation ? &c->stats->evaluated[v] :
+	    &c->stats->verdicts[v], 1);
+	c->verdict = v;
+	c->verdict_evaluated = c->evaluation;
+}
+
+/* The session's verdict so far: the last one given to the MTA. */
+static void
+set_verdict(struct session *s, char code, const char *text, char cmd)
+{
+	s->final = code == SMFIR_CONTINUE ? VERDICT_ACCEPT :
+	    verdict_of(code, text);
+	if (s->final == VERDICT_ACCEPT && s->quarantined)
+		s->final = VERDICT_QUARANTINE;
+	snprintf(s->verdict, sizeof(s->verdict), "%s@%s",
+	    verdict_name(s->final), milter_code_name(cmd));
 }
 
 static void
@@ -593,7 +664,7 @@ round_next(struct session *s)
 static int
 evaluated(struct session *s, struct child *c)
 {
-	if (!c->mc->evaluation || c->state == CHILD_FAILED ||
+	if (!c->evaluation || c->state == CHILD_FAILED ||
 	    (!merge_decides(s->round.cmd, c->reply) &&
 	    c->reply != SMFIR_ACCEPT))
 		return 0;
@@ -617,6 +688,8 @@ session_child_replied(struct session *s, struct child *c)
 	}
 	if (s->round.waiting > 0)
 		s->round.waiting--;
+	if (c->state != CHILD_FAILED)
+		note_verdict(s, c);
 	(void)evaluated(s, c);
 	if ((ends = merge_ends_child(s->round.cmd, c->reply)) > c->done)
 		c->done = ends;
@@ -669,8 +742,7 @@ round_finish(struct session *s)
 	char		 code = chain_reply(s, &text);
 
 	if (code != SMFIR_CONTINUE)
-		snprintf(s->verdict, sizeof(s->verdict), "%s@%s",
-		    milter_code_name(code), milter_code_name(s->round.cmd));
+		set_verdict(s, code, text, s->round.cmd);
 	if (milter_cmd_replied(&s->upstream, s->round.cmd))
 		reply_mta(s, code, text);
 	session_wake(s);
@@ -699,10 +771,9 @@ eom_begin(struct session *s)
 		s->kids[i].quarantined = 0;
 		mbuf_reset(&s->kids[i].edits);
 	}
+	s->quarantined = 0;
 	if (s->msg_error) {
-		reply_mta(s, SMFIR_TEMPFAIL, NULL);
-		strlcpy(s->verdict, "tempfail@eom", sizeof(s->verdict));
-		session_wake(s);
+		eom_done(s, SMFIR_TEMPFAIL, NULL);
 		return;
 	}
 	evtimer_add(s->progress, &tv);
@@ -815,26 +886,30 @@ eom_child_replied(struct session *s, struct child *c)
 		eom_step(s, c);
 		return;
 	}
-	if (merge_decides(SMFIC_BODYEOB, c->reply) && !evaluated(s, c)) {
-		eom_finish(s, c);
-		return;
-	}
-	/* Continue or accept at E: the edits count, and the next child. */
-	if (c->phase == 4 && !c->mc->evaluation &&
+	if (merge_decides(SMFIC_BODYEOB, c->reply)) {
+		note_verdict(s, c);
+		if (!evaluated(s, c)) {
+			eom_finish(s, c);
+			return;
+		}
+	} else if (c->phase == 4 && !c->evaluation &&
 	    eom_take_edits(s, c) == -1) {
 		/* Failed: its fallback answers this E, not the next command. */
 		c->reply = child_fallback_reply(c);
 		c->owed = 0;
 		eom_child_replied(s, c);
 		return;
-	}
-	if (c->mc->evaluation && c->edits.len > 0)
+	} else
+		note_verdict(s, c);
+	/* Continue or accept at E: the edits count, and the next child. */
+	if (c->evaluation && c->edits.len > 0)
 		log_info("session %s: child %s (evaluation): "
 		    "%zu bytes of modifications dropped", s->id, c->mc->name,
 		    c->edits.len);
 	c->done = 1;
-	if (c->quarantined && !c->mc->evaluation) {
+	if (c->quarantined && !c->evaluation) {
 		/* As Postfix: a quarantine ends the content chain. */
+		s->quarantined = 1;
 		eom_finish(s, NULL);
 		return;
 	}
@@ -969,8 +1044,9 @@ eom_send_body(struct session *s)
 static void
 eom_done(struct session *s, char code, const char *text)
 {
-	snprintf(s->verdict, sizeof(s->verdict), "%s@eom",
-	    code == SMFIR_CONTINUE ? "accept" : milter_code_name(code));
+	set_verdict(s, code, text, SMFIC_BODYEOB);
+	stats_add(&stats->messages, 1);
+	stats_add(&stats->message_verdicts[s->final], 1);
 	reply_mta(s, code, text);
 	message_over(s);
 	session_wake(s);

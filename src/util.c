@@ -23,12 +23,14 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +42,7 @@ static int	parse_unix(const char *, struct sockspec *, char *, size_t);
 static int	parse_inet(const char *, int, struct sockspec *, char *,
 		    size_t);
 static int	split_host_port(char *, char **, char **);
+static int	unlink_stale(const char *, char *, size_t);
 
 static int
 parse_unix(const char *path, struct sockspec *sp, char *err, size_t errlen)
@@ -199,6 +202,100 @@ sockspec_connect(const struct sockspec *sp, int nonblock)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * A unix socket path left by a dead milterd is removed; one that a
+ * running process answers on is not.
+ */
+static int
+unlink_stale(const char *path, char *err, size_t errlen)
+{
+	struct sockspec	sp;
+	struct stat	st;
+	int		fd;
+
+	if (lstat(path, &st) == -1)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket", path);
+		return -1;
+	}
+	if (sockspec_parse(path, &sp, err, errlen) == -1)
+		return -1;
+	if ((fd = sockspec_connect(&sp, 0)) != -1) {
+		close(fd);
+		snprintf(err, errlen, "%s is in use: is another milterd "
+		    "running?", path);
+		return -1;
+	}
+	if (unlink(path) == -1) {
+		snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A listening socket, or -1 with a reason; a unix one gets mode and
+ * (if not NULL) group.
+ */
+int
+sockspec_listen(const struct sockspec *sp, mode_t mode, const char *group,
+    char *err, size_t errlen)
+{
+	const struct sockaddr_un	*sun;
+	struct group			*gr;
+	mode_t				 old;
+	int				 fd, on = 1;
+
+	fd = socket(sp->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: socket: %s", sp->text,
+		    strerror(errno));
+		return -1;
+	}
+	if (!sockspec_is_unix(sp)) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on));
+		if (bind(fd, (const struct sockaddr *)&sp->ss, sp->sslen) ==
+		    -1)
+			goto fail;
+	} else {
+		sun = (const struct sockaddr_un *)&sp->ss;
+		if (unlink_stale(sun->sun_path, err, errlen) == -1) {
+			close(fd);
+			return -1;
+		}
+		/* No moment where the socket is open to all. */
+		old = umask(0177);
+		if (bind(fd, (const struct sockaddr *)&sp->ss, sp->sslen) ==
+		    -1) {
+			umask(old);
+			goto fail;
+		}
+		umask(old);
+		if (chmod(sun->sun_path, mode) == -1)
+			goto fail;
+		if (group != NULL) {
+			if ((gr = getgrnam(group)) == NULL) {
+				snprintf(err, errlen, "group %s: no such "
+				    "group", group);
+				close(fd);
+				return -1;
+			}
+			if (chown(sun->sun_path, (uid_t)-1, gr->gr_gid) == -1)
+				goto fail;
+		}
+	}
+	if (listen(fd, 128) == -1)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "%s: %s", sp->text, strerror(errno));
+	close(fd);
+	return -1;
 }
 
 /* Small packets must not wait for Nagle meeting delayed ACKs. */

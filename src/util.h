@@ -19,6 +19,7 @@
 #ifndef UTIL_H
 #define UTIL_H
 
+#include <sys/types.h>
 #include <sys/socket.h>
 
 struct sockspec {
@@ -32,6 +33,8 @@ int	sockspec_parse(const char *, struct sockspec *, char *, size_t);
 int	sockspec_connect(const struct sockspec *, int);
 int	sockspec_is_unix(const struct sockspec *);
 int	sockspec_same(const struct sockspec *, const struct sockspec *);
+int	sockspec_listen(const struct sockspec *, mode_t, const char *, char *,
+	    size_t);
 void	socket_set_nodelay(int);
 int	split_words(const char *, char *, size_t, char **, size_t);
 

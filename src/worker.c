@@ -87,6 +87,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	stats_add(&stats_self->served, 1);
+	stats_add(&stats_self->open, 1);
 	if (wconf->max_sessions_per_worker > 0 &&
 	    next_id >= (uint64_t)wconf->max_sessions_per_worker)
 		worker_stop("max_sessions_per_worker reached");
@@ -173,6 +175,7 @@ worker_session_done(struct session *s)
 {
 	TAILQ_REMOVE(&sessions, s, entry);
 	session_free(s);
+	stats_sub(&stats_self->open, 1);
 	if (stopping && TAILQ_EMPTY(&sessions))
 		event_base_loopbreak(wbase);
 }

@@ -365,6 +365,8 @@ grep_ok retire-logged 'worker 1: pid [0-9]+ retired; starting another' \
 {
 	echo "listen = \"unix:$TMP/dm.sock\""
 	echo "pidfile = \"$TMP/dm.pid\""
+	echo "control = \"$TMP/dm.ctl\""
+	echo "state_file = \"$TMP/dm.state\""
 	echo "workers = 1"
 	echo "spool_dir = \"$TMP/spool\""
 } >"$TMP/dm.conf"

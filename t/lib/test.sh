@@ -146,6 +146,8 @@ milterd_start() {
 	{
 		echo "listen = \"unix:$TMP/$_n.sock\""
 		echo "pidfile = \"$TMP/$_n.pid\""
+		echo "control = \"$TMP/$_n.ctl\""
+		echo "state_file = \"$TMP/$_n.state\""
 		echo "workers = 1"
 		echo "spool_dir = \"$TMP/spool\""
 		printf '%s\n' "$@"

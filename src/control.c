@@ -1,0 +1,971 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * control.c: what the master tells and takes from the outside: the
+ * control socket milterctl speaks to, the Prometheus endpoint, and the
+ * per-minute history with its state file.
+ *
+ * The control protocol (version 1), over a unix stream socket, one
+ * request and one reply per connection:
+ *
+ *	request: a 4-byte big-endian length, then that many bytes of
+ *	         NUL-terminated words: "milterd-control/1", the format
+ *	         ("text" or "json"), the command and its arguments;
+ *	reply:   a 4-byte big-endian length, then "ok\n" or "error\n"
+ *	         followed by the output.
+ *
+ * A client gets CTL_TIMEOUT seconds to send its request.  The metrics
+ * endpoint answers one HTTP/1.0 GET per connection.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "history.h"
+#include "log.h"
+#include "milterd.h"
+#include "util.h"
+
+#define CTL_VERSION	"milterd-control/1"
+#define CTL_MAX_REQUEST	4096
+#define CTL_MAX_ARGS	8
+#define CTL_MAX_CLIENTS	32
+#define CTL_TIMEOUT	10	/* seconds for a request */
+#define SAVE_MINUTES	10	/* the state file is written this often */
+
+struct client {
+	struct conn		*conn;
+	struct event		*timer;
+	int			 http;
+	int			 replied;	/* closed once written */
+	LIST_ENTRY(client)	 entry;
+};
+
+struct endpoint {
+	int		 fd;
+	int		 pending;	/* opened for a reload, not yet in use */
+	struct event	*ev;
+	char		 text[256];	/* path or address */
+};
+
+static LIST_HEAD(, client)	 clients = LIST_HEAD_INITIALIZER(clients);
+static size_t			 nclients;
+static struct event_base	*cbase;
+static struct endpoint		 ctl = { -1, -1, NULL, "" };
+static struct endpoint		 metrics = { -1, -1, NULL, "" };
+static struct history		 hist;
+static struct event		*minute_ev;
+static uint64_t			 prev[STATS_MAX_CHILDREN][HISTORY_NCOUNTS];
+static uint64_t			 prev_sessions;
+
+static void	accept_cb(evutil_socket_t, short, void *);
+static void	client_read(struct conn *, void *);
+static void	client_event(struct conn *, int, int, void *);
+static void	client_timeout(evutil_socket_t, short, void *);
+static void	client_free(struct client *);
+static void	client_reply(struct client *, int, const char *, size_t);
+static void	ctl_request(struct client *, struct evbuffer *);
+static int	ctl_command(FILE *, int, char **, int);
+static void	http_request(struct client *, struct evbuffer *);
+static int	endpoint_prepare(struct endpoint *, const char *,
+		    const struct sockspec *, mode_t, char *, size_t);
+static void	endpoint_commit(struct endpoint *);
+static void	json_str(FILE *, const char *);
+static void	minute_cb(evutil_socket_t, short, void *);
+static void	history_save(void);
+static void	history_load(void);
+
+/*
+ * The sockets of c (the control socket, the metrics endpoint), opened
+ * unless the running ones are the same; nothing changes until
+ * control_commit().
+ */
+int
+control_prepare(const struct conf *c, char *err, size_t errlen)
+{
+	if (endpoint_prepare(&ctl, c->control, NULL, c->control_mode, err,
+	    errlen) == -1)
+		return -1;
+	if (endpoint_prepare(&metrics, c->metrics ? c->metrics_listen.text :
+	    "", c->metrics ? &c->metrics_listen : NULL, 0, err,
+	    errlen) == -1) {
+		control_abort();
+		return -1;
+	}
+	return 0;
+}
+
+static int
+endpoint_prepare(struct endpoint *ep, const char *text,
+    const struct sockspec *inet, mode_t mode, char *err, size_t errlen)
+{
+	struct sockspec	sp;
+
+	ep->pending = -1;
+	if (strcmp(text, ep->text) == 0)
+		return 0;
+	if (text[0] == '\0') {
+		ep->pending = -2;	/* to be closed */
+		return 0;
+	}
+	if (inet == NULL && sockspec_parse(text, &sp, err, errlen) == -1)
+		return -1;
+	if ((ep->pending = sockspec_listen(inet != NULL ? inet : &sp, mode,
+	    NULL, err, errlen)) == -1)
+		return -1;
+	return 0;
+}
+
+/* Close what control_prepare() opened. */
+void
+control_abort(void)
+{
+	if (ctl.pending >= 0)
+		close(ctl.pending);
+	if (metrics.pending >= 0)
+		close(metrics.pending);
+	ctl.pending = metrics.pending = -1;
+}
+
+void
+control_commit(const struct conf *c)
+{
+	endpoint_commit(&ctl);
+	strlcpy(ctl.text, c->control, sizeof(ctl.text));
+	endpoint_commit(&metrics);
+	strlcpy(metrics.text, c->metrics ? c->metrics_listen.text : "",
+	    sizeof(metrics.text));
+}
+
+static void
+endpoint_commit(struct endpoint *ep)
+{
+	struct sockspec	sp;
+	char		err[256];
+
+	if (ep->pending == -1)
+		return;
+	if (ep->fd != -1) {
+		event_free(ep->ev);
+		close(ep->fd);
+		if (ep == &ctl && sockspec_parse(ep->text, &sp, err,
+		    sizeof(err)) == 0)
+			unlink(((struct sockaddr_un *)&sp.ss)->sun_path);
+		ep->fd = -1;
+	}
+	if (ep->pending >= 0) {
+		ep->fd = ep->pending;
+		if ((ep->ev = event_new(cbase, ep->fd, EV_READ | EV_PERSIST,
+		    accept_cb, ep)) == NULL || event_add(ep->ev, NULL) == -1)
+			fatalx("cannot watch %s", ep == &ctl ?
+			    "the control socket" : "the metrics socket");
+	}
+	ep->pending = -1;
+}
+
+/* Start serving, with the history from the state file. */
+void
+control_start(struct event_base *base, const struct conf *c)
+{
+	struct timeval	tv = { 61 - time(NULL) % 60, 0 };
+
+	cbase = base;
+	if (history_init(&hist, (size_t)c->history_hours * 60) == -1)
+		fatal("%s: history_init", __func__);
+	history_load();
+	if ((minute_ev = evtimer_new(base, minute_cb, &hist)) == NULL ||
+	    evtimer_add(minute_ev, &tv) == -1)
+		fatalx("cannot start the minute timer");
+}
+
+/* At exit: the history is saved, the sockets closed and removed. */
+void
+control_stop(const struct conf *c)
+{
+	struct client	*cl;
+
+	minute_cb(-1, 0, NULL);
+	history_save();
+	history_free(&hist);
+	event_free(minute_ev);
+	while ((cl = LIST_FIRST(&clients)) != NULL)
+		client_free(cl);
+	ctl.pending = metrics.pending = -2;
+	control_commit(c);
+}
+
+/* In a forked process: none of this is its business. */
+void
+control_forget(void)
+{
+	struct client	*cl;
+
+	if (ctl.fd != -1)
+		close(ctl.fd);
+	if (metrics.fd != -1)
+		close(metrics.fd);
+	LIST_FOREACH(cl, &clients, entry)
+		close(conn_fd(cl->conn));
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct endpoint	*ep = arg;
+	struct client	*cl;
+	struct timeval	 tv = { CTL_TIMEOUT, 0 };
+	int		 fd;
+
+	(void)what;
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
+	    -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("%s: accept", ep->text);
+		return;
+	}
+	if (nclients >= CTL_MAX_CLIENTS) {
+		log_warnx("%s: too many clients at once", ep->text);
+		close(fd);
+		return;
+	}
+	if ((cl = calloc(1, sizeof(*cl))) == NULL ||
+	    (cl->conn = conn_new(cbase, fd, 0, client_read, client_event,
+	    cl)) == NULL || (cl->timer = evtimer_new(cbase, client_timeout,
+	    cl)) == NULL) {
+		log_warn("%s: client", ep->text);
+		if (cl == NULL || cl->conn == NULL)
+			close(fd);
+		if (cl != NULL)
+			conn_free(cl->conn);
+		free(cl);
+		return;
+	}
+	cl->http = ep == &metrics;
+	evtimer_add(cl->timer, &tv);
+	LIST_INSERT_HEAD(&clients, cl, entry);
+	nclients++;
+}
+
+static void
+client_free(struct client *cl)
+{
+	LIST_REMOVE(cl, entry);
+	nclients--;
+	conn_free(cl->conn);
+	event_free(cl->timer);
+	free(cl);
+}
+
+static void
+client_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	log_warnx("control: a client sent no request in %d seconds",
+	    CTL_TIMEOUT);
+	client_free(arg);
+}
+
+static void
+client_event(struct conn *conn, int what, int err, void *arg)
+{
+	struct client	*cl = arg;
+
+	(void)conn;
+	if (what == CONN_DRAINED && cl->replied) {
+		client_free(cl);
+		return;
+	}
+	if (what == CONN_ERROR)
+		log_warnx("control: client: %s", strerror(err));
+	if (what == CONN_EOF || what == CONN_ERROR)
+		client_free(cl);
+}
+
+static void
+client_read(struct conn *conn, void *arg)
+{
+	struct client	*cl = arg;
+
+	if (cl->replied)
+		return;
+	if (cl->http)
+		http_request(cl, conn_input(conn));
+	else
+		ctl_request(cl, conn_input(conn));
+}
+
+/* Write the reply; the client is freed once it is out. */
+static void
+client_reply(struct client *cl, int ok, const char *out, size_t len)
+{
+	uint8_t		hdr[4];
+	const char	*status = ok ? "ok\n" : "error\n";
+	size_t		total = strlen(status) + len;
+
+	if (!cl->http) {
+		hdr[0] = (uint8_t)(total >> 24);
+		hdr[1] = (uint8_t)(total >> 16);
+		hdr[2] = (uint8_t)(total >> 8);
+		hdr[3] = (uint8_t)total;
+		conn_write(cl->conn, hdr, sizeof(hdr));
+		conn_write(cl->conn, status, strlen(status));
+	}
+	conn_write(cl->conn, out, len);
+	cl->replied = 1;
+	evtimer_del(cl->timer);
+	conn_notify_drained(cl->conn, 0);
+}
+
+static void
+ctl_request(struct client *cl, struct evbuffer *in)
+{
+	uint8_t	 hdr[4], *p;
+	char	*argv[CTL_MAX_ARGS + 1], *out = NULL;
+	size_t	 len, i, outlen = 0;
+	int	 argc = 0, ok;
+	FILE	*fp;
+
+	if (evbuffer_copyout(in, hdr, 4) != 4)
+		return;
+	len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
+	    (size_t)hdr[2] << 8 | hdr[3];
+	if (len == 0 || len > CTL_MAX_REQUEST) {
+		log_warnx("control: request of %zu bytes refused", len);
+		client_reply(cl, 0, "request too long\n", 17);
+		return;
+	}
+	if (evbuffer_get_length(in) < 4 + len)
+		return;
+	if ((p = evbuffer_pullup(in, (ev_ssize_t)(4 + len))) == NULL) {
+		client_reply(cl, 0, "out of memory\n", 14);
+		return;
+	}
+	p += 4;
+	if (p[len - 1] != '\0') {
+		client_reply(cl, 0, "malformed request\n", 18);
+		return;
+	}
+	for (i = 0; i < len && argc < CTL_MAX_ARGS; i += strlen(argv[argc -
+	    1]) + 1)
+		argv[argc++] = (char *)p + i;
+	argv[argc] = NULL;
+	if (argc < 3 || strcmp(argv[0], CTL_VERSION) != 0) {
+		log_warnx("control: request in another protocol version (%s)",
+		    argv[0]);
+		client_reply(cl, 0, "this milterd speaks " CTL_VERSION "\n",
+		    strlen("this milterd speaks " CTL_VERSION "\n"));
+		return;
+	}
+	if ((fp = open_memstream(&out, &outlen)) == NULL) {
+		log_warn("control: open_memstream");
+		client_reply(cl, 0, "out of memory\n", 14);
+		return;
+	}
+	ok = ctl_command(fp, strcmp(argv[1], "json") == 0, argv + 2,
+	    argc - 2) == 0;
+	if (fclose(fp) == 0)
+		client_reply(cl, ok, out, outlen);
+	else
+		client_reply(cl, 0, "out of memory\n", 14);
+	free(out);
+}
+
+/*
+ * The metrics endpoint: GET /metrics, anything else is refused.  The
+ * request is read up to its blank line (at most CTL_MAX_REQUEST).
+ */
+static void
+http_request(struct client *cl, struct evbuffer *in)
+{
+	struct evbuffer_ptr	 end;
+	char			*out = NULL, head[256];
+	const char		*line;
+	size_t			 outlen = 0, n;
+	FILE			*fp;
+
+	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (end.pos == -1) {
+		if (evbuffer_get_length(in) > CTL_MAX_REQUEST)
+			client_free(cl);
+		return;
+	}
+	line = (const char *)evbuffer_pullup(in, end.pos + 4);
+	if (line == NULL || (strncmp(line, "GET /metrics ", 13) != 0 &&
+	    strncmp(line, "GET /metrics?", 13) != 0)) {
+		n = (size_t)snprintf(head, sizeof(head), "HTTP/1.0 404 Not "
+		    "Found\r\nContent-Type: text/plain\r\nContent-Length: 29"
+		    "\r\n\r\nonly /metrics is served here\n");
+		client_reply(cl, 1, head, n);
+		return;
+	}
+	if ((fp = open_memstream(&out, &outlen)) == NULL) {
+		log_warn("metrics: open_memstream");
+		client_free(cl);
+		return;
+	}
+	stats_prometheus(fp, stats);
+	if (fclose(fp) != 0) {
+		log_warn("metrics: cannot format");
+		free(out);
+		client_free(cl);
+		return;
+	}
+	n = (size_t)snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\n"
+	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\n\r\n", outlen);
+	conn_write(cl->conn, head, n);
+	client_reply(cl, 1, out, outlen);
+	free(out);
+}
+
+static void
+json_str(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(fp, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(fp, "\\u%04x", (unsigned char)*s);
+		else
+			fputc(*s, fp);
+	}
+	fputc('"', fp);
+}
+
+/*
+ * Commands.  Each writes its output to fp and returns 0, or -1 with a
+ * message for the caller.
+ */
+
+static const struct milter_conf *
+find_milter(const struct conf *c, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nmilters; i++)
+		if (strcmp(c->milters[i].name, name) == 0)
+			return &c->milters[i];
+	return NULL;
+}
+
+static void
+fmt_time(char *buf, size_t len, time_t t)
+{
+	struct tm	tm;
+
+	if (t == 0) {
+		strlcpy(buf, "-", len);
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+effective(int configured, int32_t changed)
+{
+	return changed >= 0 ? changed : configured;
+}
+
+/* yes, no or unknown: did the last connection to it work? */
+static const char *
+reachable(const struct stats_child *sc)
+{
+	if (sc->last_ok == 0 && sc->last_down == 0)
+		return "unknown";
+	return sc->last_ok >= sc->last_down ? "yes" : "no";
+}
+
+static void
+child_latency(const struct stats_child *sc, double *mean, double *p99)
+{
+	struct stats_hist	all;
+	size_t			i;
+
+	memset(&all, 0, sizeof(all));
+	for (i = 0; i < NSTAGES; i++)
+		stats_hist_sum(&all, &sc->latency[i]);
+	*mean = all.count > 0 ? (double)all.sum_us / (double)all.count / 1e6 :
+	    0;
+	*p99 = stats_quantile(&all, 0.99);
+}
+
+static void
+status_json(FILE *fp, const struct conf *c, const struct master_info *mi)
+{
+	const struct milter_conf	*m;
+	const struct stats_worker	*w;
+	char				 err[STATS_ERROR_MAX];
+	double				 mean, p99;
+	time_t				 now = time(NULL);
+	size_t				 i, n = 0;
+
+	fprintf(fp, "{\"pid\":%ld,\"uptime\":%lld,\"config\":{\"path\":",
+	    (long)getpid(), (long long)(now - mi->started));
+	json_str(fp, mi->conf_path);
+	fprintf(fp, ",\"loaded\":%lld,\"generation\":%d},\"launcher\":"
+	    "{\"pid\":%ld,\"uptime\":%lld},\"workers\":[",
+	    (long long)mi->loaded, mi->generation, (long)mi->launcher,
+	    mi->launcher != 0 ? (long long)(now - mi->launcher_started) : 0);
+	for (i = 0; i < STATS_MAX_WORKERS; i++) {
+		w = &stats->workers[i];
+		if (w->pid == 0)
+			continue;
+		fprintf(fp, "%s{\"num\":%d,\"pid\":%d,\"generation\":%d,"
+		    "\"uptime\":%lld,\"served\":%llu,\"open\":%llu}",
+		    n++ ? "," : "", w->num, w->pid, w->gen,
+		    (long long)(now - w->started),
+		    (unsigned long long)stats_get(&w->served),
+		    (unsigned long long)stats_get(&w->open));
+	}
+	fprintf(fp, "],\"children\":[");
+	for (i = 0; i < c->nmilters; i++) {
+		m = &c->milters[i];
+		stats_get_error(m->stats, err, sizeof(err));
+		child_latency(m->stats, &mean, &p99);
+		fprintf(fp, "%s{\"name\":", i ? "," : "");
+		json_str(fp, m->name);
+		fprintf(fp, ",\"enabled\":%s,\"evaluation\":%s,\"changed\":%s,"
+		    "\"reachable\":\"%s\",\"sessions\":%llu,"
+		    "\"latency_mean\":%.6f,\"latency_p99\":%.6f,"
+		    "\"last_error_time\":%lld,\"last_error\":",
+		    effective(m->enabled, m->stats->enabled) ? "true" : "false",
+		    effective(m->evaluation, m->stats->evaluation) ? "true" :
+		    "false", m->stats->enabled >= 0 ||
+		    m->stats->evaluation >= 0 ? "true" : "false",
+		    reachable(m->stats),
+		    (unsigned long long)stats_get(&m->stats->sessions), mean,
+		    p99, (long long)m->stats->last_fail);
+		json_str(fp, err);
+		fputc('}', fp);
+	}
+	fprintf(fp, "]}\n");
+}
+
+static void
+status_text(FILE *fp, const struct conf *c, const struct master_info *mi)
+{
+	const struct milter_conf	*m;
+	const struct stats_worker	*w;
+	char				 err[STATS_ERROR_MAX], when[32];
+	double				 mean, p99;
+	time_t				 now = time(NULL);
+	size_t				 i;
+	int				 changed = 0;
+
+	fmt_time(when, sizeof(when), mi->loaded);
+	fprintf(fp, "milterd pid %ld, up %llds; %s loaded %s "
+	    "(generation %d)\n", (long)getpid(),
+	    (long long)(now - mi->started), mi->conf_path, when,
+	    mi->generation);
+	if (mi->launcher != 0)
+		fprintf(fp, "launcher pid %ld, up %llds\n", (long)mi->launcher,
+		    (long long)(now - mi->launcher_started));
+	else
+		fprintf(fp, "launcher not running\n");
+	fprintf(fp, "\n%-6s %-8s %-4s %-9s %10s %6s\n", "WORKER", "PID",
+	    "GEN", "UPTIME", "SERVED", "OPEN");
+	for (i = 0; i < STATS_MAX_WORKERS; i++) {
+		w = &stats->workers[i];
+		if (w->pid != 0)
+			fprintf(fp, "%-6d %-8d %-4d %-9lld %10llu %6llu\n",
+			    w->num, w->pid, w->gen,
+			    (long long)(now - w->started),
+			    (unsigned long long)stats_get(&w->served),
+			    (unsigned long long)stats_get(&w->open));
+	}
+	fprintf(fp, "\n%-20s %-8s %-10s %-9s %9s %9s %9s  %s\n", "CHILD",
+	    "ENABLED", "EVALUATION", "REACHABLE", "SESSIONS", "MEAN", "P99",
+	    "LAST ERROR");
+	for (i = 0; i < c->nmilters; i++) {
+		m = &c->milters[i];
+		stats_get_error(m->stats, err, sizeof(err));
+		fmt_time(when, sizeof(when), (time_t)m->stats->last_fail);
+		child_latency(m->stats, &mean, &p99);
+		changed |= m->stats->enabled >= 0 || m->stats->evaluation >= 0;
+		fprintf(fp, "%-20s %-8s %-10s %-9s %9llu %8.3fs %8.3fs  %s%s%s\n",
+		    m->name,
+		    effective(m->enabled, m->stats->enabled) ? "yes" : "no",
+		    effective(m->evaluation, m->stats->evaluation) ? "yes" :
+		    "no", reachable(m->stats),
+		    (unsigned long long)stats_get(&m->stats->sessions), mean,
+		    p99, err[0] != '\0' ? when : "-", err[0] != '\0' ? " " : "",
+		    err);
+	}
+	if (changed)
+		fprintf(fp, "\nChanged by milterctl until the next reload: "
+		    "ENABLED and EVALUATION show what is in effect.\n");
+}
+
+static void
+verdicts_json(FILE *fp, const uint64_t *v, size_t from)
+{
+	size_t	i;
+
+	fputc('{', fp);
+	for (i = from; i < NVERDICTS; i++)
+		fprintf(fp, "%s\"%s\":%llu", i > from ? "," : "",
+		    verdict_name(i), (unsigned long long)stats_get(&v[i]));
+	fputc('}', fp);
+}
+
+static uint64_t
+sessions_open(void)
+{
+	uint64_t	open = 0;
+	size_t		i;
+
+	for (i = 0; i < STATS_MAX_WORKERS; i++)
+		if (stats->workers[i].pid != 0)
+			open += stats_get(&stats->workers[i].open);
+	return open;
+}
+
+static void
+stats_json(FILE *fp)
+{
+	const struct stats_child	*sc;
+	const struct stats_hist		*h;
+	size_t				 i, s, n = 0, k;
+
+	fprintf(fp, "{\"sessions\":{\"total\":%llu,\"open\":%llu,"
+	    "\"verdicts\":", (unsigned long long)stats_get(&stats->sessions),
+	    (unsigned long long)sessions_open());
+	verdicts_json(fp, stats->session_verdicts, VERDICT_NONE);
+	fprintf(fp, "},\"messages\":{\"total\":%llu,\"verdicts\":",
+	    (unsigned long long)stats_get(&stats->messages));
+	verdicts_json(fp, stats->message_verdicts, VERDICT_ACCEPT);
+	fprintf(fp, "},\"mta_errors\":%llu,\"children\":[",
+	    (unsigned long long)stats_get(&stats->mta_errors));
+	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
+		sc = &stats->children[i];
+		if (sc->name[0] == '\0')
+			continue;
+		fprintf(fp, "%s{\"name\":", n++ ? "," : "");
+		json_str(fp, sc->name);
+		fprintf(fp, ",\"sessions\":%llu,\"verdicts\":",
+		    (unsigned long long)stats_get(&sc->sessions));
+		verdicts_json(fp, sc->verdicts, VERDICT_ACCEPT);
+		fprintf(fp, ",\"evaluation_verdicts\":");
+		verdicts_json(fp, sc->evaluated, VERDICT_ACCEPT);
+		fprintf(fp, ",\"fallbacks\":%llu,\"timeouts\":%llu,"
+		    "\"errors\":%llu,\"latency\":{",
+		    (unsigned long long)stats_get(&sc->fallbacks),
+		    (unsigned long long)stats_get(&sc->timeouts),
+		    (unsigned long long)stats_get(&sc->errors));
+		for (k = 0, s = 0; s < NSTAGES; s++) {
+			h = &sc->latency[s];
+			if (stats_get(&h->count) == 0)
+				continue;
+			fprintf(fp, "%s\"%s\":{\"count\":%llu,\"mean\":%.6f,"
+			    "\"p99\":%.6f}", k++ ? "," : "", stage_name(s),
+			    (unsigned long long)stats_get(&h->count),
+			    (double)stats_get(&h->sum_us) /
+			    (double)stats_get(&h->count) / 1e6,
+			    stats_quantile(h, 0.99));
+		}
+		fprintf(fp, "}}");
+	}
+	fprintf(fp, "]}\n");
+}
+
+static void
+verdicts_text(FILE *fp, const char *what, const uint64_t *v, size_t from)
+{
+	size_t	i;
+
+	fprintf(fp, "%s:", what);
+	for (i = from; i < NVERDICTS; i++)
+		fprintf(fp, " %s %llu", verdict_name(i),
+		    (unsigned long long)stats_get(&v[i]));
+	fputc('\n', fp);
+}
+
+static void
+stats_text(FILE *fp)
+{
+	const struct stats_child	*sc;
+	const struct stats_hist		*h;
+	size_t				 i, s, v;
+	int				 evaluated;
+
+	fprintf(fp, "sessions %llu, open %llu, messages %llu, "
+	    "MTA errors %llu\n",
+	    (unsigned long long)stats_get(&stats->sessions),
+	    (unsigned long long)sessions_open(),
+	    (unsigned long long)stats_get(&stats->messages),
+	    (unsigned long long)stats_get(&stats->mta_errors));
+	verdicts_text(fp, "sessions by verdict", stats->session_verdicts,
+	    VERDICT_NONE);
+	verdicts_text(fp, "messages by verdict", stats->message_verdicts,
+	    VERDICT_ACCEPT);
+	fprintf(fp, "\n%-20s %-5s %9s", "CHILD", "MODE", "SESSIONS");
+	for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
+		fprintf(fp, " %10s", verdict_name(v));
+	fprintf(fp, " %9s %8s %8s\n", "fallback", "timeout", "error");
+	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
+		sc = &stats->children[i];
+		if (sc->name[0] == '\0')
+			continue;
+		fprintf(fp, "%-20s %-5s %9llu", sc->name, "apply",
+		    (unsigned long long)stats_get(&sc->sessions));
+		for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
+			fprintf(fp, " %10llu",
+			    (unsigned long long)stats_get(&sc->verdicts[v]));
+		fprintf(fp, " %9llu %8llu %8llu\n",
+		    (unsigned long long)stats_get(&sc->fallbacks),
+		    (unsigned long long)stats_get(&sc->timeouts),
+		    (unsigned long long)stats_get(&sc->errors));
+		for (evaluated = 0, v = 0; v < NVERDICTS; v++)
+			evaluated |= stats_get(&sc->evaluated[v]) != 0;
+		if (!evaluated)
+			continue;
+		fprintf(fp, "%-20s %-5s %9s", sc->name, "eval", "-");
+		for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
+			fprintf(fp, " %10llu",
+			    (unsigned long long)stats_get(&sc->evaluated[v]));
+		fprintf(fp, " %9s %8s %8s\n", "-", "-", "-");
+	}
+	fprintf(fp, "\n%-20s %-10s %9s %9s %9s\n", "CHILD", "STAGE",
+	    "REPLIES", "MEAN", "P99");
+	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
+		sc = &stats->children[i];
+		for (s = 0; sc->name[0] != '\0' && s < NSTAGES; s++) {
+			h = &sc->latency[s];
+			if (stats_get(&h->count) == 0)
+				continue;
+			fprintf(fp, "%-20s %-10s %9llu %8.3fs %8.3fs\n",
+			    sc->name, stage_name(s),
+			    (unsigned long long)stats_get(&h->count),
+			    (double)stats_get(&h->sum_us) /
+			    (double)stats_get(&h->count) / 1e6,
+			    stats_quantile(h, 0.99));
+		}
+	}
+}
+
+/* enable, disable, evaluate: for new sessions, until the next reload. */
+static int
+cmd_change(FILE *fp, const struct conf *c, char **argv, int argc)
+{
+	const struct milter_conf	*m;
+	int				 on;
+
+	if (argc != (strcmp(argv[0], "evaluate") == 0 ? 3 : 2) ||
+	    (argc == 3 && strcmp(argv[2], "on") != 0 &&
+	    strcmp(argv[2], "off") != 0)) {
+		fprintf(fp, "usage: enable NAME | disable NAME | evaluate NAME "
+		    "on|off\n");
+		return -1;
+	}
+	if ((m = find_milter(c, argv[1])) == NULL) {
+		fprintf(fp, "no milter \"%s\" in %s\n", argv[1], c->path);
+		return -1;
+	}
+	if (argc == 3) {
+		on = strcmp(argv[2], "on") == 0;
+		__atomic_store_n(&m->stats->evaluation, on, __ATOMIC_RELAXED);
+	} else {
+		on = strcmp(argv[0], "enable") == 0;
+		__atomic_store_n(&m->stats->enabled, on, __ATOMIC_RELAXED);
+	}
+	log_info("control: milter %s: %s %s until the next reload", m->name,
+	    argc == 3 ? "evaluation" : "enabled", on ? "on" : "off");
+	fprintf(fp, "milter %s: %s for new sessions, until the next reload\n",
+	    m->name, argc == 3 ? (on ? "evaluation on" : "evaluation off") :
+	    (on ? "enabled" : "disabled"));
+	return 0;
+}
+
+static int
+cmd_history(FILE *fp, char **argv, int argc)
+{
+	const char	*errstr;
+	long long	 hours = 24;
+
+	if (argc > 2 || (argc == 2 && (hours = strtonum(argv[1], 1,
+	    24 * 31, &errstr), errstr != NULL))) {
+		fprintf(fp, "usage: history [HOURS]\n");
+		return -1;
+	}
+	minute_cb(-1, 0, NULL);
+	return history_write(&hist, fp, time(NULL) / 60 - hours * 60);
+}
+
+static int
+ctl_command(FILE *fp, int json, char **argv, int argc)
+{
+	struct master_info	 mi;
+	const struct conf	*c;
+
+	master_info(&mi);
+	c = mi.conf;
+	if (strcmp(argv[0], "status") == 0 && argc == 1) {
+		if (json)
+			status_json(fp, c, &mi);
+		else
+			status_text(fp, c, &mi);
+		return 0;
+	}
+	if (strcmp(argv[0], "stats") == 0 && argc == 1) {
+		if (json)
+			stats_json(fp);
+		else
+			stats_text(fp);
+		return 0;
+	}
+	if (strcmp(argv[0], "reload") == 0 && argc == 1)
+		return master_reload(fp);
+	if (strcmp(argv[0], "show") == 0 && argc == 2 &&
+	    strcmp(argv[1], "config") == 0) {
+		conf_print(c, fp);
+		return 0;
+	}
+	if (strcmp(argv[0], "enable") == 0 || strcmp(argv[0], "disable") == 0 ||
+	    strcmp(argv[0], "evaluate") == 0)
+		return cmd_change(fp, c, argv, argc);
+	if (strcmp(argv[0], "history") == 0)
+		return cmd_history(fp, argv, argc);
+	fprintf(fp, "unknown command \"%s\" (see milterctl(8))\n", argv[0]);
+	return -1;
+}
+
+/*
+ * The history: every minute, what the counters gained since the last.
+ */
+
+/*
+ * Called every minute (arg: the history), just after the minute ends,
+ * and before the history is read or saved (arg NULL), which counts in
+ * the minute under way.
+ */
+static void
+minute_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct history_entry		 e[STATS_MAX_CHILDREN];
+	const struct stats_child	*sc;
+	struct timeval			 tv;
+	uint64_t			 now[HISTORY_NCOUNTS], sessions;
+	int64_t				 minute = time(NULL) / 60;
+	size_t				 i, k, n = 0;
+	int				 idx;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
+		sc = &stats->children[i];
+		if (sc->name[0] == '\0' ||
+		    (idx = history_child(&hist, sc->name)) == -1)
+			continue;
+		for (k = 0; k < HISTORY_NCOUNTS - 1; k++)
+			now[k] = stats_get(&sc->verdicts[VERDICT_ACCEPT + k]);
+		now[HISTORY_FALLBACK] = stats_get(&sc->fallbacks);
+		e[n].child = (uint32_t)idx;
+		for (k = 0; k < HISTORY_NCOUNTS; k++) {
+			/* Less than before: the entry was given anew. */
+			e[n].n[k] = (uint32_t)(now[k] >= prev[i][k] ?
+			    now[k] - prev[i][k] : now[k]);
+			prev[i][k] = now[k];
+		}
+		n++;
+	}
+	sessions = stats_get(&stats->sessions);
+	if (history_add(&hist, arg != NULL ? minute - 1 : minute,
+	    (uint32_t)(sessions - prev_sessions), e, n) == -1)
+		log_warnx("history: minute %lld not kept (clock went back?)",
+		    (long long)minute);
+	prev_sessions = sessions;
+	if (arg == NULL)
+		return;
+	if (minute % SAVE_MINUTES == 0)
+		history_save();
+	tv.tv_sec = 61 - time(NULL) % 60;
+	tv.tv_usec = 0;
+	evtimer_add(minute_ev, &tv);
+}
+
+/* Written whole to a temporary file, then renamed over the old one. */
+static void
+history_save(void)
+{
+	struct master_info	 mi;
+	char			 tmp[PATH_MAX], dir[PATH_MAX], *slash;
+	FILE			*fp;
+	int			 fd;
+
+	master_info(&mi);
+	if (mi.conf->state_file[0] == '\0')
+		return;
+	strlcpy(dir, mi.conf->state_file, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		(void)mkdir(dir, 0755);
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", mi.conf->state_file);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1 || (fp = fdopen(fd, "w")) == NULL) {
+		log_warn("history: %s", tmp);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	if (history_write(&hist, fp, 0) == -1 || fclose(fp) != 0) {
+		log_warnx("history: cannot write %s", tmp);
+		unlink(tmp);
+		return;
+	}
+	if (rename(tmp, mi.conf->state_file) == -1) {
+		log_warn("history: rename %s", tmp);
+		unlink(tmp);
+	}
+}
+
+static void
+history_load(void)
+{
+	struct master_info	 mi;
+	char			 err[256];
+	FILE			*fp;
+
+	master_info(&mi);
+	if (mi.conf->state_file[0] == '\0')
+		return;
+	if ((fp = fopen(mi.conf->state_file, "r")) == NULL) {
+		if (errno != ENOENT)
+			log_warn("history: %s", mi.conf->state_file);
+		return;
+	}
+	if (history_read(&hist, fp, err, sizeof(err)) == -1)
+		log_warnx("history: %s: %s (kept what came before)",
+		    mi.conf->state_file, err);
+	fclose(fp);
+}

@@ -1,0 +1,400 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * stats.c: the shared counters (see stats.h) and their Prometheus
+ * text exposition.
+ *
+ * Counters are added with relaxed atomics: each is exact on its own,
+ * and a reader may see one counter of a pair updated before the other,
+ * which no consumer of these figures minds.  A child's last error is a
+ * string: writers bump error_seq around it (seqlock), readers retry
+ * while it changes, so they never show half of one message and half of
+ * another.
+ */
+
+#include <sys/types.h>
+#include <sys/mman.h>
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "milter.h"
+#include "stats.h"
+
+struct stats		*stats;
+struct stats_worker	*stats_self;
+
+const uint64_t stats_bucket_us[STATS_NBUCKETS] = {
+	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
+	500000, 1000000, 2500000, 5000000, 10000000, 30000000, UINT64_MAX
+};
+
+/* In enum stage order. */
+static const char	stage_cmds[] = "OCHMRTLNBEU";
+static const char	*stage_names[NSTAGES] = {
+	"negotiate", "connect", "helo", "mail", "rcpt", "data", "header",
+	"eoh", "body", "eom", "unknown"
+};
+static const char	*verdict_names[NVERDICTS] = {
+	"none", "accept", "reject", "tempfail", "discard", "quarantine"
+};
+
+/* The region, zeroed, shared with every process forked after. */
+struct stats *
+stats_map(void)
+{
+	struct stats	*st;
+
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (st == MAP_FAILED)
+		fatal("%s: mmap", __func__);
+	st->started = time(NULL);
+	return st;
+}
+
+/* The entry counting this name, given one if new; NULL when full. */
+struct stats_child *
+stats_child(struct stats *st, const char *name)
+{
+	struct stats_child	*free_entry = NULL;
+	size_t			 i;
+
+	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
+		if (strcmp(st->children[i].name, name) == 0)
+			return &st->children[i];
+		if (free_entry == NULL && st->children[i].name[0] == '\0')
+			free_entry = &st->children[i];
+	}
+	if (free_entry == NULL)
+		return NULL;
+	strlcpy(free_entry->name, name, sizeof(free_entry->name));
+	free_entry->enabled = free_entry->evaluation = -1;
+	return free_entry;
+}
+
+/* A reload ends what milterctl changed. */
+void
+stats_clear_overrides(struct stats *st)
+{
+	size_t	i;
+
+	for (i = 0; i < STATS_MAX_CHILDREN; i++)
+		st->children[i].enabled = st->children[i].evaluation = -1;
+}
+
+void
+stats_add(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+void
+stats_sub(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_sub(counter, n, __ATOMIC_RELAXED);
+}
+
+uint64_t
+stats_get(const uint64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+/* A monotonic clock in microseconds, for reply times. */
+uint64_t
+stats_now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* One reply of a child, us microseconds after the command went out. */
+void
+stats_time(struct stats_child *sc, enum stage stage, uint64_t us)
+{
+	struct stats_hist	*h = &sc->latency[stage];
+	size_t			 i;
+
+	for (i = 0; i < STATS_NBUCKETS - 1 && us > stats_bucket_us[i]; i++)
+		;
+	stats_add(&h->bucket[i], 1);
+	stats_add(&h->sum_us, us);
+	stats_add(&h->count, 1);
+}
+
+void
+stats_set_error(struct stats_child *sc, const char *msg)
+{
+	__atomic_fetch_add(&sc->error_seq, 1, __ATOMIC_ACQ_REL);
+	strlcpy(sc->last_error, msg, sizeof(sc->last_error));
+	__atomic_store_n(&sc->last_fail, (int64_t)time(NULL),
+	    __ATOMIC_RELAXED);
+	__atomic_fetch_add(&sc->error_seq, 1, __ATOMIC_ACQ_REL);
+}
+
+void
+stats_get_error(const struct stats_child *sc, char *buf, size_t len)
+{
+	uint32_t	seq;
+	int		tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		seq = __atomic_load_n(&sc->error_seq, __ATOMIC_ACQUIRE);
+		if (seq & 1)
+			continue;
+		memcpy(buf, sc->last_error, len < sizeof(sc->last_error) ?
+		    len : sizeof(sc->last_error));
+		buf[len - 1] = '\0';
+		if (__atomic_load_n(&sc->error_seq, __ATOMIC_ACQUIRE) == seq)
+			return;
+	}
+	strlcpy(buf, "(being written)", len);
+}
+
+/*
+ * The q-quantile in seconds: the upper bound of the bucket it falls
+ * in (the largest finite bound for the last bucket), 0 without data.
+ */
+double
+stats_quantile(const struct stats_hist *h, double q)
+{
+	uint64_t	total = 0, seen = 0, rank;
+	size_t		i;
+
+	for (i = 0; i < STATS_NBUCKETS; i++)
+		total += h->bucket[i];
+	if (total == 0)
+		return 0;
+	rank = (uint64_t)(q * (double)total + 0.999999);
+	if (rank < 1)
+		rank = 1;
+	for (i = 0; i < STATS_NBUCKETS - 1; i++) {
+		seen += h->bucket[i];
+		if (seen >= rank)
+			break;
+	}
+	if (i == STATS_NBUCKETS - 1)
+		i--;
+	return (double)stats_bucket_us[i] / 1e6;
+}
+
+void
+stats_hist_sum(struct stats_hist *to, const struct stats_hist *from)
+{
+	size_t	i;
+
+	to->count += stats_get(&from->count);
+	to->sum_us += stats_get(&from->sum_us);
+	for (i = 0; i < STATS_NBUCKETS; i++)
+		to->bucket[i] += stats_get(&from->bucket[i]);
+}
+
+/* What a final reply means; a reply code by its first digit. */
+enum verdict
+verdict_of(char code, const char *text)
+{
+	switch (code) {
+	case SMFIR_ACCEPT:
+	case SMFIR_CONTINUE:
+		return VERDICT_ACCEPT;
+	case SMFIR_REJECT:
+		return VERDICT_REJECT;
+	case SMFIR_TEMPFAIL:
+	case SMFIR_SHUTDOWN:
+		return VERDICT_TEMPFAIL;
+	case SMFIR_DISCARD:
+		return VERDICT_DISCARD;
+	case SMFIR_REPLYCODE:
+		return text != NULL && text[0] == '4' ? VERDICT_TEMPFAIL :
+		    VERDICT_REJECT;
+	default:
+		return VERDICT_NONE;
+	}
+}
+
+const char *
+verdict_name(enum verdict v)
+{
+	return verdict_names[v];
+}
+
+const char *
+stage_name(enum stage s)
+{
+	return stage_names[s];
+}
+
+/* The stage a command's reply time counts under, -1 for none. */
+int
+stage_of_cmd(char cmd)
+{
+	const char	*p = cmd != '\0' ? strchr(stage_cmds, cmd) : NULL;
+
+	return p != NULL ? (int)(p - stage_cmds) : -1;
+}
+
+/*
+ * The Prometheus text exposition format, version 0.0.4.
+ */
+
+static void
+prom_head(FILE *fp, const char *name, const char *type, const char *help)
+{
+	fprintf(fp, "# HELP milterd_%s %s\n# TYPE milterd_%s %s\n", name,
+	    help, name, type);
+}
+
+static void
+prom_verdicts(FILE *fp, const char *name, const char *child,
+    const uint64_t *v, size_t from)
+{
+	size_t	i;
+
+	for (i = from; i < NVERDICTS; i++) {
+		fprintf(fp, "milterd_%s{", name);
+		if (child != NULL)
+			fprintf(fp, "child=\"%s\",", child);
+		fprintf(fp, "verdict=\"%s\"} %llu\n", verdict_names[i],
+		    (unsigned long long)stats_get(&v[i]));
+	}
+}
+
+/* One counter per named child. */
+static void
+prom_per_child(FILE *fp, const struct stats *st, const char *name,
+    const char *help, size_t offset)
+{
+	const struct stats_child	*sc;
+	size_t				 i;
+
+	prom_head(fp, name, "counter", help);
+	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
+		sc = &st->children[i];
+		if (sc->name[0] != '\0')
+			fprintf(fp, "milterd_%s{child=\"%s\"} %llu\n", name,
+			    sc->name, (unsigned long long)stats_get(
+			    (const uint64_t *)((const char *)sc + offset)));
+	}
+}
+
+static void
+prom_latency(FILE *fp, const struct stats_child *sc)
+{
+	const struct stats_hist	*h;
+	uint64_t		 cum;
+	size_t			 s, i;
+
+	for (s = 0; s < NSTAGES; s++) {
+		h = &sc->latency[s];
+		if (stats_get(&h->count) == 0)
+			continue;
+		for (cum = 0, i = 0; i < STATS_NBUCKETS; i++) {
+			cum += stats_get(&h->bucket[i]);
+			fprintf(fp, "milterd_child_reply_seconds_bucket{"
+			    "child=\"%s\",stage=\"%s\",le=\"", sc->name,
+			    stage_names[s]);
+			if (i == STATS_NBUCKETS - 1)
+				fprintf(fp, "+Inf\"} %llu\n",
+				    (unsigned long long)cum);
+			else
+				fprintf(fp, "%g\"} %llu\n",
+				    (double)stats_bucket_us[i] / 1e6,
+				    (unsigned long long)cum);
+		}
+		fprintf(fp, "milterd_child_reply_seconds_sum{child=\"%s\","
+		    "stage=\"%s\"} %.6f\n", sc->name, stage_names[s],
+		    (double)stats_get(&h->sum_us) / 1e6);
+		fprintf(fp, "milterd_child_reply_seconds_count{child=\"%s\","
+		    "stage=\"%s\"} %llu\n", sc->name, stage_names[s],
+		    (unsigned long long)cum);
+	}
+}
+
+/* Names are checked at load to have no blanks, quotes or backslashes. */
+void
+stats_prometheus(FILE *fp, const struct stats *st)
+{
+	uint64_t	open = 0;
+	size_t		i;
+
+	prom_head(fp, "start_time_seconds", "gauge",
+	    "When the master started, in seconds since the epoch.");
+	fprintf(fp, "milterd_start_time_seconds %lld\n",
+	    (long long)st->started);
+	prom_head(fp, "sessions_total", "counter", "MTA sessions ended.");
+	fprintf(fp, "milterd_sessions_total %llu\n",
+	    (unsigned long long)stats_get(&st->sessions));
+	for (i = 0; i < STATS_MAX_WORKERS; i++)
+		if (st->workers[i].pid != 0)
+			open += stats_get(&st->workers[i].open);
+	prom_head(fp, "sessions_open", "gauge", "MTA sessions open now.");
+	fprintf(fp, "milterd_sessions_open %llu\n", (unsigned long long)open);
+	prom_head(fp, "session_verdicts_total", "counter",
+	    "Sessions ended, by the last verdict given to the MTA.");
+	prom_verdicts(fp, "session_verdicts_total", NULL,
+	    st->session_verdicts, VERDICT_NONE);
+	prom_head(fp, "messages_total", "counter",
+	    "Messages that reached end of message.");
+	fprintf(fp, "milterd_messages_total %llu\n",
+	    (unsigned long long)stats_get(&st->messages));
+	prom_head(fp, "message_verdicts_total", "counter",
+	    "Messages, by the verdict given to the MTA at end of message.");
+	prom_verdicts(fp, "message_verdicts_total", NULL,
+	    st->message_verdicts, VERDICT_ACCEPT);
+	prom_head(fp, "mta_errors_total", "counter",
+	    "Sessions ended by a protocol or I/O error on the MTA side.");
+	fprintf(fp, "milterd_mta_errors_total %llu\n",
+	    (unsigned long long)stats_get(&st->mta_errors));
+	prom_per_child(fp, st, "child_sessions_total",
+	    "Sessions a child took part in.",
+	    offsetof(struct stats_child, sessions));
+	prom_head(fp, "child_verdicts_total", "counter",
+	    "Verdicts of a child that were applied.");
+	for (i = 0; i < STATS_MAX_CHILDREN; i++)
+		if (st->children[i].name[0] != '\0')
+			prom_verdicts(fp, "child_verdicts_total",
+			    st->children[i].name, st->children[i].verdicts,
+			    VERDICT_ACCEPT);
+	prom_head(fp, "child_evaluation_verdicts_total", "counter",
+	    "Verdicts of a child in evaluation mode: logged, not applied.");
+	for (i = 0; i < STATS_MAX_CHILDREN; i++)
+		if (st->children[i].name[0] != '\0')
+			prom_verdicts(fp, "child_evaluation_verdicts_total",
+			    st->children[i].name, st->children[i].evaluated,
+			    VERDICT_ACCEPT);
+	prom_per_child(fp, st, "child_fallbacks_total",
+	    "Failures of a child, answered with its fallback.",
+	    offsetof(struct stats_child, fallbacks));
+	prom_per_child(fp, st, "child_timeouts_total",
+	    "Failures of a child by a timeout.",
+	    offsetof(struct stats_child, timeouts));
+	prom_per_child(fp, st, "child_errors_total",
+	    "Failures of a child other than timeouts.",
+	    offsetof(struct stats_child, errors));
+	prom_head(fp, "child_reply_seconds", "histogram",
+	    "Time a child took to answer a command, by stage.");
+	for (i = 0; i < STATS_MAX_CHILDREN; i++)
+		if (st->children[i].name[0] != '\0')
+			prom_latency(fp, &st->children[i]);
+}

@@ -1,0 +1,139 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * stats.h: milterd's counters, in one shared memory region that the
+ * master maps before it forks: workers add to it (atomically, without
+ * locks), the master reads it for milterctl, the Prometheus endpoint
+ * and the per-minute history.  The region outlives every worker, so a
+ * recycled or killed worker loses nothing it counted.
+ *
+ * Children are counted by name: the master gives each configured name
+ * an entry (kept across reloads, so a child's counters survive them);
+ * workers find it through milter_conf.stats.
+ */
+
+#ifndef STATS_H
+#define STATS_H
+
+#include <sys/types.h>
+#include <sys/time.h>
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define STATS_MAX_CHILDREN	128
+#define STATS_MAX_WORKERS	512	/* slots of two generations */
+#define STATS_NBUCKETS		16	/* the last is +Inf */
+#define STATS_NAME_MAX		72
+#define STATS_ERROR_MAX		160
+
+/* A verdict: of a session, of a message, or of one child. */
+enum verdict {
+	VERDICT_NONE,		/* none given (sessions only) */
+	VERDICT_ACCEPT,
+	VERDICT_REJECT,
+	VERDICT_TEMPFAIL,
+	VERDICT_DISCARD,
+	VERDICT_QUARANTINE,
+	NVERDICTS
+};
+
+/* The command a child's reply time is counted under. */
+enum stage {
+	STAGE_NEGOTIATE,
+	STAGE_CONNECT,
+	STAGE_HELO,
+	STAGE_MAIL,
+	STAGE_RCPT,
+	STAGE_DATA,
+	STAGE_HEADER,
+	STAGE_EOH,
+	STAGE_BODY,
+	STAGE_EOM,
+	STAGE_UNKNOWN,
+	NSTAGES
+};
+
+/* Reply times; bucket i counts replies up to stats_bucket_us[i]. */
+struct stats_hist {
+	uint64_t	count;
+	uint64_t	sum_us;
+	uint64_t	bucket[STATS_NBUCKETS];
+};
+
+struct stats_child {
+	char		name[STATS_NAME_MAX];	/* "": free entry */
+	int32_t		enabled;	/* milterctl's override, -1: none */
+	int32_t		evaluation;	/* likewise */
+	uint64_t	sessions;	/* sessions it took part in */
+	uint64_t	verdicts[NVERDICTS];		/* applied */
+	uint64_t	evaluated[NVERDICTS];		/* evaluation mode */
+	uint64_t	fallbacks;	/* failed: its fallback stood in */
+	uint64_t	timeouts;	/* of which by a timeout */
+	uint64_t	errors;		/* of which by anything else */
+	int64_t		last_ok;	/* last negotiation that worked */
+	int64_t		last_fail;	/* last failure (of last_error) */
+	int64_t		last_down;	/* last failure to connect */
+	uint32_t	error_seq;	/* odd while last_error is written */
+	char		last_error[STATS_ERROR_MAX];
+	struct stats_hist latency[NSTAGES];
+};
+
+struct stats_worker {
+	int32_t		pid;		/* 0: free slot */
+	int32_t		num;		/* worker number */
+	int32_t		gen;		/* its generation */
+	int64_t		started;
+	uint64_t	served;
+	uint64_t	open;
+};
+
+struct stats {
+	int64_t			started;
+	uint64_t		sessions;
+	uint64_t		messages;
+	uint64_t		session_verdicts[NVERDICTS];
+	uint64_t		message_verdicts[NVERDICTS];
+	uint64_t		mta_errors;	/* sessions ended by the MTA side */
+	struct stats_worker	workers[STATS_MAX_WORKERS];
+	struct stats_child	children[STATS_MAX_CHILDREN];
+};
+
+extern struct stats		*stats;		/* the shared region */
+extern struct stats_worker	*stats_self;	/* a worker's own slot */
+extern const uint64_t		 stats_bucket_us[STATS_NBUCKETS];
+
+/* stats.c */
+struct stats	*stats_map(void);
+struct stats_child *stats_child(struct stats *, const char *);
+void		 stats_clear_overrides(struct stats *);
+void		 stats_add(uint64_t *, uint64_t);
+void		 stats_sub(uint64_t *, uint64_t);
+uint64_t	 stats_get(const uint64_t *);
+void		 stats_time(struct stats_child *, enum stage, uint64_t);
+uint64_t	 stats_now_us(void);
+void		 stats_set_error(struct stats_child *, const char *);
+void		 stats_get_error(const struct stats_child *, char *, size_t);
+double		 stats_quantile(const struct stats_hist *, double);
+void		 stats_hist_sum(struct stats_hist *, const struct stats_hist *);
+enum verdict	 verdict_of(char, const char *);
+const char	*verdict_name(enum verdict);
+const char	*stage_name(enum stage);
+int		 stage_of_cmd(char);
+void		 stats_prometheus(FILE *, const struct stats *);
+
+#endif /* STATS_H */
