@@ -33,6 +33,7 @@
 #include <grp.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -102,6 +103,12 @@ parse_inet(const char *s, int family, struct sockspec *sp, char *err,
 	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf) ||
 	    split_host_port(buf, &host, &port) == -1) {
 		snprintf(err, errlen, "expected port@host or host:port");
+		return -1;
+	}
+	/* getaddrinfo() takes 65536 as port 0, and so on. */
+	if (strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
+	    atoi(port) < 1 || atoi(port) > 65535) {
+		snprintf(err, errlen, "port %s: expected 1 to 65535", port);
 		return -1;
 	}
 	memset(&hints, 0, sizeof(hints));

@@ -3,6 +3,8 @@
  * and each kind of error reported as file:line.
  */
 
+#include <sys/socket.h>
+
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <stdio.h>
@@ -48,6 +50,11 @@ Test(conf, defaults)
 	cr_assert_str_eq(c->user, "_milterd");
 	cr_assert_eq(c->workers, 0);
 	cr_assert_str_eq(c->pidfile, "/var/run/milterd.pid");
+	cr_assert_str_eq(c->control, "/var/run/milterd/control.sock");
+	cr_assert_eq(c->control_mode, 0600);
+	cr_assert(!c->metrics);
+	cr_assert_str_eq(c->state_file, "/var/lib/milterd/history");
+	cr_assert_eq(c->history_hours, 48);
 	cr_assert_eq(c->fallback, FALLBACK_ACCEPT);
 	cr_assert_eq(c->dispatch, DISPATCH_SEQUENTIAL);
 	cr_assert_eq(c->body_memory_limit, 1048576);
@@ -72,7 +79,9 @@ Test(conf, every_key)
 	    "pidfile = \"/tmp/p\"\ncontrol = \"/tmp/c\"\n"
 	    "fallback = \"tempfail\"\ndispatch = \"parallel\"\n"
 	    "body_memory_limit = 4096\nspool_dir = \"/tmp\"\n"
-	    "progress_interval = 7\n"
+	    "progress_interval = 7\ncontrol_mode = \"0660\"\n"
+	    "metrics_listen = \"[::1]:9185\"\nstate_file = \"/tmp/h\"\n"
+	    "history_hours = 2\n"
 	    "milter \"one\" {\n socket = \"inet:127.0.0.1:8891\"\n"
 	    " command = \"/usr/sbin/one -f\"\n user = \"one\"\n"
 	    " enabled = false\n evaluation = true\n fallback = \"reject\"\n"
@@ -90,6 +99,12 @@ Test(conf, every_key)
 	cr_assert_eq(c->dispatch, DISPATCH_PARALLEL);
 	cr_assert_eq(c->body_memory_limit, 4096);
 	cr_assert_eq(c->progress_interval, 7);
+	cr_assert_eq(c->control_mode, 0660);
+	cr_assert(c->metrics);
+	cr_assert_str_eq(c->metrics_listen.text, "[::1]:9185");
+	cr_assert_eq(c->metrics_listen.ss.ss_family, AF_INET6);
+	cr_assert_str_eq(c->state_file, "/tmp/h");
+	cr_assert_eq(c->history_hours, 2);
 	cr_assert_eq(c->nmilters, 2);
 	cr_assert_str_eq(c->milters[0].command, "/usr/sbin/one -f");
 	cr_assert_str_eq(c->milters[0].user, "one");
@@ -126,7 +141,19 @@ static const struct {
 	  ":1: command \"opendkim -x\": expected an absolute path and "
 	  "arguments (quotes closed, at most 63 words)\n" },
 	{ "milter \"a b\" { socket = \"/a\" }\n",
-	  ":1: milter \"a b\": a name is 1 to 64 characters without blanks\n" },
+	  ":1: milter \"a b\": a name is 1 to 64 characters without blanks, "
+	  "quotes or backslashes\n" },
+	{ "milter \"a\\\\b\" { socket = \"/a\" }\n",
+	  ":1: milter \"a\\b\": a name is 1 to 64 characters without blanks, "
+	  "quotes or backslashes\n" },
+	{ "metrics_listen = \"9185\"\ncontrol_mode = \"9\"\n"
+	  "history_hours = 0\n",
+	  ":1: metrics_listen \"9185\": expected host:port\n"
+	  ":2: control_mode \"9\": expected an octal mode such as 0660\n"
+	  ":3: history_hours 0: expected 1 to 744 hours\n" },
+	{ "metrics_listen = \"127.0.0.1:99999\"\n",
+	  ":1: metrics_listen \"127.0.0.1:99999\": port 99999: expected 1 to "
+	  "65535\n" },
 };
 
 Test(conf, errors_name_file_and_line)
@@ -179,4 +206,24 @@ Test(conf, print_is_loadable)
 	conf_free(again);
 	conf_free(c);
 	free(text);
+}
+
+/* Each milter has counters of its own: so many sections at most. */
+Test(conf, too_many_milters)
+{
+	struct conf	*c;
+	char		 text[8192], want[512];
+	size_t		 n = 0;
+	int		 i;
+
+	for (i = 1; i <= CONF_MAX_MILTERS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		    "milter \"m%d\" { socket = \"/m%d\" }\n", i, i);
+	cr_assert_not_null(c = load(text), "%s", errbuf);
+	conf_free(c);
+	snprintf(text + n, sizeof(text) - n, "milter \"x\" { socket = \"/x\" }\n");
+	cr_assert_null(load(text));
+	snprintf(want, sizeof(want), "%s:%d: at most %d milter sections\n",
+	    path, CONF_MAX_MILTERS + 1, CONF_MAX_MILTERS);
+	cr_assert_str_eq(errbuf, want);
 }
