@@ -34,7 +34,7 @@ grep_ok chain-b-sees-a-body '^body 17 bytes' "$TMP/b.log"
 tr -d '\r' <"$TMP/chain.eml" >"$TMP/chain.txt"
 printf 'From: <a@example.com>\nTo: <b@example.com>\nSubject: changed by b\nX-A: one\nX-B: two\n\nnew body from a\n' >"$TMP/want.txt"
 check chain-message cmp "$TMP/chain.txt" "$TMP/want.txt"
-grep_ok chain-session-line 'session=[0-9]+\.[0-9]+ client=client.example\[192.0.2.1\] children=a,b verdict=accept@eom' "$TMP/md-chain.err"
+grep_ok chain-session-line 'session=[0-9]+\.[0-9]+ client=client.example\[192.0.2.1\] children=a,b child.a=accept:[0-9.]+ child.b=accept:[0-9.]+ verdict=accept@eom end="quit" time=[0-9.]+$' "$TMP/md-chain.err"
 
 # The first refusal decides; later children never see the command.
 tmilter tf -T mail
