@@ -668,10 +668,10 @@ stats_json(FILE *fp)
 	    (unsigned long long)stats_get(&stats->mta_errors));
 	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
 		sc = &stats->children[i];
-		if (sc->name[0] == '\0')
+		if (stats_child_name(i)[0] == '\0')
 			continue;
 		fprintf(fp, "%s{\"name\":", n++ ? "," : "");
-		json_str(fp, sc->name);
+		json_str(fp, stats_child_name(i));
 		fprintf(fp, ",\"sessions\":%llu,\"verdicts\":",
 		    (unsigned long long)stats_get(&sc->sessions));
 		verdicts_json(fp, sc->verdicts, VERDICT_ACCEPT);
@@ -734,9 +734,9 @@ stats_text(FILE *fp)
 	fprintf(fp, " %9s %8s %8s\n", "fallback", "timeout", "error");
 	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
 		sc = &stats->children[i];
-		if (sc->name[0] == '\0')
+		if (stats_child_name(i)[0] == '\0')
 			continue;
-		fprintf(fp, "%-20s %-5s %9llu", sc->name, "apply",
+		fprintf(fp, "%-20s %-5s %9llu", stats_child_name(i), "apply",
 		    (unsigned long long)stats_get(&sc->sessions));
 		for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
 			fprintf(fp, " %10llu",
@@ -749,7 +749,8 @@ stats_text(FILE *fp)
 			evaluated |= stats_get(&sc->evaluated[v]) != 0;
 		if (!evaluated)
 			continue;
-		fprintf(fp, "%-20s %-5s %9s", sc->name, "eval", "-");
+		fprintf(fp, "%-20s %-5s %9s", stats_child_name(i), "eval",
+		    "-");
 		for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
 			fprintf(fp, " %10llu",
 			    (unsigned long long)stats_get(&sc->evaluated[v]));
@@ -759,12 +760,13 @@ stats_text(FILE *fp)
 	    "REPLIES", "MEAN", "P99");
 	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
 		sc = &stats->children[i];
-		for (s = 0; sc->name[0] != '\0' && s < NSTAGES; s++) {
+		for (s = 0; stats_child_name(i)[0] != '\0' && s < NSTAGES;
+		    s++) {
 			h = &sc->latency[s];
 			if (stats_get(&h->count) == 0)
 				continue;
 			fprintf(fp, "%-20s %-10s %9llu %8.3fs %8.3fs\n",
-			    sc->name, stage_name(s),
+			    stats_child_name(i), stage_name(s),
 			    (unsigned long long)stats_get(&h->count),
 			    (double)stats_get(&h->sum_us) /
 			    (double)stats_get(&h->count) / 1e6,
@@ -883,8 +885,8 @@ minute_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
 		sc = &stats->children[i];
-		if (sc->name[0] == '\0' ||
-		    (idx = history_child(&hist, sc->name)) == -1)
+		if (stats_child_name(i)[0] == '\0' ||
+		    (idx = history_child(&hist, stats_child_name(i))) == -1)
 			continue;
 		for (k = 0; k < HISTORY_NCOUNTS - 1; k++)
 			now[k] = stats_get(&sc->verdicts[VERDICT_ACCEPT + k]);

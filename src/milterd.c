@@ -581,25 +581,23 @@ master_info(struct master_info *mi)
 static void
 assign_stats(struct conf *c)
 {
-	struct stats_child	*sc;
-	size_t			 i, j, k;
-	int			 used;
+	size_t	i, j, k;
+	int	used;
 
 	for (i = 0; i < c->nmilters; i++) {
 		if ((c->milters[i].stats = stats_child(stats,
 		    c->milters[i].name)) != NULL)
 			continue;
 		for (j = 0; j < STATS_MAX_CHILDREN; j++) {
-			sc = &stats->children[j];
 			for (used = 0, k = 0; k < c->nmilters; k++)
-				used |= strcmp(sc->name, c->milters[k].name) ==
-				    0;
+				used |= strcmp(stats_child_name(j),
+				    c->milters[k].name) == 0;
 			if (!used)
 				break;
 		}
 		log_warnx("counters of milter %s dropped for milter %s",
-		    stats->children[j].name, c->milters[i].name);
-		memset(&stats->children[j], 0, sizeof(stats->children[j]));
+		    stats_child_name(j), c->milters[i].name);
+		stats_child_forget(stats, j);
 		c->milters[i].stats = stats_child(stats, c->milters[i].name);
 	}
 }

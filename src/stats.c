@@ -42,6 +42,9 @@
 struct stats		*stats;
 struct stats_worker	*stats_self;
 
+/* Entry i counts the child named child_names[i]; "": a free entry. */
+static char		 child_names[STATS_MAX_CHILDREN][STATS_NAME_MAX];
+
 const uint64_t stats_bucket_us[STATS_NBUCKETS] = {
 	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
 	500000, 1000000, 2500000, 5000000, 10000000, 30000000, UINT64_MAX
@@ -79,16 +82,32 @@ stats_child(struct stats *st, const char *name)
 	size_t			 i;
 
 	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
-		if (strcmp(st->children[i].name, name) == 0)
+		if (strcmp(child_names[i], name) == 0)
 			return &st->children[i];
-		if (free_entry == NULL && st->children[i].name[0] == '\0')
+		if (free_entry == NULL && child_names[i][0] == '\0')
 			free_entry = &st->children[i];
 	}
 	if (free_entry == NULL)
 		return NULL;
-	strlcpy(free_entry->name, name, sizeof(free_entry->name));
+	strlcpy(child_names[free_entry - st->children], name,
+	    sizeof(child_names[0]));
 	free_entry->enabled = free_entry->evaluation = -1;
 	return free_entry;
+}
+
+/* The name entry i counts, "" for a free entry. */
+const char *
+stats_child_name(size_t i)
+{
+	return child_names[i];
+}
+
+/* Entry i is free again, its counts gone. */
+void
+stats_child_forget(struct stats *st, size_t i)
+{
+	memset(&st->children[i], 0, sizeof(st->children[i]));
+	child_names[i][0] = '\0';
 }
 
 /* A reload ends what milterctl changed. */
@@ -291,15 +310,15 @@ prom_per_child(FILE *fp, const struct stats *st, const char *name,
 	prom_head(fp, name, "counter", help);
 	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
 		sc = &st->children[i];
-		if (sc->name[0] != '\0')
+		if (child_names[i][0] != '\0')
 			fprintf(fp, "milterd_%s{child=\"%s\"} %llu\n", name,
-			    sc->name, (unsigned long long)stats_get(
+			    child_names[i], (unsigned long long)stats_get(
 			    (const uint64_t *)((const char *)sc + offset)));
 	}
 }
 
 static void
-prom_latency(FILE *fp, const struct stats_child *sc)
+prom_latency(FILE *fp, const struct stats_child *sc, const char *child)
 {
 	const struct stats_hist	*h;
 	uint64_t		 cum;
@@ -312,7 +331,7 @@ prom_latency(FILE *fp, const struct stats_child *sc)
 		for (cum = 0, i = 0; i < STATS_NBUCKETS; i++) {
 			cum += stats_get(&h->bucket[i]);
 			fprintf(fp, "milterd_child_reply_seconds_bucket{"
-			    "child=\"%s\",stage=\"%s\",le=\"", sc->name,
+			    "child=\"%s\",stage=\"%s\",le=\"", child,
 			    stage_names[s]);
 			if (i == STATS_NBUCKETS - 1)
 				fprintf(fp, "+Inf\"} %llu\n",
@@ -323,10 +342,10 @@ prom_latency(FILE *fp, const struct stats_child *sc)
 				    (unsigned long long)cum);
 		}
 		fprintf(fp, "milterd_child_reply_seconds_sum{child=\"%s\","
-		    "stage=\"%s\"} %.6f\n", sc->name, stage_names[s],
+		    "stage=\"%s\"} %.6f\n", child, stage_names[s],
 		    (double)stats_get(&h->sum_us) / 1e6);
 		fprintf(fp, "milterd_child_reply_seconds_count{child=\"%s\","
-		    "stage=\"%s\"} %llu\n", sc->name, stage_names[s],
+		    "stage=\"%s\"} %llu\n", child, stage_names[s],
 		    (unsigned long long)cum);
 	}
 }
@@ -372,16 +391,16 @@ stats_prometheus(FILE *fp, const struct stats *st)
 	prom_head(fp, "child_verdicts_total", "counter",
 	    "Verdicts of a child that were applied.");
 	for (i = 0; i < STATS_MAX_CHILDREN; i++)
-		if (st->children[i].name[0] != '\0')
+		if (child_names[i][0] != '\0')
 			prom_verdicts(fp, "child_verdicts_total",
-			    st->children[i].name, st->children[i].verdicts,
+			    child_names[i], st->children[i].verdicts,
 			    VERDICT_ACCEPT);
 	prom_head(fp, "child_evaluation_verdicts_total", "counter",
 	    "Verdicts of a child in evaluation mode: logged, not applied.");
 	for (i = 0; i < STATS_MAX_CHILDREN; i++)
-		if (st->children[i].name[0] != '\0')
+		if (child_names[i][0] != '\0')
 			prom_verdicts(fp, "child_evaluation_verdicts_total",
-			    st->children[i].name, st->children[i].evaluated,
+			    child_names[i], st->children[i].evaluated,
 			    VERDICT_ACCEPT);
 	prom_per_child(fp, st, "child_fallbacks_total",
 	    "Failures of a child, answered with its fallback.",
@@ -395,6 +414,6 @@ stats_prometheus(FILE *fp, const struct stats *st)
 	prom_head(fp, "child_reply_seconds", "histogram",
 	    "Time a child took to answer a command, by stage.");
 	for (i = 0; i < STATS_MAX_CHILDREN; i++)
-		if (st->children[i].name[0] != '\0')
-			prom_latency(fp, &st->children[i]);
+		if (child_names[i][0] != '\0')
+			prom_latency(fp, &st->children[i], child_names[i]);
 }

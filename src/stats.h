@@ -23,7 +23,10 @@
  *
  * Children are counted by name: the master gives each configured name
  * an entry (kept across reloads, so a child's counters survive them);
- * workers find it through milter_conf.stats.
+ * workers find it through milter_conf.stats.  The names are the
+ * master's own, outside the region: the root master never reads a
+ * string a worker could have written but through stats_get_error(),
+ * which bounds it.
  */
 
 #ifndef STATS_H
@@ -76,7 +79,6 @@ struct stats_hist {
 };
 
 struct stats_child {
-	char		name[STATS_NAME_MAX];	/* "": free entry */
 	int32_t		enabled;	/* milterctl's override, -1: none */
 	int32_t		evaluation;	/* likewise */
 	uint64_t	sessions;	/* sessions it took part in */
@@ -120,6 +122,8 @@ extern const uint64_t		 stats_bucket_us[STATS_NBUCKETS];
 /* stats.c */
 struct stats	*stats_map(void);
 struct stats_child *stats_child(struct stats *, const char *);
+const char	*stats_child_name(size_t);
+void		 stats_child_forget(struct stats *, size_t);
 void		 stats_clear_overrides(struct stats *);
 void		 stats_add(uint64_t *, uint64_t);
 void		 stats_sub(uint64_t *, uint64_t);

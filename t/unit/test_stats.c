@@ -103,6 +103,14 @@ Test(stats, children_by_name)
 		cr_assert_not_null(stats_child(st, err));
 	}
 	cr_assert_null(stats_child(st, "one too many"));
+	/* A forgotten entry is free, zeroed, for the next new name. */
+	cr_assert_str_eq(stats_child_name((size_t)(b - st->children)), "b");
+	stats_add(&b->sessions, 5);
+	stats_child_forget(st, (size_t)(b - st->children));
+	cr_assert_str_eq(stats_child_name((size_t)(b - st->children)), "");
+	cr_assert_eq(stats_child(st, "new"), b);
+	cr_assert_eq(b->sessions, 0);
+	cr_assert_eq(b->enabled, -1);
 }
 
 Test(stats, prometheus_exposition)
