@@ -52,6 +52,7 @@ static int	v_nonneg(cfg_t *, cfg_opt_t *);
 static int	v_positive(cfg_t *, cfg_opt_t *);
 static int	v_milter(cfg_t *, cfg_opt_t *);
 static int	v_command(cfg_t *, cfg_opt_t *);
+static int	name_ok(const char *);
 static int	v_metrics(cfg_t *, cfg_opt_t *);
 static int	v_hours(cfg_t *, cfg_opt_t *);
 static int	metrics_spec(const char *, struct sockspec *, char *, size_t);
@@ -242,12 +243,24 @@ v_milter(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "milter \"%s\": no socket", cfg_title(sec));
 		return 0;
 	}
-	/* Names go into log lines, metrics labels and the history. */
-	if (cfg_title(sec)[0] == '\0' || strlen(cfg_title(sec)) > 64 ||
-	    strpbrk(cfg_title(sec), " \t\n\"\\") != NULL)
+	if (!name_ok(cfg_title(sec)))
 		cfg_error(cfg, "milter \"%s\": a name is 1 to 64 characters "
 		    "without blanks, quotes or backslashes", cfg_title(sec));
 	return 0;
+}
+
+/* Names go into log lines, metrics labels and the history. */
+static int
+name_ok(const char *name)
+{
+	const unsigned char	*p = (const unsigned char *)name;
+
+	if (*p == '\0' || strlen(name) > 64)
+		return 0;
+	for (; *p != '\0'; p++)
+		if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '\\')
+			return 0;
+	return 1;
 }
 
 /* "host:port" or "[v6host]:port", as Prometheus exporters spell it. */

@@ -635,7 +635,7 @@ grep_ok enable-b-text '^milter b: enabled for new sessions, until the next reloa
 mtasim_run on -s "$SOCK" -r bad@example.com "$MSG"
 rc_is on 1
 sessions_are 8
-check enable-b-reached wait_for 10 test "$(nlog '^connect ' "$TMP/b.log")" -eq $((nb + 1))
+check enable-b-reached wait_for 10 count_is '^connect ' "$TMP/b.log" $((nb + 1))
 last_session on
 grep_ok enable-b-logline 'children=a,b,c,d,e child\.a=reject' "$TMP/on.line"
 
