@@ -53,6 +53,7 @@ static int	v_positive(cfg_t *, cfg_opt_t *);
 static int	v_milter(cfg_t *, cfg_opt_t *);
 static int	v_command(cfg_t *, cfg_opt_t *);
 static int	name_ok(const char *);
+static int	v_control(cfg_t *, cfg_opt_t *);
 static int	v_metrics(cfg_t *, cfg_opt_t *);
 static int	v_hours(cfg_t *, cfg_opt_t *);
 static int	metrics_spec(const char *, struct sockspec *, char *, size_t);
@@ -293,6 +294,21 @@ v_metrics(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* A unix socket only: whoever connects may reload milterd. */
+static int
+v_control(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+	struct sockspec	 sp;
+	char		 err[256];
+
+	if (s[0] != '\0' && (s[0] != '/' || sockspec_parse(s, &sp, err,
+	    sizeof(err)) == -1))
+		cfg_error(cfg, "%s \"%s\": expected an absolute path (a unix "
+		    "socket) or \"\"", opt->name, s);
+	return 0;
+}
+
 static int
 v_hours(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -398,6 +414,7 @@ conf_load(const char *path, FILE *errfp)
 	} validators[] = {
 		{ "listen", v_sockspec },
 		{ "socket_mode", v_mode },
+		{ "control", v_control },
 		{ "control_mode", v_mode },
 		{ "metrics_listen", v_metrics },
 		{ "history_hours", v_hours },

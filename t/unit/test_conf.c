@@ -149,6 +149,9 @@ static const struct {
 	{ "milter \"a\001b\" { socket = \"/a\" }\n",
 	  ":1: milter \"a\001b\": a name is 1 to 64 characters without "
 	  "blanks, quotes or backslashes\n" },
+	{ "control = \"inet:9@127.0.0.1\"\n",
+	  ":1: control \"inet:9@127.0.0.1\": expected an absolute path (a unix "
+	  "socket) or \"\"\n" },
 	{ "metrics_listen = \"9185\"\ncontrol_mode = \"9\"\n"
 	  "history_hours = 0\n",
 	  ":1: metrics_listen \"9185\": expected host:port\n"
