@@ -123,6 +123,9 @@ install: all
 	install -m 0644 man/milterctl.8 $(DESTDIR)$(MANDIR)/man8/milterctl.8
 	install -m 0644 man/milterd.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man5/milterd.conf.5
+	mkdir -p $(DESTDIR)$(PREFIX)/share/milterd
+	install -m 0755 bin/milterd-munin \
+	    $(DESTDIR)$(PREFIX)/share/milterd/milterd-munin
 	install -m 0644 etc/milterd.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/milterd.conf.sample
 

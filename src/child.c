@@ -239,8 +239,7 @@ child_negotiated(struct child *c, const struct milter_reply *r)
 	evtimer_del(c->timer);
 	c->state = CHILD_READY;
 	child_timed(c, SMFIC_OPTNEG);
-	__atomic_store_n(&c->stats->last_ok, (int64_t)time(NULL),
-	    __ATOMIC_RELAXED);
+	__atomic_store_n(&c->stats->last_ok, stats_now_us(), __ATOMIC_RELAXED);
 	log_debug("session %s: child %s: version %u actions 0x%x "
 	    "protocol 0x%x", c->sess->id, c->mc->name,
 	    c->eff.version, c->eff.actions, c->eff.protocol);
@@ -471,7 +470,7 @@ child_fail(struct child *c, const char *fmt, ...)
 	stats_add(c->timed_out ? &c->stats->timeouts : &c->stats->errors, 1);
 	stats_set_error(c->stats, msg);
 	if (was == CHILD_CONNECTING || was == CHILD_NEGOTIATING)
-		__atomic_store_n(&c->stats->last_down, (int64_t)time(NULL),
+		__atomic_store_n(&c->stats->last_down, stats_now_us(),
 		    __ATOMIC_RELAXED);
 	c->timed_out = 0;
 	c->state = CHILD_FAILED;

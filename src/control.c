@@ -83,6 +83,7 @@ static struct history		 hist;
 static struct event		*minute_ev;
 static uint64_t			 prev[STATS_MAX_CHILDREN][HISTORY_NCOUNTS];
 static uint64_t			 prev_sessions;
+static int64_t			 open_minute;	/* counts go here meanwhile */
 
 static void	accept_cb(evutil_socket_t, short, void *);
 static void	client_read(struct conn *, void *);
@@ -199,6 +200,7 @@ control_start(struct event_base *base, const struct conf *c)
 	if (history_init(&hist, (size_t)c->history_hours * 60) == -1)
 		fatal("%s: history_init", __func__);
 	history_load();
+	open_minute = time(NULL) / 60;
 	if ((minute_ev = evtimer_new(base, minute_cb, &hist)) == NULL ||
 	    evtimer_add(minute_ev, &tv) == -1)
 		fatalx("cannot start the minute timer");
@@ -500,9 +502,12 @@ effective(int configured, int32_t changed)
 static const char *
 reachable(const struct stats_child *sc)
 {
-	if (sc->last_ok == 0 && sc->last_down == 0)
+	uint64_t	ok = stats_get(&sc->last_ok);
+	uint64_t	down = stats_get(&sc->last_down);
+
+	if (ok == 0 && down == 0)
 		return "unknown";
-	return sc->last_ok >= sc->last_down ? "yes" : "no";
+	return ok > down ? "yes" : "no";
 }
 
 static void
@@ -857,6 +862,11 @@ ctl_command(FILE *fp, int json, char **argv, int argc)
 		return cmd_change(fp, c, argv, argc);
 	if (strcmp(argv[0], "history") == 0)
 		return cmd_history(fp, argv, argc);
+	if (strcmp(argv[0], "status") == 0 || strcmp(argv[0], "stats") == 0 ||
+	    strcmp(argv[0], "reload") == 0 || strcmp(argv[0], "show") == 0) {
+		fprintf(fp, "usage: status | stats | reload | show config\n");
+		return -1;
+	}
 	fprintf(fp, "unknown command \"%s\" (see milterctl(8))\n", argv[0]);
 	return -1;
 }
@@ -867,8 +877,9 @@ ctl_command(FILE *fp, int json, char **argv, int argc)
 
 /*
  * Called every minute (arg: the history), just after the minute ends,
- * and before the history is read or saved (arg NULL), which counts in
- * the minute under way.
+ * and before the history is read or saved (arg NULL).  What the
+ * counters gained goes into open_minute: the minute the timer has not
+ * closed yet.
  */
 static void
 minute_cb(evutil_socket_t fd, short what, void *arg)
@@ -901,13 +912,14 @@ minute_cb(evutil_socket_t fd, short what, void *arg)
 		n++;
 	}
 	sessions = stats_get(&stats->sessions);
-	if (history_add(&hist, arg != NULL ? minute - 1 : minute,
-	    (uint32_t)(sessions - prev_sessions), e, n) == -1)
+	if (history_add(&hist, open_minute, (uint32_t)(sessions -
+	    prev_sessions), e, n) == -1)
 		log_warnx("history: minute %lld not kept (clock went back?)",
-		    (long long)minute);
+		    (long long)open_minute);
 	prev_sessions = sessions;
 	if (arg == NULL)
 		return;
+	open_minute = minute;
 	if (minute % SAVE_MINUTES == 0)
 		history_save();
 	tv.tv_sec = 61 - time(NULL) % 60;

@@ -229,12 +229,18 @@ graph(const char *path, int json, int argc, char **argv)
 	}
 	now = time(NULL) / 60;
 	if (history_init(&h, (size_t)strtonum(hours, 1, 24 * 31, NULL) * 60 +
-	    1) == -1 || (in = fmemopen(out, outlen, "r")) == NULL) {
+	    1) == -1) {
 		fprintf(stderr, "%s: out of memory\n", __progname);
+		free(out);
 		return EXIT_UNREACHED;
 	}
-	rc = history_read(&h, in, err, sizeof(err));
-	fclose(in);
+	if ((in = fmemopen(out, outlen, "r")) == NULL) {
+		rc = -1;
+		strlcpy(err, strerror(errno), sizeof(err));
+	} else {
+		rc = history_read(&h, in, err, sizeof(err));
+		fclose(in);
+	}
 	free(out);
 	if (rc == -1) {
 		fprintf(stderr, "%s: history from milterd: %s\n", __progname,

@@ -198,18 +198,19 @@ stats_get_error(const struct stats_child *sc, char *buf, size_t len)
 double
 stats_quantile(const struct stats_hist *h, double q)
 {
-	uint64_t	total = 0, seen = 0, rank;
+	uint64_t	bucket[STATS_NBUCKETS], total = 0, seen = 0, rank;
 	size_t		i;
 
+	/* One reading of the buckets, however workers add meanwhile. */
 	for (i = 0; i < STATS_NBUCKETS; i++)
-		total += h->bucket[i];
+		total += bucket[i] = stats_get(&h->bucket[i]);
 	if (total == 0)
 		return 0;
 	rank = (uint64_t)(q * (double)total + 0.999999);
 	if (rank < 1)
 		rank = 1;
 	for (i = 0; i < STATS_NBUCKETS - 1; i++) {
-		seen += h->bucket[i];
+		seen += bucket[i];
 		if (seen >= rank)
 			break;
 	}

@@ -78,6 +78,7 @@ struct stats_hist {
 	uint64_t	bucket[STATS_NBUCKETS];
 };
 
+/* last_ok and last_down are stats_now_us(), for comparing only. */
 struct stats_child {
 	int32_t		enabled;	/* milterctl's override, -1: none */
 	int32_t		evaluation;	/* likewise */
@@ -87,9 +88,9 @@ struct stats_child {
 	uint64_t	fallbacks;	/* failed: its fallback stood in */
 	uint64_t	timeouts;	/* of which by a timeout */
 	uint64_t	errors;		/* of which by anything else */
-	int64_t		last_ok;	/* last negotiation that worked */
-	int64_t		last_fail;	/* last failure (of last_error) */
-	int64_t		last_down;	/* last failure to connect */
+	uint64_t	last_ok;	/* last negotiation that worked */
+	uint64_t	last_down;	/* last failure to connect */
+	int64_t		last_fail;	/* when last_error came, epoch */
 	uint32_t	error_seq;	/* odd while last_error is written */
 	char		last_error[STATS_ERROR_MAX];
 	struct stats_hist latency[NSTAGES];

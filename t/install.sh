@@ -10,7 +10,8 @@ RC=$?
 check install-exit-0 test "$RC" -eq 0
 for f in sbin/milterd sbin/milterctl bin/mtasim share/man/man8/milterd.8 \
     share/man/man8/milterctl.8 share/man/man5/milterd.conf.5 \
-    share/man/man1/mtasim.1 etc/milterd.conf.sample; do
+    share/man/man1/mtasim.1 share/milterd/milterd-munin \
+    etc/milterd.conf.sample; do
 	check "installed-$f" test -s "$TMP/root/opt/milterd/$f"
 done
 check milterd-executable test -x "$TMP/root/opt/milterd/sbin/milterd"
