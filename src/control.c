@@ -70,6 +70,7 @@ struct client {
 struct endpoint {
 	int		 fd;
 	int		 pending;	/* opened for a reload, not yet in use */
+	mode_t		 mode;
 	struct event	*ev;
 	char		 text[256];	/* path or address */
 };
@@ -77,8 +78,8 @@ struct endpoint {
 static LIST_HEAD(, client)	 clients = LIST_HEAD_INITIALIZER(clients);
 static size_t			 nclients;
 static struct event_base	*cbase;
-static struct endpoint		 ctl = { -1, -1, NULL, "" };
-static struct endpoint		 metrics = { -1, -1, NULL, "" };
+static struct endpoint		 ctl = { -1, -1, 0, NULL, "" };
+static struct endpoint		 metrics = { -1, -1, 0, NULL, "" };
 static struct history		 hist;
 static struct event		*minute_ev;
 static uint64_t			 prev[STATS_MAX_CHILDREN][HISTORY_NCOUNTS];
@@ -158,6 +159,12 @@ void
 control_commit(const struct conf *c)
 {
 	endpoint_commit(&ctl);
+	/* The same socket with another mode: changed in place. */
+	if (ctl.fd != -1 && ctl.mode != c->control_mode &&
+	    strcmp(ctl.text, c->control) == 0 &&
+	    chmod(c->control, c->control_mode) == -1)
+		log_warn("control: chmod %s", c->control);
+	ctl.mode = c->control_mode;
 	strlcpy(ctl.text, c->control, sizeof(ctl.text));
 	endpoint_commit(&metrics);
 	strlcpy(metrics.text, c->metrics ? c->metrics_listen.text : "",
@@ -372,6 +379,7 @@ ctl_request(struct client *cl, struct evbuffer *in)
 	}
 	p += 4;
 	if (p[len - 1] != '\0') {
+		log_warnx("control: malformed request (words not ended)");
 		client_reply(cl, 0, "malformed request\n", 18);
 		return;
 	}
@@ -379,11 +387,16 @@ ctl_request(struct client *cl, struct evbuffer *in)
 	    1]) + 1)
 		argv[argc++] = (char *)p + i;
 	argv[argc] = NULL;
-	if (argc < 3 || strcmp(argv[0], CTL_VERSION) != 0) {
+	if (strcmp(argv[0], CTL_VERSION) != 0) {
 		log_warnx("control: request in another protocol version (%s)",
 		    argv[0]);
 		client_reply(cl, 0, "this milterd speaks " CTL_VERSION "\n",
 		    strlen("this milterd speaks " CTL_VERSION "\n"));
+		return;
+	}
+	if (argc < 3) {
+		log_warnx("control: request without a command");
+		client_reply(cl, 0, "no command\n", 11);
 		return;
 	}
 	if ((fp = open_memstream(&out, &outlen)) == NULL) {

@@ -56,34 +56,37 @@ log_setverbose(int v)
 	log_verbose = v;
 }
 
+/* Long lines (a session's with many children) are kept whole. */
 void
 vlog(int pri, const char *fmt, va_list ap)
 {
-	char	msg[2048], line[2048 + 64];
-	int	saved_errno = errno, n;
+	char	*msg, *line;
+	int	 saved_errno = errno, n;
 
-	if (log_to_stderr) {
-		/*
-		 * One write per line: the master, the launcher and the
-		 * workers share stderr, and separate writes of prefix,
-		 * message and newline interleave with theirs.
-		 */
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		n = snprintf(line, sizeof(line), "%s%s%s\n",
-		    log_procname != NULL ? log_procname : "",
-		    log_procname != NULL ? ": " : "", msg);
-		if (n < 0)
-			goto out;
-		if ((size_t)n >= sizeof(line)) {
-			n = sizeof(line) - 1;
-			line[n - 1] = '\n';
-		}
-		(void)write(STDERR_FILENO, line, (size_t)n);
-	} else if (log_procname != NULL) {
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		syslog(pri, "%s: %s", log_procname, msg);
-	} else
+	if (log_procname == NULL && !log_to_stderr) {
 		vsyslog(pri, fmt, ap);
+		errno = saved_errno;
+		return;
+	}
+	if (vasprintf(&msg, fmt, ap) == -1)
+		goto out;
+	if (!log_to_stderr) {
+		syslog(pri, "%s: %s", log_procname, msg);
+		free(msg);
+		goto out;
+	}
+	/*
+	 * One write per line: the master, the launcher and the workers
+	 * share stderr, and separate writes of prefix, message and
+	 * newline interleave with theirs.
+	 */
+	n = asprintf(&line, "%s%s%s\n", log_procname != NULL ?
+	    log_procname : "", log_procname != NULL ? ": " : "", msg);
+	free(msg);
+	if (n == -1)
+		goto out;
+	(void)write(STDERR_FILENO, line, (size_t)n);
+	free(line);
 out:
 	errno = saved_errno;
 }

@@ -109,6 +109,7 @@ static void	reap(pid_t, int);
 static void	sigchld_cb(evutil_socket_t, short, void *);
 static void	sigterm_cb(evutil_socket_t, short, void *);
 static void	sighup_cb(evutil_socket_t, short, void *);
+static struct conf *load_logged(FILE *);
 static void	reload_error(FILE *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 static void	sigusr1_cb(evutil_socket_t, short, void *);
@@ -491,7 +492,7 @@ master_reload(FILE *errs)
 		return -1;
 	}
 	log_info("reloading %s", conf_path);
-	if ((nc = conf_load(conf_path, errs)) == NULL) {
+	if ((nc = load_logged(errs)) == NULL) {
 		reload_error(errs, "%s has errors, not reloading", conf_path);
 		return -1;
 	}
@@ -535,6 +536,34 @@ master_reload(FILE *errs)
 		    "milters\n", conf_path, generation, nworkers_of(conf),
 		    conf->nmilters);
 	return 0;
+}
+
+/*
+ * The configuration file, its errors logged and, for milterctl, also
+ * written to errs.
+ */
+static struct conf *
+load_logged(FILE *errs)
+{
+	struct conf	*nc;
+	char		*text = NULL, *line, *next;
+	size_t		 len = 0;
+	FILE		*mem;
+
+	if (errs == NULL || (mem = open_memstream(&text, &len)) == NULL)
+		return conf_load(conf_path, NULL);
+	nc = conf_load(conf_path, mem);
+	if (fclose(mem) == 0)
+		for (line = text; *line != '\0'; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			else
+				next = line + strlen(line);
+			log_warnx("%s", line);
+			fprintf(errs, "%s\n", line);
+		}
+	free(text);
+	return nc;
 }
 
 /* A reason not to reload, to the caller and to the log. */

@@ -296,27 +296,37 @@ session_end(struct session *s, const char *why, int error)
 {
 	struct timeval	 now, d;
 	struct child	*c;
-	char		 names[1024] = "", each[2048] = "", one[160];
-	size_t		 i;
+	char		*line = NULL;
+	size_t		 len = 0, i;
+	FILE		*fp;
 
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->start, &d);
-	for (i = 0; i < s->nkids; i++) {
-		c = &s->kids[i];
-		if (i > 0)
-			strlcat(names, ",", sizeof(names));
-		strlcat(names, c->mc->name, sizeof(names));
-		snprintf(one, sizeof(one), " child.%s=%s%s:%.3f", c->mc->name,
-		    c->verdict_evaluated ? "eval-" : "",
-		    c->state == CHILD_FAILED ? "failed" :
-		    c->verdict == VERDICT_NONE ? "continue" :
-		    verdict_name(c->verdict), (double)c->wait_us / 1e6);
-		strlcat(each, one, sizeof(each));
+	if ((fp = open_memstream(&line, &len)) != NULL) {
+		fprintf(fp, "session=%s client=%s children=", s->id, s->client);
+		for (i = 0; i < s->nkids; i++)
+			fprintf(fp, "%s%s", i > 0 ? "," : "",
+			    s->kids[i].mc->name);
+		if (s->nkids == 0)
+			fputc('-', fp);
+		for (i = 0; i < s->nkids; i++) {
+			c = &s->kids[i];
+			fprintf(fp, " child.%s=%s%s:%.3f", c->mc->name,
+			    c->verdict_evaluated ? "eval-" : "",
+			    c->state == CHILD_FAILED ? "failed" :
+			    c->verdict == VERDICT_NONE ? "continue" :
+			    verdict_name(c->verdict), (double)c->wait_us / 1e6);
+		}
+		fprintf(fp, " verdict=%s end=\"%s\" time=%ld.%03ld",
+		    s->verdict, why, (long)d.tv_sec, (long)d.tv_usec / 1000);
 	}
-	log_info("session=%s client=%s children=%s%s verdict=%s "
-	    "end=\"%s\" time=%ld.%03ld", s->id, s->client, names[0] ? names :
-	    "-", each, s->verdict, why, (long)d.tv_sec,
-	    (long)d.tv_usec / 1000);
+	if (fp == NULL || fclose(fp) != 0)
+		log_warnx("session=%s client=%s verdict=%s end=\"%s\" "
+		    "(out of memory for the whole line)", s->id, s->client,
+		    s->verdict, why);
+	else
+		log_info("%s", line);
+	free(line);
 	session_count(s, error);
 	worker_session_done(s);
 }

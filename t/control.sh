@@ -6,6 +6,7 @@
 # session log line, enable/disable/evaluate until the next reload,
 # counters kept when a worker is killed, the history kept across a
 # restart in the state file.
+# shellcheck disable=SC2086 # $ALL and $args are word lists on purpose
 . "$(dirname "$0")/lib/test.sh"
 
 PY=/usr/bin/python3
@@ -340,6 +341,18 @@ chk() {
 	"$PY" "$TMP/check.py" "$@"
 }
 
+# pyok NAME CHECK ARGS...: a check.py check, its findings shown if it fails.
+pyok() {
+	_n=$1
+	shift
+	if chk "$@" >"$TMP/pyok.out" 2>&1; then
+		ok "$_n"
+	else
+		fail "$_n" "check.py $1"
+		cat "$TMP/pyok.out"
+	fi
+}
+
 # ctl NAME ARGS...: milterctl on the control socket; stdout in
 # $TMP/NAME.out, stderr in $TMP/NAME.err, exit status in $RC.
 ctl() {
@@ -364,6 +377,25 @@ stats_is() {
 	else
 		fail "$1" "stats -j differs"
 		stats_try "$1" "$TMP/$1.spec"
+	fi
+}
+
+# status_is NAME GENERATION CHILD-SPEC...: status -j as check.py status
+# wants it (polled: a worker of the generation before a reload may be
+# between its exit and its reaping); the JSON in $TMP/NAME.json.
+status_try() {
+	_sn=$1
+	shift
+	"$BUILD/milterctl" -s "$CTLSOCK" -j status >"$TMP/$_sn.json" \
+	    2>"$TMP/status-try.err" &&
+	    chk status "$TMP/$_sn.json" "$PIDFILE" "$BUILD/milterd" "$@"
+}
+status_is() {
+	if wait_for 10 status_try "$@"; then
+		ok "$1"
+	else
+		fail "$1" "status -j differs"
+		status_try "$@"
 	fi
 }
 
@@ -438,11 +470,7 @@ grep_ok status-child-c '^c +yes +yes +' "$TMP/status.out"
 check status-no-change sh -c "! grep -q 'until the next reload' '$TMP/status.out'"
 ctl status-j -j status
 rc_is status-j 0
-if chk status "$TMP/status-j.out" "$PIDFILE" "$BUILD/milterd" 0 $ALL; then
-	ok status-json
-else
-	fail status-json
-fi
+pyok status-json status "$TMP/status-j.out" "$PIDFILE" "$BUILD/milterd" 0 $ALL
 WPID=$(chk get "$TMP/status-j.out" 'j["workers"][0]["pid"]')
 
 # show config: the milters, and the defaults.
@@ -461,7 +489,6 @@ rc_is unknown 1
 grep_ok unknown-text 'unknown command "frobnicate"' "$TMP/unknown.err"
 for args in "enable" "disable a b" "evaluate a" "evaluate a maybe" \
     "enable a on" "history 0" "history x" "show"; do
-	# shellcheck disable=SC2086
 	ctl usage $args
 	if [ "$RC" -eq 1 ]; then ok "usage-1 $args"; else fail "usage-1 $args" "exit $RC"; fi
 done
@@ -477,7 +504,7 @@ rc_is noargs 2
 RC=$?
 rc_is nosock 3
 grep_ok nosock-text 'nothere.ctl: No such file or directory' "$TMP/nosock.err"
-check nochange-status chk status "$TMP/status-j.out" "$PIDFILE" "$BUILD/milterd" 0 $ALL
+status_is nochange-status 0 $ALL
 
 # Raw requests: another protocol version, no terminating NUL.
 chk raw "$CTLSOCK" 'milterd-control/9\0text\0status\0' >"$TMP/raw9.out" 2>&1
@@ -520,7 +547,7 @@ done
 grep_ok b3-text 'eom: replycode 451 4.7.1 tempfail at body by tmilter' "$TMP/b3-1.out"
 
 # Counted by hand.  Reply times per stage: a sees 6 connections, 10
-# MAIL (5 + 3 + 2), 10 RCPT, 7 DATA, 25 headers (5 x 3 + 2 x 5), 7 end
+# MAIL (5 + 3 + 2), 10 RCPT, 7 DATA, 21 headers (7 messages of 3), 7 end
 # of headers, 2 body chunks, 7 ends of message; b the same but no bad
 # RCPT and its 2 body tempfails in place of 2 ends of message; c is
 # replayed only B1's 5 messages; d only B1's first one, without a
@@ -533,11 +560,11 @@ BATCH='{"sessions": {"total": 6, "open": 0,
   "a": {"sessions": 6, "verdicts": {"accept": 7, "reject": 3},
    "evaluation_verdicts": {}, "fallbacks": 0, "timeouts": 0, "errors": 0,
    "latency": {"negotiate": 6, "connect": 6, "helo": 6, "mail": 10,
-    "rcpt": 10, "data": 7, "header": 25, "eoh": 7, "body": 2, "eom": 7}},
+    "rcpt": 10, "data": 7, "header": 21, "eoh": 7, "body": 2, "eom": 7}},
   "b": {"sessions": 6, "verdicts": {"accept": 5, "tempfail": 2},
    "evaluation_verdicts": {}, "fallbacks": 0, "timeouts": 0, "errors": 0,
    "latency": {"negotiate": 6, "connect": 6, "helo": 6, "mail": 10,
-    "rcpt": 7, "data": 7, "header": 25, "eoh": 7, "body": 2, "eom": 5}},
+    "rcpt": 7, "data": 7, "header": 21, "eoh": 7, "body": 2, "eom": 5}},
   "c": {"sessions": 6, "verdicts": {}, "evaluation_verdicts": {"reject": 5},
    "fallbacks": 0, "timeouts": 0, "errors": 0,
    "latency": {"negotiate": 6, "connect": 6, "helo": 6, "mail": 10,
@@ -555,8 +582,8 @@ ctl stats-j1 stats -j
 rc_is stats-j1 0
 ctl stats-j2 -j stats
 rc_is stats-j2 0
-check stats-j-spellings chk same "$TMP/stats-j1.out" "$TMP/stats-j2.out"
-check stats-j-is-batch chk same "$TMP/stats-j1.out" "$TMP/stats-batch.json"
+pyok stats-j-spellings same "$TMP/stats-j1.out" "$TMP/stats-j2.out"
+pyok stats-j-is-batch same "$TMP/stats-j1.out" "$TMP/stats-batch.json"
 ctl stats-text stats
 rc_is stats-text 0
 grep_ok stats-text-head '^sessions 6, open 0, messages 7, MTA errors 0$' "$TMP/stats-text.out"
@@ -577,11 +604,7 @@ json_is status-served "$TMP/status-after.out" 'j["workers"][0]["served"]' 6
 # Prometheus: the same counters, the reply time histogram; 404 else.
 curl -sS -o "$TMP/metrics.txt" -w '%{http_code}' "http://127.0.0.1:$port/metrics" >"$TMP/metrics.code" 2>"$TMP/curl.err"
 check metrics-200 test "$(cat "$TMP/metrics.code")" = 200
-if chk prom "$TMP/metrics.txt" "$TMP/stats-j1.out"; then
-	ok metrics-match-stats
-else
-	fail metrics-match-stats
-fi
+pyok metrics-match-stats prom "$TMP/metrics.txt" "$TMP/stats-j1.out"
 curl -sS -o "$TMP/other.txt" -w '%{http_code}' "http://127.0.0.1:$port/other" >"$TMP/other.code" 2>>"$TMP/curl.err"
 check metrics-other-404 test "$(cat "$TMP/other.code")" = 404
 curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metricsx" >"$TMP/other2.code" 2>>"$TMP/curl.err"
@@ -606,18 +629,16 @@ check worker-replaced wait_for 10 worker_try
 check worker-old-gone sh -c "! kill -0 $WPID 2>/dev/null"
 grep_ok worker-killed-logged "worker 1: pid $WPID killed by signal 9; starting another" "$MDLOG"
 ctl stats-killed -j stats
-check worker-killed-stats-kept chk same "$TMP/stats-killed.out" "$TMP/stats-j1.out"
-ctl status-k -j status
-check worker-killed-status chk status "$TMP/status-k.out" "$PIDFILE" "$BUILD/milterd" 0 $ALL
-WPID=$(chk get "$TMP/status-k.out" 'j["workers"][0]["pid"]')
+pyok worker-killed-stats-kept same "$TMP/stats-killed.out" "$TMP/stats-j1.out"
+status_is worker-killed-status 0 $ALL
+WPID=$(chk get "$TMP/worker-killed-status.json" 'j["workers"][0]["pid"]')
 
 # enable, disable, evaluate: for new sessions, until the next reload.
 nb=$(nlog '^connect ' "$TMP/b.log")
 ctl disable-b disable b
 rc_is disable-b 0
 grep_ok disable-b-text '^milter b: disabled for new sessions, until the next reload$' "$TMP/disable-b.out"
-ctl status-d -j status
-check disable-b-status chk status "$TMP/status-d.out" "$PIDFILE" "$BUILD/milterd" 0 a:1:0:0 b:0:0:1 c:1:1:0 d:1:0:0 e:1:0:0
+status_is disable-b-status 0 a:1:0:0 b:0:0:1 c:1:1:0 d:1:0:0 e:1:0:0
 ctl status-dt status
 grep_ok disable-b-status-text '^b +no +no ' "$TMP/status-dt.out"
 grep_ok disable-b-status-note 'until the next reload' "$TMP/status-dt.out"
@@ -668,8 +689,7 @@ stats_is stats-toggles '{"sessions": {"total": 9, "open": 0,
 last_session evala
 grep_ok eval-a-logline 'children=a,b,c,d,e child\.a=eval-accept:[0-9.]+ child\.b=accept:[0-9.]+ child\.c=eval-reject:[0-9.]+ child\.d=failed:[0-9.]+ child\.e=failed:[0-9.]+ verdict=accept@eom ' "$TMP/evala.line"
 grep_ok eval-a-logged 'child a \(evaluation\): rcpt replycode 550 5\.7\.1 recipient bad@example\.com refused by tmilter' "$MDLOG"
-ctl status-e -j status
-check eval-a-status chk status "$TMP/status-e.out" "$PIDFILE" "$BUILD/milterd" 0 a:1:1:1 b:1:0:0 c:1:1:0 d:1:0:0 e:1:0:0
+status_is eval-a-status 0 a:1:1:1 b:1:0:1 c:1:1:0 d:1:0:0 e:1:0:0
 
 # A reload ends those changes, and makes a new generation.
 ctl disable-d disable d
@@ -677,8 +697,7 @@ rc_is disable-d 0
 ctl reload reload
 rc_is reload 0
 grep_ok reload-text "^reloaded $TMP/md-ctl\.conf: generation 1, 1 workers, 5 milters\$" "$TMP/reload.out"
-ctl status-r -j status
-check reload-status chk status "$TMP/status-r.out" "$PIDFILE" "$BUILD/milterd" 1 $ALL
+status_is reload-status 1 $ALL
 grep_ok reload-logged 'master: reloaded: generation 1' "$MDLOG"
 # Applied again: a rejects.
 mtasim_run after-reload -s "$SOCK" -r bad@example.com "$MSG"
@@ -692,29 +711,36 @@ echo 'milter "x" { socket = "tcp:1" }' >>"$TMP/md-ctl.conf"
 line=$(wc -l <"$TMP/md-ctl.conf")
 ctl badreload reload
 rc_is badreload 1
-grep_ok badreload-line "^$TMP/md-ctl\.conf:$line: socket \"tcp:1\": unknown socket type\$" "$TMP/badreload.err"
+grep_ok badreload-line "^$TMP/md-ctl\.conf:$line: socket \"tcp:1\": unknown socket type" "$TMP/badreload.err"
 grep_ok badreload-not "has errors, not reloading" "$TMP/badreload.err"
-ctl status-b -j status
-check badreload-status chk status "$TMP/status-b.out" "$PIDFILE" "$BUILD/milterd" 1 $ALL
+# Returned to the caller and logged as well.
+grep_ok badreload-logged "master: $TMP/md-ctl\.conf:$line: socket \"tcp:1\"" "$MDLOG"
+status_is badreload-status 1 $ALL
 mtasim_run after-bad -s "$SOCK" -r bad@example.com "$MSG"
 rc_is after-bad 1
 grep_ok after-bad-a-applies 'rcpt <bad@example.com>: replycode 550 5.7.1' "$TMP/after-bad.out"
 sessions_are 11
 cp "$TMP/md-ctl.conf.good" "$TMP/md-ctl.conf"
 
+# control_mode changed by a reload: the same socket, its mode changed.
+echo 'control_mode = "0660"' >>"$TMP/md-ctl.conf"
+ctl modereload reload
+rc_is modereload 0
+check mode-reloaded test "$(stat -c %a "$CTLSOCK")" = 660
+cp "$TMP/md-ctl.conf.good" "$TMP/md-ctl.conf"
+ctl modeback reload
+rc_is modeback 0
+check mode-back test "$(stat -c %a "$CTLSOCK")" = 600
+
 # History and graph: the per-minute sums are the counters.
 ctl stats-h -j stats
 ctl history history
 rc_is history 0
 check history-head sh -c "head -n 1 '$TMP/history.out' | grep -qx 'milterd-history 1'"
-if chk hist_stats "$TMP/history.out" "$TMP/stats-h.out"; then
-	ok history-is-stats
-else
-	fail history-is-stats
-fi
+pyok history-is-stats hist_stats "$TMP/history.out" "$TMP/stats-h.out"
 ctl history1 history 1
 rc_is history1 0
-check history-1h chk hist_stats "$TMP/history1.out" "$TMP/stats-h.out"
+pyok history-1h hist_stats "$TMP/history1.out" "$TMP/stats-h.out"
 ctl graph graph -o "$TMP/graph.svg" --hours 1
 rc_is graph 0
 check graph-svg grep -q '<svg' "$TMP/graph.svg"
@@ -732,7 +758,7 @@ check stop-pidfile-gone wait_for 20 test ! -e "$PIDFILE"
 check stop-ctl-gone test ! -e "$CTLSOCK"
 check state-file test -s "$TMP/md-ctl.state"
 check state-file-head sh -c "head -n 1 '$TMP/md-ctl.state' | grep -qx 'milterd-history 1'"
-check state-file-is-history chk hist_stats "$TMP/md-ctl.state" "$TMP/stats-h.out"
+pyok state-file-is-history hist_stats "$TMP/md-ctl.state" "$TMP/stats-h.out"
 grep_ok stop-logged 'master: stopped' "$MDLOG"
 bg md-ctl "$BUILD/milterd" -d -v -f "$TMP/md-ctl.conf"
 wait_for 10 test -s "$PIDFILE" || fail "milterd did not start again"
@@ -752,5 +778,21 @@ check history-kept-nonempty grep -q "^(11, {'a':" "$TMP/sums2"
 ctl stats-restart -j stats
 json_is restart-stats-zero "$TMP/stats-restart.out" 'j["sessions"]["total"]' 0
 check restart-ctl-mode test "$(stat -c %a "$CTLSOCK")" = 600
+
+# The session line whole however many children: 40 with 60-character
+# names, all down (each fails and counts as its fallback).
+long=$(printf '%060d' 0)
+i=1
+while [ $i -le 40 ]; do
+	echo "milter \"c$i-$long\" { socket = \"unix:$TMP/none-$i.sock\" }"
+	i=$((i + 1))
+done >"$TMP/many.conf"
+milterd_start many "$(cat "$TMP/many.conf")"
+mtasim_run many -s "unix:$TMP/md-many.sock" "$MSG"
+rc_is many 0
+wait_for 10 grep -q 'session=.* time=' "$TMP/md-many.err"
+grep 'session=' "$TMP/md-many.err" >"$TMP/many.line"
+check many-line-whole grep -q "child\.c40-$long=failed:[0-9.]* verdict=accept@connect end=\"quit\" time=[0-9.]*\$" "$TMP/many.line"
+check many-line-all test "$(grep -o ' child\.c[0-9]*-' "$TMP/many.line" | wc -l)" -eq 40
 
 finish
