@@ -90,38 +90,45 @@ sat_add(uint64_t a, uint64_t b)
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+/*
+ * The first of nice[] that cuts range into at most most parts (a part
+ * begun counts when round_up); else whole days.
+ */
+static uint64_t
+pick_nice(const uint64_t *nice, size_t n, uint64_t range, uint64_t most,
+    int round_up)
+{
+	uint64_t	days;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		if (range / nice[i] + (round_up && range % nice[i] != 0) <=
+		    most)
+			return nice[i];
+	days = range / most + 1;
+	return days + (1440 - days % 1440) % 1440;
+}
+
 /* Minutes per point: round numbers, so that "per N minutes" reads well. */
 static uint64_t
 pick_bin(uint64_t range)
 {
-	static const uint64_t	 nice[] = { 1, 2, 5, 10, 15, 20, 30, 60,
-	    120, 180, 240, 360, 720, 1440 };
-	uint64_t		 bin;
-	size_t			 i;
+	static const uint64_t	nice[] = { 1, 2, 5, 10, 15, 20, 30, 60, 120,
+	    180, 240, 360, 720, 1440 };
 
-	for (i = 0; i < sizeof(nice) / sizeof(nice[0]); i++) {
-		if (range / nice[i] + (range % nice[i] != 0) <= GRAPH_POINTS)
-			return nice[i];
-	}
-	bin = range / GRAPH_POINTS + 1;
-	return bin + (1440 - bin % 1440) % 1440;	/* whole days */
+	return pick_nice(nice, sizeof(nice) / sizeof(nice[0]), range,
+	    GRAPH_POINTS, 1);
 }
 
 /* Minutes between x labels; those up to a day divide a UTC day. */
 static uint64_t
 pick_step(uint64_t range)
 {
-	static const uint64_t	 nice[] = { 1, 2, 5, 10, 15, 30, 60, 120,
-	    180, 360, 720, 1440, 2880, 10080 };
-	uint64_t		 step;
-	size_t			 i;
+	static const uint64_t	nice[] = { 1, 2, 5, 10, 15, 30, 60, 120, 180,
+	    360, 720, 1440, 2880, 10080 };
 
-	for (i = 0; i < sizeof(nice) / sizeof(nice[0]); i++) {
-		if (range / nice[i] <= GRAPH_TICKS)
-			return nice[i];
-	}
-	step = range / GRAPH_TICKS + 1;
-	return step + (1440 - step % 1440) % 1440;
+	return pick_nice(nice, sizeof(nice) / sizeof(nice[0]), range,
+	    GRAPH_TICKS, 0);
 }
 
 /* The least of 1, 2, 5, 10, 20, 50... that is at least v. */

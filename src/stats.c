@@ -300,6 +300,29 @@ prom_verdicts(FILE *fp, const char *name, const char *child,
 	}
 }
 
+static void
+prom_value(FILE *fp, const char *name, const char *type, const char *help,
+    unsigned long long value)
+{
+	prom_head(fp, name, type, help);
+	fprintf(fp, "milterd_%s %llu\n", name, value);
+}
+
+/* A counter per verdict for each named child, from offset in an entry. */
+static void
+prom_child_verdicts(FILE *fp, const struct stats *st, const char *name,
+    const char *help, size_t offset)
+{
+	size_t	i;
+
+	prom_head(fp, name, "counter", help);
+	for (i = 0; i < STATS_MAX_CHILDREN; i++)
+		if (child_names[i][0] != '\0')
+			prom_verdicts(fp, name, child_names[i],
+			    (const uint64_t *)((const char *)&st->children[i] +
+			    offset), VERDICT_ACCEPT);
+}
+
 /* One counter per named child. */
 static void
 prom_per_child(FILE *fp, const struct stats *st, const char *name,
@@ -355,63 +378,60 @@ prom_latency(FILE *fp, const struct stats_child *sc, const char *child)
 void
 stats_prometheus(FILE *fp, const struct stats *st)
 {
+	static const struct {
+		const char	*name;
+		const char	*help;
+		size_t		 offset;
+		int		 verdicts;	/* one per verdict */
+	} per_child[] = {
+		{ "child_sessions_total", "Sessions a child took part in.",
+		    offsetof(struct stats_child, sessions), 0 },
+		{ "child_verdicts_total",
+		    "Verdicts of a child that were applied.",
+		    offsetof(struct stats_child, verdicts), 1 },
+		{ "child_evaluation_verdicts_total", "Verdicts of a child in "
+		    "evaluation mode: logged, not applied.",
+		    offsetof(struct stats_child, evaluated), 1 },
+		{ "child_fallbacks_total",
+		    "Failures of a child, answered with its fallback.",
+		    offsetof(struct stats_child, fallbacks), 0 },
+		{ "child_timeouts_total", "Failures of a child by a timeout.",
+		    offsetof(struct stats_child, timeouts), 0 },
+		{ "child_errors_total",
+		    "Failures of a child other than timeouts.",
+		    offsetof(struct stats_child, errors), 0 },
+	};
 	uint64_t	open = 0;
 	size_t		i;
 
-	prom_head(fp, "start_time_seconds", "gauge",
-	    "When the master started, in seconds since the epoch.");
-	fprintf(fp, "milterd_start_time_seconds %lld\n",
-	    (long long)st->started);
-	prom_head(fp, "sessions_total", "counter", "MTA sessions ended.");
-	fprintf(fp, "milterd_sessions_total %llu\n",
-	    (unsigned long long)stats_get(&st->sessions));
+	prom_value(fp, "start_time_seconds", "gauge",
+	    "When the master started, in seconds since the epoch.",
+	    (unsigned long long)st->started);
+	prom_value(fp, "sessions_total", "counter", "MTA sessions ended.",
+	    stats_get(&st->sessions));
 	for (i = 0; i < STATS_MAX_WORKERS; i++)
 		if (st->workers[i].pid != 0)
 			open += stats_get(&st->workers[i].open);
-	prom_head(fp, "sessions_open", "gauge", "MTA sessions open now.");
-	fprintf(fp, "milterd_sessions_open %llu\n", (unsigned long long)open);
+	prom_value(fp, "sessions_open", "gauge", "MTA sessions open now.",
+	    open);
 	prom_head(fp, "session_verdicts_total", "counter",
 	    "Sessions ended, by the last verdict given to the MTA.");
 	prom_verdicts(fp, "session_verdicts_total", NULL,
 	    st->session_verdicts, VERDICT_NONE);
-	prom_head(fp, "messages_total", "counter",
-	    "Messages that reached end of message.");
-	fprintf(fp, "milterd_messages_total %llu\n",
-	    (unsigned long long)stats_get(&st->messages));
+	prom_value(fp, "messages_total", "counter",
+	    "Messages that reached end of message.",
+	    stats_get(&st->messages));
 	prom_head(fp, "message_verdicts_total", "counter",
 	    "Messages, by the verdict given to the MTA at end of message.");
 	prom_verdicts(fp, "message_verdicts_total", NULL,
 	    st->message_verdicts, VERDICT_ACCEPT);
-	prom_head(fp, "mta_errors_total", "counter",
-	    "Sessions ended by a protocol or I/O error on the MTA side.");
-	fprintf(fp, "milterd_mta_errors_total %llu\n",
-	    (unsigned long long)stats_get(&st->mta_errors));
-	prom_per_child(fp, st, "child_sessions_total",
-	    "Sessions a child took part in.",
-	    offsetof(struct stats_child, sessions));
-	prom_head(fp, "child_verdicts_total", "counter",
-	    "Verdicts of a child that were applied.");
-	for (i = 0; i < STATS_MAX_CHILDREN; i++)
-		if (child_names[i][0] != '\0')
-			prom_verdicts(fp, "child_verdicts_total",
-			    child_names[i], st->children[i].verdicts,
-			    VERDICT_ACCEPT);
-	prom_head(fp, "child_evaluation_verdicts_total", "counter",
-	    "Verdicts of a child in evaluation mode: logged, not applied.");
-	for (i = 0; i < STATS_MAX_CHILDREN; i++)
-		if (child_names[i][0] != '\0')
-			prom_verdicts(fp, "child_evaluation_verdicts_total",
-			    child_names[i], st->children[i].evaluated,
-			    VERDICT_ACCEPT);
-	prom_per_child(fp, st, "child_fallbacks_total",
-	    "Failures of a child, answered with its fallback.",
-	    offsetof(struct stats_child, fallbacks));
-	prom_per_child(fp, st, "child_timeouts_total",
-	    "Failures of a child by a timeout.",
-	    offsetof(struct stats_child, timeouts));
-	prom_per_child(fp, st, "child_errors_total",
-	    "Failures of a child other than timeouts.",
-	    offsetof(struct stats_child, errors));
+	prom_value(fp, "mta_errors_total", "counter",
+	    "Sessions ended by a protocol or I/O error on the MTA side.",
+	    stats_get(&st->mta_errors));
+	for (i = 0; i < sizeof(per_child) / sizeof(per_child[0]); i++)
+		(per_child[i].verdicts ? prom_child_verdicts :
+		    prom_per_child)(fp, st, per_child[i].name,
+		    per_child[i].help, per_child[i].offset);
 	prom_head(fp, "child_reply_seconds", "histogram",
 	    "Time a child took to answer a command, by stage.");
 	for (i = 0; i < STATS_MAX_CHILDREN; i++)
