@@ -99,6 +99,10 @@ static cfg_opt_t opts[] = {
 	CFG_INT("body_memory_limit",	1048576,	CFGF_NONE),
 	CFG_STR("spool_dir",		"/var/tmp",	CFGF_NONE),
 	CFG_INT("progress_interval",	5,		CFGF_NONE),
+	CFG_BOOL("disconnect_check",	cfg_true,	CFGF_NONE),
+	CFG_INT("disconnect_check_after", 2,		CFGF_NONE),
+	CFG_INT("disconnect_check_interval", 1,		CFGF_NONE),
+	CFG_STR("fallback_on_disconnect", "tempfail",	CFGF_NONE),
 	CFG_SEC("milter",	milter_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -391,6 +395,13 @@ convert(cfg_t *cfg, struct conf *c)
 	c->body_memory_limit = (size_t)cfg_getint(cfg, "body_memory_limit");
 	c->spool_dir = dup_opt(cfg, "spool_dir");
 	c->progress_interval = (int)cfg_getint(cfg, "progress_interval");
+	c->disconnect_check = cfg_getbool(cfg, "disconnect_check");
+	c->disconnect_check_after = (int)cfg_getint(cfg,
+	    "disconnect_check_after");
+	c->disconnect_check_interval = (int)cfg_getint(cfg,
+	    "disconnect_check_interval");
+	(void)parse_fallback(cfg_getstr(cfg, "fallback_on_disconnect"),
+	    &c->fallback_on_disconnect);
 	c->nmilters = cfg_size(cfg, "milter");
 	if (c->nmilters > 0 && (c->milters = calloc(c->nmilters,
 	    sizeof(*c->milters))) == NULL)
@@ -426,6 +437,9 @@ conf_load(const char *path, FILE *errfp)
 		{ "dispatch", v_dispatch },
 		{ "body_memory_limit", v_nonneg },
 		{ "progress_interval", v_positive },
+		{ "disconnect_check_after", v_nonneg },
+		{ "disconnect_check_interval", v_positive },
+		{ "fallback_on_disconnect", v_fallback },
 		{ "milter", v_milter },
 		{ "milter|socket", v_sockspec },
 		{ "milter|command", v_command },
@@ -532,6 +546,11 @@ conf_print(const struct conf *c, FILE *fp)
 	    c->pidfile, c->control, fallback_name(c->fallback),
 	    c->dispatch == DISPATCH_PARALLEL ? "parallel" : "sequential",
 	    c->body_memory_limit, c->spool_dir, c->progress_interval);
+	fprintf(fp, "disconnect_check = %s\ndisconnect_check_after = %d\n"
+	    "disconnect_check_interval = %d\nfallback_on_disconnect = \"%s\"\n",
+	    c->disconnect_check ? "true" : "false", c->disconnect_check_after,
+	    c->disconnect_check_interval,
+	    fallback_name(c->fallback_on_disconnect));
 	for (i = 0; i < c->nmilters; i++) {
 		m = &c->milters[i];
 		fprintf(fp, "milter \"%s\" {\n\tsocket = \"%s\"\n", m->name,

@@ -87,6 +87,10 @@ struct conf {
 	size_t			 body_memory_limit;
 	char			*spool_dir;
 	int			 progress_interval;	/* seconds */
+	int			 disconnect_check;
+	int			 disconnect_check_after;	/* seconds */
+	int			 disconnect_check_interval;
+	enum fallback		 fallback_on_disconnect;
 	struct milter_conf	*milters;
 	size_t			 nmilters;
 };

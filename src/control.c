@@ -682,8 +682,11 @@ stats_json(FILE *fp)
 	fprintf(fp, "},\"messages\":{\"total\":%llu,\"verdicts\":",
 	    (unsigned long long)stats_get(&stats->messages));
 	verdicts_json(fp, stats->message_verdicts, VERDICT_ACCEPT);
-	fprintf(fp, "},\"mta_errors\":%llu,\"children\":[",
-	    (unsigned long long)stats_get(&stats->mta_errors));
+	fprintf(fp, "},\"mta_errors\":%llu,\"disconnects\":%llu,"
+	    "\"unverifiable\":%llu,\"children\":[",
+	    (unsigned long long)stats_get(&stats->mta_errors),
+	    (unsigned long long)stats_get(&stats->disconnects),
+	    (unsigned long long)stats_get(&stats->unverifiable));
 	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
 		sc = &stats->children[i];
 		if (stats_child_name(i)[0] == '\0')
@@ -742,6 +745,10 @@ stats_text(FILE *fp)
 	    (unsigned long long)sessions_open(),
 	    (unsigned long long)stats_get(&stats->messages),
 	    (unsigned long long)stats_get(&stats->mta_errors));
+	fprintf(fp, "clients gone while children worked %llu, clients not "
+	    "found to check %llu\n",
+	    (unsigned long long)stats_get(&stats->disconnects),
+	    (unsigned long long)stats_get(&stats->unverifiable));
 	verdicts_text(fp, "sessions by verdict", stats->session_verdicts,
 	    VERDICT_NONE);
 	verdicts_text(fp, "messages by verdict", stats->message_verdicts,

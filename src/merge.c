@@ -87,14 +87,15 @@ add_names(char *dst, size_t len, const char *list)
 
 /*
  * What to answer the MTA's offer, given the children's negotiated
- * flags (those that failed to negotiate are left out by the caller).
+ * flags (those that failed to negotiate are left out by the caller)
+ * and the macros milterd needs itself (own, per stage, or NULL).
  * With no child, every step is asked for, so that each command gets
  * the global fallback.
  */
 void
 merge_optneg(const struct milter_optneg *offer,
-    const struct milter_optneg *kids, size_t n, struct milter_optneg *out,
-    struct macro_lists *ml)
+    const struct milter_optneg *kids, size_t n, const char *const *own,
+    struct milter_optneg *out, struct macro_lists *ml)
 {
 	uint32_t	 env = n > 0 ? ENVELOPE_BITS : 0;
 	size_t		 i;
@@ -122,8 +123,14 @@ merge_optneg(const struct milter_optneg *offer,
 			} else
 				all = 0;
 		}
+		if (own != NULL && own[stage] != NULL) {
+			add_names(ml->list[stage], sizeof(ml->list[stage]),
+			    own[stage]);
+			asked = 1;
+		}
 		if (!asked)
 			continue;
+		/* A list replaces the MTA's: keep what the others expect. */
 		if (!all)
 			add_names(ml->list[stage], sizeof(ml->list[stage]),
 			    default_lists[stage]);

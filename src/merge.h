@@ -39,8 +39,8 @@ struct macro_lists {
 
 /* merge.c */
 void	 merge_optneg(const struct milter_optneg *,
-	    const struct milter_optneg *, size_t, struct milter_optneg *,
-	    struct macro_lists *);
+	    const struct milter_optneg *, size_t, const char *const *,
+	    struct milter_optneg *, struct macro_lists *);
 int	 merge_decides(char, char);
 int	 merge_ends_child(char, char);
 uint32_t merge_action_needed(char);

@@ -30,6 +30,7 @@
 
 #include "conf.h"
 #include "conn.h"
+#include "conncheck.h"
 #include "log.h"
 #include "merge.h"
 #include "message.h"
@@ -98,6 +99,7 @@ struct child {
 	uint64_t			 wait_us;	/* for its replies, in all */
 	enum verdict			 verdict;	/* its last, if any */
 	int				 verdict_evaluated;
+	int				 aborted;	/* client gone */
 };
 
 /* What a command waits for from the children. */
@@ -106,6 +108,12 @@ struct round {
 	size_t		 pos;		/* sequential: the current child */
 	size_t		 waiting;	/* replies still awaited */
 };
+
+/* What is known of the SMTP client's connection (disconnect check). */
+#define CLIENT_UNCHECKED	0	/* not checked: no tuple, off, remote */
+#define CLIENT_UNSEEN		1	/* to be looked for */
+#define CLIENT_SEEN		2	/* found once: its loss means gone */
+#define CLIENT_UNVERIFIABLE	3	/* not found the first time */
 
 struct session {
 	char			 id[32];	/* worker.sequence */
@@ -121,6 +129,7 @@ struct session {
 	struct milter_optneg	 upstream;	/* our answer */
 	struct macro_lists	 lists;
 	int			 mta_leadspc;
+	int			 mta_local;	/* the MTA is on this host */
 	struct child		*kids;
 	size_t			 nkids;
 	struct round		 round;
@@ -134,6 +143,9 @@ struct session {
 	struct message		 msg;
 	struct event		*progress;
 	char			 client[128];
+	int			 check;		/* CLIENT_*, below */
+	struct conncheck_item	 checking;
+	uint64_t		 wait_since;	/* on the children; 0: not */
 	char			 verdict[64];	/* the last, for the log */
 	enum verdict		 final;		/* the same, counted */
 	int			 quarantined;	/* this message */
@@ -184,7 +196,8 @@ const char	*worker_launch_refused(const struct milter_conf *);
 
 /* session.c */
 struct session	*session_new(struct event_base *, const struct conf *, int,
-		    const char *);
+		    const char *, int);
+void		 session_check_due(struct session *, uint64_t);
 void		 session_free(struct session *);
 int		 packet_peek(struct evbuffer *, struct milter_pkt *, size_t *,
 		    const char **);

@@ -60,6 +60,10 @@ static void	session_end(struct session *, const char *, int);
 static int	in_effect(int, const int32_t *);
 static void	session_count(struct session *, int);
 static void	note_verdict(struct session *, struct child *);
+static const char *stage_macro(struct session *, char, const char *);
+static void	client_tuple(struct session *, const struct milter_connect *);
+static void	client_checked(struct conncheck_item *, int, const char *);
+static void	client_gone(struct session *, const char *);
 static void	handle_command(struct session *, const struct milter_cmd *);
 static void	reply_mta(struct session *, char, const char *);
 static void	set_verdict(struct session *, char, const char *, char);
@@ -121,6 +125,11 @@ packet_peek(struct evbuffer *in, struct milter_pkt *pkt, size_t *used,
 	return rc == MILTER_FRAME_OK ? 1 : 0;
 }
 
+/* What the disconnect check needs to know of the MTA's end. */
+static const char *check_macros[SMFIM_COUNT] = {
+	[SMFIM_CONNECT] = "{daemon_addr} {daemon_port} {if_addr}"
+};
+
 /* A milter's setting, unless milterctl changed it (-1: it did not). */
 static int
 in_effect(int configured, const int32_t *changed)
@@ -132,7 +141,7 @@ in_effect(int configured, const int32_t *changed)
 
 struct session *
 session_new(struct event_base *base, const struct conf *conf, int fd,
-    const char *id)
+    const char *id, int mta_local)
 {
 	struct session	*s;
 	struct child	*c;
@@ -143,6 +152,8 @@ session_new(struct event_base *base, const struct conf *conf, int fd,
 	strlcpy(s->id, id, sizeof(s->id));
 	s->base = base;
 	s->conf = conf;
+	s->mta_local = mta_local;
+	s->checking.done = client_checked;
 	gettimeofday(&s->start, NULL);
 	strlcpy(s->verdict, "none", sizeof(s->verdict));
 	strlcpy(s->client, "unknown", sizeof(s->client));
@@ -181,6 +192,7 @@ session_free(struct session *s)
 {
 	size_t	i;
 
+	conncheck_cancel(&s->checking);
 	for (i = 0; i < s->nkids; i++) {
 		child_close(&s->kids[i], 1);
 		if (s->kids[i].timer != NULL)
@@ -242,6 +254,7 @@ static void
 session_wake(struct session *s)
 {
 	s->busy = 0;
+	s->wait_since = 0;
 	event_active(s->resume, 0, 0);
 }
 
@@ -313,6 +326,7 @@ session_end(struct session *s, const char *why, int error)
 			c = &s->kids[i];
 			fprintf(fp, " child.%s=%s%s:%.3f", c->mc->name,
 			    c->verdict_evaluated ? "eval-" : "",
+			    c->aborted ? "aborted" :
 			    c->state == CHILD_FAILED ? "failed" :
 			    c->verdict == VERDICT_NONE ? "continue" :
 			    verdict_name(c->verdict), (double)c->wait_us / 1e6);
@@ -416,6 +430,7 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		snprintf(s->client, sizeof(s->client), "%s[%s]",
 		    c->u.connect.host, c->u.connect.addr ?
 		    c->u.connect.addr : "");
+		client_tuple(s, &c->u.connect);
 		round_begin(s, c->code);
 		break;
 	case SMFIC_HELO:
@@ -533,7 +548,8 @@ answer_optneg(struct session *s)
 	for (i = 0; i < s->nkids; i++)
 		if (child_live(&s->kids[i]))
 			effs[n++] = s->kids[i].eff;
-	merge_optneg(&s->offer, effs, n, &s->upstream, &s->lists);
+	merge_optneg(&s->offer, effs, n, s->conf->disconnect_check ?
+	    check_macros : NULL, &s->upstream, &s->lists);
 	free(effs);
 	s->mta_leadspc = (s->upstream.protocol & SMFIP_HDR_LEADSPC) != 0;
 	mbuf_reset(&s->out);
@@ -612,6 +628,7 @@ round_begin(struct session *s, char cmd)
 	size_t	i;
 
 	s->busy = 1;
+	s->wait_since = stats_now_us();
 	s->round.cmd = cmd;
 	s->round.pos = 0;
 	s->round.waiting = 0;
@@ -769,6 +786,7 @@ eom_begin(struct session *s)
 	size_t		i;
 
 	s->busy = 1;
+	s->wait_since = stats_now_us();
 	s->round.cmd = SMFIC_BODYEOB;
 	s->round.pos = 0;
 	mbuf_reset(&s->edits);
@@ -1070,4 +1088,134 @@ progress_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	reply_mta(s, SMFIR_PROGRESS, NULL);
+}
+
+/*
+ * The disconnect check: while the session waits on its children, is
+ * the SMTP client still connected to the MTA?
+ */
+
+/* A macro's value from the MTA's last D for cmd's stage, or NULL. */
+static const char *
+stage_macro(struct session *s, char cmd, const char *name)
+{
+	const char		*slot = strchr(MACRO_STAGES, cmd), *p, *end;
+	const char		*val;
+	const struct mbuf	*b;
+	struct milter_pkt	 pkt;
+	struct milter_cmd	 c;
+	size_t			 used, n;
+
+	if (slot == NULL)
+		return NULL;
+	b = &s->macros[slot - MACRO_STAGES];
+	if (b->len == 0 || milter_frame(b->data, b->len, PACKET_MAX, &pkt,
+	    &used) != MILTER_FRAME_OK || milter_decode_cmd(&pkt, &c, &p) == -1)
+		return NULL;
+	p = c.u.macro.pairs.buf;
+	end = p + c.u.macro.pairs.len;
+	n = strlen(name);
+	while (p < end && (val = p + strlen(p) + 1) < end) {
+		/* "{name}" or "name" alike. */
+		if (strcmp(p, name) == 0 || (p[0] == '{' &&
+		    strncmp(p + 1, name, n) == 0 && strcmp(p + n + 1, "}") ==
+		    0))
+			return val;
+		p = val + strlen(val) + 1;
+	}
+	return NULL;
+}
+
+static void
+client_tuple(struct session *s, const struct milter_connect *c)
+{
+	const char	*laddr, *lport;
+
+	s->check = CLIENT_UNCHECKED;
+	if (!s->conf->disconnect_check || !s->mta_local)
+		return;
+	if ((laddr = stage_macro(s, SMFIC_CONNECT, "daemon_addr")) == NULL)
+		laddr = stage_macro(s, SMFIC_CONNECT, "if_addr");
+	lport = stage_macro(s, SMFIC_CONNECT, "daemon_port");
+	if (conncheck_tuple(&s->checking.tuple, c->family, c->addr, c->port,
+	    laddr, lport) == -1) {
+		log_debug("session %s: client %s not checked: the MTA sent "
+		    "no usable address and port (%s:%s)", s->id, s->client,
+		    laddr != NULL ? laddr : "-", lport != NULL ? lport : "-");
+		return;
+	}
+	s->check = CLIENT_UNSEEN;
+}
+
+/* From the worker's tick: look for the client if the wait is long. */
+void
+session_check_due(struct session *s, uint64_t now)
+{
+	if ((s->check == CLIENT_UNSEEN || s->check == CLIENT_SEEN) &&
+	    s->wait_since != 0 && !s->sending_body && now - s->wait_since >=
+	    (uint64_t)s->conf->disconnect_check_after * 1000000)
+		conncheck_submit(&s->checking);
+}
+
+static void
+client_checked(struct conncheck_item *it, int result, const char *why)
+{
+	struct session	*s = (struct session *)(void *)((char *)it -
+	    offsetof(struct session, checking));
+
+	if (s->check == CLIENT_UNSEEN && result == CHECK_ABSENT) {
+		/* XCLIENT, a proxy: not the TCP peer the MTA has. */
+		s->check = CLIENT_UNVERIFIABLE;
+		stats_add(&stats->unverifiable, 1);
+		log_info("session %s: client %s: no such connection to the "
+		    "MTA; not checked again (XCLIENT or a proxy?)", s->id,
+		    s->client);
+		return;
+	}
+	s->check = CLIENT_SEEN;
+	if (result != CHECK_OPEN && s->wait_since != 0 && !s->sending_body)
+		client_gone(s, why);
+}
+
+/*
+ * The client has gone while the MTA waits for us: answer it at once
+ * with fallback_on_disconnect, so that it ends the session, and drop
+ * the children (aborted, not failed: their fallbacks do not count).
+ */
+static void
+client_gone(struct session *s, const char *why)
+{
+	static const uint8_t	 abort_pkt[] = { 0, 0, 0, 1, SMFIC_ABORT };
+	struct child		*c;
+	char			 code;
+	size_t			 i;
+
+	code = merge_fallback_reply(s->conf->fallback_on_disconnect,
+	    SMFIR_ACCEPT);
+	log_warnx("session %s: client %s gone (%s) after %.1fs waiting "
+	    "for the children at %s: answering %s, children aborted", s->id,
+	    s->client, why, (double)(stats_now_us() - s->wait_since) / 1e6,
+	    milter_code_name(s->round.cmd),
+	    fallback_name(s->conf->fallback_on_disconnect));
+	stats_add(&stats->disconnects, 1);
+	s->check = CLIENT_UNCHECKED;
+	for (i = 0; i < s->nkids; i++) {
+		c = &s->kids[i];
+		if (c->conn != NULL && c->in_msg && c->state != CHILD_FAILED)
+			conn_write(c->conn, abort_pkt, sizeof(abort_pkt));
+		if (c->conn != NULL)
+			c->aborted = 1;
+		child_close(c, 1);
+		c->state = CHILD_FAILED;
+		c->stalled = 0;
+	}
+	if (s->round.cmd == SMFIC_BODYEOB) {
+		evtimer_del(s->progress);
+		eom_done(s, code, NULL);
+		return;
+	}
+	set_verdict(s, code, NULL, s->round.cmd);
+	if (milter_cmd_replied(&s->upstream, s->round.cmd))
+		reply_mta(s, code, NULL);
+	session_wake(s);
 }

@@ -428,6 +428,12 @@ stats_prometheus(FILE *fp, const struct stats *st)
 	prom_value(fp, "mta_errors_total", "counter",
 	    "Sessions ended by a protocol or I/O error on the MTA side.",
 	    stats_get(&st->mta_errors));
+	prom_value(fp, "disconnects_total", "counter",
+	    "Waits on children cut short: the SMTP client had gone.",
+	    stats_get(&st->disconnects));
+	prom_value(fp, "unverifiable_total", "counter",
+	    "Sessions whose SMTP client connection could not be found.",
+	    stats_get(&st->unverifiable));
 	for (i = 0; i < sizeof(per_child) / sizeof(per_child[0]); i++)
 		(per_child[i].verdicts ? prom_child_verdicts :
 		    prom_per_child)(fp, st, per_child[i].name,

@@ -112,6 +112,8 @@ struct stats {
 	uint64_t		session_verdicts[NVERDICTS];
 	uint64_t		message_verdicts[NVERDICTS];
 	uint64_t		mta_errors;	/* sessions ended by the MTA side */
+	uint64_t		disconnects;	/* SMTP client gone, cut short */
+	uint64_t		unverifiable;	/* client not found to check */
 	struct stats_worker	workers[STATS_MAX_WORKERS];
 	struct stats_child	children[STATS_MAX_CHILDREN];
 };

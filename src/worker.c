@@ -31,6 +31,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -61,6 +62,8 @@ static void	stop_cb(evutil_socket_t, short, void *);
 static void	watch_master(evutil_socket_t, short, void *);
 static void	worker_stop(const char *);
 static void	launcher_cb(evutil_socket_t, short, void *);
+static int	mta_is_local(int, const struct sockspec *);
+static void	check_tick(evutil_socket_t, short, void *);
 
 static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -82,7 +85,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		socket_set_nodelay(fd);
 	snprintf(id, sizeof(id), "%ld.%llu", (long)getpid(),
 	    (unsigned long long)++next_id);
-	if ((s = session_new(wbase, wconf, fd, id)) == NULL) {
+	if ((s = session_new(wbase, wconf, fd, id, mta_is_local(fd,
+	    arg))) == NULL) {
 		log_warn("session: cannot start one");
 		return;
 	}
@@ -92,6 +96,54 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	if (wconf->max_sessions_per_worker > 0 &&
 	    next_id >= (uint64_t)wconf->max_sessions_per_worker)
 		worker_stop("max_sessions_per_worker reached");
+}
+
+/*
+ * Can this MTA's clients be looked up here: is it on this host (unix
+ * socket, a loopback peer, or a peer with our own address)?  Said once
+ * per worker when it is not.
+ */
+static int
+mta_is_local(int fd, const struct sockspec *sp)
+{
+	static int			 said;
+	struct sockaddr_storage		 peer, self;
+	socklen_t			 plen = sizeof(peer), slen = sizeof(self);
+	const struct sockaddr_in	*p4 = (struct sockaddr_in *)&peer;
+	const struct sockaddr_in6	*p6 = (struct sockaddr_in6 *)&peer;
+	const struct sockaddr_in	*s4 = (struct sockaddr_in *)&self;
+	const struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)&self;
+
+	if (sockspec_is_unix(sp) || !wconf->disconnect_check)
+		return 1;
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&self, &slen) == -1)
+		return 0;
+	if (peer.ss_family == AF_INET && ((ntohl(p4->sin_addr.s_addr) >>
+	    24) == 127 || p4->sin_addr.s_addr == s4->sin_addr.s_addr))
+		return 1;
+	if (peer.ss_family == AF_INET6 && (IN6_IS_ADDR_LOOPBACK(
+	    &p6->sin6_addr) || memcmp(&p6->sin6_addr, &s6->sin6_addr,
+	    sizeof(p6->sin6_addr)) == 0))
+		return 1;
+	if (!said++)
+		log_info("disconnect check: an MTA connects from another "
+		    "host; its clients are not checked");
+	return 0;
+}
+
+/* Every disconnect_check_interval: the sessions due for a look. */
+static void
+check_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s;
+	uint64_t	 now = stats_now_us();
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	TAILQ_FOREACH(s, &sessions, entry)
+		session_check_due(s, now);
 }
 
 /*
@@ -225,7 +277,8 @@ __dead void
 worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 {
 	struct timeval	 sec = { 1, 0 };
-	struct event	*sigterm, *watch, *launcher = NULL;
+	struct timeval	 tick = { conf->disconnect_check_interval, 0 };
+	struct event	*sigterm, *watch, *launcher = NULL, *checker = NULL;
 	char		 title[32];
 	size_t		 i;
 
@@ -265,6 +318,16 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 	if ((watch = event_new(wbase, -1, EV_PERSIST, watch_master, NULL)) ==
 	    NULL || event_add(watch, &sec) == -1)
 		fatalx("cannot watch the master");
+	if (conf->disconnect_check && conncheck_open(wbase) == -1) {
+		if (errno == ENOSYS && idx == 1)
+			log_info("disconnect check: not supported on this "
+			    "system");
+		else if (errno != ENOSYS)
+			log_warn("disconnect check: cannot ask the kernel");
+	} else if (conf->disconnect_check && ((checker = event_new(wbase, -1,
+	    EV_PERSIST, check_tick, NULL)) == NULL ||
+	    event_add(checker, &tick) == -1))
+		fatalx("cannot start the disconnect check");
 	log_debug("started");
 	event_base_dispatch(wbase);
 	if (!TAILQ_EMPTY(&sessions))
@@ -277,6 +340,9 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 		event_free(listen_ev[i]);
 	event_free(sigterm);
 	event_free(watch);
+	if (checker != NULL)
+		event_free(checker);
+	conncheck_close();
 	if (launcher_fd != -1)
 		event_free(launcher);
 	event_base_free(wbase);

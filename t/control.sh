@@ -602,13 +602,22 @@ json_is status-a-reachable "$TMP/status-after.out" 'j["children"][0]["reachable"
 json_is status-served "$TMP/status-after.out" 'j["workers"][0]["served"]' 6
 
 # Prometheus: the same counters, the reply time histogram; 404 else.
-curl -sS -o "$TMP/metrics.txt" -w '%{http_code}' "http://127.0.0.1:$port/metrics" >"$TMP/metrics.code" 2>"$TMP/curl.err"
-check metrics-200 test "$(cat "$TMP/metrics.code")" = 200
+# http_get URL OUT: the body into OUT, the status code printed.
+http_get() {
+	"$PY" -c '
+import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen(sys.argv[1], timeout=10)
+    code, body = r.status, r.read()
+except urllib.error.HTTPError as e:
+    code, body = e.code, e.read()
+open(sys.argv[2], "wb").write(body)
+print(code)' "$1" "$2" 2>>"$TMP/http.err"
+}
+check metrics-200 test "$(http_get "http://127.0.0.1:$port/metrics" "$TMP/metrics.txt")" = 200
 pyok metrics-match-stats prom "$TMP/metrics.txt" "$TMP/stats-j1.out"
-curl -sS -o "$TMP/other.txt" -w '%{http_code}' "http://127.0.0.1:$port/other" >"$TMP/other.code" 2>>"$TMP/curl.err"
-check metrics-other-404 test "$(cat "$TMP/other.code")" = 404
-curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metricsx" >"$TMP/other2.code" 2>>"$TMP/curl.err"
-check metrics-prefix-404 test "$(cat "$TMP/other2.code")" = 404
+check metrics-other-404 test "$(http_get "http://127.0.0.1:$port/other" "$TMP/other.txt")" = 404
+check metrics-prefix-404 test "$(http_get "http://127.0.0.1:$port/metricsx" "$TMP/other2.txt")" = 404
 
 # The session log line, for each kind of session of the batch.
 T_=':[0-9]+\.[0-9]{3}'

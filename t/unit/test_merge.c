@@ -22,7 +22,7 @@ Test(merge, actions_united_steps_intersected)
 	kids[1].actions = SMFIF_CHGBODY | SMFIF_QUARANTINE;
 	kids[0].protocol = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NR_CONN;
 	kids[1].protocol = SMFIP_NOHELO | SMFIP_NR_CONN | SMFIP_NOMAIL;
-	merge_optneg(&postfix, kids, 2, &out, &ml);
+	merge_optneg(&postfix, kids, 2, NULL, &out, &ml);
 	cr_assert_eq(out.version, 6);
 	cr_assert_eq(out.actions, SMFIF_ADDHDRS | SMFIF_CHGBODY |
 	    SMFIF_QUARANTINE);
@@ -37,7 +37,7 @@ Test(merge, no_children_asks_for_every_step)
 	struct milter_optneg	out;
 	struct macro_lists	ml;
 
-	merge_optneg(&postfix, NULL, 0, &out, &ml);
+	merge_optneg(&postfix, NULL, 0, NULL, &out, &ml);
 	cr_assert_eq(out.actions, 0);
 	cr_assert_eq(out.protocol & SMFIP_NO_MASK, 0);
 }
@@ -54,7 +54,7 @@ Test(merge, bounded_by_the_offer)
 	kid.protocol = SMFIP_NR_RCPT;
 	kid.macros[SMFIM_CONNECT] = "{client_addr}";
 	v2.actions = 0x3f;
-	merge_optneg(&v2, &kid, 1, &out, &ml);
+	merge_optneg(&v2, &kid, 1, NULL, &out, &ml);
 	cr_assert_eq(out.version, 2);
 	cr_assert_eq(out.actions, SMFIF_ADDHDRS);
 	/* No leading space, no no-reply bits, no macro lists in v2. */
@@ -72,7 +72,7 @@ Test(merge, macro_lists_united_with_defaults)
 	kids[0].macros[SMFIM_ENVRCPT] = "{rcpt_addr} {x}";
 	kids[1].macros[SMFIM_ENVRCPT] = "{x},{y}";
 	kids[0].macros[SMFIM_CONNECT] = "{client_addr}";
-	merge_optneg(&postfix, kids, 2, &out, &ml);
+	merge_optneg(&postfix, kids, 2, NULL, &out, &ml);
 	cr_assert_str_eq(out.macros[SMFIM_ENVRCPT], "{rcpt_addr} {x} {y}");
 	/* Child 2 asked for nothing at connect: it keeps the defaults. */
 	cr_assert_not_null(strstr(out.macros[SMFIM_CONNECT],
@@ -80,6 +80,35 @@ Test(merge, macro_lists_united_with_defaults)
 	cr_assert_not_null(strstr(out.macros[SMFIM_CONNECT], "{daemon_name}"));
 	cr_assert_null(out.macros[SMFIM_HELO]);
 	cr_assert(out.actions & SMFIF_SETSYMLIST);
+}
+
+/* milterd's own needs (the disconnect check's) come with the defaults. */
+Test(merge, own_macros)
+{
+	static const char	*own[SMFIM_COUNT] = {
+		[SMFIM_CONNECT] = "{daemon_addr} {daemon_port}"
+	};
+	struct milter_optneg	kid, out, nolists = postfix;
+	struct macro_lists	ml;
+	const char		*first;
+
+	memset(&kid, 0, sizeof(kid));
+	kid.version = 6;
+	merge_optneg(&postfix, &kid, 1, own, &out, &ml);
+	cr_assert_not_null(strstr(out.macros[SMFIM_CONNECT],
+	    "{daemon_port}"));
+	/* The child asked for nothing: it still gets the MTA's defaults. */
+	cr_assert_not_null(strstr(out.macros[SMFIM_CONNECT], "{daemon_name}"));
+	/* Named once, though both lists have it. */
+	first = strstr(out.macros[SMFIM_CONNECT], "{daemon_addr}");
+	cr_assert_not_null(first);
+	cr_assert_null(strstr(first + 1, "{daemon_addr}"));
+	cr_assert_null(out.macros[SMFIM_HELO]);
+	cr_assert(out.actions & SMFIF_SETSYMLIST);
+	/* An MTA that cannot take lists gets none. */
+	nolists.actions &= ~SMFIF_SETSYMLIST;
+	merge_optneg(&nolists, &kid, 1, own, &out, &ml);
+	cr_assert_null(out.macros[SMFIM_CONNECT]);
 }
 
 Test(merge, deciding_replies)
