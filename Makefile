@@ -82,6 +82,12 @@ $(B)/tmilter: $(B)/.dir t/milters/tmilter.c
 	$(CC) $(CFLAGS) -o $@ t/milters/tmilter.c -lmilter -lpthread $(PKG_LIBS) \
 	    $(LDFLAGS)
 
+# The disconnect check's cost over many connections (make bench).
+$(B)/conncheck-bench: $(B)/.dir t/bench/conncheck-bench.c src/conncheck.c \
+    src/log.c src/conncheck.h
+	$(CC) $(CFLAGS) -Isrc -o $@ t/bench/conncheck-bench.c src/conncheck.c \
+	    src/log.c $(PKG_LIBS) $(LDFLAGS)
+
 tests: $(PROGS) $(TEST_PROGS)
 
 setup:
@@ -90,7 +96,7 @@ setup:
 run: setup all
 	$(B)/milterd -d -v -f etc/milterd.conf
 
-bench: setup all $(B)/tmilter
+bench: setup all $(B)/tmilter $(B)/conncheck-bench
 	sh bin/bench $(B)
 
 test: setup

@@ -54,7 +54,12 @@
 #include "conncheck.h"
 #include "log.h"
 
-#define INFLIGHT_MAX	256
+/*
+ * Each answer takes a buffer of its own in the socket's receive queue,
+ * a few KiB of its default 208 KiB: more unanswered requests than this
+ * lose answers (ENOBUFS).
+ */
+#define INFLIGHT_MAX	32
 #define ANSWER_WAIT	5	/* seconds */
 
 static TAILQ_HEAD(, conncheck_item) queue = TAILQ_HEAD_INITIALIZER(queue);
