@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "detect.h"
 #include "log.h"
 
 static FILE	*conf_errfp;	/* where errors go; NULL: the log */
@@ -54,6 +55,9 @@ static int	v_milter(cfg_t *, cfg_opt_t *);
 static int	v_command(cfg_t *, cfg_opt_t *);
 static int	name_ok(const char *);
 static int	v_control(cfg_t *, cfg_opt_t *);
+static void	add_detected(struct conf *, FILE *);
+static void	conf_warn(FILE *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
 static int	v_metrics(cfg_t *, cfg_opt_t *);
 static int	v_hours(cfg_t *, cfg_opt_t *);
 static int	metrics_spec(const char *, struct sockspec *, char *, size_t);
@@ -99,6 +103,8 @@ static cfg_opt_t opts[] = {
 	CFG_INT("body_memory_limit",	1048576,	CFGF_NONE),
 	CFG_STR("spool_dir",		"/var/tmp",	CFGF_NONE),
 	CFG_INT("progress_interval",	5,		CFGF_NONE),
+	CFG_BOOL("detect",		cfg_false,	CFGF_NONE),
+	CFG_STR("detect_root",		"/",		CFGF_NONE),
 	CFG_BOOL("disconnect_check",	cfg_true,	CFGF_NONE),
 	CFG_INT("disconnect_check_after", 2,		CFGF_NONE),
 	CFG_INT("disconnect_check_interval", 1,		CFGF_NONE),
@@ -395,6 +401,8 @@ convert(cfg_t *cfg, struct conf *c)
 	c->body_memory_limit = (size_t)cfg_getint(cfg, "body_memory_limit");
 	c->spool_dir = dup_opt(cfg, "spool_dir");
 	c->progress_interval = (int)cfg_getint(cfg, "progress_interval");
+	c->detect = cfg_getbool(cfg, "detect");
+	c->detect_root = dup_opt(cfg, "detect_root");
 	c->disconnect_check = cfg_getbool(cfg, "disconnect_check");
 	c->disconnect_check_after = (int)cfg_getint(cfg,
 	    "disconnect_check_after");
@@ -411,6 +419,74 @@ convert(cfg_t *cfg, struct conf *c)
 		    &c->milters[i]) == -1)
 			return -1;
 	return 0;
+}
+
+/*
+ * With detect: the milters found on the host, after the configured
+ * ones, unless one of those has the name.  What detection warns of is
+ * no error.
+ */
+static void
+add_detected(struct conf *c, FILE *errfp)
+{
+	struct detected		*d;
+	struct milter_conf	*mc;
+	char			 err[256];
+	size_t			 n, i, j;
+
+	if (detect_run(c->detect_root, &d, &n, errfp) == -1)
+		fatal("%s: detect_run", __func__);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < c->nmilters; j++)
+			if (strcmp(c->milters[j].name, d[i].name) == 0)
+				break;
+		if (j < c->nmilters)
+			continue;
+		if (c->nmilters == CONF_MAX_MILTERS) {
+			conf_warn(errfp, "detect: milter %s: more than %d "
+			    "milters, not added", d[i].name, CONF_MAX_MILTERS);
+			continue;
+		}
+		if ((mc = reallocarray(c->milters, c->nmilters + 1,
+		    sizeof(*mc))) == NULL)
+			fatal("%s: reallocarray", __func__);
+		c->milters = mc;
+		mc = &c->milters[c->nmilters];
+		memset(mc, 0, sizeof(*mc));
+		if (sockspec_parse(d[i].socket, &mc->sock, err,
+		    sizeof(err)) == -1) {
+			conf_warn(errfp, "detect: milter %s: %s", d[i].name,
+			    err);
+			continue;
+		}
+		if ((mc->name = strdup(d[i].name)) == NULL ||
+		    (mc->command = strdup(d[i].command)) == NULL ||
+		    (mc->user = strdup("root")) == NULL ||
+		    asprintf(&mc->detected, "%s; socket: %s",
+		    d[i].service_note, d[i].socket_note) == -1)
+			fatal("%s: strdup", __func__);
+		mc->launchable = mc->enabled = 1;
+		mc->fallback = FALLBACK_ACCEPT;
+		mc->connect_timeout = mc->command_timeout = 10;
+		mc->eom_timeout = 300;
+		c->nmilters++;
+	}
+	free(d);
+}
+
+static void
+conf_warn(FILE *errfp, const char *fmt, ...)
+{
+	char	msg[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (errfp != NULL)
+		fprintf(errfp, "milterd: %s\n", msg);
+	else
+		log_warnx("%s", msg);
 }
 
 /*
@@ -484,7 +560,8 @@ conf_load(const char *path, FILE *errfp)
 			    path);
 		conf_free(c);
 		c = NULL;
-	}
+	} else if (c->detect)
+		add_detected(c, errfp);
 	cfg_free(cfg);
 	return c;
 }
@@ -500,6 +577,7 @@ conf_free(struct conf *c)
 		free(c->milters[i].name);
 		free(c->milters[i].command);
 		free(c->milters[i].user);
+		free(c->milters[i].detected);
 	}
 	free(c->milters);
 	free(c->path);
@@ -510,6 +588,7 @@ conf_free(struct conf *c)
 	free(c->pidfile);
 	free(c->control);
 	free(c->state_file);
+	free(c->detect_root);
 	free(c->spool_dir);
 	free(c);
 }
@@ -546,6 +625,8 @@ conf_print(const struct conf *c, FILE *fp)
 	    c->pidfile, c->control, fallback_name(c->fallback),
 	    c->dispatch == DISPATCH_PARALLEL ? "parallel" : "sequential",
 	    c->body_memory_limit, c->spool_dir, c->progress_interval);
+	fprintf(fp, "detect = %s\ndetect_root = \"%s\"\n",
+	    c->detect ? "true" : "false", c->detect_root);
 	fprintf(fp, "disconnect_check = %s\ndisconnect_check_after = %d\n"
 	    "disconnect_check_interval = %d\nfallback_on_disconnect = \"%s\"\n",
 	    c->disconnect_check ? "true" : "false", c->disconnect_check_after,
@@ -553,6 +634,8 @@ conf_print(const struct conf *c, FILE *fp)
 	    fallback_name(c->fallback_on_disconnect));
 	for (i = 0; i < c->nmilters; i++) {
 		m = &c->milters[i];
+		if (m->detected != NULL)
+			fprintf(fp, "# detected: %s\n", m->detected);
 		fprintf(fp, "milter \"%s\" {\n\tsocket = \"%s\"\n", m->name,
 		    m->sock.text);
 		if (m->command != NULL)

@@ -59,6 +59,7 @@ struct milter_conf {
 	int		 command_timeout;
 	int		 eom_timeout;
 	struct stats_child *stats;	/* its counters (the master sets it) */
+	char		*detected;	/* where detection found it; NULL */
 };
 
 struct conf {
@@ -82,6 +83,8 @@ struct conf {
 	struct sockspec		 metrics_listen;
 	char			*state_file;
 	int			 history_hours;
+	int			 detect;
+	char			*detect_root;
 	enum fallback		 fallback;
 	enum dispatch		 dispatch;
 	size_t			 body_memory_limit;

@@ -56,6 +56,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "detect.h"
 #include "log.h"
 #include "milterd.h"
 #include "util.h"
@@ -119,6 +120,7 @@ static int	workers_alive(void);
 static void	cleanup(void);
 static void	check_user(const struct conf *);
 static void	assign_stats(struct conf *);
+static int	print_detected(const char *);
 static int	daemonize(void);
 
 extern const char	*__progname;
@@ -126,7 +128,8 @@ extern const char	*__progname;
 __dead static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-dnv] [-f file]\n", __progname);
+	fprintf(stderr, "usage: %s [-dnv] [-f file]\n"
+	    "       %s -D [-f file] [-R root]\n", __progname, __progname);
 	exit(1);
 }
 
@@ -681,6 +684,50 @@ daemonize(void)
 }
 
 /*
+ * milterd -D: the milters found on the host (under root, else the
+ * configuration's detect_root, else /), but those the configuration
+ * file names already, as milter sections on the standard output.
+ */
+static int
+print_detected(const char *root)
+{
+	struct conf	*c;
+	struct detected	*d;
+	size_t		 n, i, j, kept = 0;
+	FILE		*devnull;
+
+	/* The file is optional here: its errors are for milterd -n. */
+	devnull = fopen("/dev/null", "w");
+	c = access(conf_path, R_OK) == 0 ? conf_load(conf_path, devnull) :
+	    NULL;
+	if (devnull != NULL)
+		fclose(devnull);
+	if (root == NULL)
+		root = c != NULL ? c->detect_root : "/";
+	if (detect_run(root, &d, &n, stderr) == -1) {
+		fprintf(stderr, "%s: out of memory\n", __progname);
+		conf_free(c);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; c != NULL && j < c->nmilters; j++)
+			if (strcmp(c->milters[j].name, d[i].name) == 0)
+				break;
+		if (c != NULL && j < c->nmilters && c->milters[j].detected ==
+		    NULL) {
+			printf("# %s: configured in %s already\n", d[i].name,
+			    conf_path);
+			continue;
+		}
+		d[kept++] = d[i];
+	}
+	detect_print(stdout, d, kept);
+	free(d);
+	conf_free(c);
+	return fflush(stdout) == EOF;
+}
+
+/*
  * The workers' user must exist before any worker tries to become it;
  * without root there is nothing to drop, and that is said once.
  */
@@ -738,14 +785,21 @@ main(int argc, char *argv[])
 	char		 err[512];
 	pid_t		 otherpid;
 	size_t		 i;
-	int		 ch, debug = 0, check = 0, verbose = 0;
+	const char	*root = NULL;
+	int		 ch, debug = 0, check = 0, verbose = 0, detect = 0;
 
 	setproctitle_init(argc, argv, environ);
 	conf_path = CONF_FILE;
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+	while ((ch = getopt(argc, argv, "dDf:nR:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
+			break;
+		case 'D':
+			detect = 1;
+			break;
+		case 'R':
+			root = optarg;
 			break;
 		case 'f':
 			conf_path = optarg;
@@ -760,9 +814,11 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (root != NULL && !detect))
 		usage();
 	log_init(1, LOG_MAIL);
+	if (detect)
+		exit(print_detected(root));
 	log_setverbose(verbose);
 	if ((conf = conf_load(conf_path, stderr)) == NULL) {
 		fprintf(stderr, "%s: configuration has errors\n", conf_path);

@@ -1,0 +1,934 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * detect.c: the milters installed on a host.
+ *
+ * For each milter it knows (and for any systemd unit whose ExecStart
+ * names a milter socket), it asks the service manager of the layout
+ * found under the root whether the service is enabled, then takes the
+ * socket from, in this order: the service's own settings (a socket
+ * option in ExecStart, NAME_socket or NAME_flags on the BSDs,
+ * SOCKET= and options in /etc/default or /etc/sysconfig), the milter's
+ * own configuration file, the milter's default.  Every path is taken
+ * under the root, so that tests run over fixture trees.  A file that
+ * cannot be read or parsed is a warning naming it, never an error.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect.h"
+#include "log.h"
+#include "util.h"
+
+#define LINE_MAX_LEN	4096
+#define VARS_MAX	128
+#define REL_MAX		200	/* a path under the root, as noted */
+
+enum syntax {
+	SYN_WORDS,	/* Key value */
+	SYN_EQUALS,	/* Key = value */
+	SYN_GREYLIST,	/* socket "value" [mode] */
+	SYN_RSPAMD	/* key = "value"; */
+};
+
+enum layout {
+	LAYOUT_DEBIAN,
+	LAYOUT_REDHAT,
+	LAYOUT_FREEBSD,
+	LAYOUT_OPENBSD
+};
+
+static const struct known {
+	const char	*name;		/* milterd's, and the Linux service */
+	const char	*freebsd;	/* rc.d script */
+	const char	*rcvar;		/* its rc.conf prefix */
+	const char	*openbsd;	/* rc.d script, flags prefix */
+	const char	*opt;		/* its socket option */
+	const char	*confs;		/* its own files, the first found */
+	const char	*key;
+	enum syntax	 syntax;
+	const char	*fallback;	/* when nothing says */
+} known[] = {
+	{ "amavisd-milter", "amavisd-milter", "amavisd_milter",
+	  "amavisd_milter", "-s", NULL, NULL, SYN_WORDS, NULL },
+	{ "clamav-milter", "clamav-milter", "clamav_milter", "clamav_milter",
+	  NULL, "etc/clamav/clamav-milter.conf etc/mail/clamav-milter.conf "
+	  "usr/local/etc/clamav-milter.conf etc/clamav-milter.conf",
+	  "MilterSocket", SYN_WORDS, NULL },
+	{ "dkimpy-milter", "dkimpy-milter", "dkimpy_milter", "dkimpy_milter",
+	  NULL, "etc/dkimpy-milter/dkimpy-milter.conf "
+	  "usr/local/etc/dkimpy-milter/dkimpy-milter.conf", "Socket",
+	  SYN_WORDS, NULL },
+	{ "milter-greylist", "milter-greylist", "miltergreylist",
+	  "milter_greylist", "-p", "etc/milter-greylist/greylist.conf "
+	  "etc/mail/greylist.conf usr/local/etc/mail/greylist.conf",
+	  "socket", SYN_GREYLIST, NULL },
+	{ "opendkim", "milter-opendkim", "milteropendkim", "opendkim", "-p",
+	  "etc/opendkim.conf etc/opendkim/opendkim.conf "
+	  "usr/local/etc/mail/opendkim.conf etc/mail/opendkim.conf",
+	  "Socket", SYN_WORDS, NULL },
+	{ "opendmarc", "opendmarc", "opendmarc", "opendmarc", "-p",
+	  "etc/opendmarc.conf etc/opendmarc/opendmarc.conf "
+	  "usr/local/etc/mail/opendmarc.conf", "Socket", SYN_WORDS, NULL },
+	{ "pyspf-milter", "pyspf-milter", "pyspf_milter", "pyspf_milter",
+	  NULL, "etc/pyspf-milter/pyspf-milter.conf "
+	  "usr/local/etc/pyspf-milter/pyspf-milter.conf", "Socket",
+	  SYN_EQUALS, NULL },
+	{ "rspamd", "rspamd", "rspamd", "rspamd", NULL,
+	  "etc/rspamd/local.d/worker-proxy.inc "
+	  "usr/local/etc/rspamd/local.d/worker-proxy.inc "
+	  "etc/rspamd/worker-proxy.inc usr/local/etc/rspamd/worker-proxy.inc",
+	  "bind_socket", SYN_RSPAMD, "localhost:11332" },
+	{ "spamass-milter", "spamass-milter", "spamass_milter",
+	  "spamass_milter", "-p", NULL, NULL, SYN_WORDS,
+	  "/var/run/spamass/spamass.sock" },
+};
+
+struct vars {
+	size_t	n;
+	char	name[VARS_MAX][64];
+	char	value[VARS_MAX][LINE_MAX_LEN];
+};
+
+/* One detection run. */
+struct run {
+	const char		*root;
+	enum layout		 layout;
+	FILE			*warn;
+	struct detected		*found;
+	size_t			 nfound;
+	int			 error;
+};
+
+static void	warn(struct run *, const char *, int, const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
+static void	path_of(const struct run *, const char *, char *, size_t);
+static int	exists(const struct run *, const char *);
+static FILE	*open_file(struct run *, const char *);
+static int	read_line(struct run *, FILE *, const char *, int *, char *,
+		    size_t);
+static char	*trim(char *);
+static void	vars_set(struct vars *, const char *, const char *);
+static const char *vars_get(const struct vars *, const char *);
+static void	expand(const struct vars *, const char *, char *, size_t);
+static int	shell_assign(char *, char **, char **);
+static void	read_vars(struct run *, const char *, struct vars *);
+static int	to_spec(const char *, char *, size_t);
+static int	option_socket(const char *, const char *, char *, size_t);
+static int	conf_socket(struct run *, const struct known *, char *, size_t,
+		    char *, size_t);
+static int	unit_enabled(struct run *, const char *, char *, size_t);
+static int	initd_enabled(struct run *, const char *, char *, size_t);
+static int	find_unit(struct run *, const char *, char *, size_t);
+static void	read_unit(struct run *, const char *, struct vars *, char *,
+		    size_t);
+static void	add(struct run *, const char *, const char *, const char *,
+		    const char *, const char *);
+static void	detect_linux(struct run *);
+static void	detect_unknown_units(struct run *);
+static void	detect_freebsd(struct run *);
+static void	detect_openbsd(struct run *);
+static void	socket_of(struct run *, const struct known *,
+		    const struct vars *, const char *, const char *,
+		    const char *);
+static int	by_name(const void *, const void *);
+
+static void
+warn(struct run *r, const char *file, int line, const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r->warn == NULL) {
+		if (line > 0)
+			log_warnx("detect: %s:%d: %s", file, line, msg);
+		else
+			log_warnx("detect: %s: %s", file, msg);
+	} else if (line > 0)
+		fprintf(r->warn, "milterd: detect: %s:%d: %s\n", file, line, msg);
+	else
+		fprintf(r->warn, "milterd: detect: %s: %s\n", file, msg);
+}
+
+/* rel (no leading slash) under the root. */
+static void
+path_of(const struct run *r, const char *rel, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", r->root, r->root[strlen(r->root) - 1] ==
+	    '/' ? "" : "/", rel);
+}
+
+static int
+exists(const struct run *r, const char *rel)
+{
+	struct stat	st;
+	char		path[PATH_MAX];
+
+	path_of(r, rel, path, sizeof(path));
+	return lstat(path, &st) == 0;
+}
+
+static FILE *
+open_file(struct run *r, const char *rel)
+{
+	char	 path[PATH_MAX];
+	FILE	*fp;
+
+	path_of(r, rel, path, sizeof(path));
+	if ((fp = fopen(path, "r")) == NULL && errno != ENOENT)
+		warn(r, rel, 0, "%s", strerror(errno));
+	return fp;
+}
+
+/* The next line, without its newline; a longer one is skipped. */
+static int
+read_line(struct run *r, FILE *fp, const char *rel, int *lineno, char *buf,
+    size_t len)
+{
+	size_t	n;
+	int	c;
+
+	for (;;) {
+		if (fgets(buf, (int)len, fp) == NULL)
+			return 0;
+		(*lineno)++;
+		n = strlen(buf);
+		if (n > 0 && buf[n - 1] == '\n') {
+			buf[n - 1] = '\0';
+			return 1;
+		}
+		if (feof(fp))
+			return 1;
+		warn(r, rel, *lineno, "line too long, skipped");
+		while ((c = fgetc(fp)) != EOF && c != '\n')
+			;
+	}
+}
+
+static char *
+trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static void
+vars_set(struct vars *v, const char *name, const char *value)
+{
+	size_t	i;
+
+	for (i = 0; i < v->n && strcmp(v->name[i], name) != 0; i++)
+		;
+	if (i == VARS_MAX)
+		return;
+	if (i == v->n)
+		v->n++;
+	strlcpy(v->name[i], name, sizeof(v->name[i]));
+	strlcpy(v->value[i], value, sizeof(v->value[i]));
+}
+
+static const char *
+vars_get(const struct vars *v, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; v != NULL && i < v->n; i++)
+		if (strcmp(v->name[i], name) == 0)
+			return v->value[i];
+	return NULL;
+}
+
+/* $NAME and ${NAME} replaced from v (unknown ones by nothing). */
+static void
+expand(const struct vars *v, const char *in, char *out, size_t len)
+{
+	char		 name[64];
+	const char	*val;
+	size_t		 o = 0, n;
+	int		 brace;
+
+	while (*in != '\0' && o + 1 < len) {
+		if (*in != '$') {
+			out[o++] = *in++;
+			continue;
+		}
+		in++;
+		brace = *in == '{';
+		in += brace;
+		for (n = 0; (isalnum((unsigned char)*in) || *in == '_') &&
+		    n + 1 < sizeof(name); in++)
+			name[n++] = *in;
+		name[n] = '\0';
+		if (brace && *in == '}')
+			in++;
+		if ((val = vars_get(v, name)) != NULL)
+			o += strlcpy(out + o, val, len - o) < len - o ?
+			    strlen(val) : len - o - 1;
+	}
+	out[o] = '\0';
+}
+
+/* NAME=value, NAME="value", NAME='value', export NAME=...: 1 if so. */
+static int
+shell_assign(char *line, char **name, char **value)
+{
+	char	*s = trim(line), *eq, *v, *end;
+
+	if (*s == '#' || *s == '\0')
+		return 0;
+	if (strncmp(s, "export ", 7) == 0)
+		s = trim(s + 7);
+	if ((eq = strchr(s, '=')) == NULL || eq == s)
+		return 0;
+	for (v = s; v < eq; v++)
+		if (!isalnum((unsigned char)*v) && *v != '_')
+			return 0;
+	*eq = '\0';
+	v = eq + 1;
+	if (*v == '"' || *v == '\'') {
+		if ((end = strchr(v + 1, *v)) == NULL)
+			return -1;
+		*end = '\0';
+		v++;
+	} else if ((end = strpbrk(v, " \t#;")) != NULL)
+		*end = '\0';
+	*name = s;
+	*value = v;
+	return 1;
+}
+
+/* A shell-style file of assignments (rc.conf, /etc/default/NAME). */
+static void
+read_vars(struct run *r, const char *rel, struct vars *v)
+{
+	char	 line[LINE_MAX_LEN], val[LINE_MAX_LEN], *name, *value;
+	FILE	*fp;
+	int	 lineno = 0, rc;
+
+	if ((fp = open_file(r, rel)) == NULL)
+		return;
+	while (read_line(r, fp, rel, &lineno, line, sizeof(line))) {
+		if ((rc = shell_assign(line, &name, &value)) == -1)
+			warn(r, rel, lineno, "unclosed quote");
+		else if (rc == 1) {
+			expand(v, value, val, sizeof(val));
+			vars_set(v, name, val);
+		}
+	}
+	fclose(fp);
+}
+
+/*
+ * A milter's socket in milterd's spelling: local:/p, unix:/p, /p,
+ * inet:port[@host], inet6:port[@host], host:port (rspamd).  -1 if it
+ * is none of those.
+ */
+static int
+to_spec(const char *in, char *out, size_t len)
+{
+	struct sockspec	 sp;
+	char		 buf[256], err[256], *s = buf, *colon;
+	size_t		 n;
+
+	if (strlcpy(buf, in, sizeof(buf)) >= sizeof(buf))
+		return -1;
+	s = trim(buf);
+	n = strlen(s);
+	if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
+		s[n - 1] = '\0';
+		s++;
+	}
+	if (strncmp(s, "local:", 6) == 0 || strncmp(s, "unix:", 5) == 0)
+		snprintf(out, len, "unix:%s", strchr(s, ':') + 1);
+	else if (s[0] == '/')
+		snprintf(out, len, "unix:%s", s);
+	else if ((strncmp(s, "inet:", 5) == 0 || strncmp(s, "inet6:", 6) ==
+	    0) && strchr(s, '@') == NULL && strchr(strchr(s, ':') + 1, ':') ==
+	    NULL)
+		/* All interfaces: reached on the loopback. */
+		snprintf(out, len, "%s@%s", s, s[4] == '6' ? "::1" :
+		    "127.0.0.1");
+	else if (strncmp(s, "inet:", 5) == 0 || strncmp(s, "inet6:", 6) == 0)
+		strlcpy(out, s, len);
+	else if ((colon = strrchr(s, ':')) != NULL && colon != s &&
+	    strspn(colon + 1, "0123456789") == strlen(colon + 1)) {
+		*colon = '\0';
+		snprintf(out, len, "inet:%s@%s", colon + 1, s[0] == '*' ?
+		    "127.0.0.1" : s);
+	} else
+		return -1;
+	return sockspec_parse(out, &sp, err, sizeof(err));
+}
+
+/*
+ * The value of option opt ("-p", or NULL for any of -p, -s, --socket)
+ * in the words of cmd, if it is a socket.
+ */
+static int
+option_socket(const char *cmd, const char *opt, char *out, size_t len)
+{
+	char	 buf[LINE_MAX_LEN], *argv[64], *val;
+	int	 i;
+
+	if (split_words(cmd, buf, sizeof(buf), argv, 64) == -1)
+		return -1;
+	for (i = 0; argv[i] != NULL; i++) {
+		val = NULL;
+		if (opt != NULL && strcmp(argv[i], opt) == 0)
+			val = argv[i + 1];
+		else if (opt != NULL && strncmp(argv[i], opt, 2) == 0 &&
+		    argv[i][2] != '\0' && opt[1] != '-')
+			val = argv[i] + 2;		/* -pSOCKET */
+		else if (opt == NULL && (strcmp(argv[i], "-p") == 0 ||
+		    strcmp(argv[i], "-s") == 0 ||
+		    strcmp(argv[i], "--socket") == 0))
+			val = argv[i + 1];
+		else if (opt == NULL && strncmp(argv[i], "--socket=", 9) == 0)
+			val = argv[i] + 9;
+		if (val == NULL)
+			continue;
+		/* Only what looks like a milter socket, when guessing. */
+		if (opt == NULL && strncmp(val, "unix:", 5) != 0 &&
+		    strncmp(val, "local:", 6) != 0 &&
+		    strncmp(val, "inet:", 5) != 0 &&
+		    strncmp(val, "inet6:", 6) != 0)
+			continue;
+		if (to_spec(val, out, len) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* The socket in the milter's own configuration file. */
+static int
+conf_socket(struct run *r, const struct known *k, char *out, size_t len,
+    char *note, size_t notelen)
+{
+	char	 files[512], line[LINE_MAX_LEN], *f, *save, *s, *v, *e;
+	FILE	*fp = NULL;
+	int	 lineno = 0;
+
+	if (k->confs == NULL)
+		return -1;
+	strlcpy(files, k->confs, sizeof(files));
+	for (f = strtok_r(files, " ", &save); f != NULL && fp == NULL;
+	    f = strtok_r(NULL, " ", &save))
+		if ((fp = open_file(r, f)) != NULL)
+			break;
+	if (fp == NULL)
+		return -1;
+	while (read_line(r, fp, f, &lineno, line, sizeof(line))) {
+		s = trim(line);
+		if (strncasecmp(s, k->key, strlen(k->key)) != 0 ||
+		    (!isspace((unsigned char)s[strlen(k->key)]) &&
+		    s[strlen(k->key)] != '='))
+			continue;
+		v = trim(s + strlen(k->key));
+		if (k->syntax == SYN_EQUALS || k->syntax == SYN_RSPAMD) {
+			if (*v != '=')
+				continue;
+			v = trim(v + 1);
+		}
+		if (k->syntax == SYN_RSPAMD && (e = strchr(v, ';')) != NULL)
+			*e = '\0';
+		if (k->syntax == SYN_GREYLIST && *v == '"' &&
+		    (e = strchr(v + 1, '"')) != NULL)
+			e[1] = '\0';
+		else if (k->syntax != SYN_RSPAMD &&
+		    (e = strpbrk(v, " \t")) != NULL)
+			*e = '\0';
+		if (to_spec(v, out, len) == -1) {
+			warn(r, f, lineno, "%s %s: not a socket", k->key, v);
+			fclose(fp);
+			return -1;
+		}
+		snprintf(note, notelen, "%s in %s:%d", k->key, f, lineno);
+		fclose(fp);
+		return 0;
+	}
+	fclose(fp);
+	if (k->fallback != NULL)
+		return -1;
+	warn(r, f, 0, "no %s: milter %s has no socket", k->key, k->name);
+	return -2;
+}
+
+/* Is NAME.service wanted by some target? note: the link. */
+static int
+unit_enabled(struct run *r, const char *name, char *note, size_t len)
+{
+	char		 path[PATH_MAX], rel[PATH_MAX];
+	struct dirent	*de;
+	DIR		*d;
+	size_t		 n;
+	int		 found = 0;
+
+	path_of(r, "etc/systemd/system", path, sizeof(path));
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (n < 6 || strcmp(de->d_name + n - 6, ".wants") != 0)
+			continue;
+		snprintf(rel, sizeof(rel), "etc/systemd/system/%s/%s.service",
+		    de->d_name, name);
+		if (exists(r, rel)) {
+			found = 1;
+			snprintf(note, len, "%s", rel);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* A SysV script started in a multi-user runlevel. */
+static int
+initd_enabled(struct run *r, const char *name, char *note, size_t len)
+{
+	char		 path[PATH_MAX], rel[32];
+	struct dirent	*de;
+	DIR		*d;
+	int		 level, found = 0;
+
+	for (level = 2; level <= 5 && !found; level++) {
+		snprintf(rel, sizeof(rel), "etc/rc%d.d", level);
+		path_of(r, rel, path, sizeof(path));
+		if ((d = opendir(path)) == NULL)
+			continue;
+		while (!found && (de = readdir(d)) != NULL)
+			if (de->d_name[0] == 'S' && isdigit((unsigned char)
+			    de->d_name[1]) && isdigit((unsigned char)
+			    de->d_name[2]) && strcmp(de->d_name + 3, name) ==
+			    0) {
+				found = 1;
+				if (snprintf(note, len, "%s/%s", rel,
+				    de->d_name) >= (int)len)
+					strlcpy(note, rel, len);
+			}
+		closedir(d);
+	}
+	return found;
+}
+
+/* The unit file of NAME: an administrator's first. */
+static int
+find_unit(struct run *r, const char *name, char *rel, size_t len)
+{
+	static const char	*dirs[] = { "etc/systemd/system",
+	    "lib/systemd/system", "usr/lib/systemd/system" };
+	struct stat		 st;
+	char			 path[PATH_MAX];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(rel, len, "%s/%s.service", dirs[i], name);
+		path_of(r, rel, path, sizeof(path));
+		/* A link there is an enablement or a mask, not the unit. */
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+			return 1;
+	}
+	return 0;
+}
+
+/* ExecStart (variables expanded) and the EnvironmentFile's variables. */
+static void
+read_unit(struct run *r, const char *rel, struct vars *v, char *exec,
+    size_t len)
+{
+	char	 line[LINE_MAX_LEN], *s, *envf;
+	FILE	*fp;
+	int	 lineno = 0;
+	char	 raw[LINE_MAX_LEN] = "";
+
+	exec[0] = '\0';
+	if ((fp = open_file(r, rel)) == NULL)
+		return;
+	while (read_line(r, fp, rel, &lineno, line, sizeof(line))) {
+		s = trim(line);
+		if (strncmp(s, "EnvironmentFile=", 16) == 0) {
+			envf = s + 16;
+			envf += *envf == '-';
+			while (*envf == '/')
+				envf++;
+			read_vars(r, envf, v);
+		} else if (strncmp(s, "ExecStart=", 10) == 0) {
+			s += 10;
+			while (*s == '-' || *s == '@' || *s == '+' ||
+			    *s == '!' || *s == ':')
+				s++;
+			strlcpy(raw, s, sizeof(raw));
+		}
+	}
+	fclose(fp);
+	expand(v, raw, exec, len);
+}
+
+static void
+add(struct run *r, const char *name, const char *socket,
+    const char *command, const char *service_note, const char *socket_note)
+{
+	struct detected	*d;
+	size_t		 i;
+
+	for (i = 0; i < r->nfound; i++)
+		if (strcmp(r->found[i].name, name) == 0)
+			return;
+	if ((d = reallocarray(r->found, r->nfound + 1, sizeof(*d))) == NULL) {
+		r->error = 1;
+		return;
+	}
+	r->found = d;
+	d = &r->found[r->nfound++];
+	memset(d, 0, sizeof(*d));
+	strlcpy(d->name, name, sizeof(d->name));
+	strlcpy(d->socket, socket, sizeof(d->socket));
+	strlcpy(d->command, command, sizeof(d->command));
+	strlcpy(d->service_note, service_note, sizeof(d->service_note));
+	strlcpy(d->socket_note, socket_note, sizeof(d->socket_note));
+}
+
+/*
+ * The socket of an enabled known milter: from the service's settings
+ * (variables v, its command line exec), else its own file, else its
+ * default.
+ */
+static void
+socket_of(struct run *r, const struct known *k, const struct vars *v,
+    const char *exec, const char *command, const char *service_note)
+{
+	char		 sock[256], note[DETECT_NOTE_MAX];
+	const char	*val, *name;
+	size_t		 i, n;
+	int		 rc;
+
+	/* SOCKET=, MILTERSOCKET=, NAME_socket=. */
+	for (i = 0; v != NULL && i < v->n; i++) {
+		name = v->name[i];
+		val = v->value[i];
+		n = strlen(name);
+		if ((strcmp(name, "SOCKET") == 0 ||
+		    strcmp(name, "MILTERSOCKET") == 0 || (n > 7 &&
+		    strcmp(name + n - 7, "_socket") == 0)) && val[0] != '\0' &&
+		    to_spec(val, sock, sizeof(sock)) == 0) {
+			snprintf(note, sizeof(note), "%s=\"%s\"", name, val);
+			add(r, k->name, sock, command, service_note, note);
+			return;
+		}
+	}
+	/* The option on its command line, or in a variable for it. */
+	if (k->opt != NULL && exec != NULL && option_socket(exec, k->opt,
+	    sock, sizeof(sock)) == 0) {
+		snprintf(note, sizeof(note), "%s in ExecStart", k->opt);
+		add(r, k->name, sock, command, service_note, note);
+		return;
+	}
+	for (i = 0; k->opt != NULL && v != NULL && i < v->n; i++)
+		if (option_socket(v->value[i], k->opt, sock,
+		    sizeof(sock)) == 0) {
+			snprintf(note, sizeof(note), "%s in %s=\"%s\"", k->opt,
+			    v->name[i], v->value[i]);
+			add(r, k->name, sock, command, service_note, note);
+			return;
+		}
+	if ((rc = conf_socket(r, k, sock, sizeof(sock), note,
+	    sizeof(note))) == 0) {
+		add(r, k->name, sock, command, service_note, note);
+		return;
+	}
+	if (rc == -1 && k->fallback != NULL && to_spec(k->fallback, sock,
+	    sizeof(sock)) == 0) {
+		snprintf(note, sizeof(note), "%s's default", k->name);
+		add(r, k->name, sock, command, service_note, note);
+	} else if (rc == -1)
+		warn(r, k->name, 0, "enabled, but nothing names its socket");
+}
+
+/*
+ * Debian and Red Hat: systemd units, else SysV scripts; variables from
+ * the unit's EnvironmentFile, else /etc/default or /etc/sysconfig.
+ */
+static void
+detect_linux(struct run *r)
+{
+	const struct known	*k;
+	struct vars		*v;
+	char			 unit[REL_MAX], note[DETECT_NOTE_MAX];
+	char			 link[REL_MAX], exec[LINE_MAX_LEN];
+	char			 command[160], rel[REL_MAX];
+	size_t			 i;
+
+	if ((v = malloc(sizeof(*v))) == NULL) {
+		r->error = 1;
+		return;
+	}
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		k = &known[i];
+		v->n = 0;
+		exec[0] = '\0';
+		snprintf(rel, sizeof(rel), "%s/%s", r->layout ==
+		    LAYOUT_REDHAT ? "etc/sysconfig" : "etc/default", k->name);
+		if (find_unit(r, k->name, unit, sizeof(unit))) {
+			if (!unit_enabled(r, k->name, link, sizeof(link)))
+				continue;
+			read_vars(r, rel, v);
+			read_unit(r, unit, v, exec, sizeof(exec));
+			snprintf(note, sizeof(note), "systemd unit %s, enabled "
+			    "(%s)", unit, link);
+			snprintf(command, sizeof(command), "%s start %s",
+			    r->layout == LAYOUT_REDHAT ? "/usr/bin/systemctl" :
+			    "/bin/systemctl", k->name);
+		} else {
+			snprintf(unit, sizeof(unit), "etc/init.d/%s", k->name);
+			if (!exists(r, unit) || !initd_enabled(r, k->name,
+			    link, sizeof(link)))
+				continue;
+			read_vars(r, rel, v);
+			snprintf(note, sizeof(note), "init script %s, enabled "
+			    "(%s)", unit, link);
+			snprintf(command, sizeof(command),
+			    "/usr/sbin/service %s start", k->name);
+		}
+		socket_of(r, k, v, exec, command, note);
+	}
+	free(v);
+	detect_unknown_units(r);
+}
+
+/* Any other enabled unit whose ExecStart names a milter socket. */
+static void
+detect_unknown_units(struct run *r)
+{
+	static const char	*dirs[] = { "lib/systemd/system",
+	    "usr/lib/systemd/system", "etc/systemd/system" };
+	struct vars		*v;
+	struct dirent		*de;
+	DIR			*d;
+	char			 path[PATH_MAX], unit[REL_MAX], name[65];
+	char			 link[REL_MAX], exec[LINE_MAX_LEN];
+	char			 sock[256], note[DETECT_NOTE_MAX], command[160];
+	size_t			 i, j, n;
+	int			 isknown;
+
+	if ((v = malloc(sizeof(*v))) == NULL) {
+		r->error = 1;
+		return;
+	}
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		path_of(r, dirs[i], path, sizeof(path));
+		if ((d = opendir(path)) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			n = strlen(de->d_name);
+			if (n < 9 || n - 8 >= sizeof(name) ||
+			    strcmp(de->d_name + n - 8, ".service") != 0)
+				continue;
+			memcpy(name, de->d_name, n - 8);
+			name[n - 8] = '\0';
+			for (isknown = 0, j = 0; j < sizeof(known) /
+			    sizeof(known[0]); j++)
+				isknown |= strcmp(known[j].name, name) == 0;
+			if (isknown || !find_unit(r, name, unit,
+			    sizeof(unit)) || !unit_enabled(r, name, link,
+			    sizeof(link)))
+				continue;
+			v->n = 0;
+			read_unit(r, unit, v, exec, sizeof(exec));
+			if (option_socket(exec, NULL, sock, sizeof(sock)) == -1)
+				continue;
+			snprintf(note, sizeof(note), "systemd unit %s, enabled "
+			    "(%s)", unit, link);
+			snprintf(command, sizeof(command), "%s start %s",
+			    r->layout == LAYOUT_REDHAT ? "/usr/bin/systemctl" :
+			    "/bin/systemctl", name);
+			add(r, name, sock, command, note,
+			    "a socket option in ExecStart");
+		}
+		closedir(d);
+	}
+	free(v);
+}
+
+/* rc.conf, rc.conf.local, rc.conf.d/NAME: NAME_enable, _socket, _flags. */
+static void
+detect_freebsd(struct run *r)
+{
+	const struct known	*k;
+	struct vars		*v, *own;
+	char			 rel[PATH_MAX], var[96], note[DETECT_NOTE_MAX];
+	char			 command[160], flags[LINE_MAX_LEN];
+	const char		*val;
+	size_t			 i;
+
+	if ((v = malloc(sizeof(*v))) == NULL ||
+	    (own = malloc(sizeof(*own))) == NULL) {
+		free(v);
+		r->error = 1;
+		return;
+	}
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		k = &known[i];
+		snprintf(rel, sizeof(rel), "usr/local/etc/rc.d/%s", k->freebsd);
+		if (!exists(r, rel))
+			continue;
+		v->n = 0;
+		read_vars(r, "etc/rc.conf", v);
+		read_vars(r, "etc/rc.conf.local", v);
+		snprintf(rel, sizeof(rel), "etc/rc.conf.d/%s", k->freebsd);
+		read_vars(r, rel, v);
+		snprintf(var, sizeof(var), "%s_enable", k->rcvar);
+		if ((val = vars_get(v, var)) == NULL ||
+		    strcasecmp(val, "YES") != 0)
+			continue;
+		snprintf(note, sizeof(note), "rc.d script usr/local/etc/rc.d/%s, "
+		    "%s=\"%s\"", k->freebsd, var, val);
+		snprintf(command, sizeof(command), "/usr/sbin/service %s start",
+		    k->freebsd);
+		snprintf(var, sizeof(var), "%s_flags", k->rcvar);
+		strlcpy(flags, (val = vars_get(v, var)) != NULL ? val : "",
+		    sizeof(flags));
+		/* Of all rc.conf says, only this service's socket. */
+		own->n = 0;
+		snprintf(var, sizeof(var), "%s_socket", k->rcvar);
+		if ((val = vars_get(v, var)) != NULL)
+			vars_set(own, var, val);
+		socket_of(r, k, own, flags, command, note);
+	}
+	free(v);
+	free(own);
+}
+
+/* rc.conf.local: pkg_scripts and NAME_flags. */
+static void
+detect_openbsd(struct run *r)
+{
+	const struct known	*k;
+	struct vars		*v;
+	char			 scripts[LINE_MAX_LEN], var[96];
+	char			 note[DETECT_NOTE_MAX], command[160], *w, *save;
+	const char		*val;
+	size_t			 i;
+
+	if ((v = malloc(sizeof(*v))) == NULL) {
+		r->error = 1;
+		return;
+	}
+	v->n = 0;
+	read_vars(r, "etc/rc.conf.local", v);
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		k = &known[i];
+		strlcpy(scripts, (val = vars_get(v, "pkg_scripts")) != NULL ?
+		    val : "", sizeof(scripts));
+		for (w = strtok_r(scripts, " \t", &save); w != NULL &&
+		    strcmp(w, k->openbsd) != 0; w = strtok_r(NULL, " \t",
+		    &save))
+			;
+		if (w == NULL)
+			continue;
+		snprintf(note, sizeof(note), "rc.d script etc/rc.d/%s, in "
+		    "pkg_scripts of etc/rc.conf.local", k->openbsd);
+		snprintf(command, sizeof(command), "/usr/sbin/rcctl start %s",
+		    k->openbsd);
+		snprintf(var, sizeof(var), "%s_flags", k->openbsd);
+		socket_of(r, k, NULL, vars_get(v, var), command, note);
+	}
+	free(v);
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct detected *)a)->name,
+	    ((const struct detected *)b)->name);
+}
+
+/*
+ * What is installed and enabled under root, sorted by name, into
+ * *found (free() it).  Warnings go to warn (NULL: the log).  -1 only
+ * when memory runs out.
+ */
+int
+detect_run(const char *root, struct detected **found, size_t *nfound,
+    FILE *warnfp)
+{
+	struct run	r;
+
+	memset(&r, 0, sizeof(r));
+	r.root = root[0] != '\0' ? root : "/";
+	r.warn = warnfp;
+	if (exists(&r, "usr/local/etc/rc.d"))
+		r.layout = LAYOUT_FREEBSD;
+	else if (exists(&r, "etc/rc.conf.local") && !exists(&r,
+	    "etc/systemd")) {
+		r.layout = LAYOUT_OPENBSD;
+	} else if (exists(&r, "etc/redhat-release"))
+		r.layout = LAYOUT_REDHAT;
+	else
+		r.layout = LAYOUT_DEBIAN;
+	switch (r.layout) {
+	case LAYOUT_FREEBSD:
+		detect_freebsd(&r);
+		break;
+	case LAYOUT_OPENBSD:
+		detect_openbsd(&r);
+		break;
+	default:
+		detect_linux(&r);
+		break;
+	}
+	if (r.error) {
+		free(r.found);
+		return -1;
+	}
+	if (r.nfound > 0)
+		qsort(r.found, r.nfound, sizeof(*r.found), by_name);
+	*found = r.found;
+	*nfound = r.nfound;
+	return 0;
+}
+
+/* As milter sections, each with where its facts came from. */
+void
+detect_print(FILE *fp, const struct detected *d, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		fprintf(fp, "%s# %s: %s\n# socket: %s\nmilter \"%s\" {\n"
+		    "\tsocket = \"%s\"\n\tcommand = \"%s\"\n"
+		    "\tuser = \"root\"\n}\n", i > 0 ? "\n" : "", d[i].name,
+		    d[i].service_note, d[i].socket_note, d[i].name,
+		    d[i].socket, d[i].command);
+}
