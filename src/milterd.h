@@ -99,7 +99,7 @@ struct child {
 	uint64_t			 wait_us;	/* for its replies, in all */
 	enum verdict			 verdict;	/* its last, if any */
 	int				 verdict_evaluated;
-	int				 aborted;	/* client gone */
+	int				 aborted;	/* client gone: 1 at work, 2 done */
 };
 
 /* What a command waits for from the children. */

@@ -326,8 +326,8 @@ session_end(struct session *s, const char *why, int error)
 			c = &s->kids[i];
 			fprintf(fp, " child.%s=%s%s:%.3f", c->mc->name,
 			    c->verdict_evaluated ? "eval-" : "",
-			    c->aborted ? "aborted" :
-			    c->state == CHILD_FAILED ? "failed" :
+			    c->aborted == 1 ? "aborted" :
+			    c->state == CHILD_FAILED && !c->aborted ? "failed" :
 			    c->verdict == VERDICT_NONE ? "continue" :
 			    verdict_name(c->verdict), (double)c->wait_us / 1e6);
 		}
@@ -1145,6 +1145,12 @@ client_tuple(struct session *s, const struct milter_connect *c)
 		return;
 	}
 	s->check = CLIENT_UNSEEN;
+	/*
+	 * A first look at once, while the client surely is there: a
+	 * connection not found later is a client gone (reset), not one
+	 * presented by XCLIENT or a proxy.
+	 */
+	conncheck_submit(&s->checking);
 }
 
 /* From the worker's tick: look for the client if the wait is long. */
@@ -1173,7 +1179,9 @@ client_checked(struct conncheck_item *it, int result, const char *why)
 		return;
 	}
 	s->check = CLIENT_SEEN;
-	if (result != CHECK_OPEN && s->wait_since != 0 && !s->sending_body)
+	if (result != CHECK_OPEN && s->wait_since != 0 && !s->sending_body &&
+	    stats_now_us() - s->wait_since >=
+	    (uint64_t)s->conf->disconnect_check_after * 1000000)
 		client_gone(s, why);
 }
 
@@ -1201,10 +1209,16 @@ client_gone(struct session *s, const char *why)
 	s->check = CLIENT_UNCHECKED;
 	for (i = 0; i < s->nkids; i++) {
 		c = &s->kids[i];
+		/* Its time on this command counts, as in child_fail(). */
+		if (c->state == CHILD_WAITING || c->state == CHILD_CONNECTING ||
+		    c->state == CHILD_NEGOTIATING)
+			c->wait_us += stats_now_us() - c->sent_us;
 		if (c->conn != NULL && c->in_msg && c->state != CHILD_FAILED)
 			conn_write(c->conn, abort_pkt, sizeof(abort_pkt));
+		/* 2: it had given its verdict, which stands in the log. */
 		if (c->conn != NULL)
-			c->aborted = 1;
+			c->aborted = c->state == CHILD_WAITING || c->stalled ||
+			    (c->in_msg && !c->done) ? 1 : 2;
 		child_close(c, 1);
 		c->state = CHILD_FAILED;
 		c->stalled = 0;

@@ -21,9 +21,12 @@
 #   3. off:     disconnect_check = false, as 1: 6 s later the smtpd is
 #               still there (it is the check that releases it).
 #   4. xclient: the client says XCLIENT ADDR=192.0.2.9 PORT=4242 (no
-#               such TCP connection), child sleeps 5 s, the client closes
+#               such TCP connection), child sleeps 6 s, the client closes
 #               2 s after the dot: "not checked again", counted in
 #               "unverifiable", not cut: the smtpd waits for the child.
+#   5. reset:   as 1, but the client resets the connection 1 s after the
+#               dot, before the first check of the wait: the connection
+#               was seen at connect, so its absence is a client gone.
 . "$(dirname "$0")/lib/test.sh"
 # shellcheck source=lib/postfix.sh
 . "$T/lib/postfix.sh"
@@ -38,36 +41,45 @@ now_ms() {
 	date +%s%3N
 }
 
+# port_of CASE: the smtpd port of CASE's listener.
+port_of() {
+	eval "echo \"\$PORT_$1\""
+}
+
 # --- Postfix: one smtpd listener per case ---------------------------------
-CASES="cut waiting off xclient"
+CASES="cut waiting off xclient reset"
 pf_init "$TMP/pf" || bail postfix-init "pf_init failed"
 # shellcheck disable=SC2046
-set -- $(pf_free_port 4)
+set -- $(pf_free_port 5)
 for _c in $CASES; do
 	eval "PORT_$_c=$1"
 	echo "127.0.0.1:$1 inet n - n - - smtpd -o smtpd_milters=unix:$TMP/md-$_c.sock" \
 	    >>"$PF_ETC/master.cf"
 	shift
 done
-postconf -c "$PF_ETC" -e "max_use = 1" "milter_connect_timeout = 10s" \
-    "milter_content_timeout = 120s" || bail postfix-conf "postconf failed"
-_pf_cool "$PF_ETC/main.cf" "$PF_ETC/master.cf"
+# max_use = 1: an smtpd exits after its one session.
+pf_conf "max_use = 1" "milter_connect_timeout = 10s" \
+    "milter_content_timeout = 120s" || bail postfix-conf "pf_conf failed"
+_pf_cool "$PF_ETC/master.cf"
 pf_start || bail postfix-start "pf_start failed"
 for _c in $CASES; do
-	eval "_p=\$PORT_$_c"
-	wait_for 10 _pf_listening "$_p" || bail postfix-start "port $_p"
+	wait_for 10 _pf_listening "$(port_of "$_c")" ||
+	    bail postfix-start "port $(port_of "$_c")"
 done
 PF_MASTER=$(_pf_master_pid)
 
 # --- The client -----------------------------------------------------------
 # client.py PORT CLOSE_AFTER [XCLIENT-ARGS]: one message; CLOSE_AFTER < 0:
 # wait for the reply to the dot (and QUIT); else close the socket that
-# many seconds after the dot, reading nothing.  Prints "port N" (its own
+# many seconds after the dot, reading nothing (with a reset instead of
+# a FIN when CLOSE_AFTER ends in "r").  Prints "port N" (its own
 # port) once connected, "dot MS" and "closed MS" (epoch milliseconds),
 # and the server's replies ("<- ...").
 cat >"$TMP/client.py" <<'EOF'
 import socket, sys, time
-port, close_after = int(sys.argv[1]), float(sys.argv[2])
+import struct
+port, close_after = int(sys.argv[1]), float(sys.argv[2].rstrip("r"))
+reset = sys.argv[2].endswith("r")
 xclient = sys.argv[3] if len(sys.argv) > 3 else ""
 def ms():
     return int(time.time() * 1000)
@@ -104,6 +116,9 @@ s.sendall(b"From: alice@example.com\r\nTo: bob@example.org\r\n"
 out("dot %d" % ms())
 if close_after >= 0:
     time.sleep(close_after)
+    if reset:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+            struct.pack("ii", 1, 0))
     f.close()
     s.close()
     out("closed %d" % ms())
@@ -118,7 +133,7 @@ EOF
 # it has sent the dot, then sets CPID (the client), SMTPD (the smtpd
 # serving it, a child of the Postfix master) and DOT (epoch ms).
 client() {
-	eval "_p=\$PORT_$1"
+	_p=$(port_of "$1")
 	"$PF_PYTHON" "$TMP/client.py" "$_p" "$2" ${3:+"$3"} \
 	    >"$TMP/$1.client" 2>&1 &
 	CPID=$!
@@ -156,7 +171,7 @@ closed_at() {
 stat() {
 	"$BUILD/milterctl" -s "$TMP/md-$1.ctl" -j stats 2>>"$TMP/milterctl.err" |
 	    "$PF_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' \
-	    "$2"
+	    "$2" 2>>"$TMP/milterctl.err"
 }
 
 # stat_is NAME KEY WANT
@@ -246,11 +261,17 @@ else
 fi
 wait_for 5 grep -q 'session=.* child\.cut-kid=' "$MDLOG"
 grep_ok cut-session-line 'session=.* child\.cut-kid=aborted:[0-9.]+ verdict=tempfail@eom' "$MDLOG"
+# Its seconds are the time it was waited for (about 2-3 s at eom), as
+# milterd(8) says: "the seconds spent waiting for its replies".
+_secs=$(sed -n 's/.* child\.cut-kid=aborted:\([0-9]*\)\..*/\1/p' "$MDLOG")
+check cut-aborted-seconds test "${_secs:-0}" -ge 2
 stat_is cut disconnects 1
 stat_is cut unverifiable 0
 grep_ok cut-postfix-tempfail 'milter-reject: END-OF-MESSAGE .*4\.7\.1' \
     "$PF_DIR/maillog"
-sleep 0.5
+# Rejected by cleanup: never queued (qmgr would log its sender), nothing
+# in the sink.
+no_grep cut-not-queued '/qmgr\[[0-9]+\]: [0-9A-F]+: from=' "$PF_DIR/maillog"
 check cut-nothing-delivered test "$(sink_count)" -eq "$sink0"
 md_stop
 
@@ -293,19 +314,19 @@ fi
 md_stop
 
 # --- 4. XCLIENT: not the TCP peer, not checked ----------------------------
-case_milterd xclient "-S eom:5000"
+case_milterd xclient "-S eom:6000"
 sink0=$(sink_count)
 client xclient 2 "ADDR=192.0.2.9 PORT=4242"
 CLOSED=$(closed_at xclient)
 grep_ok xclient-accepted '^<- 220 ' "$TMP/xclient.client"
-# The first look (at 2-3 s into the wait) finds nothing.
+# The first look finds nothing (XCLIENT: not the TCP peer).
 wait_for 5 grep -q 'no such connection' "$MDLOG"
 grep_ok xclient-unverifiable-line \
     'session [0-9.]+: client [^ ]*\[192\.0\.2\.9\]: no such connection to the MTA; not checked again' \
     "$MDLOG"
-# The smtpd still waits for the child (it sleeps 5 s from the dot).
+# The smtpd still waits for the child (it sleeps 6 s from the dot).
 _t=$(($(now_ms) - DOT))
-if [ -n "$SMTPD" ] && [ "$_t" -lt 4500 ] && _pf_alive "$SMTPD"; then
+if [ -n "$SMTPD" ] && [ "$_t" -lt 5500 ] && _pf_alive "$SMTPD"; then
 	ok xclient-smtpd-waits
 else
 	fail xclient-smtpd-waits "smtpd '$SMTPD' gone, or too late to tell ($_t ms after the dot)"
@@ -314,7 +335,7 @@ fi
 if [ -n "$SMTPD" ] && _pf_poll 10 _pf_dead "$SMTPD"; then
 	_t=$(($(now_ms) - DOT))
 	echo "# xclient: smtpd gone $_t ms after the dot"
-	check xclient-smtpd-waited-for-child test "$_t" -ge 4800
+	check xclient-smtpd-waited-for-child test "$_t" -ge 5800
 else
 	fail xclient-smtpd-exits "smtpd '$SMTPD' still runs"
 fi
@@ -325,6 +346,25 @@ no_grep xclient-no-gone-line ' gone \(' "$MDLOG"
 check xclient-delivered pf_wait_sink $((sink0 + 1)) 10
 stat_is xclient unverifiable 1
 stat_is xclient disconnects 0
+md_stop
+
+# --- 5. A reset before the wait is checked: still a client gone ----------
+case_milterd reset "-S eom:60000"
+client reset 1r
+CLOSED=$(closed_at reset)
+if wait_for 6 grep -Eq -- "$GONE_RE" "$MDLOG"; then
+	ok reset-gone-line
+else
+	fail reset-gone-line "no 'gone' line 6 s after the reset"
+fi
+grep_ok reset-not-found 'gone \(not found\)' "$MDLOG"
+if [ -n "$SMTPD" ] && _pf_poll 3 _pf_dead "$SMTPD"; then
+	ok reset-smtpd-exited
+else
+	fail reset-smtpd-exited "smtpd '$SMTPD' still runs"
+fi
+stat_is reset disconnects 1
+stat_is reset unverifiable 0
 md_stop
 
 echo "# $(($(now_ms) - T0)) ms"
