@@ -72,46 +72,51 @@ static const struct known {
 	const char	*key;
 	enum syntax	 syntax;
 	const char	*fallback;	/* when nothing says */
+	const char	*with_postfix;	/* the same, Postfix installed */
 } known[] = {
 	{ "amavisd-milter", "amavisd-milter", "amavisd_milter",
-	  "amavisd_milter", "-s", NULL, NULL, SYN_WORDS, NULL },
+	  "amavisd_milter", "-s", NULL, NULL, SYN_WORDS, NULL, NULL },
 	{ "clamav-milter", "clamav-milter", "clamav_milter", "clamav_milter",
 	  NULL, "etc/clamav/clamav-milter.conf etc/mail/clamav-milter.conf "
 	  "usr/local/etc/clamav-milter.conf etc/clamav-milter.conf",
-	  "MilterSocket", SYN_WORDS, NULL },
+	  "MilterSocket", SYN_WORDS, NULL, NULL },
 	{ "dkimpy-milter", "dkimpy-milter", "dkimpy_milter", "dkimpy_milter",
 	  NULL, "etc/dkimpy-milter/dkimpy-milter.conf "
 	  "usr/local/etc/dkimpy-milter/dkimpy-milter.conf", "Socket",
-	  SYN_WORDS, NULL },
+	  SYN_WORDS, NULL, NULL },
 	{ "milter-greylist", "milter-greylist", "miltergreylist",
 	  "milter_greylist", "-p", "etc/milter-greylist/greylist.conf "
 	  "etc/mail/greylist.conf usr/local/etc/mail/greylist.conf",
-	  "socket", SYN_GREYLIST, NULL },
+	  "socket", SYN_GREYLIST, NULL, NULL },
 	{ "opendkim", "milter-opendkim", "milteropendkim", "opendkim", "-p",
 	  "etc/opendkim.conf etc/opendkim/opendkim.conf "
 	  "usr/local/etc/mail/opendkim.conf etc/mail/opendkim.conf",
-	  "Socket", SYN_WORDS, NULL },
+	  "Socket", SYN_WORDS, NULL, NULL },
 	{ "opendmarc", "opendmarc", "opendmarc", "opendmarc", "-p",
 	  "etc/opendmarc.conf etc/opendmarc/opendmarc.conf "
-	  "usr/local/etc/mail/opendmarc.conf", "Socket", SYN_WORDS, NULL },
+	  "usr/local/etc/mail/opendmarc.conf", "Socket", SYN_WORDS, NULL, NULL },
 	{ "pyspf-milter", "pyspf-milter", "pyspf_milter", "pyspf_milter",
 	  NULL, "etc/pyspf-milter/pyspf-milter.conf "
 	  "usr/local/etc/pyspf-milter/pyspf-milter.conf", "Socket",
-	  SYN_EQUALS, NULL },
+	  SYN_EQUALS, NULL, NULL },
 	{ "rspamd", "rspamd", "rspamd", "rspamd", NULL,
 	  "etc/rspamd/local.d/worker-proxy.inc "
 	  "usr/local/etc/rspamd/local.d/worker-proxy.inc "
 	  "etc/rspamd/worker-proxy.inc usr/local/etc/rspamd/worker-proxy.inc",
-	  "bind_socket", SYN_RSPAMD, "localhost:11332" },
+	  "bind_socket", SYN_RSPAMD, "localhost:11332", NULL },
 	{ "spamass-milter", "spamass-milter", "spamass_milter",
 	  "spamass_milter", "-p", NULL, NULL, SYN_WORDS,
-	  "/var/run/spamass/spamass.sock" },
+	  "/var/run/spamass/spamass.sock",
+	  /* Debian's init script, when /usr/sbin/postfix is there. */
+	  "/var/spool/postfix/spamass/spamass.sock" },
 };
 
 struct vars {
 	size_t	n;
 	char	name[VARS_MAX][64];
 	char	value[VARS_MAX][LINE_MAX_LEN];
+	char	file[VARS_MAX][REL_MAX];	/* where it was set */
+	int	line[VARS_MAX];
 };
 
 /* One detection run. */
@@ -132,26 +137,28 @@ static FILE	*open_file(struct run *, const char *);
 static int	read_line(struct run *, FILE *, const char *, int *, char *,
 		    size_t);
 static char	*trim(char *);
-static void	vars_set(struct vars *, const char *, const char *);
-static const char *vars_get(const struct vars *, const char *);
+static void	vars_set(struct vars *, const char *, const char *,
+		    const char *, int);
+static const char *vars_get(const struct vars *, const char *, size_t *);
 static void	expand(const struct vars *, const char *, char *, size_t);
-static int	shell_assign(char *, char **, char **);
-static void	read_vars(struct run *, const char *, struct vars *);
+static int	assign(char *, int, char **, char **);
+static int	read_vars(struct run *, const char *, struct vars *, int);
 static int	to_spec(const char *, char *, size_t);
-static int	option_socket(const char *, const char *, char *, size_t);
+static int	option_socket(const char *, const char *, char *, size_t,
+		    const char **);
 static int	conf_socket(struct run *, const struct known *, char *, size_t,
 		    char *, size_t);
 static int	unit_enabled(struct run *, const char *, char *, size_t);
 static int	initd_enabled(struct run *, const char *, char *, size_t);
 static int	find_unit(struct run *, const char *, char *, size_t);
-static void	read_unit(struct run *, const char *, struct vars *, char *,
-		    size_t);
+static int	read_unit(struct run *, const char *, const char *,
+		    struct vars *);
 static void	add(struct run *, const char *, const char *, const char *,
 		    const char *, const char *);
-static void	detect_linux(struct run *);
-static void	detect_unknown_units(struct run *);
-static void	detect_freebsd(struct run *);
-static void	detect_openbsd(struct run *);
+static void	detect_linux(struct run *, struct vars *);
+static void	detect_unknown_units(struct run *, struct vars *);
+static void	detect_freebsd(struct run *, struct vars *);
+static void	detect_openbsd(struct run *, struct vars *);
 static void	socket_of(struct run *, const struct known *,
 		    const struct vars *, const char *, const char *,
 		    const char *);
@@ -185,6 +192,7 @@ path_of(const struct run *r, const char *rel, char *buf, size_t len)
 	    '/' ? "" : "/", rel);
 }
 
+/* Is it there (a link counts, whether or not it leads anywhere)? */
 static int
 exists(const struct run *r, const char *rel)
 {
@@ -246,7 +254,8 @@ trim(char *s)
 }
 
 static void
-vars_set(struct vars *v, const char *name, const char *value)
+vars_set(struct vars *v, const char *name, const char *value,
+    const char *file, int line)
 {
 	size_t	i;
 
@@ -258,16 +267,22 @@ vars_set(struct vars *v, const char *name, const char *value)
 		v->n++;
 	strlcpy(v->name[i], name, sizeof(v->name[i]));
 	strlcpy(v->value[i], value, sizeof(v->value[i]));
+	strlcpy(v->file[i], file, sizeof(v->file[i]));
+	v->line[i] = line;
 }
 
+/* A variable's value (and its index), or NULL. */
 static const char *
-vars_get(const struct vars *v, const char *name)
+vars_get(const struct vars *v, const char *name, size_t *idx)
 {
 	size_t	i;
 
 	for (i = 0; v != NULL && i < v->n; i++)
-		if (strcmp(v->name[i], name) == 0)
+		if (strcmp(v->name[i], name) == 0) {
+			if (idx != NULL)
+				*idx = i;
 			return v->value[i];
+		}
 	return NULL;
 }
 
@@ -294,16 +309,21 @@ expand(const struct vars *v, const char *in, char *out, size_t len)
 		name[n] = '\0';
 		if (brace && *in == '}')
 			in++;
-		if ((val = vars_get(v, name)) != NULL)
+		if ((val = vars_get(v, name, NULL)) != NULL)
 			o += strlcpy(out + o, val, len - o) < len - o ?
 			    strlen(val) : len - o - 1;
 	}
 	out[o] = '\0';
 }
 
-/* NAME=value, NAME="value", NAME='value', export NAME=...: 1 if so. */
+/*
+ * NAME=value, NAME="value", NAME='value', export NAME=...: 1 if so, -1
+ * for an unclosed quote.  With whole, an unquoted value runs to the end
+ * of the line or a comment (OpenBSD's rc.conf.local, which rc.subr
+ * reads rather than runs).
+ */
 static int
-shell_assign(char *line, char **name, char **value)
+assign(char *line, int whole, char **name, char **value)
 {
 	char	*s = trim(line), *eq, *v, *end;
 
@@ -323,44 +343,46 @@ shell_assign(char *line, char **name, char **value)
 			return -1;
 		*end = '\0';
 		v++;
-	} else if ((end = strpbrk(v, " \t#;")) != NULL)
+	} else if ((end = strpbrk(v, whole ? "#" : " \t#;")) != NULL)
 		*end = '\0';
 	*name = s;
-	*value = v;
+	*value = whole ? trim(v) : v;
 	return 1;
 }
 
-/* A shell-style file of assignments (rc.conf, /etc/default/NAME). */
-static void
-read_vars(struct run *r, const char *rel, struct vars *v)
+/* A file of assignments: the number of lines that were not. */
+static int
+read_vars(struct run *r, const char *rel, struct vars *v, int whole)
 {
 	char	 line[LINE_MAX_LEN], val[LINE_MAX_LEN], *name, *value;
 	FILE	*fp;
-	int	 lineno = 0, rc;
+	int	 lineno = 0, rc, bad = 0;
 
 	if ((fp = open_file(r, rel)) == NULL)
-		return;
+		return 0;
 	while (read_line(r, fp, rel, &lineno, line, sizeof(line))) {
-		if ((rc = shell_assign(line, &name, &value)) == -1)
+		if ((rc = assign(line, whole, &name, &value)) == -1) {
 			warn(r, rel, lineno, "unclosed quote");
-		else if (rc == 1) {
+			bad++;
+		} else if (rc == 1) {
 			expand(v, value, val, sizeof(val));
-			vars_set(v, name, val);
+			vars_set(v, name, val, rel, lineno);
 		}
 	}
 	fclose(fp);
+	return bad;
 }
 
 /*
  * A milter's socket in milterd's spelling: local:/p, unix:/p, /p,
- * inet:port[@host], inet6:port[@host], host:port (rspamd).  -1 if it
- * is none of those.
+ * inet:port[@host], inet6:port[@host], host:port (rspamd); options
+ * after the first word ("/p mode=0660") are left.  -1 if none of those.
  */
 static int
 to_spec(const char *in, char *out, size_t len)
 {
 	struct sockspec	 sp;
-	char		 buf[256], err[256], *s = buf, *colon;
+	char		 buf[256], err[256], *s, *colon;
 	size_t		 n;
 
 	if (strlcpy(buf, in, sizeof(buf)) >= sizeof(buf))
@@ -371,6 +393,7 @@ to_spec(const char *in, char *out, size_t len)
 		s[n - 1] = '\0';
 		s++;
 	}
+	s[strcspn(s, " \t")] = '\0';
 	if (strncmp(s, "local:", 6) == 0 || strncmp(s, "unix:", 5) == 0)
 		snprintf(out, len, "unix:%s", strchr(s, ':') + 1);
 	else if (s[0] == '/')
@@ -380,14 +403,15 @@ to_spec(const char *in, char *out, size_t len)
 	    NULL)
 		/* All interfaces: reached on the loopback. */
 		snprintf(out, len, "%s@%s", s, s[4] == '6' ? "::1" :
-		    "127.0.0.1");
+		    "localhost");
 	else if (strncmp(s, "inet:", 5) == 0 || strncmp(s, "inet6:", 6) == 0)
 		strlcpy(out, s, len);
 	else if ((colon = strrchr(s, ':')) != NULL && colon != s &&
-	    strspn(colon + 1, "0123456789") == strlen(colon + 1)) {
+	    colon[1] != '\0' && strspn(colon + 1, "0123456789") ==
+	    strlen(colon + 1)) {
 		*colon = '\0';
 		snprintf(out, len, "inet:%s@%s", colon + 1, s[0] == '*' ?
-		    "127.0.0.1" : s);
+		    "localhost" : s);
 	} else
 		return -1;
 	return sockspec_parse(out, &sp, err, sizeof(err));
@@ -395,44 +419,52 @@ to_spec(const char *in, char *out, size_t len)
 
 /*
  * The value of option opt ("-p", or NULL for any of -p, -s, --socket)
- * in the words of cmd, if it is a socket.
+ * in the words of cmd, if it is a socket; *which: the option found.
  */
 static int
-option_socket(const char *cmd, const char *opt, char *out, size_t len)
+option_socket(const char *cmd, const char *opt, char *out, size_t len,
+    const char **which)
 {
-	char	 buf[LINE_MAX_LEN], *argv[64], *val;
-	int	 i;
+	static const char	*guesses[] = { "-p", "-s", "--socket" };
+	char			 buf[LINE_MAX_LEN], *argv[64], *val;
+	size_t			 g, glen;
+	int			 i;
 
 	if (split_words(cmd, buf, sizeof(buf), argv, 64) == -1)
 		return -1;
 	for (i = 0; argv[i] != NULL; i++) {
-		val = NULL;
-		if (opt != NULL && strcmp(argv[i], opt) == 0)
-			val = argv[i + 1];
-		else if (opt != NULL && strncmp(argv[i], opt, 2) == 0 &&
-		    argv[i][2] != '\0' && opt[1] != '-')
-			val = argv[i] + 2;		/* -pSOCKET */
-		else if (opt == NULL && (strcmp(argv[i], "-p") == 0 ||
-		    strcmp(argv[i], "-s") == 0 ||
-		    strcmp(argv[i], "--socket") == 0))
-			val = argv[i + 1];
-		else if (opt == NULL && strncmp(argv[i], "--socket=", 9) == 0)
-			val = argv[i] + 9;
-		if (val == NULL)
-			continue;
-		/* Only what looks like a milter socket, when guessing. */
-		if (opt == NULL && strncmp(val, "unix:", 5) != 0 &&
-		    strncmp(val, "local:", 6) != 0 &&
-		    strncmp(val, "inet:", 5) != 0 &&
-		    strncmp(val, "inet6:", 6) != 0)
-			continue;
-		if (to_spec(val, out, len) == 0)
-			return 0;
+		for (g = 0; g < sizeof(guesses) / sizeof(guesses[0]); g++) {
+			if (opt != NULL && strcmp(guesses[g], opt) != 0)
+				continue;
+			glen = strlen(guesses[g]);
+			if (strcmp(argv[i], guesses[g]) == 0)
+				val = argv[i + 1];
+			else if (strncmp(argv[i], guesses[g], glen) == 0 &&
+			    argv[i][glen] == (glen == 2 ? argv[i][2] : '=') &&
+			    argv[i][glen] != '\0')
+				val = argv[i] + glen + (glen > 2);
+			else
+				continue;
+			/* Only what looks like a milter socket, guessing. */
+			if (val == NULL || (opt == NULL &&
+			    strncmp(val, "unix:", 5) != 0 &&
+			    strncmp(val, "local:", 6) != 0 &&
+			    strncmp(val, "inet:", 5) != 0 &&
+			    strncmp(val, "inet6:", 6) != 0))
+				continue;
+			if (to_spec(val, out, len) == 0) {
+				*which = guesses[g];
+				return 0;
+			}
+		}
 	}
 	return -1;
 }
 
-/* The socket in the milter's own configuration file. */
+/*
+ * The socket in the milter's own configuration file: 0, -1 if it says
+ * nothing, -2 if it is wrong (warned of: the milter is not detected).
+ */
 static int
 conf_socket(struct run *r, const struct known *k, char *out, size_t len,
     char *note, size_t notelen)
@@ -440,40 +472,47 @@ conf_socket(struct run *r, const struct known *k, char *out, size_t len,
 	char	 files[512], line[LINE_MAX_LEN], *f, *save, *s, *v, *e;
 	FILE	*fp = NULL;
 	int	 lineno = 0;
+	size_t	 klen;
 
 	if (k->confs == NULL)
 		return -1;
 	strlcpy(files, k->confs, sizeof(files));
-	for (f = strtok_r(files, " ", &save); f != NULL && fp == NULL;
-	    f = strtok_r(NULL, " ", &save))
+	for (f = strtok_r(files, " ", &save); f != NULL; f = strtok_r(NULL,
+	    " ", &save))
 		if ((fp = open_file(r, f)) != NULL)
 			break;
 	if (fp == NULL)
 		return -1;
+	klen = strlen(k->key);
 	while (read_line(r, fp, f, &lineno, line, sizeof(line))) {
 		s = trim(line);
-		if (strncasecmp(s, k->key, strlen(k->key)) != 0 ||
-		    (!isspace((unsigned char)s[strlen(k->key)]) &&
-		    s[strlen(k->key)] != '='))
+		if (strncasecmp(s, k->key, klen) != 0 ||
+		    (!isspace((unsigned char)s[klen]) && s[klen] != '=' &&
+		    s[klen] != '\0'))
 			continue;
-		v = trim(s + strlen(k->key));
-		if (k->syntax == SYN_EQUALS || k->syntax == SYN_RSPAMD) {
-			if (*v != '=')
-				continue;
-			v = trim(v + 1);
+		v = trim(s + klen);
+		if ((k->syntax == SYN_EQUALS || k->syntax == SYN_RSPAMD) !=
+		    (*v == '=')) {
+			warn(r, f, lineno, "%s: expected \"%s%s\"", k->key,
+			    k->key, *v == '=' ? " value" : " = value");
+			fclose(fp);
+			return -2;
 		}
+		if (*v == '=')
+			v = trim(v + 1);
 		if (k->syntax == SYN_RSPAMD && (e = strchr(v, ';')) != NULL)
 			*e = '\0';
-		if (k->syntax == SYN_GREYLIST && *v == '"' &&
-		    (e = strchr(v + 1, '"')) != NULL)
+		if (*v == '"' && (e = strchr(v + 1, '"')) == NULL) {
+			warn(r, f, lineno, "%s: unclosed quote", k->key);
+			fclose(fp);
+			return -2;
+		}
+		if (*v == '"')
 			e[1] = '\0';
-		else if (k->syntax != SYN_RSPAMD &&
-		    (e = strpbrk(v, " \t")) != NULL)
-			*e = '\0';
 		if (to_spec(v, out, len) == -1) {
 			warn(r, f, lineno, "%s %s: not a socket", k->key, v);
 			fclose(fp);
-			return -1;
+			return -2;
 		}
 		snprintf(note, notelen, "%s in %s:%d", k->key, f, lineno);
 		fclose(fp);
@@ -507,7 +546,7 @@ unit_enabled(struct run *r, const char *name, char *note, size_t len)
 		    de->d_name, name);
 		if (exists(r, rel)) {
 			found = 1;
-			snprintf(note, len, "%s", rel);
+			strlcpy(note, rel, len);
 		}
 	}
 	closedir(d);
@@ -563,19 +602,22 @@ find_unit(struct run *r, const char *name, char *rel, size_t len)
 	return 0;
 }
 
-/* ExecStart (variables expanded) and the EnvironmentFile's variables. */
-static void
-read_unit(struct run *r, const char *rel, struct vars *v, char *exec,
-    size_t len)
+/*
+ * A unit's EnvironmentFile (unless it is read already) into v, and its
+ * ExecStart, expanded, as the variable "ExecStart".  The number of
+ * lines that could not be read.
+ */
+static int
+read_unit(struct run *r, const char *rel, const char *read_already,
+    struct vars *v)
 {
-	char	 line[LINE_MAX_LEN], *s, *envf;
+	char	 line[LINE_MAX_LEN], exec[LINE_MAX_LEN], *s, *envf;
 	FILE	*fp;
-	int	 lineno = 0;
+	int	 lineno = 0, execline = 0, bad = 0;
 	char	 raw[LINE_MAX_LEN] = "";
 
-	exec[0] = '\0';
 	if ((fp = open_file(r, rel)) == NULL)
-		return;
+		return 0;
 	while (read_line(r, fp, rel, &lineno, line, sizeof(line))) {
 		s = trim(line);
 		if (strncmp(s, "EnvironmentFile=", 16) == 0) {
@@ -583,17 +625,24 @@ read_unit(struct run *r, const char *rel, struct vars *v, char *exec,
 			envf += *envf == '-';
 			while (*envf == '/')
 				envf++;
-			read_vars(r, envf, v);
+			if (read_already == NULL ||
+			    strcmp(envf, read_already) != 0)
+				bad += read_vars(r, envf, v, 0);
 		} else if (strncmp(s, "ExecStart=", 10) == 0) {
 			s += 10;
 			while (*s == '-' || *s == '@' || *s == '+' ||
 			    *s == '!' || *s == ':')
 				s++;
 			strlcpy(raw, s, sizeof(raw));
+			execline = lineno;
 		}
 	}
 	fclose(fp);
-	expand(v, raw, exec, len);
+	if (execline > 0) {
+		expand(v, raw, exec, sizeof(exec));
+		vars_set(v, "ExecStart", exec, rel, execline);
+	}
+	return bad;
 }
 
 static void
@@ -622,44 +671,38 @@ add(struct run *r, const char *name, const char *socket,
 
 /*
  * The socket of an enabled known milter: from the service's settings
- * (variables v, its command line exec), else its own file, else its
- * default.
+ * (v: a socket variable, else its option in a command line), else its
+ * own file, else its default.  defaults: the service's settings file,
+ * for the note.
  */
 static void
 socket_of(struct run *r, const struct known *k, const struct vars *v,
-    const char *exec, const char *command, const char *service_note)
+    const char *defaults, const char *command, const char *service_note)
 {
 	char		 sock[256], note[DETECT_NOTE_MAX];
-	const char	*val, *name;
+	const char	*name, *which;
 	size_t		 i, n;
-	int		 rc;
+	int		 rc, postfix;
 
-	/* SOCKET=, MILTERSOCKET=, NAME_socket=. */
 	for (i = 0; v != NULL && i < v->n; i++) {
 		name = v->name[i];
-		val = v->value[i];
 		n = strlen(name);
 		if ((strcmp(name, "SOCKET") == 0 ||
 		    strcmp(name, "MILTERSOCKET") == 0 || (n > 7 &&
-		    strcmp(name + n - 7, "_socket") == 0)) && val[0] != '\0' &&
-		    to_spec(val, sock, sizeof(sock)) == 0) {
-			snprintf(note, sizeof(note), "%s=\"%s\"", name, val);
+		    strcmp(name + n - 7, "_socket") == 0)) &&
+		    v->value[i][0] != '\0' && to_spec(v->value[i], sock,
+		    sizeof(sock)) == 0) {
+			snprintf(note, sizeof(note), "%s in %s:%d", name,
+			    v->file[i], v->line[i]);
 			add(r, k->name, sock, command, service_note, note);
 			return;
 		}
 	}
-	/* The option on its command line, or in a variable for it. */
-	if (k->opt != NULL && exec != NULL && option_socket(exec, k->opt,
-	    sock, sizeof(sock)) == 0) {
-		snprintf(note, sizeof(note), "%s in ExecStart", k->opt);
-		add(r, k->name, sock, command, service_note, note);
-		return;
-	}
 	for (i = 0; k->opt != NULL && v != NULL && i < v->n; i++)
-		if (option_socket(v->value[i], k->opt, sock,
-		    sizeof(sock)) == 0) {
-			snprintf(note, sizeof(note), "%s in %s=\"%s\"", k->opt,
-			    v->name[i], v->value[i]);
+		if (option_socket(v->value[i], k->opt, sock, sizeof(sock),
+		    &which) == 0) {
+			snprintf(note, sizeof(note), "%s %s in %s:%d",
+			    v->name[i], which, v->file[i], v->line[i]);
 			add(r, k->name, sock, command, service_note, note);
 			return;
 		}
@@ -668,9 +711,16 @@ socket_of(struct run *r, const struct known *k, const struct vars *v,
 		add(r, k->name, sock, command, service_note, note);
 		return;
 	}
-	if (rc == -1 && k->fallback != NULL && to_spec(k->fallback, sock,
-	    sizeof(sock)) == 0) {
-		snprintf(note, sizeof(note), "%s's default", k->name);
+	postfix = k->with_postfix != NULL && r->layout == LAYOUT_DEBIAN &&
+	    exists(r, "usr/sbin/postfix");
+	if (rc == -1 && k->fallback != NULL && to_spec(postfix ?
+	    k->with_postfix : k->fallback, sock, sizeof(sock)) == 0) {
+		if (defaults != NULL && exists(r, defaults))
+			snprintf(note, sizeof(note), "default%s (no SOCKET in "
+			    "%s)", postfix ? " with Postfix" : "", defaults);
+		else
+			snprintf(note, sizeof(note), "default%s",
+			    postfix ? " with Postfix" : "");
 		add(r, k->name, sock, command, service_note, note);
 	} else if (rc == -1)
 		warn(r, k->name, 0, "enabled, but nothing names its socket");
@@ -678,33 +728,27 @@ socket_of(struct run *r, const struct known *k, const struct vars *v,
 
 /*
  * Debian and Red Hat: systemd units, else SysV scripts; variables from
- * the unit's EnvironmentFile, else /etc/default or /etc/sysconfig.
+ * /etc/default or /etc/sysconfig and the unit's EnvironmentFile.
  */
 static void
-detect_linux(struct run *r)
+detect_linux(struct run *r, struct vars *v)
 {
 	const struct known	*k;
-	struct vars		*v;
 	char			 unit[REL_MAX], note[DETECT_NOTE_MAX];
-	char			 link[REL_MAX], exec[LINE_MAX_LEN];
-	char			 command[160], rel[REL_MAX];
+	char			 link[REL_MAX], command[160], rel[REL_MAX];
 	size_t			 i;
+	int			 bad;
 
-	if ((v = malloc(sizeof(*v))) == NULL) {
-		r->error = 1;
-		return;
-	}
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		k = &known[i];
 		v->n = 0;
-		exec[0] = '\0';
 		snprintf(rel, sizeof(rel), "%s/%s", r->layout ==
 		    LAYOUT_REDHAT ? "etc/sysconfig" : "etc/default", k->name);
 		if (find_unit(r, k->name, unit, sizeof(unit))) {
 			if (!unit_enabled(r, k->name, link, sizeof(link)))
 				continue;
-			read_vars(r, rel, v);
-			read_unit(r, unit, v, exec, sizeof(exec));
+			bad = read_vars(r, rel, v, 0);
+			bad += read_unit(r, unit, rel, v);
 			snprintf(note, sizeof(note), "systemd unit %s, enabled "
 			    "(%s)", unit, link);
 			snprintf(command, sizeof(command), "%s start %s",
@@ -715,37 +759,35 @@ detect_linux(struct run *r)
 			if (!exists(r, unit) || !initd_enabled(r, k->name,
 			    link, sizeof(link)))
 				continue;
-			read_vars(r, rel, v);
+			bad = read_vars(r, rel, v, 0);
 			snprintf(note, sizeof(note), "init script %s, enabled "
 			    "(%s)", unit, link);
 			snprintf(command, sizeof(command),
 			    "/usr/sbin/service %s start", k->name);
 		}
-		socket_of(r, k, v, exec, command, note);
+		/* The service itself would not read them right. */
+		if (bad == 0)
+			socket_of(r, k, v, rel, command, note);
 	}
-	free(v);
-	detect_unknown_units(r);
+	detect_unknown_units(r, v);
 }
 
 /* Any other enabled unit whose ExecStart names a milter socket. */
 static void
-detect_unknown_units(struct run *r)
+detect_unknown_units(struct run *r, struct vars *v)
 {
 	static const char	*dirs[] = { "lib/systemd/system",
 	    "usr/lib/systemd/system", "etc/systemd/system" };
-	struct vars		*v;
 	struct dirent		*de;
 	DIR			*d;
 	char			 path[PATH_MAX], unit[REL_MAX], name[65];
-	char			 link[REL_MAX], exec[LINE_MAX_LEN];
-	char			 sock[256], note[DETECT_NOTE_MAX], command[160];
-	size_t			 i, j, n;
+	char			 link[REL_MAX], sock[256];
+	char			 note[DETECT_NOTE_MAX], snote[DETECT_NOTE_MAX];
+	char			 command[160];
+	const char		*exec, *which;
+	size_t			 i, j, n, idx;
 	int			 isknown;
 
-	if ((v = malloc(sizeof(*v))) == NULL) {
-		r->error = 1;
-		return;
-	}
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		path_of(r, dirs[i], path, sizeof(path));
 		if ((d = opendir(path)) == NULL)
@@ -765,36 +807,40 @@ detect_unknown_units(struct run *r)
 			    sizeof(link)))
 				continue;
 			v->n = 0;
-			read_unit(r, unit, v, exec, sizeof(exec));
-			if (option_socket(exec, NULL, sock, sizeof(sock)) == -1)
+			if (read_unit(r, unit, NULL, v) > 0 ||
+			    (exec = vars_get(v, "ExecStart", &idx)) == NULL ||
+			    option_socket(exec, NULL, sock, sizeof(sock),
+			    &which) == -1)
 				continue;
 			snprintf(note, sizeof(note), "systemd unit %s, enabled "
 			    "(%s)", unit, link);
+			snprintf(snote, sizeof(snote), "ExecStart %s in %s:%d",
+			    which, v->file[idx], v->line[idx]);
 			snprintf(command, sizeof(command), "%s start %s",
 			    r->layout == LAYOUT_REDHAT ? "/usr/bin/systemctl" :
 			    "/bin/systemctl", name);
-			add(r, name, sock, command, note,
-			    "a socket option in ExecStart");
+			add(r, name, sock, command, note, snote);
 		}
 		closedir(d);
 	}
-	free(v);
 }
 
-/* rc.conf, rc.conf.local, rc.conf.d/NAME: NAME_enable, _socket, _flags. */
+/*
+ * FreeBSD: rc.conf, rc.conf.local, rc.conf.d/NAME (NAME the script's
+ * rc name), the last assignment winning: NAME_enable, _socket, _flags.
+ */
 static void
-detect_freebsd(struct run *r)
+detect_freebsd(struct run *r, struct vars *v)
 {
 	const struct known	*k;
-	struct vars		*v, *own;
-	char			 rel[PATH_MAX], var[96], note[DETECT_NOTE_MAX];
-	char			 command[160], flags[LINE_MAX_LEN];
+	struct vars		*own;
+	char			 rel[REL_MAX], var[96], note[DETECT_NOTE_MAX];
+	char			 command[160];
 	const char		*val;
-	size_t			 i;
+	size_t			 i, idx;
+	int			 bad;
 
-	if ((v = malloc(sizeof(*v))) == NULL ||
-	    (own = malloc(sizeof(*own))) == NULL) {
-		free(v);
+	if ((own = malloc(sizeof(*own))) == NULL) {
 		r->error = 1;
 		return;
 	}
@@ -804,67 +850,75 @@ detect_freebsd(struct run *r)
 		if (!exists(r, rel))
 			continue;
 		v->n = 0;
-		read_vars(r, "etc/rc.conf", v);
-		read_vars(r, "etc/rc.conf.local", v);
-		snprintf(rel, sizeof(rel), "etc/rc.conf.d/%s", k->freebsd);
-		read_vars(r, rel, v);
+		bad = read_vars(r, "etc/rc.conf", v, 0);
+		bad += read_vars(r, "etc/rc.conf.local", v, 0);
+		snprintf(rel, sizeof(rel), "etc/rc.conf.d/%s", k->rcvar);
+		bad += read_vars(r, rel, v, 0);
 		snprintf(var, sizeof(var), "%s_enable", k->rcvar);
-		if ((val = vars_get(v, var)) == NULL ||
+		if (bad > 0 || (val = vars_get(v, var, &idx)) == NULL ||
 		    strcasecmp(val, "YES") != 0)
 			continue;
-		snprintf(note, sizeof(note), "rc.d script usr/local/etc/rc.d/%s, "
-		    "%s=\"%s\"", k->freebsd, var, val);
+		snprintf(note, sizeof(note), "rc script usr/local/etc/rc.d/%s, "
+		    "enabled (%s in %s:%d)", k->freebsd, var, v->file[idx],
+		    v->line[idx]);
 		snprintf(command, sizeof(command), "/usr/sbin/service %s start",
 		    k->freebsd);
-		snprintf(var, sizeof(var), "%s_flags", k->rcvar);
-		strlcpy(flags, (val = vars_get(v, var)) != NULL ? val : "",
-		    sizeof(flags));
-		/* Of all rc.conf says, only this service's socket. */
+		/* Of all rc.conf says, only this service's settings. */
 		own->n = 0;
 		snprintf(var, sizeof(var), "%s_socket", k->rcvar);
-		if ((val = vars_get(v, var)) != NULL)
-			vars_set(own, var, val);
-		socket_of(r, k, own, flags, command, note);
+		if (vars_get(v, var, &idx) != NULL)
+			vars_set(own, var, v->value[idx], v->file[idx],
+			    v->line[idx]);
+		snprintf(var, sizeof(var), "%s_flags", k->rcvar);
+		if (vars_get(v, var, &idx) != NULL)
+			vars_set(own, var, v->value[idx], v->file[idx],
+			    v->line[idx]);
+		socket_of(r, k, own, NULL, command, note);
 	}
-	free(v);
 	free(own);
 }
 
-/* rc.conf.local: pkg_scripts and NAME_flags. */
+/* OpenBSD: rc.conf.local's pkg_scripts and NAME_flags. */
 static void
-detect_openbsd(struct run *r)
+detect_openbsd(struct run *r, struct vars *v)
 {
 	const struct known	*k;
-	struct vars		*v;
-	char			 scripts[LINE_MAX_LEN], var[96];
+	struct vars		*own;
+	char			 scripts[LINE_MAX_LEN], var[96], rel[REL_MAX];
 	char			 note[DETECT_NOTE_MAX], command[160], *w, *save;
 	const char		*val;
-	size_t			 i;
+	size_t			 i, idx, at;
 
-	if ((v = malloc(sizeof(*v))) == NULL) {
+	v->n = 0;
+	if (read_vars(r, "etc/rc.conf.local", v, 1) > 0 ||
+	    (val = vars_get(v, "pkg_scripts", &at)) == NULL)
+		return;
+	if ((own = malloc(sizeof(*own))) == NULL) {
 		r->error = 1;
 		return;
 	}
-	v->n = 0;
-	read_vars(r, "etc/rc.conf.local", v);
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		k = &known[i];
-		strlcpy(scripts, (val = vars_get(v, "pkg_scripts")) != NULL ?
-		    val : "", sizeof(scripts));
+		strlcpy(scripts, val, sizeof(scripts));
 		for (w = strtok_r(scripts, " \t", &save); w != NULL &&
 		    strcmp(w, k->openbsd) != 0; w = strtok_r(NULL, " \t",
 		    &save))
 			;
-		if (w == NULL)
+		snprintf(rel, sizeof(rel), "etc/rc.d/%s", k->openbsd);
+		if (w == NULL || !exists(r, rel))
 			continue;
-		snprintf(note, sizeof(note), "rc.d script etc/rc.d/%s, in "
-		    "pkg_scripts of etc/rc.conf.local", k->openbsd);
+		snprintf(note, sizeof(note), "rc script %s, enabled "
+		    "(pkg_scripts in %s:%d)", rel, v->file[at], v->line[at]);
 		snprintf(command, sizeof(command), "/usr/sbin/rcctl start %s",
 		    k->openbsd);
+		own->n = 0;
 		snprintf(var, sizeof(var), "%s_flags", k->openbsd);
-		socket_of(r, k, NULL, vars_get(v, var), command, note);
+		if (vars_get(v, var, &idx) != NULL)
+			vars_set(own, var, v->value[idx], v->file[idx],
+			    v->line[idx]);
+		socket_of(r, k, own, NULL, command, note);
 	}
-	free(v);
+	free(own);
 }
 
 static int
@@ -876,38 +930,42 @@ by_name(const void *a, const void *b)
 
 /*
  * What is installed and enabled under root, sorted by name, into
- * *found (free() it).  Warnings go to warn (NULL: the log).  -1 only
+ * *found (free() it).  Warnings go to warnfp (NULL: the log).  -1 only
  * when memory runs out.
  */
 int
 detect_run(const char *root, struct detected **found, size_t *nfound,
     FILE *warnfp)
 {
-	struct run	r;
+	struct run	 r;
+	struct vars	*v;
 
 	memset(&r, 0, sizeof(r));
 	r.root = root[0] != '\0' ? root : "/";
 	r.warn = warnfp;
+	if ((v = malloc(sizeof(*v))) == NULL)
+		return -1;
 	if (exists(&r, "usr/local/etc/rc.d"))
 		r.layout = LAYOUT_FREEBSD;
 	else if (exists(&r, "etc/rc.conf.local") && !exists(&r,
-	    "etc/systemd")) {
+	    "etc/systemd"))
 		r.layout = LAYOUT_OPENBSD;
-	} else if (exists(&r, "etc/redhat-release"))
+	else if (exists(&r, "etc/redhat-release"))
 		r.layout = LAYOUT_REDHAT;
 	else
 		r.layout = LAYOUT_DEBIAN;
 	switch (r.layout) {
 	case LAYOUT_FREEBSD:
-		detect_freebsd(&r);
+		detect_freebsd(&r, v);
 		break;
 	case LAYOUT_OPENBSD:
-		detect_openbsd(&r);
+		detect_openbsd(&r, v);
 		break;
 	default:
-		detect_linux(&r);
+		detect_linux(&r, v);
 		break;
 	}
+	free(v);
 	if (r.error) {
 		free(r.found);
 		return -1;
