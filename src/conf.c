@@ -442,6 +442,11 @@ add_detected(struct conf *c, FILE *errfp)
 				break;
 		if (j < c->nmilters)
 			continue;
+		if (!name_ok(d[i].name)) {
+			conf_warn(errfp, "detect: milter %s: not a usable name "
+			    "(see milterd.conf(5))", d[i].name);
+			continue;
+		}
 		if (c->nmilters == CONF_MAX_MILTERS) {
 			conf_warn(errfp, "detect: milter %s: more than %d "
 			    "milters, not added", d[i].name, CONF_MAX_MILTERS);

@@ -76,7 +76,7 @@ struct endpoint {
 };
 
 static LIST_HEAD(, client)	 clients = LIST_HEAD_INITIALIZER(clients);
-static size_t			 nclients;
+static size_t			 nclients[2];	/* control, metrics */
 static struct event_base	*cbase;
 static struct endpoint		 ctl = { -1, -1, 0, NULL, "" };
 static struct endpoint		 metrics = { -1, -1, 0, NULL, "" };
@@ -85,6 +85,7 @@ static struct event		*minute_ev;
 static uint64_t			 prev[STATS_MAX_CHILDREN][HISTORY_NCOUNTS];
 static uint64_t			 prev_sessions;
 static int64_t			 open_minute;	/* counts go here meanwhile */
+static char			 state_path[PATH_MAX];	/* read at start only */
 
 static void	accept_cb(evutil_socket_t, short, void *);
 static void	client_read(struct conn *, void *);
@@ -204,6 +205,7 @@ control_start(struct event_base *base, const struct conf *c)
 	struct timeval	tv = { 61 - time(NULL) % 60, 0 };
 
 	cbase = base;
+	strlcpy(state_path, c->state_file, sizeof(state_path));
 	if (history_init(&hist, (size_t)c->history_hours * 60) == -1)
 		fatal("%s: history_init", __func__);
 	history_load();
@@ -259,7 +261,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 			log_warn("%s: accept", ep->text);
 		return;
 	}
-	if (nclients >= CTL_MAX_CLIENTS) {
+	/* Apart: metrics scrapers never lock milterctl out. */
+	if (nclients[ep == &metrics] >= CTL_MAX_CLIENTS) {
 		log_warnx("%s: too many clients at once", ep->text);
 		close(fd);
 		return;
@@ -279,14 +282,14 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	cl->http = ep == &metrics;
 	evtimer_add(cl->timer, &tv);
 	LIST_INSERT_HEAD(&clients, cl, entry);
-	nclients++;
+	nclients[cl->http]++;
 }
 
 static void
 client_free(struct client *cl)
 {
 	LIST_REMOVE(cl, entry);
-	nclients--;
+	nclients[cl->http]--;
 	conn_free(cl->conn);
 	event_free(cl->timer);
 	free(cl);
@@ -295,11 +298,13 @@ client_free(struct client *cl)
 static void
 client_timeout(evutil_socket_t fd, short what, void *arg)
 {
+	struct client	*cl = arg;
+
 	(void)fd;
 	(void)what;
-	log_warnx("control: a client sent no request in %d seconds",
-	    CTL_TIMEOUT);
-	client_free(arg);
+	log_warnx("control: a client %s in %d seconds", cl->replied ?
+	    "did not take its reply" : "sent no request", CTL_TIMEOUT);
+	client_free(cl);
 }
 
 static void
@@ -323,8 +328,12 @@ client_read(struct conn *conn, void *arg)
 {
 	struct client	*cl = arg;
 
-	if (cl->replied)
+	if (cl->replied) {
+		/* Nothing more is taken from it. */
+		evbuffer_drain(conn_input(conn),
+		    evbuffer_get_length(conn_input(conn)));
 		return;
+	}
 	if (cl->http)
 		http_request(cl, conn_input(conn));
 	else
@@ -335,6 +344,7 @@ client_read(struct conn *conn, void *arg)
 static void
 client_reply(struct client *cl, int ok, const char *out, size_t len)
 {
+	struct timeval	tv = { CTL_TIMEOUT, 0 };
 	uint8_t		hdr[4];
 	const char	*status = ok ? "ok\n" : "error\n";
 	size_t		total = strlen(status) + len;
@@ -349,7 +359,8 @@ client_reply(struct client *cl, int ok, const char *out, size_t len)
 	}
 	conn_write(cl->conn, out, len);
 	cl->replied = 1;
-	evtimer_del(cl->timer);
+	/* As long again to take the reply. */
+	evtimer_add(cl->timer, &tv);
 	conn_notify_drained(cl->conn, 0);
 }
 
@@ -951,20 +962,18 @@ minute_cb(evutil_socket_t fd, short what, void *arg)
 static void
 history_save(void)
 {
-	struct master_info	 mi;
-	char			 tmp[PATH_MAX], dir[PATH_MAX], *slash;
-	FILE			*fp;
-	int			 fd;
+	char	 tmp[PATH_MAX + 8], dir[PATH_MAX], *slash;
+	FILE	*fp;
+	int	 fd, rc;
 
-	master_info(&mi);
-	if (mi.conf->state_file[0] == '\0')
+	if (state_path[0] == '\0')
 		return;
-	strlcpy(dir, mi.conf->state_file, sizeof(dir));
+	strlcpy(dir, state_path, sizeof(dir));
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
 		(void)mkdir(dir, 0755);
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", mi.conf->state_file);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", state_path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0644)) == -1 || (fp = fdopen(fd, "w")) == NULL) {
 		log_warn("history: %s", tmp);
@@ -972,12 +981,13 @@ history_save(void)
 			close(fd);
 		return;
 	}
-	if (history_write(&hist, fp, 0) == -1 || fclose(fp) != 0) {
+	rc = history_write(&hist, fp, 0);
+	if (fclose(fp) != 0 || rc == -1) {
 		log_warnx("history: cannot write %s", tmp);
 		unlink(tmp);
 		return;
 	}
-	if (rename(tmp, mi.conf->state_file) == -1) {
+	if (rename(tmp, state_path) == -1) {
 		log_warn("history: rename %s", tmp);
 		unlink(tmp);
 	}
@@ -986,20 +996,18 @@ history_save(void)
 static void
 history_load(void)
 {
-	struct master_info	 mi;
-	char			 err[256];
-	FILE			*fp;
+	char	 err[256];
+	FILE	*fp;
 
-	master_info(&mi);
-	if (mi.conf->state_file[0] == '\0')
+	if (state_path[0] == '\0')
 		return;
-	if ((fp = fopen(mi.conf->state_file, "r")) == NULL) {
+	if ((fp = fopen(state_path, "r")) == NULL) {
 		if (errno != ENOENT)
-			log_warn("history: %s", mi.conf->state_file);
+			log_warn("history: %s", state_path);
 		return;
 	}
 	if (history_read(&hist, fp, err, sizeof(err)) == -1)
 		log_warnx("history: %s: %s (kept what came before)",
-		    mi.conf->state_file, err);
+		    state_path, err);
 	fclose(fp);
 }

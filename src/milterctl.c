@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,6 +275,8 @@ main(int argc, char *argv[])
 	size_t		 outlen;
 	int		 ch, json = 0, rc;
 
+	/* A closed control socket is an error to report, not a death. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((ch = getopt(argc, argv, "+js:")) != -1) {
 		switch (ch) {
 		case 'j':

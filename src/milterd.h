@@ -146,6 +146,7 @@ struct session {
 	int			 check;		/* CLIENT_*, below */
 	struct conncheck_item	 checking;
 	uint64_t		 wait_since;	/* on the children; 0: not */
+	char			 gone;	/* the answer since the client left */
 	char			 verdict[64];	/* the last, for the log */
 	enum verdict		 final;		/* the same, counted */
 	int			 quarantined;	/* this message */

@@ -757,6 +757,9 @@ chain_reply(struct session *s, const char **text)
 		else if (c->done)
 			done++;
 	}
+	/* The client has gone: what it was told stands for the rest. */
+	if (failed == s->nkids && s->gone)
+		return s->gone;
 	if (failed == s->nkids)
 		return merge_fallback_reply(s->conf->fallback, SMFIR_ACCEPT);
 	return failed + done == s->nkids ? SMFIR_ACCEPT : SMFIR_CONTINUE;
@@ -1021,6 +1024,8 @@ eom_finish(struct session *s, struct child *decider)
 		failed += s->kids[i].state == CHILD_FAILED;
 	if (decider != NULL)
 		eom_done(s, decider->reply, child_text(decider));
+	else if (s->gone)
+		eom_done(s, s->gone, NULL);
 	else if (failed == s->nkids && s->nkids > 0 &&
 	    s->conf->fallback != FALLBACK_ACCEPT)
 		eom_done(s, merge_fallback_reply(s->conf->fallback,
@@ -1207,6 +1212,7 @@ client_gone(struct session *s, const char *why)
 	    fallback_name(s->conf->fallback_on_disconnect));
 	stats_add(&stats->disconnects, 1);
 	s->check = CLIENT_UNCHECKED;
+	s->gone = code;
 	for (i = 0; i < s->nkids; i++) {
 		c = &s->kids[i];
 		/* Its time on this command counts, as in child_fail(). */
