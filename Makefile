@@ -37,11 +37,11 @@ CODEC_SRCS	 = src/milter.c src/message.c
 COMMON_SRCS	 = $(CODEC_SRCS) src/log.c src/util.c
 HDRS		 = src/milter.h src/message.h src/log.h src/util.h \
 		   src/conf.h src/conn.h src/merge.h src/milterd.h src/stats.h \
-		   src/history.h src/conncheck.h src/detect.h
+		   src/history.h src/conncheck.h src/detect.h src/cond.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/proc.c \
 		   src/session.c src/child.c src/conn.c src/conf.c src/merge.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
-		   src/detect.c $(COMMON_SRCS)
+		   src/detect.c src/cond.c $(COMMON_SRCS)
 MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c $(COMMON_SRCS)
 MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
 UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
@@ -71,8 +71,7 @@ $(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
 
 UNIT_LIB_SRCS	 = src/conf.c src/merge.c src/launcher.c src/proc.c \
 		   src/stats.c src/history.c src/graph.c src/conncheck.c \
-		   src/detect.c \
-		   $(COMMON_SRCS)
+		   src/detect.c src/cond.c $(COMMON_SRCS)
 
 $(B)/unit: $(B)/.dir $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(PKG_LIBS) \

@@ -65,8 +65,30 @@ static int	parse_fallback(const char *, enum fallback *);
 static char	*dup_opt(cfg_t *, const char *);
 static int	convert(cfg_t *, struct conf *);
 static int	convert_milter(cfg_t *, struct milter_conf *);
+static int	build_cond(cfg_t *, struct cond *, char *, size_t);
+static int	compile_list(cfg_t *, const char *, regex_t **, size_t *,
+		    char *, size_t);
+static int	v_condition(cfg_t *, cfg_opt_t *);
+static void	check_cond_refs(cfg_t *);
+static int	cond_index(cfg_t *, const char *);
+static void	convert_refs(cfg_t *, cfg_t *, struct milter_conf *);
+
+static cfg_opt_t cond_opts[] = {
+	CFG_STR("type",			NULL,		CFGF_NODEFAULT),
+	CFG_STR_LIST("networks",	NULL,		CFGF_NODEFAULT),
+	CFG_STR_LIST("allow",		NULL,		CFGF_NODEFAULT),
+	CFG_STR_LIST("deny",		NULL,		CFGF_NODEFAULT),
+	CFG_BOOL("ipv6",		cfg_false,	CFGF_NONE),
+	CFG_STR_LIST("list",		NULL,		CFGF_NODEFAULT),
+	CFG_STR("file",			NULL,		CFGF_NODEFAULT),
+	CFG_STR("macro",		NULL,		CFGF_NODEFAULT),
+	CFG_STR("regex",		NULL,		CFGF_NODEFAULT),
+	CFG_INT("threshold",		0,		CFGF_NONE),
+	CFG_END()
+};
 
 static cfg_opt_t milter_opts[] = {
+	CFG_STR_LIST("conditions",	NULL,		CFGF_NODEFAULT),
 	CFG_STR("socket",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("command",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("user",			NULL,		CFGF_NODEFAULT),
@@ -109,6 +131,8 @@ static cfg_opt_t opts[] = {
 	CFG_INT("disconnect_check_after", 2,		CFGF_NONE),
 	CFG_INT("disconnect_check_interval", 1,		CFGF_NONE),
 	CFG_STR("fallback_on_disconnect", "tempfail",	CFGF_NONE),
+	CFG_SEC("condition",	cond_opts,
+	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter",	milter_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -328,6 +352,194 @@ v_hours(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* Each regex of list key into *out; -1 with err on the first bad one. */
+static int
+compile_list(cfg_t *sec, const char *key, regex_t **out, size_t *n,
+    char *err, size_t errlen)
+{
+	char		 msg[128];
+	unsigned int	 i;
+	int		 rc;
+
+	*n = 0;
+	if (cfg_size(sec, key) == 0)
+		return 0;
+	if ((*out = calloc(cfg_size(sec, key), sizeof(**out))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < cfg_size(sec, key); i++) {
+		if ((rc = regcomp(&(*out)[i], cfg_getnstr(sec, key, i),
+		    REG_EXTENDED | REG_ICASE | REG_NOSUB)) != 0) {
+			regerror(rc, &(*out)[i], msg, sizeof(msg));
+			snprintf(err, errlen, "%s \"%s\": %s", key,
+			    cfg_getnstr(sec, key, i), msg);
+			return -1;
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
+/* A condition section into c (cond_free() it, whatever the result). */
+static int
+build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
+{
+	char		 msg[128];
+	unsigned int	 i;
+	int		 rc;
+
+	FILE		*fp;
+	size_t		 len;
+
+	memset(c, 0, sizeof(*c));
+	if ((c->name = strdup(cfg_title(sec))) == NULL ||
+	    (fp = open_memstream(&c->source, &len)) == NULL)
+		fatal("%s: strdup", __func__);
+	cfg_print_indent(sec, fp, 1);
+	if (fclose(fp) != 0)
+		fatal("%s: cfg_print", __func__);
+	if (cfg_size(sec, "type") == 0 || cond_type_parse(cfg_getstr(sec,
+	    "type"), &c->type) == -1) {
+		snprintf(err, errlen, "type: expected network, authenticated, "
+		    "s25r, sender, macro or stress");
+		return -1;
+	}
+	switch (c->type) {
+	case COND_NETWORK:
+		if (cfg_size(sec, "networks") == 0) {
+			snprintf(err, errlen, "no networks");
+			return -1;
+		}
+		for (i = 0; i < cfg_size(sec, "networks"); i++)
+			if (cond_add_nets(c, cfg_getnstr(sec, "networks", i),
+			    err, errlen) == -1)
+				return -1;
+		return 0;
+	case COND_S25R:
+		c->ipv6_dynamic = cfg_getbool(sec, "ipv6");
+		if (compile_list(sec, "allow", &c->allow, &c->nallow, err,
+		    errlen) == -1)
+			return -1;
+		return compile_list(sec, "deny", &c->deny, &c->ndeny, err,
+		    errlen);
+	case COND_SENDER:
+		for (i = 0; i < cfg_size(sec, "list"); i++)
+			if (strchr(cfg_getnstr(sec, "list", i), '@') == NULL ||
+			    (c->list = reallocarray(c->list, c->nlist + 1,
+			    sizeof(*c->list))) == NULL ||
+			    (c->list[c->nlist++] = strdup(cfg_getnstr(sec,
+			    "list", i))) == NULL) {
+				snprintf(err, errlen, "list \"%s\": expected "
+				    "@domain, user@ or user@domain",
+				    cfg_getnstr(sec, "list", i));
+				return -1;
+			}
+		c->file = dup_opt(sec, "file");
+		if (c->nlist == 0 && c->file == NULL) {
+			snprintf(err, errlen, "no list and no file");
+			return -1;
+		}
+		return cond_load_list(c, err, errlen);
+	case COND_MACRO:
+		if (cfg_size(sec, "macro") == 0 || cfg_size(sec, "regex") ==
+		    0) {
+			snprintf(err, errlen, "macro and regex are needed");
+			return -1;
+		}
+		c->macro = dup_opt(sec, "macro");
+		if ((rc = regcomp(&c->re, cfg_getstr(sec, "regex"),
+		    REG_EXTENDED | REG_NOSUB)) != 0) {
+			regerror(rc, &c->re, msg, sizeof(msg));
+			snprintf(err, errlen, "regex \"%s\": %s",
+			    cfg_getstr(sec, "regex"), msg);
+			return -1;
+		}
+		c->has_re = 1;
+		return 0;
+	case COND_STRESS:
+		if (cfg_getint(sec, "threshold") < 1) {
+			snprintf(err, errlen, "threshold: expected 1 or more "
+			    "open sessions");
+			return -1;
+		}
+		c->threshold = (uint64_t)cfg_getint(sec, "threshold");
+		return 0;
+	case COND_AUTHENTICATED:
+		return 0;
+	}
+	return 0;
+}
+
+/* A condition section, when closed: it must build. */
+static int
+v_condition(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t		*sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	struct cond	 c;
+	char		 err[512];
+
+	if (build_cond(sec, &c, err, sizeof(err)) == -1)
+		cfg_error(cfg, "condition \"%s\": %s", cfg_title(sec), err);
+	cond_free(&c);
+	return 0;
+}
+
+static int
+cond_index(cfg_t *cfg, const char *name)
+{
+	unsigned int	i;
+
+	for (i = 0; i < cfg_size(cfg, "condition"); i++)
+		if (strcmp(cfg_title(cfg_getnsec(cfg, "condition", i)),
+		    name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void
+convert_refs(cfg_t *cfg, cfg_t *sec, struct milter_conf *mc)
+{
+	const char	*ref;
+	unsigned int	 j;
+
+	mc->nconds = cfg_size(sec, "conditions");
+	if (mc->nconds > 0 && (mc->conds = calloc(mc->nconds,
+	    sizeof(*mc->conds))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (j = 0; j < mc->nconds; j++) {
+		ref = cfg_getnstr(sec, "conditions", j);
+		mc->conds[j].negate = ref[0] == '!';
+		mc->conds[j].idx = (size_t)cond_index(cfg, ref +
+		    mc->conds[j].negate);
+	}
+}
+
+/* After the whole file: every milter's conditions exist. */
+static void
+check_cond_refs(cfg_t *cfg)
+{
+	cfg_t		*sec;
+	const char	*ref;
+	unsigned int	 i, j;
+
+	for (i = 0; i < cfg_size(cfg, "milter"); i++) {
+		sec = cfg_getnsec(cfg, "milter", i);
+		for (j = 0; j < cfg_size(sec, "conditions"); j++) {
+			ref = cfg_getnstr(sec, "conditions", j);
+			if (cond_index(cfg, ref + (ref[0] == '!')) != -1)
+				continue;
+			conf_nerrors++;
+			if (conf_errfp != NULL)
+				fprintf(conf_errfp, "%s:%d: milter \"%s\": no "
+				    "condition \"%s\"\n", cfg->filename,
+				    sec->line, cfg_title(sec), ref);
+			else
+				log_warnx("%s:%d: milter \"%s\": no condition "
+				    "\"%s\"", cfg->filename, sec->line,
+				    cfg_title(sec), ref);
+		}
+	}
+}
+
 static char *
 dup_opt(cfg_t *cfg, const char *name)
 {
@@ -410,6 +622,15 @@ convert(cfg_t *cfg, struct conf *c)
 	    "disconnect_check_interval");
 	(void)parse_fallback(cfg_getstr(cfg, "fallback_on_disconnect"),
 	    &c->fallback_on_disconnect);
+	c->nconds = cfg_size(cfg, "condition");
+	if (c->nconds > 0 && (c->conds = calloc(c->nconds,
+	    sizeof(*c->conds))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < c->nconds; i++)
+		/* Validated; a list file may have changed since. */
+		if (build_cond(cfg_getnsec(cfg, "condition", i), &c->conds[i],
+		    err, sizeof(err)) == -1)
+			return -1;
 	c->nmilters = cfg_size(cfg, "milter");
 	if (c->nmilters > 0 && (c->milters = calloc(c->nmilters,
 	    sizeof(*c->milters))) == NULL)
@@ -418,6 +639,9 @@ convert(cfg_t *cfg, struct conf *c)
 		if (convert_milter(cfg_getnsec(cfg, "milter", i),
 		    &c->milters[i]) == -1)
 			return -1;
+	for (i = 0; i < c->nmilters; i++)
+		convert_refs(cfg, cfg_getnsec(cfg, "milter", i),
+		    &c->milters[i]);
 	return 0;
 }
 
@@ -522,6 +746,7 @@ conf_load(const char *path, FILE *errfp)
 		{ "disconnect_check_interval", v_positive },
 		{ "fallback_on_disconnect", v_fallback },
 		{ "milter", v_milter },
+		{ "condition", v_condition },
 		{ "milter|socket", v_sockspec },
 		{ "milter|command", v_command },
 		{ "milter|fallback", v_fallback },
@@ -543,6 +768,8 @@ conf_load(const char *path, FILE *errfp)
 		cfg_set_validate_func(cfg, validators[i].name,
 		    validators[i].fn);
 	rc = cfg_parse(cfg, path);
+	if (rc == CFG_SUCCESS)
+		check_cond_refs(cfg);
 	if (rc == CFG_FILE_ERROR) {
 		if (errfp != NULL)
 			fprintf(errfp, "%s: cannot read the file\n", path);
@@ -583,8 +810,12 @@ conf_free(struct conf *c)
 		free(c->milters[i].command);
 		free(c->milters[i].user);
 		free(c->milters[i].detected);
+		free(c->milters[i].conds);
 	}
 	free(c->milters);
+	for (i = 0; i < c->nconds; i++)
+		cond_free(&c->conds[i]);
+	free(c->conds);
 	free(c->path);
 	free(c->socket_group);
 	free(c->user);
@@ -603,7 +834,7 @@ void
 conf_print(const struct conf *c, FILE *fp)
 {
 	const struct milter_conf	*m;
-	size_t				 i;
+	size_t				 i, j;
 
 	fprintf(fp, "listen = {");
 	for (i = 0; i < c->nlisten; i++)
@@ -637,6 +868,9 @@ conf_print(const struct conf *c, FILE *fp)
 	    c->disconnect_check ? "true" : "false", c->disconnect_check_after,
 	    c->disconnect_check_interval,
 	    fallback_name(c->fallback_on_disconnect));
+	for (i = 0; i < c->nconds; i++)
+		fprintf(fp, "condition \"%s\" {\n%s}\n", c->conds[i].name,
+		    c->conds[i].source);
 	for (i = 0; i < c->nmilters; i++) {
 		m = &c->milters[i];
 		if (m->detected != NULL)
@@ -649,11 +883,17 @@ conf_print(const struct conf *c, FILE *fp)
 			fprintf(fp, "\tuser = \"%s\"\n", m->user);
 		fprintf(fp, "\tenabled = %s\n\tevaluation = %s\n"
 		    "\tfallback = \"%s\"\n\tconnect_timeout = %d\n"
-		    "\tcommand_timeout = %d\n\teom_timeout = %d\n}\n",
+		    "\tcommand_timeout = %d\n\teom_timeout = %d\n",
 		    m->enabled ? "true" : "false",
 		    m->evaluation ? "true" : "false",
 		    fallback_name(m->fallback), m->connect_timeout,
 		    m->command_timeout, m->eom_timeout);
+		for (j = 0; j < m->nconds; j++)
+			fprintf(fp, "%s\"%s%s\"%s", j == 0 ?
+			    "\tconditions = { " : ", ", m->conds[j].negate ?
+			    "!" : "", c->conds[m->conds[j].idx].name, j + 1 ==
+			    m->nconds ? " }\n" : "");
+		fprintf(fp, "}\n");
 	}
 }
 

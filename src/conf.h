@@ -26,6 +26,7 @@
 
 #include <stdio.h>
 
+#include "cond.h"
 #include "util.h"
 
 #define CONF_FILE	SYSCONFDIR "/milterd.conf"
@@ -46,6 +47,12 @@ enum dispatch {
 
 struct stats_child;
 
+/* A milter's condition: conf->conds[idx], negated with "!". */
+struct cond_ref {
+	size_t	idx;
+	int	negate;
+};
+
 struct milter_conf {
 	char		*name;
 	struct sockspec	 sock;
@@ -60,6 +67,8 @@ struct milter_conf {
 	int		 eom_timeout;
 	struct stats_child *stats;	/* its counters (the master sets it) */
 	char		*detected;	/* where detection found it; NULL */
+	struct cond_ref	*conds;		/* all must hold */
+	size_t		 nconds;
 };
 
 struct conf {
@@ -96,6 +105,8 @@ struct conf {
 	enum fallback		 fallback_on_disconnect;
 	struct milter_conf	*milters;
 	size_t			 nmilters;
+	struct cond		*conds;
+	size_t			 nconds;
 };
 
 /* conf.c */

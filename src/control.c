@@ -667,18 +667,6 @@ verdicts_json(FILE *fp, const uint64_t *v, size_t from)
 	fputc('}', fp);
 }
 
-static uint64_t
-sessions_open(void)
-{
-	uint64_t	open = 0;
-	size_t		i;
-
-	for (i = 0; i < STATS_MAX_WORKERS; i++)
-		if (stats->workers[i].pid != 0)
-			open += stats_get(&stats->workers[i].open);
-	return open;
-}
-
 static void
 stats_json(FILE *fp)
 {
@@ -688,7 +676,7 @@ stats_json(FILE *fp)
 
 	fprintf(fp, "{\"sessions\":{\"total\":%llu,\"open\":%llu,"
 	    "\"verdicts\":", (unsigned long long)stats_get(&stats->sessions),
-	    (unsigned long long)sessions_open());
+	    (unsigned long long)stats_sessions_open(stats));
 	verdicts_json(fp, stats->session_verdicts, VERDICT_NONE);
 	fprintf(fp, "},\"messages\":{\"total\":%llu,\"verdicts\":",
 	    (unsigned long long)stats_get(&stats->messages));
@@ -709,8 +697,9 @@ stats_json(FILE *fp)
 		verdicts_json(fp, sc->verdicts, VERDICT_ACCEPT);
 		fprintf(fp, ",\"evaluation_verdicts\":");
 		verdicts_json(fp, sc->evaluated, VERDICT_ACCEPT);
-		fprintf(fp, ",\"fallbacks\":%llu,\"timeouts\":%llu,"
-		    "\"errors\":%llu,\"latency\":{",
+		fprintf(fp, ",\"stopped\":%llu,\"fallbacks\":%llu,"
+		    "\"timeouts\":%llu,\"errors\":%llu,\"latency\":{",
+		    (unsigned long long)stats_get(&sc->stopped),
 		    (unsigned long long)stats_get(&sc->fallbacks),
 		    (unsigned long long)stats_get(&sc->timeouts),
 		    (unsigned long long)stats_get(&sc->errors));
@@ -753,7 +742,7 @@ stats_text(FILE *fp)
 	fprintf(fp, "sessions %llu, open %llu, messages %llu, "
 	    "MTA errors %llu\n",
 	    (unsigned long long)stats_get(&stats->sessions),
-	    (unsigned long long)sessions_open(),
+	    (unsigned long long)stats_sessions_open(stats),
 	    (unsigned long long)stats_get(&stats->messages),
 	    (unsigned long long)stats_get(&stats->mta_errors));
 	fprintf(fp, "clients gone while children worked %llu, clients not "
@@ -767,7 +756,8 @@ stats_text(FILE *fp)
 	fprintf(fp, "\n%-20s %-5s %9s", "CHILD", "MODE", "SESSIONS");
 	for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
 		fprintf(fp, " %10s", verdict_name(v));
-	fprintf(fp, " %9s %8s %8s\n", "fallback", "timeout", "error");
+	fprintf(fp, " %9s %9s %8s %8s\n", "stopped", "fallback", "timeout",
+	    "error");
 	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
 		sc = &stats->children[i];
 		if (stats_child_name(i)[0] == '\0')
@@ -777,7 +767,8 @@ stats_text(FILE *fp)
 		for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
 			fprintf(fp, " %10llu",
 			    (unsigned long long)stats_get(&sc->verdicts[v]));
-		fprintf(fp, " %9llu %8llu %8llu\n",
+		fprintf(fp, " %9llu %9llu %8llu %8llu\n",
+		    (unsigned long long)stats_get(&sc->stopped),
 		    (unsigned long long)stats_get(&sc->fallbacks),
 		    (unsigned long long)stats_get(&sc->timeouts),
 		    (unsigned long long)stats_get(&sc->errors));
@@ -790,7 +781,7 @@ stats_text(FILE *fp)
 		for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
 			fprintf(fp, " %10llu",
 			    (unsigned long long)stats_get(&sc->evaluated[v]));
-		fprintf(fp, " %9s %8s %8s\n", "-", "-", "-");
+		fprintf(fp, " %9s %9s %8s %8s\n", "-", "-", "-", "-");
 	}
 	fprintf(fp, "\n%-20s %-10s %9s %9s %9s\n", "CHILD", "STAGE",
 	    "REPLIES", "MEAN", "P99");

@@ -100,6 +100,7 @@ struct child {
 	enum verdict			 verdict;	/* its last, if any */
 	int				 verdict_evaluated;
 	int				 aborted;	/* client gone: 1 at work, 2 done */
+	const struct cond_ref		*stopped;	/* by this condition */
 };
 
 /* What a command waits for from the children. */
@@ -143,6 +144,10 @@ struct session {
 	struct message		 msg;
 	struct event		*progress;
 	char			 client[128];
+	char			 client_name[128];
+	char			 client_addr[64];
+	char			 family;	/* of the connect command */
+	char			 sender[512];
 	int			 check;		/* CLIENT_*, below */
 	struct conncheck_item	 checking;
 	uint64_t		 wait_since;	/* on the children; 0: not */

@@ -64,6 +64,9 @@ static const char *stage_macro(struct session *, char, const char *);
 static void	client_tuple(struct session *, const struct milter_connect *);
 static void	client_checked(struct conncheck_item *, int, const char *);
 static void	client_gone(struct session *, const char *);
+static const char *cond_macro(void *, const char *);
+static void	apply_conditions(struct session *, char);
+static void	own_macros(struct session *, char [][512], const char **);
 static void	handle_command(struct session *, const struct milter_cmd *);
 static void	reply_mta(struct session *, char, const char *);
 static void	set_verdict(struct session *, char, const char *, char);
@@ -124,11 +127,6 @@ packet_peek(struct evbuffer *in, struct milter_pkt *pkt, size_t *used,
 	rc = milter_frame(p, need, PACKET_MAX, pkt, used);
 	return rc == MILTER_FRAME_OK ? 1 : 0;
 }
-
-/* What the disconnect check needs to know of the MTA's end. */
-static const char *check_macros[SMFIM_COUNT] = {
-	[SMFIM_CONNECT] = "{daemon_addr} {daemon_port} {if_addr}"
-};
 
 /* A milter's setting, unless milterctl changed it (-1: it did not). */
 static int
@@ -324,12 +322,19 @@ session_end(struct session *s, const char *why, int error)
 			fputc('-', fp);
 		for (i = 0; i < s->nkids; i++) {
 			c = &s->kids[i];
-			fprintf(fp, " child.%s=%s%s:%.3f", c->mc->name,
-			    c->verdict_evaluated ? "eval-" : "",
-			    c->aborted == 1 ? "aborted" :
-			    c->state == CHILD_FAILED && !c->aborted ? "failed" :
-			    c->verdict == VERDICT_NONE ? "continue" :
-			    verdict_name(c->verdict), (double)c->wait_us / 1e6);
+			if (c->stopped != NULL)
+				fprintf(fp, " child.%s=stopped@%s%s:%.3f",
+				    c->mc->name, c->stopped->negate ? "!" : "",
+				    s->conf->conds[c->stopped->idx].name,
+				    (double)c->wait_us / 1e6);
+			else
+				fprintf(fp, " child.%s=%s%s:%.3f", c->mc->name,
+				    c->verdict_evaluated ? "eval-" : "",
+				    c->aborted == 1 ? "aborted" :
+				    c->state == CHILD_FAILED && !c->aborted ?
+				    "failed" : c->verdict == VERDICT_NONE ?
+				    "continue" : verdict_name(c->verdict),
+				    (double)c->wait_us / 1e6);
 		}
 		fprintf(fp, " verdict=%s end=\"%s\" time=%ld.%03ld",
 		    s->verdict, why, (long)d.tv_sec, (long)d.tv_usec / 1000);
@@ -430,11 +435,20 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		snprintf(s->client, sizeof(s->client), "%s[%s]",
 		    c->u.connect.host, c->u.connect.addr ?
 		    c->u.connect.addr : "");
+		strlcpy(s->client_name, c->u.connect.host,
+		    sizeof(s->client_name));
+		strlcpy(s->client_addr, c->u.connect.addr != NULL ?
+		    c->u.connect.addr : "", sizeof(s->client_addr));
+		s->family = c->u.connect.family;
 		client_tuple(s, &c->u.connect);
 		round_begin(s, c->code);
 		break;
-	case SMFIC_HELO:
 	case SMFIC_MAIL:
+		strlcpy(s->sender, c->u.args.count > 0 ? c->u.args.buf : "",
+		    sizeof(s->sender));
+		round_begin(s, c->code);
+		break;
+	case SMFIC_HELO:
 	case SMFIC_RCPT:
 	case SMFIC_DATA:
 	case SMFIC_UNKNOWN:
@@ -541,6 +555,8 @@ static void
 answer_optneg(struct session *s)
 {
 	struct milter_optneg	*effs;
+	char			 lists[SMFIM_COUNT][512];
+	const char		*own[SMFIM_COUNT];
 	size_t			 i, n = 0;
 
 	if ((effs = calloc(s->nkids + 1, sizeof(*effs))) == NULL)
@@ -548,8 +564,8 @@ answer_optneg(struct session *s)
 	for (i = 0; i < s->nkids; i++)
 		if (child_live(&s->kids[i]))
 			effs[n++] = s->kids[i].eff;
-	merge_optneg(&s->offer, effs, n, s->conf->disconnect_check ?
-	    check_macros : NULL, &s->upstream, &s->lists);
+	own_macros(s, lists, own);
+	merge_optneg(&s->offer, effs, n, own, &s->upstream, &s->lists);
 	free(effs);
 	s->mta_leadspc = (s->upstream.protocol & SMFIP_HDR_LEADSPC) != 0;
 	mbuf_reset(&s->out);
@@ -634,6 +650,7 @@ round_begin(struct session *s, char cmd)
 	s->round.waiting = 0;
 	if (cmd == SMFIC_MAIL)
 		message_over(s);
+	apply_conditions(s, cmd);
 	for (i = 0; i < s->nkids; i++) {
 		take_owed(&s->kids[i]);
 		if (cmd == SMFIC_MAIL && child_live(&s->kids[i]) &&
@@ -1238,4 +1255,114 @@ client_gone(struct session *s, const char *why)
 	if (milter_cmd_replied(&s->upstream, s->round.cmd))
 		reply_mta(s, code, NULL);
 	session_wake(s);
+}
+
+/*
+ * Conditions: which children apply.
+ */
+
+/* A macro the MTA sent up to MAIL, for macro conditions. */
+static const char *
+cond_macro(void *arg, const char *name)
+{
+	static const char	 stages[] = { SMFIC_MAIL, SMFIC_HELO,
+	    SMFIC_CONNECT };
+	struct session		*s = arg;
+	const char		*v;
+	size_t			 i, n = strlen(name);
+	char			 bare[64];
+
+	/* "{name}" or "name" alike: stage_macro() takes the bare name. */
+	if (name[0] == '{' && n > 2 && name[n - 1] == '}' &&
+	    n - 2 < sizeof(bare)) {
+		memcpy(bare, name + 1, n - 2);
+		bare[n - 2] = '\0';
+		name = bare;
+	}
+	for (i = 0; i < sizeof(stages); i++)
+		if ((v = stage_macro(s, stages[i], name)) != NULL)
+			return v;
+	return NULL;
+}
+
+/*
+ * The conditions this command decides (cond_stage()): a child for which
+ * one does not hold is kept out of the connection (decided at connect:
+ * it is told quit) or of this message (at MAIL: it gets nothing of it).
+ * Like a child that accepted, it counts as accept.
+ */
+static void
+apply_conditions(struct session *s, char cmd)
+{
+	struct cond_view	 v;
+	const struct cond_ref	*ref;
+	struct child		*c;
+	size_t			 i, j;
+	int			 holds;
+
+	memset(&v, 0, sizeof(v));
+	v.family = s->family;
+	v.client_addr = s->client_addr;
+	v.client_name = s->client_name;
+	v.sender = cmd == SMFIC_MAIL ? s->sender : NULL;
+	v.open_sessions = stats_sessions_open(stats);
+	v.macro = cond_macro;
+	v.arg = s;
+	for (i = 0; i < s->nkids; i++) {
+		c = &s->kids[i];
+		if (c->done || c->state == CHILD_FAILED)
+			continue;
+		if (cmd == SMFIC_MAIL)
+			c->stopped = NULL;
+		for (j = 0; j < c->mc->nconds && c->stopped == NULL; j++) {
+			ref = &c->mc->conds[j];
+			if (cond_stage(&s->conf->conds[ref->idx]) != cmd)
+				continue;
+			holds = cond_eval(&s->conf->conds[ref->idx], &v);
+			if (holds == !ref->negate)
+				continue;
+			c->stopped = ref;
+			stats_add(&c->stats->stopped, 1);
+			log_debug("session %s: child %s: condition %s%s does "
+			    "not hold: not applied to this %s", s->id,
+			    c->mc->name, ref->negate ? "!" : "",
+			    s->conf->conds[ref->idx].name, cmd ==
+			    SMFIC_CONNECT ? "connection" : "message");
+			if (cmd == SMFIC_CONNECT) {
+				c->done = 2;
+				child_close(c, 1);
+			} else
+				c->done = 1;
+		}
+	}
+}
+
+/*
+ * What milterd asks of the MTA for itself: the MTA's end of the client
+ * connection (disconnect check), the macros its conditions look at.
+ */
+static void
+own_macros(struct session *s, char lists[][512], const char **own)
+{
+	const struct conf	*conf = s->conf;
+	size_t			 i;
+
+	memset(own, 0, SMFIM_COUNT * sizeof(*own));
+	lists[SMFIM_CONNECT][0] = lists[SMFIM_ENVFROM][0] = '\0';
+	if (conf->disconnect_check)
+		strlcpy(lists[SMFIM_CONNECT],
+		    "{daemon_addr} {daemon_port} {if_addr}", 512);
+	for (i = 0; i < conf->nconds; i++) {
+		if (conf->conds[i].type == COND_AUTHENTICATED)
+			strlcat(lists[SMFIM_ENVFROM],
+			    " {auth_authen} {auth_type}", 512);
+		else if (conf->conds[i].type == COND_MACRO) {
+			strlcat(lists[SMFIM_ENVFROM], " ", 512);
+			strlcat(lists[SMFIM_ENVFROM], conf->conds[i].macro, 512);
+		}
+	}
+	if (lists[SMFIM_CONNECT][0] != '\0')
+		own[SMFIM_CONNECT] = lists[SMFIM_CONNECT];
+	if (lists[SMFIM_ENVFROM][0] != '\0')
+		own[SMFIM_ENVFROM] = lists[SMFIM_ENVFROM] + 1;
 }

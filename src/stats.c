@@ -374,6 +374,19 @@ prom_latency(FILE *fp, const struct stats_child *sc, const char *child)
 	}
 }
 
+/* Sessions open now, in every worker. */
+uint64_t
+stats_sessions_open(const struct stats *st)
+{
+	uint64_t	open = 0;
+	size_t		i;
+
+	for (i = 0; i < STATS_MAX_WORKERS; i++)
+		if (st->workers[i].pid != 0)
+			open += stats_get(&st->workers[i].open);
+	return open;
+}
+
 /* Names are checked at load to have no blanks, quotes or backslashes. */
 void
 stats_prometheus(FILE *fp, const struct stats *st)
@@ -392,6 +405,9 @@ stats_prometheus(FILE *fp, const struct stats *st)
 		{ "child_evaluation_verdicts_total", "Verdicts of a child in "
 		    "evaluation mode: logged, not applied.",
 		    offsetof(struct stats_child, evaluated), 1 },
+		{ "child_stopped_total",
+		    "Sessions or messages a child was kept out of by a "
+		    "condition.", offsetof(struct stats_child, stopped), 0 },
 		{ "child_fallbacks_total",
 		    "Failures of a child, answered with its fallback.",
 		    offsetof(struct stats_child, fallbacks), 0 },
@@ -401,7 +417,6 @@ stats_prometheus(FILE *fp, const struct stats *st)
 		    "Failures of a child other than timeouts.",
 		    offsetof(struct stats_child, errors), 0 },
 	};
-	uint64_t	open = 0;
 	size_t		i;
 
 	prom_value(fp, "start_time_seconds", "gauge",
@@ -409,11 +424,8 @@ stats_prometheus(FILE *fp, const struct stats *st)
 	    (unsigned long long)st->started);
 	prom_value(fp, "sessions_total", "counter", "MTA sessions ended.",
 	    stats_get(&st->sessions));
-	for (i = 0; i < STATS_MAX_WORKERS; i++)
-		if (st->workers[i].pid != 0)
-			open += stats_get(&st->workers[i].open);
 	prom_value(fp, "sessions_open", "gauge", "MTA sessions open now.",
-	    open);
+	    stats_sessions_open(st));
 	prom_head(fp, "session_verdicts_total", "counter",
 	    "Sessions ended, by the last verdict given to the MTA.");
 	prom_verdicts(fp, "session_verdicts_total", NULL,

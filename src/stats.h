@@ -85,6 +85,7 @@ struct stats_child {
 	uint64_t	sessions;	/* sessions it took part in */
 	uint64_t	verdicts[NVERDICTS];		/* applied */
 	uint64_t	evaluated[NVERDICTS];		/* evaluation mode */
+	uint64_t	stopped;	/* kept out by a condition */
 	uint64_t	fallbacks;	/* failed: its fallback stood in */
 	uint64_t	timeouts;	/* of which by a timeout */
 	uint64_t	errors;		/* of which by anything else */
@@ -142,5 +143,6 @@ const char	*verdict_name(enum verdict);
 const char	*stage_name(enum stage);
 int		 stage_of_cmd(char);
 void		 stats_prometheus(FILE *, const struct stats *);
+uint64_t	 stats_sessions_open(const struct stats *);
 
 #endif /* STATS_H */

@@ -269,6 +269,8 @@ def prom(path, statspath):
         want("milterd_message_verdicts_total",
              j["messages"]["verdicts"][v], verdict=v)
     want("milterd_mta_errors_total", j["mta_errors"])
+    want("milterd_disconnects_total", j["disconnects"])
+    want("milterd_unverifiable_total", j["unverifiable"])
     if ("milterd_start_time_seconds", ()) not in samples:
         d.append("no milterd_start_time_seconds")
     names = [c["name"] for c in j["children"]]
@@ -276,6 +278,7 @@ def prom(path, statspath):
         n = c["name"]
         want("milterd_child_sessions_total", c["sessions"], child=n)
         want("milterd_child_fallbacks_total", c["fallbacks"], child=n)
+        want("milterd_child_stopped_total", c["stopped"], child=n)
         want("milterd_child_timeouts_total", c["timeouts"], child=n)
         want("milterd_child_errors_total", c["errors"], child=n)
         for v in VERDICTS[1:]:
@@ -589,10 +592,10 @@ rc_is stats-text 0
 grep_ok stats-text-head '^sessions 6, open 0, messages 7, MTA errors 0$' "$TMP/stats-text.out"
 grep_ok stats-text-sessions '^sessions by verdict: none 0 accept 1 reject 3 tempfail 2 discard 0 quarantine 0$' "$TMP/stats-text.out"
 grep_ok stats-text-messages '^messages by verdict: accept 5 reject 0 tempfail 2 discard 0 quarantine 0$' "$TMP/stats-text.out"
-grep_ok stats-text-a '^a +apply +6 +7 +3 +0 +0 +0 +0 +0 +0$' "$TMP/stats-text.out"
-grep_ok stats-text-c-eval '^c +eval +- +0 +5 +0 +0 +0 +- +- +-$' "$TMP/stats-text.out"
-grep_ok stats-text-d '^d +apply +6 +0 +0 +0 +0 +0 +1 +1 +0$' "$TMP/stats-text.out"
-grep_ok stats-text-e '^e +apply +6 +0 +0 +0 +0 +0 +6 +0 +6$' "$TMP/stats-text.out"
+grep_ok stats-text-a '^a +apply +6 +7 +3 +0 +0 +0 +0 +0 +0 +0$' "$TMP/stats-text.out"
+grep_ok stats-text-c-eval '^c +eval +- +0 +5 +0 +0 +0 +- +- +- +-$' "$TMP/stats-text.out"
+grep_ok stats-text-d '^d +apply +6 +0 +0 +0 +0 +0 +0 +1 +1 +0$' "$TMP/stats-text.out"
+grep_ok stats-text-e '^e +apply +6 +0 +0 +0 +0 +0 +0 +6 +0 +6$' "$TMP/stats-text.out"
 
 # status after the batch: reachability, last error.
 ctl status-after -j status

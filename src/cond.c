@@ -1,0 +1,339 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * cond.c: the built-in condition types.  A condition is decided once,
+ * at the first command that brings what it looks at (cond_stage()):
+ * the client at connect, the sender and the macros at MAIL.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cond.h"
+#include "milter.h"
+
+/* S25R's rules for a dynamic-looking host name (Asami's list). */
+static const char	*s25r_rules[] = {
+	"^[^.]*[0-9][^0-9.]+[0-9].*\\.",
+	"^[^.]*[0-9]{5}",
+	"^([^.]+\\.)?[0-9][^.]*\\.[^.]+\\..+\\.[a-z]",
+	"^[^.]*[0-9]\\.[^.]*[0-9]-[0-9]",
+	"^[^.]*[0-9]\\.[^.]*[0-9]\\.[^.]+\\..+\\.",
+	"^(dhcp|dialup|ppp|[achrsvx]?dsl)[^.]*[0-9]",
+};
+#define NRULES	(sizeof(s25r_rules) / sizeof(s25r_rules[0]))
+
+/* "local": loopback, private and link-local ranges. */
+static const char	*local_nets[] = {
+	"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+	"169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10",
+};
+
+static const char	*type_names[] = {
+	"network", "authenticated", "s25r", "sender", "macro", "stress",
+};
+
+static int	in_net(const struct cidr *, int, const uint8_t *);
+static int	parse_addr(const char *, int *, uint8_t *);
+static int	list_has(const struct cond *, const char *);
+static int	add_list(struct cond *, const char *);
+
+const char *
+cond_type_name(enum cond_type t)
+{
+	return type_names[t];
+}
+
+int
+cond_type_parse(const char *s, enum cond_type *t)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
+		if (strcmp(s, type_names[i]) == 0) {
+			*t = (enum cond_type)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* The command whose arrival decides it. */
+int
+cond_stage(const struct cond *c)
+{
+	switch (c->type) {
+	case COND_NETWORK:
+	case COND_S25R:
+	case COND_STRESS:
+		return SMFIC_CONNECT;
+	default:
+		return SMFIC_MAIL;
+	}
+}
+
+/* "192.0.2.0/24", "2001:db8::/32", an address alone is a /32 or /128. */
+int
+cond_parse_cidr(const char *s, struct cidr *n)
+{
+	char		 buf[64], *slash;
+	const char	*errstr;
+	int		 max;
+
+	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
+		return -1;
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	memset(n, 0, sizeof(*n));
+	if (parse_addr(buf, &n->family, n->addr) == -1)
+		return -1;
+	max = n->family == AF_INET ? 32 : 128;
+	n->bits = max;
+	if (slash != NULL) {
+		n->bits = (int)strtonum(slash, 0, max, &errstr);
+		if (errstr != NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+parse_addr(const char *s, int *family, uint8_t *addr)
+{
+	if (strncasecmp(s, "IPv6:", 5) == 0)
+		s += 5;
+	if (inet_pton(AF_INET, s, addr) == 1) {
+		*family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, addr) == 1) {
+		*family = AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+/* One entry of `networks': a CIDR or "local". */
+int
+cond_add_nets(struct cond *c, const char *s, char *err, size_t errlen)
+{
+	struct cidr	*n;
+	size_t		 i, count = strcmp(s, "local") == 0 ?
+	    sizeof(local_nets) / sizeof(local_nets[0]) : 1;
+
+	if ((n = reallocarray(c->nets, c->nnets + count, sizeof(*n))) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	c->nets = n;
+	for (i = 0; i < count; i++)
+		if (cond_parse_cidr(count > 1 ? local_nets[i] : s,
+		    &c->nets[c->nnets + i]) == -1) {
+			snprintf(err, errlen, "\"%s\": expected an address, "
+			    "a network such as 192.0.2.0/24, or local", s);
+			return -1;
+		}
+	c->nnets += count;
+	return 0;
+}
+
+static int
+in_net(const struct cidr *n, int family, const uint8_t *addr)
+{
+	int	full = n->bits / 8, rest = n->bits % 8;
+
+	if (n->family != family || memcmp(n->addr, addr, (size_t)full) != 0)
+		return 0;
+	return rest == 0 || ((n->addr[full] ^ addr[full]) &
+	    (0xff << (8 - rest))) == 0;
+}
+
+/* Dynamic-looking, or unknown: the name of a client S25R distrusts. */
+int
+cond_s25r_dynamic(const struct cond *c, const char *name)
+{
+	regex_t	re;
+	size_t	i;
+	int	hit = 0;
+
+	for (i = 0; i < c->nallow; i++)
+		if (regexec(&c->allow[i], name, 0, NULL, 0) == 0)
+			return 0;
+	for (i = 0; i < c->ndeny; i++)
+		if (regexec(&c->deny[i], name, 0, NULL, 0) == 0)
+			return 1;
+	/* Not resolved: "unknown" (Postfix) or "[address]" (Sendmail). */
+	if (name[0] == '\0' || name[0] == '[' || strcmp(name, "unknown") == 0)
+		return 1;
+	for (i = 0; i < NRULES && !hit; i++) {
+		if (regcomp(&re, s25r_rules[i], REG_EXTENDED | REG_ICASE |
+		    REG_NOSUB) != 0)
+			continue;
+		hit = regexec(&re, name, 0, NULL, 0) == 0;
+		regfree(&re);
+	}
+	return hit;
+}
+
+static int
+add_list(struct cond *c, const char *entry)
+{
+	char	**l;
+
+	if ((l = reallocarray(c->list, c->nlist + 1, sizeof(*l))) == NULL)
+		return -1;
+	c->list = l;
+	if ((c->list[c->nlist] = strdup(entry)) == NULL)
+		return -1;
+	c->nlist++;
+	return 0;
+}
+
+/*
+ * The file's entries, one a line (# comments, blank lines skipped),
+ * after the inline ones.
+ */
+int
+cond_load_list(struct cond *c, char *err, size_t errlen)
+{
+	char	 line[1024], *s, *e;
+	FILE	*fp;
+	int	 lineno = 0;
+
+	if (c->file == NULL)
+		return 0;
+	if ((fp = fopen(c->file, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", c->file, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if ((e = strchr(line, '#')) != NULL)
+			*e = '\0';
+		for (s = line; isspace((unsigned char)*s); s++)
+			;
+		for (e = s + strlen(s); e > s && isspace((unsigned char)
+		    e[-1]); e--)
+			;
+		*e = '\0';
+		if (*s == '\0')
+			continue;
+		if (strchr(s, '@') == NULL || add_list(c, s) == -1) {
+			snprintf(err, errlen, "%s:%d: \"%s\": expected @domain, "
+			    "user@ or user@domain", c->file, lineno, s);
+			fclose(fp);
+			return -1;
+		}
+	}
+	fclose(fp);
+	return 0;
+}
+
+/* Is the address (brackets allowed) on the list? */
+static int
+list_has(const struct cond *c, const char *address)
+{
+	char		 addr[512], *at;
+	const char	*e;
+	size_t		 i, n;
+
+	if (*address == '<')
+		address++;
+	strlcpy(addr, address, sizeof(addr));
+	if ((n = strlen(addr)) > 0 && addr[n - 1] == '>')
+		addr[n - 1] = '\0';
+	if ((at = strrchr(addr, '@')) == NULL)
+		return 0;
+	for (i = 0; i < c->nlist; i++) {
+		e = c->list[i];
+		if (e[0] == '@' ? strcasecmp(e + 1, at + 1) == 0 :
+		    e[strlen(e) - 1] == '@' ? (size_t)(at - addr) ==
+		    strlen(e) - 1 && strncasecmp(e, addr, strlen(e) - 1) ==
+		    0 : strcasecmp(e, addr) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Does it hold for what the session knows?  1 or 0. */
+int
+cond_eval(const struct cond *c, const struct cond_view *v)
+{
+	uint8_t		 addr[16];
+	const char	*m;
+	size_t		 i;
+	int		 family;
+
+	switch (c->type) {
+	case COND_NETWORK:
+		if (v->client_addr == NULL || parse_addr(v->client_addr,
+		    &family, addr) == -1)
+			return 0;
+		for (i = 0; i < c->nnets; i++)
+			if (in_net(&c->nets[i], family, addr))
+				return 1;
+		return 0;
+	case COND_AUTHENTICATED:
+		m = v->macro(v->arg, "auth_authen");
+		return m != NULL && m[0] != '\0';
+	case COND_S25R:
+		if (v->family == '6' && c->ipv6_dynamic)
+			return 1;
+		return cond_s25r_dynamic(c, v->client_name != NULL ?
+		    v->client_name : "");
+	case COND_SENDER:
+		return v->sender != NULL && list_has(c, v->sender);
+	case COND_MACRO:
+		m = v->macro(v->arg, c->macro);
+		return m != NULL && regexec(&c->re, m, 0, NULL, 0) == 0;
+	case COND_STRESS:
+		return v->open_sessions > c->threshold;
+	}
+	return 0;
+}
+
+void
+cond_free(struct cond *c)
+{
+	size_t	i;
+
+	free(c->name);
+	free(c->source);
+	free(c->nets);
+	for (i = 0; i < c->nallow; i++)
+		regfree(&c->allow[i]);
+	for (i = 0; i < c->ndeny; i++)
+		regfree(&c->deny[i]);
+	free(c->allow);
+	free(c->deny);
+	for (i = 0; i < c->nlist; i++)
+		free(c->list[i]);
+	free(c->list);
+	free(c->file);
+	free(c->macro);
+	if (c->has_re)
+		regfree(&c->re);
+}
