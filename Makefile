@@ -48,7 +48,7 @@ UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 		   t/unit/test_util.c t/unit/test_conf.c t/unit/test_merge.c \
 		   t/unit/test_launcher.c t/unit/test_stats.c \
 		   t/unit/test_history.c t/unit/test_graph.c \
-		   t/unit/test_conncheck.c
+		   t/unit/test_conncheck.c t/unit/test_cond.c
 FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply
 
 PROGS		 = $(B)/milterd $(B)/milterctl $(B)/mtasim

@@ -1,0 +1,674 @@
+/*
+ * test_cond.c: the applicable conditions (src/cond.c): CIDR parsing,
+ * network lists and "local", each condition type's evaluation (network,
+ * authenticated, s25r, sender, macro, stress), sender list files, the
+ * stage that decides a condition, type names.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <criterion/criterion.h>
+#include <regex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cond.h"
+#include "milter.h"
+
+/* Macros for the view: name=value pairs, NULL-terminated. */
+struct macros {
+	const char	*const *kv;
+	int		 calls;
+	const char	*last;
+};
+
+static const char *
+get_macro(void *arg, const char *name)
+{
+	struct macros	*m = arg;
+	size_t		 i;
+
+	m->calls++;
+	m->last = name;
+	for (i = 0; m->kv != NULL && m->kv[i] != NULL; i += 2)
+		if (strcmp(m->kv[i], name) == 0)
+			return m->kv[i + 1];
+	return NULL;
+}
+
+static struct cond_view
+view_addr(const char *addr)
+{
+	struct cond_view	v;
+
+	memset(&v, 0, sizeof(v));
+	v.family = strchr(addr, ':') != NULL ? '6' : '4';
+	v.client_addr = addr;
+	return v;
+}
+
+static int
+net_has(const struct cond *c, const char *addr)
+{
+	struct cond_view	v = view_addr(addr);
+
+	return cond_eval(c, &v);
+}
+
+/* A network condition from the entries, which must all parse. */
+static void
+net_cond(struct cond *c, const char *const *entries)
+{
+	char	err[256];
+	size_t	i;
+
+	memset(c, 0, sizeof(*c));
+	c->type = COND_NETWORK;
+	for (i = 0; entries[i] != NULL; i++) {
+		err[0] = '\0';
+		cr_assert_eq(cond_add_nets(c, entries[i], err, sizeof(err)),
+		    0, "%s: %s", entries[i], err);
+	}
+}
+
+static regex_t *
+compile_all(const char *const *pats, size_t n)
+{
+	regex_t	*re;
+	size_t	 i;
+
+	cr_assert_not_null(re = calloc(n == 0 ? 1 : n, sizeof(*re)));
+	for (i = 0; i < n; i++)
+		cr_assert_eq(regcomp(&re[i], pats[i], REG_EXTENDED |
+		    REG_ICASE | REG_NOSUB), 0, "%s", pats[i]);
+	return re;
+}
+
+static int
+s25r_eval(const struct cond *c, char family, const char *name)
+{
+	struct cond_view	v;
+
+	memset(&v, 0, sizeof(v));
+	v.family = family;
+	v.client_addr = family == '6' ? "2001:db8::25" : "192.0.2.25";
+	v.client_name = name;
+	return cond_eval(c, &v);
+}
+
+static int
+sender_eval(const struct cond *c, const char *sender)
+{
+	struct cond_view	v;
+
+	memset(&v, 0, sizeof(v));
+	v.family = '4';
+	v.client_addr = "192.0.2.1";
+	v.sender = sender;
+	return cond_eval(c, &v);
+}
+
+static void
+add_entry(struct cond *c, const char *e)
+{
+	cr_assert_not_null(c->list = reallocarray(c->list, c->nlist + 1,
+	    sizeof(*c->list)));
+	cr_assert_not_null(c->list[c->nlist] = strdup(e));
+	c->nlist++;
+}
+
+/* A temporary file holding text; its name, to free and unlink. */
+static char *
+temp_file(const char *text)
+{
+	char	*path;
+	FILE	*fp;
+	int	 fd;
+
+	cr_assert_not_null(path = strdup("/tmp/test_cond.XXXXXX"));
+	cr_assert_neq(fd = mkstemp(path), -1);
+	cr_assert_not_null(fp = fdopen(fd, "w"));
+	cr_assert_eq(fputs(text, fp) >= 0, 1);
+	cr_assert_eq(fclose(fp), 0);
+	return path;
+}
+
+Test(cond, parse_cidr_v4)
+{
+	struct cidr	n;
+	const uint8_t	a[4] = { 192, 0, 2, 0 }, b[4] = { 10, 1, 2, 3 };
+
+	cr_assert_eq(cond_parse_cidr("192.0.2.0/24", &n), 0);
+	cr_assert_eq(n.family, AF_INET);
+	cr_assert_eq(n.bits, 24);
+	cr_assert_eq(memcmp(n.addr, a, 4), 0);
+
+	cr_assert_eq(cond_parse_cidr("10.1.2.3", &n), 0);
+	cr_assert_eq(n.family, AF_INET);
+	cr_assert_eq(n.bits, 32);
+	cr_assert_eq(memcmp(n.addr, b, 4), 0);
+
+	cr_assert_eq(cond_parse_cidr("0.0.0.0/0", &n), 0);
+	cr_assert_eq(n.bits, 0);
+	cr_assert_eq(cond_parse_cidr("10.0.0.0/32", &n), 0);
+	cr_assert_eq(n.bits, 32);
+}
+
+Test(cond, parse_cidr_v6)
+{
+	struct cidr	n;
+	const uint8_t	a[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	uint8_t		one[16] = { 0 };
+
+	one[15] = 1;
+	cr_assert_eq(cond_parse_cidr("2001:db8::/32", &n), 0);
+	cr_assert_eq(n.family, AF_INET6);
+	cr_assert_eq(n.bits, 32);
+	cr_assert_eq(memcmp(n.addr, a, 16), 0);
+
+	cr_assert_eq(cond_parse_cidr("::1", &n), 0);
+	cr_assert_eq(n.family, AF_INET6);
+	cr_assert_eq(n.bits, 128);
+	cr_assert_eq(memcmp(n.addr, one, 16), 0);
+
+	cr_assert_eq(cond_parse_cidr("::/128", &n), 0);
+	cr_assert_eq(n.bits, 128);
+
+	/* Sendmail's form of an IPv6 address. */
+	cr_assert_eq(cond_parse_cidr("IPv6:2001:db8::/32", &n), 0);
+	cr_assert_eq(n.family, AF_INET6);
+	cr_assert_eq(n.bits, 32);
+	cr_assert_eq(memcmp(n.addr, a, 16), 0);
+	cr_assert_eq(cond_parse_cidr("ipv6:::1", &n), 0);
+	cr_assert_eq(n.family, AF_INET6);
+	cr_assert_eq(n.bits, 128);
+	cr_assert_eq(memcmp(n.addr, one, 16), 0);
+}
+
+Test(cond, parse_cidr_bad)
+{
+	struct cidr	n;
+
+	cr_assert_eq(cond_parse_cidr("192.0.2.0/33", &n), -1);
+	cr_assert_eq(cond_parse_cidr("2001:db8::/129", &n), -1);
+	cr_assert_eq(cond_parse_cidr("192.0.2.0/x", &n), -1);
+	cr_assert_eq(cond_parse_cidr("192.0.2.0/24x", &n), -1);
+	cr_assert_eq(cond_parse_cidr("192.0.2.0/-1", &n), -1);
+	cr_assert_eq(cond_parse_cidr("192.0.2.0/", &n), -1);
+	cr_assert_eq(cond_parse_cidr("", &n), -1);
+	cr_assert_eq(cond_parse_cidr("garbage", &n), -1);
+	cr_assert_eq(cond_parse_cidr("192.0.2", &n), -1);
+	cr_assert_eq(cond_parse_cidr("256.0.0.1", &n), -1);
+	cr_assert_eq(cond_parse_cidr("2001:db8:::1", &n), -1);
+	cr_assert_eq(cond_parse_cidr("local", &n), -1);
+	cr_assert_eq(cond_parse_cidr("IPv6:", &n), -1);
+	/* Longer than any address: refused, not truncated. */
+	cr_assert_eq(cond_parse_cidr("2001:0db8:0000:0000:0000:0000:0000:"
+	    "0001/128                         ", &n), -1);
+}
+
+Test(cond, nets_local)
+{
+	struct cond		 c;
+	const char *const	 e[] = { "local", NULL };
+
+	net_cond(&c, e);
+	cr_assert_eq(c.nnets, 8);
+	cr_assert(net_has(&c, "127.0.0.1"));
+	cr_assert(net_has(&c, "10.1.2.3"));
+	cr_assert(net_has(&c, "172.16.0.1"));
+	cr_assert(net_has(&c, "172.31.255.255"));
+	cr_assert_not(net_has(&c, "172.32.0.1"));
+	cr_assert_not(net_has(&c, "172.15.255.255"));
+	cr_assert(net_has(&c, "192.168.1.1"));
+	cr_assert(net_has(&c, "169.254.1.1"));
+	cr_assert(net_has(&c, "::1"));
+	cr_assert(net_has(&c, "IPv6:::1"));
+	cr_assert(net_has(&c, "fd00::1"));
+	cr_assert(net_has(&c, "fc00::1"));
+	cr_assert(net_has(&c, "fe80::1"));
+	cr_assert_not(net_has(&c, "::2"));
+	cr_assert_not(net_has(&c, "fe00::1"));
+	cr_assert_not(net_has(&c, "192.0.2.1"));
+	cr_assert_not(net_has(&c, "11.0.0.1"));
+	cr_assert_not(net_has(&c, "2001:db8::1"));
+	cr_assert_not(net_has(&c, "not-an-address"));
+	cond_free(&c);
+}
+
+Test(cond, nets_edges)
+{
+	struct cond		 c;
+	const char *const	 e[] = { "192.0.2.0/24", "100.64.0.0/12",
+	    "2001:db8:0:100::/56", NULL };
+
+	net_cond(&c, e);
+	cr_assert_eq(c.nnets, 3);
+	/* /24 */
+	cr_assert_not(net_has(&c, "192.0.1.255"));
+	cr_assert(net_has(&c, "192.0.2.0"));
+	cr_assert(net_has(&c, "192.0.2.255"));
+	cr_assert_not(net_has(&c, "192.0.3.0"));
+	/* /12: 100.64.0.0 - 100.79.255.255 */
+	cr_assert_not(net_has(&c, "100.63.255.255"));
+	cr_assert(net_has(&c, "100.64.0.0"));
+	cr_assert(net_has(&c, "100.79.255.255"));
+	cr_assert_not(net_has(&c, "100.80.0.0"));
+	/* /56 */
+	cr_assert_not(net_has(&c, "2001:db8:0:ff:ffff:ffff:ffff:ffff"));
+	cr_assert(net_has(&c, "2001:db8:0:100::"));
+	cr_assert(net_has(&c, "2001:db8:0:1ff:ffff:ffff:ffff:ffff"));
+	cr_assert_not(net_has(&c, "2001:db8:0:200::"));
+	cond_free(&c);
+}
+
+Test(cond, nets_single_and_all)
+{
+	struct cond		 c;
+	const char *const	 e[] = { "198.51.100.7", "2001:db8::7", NULL };
+	const char *const	 all[] = { "0.0.0.0/0", NULL };
+
+	net_cond(&c, e);
+	cr_assert(net_has(&c, "198.51.100.7"));
+	cr_assert_not(net_has(&c, "198.51.100.6"));
+	cr_assert_not(net_has(&c, "198.51.100.8"));
+	cr_assert(net_has(&c, "2001:db8::7"));
+	cr_assert_not(net_has(&c, "2001:db8::6"));
+	cond_free(&c);
+
+	net_cond(&c, all);
+	cr_assert(net_has(&c, "203.0.113.9"));
+	cr_assert_not(net_has(&c, "2001:db8::1"));
+	cond_free(&c);
+}
+
+Test(cond, nets_family_mismatch)
+{
+	struct cond		 c;
+	const char *const	 e[] = { "::/0", "2001:db8::/32", NULL };
+	struct cond_view	 v;
+
+	net_cond(&c, e);
+	cr_assert(net_has(&c, "2001:db8::1"));
+	cr_assert_not(net_has(&c, "192.0.2.1"));
+	cr_assert_not(net_has(&c, "0.0.0.0"));
+	/* No address: false. */
+	memset(&v, 0, sizeof(v));
+	v.family = 'U';
+	cr_assert_not(cond_eval(&c, &v));
+	cond_free(&c);
+}
+
+Test(cond, nets_bad_entry)
+{
+	struct cond	c;
+	char		err[256];
+
+	memset(&c, 0, sizeof(c));
+	c.type = COND_NETWORK;
+	err[0] = '\0';
+	cr_assert_eq(cond_add_nets(&c, "192.0.2.0/24", err, sizeof(err)), 0);
+	cr_assert_eq(cond_add_nets(&c, "192.0.2.0/33", err, sizeof(err)),
+	    -1);
+	cr_assert_not_null(strstr(err, "\"192.0.2.0/33\""), "%s", err);
+	cr_assert_eq(c.nnets, 1);
+	err[0] = '\0';
+	cr_assert_eq(cond_add_nets(&c, "localhost", err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "\"localhost\""), "%s", err);
+	cr_assert_eq(c.nnets, 1);
+	/* What was added before still works. */
+	cr_assert(net_has(&c, "192.0.2.9"));
+	cr_assert_not(net_has(&c, "10.0.0.1"));
+	cond_free(&c);
+}
+
+Test(cond, authenticated)
+{
+	struct cond		 c;
+	struct cond_view	 v;
+	struct macros		 m;
+	const char *const	 yes[] = { "auth_authen", "alice", NULL };
+	const char *const	 empty[] = { "auth_authen", "", NULL };
+	const char *const	 other[] = { "auth_type", "PLAIN", NULL };
+
+	memset(&c, 0, sizeof(c));
+	c.type = COND_AUTHENTICATED;
+	memset(&v, 0, sizeof(v));
+	memset(&m, 0, sizeof(m));
+	v.family = '4';
+	v.client_addr = "192.0.2.1";
+	v.macro = get_macro;
+	v.arg = &m;
+
+	m.kv = yes;
+	cr_assert(cond_eval(&c, &v));
+	cr_assert_eq(m.calls, 1);
+	cr_assert_str_eq(m.last, "auth_authen");
+	m.kv = empty;
+	cr_assert_not(cond_eval(&c, &v));
+	m.kv = other;
+	cr_assert_not(cond_eval(&c, &v));
+	m.kv = NULL;
+	cr_assert_not(cond_eval(&c, &v));
+	cr_assert_eq(m.calls, 4);
+	cond_free(&c);
+}
+
+Test(cond, s25r_rules)
+{
+	struct cond	c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = COND_S25R;
+	/* One name for each rule. */
+	cr_assert(s25r_eval(&c, '4', "p1234-ipad03.example.jp"));	/* 1 */
+	cr_assert(s25r_eval(&c, '4', "host12345.example.com"));	/* 2 */
+	cr_assert(s25r_eval(&c, '4', "1-2-3-4.example.isp.com"));	/* 3 */
+	cr_assert(s25r_eval(&c, '4', "a1.b2-3.example.com"));	/* 4 */
+	cr_assert(s25r_eval(&c, '4', "a1.b2.example.isp.com"));	/* 5 */
+	cr_assert(s25r_eval(&c, '4', "dhcp123.example.com"));	/* 6 */
+	cr_assert(s25r_eval(&c, '4', "ADSL7.example.com"));	/* 6, case */
+	cr_assert(s25r_eval(&c, '4', "xdsl-pool9.example.com"));	/* 6 */
+	cr_assert(s25r_eval(&c, '4', "ppp0.example.net"));	/* 6 */
+	/* Not resolved. */
+	cr_assert(s25r_eval(&c, '4', "unknown"));
+	cr_assert(s25r_eval(&c, '4', "[192.0.2.1]"));
+	cr_assert(s25r_eval(&c, '4', ""));
+	cr_assert(s25r_eval(&c, '4', NULL));
+	/* Static-looking. */
+	cr_assert_not(s25r_eval(&c, '4', "mail.example.com"));
+	cr_assert_not(s25r_eval(&c, '4', "mx1.example.com"));
+	cr_assert_not(s25r_eval(&c, '4', "smtp-out2.example.net"));
+	cr_assert_not(s25r_eval(&c, '4', "host1234.example.com"));
+	cr_assert_not(s25r_eval(&c, '4', "mail.dhcp1.example.com"));
+	cr_assert_not(s25r_eval(&c, '4', "dhcp.example.com"));
+	/* Rule 1 needs a digit after the letters of the first label. */
+	cr_assert_not(s25r_eval(&c, '4', "p1234-ipad.example.jp"));
+	/* The same through cond_s25r_dynamic(). */
+	cr_assert_eq(cond_s25r_dynamic(&c, "dhcp123.example.com"), 1);
+	cr_assert_eq(cond_s25r_dynamic(&c, "mail.example.com"), 0);
+	cond_free(&c);
+}
+
+Test(cond, s25r_allow_deny)
+{
+	struct cond		 c;
+	const char *const	 allow[] = { "^mail\\.", "\\.trusted\\.example$" };
+	const char *const	 deny[] = { "\\.dyn\\.example\\.net$", "^mx9\\." };
+
+	memset(&c, 0, sizeof(c));
+	c.type = COND_S25R;
+	c.nallow = 2;
+	c.allow = compile_all(allow, c.nallow);
+	c.ndeny = 2;
+	c.deny = compile_all(deny, c.ndeny);
+	cr_assert_not_null(c.name = strdup("s25r"));
+
+	/* allow: never dynamic, before the rules and the deny list. */
+	cr_assert_not(s25r_eval(&c, '4', "dhcp123.trusted.example"));
+	cr_assert_not(s25r_eval(&c, '4', "MAIL.dyn.example.net"));
+	cr_assert_not(s25r_eval(&c, '4', "p1234-ipad03.Trusted.Example"));
+	/* deny: always dynamic. */
+	cr_assert(s25r_eval(&c, '4', "static.dyn.example.net"));
+	cr_assert(s25r_eval(&c, '4', "mx9.example.com"));
+	cr_assert_not(s25r_eval(&c, '4', "mx8.example.com"));
+	/* Neither: the rules. */
+	cr_assert(s25r_eval(&c, '4', "dhcp123.example.com"));
+	cr_assert_not(s25r_eval(&c, '4', "www.example.com"));
+	cr_assert(s25r_eval(&c, '4', "unknown"));
+
+	/* IPv6 clients. */
+	cr_assert_not(s25r_eval(&c, '6', "www.example.com"));
+	cr_assert(s25r_eval(&c, '6', "dhcp123.example.com"));
+	c.ipv6_dynamic = 1;
+	cr_assert(s25r_eval(&c, '6', "www.example.com"));
+	cr_assert(s25r_eval(&c, '6', "mail.example.com"));
+	cr_assert_not(s25r_eval(&c, '4', "www.example.com"));
+	cr_assert_not(s25r_eval(&c, 'L', "www.example.com"));
+	cond_free(&c);
+}
+
+Test(cond, sender_lists)
+{
+	struct cond	c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = COND_SENDER;
+	add_entry(&c, "@example.org");
+	add_entry(&c, "user@");
+	add_entry(&c, "boss@example.com");
+
+	/* @domain */
+	cr_assert(sender_eval(&c, "anyone@example.org"));
+	cr_assert(sender_eval(&c, "<anyone@EXAMPLE.ORG>"));
+	cr_assert_not(sender_eval(&c, "anyone@sub.example.org"));
+	cr_assert_not(sender_eval(&c, "anyone@example.org.evil"));
+	cr_assert_not(sender_eval(&c, "anyone@xexample.org"));
+	/* user@ */
+	cr_assert(sender_eval(&c, "user@example.net"));
+	cr_assert(sender_eval(&c, "<USER@example.net>"));
+	cr_assert_not(sender_eval(&c, "otheruser@example.net"));
+	cr_assert_not(sender_eval(&c, "<otheruser@example.net>"));
+	cr_assert_not(sender_eval(&c, "users@example.net"));
+	cr_assert_not(sender_eval(&c, "use@example.net"));
+	/* full address */
+	cr_assert(sender_eval(&c, "boss@example.com"));
+	cr_assert(sender_eval(&c, "<Boss@Example.COM>"));
+	cr_assert_not(sender_eval(&c, "boss@example.co"));
+	cr_assert_not(sender_eval(&c, "xboss@example.com"));
+	cr_assert_not(sender_eval(&c, "boss@example.comx"));
+	/* Nothing to match. */
+	cr_assert_not(sender_eval(&c, NULL));
+	cr_assert_not(sender_eval(&c, "<>"));
+	cr_assert_not(sender_eval(&c, ""));
+	cr_assert_not(sender_eval(&c, "user"));
+	cr_assert_not(sender_eval(&c, "nobody@example.com"));
+	cond_free(&c);
+}
+
+Test(cond, load_list)
+{
+	struct cond	 c;
+	char		 err[512], *path;
+
+	path = temp_file(
+	    "# senders\n"
+	    "\n"
+	    "   @example.org   \n"
+	    "user@  # a user anywhere\n"
+	    "\t\n"
+	    "  # indented comment\n"
+	    "boss@example.com\n");
+	memset(&c, 0, sizeof(c));
+	c.type = COND_SENDER;
+	add_entry(&c, "@inline.example");
+	c.file = strdup(path);
+	err[0] = '\0';
+	cr_assert_eq(cond_load_list(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.nlist, 4);
+	cr_assert_str_eq(c.list[0], "@inline.example");
+	cr_assert_str_eq(c.list[1], "@example.org");
+	cr_assert_str_eq(c.list[2], "user@");
+	cr_assert_str_eq(c.list[3], "boss@example.com");
+	cr_assert(sender_eval(&c, "a@inline.example"));
+	cr_assert(sender_eval(&c, "a@example.org"));
+	cr_assert(sender_eval(&c, "<user@x.example>"));
+	cr_assert(sender_eval(&c, "boss@example.com"));
+	cr_assert_not(sender_eval(&c, "boss@example.net"));
+	cond_free(&c);
+	unlink(path);
+	free(path);
+}
+
+Test(cond, load_list_no_file)
+{
+	struct cond	c;
+	char		err[64];
+
+	memset(&c, 0, sizeof(c));
+	c.type = COND_SENDER;
+	strlcpy(err, "untouched", sizeof(err));
+	cr_assert_eq(cond_load_list(&c, err, sizeof(err)), 0);
+	cr_assert_eq(c.nlist, 0);
+	cr_assert_str_eq(err, "untouched");
+	cond_free(&c);
+}
+
+Test(cond, load_list_bad_line)
+{
+	struct cond	 c;
+	char		 err[512], want[256], *path;
+
+	path = temp_file(
+	    "@example.org\n"
+	    "# fine so far\n"
+	    "example.com\n"
+	    "user@\n");
+	memset(&c, 0, sizeof(c));
+	c.type = COND_SENDER;
+	c.file = strdup(path);
+	err[0] = '\0';
+	cr_assert_eq(cond_load_list(&c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:3:", path);
+	cr_assert_eq(strncmp(err, want, strlen(want)), 0, "%s", err);
+	cr_assert_not_null(strstr(err, "\"example.com\""), "%s", err);
+	cond_free(&c);
+	unlink(path);
+	free(path);
+}
+
+Test(cond, load_list_missing)
+{
+	struct cond	c;
+	char		err[512];
+
+	memset(&c, 0, sizeof(c));
+	c.type = COND_SENDER;
+	c.file = strdup("/nonexistent/test_cond/senders");
+	err[0] = '\0';
+	cr_assert_eq(cond_load_list(&c, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "/nonexistent/test_cond/senders"),
+	    "%s", err);
+	cr_assert_not_null(strstr(err, "No such file"), "%s", err);
+	cr_assert_eq(c.nlist, 0);
+	cond_free(&c);
+}
+
+Test(cond, macro_regex)
+{
+	struct cond		 c;
+	struct cond_view	 v;
+	struct macros		 m;
+	const char *const	 fr[] = { "{daemon_name}", "MTA-Relay", NULL };
+	const char *const	 other[] = { "{daemon_name}", "submission",
+	    NULL };
+	const char *const	 wrong[] = { "{if_name}", "relay", NULL };
+
+	memset(&c, 0, sizeof(c));
+	c.type = COND_MACRO;
+	cr_assert_not_null(c.macro = strdup("{daemon_name}"));
+	cr_assert_eq(regcomp(&c.re, "^mta-(relay|in)$", REG_EXTENDED |
+	    REG_ICASE | REG_NOSUB), 0);
+	c.has_re = 1;
+	memset(&v, 0, sizeof(v));
+	memset(&m, 0, sizeof(m));
+	v.macro = get_macro;
+	v.arg = &m;
+
+	m.kv = fr;
+	cr_assert(cond_eval(&c, &v));
+	cr_assert_str_eq(m.last, "{daemon_name}");
+	m.kv = other;
+	cr_assert_not(cond_eval(&c, &v));
+	m.kv = wrong;
+	cr_assert_not(cond_eval(&c, &v));
+	m.kv = NULL;
+	cr_assert_not(cond_eval(&c, &v));
+	cond_free(&c);
+}
+
+Test(cond, stress_threshold)
+{
+	struct cond		c;
+	struct cond_view	v;
+
+	memset(&c, 0, sizeof(c));
+	c.type = COND_STRESS;
+	c.threshold = 100;
+	memset(&v, 0, sizeof(v));
+	v.open_sessions = 0;
+	cr_assert_not(cond_eval(&c, &v));
+	v.open_sessions = 99;
+	cr_assert_not(cond_eval(&c, &v));
+	v.open_sessions = 100;
+	cr_assert_not(cond_eval(&c, &v));
+	v.open_sessions = 101;
+	cr_assert(cond_eval(&c, &v));
+	v.open_sessions = UINT64_MAX;
+	cr_assert(cond_eval(&c, &v));
+	c.threshold = 0;
+	v.open_sessions = 0;
+	cr_assert_not(cond_eval(&c, &v));
+	v.open_sessions = 1;
+	cr_assert(cond_eval(&c, &v));
+	cond_free(&c);
+}
+
+Test(cond, stages)
+{
+	struct cond	c;
+
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(SMFIC_CONNECT, 'C');
+	cr_assert_eq(SMFIC_MAIL, 'M');
+	c.type = COND_NETWORK;
+	cr_assert_eq(cond_stage(&c), SMFIC_CONNECT);
+	c.type = COND_S25R;
+	cr_assert_eq(cond_stage(&c), SMFIC_CONNECT);
+	c.type = COND_STRESS;
+	cr_assert_eq(cond_stage(&c), SMFIC_CONNECT);
+	c.type = COND_AUTHENTICATED;
+	cr_assert_eq(cond_stage(&c), SMFIC_MAIL);
+	c.type = COND_SENDER;
+	cr_assert_eq(cond_stage(&c), SMFIC_MAIL);
+	c.type = COND_MACRO;
+	cr_assert_eq(cond_stage(&c), SMFIC_MAIL);
+}
+
+Test(cond, type_names)
+{
+	const struct {
+		enum cond_type	 t;
+		const char	*name;
+	} types[] = {
+		{ COND_NETWORK, "network" },
+		{ COND_AUTHENTICATED, "authenticated" },
+		{ COND_S25R, "s25r" },
+		{ COND_SENDER, "sender" },
+		{ COND_MACRO, "macro" },
+		{ COND_STRESS, "stress" },
+	};
+	enum cond_type	t;
+	size_t		i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		cr_assert_str_eq(cond_type_name(types[i].t), types[i].name);
+		t = (enum cond_type)-1;
+		cr_assert_eq(cond_type_parse(types[i].name, &t), 0);
+		cr_assert_eq(t, types[i].t, "%s", types[i].name);
+		cr_assert_eq(cond_type_parse(cond_type_name(types[i].t), &t),
+		    0);
+		cr_assert_eq(t, types[i].t);
+	}
+	t = COND_MACRO;
+	cr_assert_eq(cond_type_parse("nosuch", &t), -1);
+	cr_assert_eq(t, COND_MACRO);
+	cr_assert_eq(cond_type_parse("", &t), -1);
+	cr_assert_eq(cond_type_parse("Network", &t), -1);
+	cr_assert_eq(cond_type_parse("network ", &t), -1);
+	cr_assert_eq(t, COND_MACRO);
+}
