@@ -3,8 +3,9 @@
 #   make            build into build/
 #   make run        set up, build, run milterd in the foreground on
 #                   etc/milterd.conf
-#   make test       set up, build with ASan/UBSan into build/asan/, run
-#                   every test (t/run)
+#   make test       set up, build as `make' does (its warnings differ
+#                   at -O2), build with ASan/UBSan into build/asan/,
+#                   run every test (t/run)
 #   make fuzz       run each fuzz target for FUZZ_SECONDS
 #   make bench      throughput and cost figures (bin/bench)
 #   make lint       mandoc -Tlint on the man pages
@@ -100,6 +101,7 @@ bench: setup all $(B)/tmilter $(B)/conncheck-bench
 	sh bin/bench $(B)
 
 test: setup
+	$(MAKE) all
 	$(MAKE) B=build/asan OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" tests
 	$(MAKE) lint
 	sh t/run build/asan

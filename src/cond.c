@@ -17,7 +17,8 @@
 /*
  * cond.c: the built-in condition types.  A condition is decided once,
  * at the first command that brings what it looks at (cond_stage()):
- * the client at connect, the sender and the macros at MAIL.
+ * the client at connect, the sender and the macros at MAIL, each
+ * recipient at its RCPT.
  */
 
 #include <sys/types.h>
@@ -54,6 +55,7 @@ static const char	*local_nets[] = {
 
 static const char	*type_names[] = {
 	"network", "authenticated", "s25r", "sender", "macro", "stress",
+	"recipient",
 };
 
 static int	in_net(const struct cidr *, int, const uint8_t *);
@@ -89,6 +91,8 @@ cond_stage(const struct cond *c)
 	case COND_S25R:
 	case COND_STRESS:
 		return SMFIC_CONNECT;
+	case COND_RECIPIENT:
+		return SMFIC_RCPT;
 	default:
 		return SMFIC_MAIL;
 	}
@@ -311,6 +315,8 @@ cond_eval(const struct cond *c, const struct cond_view *v)
 		return m != NULL && regexec(&c->re, m, 0, NULL, 0) == 0;
 	case COND_STRESS:
 		return v->open_sessions > c->threshold;
+	case COND_RECIPIENT:
+		return v->rcpt != NULL && list_has(c, v->rcpt);
 	}
 	return 0;
 }

@@ -34,7 +34,8 @@ enum cond_type {
 	COND_S25R,		/* dynamic-looking client host name */
 	COND_SENDER,		/* envelope sender in a list */
 	COND_MACRO,		/* a macro matches a regex */
-	COND_STRESS		/* open sessions over a threshold */
+	COND_STRESS,		/* open sessions over a threshold */
+	COND_RECIPIENT		/* a recipient in a list, each in turn */
 };
 
 struct cidr {
@@ -54,7 +55,8 @@ struct cond {
 	regex_t		*deny;		/* s25r: always dynamic */
 	size_t		 ndeny;
 	int		 ipv6_dynamic;	/* s25r: an IPv6 client is dynamic */
-	char		**list;		/* sender: @domain, user@, address */
+	char		**list;		/* sender, recipient: @domain, user@, */
+					/* or a whole address */
 	size_t		 nlist;
 	char		*file;		/* sender: more of the list */
 	char		*macro;		/* macro: its name */
@@ -69,6 +71,7 @@ struct cond_view {
 	const char	 *client_addr;
 	const char	 *client_name;
 	const char	 *sender;	/* NULL before MAIL */
+	const char	 *rcpt;		/* at RCPT: this recipient */
 	uint64_t	  open_sessions;
 	const char	*(*macro)(void *, const char *);
 	void		 *arg;

@@ -55,6 +55,7 @@ static int	v_milter(cfg_t *, cfg_opt_t *);
 static int	v_command(cfg_t *, cfg_opt_t *);
 static int	name_ok(const char *);
 static int	v_control(cfg_t *, cfg_opt_t *);
+static int	v_recipients(cfg_t *, cfg_opt_t *);
 static void	add_detected(struct conf *, FILE *);
 static void	conf_warn(FILE *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
@@ -89,6 +90,7 @@ static cfg_opt_t cond_opts[] = {
 
 static cfg_opt_t milter_opts[] = {
 	CFG_STR_LIST("conditions",	NULL,		CFGF_NODEFAULT),
+	CFG_STR("recipients",		"any",		CFGF_NONE),
 	CFG_STR("socket",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("command",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("user",			NULL,		CFGF_NODEFAULT),
@@ -328,6 +330,16 @@ v_metrics(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int
+v_recipients(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (strcmp(s, "any") != 0 && strcmp(s, "all") != 0)
+		cfg_error(cfg, "recipients \"%s\": expected any or all", s);
+	return 0;
+}
+
 /* A unix socket only: whoever connects may reload milterd. */
 static int
 v_control(cfg_t *cfg, cfg_opt_t *opt)
@@ -400,7 +412,7 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	if (cfg_size(sec, "type") == 0 || cond_type_parse(cfg_getstr(sec,
 	    "type"), &c->type) == -1) {
 		snprintf(err, errlen, "type: expected network, authenticated, "
-		    "s25r, sender, macro or stress");
+		    "s25r, sender, recipient, macro or stress");
 		return -1;
 	}
 	switch (c->type) {
@@ -422,6 +434,7 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		return compile_list(sec, "deny", &c->deny, &c->ndeny, err,
 		    errlen);
 	case COND_SENDER:
+	case COND_RECIPIENT:
 		for (i = 0; i < cfg_size(sec, "list"); i++)
 			if (strchr(cfg_getnstr(sec, "list", i), '@') == NULL ||
 			    (c->list = reallocarray(c->list, c->nlist + 1,
@@ -571,6 +584,8 @@ convert_milter(cfg_t *sec, struct milter_conf *mc)
 	mc->connect_timeout = (int)cfg_getint(sec, "connect_timeout");
 	mc->command_timeout = (int)cfg_getint(sec, "command_timeout");
 	mc->eom_timeout = (int)cfg_getint(sec, "eom_timeout");
+	mc->all_recipients = strcmp(cfg_getstr(sec, "recipients"), "all") ==
+	    0;
 	return 0;
 }
 
@@ -753,6 +768,7 @@ conf_load(const char *path, FILE *errfp)
 		{ "milter|connect_timeout", v_positive },
 		{ "milter|command_timeout", v_positive },
 		{ "milter|eom_timeout", v_positive },
+		{ "milter|recipients", v_recipients },
 	};
 	struct conf	*c;
 	cfg_t		*cfg;
@@ -883,11 +899,13 @@ conf_print(const struct conf *c, FILE *fp)
 			fprintf(fp, "\tuser = \"%s\"\n", m->user);
 		fprintf(fp, "\tenabled = %s\n\tevaluation = %s\n"
 		    "\tfallback = \"%s\"\n\tconnect_timeout = %d\n"
-		    "\tcommand_timeout = %d\n\teom_timeout = %d\n",
+		    "\tcommand_timeout = %d\n\teom_timeout = %d\n"
+		    "\trecipients = \"%s\"\n",
 		    m->enabled ? "true" : "false",
 		    m->evaluation ? "true" : "false",
 		    fallback_name(m->fallback), m->connect_timeout,
-		    m->command_timeout, m->eom_timeout);
+		    m->command_timeout, m->eom_timeout, m->all_recipients ?
+		    "all" : "any");
 		for (j = 0; j < m->nconds; j++)
 			fprintf(fp, "%s\"%s%s\"%s", j == 0 ?
 			    "\tconditions = { " : ", ", m->conds[j].negate ?

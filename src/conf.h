@@ -69,6 +69,7 @@ struct milter_conf {
 	char		*detected;	/* where detection found it; NULL */
 	struct cond_ref	*conds;		/* all must hold */
 	size_t		 nconds;
+	int		 all_recipients;	/* recipients = all */
 };
 
 struct conf {

@@ -188,8 +188,10 @@ warn(struct run *r, const char *file, int line, const char *fmt, ...)
 static void
 path_of(const struct run *r, const char *rel, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%s%s", r->root, r->root[strlen(r->root) - 1] ==
-	    '/' ? "" : "/", rel);
+	/* Too long: a path that does not exist, looked for in vain. */
+	if (snprintf(buf, len, "%s%s%s", r->root, r->root[strlen(r->root) -
+	    1] == '/' ? "" : "/", rel) >= (int)len)
+		strlcpy(buf, "/nonexistent/too-long", len);
 }
 
 /* Is it there (a link counts, whether or not it leads anywhere)? */

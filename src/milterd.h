@@ -101,6 +101,9 @@ struct child {
 	int				 verdict_evaluated;
 	int				 aborted;	/* client gone: 1 at work, 2 done */
 	const struct cond_ref		*stopped;	/* by this condition */
+	int				 skip;	/* not this recipient */
+	int				 rcpt_shown;	/* this message */
+	int				 rcpt_hidden;
 };
 
 /* What a command waits for from the children. */
@@ -148,6 +151,7 @@ struct session {
 	char			 client_addr[64];
 	char			 family;	/* of the connect command */
 	char			 sender[512];
+	char			 rcpt[512];	/* at RCPT */
 	int			 check;		/* CLIENT_*, below */
 	struct conncheck_item	 checking;
 	uint64_t		 wait_since;	/* on the children; 0: not */

@@ -66,6 +66,9 @@ static void	client_checked(struct conncheck_item *, int, const char *);
 static void	client_gone(struct session *, const char *);
 static const char *cond_macro(void *, const char *);
 static void	apply_conditions(struct session *, char);
+static int	rcpt_holds(struct session *, struct child *,
+		    const struct cond_ref **);
+static void	rcpt_scope(struct session *);
 static void	own_macros(struct session *, char [][512], const char **);
 static void	handle_command(struct session *, const struct milter_cmd *);
 static void	reply_mta(struct session *, char, const char *);
@@ -448,8 +451,12 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		    sizeof(s->sender));
 		round_begin(s, c->code);
 		break;
-	case SMFIC_HELO:
 	case SMFIC_RCPT:
+		strlcpy(s->rcpt, c->u.args.count > 0 ? c->u.args.buf : "",
+		    sizeof(s->rcpt));
+		round_begin(s, c->code);
+		break;
+	case SMFIC_HELO:
 	case SMFIC_DATA:
 	case SMFIC_UNKNOWN:
 		round_begin(s, c->code);
@@ -581,6 +588,7 @@ message_over(struct session *s)
 
 	for (i = 0; i < s->nkids; i++) {
 		s->kids[i].in_msg = 0;
+		s->kids[i].rcpt_shown = s->kids[i].rcpt_hidden = 0;
 		if (s->kids[i].done == 1)
 			s->kids[i].done = 0;
 	}
@@ -612,7 +620,8 @@ message_abort(struct session *s)
 static int
 eligible(const struct child *c, char cmd)
 {
-	return child_live(c) && !c->done && milter_cmd_sent(&c->eff, cmd);
+	return child_live(c) && !c->done && !c->skip &&
+	    milter_cmd_sent(&c->eff, cmd);
 }
 
 /* The MTA's last D for this stage, for a child about to get the command. */
@@ -650,7 +659,11 @@ round_begin(struct session *s, char cmd)
 	s->round.waiting = 0;
 	if (cmd == SMFIC_MAIL)
 		message_over(s);
+	for (i = 0; i < s->nkids; i++)
+		s->kids[i].skip = 0;
 	apply_conditions(s, cmd);
+	if (cmd == SMFIC_DATA)
+		rcpt_scope(s);
 	for (i = 0; i < s->nkids; i++) {
 		take_owed(&s->kids[i]);
 		if (cmd == SMFIC_MAIL && child_live(&s->kids[i]) &&
@@ -807,6 +820,8 @@ eom_begin(struct session *s)
 
 	s->busy = 1;
 	s->wait_since = stats_now_us();
+	/* When the MTA sent no DATA, the recipients are judged here. */
+	rcpt_scope(s);
 	s->round.cmd = SMFIC_BODYEOB;
 	s->round.pos = 0;
 	mbuf_reset(&s->edits);
@@ -1312,6 +1327,16 @@ apply_conditions(struct session *s, char cmd)
 		c = &s->kids[i];
 		if (c->done || c->state == CHILD_FAILED)
 			continue;
+		if (cmd == SMFIC_RCPT) {
+			/* Shown only the recipients its conditions take. */
+			if (rcpt_holds(s, c, NULL))
+				c->rcpt_shown++;
+			else {
+				c->rcpt_hidden++;
+				c->skip = 1;
+			}
+			continue;
+		}
 		if (cmd == SMFIC_MAIL)
 			c->stopped = NULL;
 		for (j = 0; j < c->mc->nconds && c->stopped == NULL; j++) {
@@ -1365,4 +1390,65 @@ own_macros(struct session *s, char lists[][512], const char **own)
 		own[SMFIM_CONNECT] = lists[SMFIM_CONNECT];
 	if (lists[SMFIM_ENVFROM][0] != '\0')
 		own[SMFIM_ENVFROM] = lists[SMFIM_ENVFROM] + 1;
+}
+
+/* Do the child's recipient conditions all hold for s->rcpt? */
+static int
+rcpt_holds(struct session *s, struct child *c, const struct cond_ref **first)
+{
+	const struct cond_ref	*ref;
+	struct cond_view	 v;
+	size_t			 j;
+	int			 holds = 1;
+
+	memset(&v, 0, sizeof(v));
+	v.rcpt = s->rcpt;
+	if (first != NULL)
+		*first = NULL;
+	for (j = 0; j < c->mc->nconds; j++) {
+		ref = &c->mc->conds[j];
+		if (s->conf->conds[ref->idx].type != COND_RECIPIENT)
+			continue;
+		if (first != NULL && *first == NULL)
+			*first = ref;
+		if (cond_eval(&s->conf->conds[ref->idx], &v) == ref->negate)
+			holds = 0;
+	}
+	return holds;
+}
+
+/*
+ * The end of the envelope: a child with recipient conditions takes
+ * part in the message if one recipient was for it (recipients = any)
+ * or every one (all); else it is told abort and kept out of it.
+ */
+static void
+rcpt_scope(struct session *s)
+{
+	static const uint8_t	 abort_pkt[] = { 0, 0, 0, 1, SMFIC_ABORT };
+	const struct cond_ref	*ref;
+	struct child		*c;
+	struct mbuf		 b;
+	size_t			 i;
+
+	b.data = (uint8_t *)(uintptr_t)abort_pkt;
+	b.len = b.cap = sizeof(abort_pkt);
+	b.err = 0;
+	for (i = 0; i < s->nkids; i++) {
+		c = &s->kids[i];
+		(void)rcpt_holds(s, c, &ref);
+		if (ref == NULL || c->done || !child_live(c) ||
+		    (c->mc->all_recipients ? c->rcpt_hidden == 0 :
+		    c->rcpt_shown > 0))
+			continue;
+		if (c->in_msg)
+			child_send_mbuf(c, &b, SMFIC_ABORT, 0);
+		c->in_msg = 0;
+		c->done = 1;
+		c->stopped = ref;
+		stats_add(&c->stats->stopped, 1);
+		log_debug("session %s: child %s: %d of its recipients, %d "
+		    "not: kept out of the message", s->id, c->mc->name,
+		    c->rcpt_shown, c->rcpt_hidden);
+	}
 }

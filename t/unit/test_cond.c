@@ -672,3 +672,35 @@ Test(cond, type_names)
 	cr_assert_eq(cond_type_parse("network ", &t), -1);
 	cr_assert_eq(t, COND_MACRO);
 }
+
+/* Recipient conditions: decided at each RCPT, against that recipient. */
+Test(cond, recipient_list)
+{
+	struct cond		c;
+	struct cond_view	v;
+	enum cond_type		t;
+
+	memset(&c, 0, sizeof(c));
+	c.type = COND_RECIPIENT;
+	cr_assert_not_null(c.list = calloc(2, sizeof(*c.list)));
+	cr_assert_not_null(c.list[0] = strdup("@vip.example"));
+	cr_assert_not_null(c.list[1] = strdup("boss@"));
+	c.nlist = 2;
+	cr_assert_eq(cond_stage(&c), SMFIC_RCPT);
+	cr_assert_eq(cond_type_parse("recipient", &t), 0);
+	cr_assert_eq(t, COND_RECIPIENT);
+	cr_assert_str_eq(cond_type_name(COND_RECIPIENT), "recipient");
+	memset(&v, 0, sizeof(v));
+	cr_assert(!cond_eval(&c, &v));		/* before RCPT */
+	v.rcpt = "<ann@VIP.example>";
+	cr_assert(cond_eval(&c, &v));
+	v.rcpt = "boss@example.org";
+	cr_assert(cond_eval(&c, &v));
+	v.rcpt = "<bob@example.org>";
+	cr_assert(!cond_eval(&c, &v));
+	/* The sender is not what a recipient condition looks at. */
+	v.rcpt = NULL;
+	v.sender = "<ann@vip.example>";
+	cr_assert(!cond_eval(&c, &v));
+	cond_free(&c);
+}
