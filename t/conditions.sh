@@ -110,6 +110,34 @@ done
 mtasim_run neg -v -s "$S" -a 192.0.2.9 -N mail.example.net -r x@example.com "$MSG"
 grep_ok neg-mail-macros '^  macros 2: .*\{auth_authen\}.*\{daemon_name\}' "$TMP/neg.out"
 
+# Recipient conditions: anyr (recipients = any) and allr (all) only for
+# recipients at vip.example.  Each is shown only those recipients; with
+# a recipient elsewhere too, anyr takes the message, allr is told
+# abort at the end of the envelope; with vip recipients only, both do.
+tmilter anyr
+tmilter allr
+milterd_start rc \
+    'condition "viprcpt" { type = "recipient" list = { "@vip.example" } }' \
+    "$(child anyr 'conditions = { "viprcpt" }')" \
+    "$(child allr 'conditions = { "viprcpt" } recipients = "all"')"
+mtasim_run mixed -s "unix:$TMP/md-rc.sock" -r ann@vip.example \
+    -r bob@other.example "$MSG"
+rc_is mixed 0
+for k in anyr allr; do
+	grep_ok "mixed-$k-ann" '^rcpt <ann@vip.example>' "$TMP/$k.log"
+	check "mixed-$k-not-bob" sh -c "! grep -q '^rcpt <bob' '$TMP/$k.log'"
+done
+grep_ok mixed-anyr-message '^eom' "$TMP/anyr.log"
+grep_ok mixed-allr-abort '^abort' "$TMP/allr.log"
+check mixed-allr-no-message sh -c "! grep -q '^eom' '$TMP/allr.log'"
+wait_for 10 grep -q 'session=.*child\.allr=' "$TMP/md-rc.err"
+grep_ok mixed-line 'child\.anyr=accept:[0-9.]+ child\.allr=stopped@viprcpt:' "$TMP/md-rc.err"
+mtasim_run vip -s "unix:$TMP/md-rc.sock" -r ann@vip.example \
+    -r cy@VIP.example "$MSG"
+rc_is vip 0
+check vip-allr-message test "$(grep -c '^eom' "$TMP/allr.log")" -eq 1
+check vip-anyr-message test "$(grep -c '^eom' "$TMP/anyr.log")" -eq 2
+
 # Configuration errors, each with its line.
 printf 'condition "a" { type = "network" networks = { "10.0.0.0/33" } }\nmilter "m" { socket = "unix:/m" conditions = { "!nope" } }\n' >"$TMP/bad.conf"
 "$BUILD/milterd" -n -f "$TMP/bad.conf" >"$TMP/bad.out" 2>&1
