@@ -57,8 +57,6 @@ static int	name_ok(const char *);
 static int	v_control(cfg_t *, cfg_opt_t *);
 static int	v_recipients(cfg_t *, cfg_opt_t *);
 static void	add_detected(struct conf *, FILE *);
-static void	conf_warn(FILE *, const char *, ...)
-		    __attribute__((__format__ (printf, 2, 3)));
 static int	v_metrics(cfg_t *, cfg_opt_t *);
 static int	v_hours(cfg_t *, cfg_opt_t *);
 static int	metrics_spec(const char *, struct sockspec *, char *, size_t);
@@ -682,12 +680,12 @@ add_detected(struct conf *c, FILE *errfp)
 		if (j < c->nmilters)
 			continue;
 		if (!name_ok(d[i].name)) {
-			conf_warn(errfp, "detect: milter %s: not a usable name "
+			log_warnx_to(errfp, "detect: milter %s: not a usable name "
 			    "(see milterd.conf(5))", d[i].name);
 			continue;
 		}
 		if (c->nmilters == CONF_MAX_MILTERS) {
-			conf_warn(errfp, "detect: milter %s: more than %d "
+			log_warnx_to(errfp, "detect: milter %s: more than %d "
 			    "milters, not added", d[i].name, CONF_MAX_MILTERS);
 			continue;
 		}
@@ -699,7 +697,7 @@ add_detected(struct conf *c, FILE *errfp)
 		memset(mc, 0, sizeof(*mc));
 		if (sockspec_parse(d[i].socket, &mc->sock, err,
 		    sizeof(err)) == -1) {
-			conf_warn(errfp, "detect: milter %s: %s", d[i].name,
+			log_warnx_to(errfp, "detect: milter %s: %s", d[i].name,
 			    err);
 			continue;
 		}
@@ -718,20 +716,6 @@ add_detected(struct conf *c, FILE *errfp)
 	free(d);
 }
 
-static void
-conf_warn(FILE *errfp, const char *fmt, ...)
-{
-	char	msg[512];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (errfp != NULL)
-		fprintf(errfp, "milterd: %s\n", msg);
-	else
-		log_warnx("%s", msg);
-}
 
 /*
  * Parse path; errors go to errfp (NULL: the log).  NULL on any error.

@@ -173,15 +173,10 @@ warn(struct run *r, const char *file, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (r->warn == NULL) {
-		if (line > 0)
-			log_warnx("detect: %s:%d: %s", file, line, msg);
-		else
-			log_warnx("detect: %s: %s", file, msg);
-	} else if (line > 0)
-		fprintf(r->warn, "milterd: detect: %s:%d: %s\n", file, line, msg);
+	if (line > 0)
+		log_warnx_to(r->warn, "detect: %s:%d: %s", file, line, msg);
 	else
-		fprintf(r->warn, "milterd: detect: %s: %s\n", file, msg);
+		log_warnx_to(r->warn, "detect: %s: %s", file, msg);
 }
 
 /* rel (no leading slash) under the root. */

@@ -91,6 +91,26 @@ out:
 	errno = saved_errno;
 }
 
+/*
+ * A warning for whoever asked (fp: "milterd: " and the line, as a
+ * command prints it), else for the log.
+ */
+void
+log_warnx_to(FILE *fp, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	if (fp == NULL)
+		vlog(LOG_WARNING, fmt, ap);
+	else {
+		fputs("milterd: ", fp);
+		vfprintf(fp, fmt, ap);
+		fputc('\n', fp);
+	}
+	va_end(ap);
+}
+
 static void
 vlog_errno(int pri, int err, const char *fmt, va_list ap)
 {

@@ -19,6 +19,8 @@
 #ifndef LOG_H
 #define LOG_H
 
+#include <stdio.h>
+
 #include <stdarg.h>
 
 #ifndef __dead
@@ -30,6 +32,8 @@ void	log_procinit(const char *);
 void	log_setverbose(int);
 void	log_warn(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
+void	log_warnx_to(FILE *, const char *, ...)
+	    __attribute__((__format__ (printf, 2, 3)));
 void	log_warnx(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 void	log_info(const char *, ...)
