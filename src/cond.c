@@ -28,6 +28,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,86 @@ cond_load_list(struct cond *c, char *err, size_t errlen)
 		}
 	}
 	fclose(fp);
+	return 0;
+}
+
+/* default_process_limit in DIR/main.cf: Postfix's own default, 100. */
+static uint64_t
+postfix_default_limit(const char *dir)
+{
+	char		 path[PATH_MAX], line[1024], *s, *v;
+	const char	*errstr;
+	uint64_t	 limit = 100, n;
+	FILE		*fp;
+
+	snprintf(path, sizeof(path), "%s/main.cf", dir);
+	if ((fp = fopen(path, "r")) == NULL)
+		return limit;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		for (s = line; isspace((unsigned char)*s); s++)
+			;
+		if (strncmp(s, "default_process_limit", 21) != 0 ||
+		    (v = strchr(s, '=')) == NULL)
+			continue;
+		for (v++; isspace((unsigned char)*v); v++)
+			;
+		v[strcspn(v, " \t\r\n")] = '\0';
+		n = (uint64_t)strtonum(v, 1, 1000000, &errstr);
+		if (errstr == NULL)
+			limit = n;
+	}
+	fclose(fp);
+	return limit;
+}
+
+/*
+ * How many smtpd processes Postfix (its configuration in dir) runs at
+ * most: the maxproc of every inet service running smtpd in master.cf,
+ * "-" being default_process_limit.
+ */
+int
+cond_postfix_limit(const char *dir, uint64_t *limit, char *err,
+    size_t errlen)
+{
+	char		 path[PATH_MAX], line[1024], *f[8], *save;
+	const char	*errstr;
+	uint64_t	 total = 0, n;
+	FILE		*fp;
+	int		 i;
+
+	snprintf(path, sizeof(path), "%s/master.cf", dir);
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		/* Continuation lines (leading blanks) hold -o options. */
+		if (line[0] == '#' || isspace((unsigned char)line[0]))
+			continue;
+		for (i = 0, f[0] = strtok_r(line, " \t\r\n", &save);
+		    f[i] != NULL && i < 7; f[++i] = strtok_r(NULL, " \t\r\n",
+		    &save))
+			;
+		/* service type private unpriv chroot wakeup maxproc command */
+		if (i < 7 || f[7] == NULL || strcmp(f[1], "inet") != 0 ||
+		    strcmp(f[7], "smtpd") != 0)
+			continue;
+		if (strcmp(f[6], "-") == 0)
+			n = postfix_default_limit(dir);
+		else {
+			n = (uint64_t)strtonum(f[6], 0, 1000000, &errstr);
+			if (errstr != NULL)
+				continue;
+		}
+		total += n;
+	}
+	fclose(fp);
+	if (total == 0) {
+		snprintf(err, errlen, "%s: no smtpd service with a process "
+		    "limit", path);
+		return -1;
+	}
+	*limit = total;
 	return 0;
 }
 

@@ -83,6 +83,7 @@ int	 cond_eval(const struct cond *, const struct cond_view *);
 int	 cond_parse_cidr(const char *, struct cidr *);
 int	 cond_add_nets(struct cond *, const char *, char *, size_t);
 int	 cond_load_list(struct cond *, char *, size_t);
+int	 cond_postfix_limit(const char *, uint64_t *, char *, size_t);
 int	 cond_s25r_dynamic(const struct cond *, const char *);
 void	 cond_free(struct cond *);
 const char *cond_type_name(enum cond_type);

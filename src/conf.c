@@ -65,6 +65,7 @@ static char	*dup_opt(cfg_t *, const char *);
 static int	convert(cfg_t *, struct conf *);
 static int	convert_milter(cfg_t *, struct milter_conf *);
 static int	build_cond(cfg_t *, struct cond *, char *, size_t);
+static int	stress_threshold(cfg_t *, struct cond *, char *, size_t);
 static int	compile_list(cfg_t *, const char *, regex_t **, size_t *,
 		    char *, size_t);
 static int	v_condition(cfg_t *, cfg_opt_t *);
@@ -83,6 +84,8 @@ static cfg_opt_t cond_opts[] = {
 	CFG_STR("macro",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("regex",		NULL,		CFGF_NODEFAULT),
 	CFG_INT("threshold",		0,		CFGF_NONE),
+	CFG_STR("postfix",		NULL,		CFGF_NODEFAULT),
+	CFG_INT("percent",		80,		CFGF_NONE),
 	CFG_END()
 };
 
@@ -389,6 +392,37 @@ compile_list(cfg_t *sec, const char *key, regex_t **out, size_t *n,
 	return 0;
 }
 
+/*
+ * threshold, or percent of the smtpd processes Postfix (its
+ * configuration directory in postfix) may run.
+ */
+static int
+stress_threshold(cfg_t *sec, struct cond *c, char *err, size_t errlen)
+{
+	uint64_t	limit;
+
+	if (cfg_size(sec, "postfix") == 0) {
+		if (cfg_getint(sec, "threshold") < 1) {
+			snprintf(err, errlen, "threshold: expected 1 or more "
+			    "open sessions, or postfix");
+			return -1;
+		}
+		c->threshold = (uint64_t)cfg_getint(sec, "threshold");
+		return 0;
+	}
+	if (cfg_getint(sec, "percent") < 1 || cfg_getint(sec, "percent") >
+	    1000) {
+		snprintf(err, errlen, "percent %ld: expected 1 to 1000",
+		    cfg_getint(sec, "percent"));
+		return -1;
+	}
+	if (cond_postfix_limit(cfg_getstr(sec, "postfix"), &limit, err,
+	    errlen) == -1)
+		return -1;
+	c->threshold = limit * (uint64_t)cfg_getint(sec, "percent") / 100;
+	return 0;
+}
+
 /* A condition section into c (cond_free() it, whatever the result). */
 static int
 build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
@@ -467,13 +501,7 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		c->has_re = 1;
 		return 0;
 	case COND_STRESS:
-		if (cfg_getint(sec, "threshold") < 1) {
-			snprintf(err, errlen, "threshold: expected 1 or more "
-			    "open sessions");
-			return -1;
-		}
-		c->threshold = (uint64_t)cfg_getint(sec, "threshold");
-		return 0;
+		return stress_threshold(sec, c, err, errlen);
 	case COND_AUTHENTICATED:
 		return 0;
 	}

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -703,4 +704,72 @@ Test(cond, recipient_list)
 	v.sender = "<ann@vip.example>";
 	cr_assert(!cond_eval(&c, &v));
 	cond_free(&c);
+}
+
+/* A Postfix configuration directory with these two files. */
+static void
+postfix_dir(char *dir, const char *master, const char *main)
+{
+	char	path[PATH_MAX];
+	FILE	*fp;
+
+	strcpy(dir, "/tmp/test_cond_pf.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/master.cf", dir);
+	cr_assert_not_null(fp = fopen(path, "w"));
+	fputs(master, fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/main.cf", dir);
+	cr_assert_not_null(fp = fopen(path, "w"));
+	fputs(main, fp);
+	fclose(fp);
+}
+
+static void
+postfix_dir_rm(const char *dir)
+{
+	char	path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/master.cf", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/main.cf", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* stress derived from Postfix: the smtpd services' maxproc, summed. */
+Test(cond, postfix_process_limit)
+{
+	char		dir[64], err[256];
+	uint64_t	limit = 0;
+
+	postfix_dir(dir,
+	    "# service type  private unpriv  chroot  wakeup  maxproc command\n"
+	    "smtp      inet  n       -       y       -       -       smtpd\n"
+	    "  -o smtpd_milters=unix:/x\n"
+	    "submission inet n       -       y       -       20      smtpd\n"
+	    "pickup    unix  n       -       y       60      1       pickup\n"
+	    "smtpd2    unix  n       -       y       -       50      smtpd\n",
+	    "default_process_limit = 150\n");
+	cr_assert_eq(cond_postfix_limit(dir, &limit, err, sizeof(err)), 0,
+	    "%s", err);
+	/* "-": default_process_limit; unix smtpd services do not count. */
+	cr_assert_eq(limit, 170);
+	postfix_dir_rm(dir);
+
+	postfix_dir(dir,
+	    "smtp      inet  n       -       y       -       -       smtpd\n",
+	    "# no default_process_limit: Postfix's own, 100\n");
+	cr_assert_eq(cond_postfix_limit(dir, &limit, err, sizeof(err)), 0);
+	cr_assert_eq(limit, 100);
+	postfix_dir_rm(dir);
+
+	postfix_dir(dir, "pickup unix n - y 60 1 pickup\n", "");
+	cr_assert_eq(cond_postfix_limit(dir, &limit, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "no smtpd service") != NULL, "%s", err);
+	postfix_dir_rm(dir);
+
+	cr_assert_eq(cond_postfix_limit("/nonexistent", &limit, err,
+	    sizeof(err)), -1);
+	cr_assert(strstr(err, "/nonexistent/master.cf") != NULL, "%s", err);
 }
