@@ -180,9 +180,10 @@ in_net(const struct cidr *n, int family, const uint8_t *addr)
 int
 cond_s25r_dynamic(const struct cond *c, const char *name)
 {
-	regex_t	re;
-	size_t	i;
-	int	hit = 0;
+	static regex_t	rules[NRULES];
+	static int	compiled;
+	size_t		i;
+	int		hit = 0;
 
 	for (i = 0; i < c->nallow; i++)
 		if (regexec(&c->allow[i], name, 0, NULL, 0) == 0)
@@ -193,13 +194,16 @@ cond_s25r_dynamic(const struct cond *c, const char *name)
 	/* Not resolved: "unknown" (Postfix) or "[address]" (Sendmail). */
 	if (name[0] == '\0' || name[0] == '[' || strcmp(name, "unknown") == 0)
 		return 1;
-	for (i = 0; i < NRULES && !hit; i++) {
-		if (regcomp(&re, s25r_rules[i], REG_EXTENDED | REG_ICASE |
-		    REG_NOSUB) != 0)
-			continue;
-		hit = regexec(&re, name, 0, NULL, 0) == 0;
-		regfree(&re);
+	/* Compiled once per process; they are constants that compile. */
+	if (!compiled) {
+		for (i = 0; i < NRULES; i++)
+			if (regcomp(&rules[i], s25r_rules[i], REG_EXTENDED |
+			    REG_ICASE | REG_NOSUB) != 0)
+				abort();
+		compiled = 1;
 	}
+	for (i = 0; i < NRULES && !hit; i++)
+		hit = regexec(&rules[i], name, 0, NULL, 0) == 0;
 	return hit;
 }
 
@@ -288,8 +292,8 @@ postfix_default_limit(const char *dir)
 
 /*
  * How many smtpd processes Postfix (its configuration in dir) runs at
- * most: the maxproc of every inet service running smtpd in master.cf,
- * "-" being default_process_limit.
+ * most: the maxproc of every inet (or, behind postscreen, pass) service
+ * running smtpd in master.cf, "-" being default_process_limit.
  */
 int
 cond_postfix_limit(const char *dir, uint64_t *limit, char *err,
@@ -315,8 +319,9 @@ cond_postfix_limit(const char *dir, uint64_t *limit, char *err,
 		    &save))
 			;
 		/* service type private unpriv chroot wakeup maxproc command */
-		if (i < 7 || f[7] == NULL || strcmp(f[1], "inet") != 0 ||
-		    strcmp(f[7], "smtpd") != 0)
+		/* inet, or pass behind postscreen. */
+		if (i < 7 || f[7] == NULL || (strcmp(f[1], "inet") != 0 &&
+		    strcmp(f[1], "pass") != 0) || strcmp(f[7], "smtpd") != 0)
 			continue;
 		if (strcmp(f[6], "-") == 0)
 			n = postfix_default_limit(dir);
@@ -347,7 +352,8 @@ list_has(const struct cond *c, const char *address)
 
 	if (*address == '<')
 		address++;
-	strlcpy(addr, address, sizeof(addr));
+	if (strlcpy(addr, address, sizeof(addr)) >= sizeof(addr))
+		return 0;
 	if ((n = strlen(addr)) > 0 && addr[n - 1] == '>')
 		addr[n - 1] = '\0';
 	if ((at = strrchr(addr, '@')) == NULL)

@@ -467,17 +467,20 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		    errlen);
 	case COND_SENDER:
 	case COND_RECIPIENT:
-		for (i = 0; i < cfg_size(sec, "list"); i++)
-			if (strchr(cfg_getnstr(sec, "list", i), '@') == NULL ||
-			    (c->list = reallocarray(c->list, c->nlist + 1,
-			    sizeof(*c->list))) == NULL ||
-			    (c->list[c->nlist++] = strdup(cfg_getnstr(sec,
-			    "list", i))) == NULL) {
+		if (cfg_size(sec, "list") > 0 && (c->list = calloc(cfg_size(sec,
+		    "list"), sizeof(*c->list))) == NULL)
+			fatal("%s: calloc", __func__);
+		for (i = 0; i < cfg_size(sec, "list"); i++) {
+			if (strchr(cfg_getnstr(sec, "list", i), '@') == NULL) {
 				snprintf(err, errlen, "list \"%s\": expected "
 				    "@domain, user@ or user@domain",
 				    cfg_getnstr(sec, "list", i));
 				return -1;
 			}
+			if ((c->list[c->nlist++] = strdup(cfg_getnstr(sec,
+			    "list", i))) == NULL)
+				fatal("%s: strdup", __func__);
+		}
 		c->file = dup_opt(sec, "file");
 		if (c->nlist == 0 && c->file == NULL) {
 			snprintf(err, errlen, "no list and no file");
@@ -670,8 +673,11 @@ convert(cfg_t *cfg, struct conf *c)
 	for (i = 0; i < c->nconds; i++)
 		/* Validated; a list file may have changed since. */
 		if (build_cond(cfg_getnsec(cfg, "condition", i), &c->conds[i],
-		    err, sizeof(err)) == -1)
+		    err, sizeof(err)) == -1) {
+			log_warnx_to(conf_errfp, "%s: condition \"%s\": %s",
+			    c->path, c->conds[i].name, err);
 			return -1;
+		}
 	c->nmilters = cfg_size(cfg, "milter");
 	if (c->nmilters > 0 && (c->milters = calloc(c->nmilters,
 	    sizeof(*c->milters))) == NULL)
@@ -814,10 +820,10 @@ conf_load(const char *path, FILE *errfp)
 	    (c->path = strdup(path)) == NULL)
 		fatal("%s: calloc", __func__);
 	if (convert(cfg, c) == -1) {
-		/* Validated above; only a changed name service gets here. */
+		/* Validated above: a name service or a list file changed. */
 		if (errfp != NULL)
-			fprintf(errfp, "%s: a socket no longer resolves\n",
-			    path);
+			fprintf(errfp, "%s: a socket no longer resolves, or a "
+			    "list file changed\n", path);
 		conf_free(c);
 		c = NULL;
 	} else if (c->detect)

@@ -102,6 +102,7 @@ struct child {
 	int				 aborted;	/* client gone: 1 at work, 2 done */
 	const struct cond_ref		*stopped;	/* by this condition */
 	int				 skip;	/* not this recipient */
+	int				 rcpt_counted;	/* this one, in the next */
 	int				 rcpt_shown;	/* this message */
 	int				 rcpt_hidden;
 };

@@ -70,6 +70,7 @@ static int	rcpt_holds(struct session *, struct child *,
 		    const struct cond_ref **);
 static void	rcpt_scope(struct session *);
 static void	own_macros(struct session *, char [][512], const char **);
+static uint32_t	condition_steps(const struct conf *);
 static void	handle_command(struct session *, const struct milter_cmd *);
 static void	reply_mta(struct session *, char, const char *);
 static void	set_verdict(struct session *, char, const char *, char);
@@ -447,13 +448,16 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		round_begin(s, c->code);
 		break;
 	case SMFIC_MAIL:
-		strlcpy(s->sender, c->u.args.count > 0 ? c->u.args.buf : "",
-		    sizeof(s->sender));
+		/* Longer than any address: matched by no list. */
+		if (strlcpy(s->sender, c->u.args.count > 0 ? c->u.args.buf :
+		    "", sizeof(s->sender)) >= sizeof(s->sender))
+			s->sender[0] = '\0';
 		round_begin(s, c->code);
 		break;
 	case SMFIC_RCPT:
-		strlcpy(s->rcpt, c->u.args.count > 0 ? c->u.args.buf : "",
-		    sizeof(s->rcpt));
+		if (strlcpy(s->rcpt, c->u.args.count > 0 ? c->u.args.buf : "",
+		    sizeof(s->rcpt)) >= sizeof(s->rcpt))
+			s->rcpt[0] = '\0';
 		round_begin(s, c->code);
 		break;
 	case SMFIC_HELO:
@@ -573,6 +577,7 @@ answer_optneg(struct session *s)
 			effs[n++] = s->kids[i].eff;
 	own_macros(s, lists, own);
 	merge_optneg(&s->offer, effs, n, own, &s->upstream, &s->lists);
+	s->upstream.protocol &= ~condition_steps(s->conf);
 	free(effs);
 	s->mta_leadspc = (s->upstream.protocol & SMFIP_HDR_LEADSPC) != 0;
 	mbuf_reset(&s->out);
@@ -776,20 +781,21 @@ chain_reply(struct session *s, const char **text)
 	size_t		 i, failed = 0, done = 0;
 
 	*text = NULL;
+	/* The client has gone: what it was told stands for the rest. */
+	if (s->gone)
+		return s->gone;
 	for (i = 0; i < s->nkids; i++) {
 		c = &s->kids[i];
 		if (c->reply != 0 && merge_decides(s->round.cmd, c->reply)) {
 			*text = child_text(c);
 			return c->reply;
 		}
-		if (c->state == CHILD_FAILED)
-			failed++;
-		else if (c->done)
+		/* Kept out by a condition, even if down: an accept. */
+		if (c->done)
 			done++;
+		else if (c->state == CHILD_FAILED)
+			failed++;
 	}
-	/* The client has gone: what it was told stands for the rest. */
-	if (failed == s->nkids && s->gone)
-		return s->gone;
 	if (failed == s->nkids)
 		return merge_fallback_reply(s->conf->fallback, SMFIR_ACCEPT);
 	return failed + done == s->nkids ? SMFIR_ACCEPT : SMFIR_CONTINUE;
@@ -800,7 +806,17 @@ round_finish(struct session *s)
 {
 	const char	*text;
 	char		 code = chain_reply(s, &text);
+	size_t		 i;
 
+	/* A refused recipient is no one's: the MTA drops it. */
+	if (s->round.cmd == SMFIC_RCPT && merge_decides(SMFIC_RCPT, code))
+		for (i = 0; i < s->nkids; i++)
+			if (s->kids[i].rcpt_counted) {
+				if (s->kids[i].skip)
+					s->kids[i].rcpt_hidden--;
+				else
+					s->kids[i].rcpt_shown--;
+			}
 	if (code != SMFIR_CONTINUE)
 		set_verdict(s, code, text, s->round.cmd);
 	if (milter_cmd_replied(&s->upstream, s->round.cmd))
@@ -1053,7 +1069,8 @@ eom_finish(struct session *s, struct child *decider)
 
 	evtimer_del(s->progress);
 	for (i = 0; i < s->nkids; i++)
-		failed += s->kids[i].state == CHILD_FAILED;
+		failed += s->kids[i].state == CHILD_FAILED &&
+		    !s->kids[i].done;
 	if (decider != NULL)
 		eom_done(s, decider->reply, child_text(decider));
 	else if (s->gone)
@@ -1325,9 +1342,13 @@ apply_conditions(struct session *s, char cmd)
 	v.arg = s;
 	for (i = 0; i < s->nkids; i++) {
 		c = &s->kids[i];
-		if (c->done || c->state == CHILD_FAILED)
+		c->rcpt_counted = 0;
+		/* A child down since negotiation: its conditions too. */
+		if (c->done || (c->state == CHILD_FAILED && !c->owed))
 			continue;
 		if (cmd == SMFIC_RCPT) {
+			if (c->state == CHILD_FAILED)
+				continue;
 			/* Shown only the recipients its conditions take. */
 			if (rcpt_holds(s, c, NULL))
 				c->rcpt_shown++;
@@ -1335,9 +1356,10 @@ apply_conditions(struct session *s, char cmd)
 				c->rcpt_hidden++;
 				c->skip = 1;
 			}
+			c->rcpt_counted = 1;
 			continue;
 		}
-		if (cmd == SMFIC_MAIL)
+		if (cmd == SMFIC_MAIL || cmd == SMFIC_CONNECT)
 			c->stopped = NULL;
 		for (j = 0; j < c->mc->nconds && c->stopped == NULL; j++) {
 			ref = &c->mc->conds[j];
@@ -1358,6 +1380,8 @@ apply_conditions(struct session *s, char cmd)
 				child_close(c, 1);
 			} else
 				c->done = 1;
+			/* Kept out: its fallback, if it is down, does not count. */
+			c->owed = 0;
 		}
 	}
 }
@@ -1451,4 +1475,26 @@ rcpt_scope(struct session *s)
 		    "not: kept out of the message", s->id, c->mc->name,
 		    c->rcpt_shown, c->rcpt_hidden);
 	}
+}
+
+/* The MTA's "do not send" bits for the commands conditions decide at. */
+static uint32_t
+condition_steps(const struct conf *conf)
+{
+	uint32_t	steps = 0;
+	size_t		i;
+
+	for (i = 0; i < conf->nconds; i++)
+		switch (cond_stage(&conf->conds[i])) {
+		case SMFIC_CONNECT:
+			steps |= SMFIP_NOCONNECT;
+			break;
+		case SMFIC_MAIL:
+			steps |= SMFIP_NOMAIL;
+			break;
+		case SMFIC_RCPT:
+			steps |= SMFIP_NORCPT;
+			break;
+		}
+	return steps;
 }

@@ -138,6 +138,36 @@ rc_is vip 0
 check vip-allr-message test "$(grep -c '^eom' "$TMP/allr.log")" -eq 1
 check vip-anyr-message test "$(grep -c '^eom' "$TMP/anyr.log")" -eq 2
 
+# A recipient the chain refuses is no one's: with bob refused by rej2
+# (first), allr2 (recipients = all, for vip.example) still takes the
+# message: every recipient the MTA keeps is for it.
+tmilter rej2 -R bob@other.example
+tmilter allr2
+milterd_start rc2 \
+    'condition "viprcpt" { type = "recipient" list = { "@vip.example" } }' \
+    "$(child rej2)" \
+    "$(child allr2 'conditions = { "viprcpt" } recipients = "all"')"
+mtasim_run refused -s "unix:$TMP/md-rc2.sock" -r ann@vip.example \
+    -r bob@other.example "$MSG"
+rc_is refused 0
+grep_ok refused-bob 'rcpt <bob@other.example>: replycode 550' "$TMP/refused.out"
+grep_ok refused-allr2-message '^eom' "$TMP/allr2.log"
+
+# A child kept out at connect is judged again at the next connection
+# (K), and a child that is down but kept out gives no fallback.
+tmilter net
+milterd_start kq 'condition "lan" { type = "network" networks = { "local" } }' \
+    "$(child net 'conditions = { "!lan" }')" \
+    "milter \"down\" { socket = \"unix:$TMP/none.sock\" fallback = \"tempfail\" conditions = { \"!lan\" } }"
+mtasim_run kq -s "unix:$TMP/md-kq.sock" -K 2 -a 127.0.0.1 "$MSG"
+rc_is kq 0
+check kq-net-never test "$(connects net)" -eq 0
+check kq-no-tempfail sh -c "! grep -q tempfail '$TMP/kq.out'"
+mtasim_run kq2 -s "unix:$TMP/md-kq.sock" -a 192.0.2.5 "$MSG"
+rc_is kq2 2
+grep_ok kq2-down-tempfail 'tempfail' "$TMP/kq2.out"
+check kq2-net-once test "$(connects net)" -eq 1
+
 # Configuration errors, each with its line.
 printf 'condition "a" { type = "network" networks = { "10.0.0.0/33" } }\nmilter "m" { socket = "unix:/m" conditions = { "!nope" } }\n' >"$TMP/bad.conf"
 "$BUILD/milterd" -n -f "$TMP/bad.conf" >"$TMP/bad.out" 2>&1
