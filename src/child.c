@@ -87,6 +87,9 @@ child_stage(const struct child *c)
 	default:
 		if (c->stalled)
 			return "replay";
+		/* Answered, and the session not past that command yet. */
+		if (c->cmd != 0 && c->sess->round.cmd == c->cmd)
+			return milter_code_name(c->cmd);
 		return "between commands";
 	}
 }
