@@ -102,16 +102,6 @@ send() {
 	    fail "$_c-sessions" "not $((NSENT * 2)) session lines in $MDLOG"
 }
 
-# no_grep NAME PATTERN FILE: ok if PATTERN (ERE) is not in FILE.
-no_grep() {
-	if grep -Eq -- "$2" "$3"; then
-		fail "$1" "unexpected /$2/ in $3"
-		grep -E -- "$2" "$3" | sed 's/^/    | /'
-	else
-		ok "$1"
-	fi
-}
-
 # count_is NAME WANT PATTERN FILE: PATTERN (ERE) is on WANT lines of FILE.
 count_is() {
 	_got=$(grep -Ec -- "$3" "$4")
@@ -208,15 +198,10 @@ count_is localhost-lines 4 \
 count_is session-lines 8 ' session=' "$MDLOG"
 
 # --- 5. The counters ---------------------------------------------------------
-"$BUILD/milterctl" -s "$TMP/md-pf.ctl" -j stats >"$TMP/stats.json" \
-    2>"$TMP/milterctl.err"
 for pair in spam:7 sign:3 vip:3; do
 	n=${pair%%:*}
 	want=${pair#*:}
-	got=$(/usr/bin/python3 -c 'import json, sys
-j = json.load(open(sys.argv[1]))
-print([c["stopped"] for c in j["children"] if c["name"] == sys.argv[2]][0])' \
-	    "$TMP/stats.json" "$n" 2>&1)
+	got=$(child_stat pf "$n" stopped)
 	check "stats-stopped-$n-$want" test "$got" = "$want"
 	[ "$got" = "$want" ] || echo "    | $n: stopped is '$got'"
 done

@@ -184,16 +184,6 @@ stat_is() {
 	fi
 }
 
-# no_grep NAME PATTERN FILE: ok if PATTERN (ERE) is not in FILE.
-no_grep() {
-	if grep -Eq -- "$2" "$3"; then
-		fail "$1" "unexpected /$2/ in $3"
-		grep -E -- "$2" "$3" | sed 's/^/    | /'
-	else
-		ok "$1"
-	fi
-}
-
 sink_count() {
 	pf_sink_files | wc -l
 }

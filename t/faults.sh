@@ -88,22 +88,6 @@ worker_done() {
 	[ $# -eq 4 ] && [ "$2" -eq "$4" ] && [ "$3" -eq 0 ]
 }
 
-# md_start NAME [CONFIG-LINES]: as milterd_start, without waiting.
-md_start() {
-	_n=md-$1
-	shift
-	{
-		echo "listen = \"unix:$TMP/$_n.sock\""
-		echo "pidfile = \"$TMP/$_n.pid\""
-		echo "control = \"$TMP/$_n.ctl\""
-		echo "state_file = \"$TMP/$_n.state\""
-		echo "workers = 1"
-		echo "spool_dir = \"$TMP/spool\""
-		printf '%s\n' "$@"
-	} >"$TMP/$_n.conf"
-	bg "$_n" "$BUILD/milterd" -d -v -f "$TMP/$_n.conf"
-}
-
 # ERR collects what is wrong with the case at hand.
 err() {
 	ERR="$ERR; $*"
@@ -195,11 +179,11 @@ for kind in $KINDS; do
 	s=0
 	for stage in $STAGES; do
 		n=$kind-$stage
-		md_start "$n" "$(child "b-$n" \
+		milterd_bg "$n" "$(child "b-$n" \
 		    fallback=\"$(nth $((k + s)) accept tempfail reject)\" \
 		    $TIMEOUTS)" "$(child good)"
 		# The faulty child alone, a third of the cases.
-		[ $(((k + s) % 3)) -eq 0 ] && md_start "g-$n" \
+		[ $(((k + s) % 3)) -eq 0 ] && milterd_bg "g-$n" \
 		    "fallback = \"$(nth $(((k + s) / 3)) tempfail reject accept)\"" \
 		    "$(child "b-$n" $TIMEOUTS)"
 		s=$((s + 1))

@@ -135,12 +135,11 @@ rc_is() {
 	fi
 }
 
-# milterd_start NAME [CONFIG-LINES]: milterd in the foreground on
+# milterd_bg NAME [CONFIG-LINES]: milterd in the foreground on
 # unix:$TMP/md-NAME.sock (unless the lines say otherwise) with one
-# worker and the given configuration lines; log in $TMP/md-NAME.err;
-# returns once it listens (its pid is in the pid file once the
-# listening sockets are open).
-milterd_start() {
+# worker, its control socket $TMP/md-NAME.ctl and the given
+# configuration lines; log in $TMP/md-NAME.err; returns at once.
+milterd_bg() {
 	_n=md-$1
 	shift
 	{
@@ -153,10 +152,37 @@ milterd_start() {
 		printf '%s\n' "$@"
 	} >"$TMP/$_n.conf"
 	bg "$_n" "$BUILD/milterd" -d -v -f "$TMP/$_n.conf"
-	wait_for 10 test -s "$TMP/$_n.pid" || {
-		fail "milterd $_n did not start"
-		cat "$TMP/$_n.err"
+}
+
+# milterd_start NAME [CONFIG-LINES]: milterd_bg, then returns once it
+# listens (its pid is in the pid file once the listening sockets are
+# open).
+milterd_start() {
+	milterd_bg "$@"
+	wait_for 10 test -s "$TMP/md-$1.pid" || {
+		fail "milterd md-$1 did not start"
+		cat "$TMP/md-$1.err"
 	}
+}
+
+# no_grep NAME PATTERN FILE: ok if PATTERN (ERE) is not in FILE.
+no_grep() {
+	if grep -Eq -- "$2" "$3"; then
+		fail "$1" "unexpected /$2/ in $3"
+		grep -E -- "$2" "$3" | sed 's/^/    | /'
+	else
+		ok "$1"
+	fi
+}
+
+# child_stat NAME CHILD KEY: counter KEY of CHILD from milterd md-NAME
+# (milterctl -j stats).
+child_stat() {
+	"$BUILD/milterctl" -s "$TMP/md-$1.ctl" -j stats 2>&1 |
+	    /usr/bin/python3 -c 'import json, sys
+j = json.load(sys.stdin)
+print([c[sys.argv[2]] for c in j["children"] if c["name"] == sys.argv[1]][0])' \
+	    "$2" "$3" 2>&1
 }
 
 # child NAME [KEY=VALUE...]: a milter section for tmilter NAME.
