@@ -33,11 +33,6 @@
 . "$T/lib/postfix.sh"
 on_exit pf_stop
 
-bail() {
-	fail "$1" "$2"
-	finish
-}
-
 T0=$(date +%s%3N)
 MDLOG=$TMP/md-pf.err
 

@@ -32,11 +32,6 @@
 . "$T/lib/postfix.sh"
 on_exit pf_stop
 
-bail() {
-	fail "$1" "$2"
-	finish
-}
-
 now_ms() {
 	date +%s%3N
 }

@@ -34,11 +34,6 @@
 . "$T/lib/opendkim.sh"
 on_exit pf_stop
 
-bail() {
-	fail "$1" "$2"
-	finish
-}
-
 # --- Postfix with two listeners ------------------------------------------
 pf_init "$TMP/pf" || bail postfix-init "pf_init failed"
 MD_PORT=$(pf_free_port)

@@ -165,6 +165,12 @@ milterd_start() {
 	}
 }
 
+# bail NAME WHY: a failure the rest of the test cannot go on after.
+bail() {
+	fail "$1" "$2"
+	finish
+}
+
 # no_grep NAME PATTERN FILE: ok if PATTERN (ERE) is not in FILE.
 no_grep() {
 	if grep -Eq -- "$2" "$3"; then
