@@ -426,6 +426,19 @@ child_send_mbuf(struct child *c, const struct mbuf *b, char code,
 	    c->mc->command_timeout);
 }
 
+/* Tell a child inside the message that it is over; none answers. */
+void
+child_abort(struct child *c)
+{
+	static const uint8_t	 pkt[] = { 0, 0, 0, 1, SMFIC_ABORT };
+	struct mbuf		 b;
+
+	b.data = (uint8_t *)(uintptr_t)pkt;
+	b.len = b.cap = sizeof(pkt);
+	b.err = 0;
+	child_send_mbuf(c, &b, SMFIC_ABORT, 0);
+}
+
 /* Close the connection; say quit first if the child is still sane. */
 void
 child_close(struct child *c, int quit)

@@ -36,6 +36,7 @@
 
 #include "cond.h"
 #include "milter.h"
+#include "util.h"
 
 /* S25R's rules for a dynamic-looking host name (Asami's list). */
 static const char	*s25r_rules[] = {
@@ -60,7 +61,6 @@ static const char	*type_names[] = {
 };
 
 static int	in_net(const struct cidr *, int, const uint8_t *);
-static int	parse_addr(const char *, int *, uint8_t *);
 static int	list_has(const struct cond *, const char *);
 static int	add_list(struct cond *, const char *);
 
@@ -112,7 +112,7 @@ cond_parse_cidr(const char *s, struct cidr *n)
 	if ((slash = strchr(buf, '/')) != NULL)
 		*slash++ = '\0';
 	memset(n, 0, sizeof(*n));
-	if (parse_addr(buf, &n->family, n->addr) == -1)
+	if (addr_parse(buf, &n->family, n->addr) == -1)
 		return -1;
 	max = n->family == AF_INET ? 32 : 128;
 	n->bits = max;
@@ -122,22 +122,6 @@ cond_parse_cidr(const char *s, struct cidr *n)
 			return -1;
 	}
 	return 0;
-}
-
-static int
-parse_addr(const char *s, int *family, uint8_t *addr)
-{
-	if (strncasecmp(s, "IPv6:", 5) == 0)
-		s += 5;
-	if (inet_pton(AF_INET, s, addr) == 1) {
-		*family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, addr) == 1) {
-		*family = AF_INET6;
-		return 0;
-	}
-	return -1;
 }
 
 /* One entry of `networks': a CIDR or "local". */
@@ -380,7 +364,7 @@ cond_eval(const struct cond *c, const struct cond_view *v)
 
 	switch (c->type) {
 	case COND_NETWORK:
-		if (v->client_addr == NULL || parse_addr(v->client_addr,
+		if (v->client_addr == NULL || addr_parse(v->client_addr,
 		    &family, addr) == -1)
 			return 0;
 		for (i = 0; i < c->nnets; i++)

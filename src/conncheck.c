@@ -53,6 +53,7 @@
 
 #include "conncheck.h"
 #include "log.h"
+#include "util.h"
 
 /*
  * Each answer takes a buffer of its own in the socket's receive queue,
@@ -72,7 +73,6 @@ static struct event		*nl_ev;
 static void	send_queued(void);
 static void	read_cb(evutil_socket_t, short, void *);
 static void	finish(struct conncheck_item *, int, const char *);
-static int	parse_addr(const char *, uint8_t *, int *);
 
 /*
  * The tuple from what the MTA said: the client's family ('4', '6'),
@@ -91,8 +91,8 @@ conncheck_tuple(struct conn_tuple *t, char family, const char *raddr,
 	    laddr == NULL || lport == NULL || rport == 0)
 		return -1;
 	t->lport = (uint16_t)strtonum(lport, 1, 65535, &errstr);
-	if (errstr != NULL || parse_addr(raddr, t->remote, &rfam) == -1 ||
-	    parse_addr(laddr, t->local, &lfam) == -1)
+	if (errstr != NULL || addr_parse(raddr, &rfam, t->remote) == -1 ||
+	    addr_parse(laddr, &lfam, t->local) == -1)
 		return -1;
 	t->rport = rport;
 	/* A v4 client of a dual-stack socket: both as v4-mapped v6. */
@@ -110,31 +110,6 @@ conncheck_tuple(struct conn_tuple *t, char family, const char *raddr,
 	}
 	t->family = rfam;
 	return 0;
-}
-
-/* "192.0.2.1", "2001:db8::1", "IPv6:2001:db8::1", "[192.0.2.1]". */
-static int
-parse_addr(const char *s, uint8_t *out, int *family)
-{
-	char	buf[INET6_ADDRSTRLEN + 8], *p = buf;
-
-	if (strncasecmp(s, "IPv6:", 5) == 0)
-		s += 5;
-	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
-		return -1;
-	if (*p == '[' && p[strlen(p) - 1] == ']') {
-		p[strlen(p) - 1] = '\0';
-		p++;
-	}
-	if (inet_pton(AF_INET, p, out) == 1) {
-		*family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, p, out) == 1) {
-		*family = AF_INET6;
-		return 0;
-	}
-	return -1;
 }
 
 #ifdef __linux__

@@ -221,6 +221,7 @@ void		 child_arm_command(struct child *);
 void		 child_send(struct child *, char, const void *, size_t, int);
 void		 child_send_mbuf(struct child *, const struct mbuf *, char,
 		    int);
+void		 child_abort(struct child *);
 void		 child_close(struct child *, int);
 void		 child_fail(struct child *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));

@@ -605,16 +605,11 @@ message_over(struct session *s)
 static void
 message_abort(struct session *s)
 {
-	static const uint8_t	 abort_pkt[] = { 0, 0, 0, 1, SMFIC_ABORT };
-	struct mbuf		 b;
-	size_t			 i;
+	size_t	i;
 
-	b.data = (uint8_t *)(uintptr_t)abort_pkt;
-	b.len = b.cap = sizeof(abort_pkt);
-	b.err = 0;
 	for (i = 0; i < s->nkids; i++)
 		if (s->kids[i].in_msg)
-			child_send_mbuf(&s->kids[i], &b, SMFIC_ABORT, 0);
+			child_abort(&s->kids[i]);
 	message_over(s);
 }
 
@@ -1247,7 +1242,6 @@ client_checked(struct conncheck_item *it, int result, const char *why)
 static void
 client_gone(struct session *s, const char *why)
 {
-	static const uint8_t	 abort_pkt[] = { 0, 0, 0, 1, SMFIC_ABORT };
 	struct child		*c;
 	char			 code;
 	size_t			 i;
@@ -1268,8 +1262,8 @@ client_gone(struct session *s, const char *why)
 		if (c->state == CHILD_WAITING || c->state == CHILD_CONNECTING ||
 		    c->state == CHILD_NEGOTIATING)
 			c->wait_us += stats_now_us() - c->sent_us;
-		if (c->conn != NULL && c->in_msg && c->state != CHILD_FAILED)
-			conn_write(c->conn, abort_pkt, sizeof(abort_pkt));
+		if (c->in_msg)
+			child_abort(c);
 		/* 2: it had given its verdict, which stands in the log. */
 		if (c->conn != NULL)
 			c->aborted = c->state == CHILD_WAITING || c->stalled ||
@@ -1337,7 +1331,12 @@ apply_conditions(struct session *s, char cmd)
 	v.client_addr = s->client_addr;
 	v.client_name = s->client_name;
 	v.sender = cmd == SMFIC_MAIL ? s->sender : NULL;
-	v.open_sessions = stats_sessions_open(stats);
+	/* A sum over every worker: only for the stress conditions. */
+	for (i = 0; i < s->conf->nconds && cmd == SMFIC_CONNECT; i++)
+		if (s->conf->conds[i].type == COND_STRESS) {
+			v.open_sessions = stats_sessions_open(stats);
+			break;
+		}
 	v.macro = cond_macro;
 	v.arg = s;
 	for (i = 0; i < s->nkids; i++) {
@@ -1449,15 +1448,10 @@ rcpt_holds(struct session *s, struct child *c, const struct cond_ref **first)
 static void
 rcpt_scope(struct session *s)
 {
-	static const uint8_t	 abort_pkt[] = { 0, 0, 0, 1, SMFIC_ABORT };
 	const struct cond_ref	*ref;
 	struct child		*c;
-	struct mbuf		 b;
 	size_t			 i;
 
-	b.data = (uint8_t *)(uintptr_t)abort_pkt;
-	b.len = b.cap = sizeof(abort_pkt);
-	b.err = 0;
 	for (i = 0; i < s->nkids; i++) {
 		c = &s->kids[i];
 		(void)rcpt_holds(s, c, &ref);
@@ -1466,7 +1460,7 @@ rcpt_scope(struct session *s)
 		    c->rcpt_shown > 0))
 			continue;
 		if (c->in_msg)
-			child_send_mbuf(c, &b, SMFIC_ABORT, 0);
+			child_abort(c);
 		c->in_msg = 0;
 		c->done = 1;
 		c->stopped = ref;

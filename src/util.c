@@ -27,6 +27,7 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -209,6 +211,34 @@ sockspec_connect(const struct sockspec *sp, int nonblock)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * An IP address as MTAs write it: "192.0.2.1", "2001:db8::1",
+ * "IPv6:2001:db8::1" (Sendmail), "[192.0.2.1]"; into out (16 bytes).
+ */
+int
+addr_parse(const char *s, int *family, uint8_t *out)
+{
+	char	buf[INET6_ADDRSTRLEN + 8], *p = buf;
+
+	if (strncasecmp(s, "IPv6:", 5) == 0)
+		s += 5;
+	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
+		return -1;
+	if (*p == '[' && p[strlen(p) - 1] == ']') {
+		p[strlen(p) - 1] = '\0';
+		p++;
+	}
+	if (inet_pton(AF_INET, p, out) == 1) {
+		*family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, p, out) == 1) {
+		*family = AF_INET6;
+		return 0;
+	}
+	return -1;
 }
 
 /*

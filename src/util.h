@@ -22,6 +22,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <stdint.h>
+
 struct sockspec {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
@@ -29,6 +31,7 @@ struct sockspec {
 };
 
 /* util.c */
+int	addr_parse(const char *, int *, uint8_t *);
 int	sockspec_parse(const char *, struct sockspec *, char *, size_t);
 int	sockspec_connect(const struct sockspec *, int);
 int	sockspec_is_unix(const struct sockspec *);
