@@ -226,13 +226,7 @@ cond_load_list(struct cond *c, char *err, size_t errlen)
 		lineno++;
 		if ((e = strchr(line, '#')) != NULL)
 			*e = '\0';
-		for (s = line; isspace((unsigned char)*s); s++)
-			;
-		for (e = s + strlen(s); e > s && isspace((unsigned char)
-		    e[-1]); e--)
-			;
-		*e = '\0';
-		if (*s == '\0')
+		if (*(s = str_trim(line)) == '\0')
 			continue;
 		if (strchr(s, '@') == NULL || add_list(c, s) == -1) {
 			snprintf(err, errlen, "%s:%d: \"%s\": expected @domain, "
@@ -258,14 +252,11 @@ postfix_default_limit(const char *dir)
 	if ((fp = fopen(path, "r")) == NULL)
 		return limit;
 	while (fgets(line, sizeof(line), fp) != NULL) {
-		for (s = line; isspace((unsigned char)*s); s++)
-			;
+		s = str_trim(line);
 		if (strncmp(s, "default_process_limit", 21) != 0 ||
 		    (v = strchr(s, '=')) == NULL)
 			continue;
-		for (v++; isspace((unsigned char)*v); v++)
-			;
-		v[strcspn(v, " \t\r\n")] = '\0';
+		v = str_trim(v + 1);
 		n = (uint64_t)strtonum(v, 1, 1000000, &errstr);
 		if (errstr == NULL)
 			limit = n;

@@ -136,7 +136,6 @@ static int	exists(const struct run *, const char *);
 static FILE	*open_file(struct run *, const char *);
 static int	read_line(struct run *, FILE *, const char *, int *, char *,
 		    size_t);
-static char	*trim(char *);
 static void	vars_set(struct vars *, const char *, const char *,
 		    const char *, int);
 static const char *vars_get(const struct vars *, const char *, size_t *);
@@ -237,19 +236,6 @@ read_line(struct run *r, FILE *fp, const char *rel, int *lineno, char *buf,
 	}
 }
 
-static char *
-trim(char *s)
-{
-	char	*e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 static void
 vars_set(struct vars *v, const char *name, const char *value,
     const char *file, int line)
@@ -322,12 +308,12 @@ expand(const struct vars *v, const char *in, char *out, size_t len)
 static int
 assign(char *line, int whole, char **name, char **value)
 {
-	char	*s = trim(line), *eq, *v, *end;
+	char	*s = str_trim(line), *eq, *v, *end;
 
 	if (*s == '#' || *s == '\0')
 		return 0;
 	if (strncmp(s, "export ", 7) == 0)
-		s = trim(s + 7);
+		s = str_trim(s + 7);
 	if ((eq = strchr(s, '=')) == NULL || eq == s)
 		return 0;
 	for (v = s; v < eq; v++)
@@ -343,7 +329,7 @@ assign(char *line, int whole, char **name, char **value)
 	} else if ((end = strpbrk(v, whole ? "#" : " \t#;")) != NULL)
 		*end = '\0';
 	*name = s;
-	*value = whole ? trim(v) : v;
+	*value = whole ? str_trim(v) : v;
 	return 1;
 }
 
@@ -384,7 +370,7 @@ to_spec(const char *in, char *out, size_t len)
 
 	if (strlcpy(buf, in, sizeof(buf)) >= sizeof(buf))
 		return -1;
-	s = trim(buf);
+	s = str_trim(buf);
 	n = strlen(s);
 	if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
 		s[n - 1] = '\0';
@@ -482,12 +468,12 @@ conf_socket(struct run *r, const struct known *k, char *out, size_t len,
 		return -1;
 	klen = strlen(k->key);
 	while (read_line(r, fp, f, &lineno, line, sizeof(line))) {
-		s = trim(line);
+		s = str_trim(line);
 		if (strncasecmp(s, k->key, klen) != 0 ||
 		    (!isspace((unsigned char)s[klen]) && s[klen] != '=' &&
 		    s[klen] != '\0'))
 			continue;
-		v = trim(s + klen);
+		v = str_trim(s + klen);
 		if ((k->syntax == SYN_EQUALS || k->syntax == SYN_RSPAMD) !=
 		    (*v == '=')) {
 			warn(r, f, lineno, "%s: expected \"%s%s\"", k->key,
@@ -496,7 +482,7 @@ conf_socket(struct run *r, const struct known *k, char *out, size_t len,
 			return -2;
 		}
 		if (*v == '=')
-			v = trim(v + 1);
+			v = str_trim(v + 1);
 		if (k->syntax == SYN_RSPAMD && (e = strchr(v, ';')) != NULL)
 			*e = '\0';
 		if (*v == '"' && (e = strchr(v + 1, '"')) == NULL) {
@@ -616,7 +602,7 @@ read_unit(struct run *r, const char *rel, const char *read_already,
 	if ((fp = open_file(r, rel)) == NULL)
 		return 0;
 	while (read_line(r, fp, rel, &lineno, line, sizeof(line))) {
-		s = trim(line);
+		s = str_trim(line);
 		if (strncmp(s, "EnvironmentFile=", 16) == 0) {
 			envf = s + 16;
 			envf += *envf == '-';

@@ -213,6 +213,20 @@ sockspec_connect(const struct sockspec *sp, int nonblock)
 	return fd;
 }
 
+/* s without its leading and trailing blanks (cut in place). */
+char *
+str_trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
 /*
  * An IP address as MTAs write it: "192.0.2.1", "2001:db8::1",
  * "IPv6:2001:db8::1" (Sendmail), "[192.0.2.1]"; into out (16 bytes).

@@ -32,6 +32,7 @@ struct sockspec {
 
 /* util.c */
 int	addr_parse(const char *, int *, uint8_t *);
+char	*str_trim(char *);
 int	sockspec_parse(const char *, struct sockspec *, char *, size_t);
 int	sockspec_connect(const struct sockspec *, int);
 int	sockspec_is_unix(const struct sockspec *);
