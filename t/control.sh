@@ -807,4 +807,17 @@ grep 'session=' "$TMP/md-many.err" >"$TMP/many.line"
 check many-line-whole grep -q "child\.c40-$long=failed:[0-9.]* verdict=accept@connect end=\"quit\" time=[0-9.]*\$" "$TMP/many.line"
 check many-line-all test "$(grep -o ' child\.c[0-9]*-' "$TMP/many.line" | wc -l)" -eq 40
 
+# A quarantine at end of message counts as the child's verdict and the
+# message's, and shows in the session line.
+tmilter qk -q 'held for review'
+milterd_start quar "$(child qk)"
+mtasim_run quar -s "unix:$TMP/md-quar.sock" "$MSG"
+rc_is quar 0
+wait_for 10 grep -q 'session=' "$TMP/md-quar.err"
+check quar-child test "$(child_stat quar qk verdicts | "$PY" -c 'import ast, sys; print(ast.literal_eval(sys.stdin.read())["quarantine"])')" = 1
+"$BUILD/milterctl" -s "$TMP/md-quar.ctl" -j stats >"$TMP/quar.json" 2>&1
+json_is quar-message "$TMP/quar.json" 'j["messages"]["verdicts"]["quarantine"]' 1
+json_is quar-session "$TMP/quar.json" 'j["sessions"]["verdicts"]["quarantine"]' 1
+grep_ok quar-line 'child\.qk=quarantine:[0-9.]+ verdict=quarantine@eom ' "$TMP/md-quar.err"
+
 finish

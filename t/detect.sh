@@ -123,6 +123,33 @@ for os in debian redhat freebsd openbsd; do
 	    "^[[:space:]]*socket = \"unix:$TMP/mine-$os.sock\"" "$TMP/det-$os.show"
 done
 
+# Detection is made again at a reload: a milter that appears (an
+# enabled unit added under the root) is there after milterctl reload.
+cp -R "$FIX/debian" "$TMP/root-reload"
+milterd_start reload 'detect = true' "detect_root = \"$TMP/root-reload\""
+check reload-before sh -c "! \"$BUILD/milterctl\" -s \"$TMP/md-reload.ctl\" show config | grep -q '^milter \"newmilter\"'"
+mkdir -p "$TMP/root-reload/etc/systemd/system/multi-user.target.wants"
+printf '[Service]\nExecStart=/usr/sbin/newmilter -p inet:9999@127.0.0.1\n' \
+    >"$TMP/root-reload/lib/systemd/system/newmilter.service"
+ln -s /lib/systemd/system/newmilter.service \
+    "$TMP/root-reload/etc/systemd/system/multi-user.target.wants/newmilter.service"
+"$BUILD/milterctl" -s "$TMP/md-reload.ctl" reload >"$TMP/reload.out" 2>&1
+RC=$?
+status_is reload-ok 0
+"$BUILD/milterctl" -s "$TMP/md-reload.ctl" show config >"$TMP/reload.show" 2>&1
+grep_ok reload-detected '^milter "newmilter"' "$TMP/reload.show"
+grep_ok reload-socket 'socket = "inet:9999@127.0.0.1"' "$TMP/reload.show"
+
+# -D with -f: milters the file configures are left out, and said so.
+printf 'milter "opendkim" { socket = "unix:/mine" }\n' >"$TMP/conf-f.conf"
+"$BUILD/milterd" -D -f "$TMP/conf-f.conf" -R "$FIX/debian" \
+    >"$TMP/conf-f.out" 2>"$TMP/conf-f.err"
+RC=$?
+status_is conf-f-exit 0
+grep_ok conf-f-said "^# opendkim: configured in $TMP/conf-f.conf already\$" "$TMP/conf-f.out"
+check conf-f-left-out sh -c "! grep -q '^milter \"opendkim\"' '$TMP/conf-f.out'"
+grep_ok conf-f-others '^milter "opendmarc"' "$TMP/conf-f.out"
+
 # A root given relative to the current directory: the same output.
 (cd "$T/.." && "$BUILD/milterd" -D -R t/fixtures/detect/debian) \
     >"$TMP/debian-rel.out" 2>"$TMP/debian-rel.err"
