@@ -25,6 +25,8 @@ OPT		?= -O2 -g
 PKGS		 = libconfuse libbsd-overlay libevent
 PKG_CFLAGS	!= pkg-config --cflags $(PKGS) 2>/dev/null || echo
 PKG_LIBS	!= pkg-config --libs $(PKGS) 2>/dev/null || echo
+LUA_CFLAGS	!= pkg-config --cflags lua5.4 2>/dev/null || echo
+LUA_LIBS	!= pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4
 CRIT_LIBS	!= pkg-config --libs criterion 2>/dev/null || echo -lcriterion
 WARN		 = -Wall -Wextra -Werror -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wmissing-declarations -Wshadow \
@@ -38,11 +40,12 @@ CODEC_SRCS	 = src/milter.c src/message.c
 COMMON_SRCS	 = $(CODEC_SRCS) src/log.c src/util.c
 HDRS		 = src/milter.h src/message.h src/log.h src/util.h \
 		   src/conf.h src/conn.h src/merge.h src/milterd.h src/stats.h \
-		   src/history.h src/conncheck.h src/detect.h src/cond.h
+		   src/history.h src/conncheck.h src/detect.h src/cond.h \
+		   src/dns.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/proc.c \
 		   src/session.c src/child.c src/conn.c src/conf.c src/merge.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
-		   src/detect.c src/cond.c $(COMMON_SRCS)
+		   src/detect.c src/cond.c src/luacond.c src/dns.c $(COMMON_SRCS)
 MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c $(COMMON_SRCS)
 MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
 UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
@@ -62,7 +65,8 @@ $(B)/.dir:
 	touch $@
 
 $(B)/milterd: $(B)/.dir $(MILTERD_SRCS) $(HDRS)
-	$(CC) $(CFLAGS) -o $@ $(MILTERD_SRCS) $(PKG_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(LUA_CFLAGS) -o $@ $(MILTERD_SRCS) $(PKG_LIBS) \
+	    $(LUA_LIBS) $(LDFLAGS)
 
 $(B)/milterctl: $(B)/.dir $(MILTERCTL_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(MILTERCTL_SRCS) $(PKG_LIBS) $(LDFLAGS)
@@ -72,11 +76,11 @@ $(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
 
 UNIT_LIB_SRCS	 = src/conf.c src/merge.c src/launcher.c src/proc.c \
 		   src/stats.c src/history.c src/graph.c src/conncheck.c \
-		   src/detect.c src/cond.c $(COMMON_SRCS)
+		   src/detect.c src/cond.c src/luacond.c $(COMMON_SRCS)
 
 $(B)/unit: $(B)/.dir $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(HDRS)
-	$(CC) $(CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(PKG_LIBS) \
-	    $(CRIT_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(LUA_CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) \
+	    $(PKG_LIBS) $(LUA_LIBS) $(CRIT_LIBS) $(LDFLAGS)
 
 # A configurable child milter built on Debian's libmilter, for tests.
 $(B)/tmilter: $(B)/.dir t/milters/tmilter.c

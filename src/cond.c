@@ -15,10 +15,11 @@
  */
 
 /*
- * cond.c: the built-in condition types.  A condition is decided once,
- * at the first command that brings what it looks at (cond_stage()):
- * the client at connect, the sender and the macros at MAIL, each
- * recipient at its RCPT.
+ * cond.c: the built-in condition types.  A condition is decided at
+ * the first command that brings what it looks at (its stages): the
+ * client at connect, the sender and the macros at MAIL, each recipient
+ * at its RCPT; a lua condition at each command its script has a
+ * function for.
  */
 
 #include <sys/types.h>
@@ -57,7 +58,7 @@ static const char	*local_nets[] = {
 
 static const char	*type_names[] = {
 	"network", "authenticated", "s25r", "sender", "macro", "stress",
-	"recipient",
+	"recipient", "dnsbl", "lua",
 };
 
 static int	in_net(const struct cidr *, int, const uint8_t *);
@@ -83,20 +84,38 @@ cond_type_parse(const char *s, enum cond_type *t)
 	return -1;
 }
 
-/* The command whose arrival decides it. */
-int
-cond_stage(const struct cond *c)
+/*
+ * The commands whose arrival decides it.  A lua condition's are those
+ * its script has functions for, known once a worker ran it.
+ */
+unsigned int
+cond_default_stages(enum cond_type t)
 {
-	switch (c->type) {
+	switch (t) {
 	case COND_NETWORK:
 	case COND_S25R:
 	case COND_STRESS:
-		return SMFIC_CONNECT;
+	case COND_DNSBL:
+		return COND_AT(SMFIC_CONNECT);
 	case COND_RECIPIENT:
-		return SMFIC_RCPT;
+		return COND_AT(SMFIC_RCPT);
+	case COND_LUA:
+		return (1U << (sizeof(COND_STAGES) - 1)) - 1;
 	default:
-		return SMFIC_MAIL;
+		return COND_AT(SMFIC_MAIL);
 	}
+}
+
+/* Is one of the conditions of that type? */
+int
+cond_any(const struct cond *conds, size_t n, enum cond_type t)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (conds[i].type == t)
+			return 1;
+	return 0;
 }
 
 /* "192.0.2.0/24", "2001:db8::/32", an address alone is a /32 or /128. */
@@ -317,6 +336,124 @@ cond_postfix_limit(const char *dir, uint64_t *limit, char *err,
 	return 0;
 }
 
+/* One octet of a zone's pattern: "2", "[2..11]" or "[2;4;8]". */
+static int
+octet_set(const char *s, uint8_t set[32])
+{
+	char		 buf[128], *p, *save, *dots;
+	const char	*errstr;
+	long long	 lo, hi, v;
+
+	memset(set, 0, 32);
+	if (s[0] != '[') {
+		v = strtonum(s, 0, 255, &errstr);
+		if (errstr != NULL)
+			return -1;
+		set[v / 8] |= 1 << (v % 8);
+		return 0;
+	}
+	if (strlcpy(buf, s + 1, sizeof(buf)) >= sizeof(buf) ||
+	    (p = strchr(buf, ']')) == NULL || p[1] != '\0')
+		return -1;
+	*p = '\0';
+	for (p = strtok_r(buf, ";", &save); p != NULL;
+	    p = strtok_r(NULL, ";", &save)) {
+		if ((dots = strstr(p, "..")) != NULL)
+			*dots = '\0';
+		lo = strtonum(p, 0, 255, &errstr);
+		if (errstr != NULL)
+			return -1;
+		hi = dots == NULL ? lo : strtonum(dots + 2, lo, 255, &errstr);
+		if (errstr != NULL)
+			return -1;
+		for (v = lo; v <= hi; v++)
+			set[v / 8] |= 1 << (v % 8);
+	}
+	return 0;
+}
+
+/* "zone" or "zone=a.b.c.d", each octet as octet_set() takes it. */
+int
+cond_dnsbl_zone(const char *s, struct dnsbl_zone *z)
+{
+	char	 buf[DNSBL_NAME_MAX], *eq, *o, *p;
+	int	 i = 0, last = 0;
+
+	memset(z, 0, sizeof(*z));
+	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
+		return -1;
+	if ((eq = strchr(buf, '=')) != NULL)
+		*eq++ = '\0';
+	if (buf[0] == '\0' || buf[0] == '.' || strspn(buf,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-._") != strlen(buf))
+		return -1;
+	z->any = eq == NULL;
+	/* Octets end at a dot outside brackets. */
+	for (o = p = eq; p != NULL && !last; o = ++p) {
+		while (*p != '\0' && *p != '.')
+			p += *p == '[' && strchr(p, ']') != NULL ?
+			    strchr(p, ']') - p + 1 : 1;
+		last = *p == '\0';
+		*p = '\0';
+		if (i == 4 || octet_set(o, z->octets[i++]) == -1)
+			return -1;
+	}
+	if (!z->any && i != 4)
+		return -1;
+	if ((z->zone = strdup(buf)) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * The name to look up for a client in a zone: the IPv4 address's
+ * octets, or the IPv6 address's nibbles, reversed (RFC 5782).
+ */
+int
+cond_dnsbl_name(const char *client, const char *zone, char *name,
+    size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	uint8_t			 a[16];
+	char			 rev[80], *p = rev;
+	int			 family, i;
+
+	if (addr_parse(client, &family, a) == -1)
+		return -1;
+	if (family == AF_INET)
+		snprintf(rev, sizeof(rev), "%u.%u.%u.%u.", a[3], a[2], a[1],
+		    a[0]);
+	else
+		for (i = 15; i >= 0; i--) {
+			*p++ = hex[a[i] & 0xf];
+			*p++ = '.';
+			*p++ = hex[a[i] >> 4];
+			*p++ = '.';
+		}
+	if (family != AF_INET)
+		*p = '\0';
+	if ((size_t)snprintf(name, len, "%s%s", rev, zone) >= len)
+		return -1;
+	return 0;
+}
+
+/* Does one of the answers match the zone's pattern? */
+static int
+dnsbl_listed(const struct dnsbl_zone *z, const struct dns_answer *ans)
+{
+	int	i, j;
+
+	for (i = 0; ans != NULL && i < ans->naddr; i++) {
+		for (j = 0; j < 4 && (z->any || (z->octets[j][ans->addr[i][j] /
+		    8] & (1 << (ans->addr[i][j] % 8)))); j++)
+			;
+		if (j == 4)
+			return 1;
+	}
+	return 0;
+}
+
 /* Is the address (brackets allowed) on the list? */
 static int
 list_has(const struct cond *c, const char *address)
@@ -344,11 +481,15 @@ list_has(const struct cond *c, const char *address)
 	return 0;
 }
 
-/* Does it hold for what the session knows?  1 or 0. */
+/*
+ * Does it hold for what the session knows?  1 or 0; -1 when it cannot
+ * tell (a script's error, logged), for the milter's condition_error.
+ */
 int
 cond_eval(const struct cond *c, const struct cond_view *v)
 {
 	uint8_t		 addr[16];
+	char		 name[DNSBL_NAME_MAX];
 	const char	*m;
 	size_t		 i;
 	int		 family;
@@ -379,6 +520,15 @@ cond_eval(const struct cond *c, const struct cond_view *v)
 		return v->open_sessions > c->threshold;
 	case COND_RECIPIENT:
 		return v->rcpt != NULL && list_has(c, v->rcpt);
+	case COND_DNSBL:
+		for (i = 0; i < c->nzones && v->client_addr != NULL; i++)
+			if (cond_dnsbl_name(v->client_addr, c->zones[i].zone,
+			    name, sizeof(name)) == 0 && v->dns != NULL &&
+			    dnsbl_listed(&c->zones[i], v->dns(v->arg, name)))
+				return 1;
+		return 0;
+	case COND_LUA:
+		return luacond_eval(c, v);
 	}
 	return 0;
 }
@@ -404,4 +554,9 @@ cond_free(struct cond *c)
 	free(c->macro);
 	if (c->has_re)
 		regfree(&c->re);
+	for (i = 0; i < c->nzones; i++)
+		free(c->zones[i].zone);
+	free(c->zones);
+	free(c->script);
+	free(c->code);
 }

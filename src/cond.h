@@ -27,6 +27,7 @@
 
 #include <regex.h>
 #include <stdint.h>
+#include <string.h>
 
 enum cond_type {
 	COND_NETWORK,		/* client address in CIDR lists */
@@ -35,7 +36,30 @@ enum cond_type {
 	COND_SENDER,		/* envelope sender in a list */
 	COND_MACRO,		/* a macro matches a regex */
 	COND_STRESS,		/* open sessions over a threshold */
-	COND_RECIPIENT		/* a recipient in a list, each in turn */
+	COND_RECIPIENT,		/* a recipient in a list, each in turn */
+	COND_DNSBL,		/* the client listed in a DNS zone */
+	COND_LUA		/* a script's functions, per stage */
+};
+
+/* The commands a condition is decided at (struct cond's stages). */
+#define COND_STAGES	"CHMRT"	/* connect, helo, mail, rcpt, data */
+#define COND_AT(cmd)	(1U << (strchr(COND_STAGES, (cmd)) - COND_STAGES))
+
+/*
+ * A DNSBL zone and the answers that list a client: "zone" (any answer),
+ * or "zone=127.0.0.[2..11]" (Postfix's form: each octet a number, or
+ * [n..m] and [n;m;...] sets).
+ */
+struct dnsbl_zone {
+	char		*zone;
+	int		 any;		/* no pattern */
+	uint8_t		 octets[4][32];	/* a bit for each value */
+};
+
+/* What a DNS name resolved to (A records), for dnsbl conditions. */
+struct dns_answer {
+	int		naddr;		/* -1: no answer (timeout, error) */
+	uint8_t		addr[8][4];
 };
 
 struct cidr {
@@ -63,6 +87,16 @@ struct cond {
 	regex_t		 re;		/* macro: what it must match */
 	int		 has_re;
 	uint64_t	 threshold;	/* stress */
+	struct dnsbl_zone *zones;	/* dnsbl */
+	size_t		 nzones;
+	int		 timeout;	/* dnsbl: seconds */
+	char		*script;	/* lua: its path */
+	char		*code;		/* lua: its text, read at load */
+	size_t		 codelen;
+	int		 time_limit;	/* lua: milliseconds a call */
+	size_t		 memory_limit;	/* lua: bytes a call may add */
+	int		 lua_ref;	/* lua: its environment (worker) */
+	unsigned int	 stages;	/* COND_AT() bits it is decided at */
 };
 
 /* What the session knows, for a condition. */
@@ -75,11 +109,28 @@ struct cond_view {
 	uint64_t	  open_sessions;
 	const char	*(*macro)(void *, const char *);
 	void		 *arg;
+	/* For dnsbl and lua: */
+	char		  stage;	/* the command (COND_STAGES) */
+	const char	 *id;		/* the session's */
+	const char	 *helo;
+	const char	 *recipients;	/* so far, each NUL-terminated */
+	size_t		  recipients_len;
+	const struct dns_answer *(*dns)(void *, const char *);
+	/* Call fn for each macro sent so far, each child's verdict. */
+	void		(*each_macro)(void *, void (*)(void *, const char *,
+			    const char *), void *);
+	void		(*each_child)(void *, void (*)(void *, const char *,
+			    const char *), void *);
 };
 
+#define DNSBL_NAME_MAX	256
+
 /* cond.c */
-int	 cond_stage(const struct cond *);
+unsigned int cond_default_stages(enum cond_type);
+int	 cond_any(const struct cond *, size_t, enum cond_type);
 int	 cond_eval(const struct cond *, const struct cond_view *);
+int	 cond_dnsbl_zone(const char *, struct dnsbl_zone *);
+int	 cond_dnsbl_name(const char *, const char *, char *, size_t);
 int	 cond_parse_cidr(const char *, struct cidr *);
 int	 cond_add_nets(struct cond *, const char *, char *, size_t);
 int	 cond_load_list(struct cond *, char *, size_t);
@@ -88,5 +139,11 @@ int	 cond_s25r_dynamic(const struct cond *, const char *);
 void	 cond_free(struct cond *);
 const char *cond_type_name(enum cond_type);
 int	 cond_type_parse(const char *, enum cond_type *);
+
+/* luacond.c: the lua type (one Lua state per process). */
+int	 luacond_check(const struct cond *, char *, size_t);
+void	 luacond_open(struct cond *, size_t);
+void	 luacond_close(void);
+int	 luacond_eval(const struct cond *, const struct cond_view *);
 
 #endif /* COND_H */

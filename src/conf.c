@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 
 #include <confuse.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static int	 conf_nerrors;
 static void	conf_error(cfg_t *, const char *, va_list);
 static int	v_sockspec(cfg_t *, cfg_opt_t *);
 static int	v_fallback(cfg_t *, cfg_opt_t *);
-static int	v_dispatch(cfg_t *, cfg_opt_t *);
+static int	v_choice(cfg_t *, cfg_opt_t *);
 static int	v_mode(cfg_t *, cfg_opt_t *);
 static int	v_nonneg(cfg_t *, cfg_opt_t *);
 static int	v_positive(cfg_t *, cfg_opt_t *);
@@ -55,7 +56,6 @@ static int	v_milter(cfg_t *, cfg_opt_t *);
 static int	v_command(cfg_t *, cfg_opt_t *);
 static int	name_ok(const char *);
 static int	v_control(cfg_t *, cfg_opt_t *);
-static int	v_recipients(cfg_t *, cfg_opt_t *);
 static void	add_detected(struct conf *, FILE *);
 static int	v_metrics(cfg_t *, cfg_opt_t *);
 static int	v_hours(cfg_t *, cfg_opt_t *);
@@ -65,6 +65,8 @@ static char	*dup_opt(cfg_t *, const char *);
 static int	convert(cfg_t *, struct conf *);
 static int	convert_milter(cfg_t *, struct milter_conf *);
 static int	build_cond(cfg_t *, struct cond *, char *, size_t);
+static int	dnsbl_zones(cfg_t *, struct cond *, char *, size_t);
+static int	lua_script(cfg_t *, struct cond *, char *, size_t);
 static int	stress_threshold(cfg_t *, struct cond *, char *, size_t);
 static int	compile_list(cfg_t *, const char *, regex_t **, size_t *,
 		    char *, size_t);
@@ -86,12 +88,18 @@ static cfg_opt_t cond_opts[] = {
 	CFG_INT("threshold",		0,		CFGF_NONE),
 	CFG_STR("postfix",		NULL,		CFGF_NODEFAULT),
 	CFG_INT("percent",		80,		CFGF_NONE),
+	CFG_STR_LIST("zones",		NULL,		CFGF_NODEFAULT),
+	CFG_INT("timeout",		2,		CFGF_NONE),
+	CFG_STR("script",		NULL,		CFGF_NODEFAULT),
+	CFG_INT("time_limit",		100,		CFGF_NONE),
+	CFG_INT("memory_limit",		16777216,	CFGF_NONE),
 	CFG_END()
 };
 
 static cfg_opt_t milter_opts[] = {
 	CFG_STR_LIST("conditions",	NULL,		CFGF_NODEFAULT),
 	CFG_STR("recipients",		"any",		CFGF_NONE),
+	CFG_STR("condition_error",	"apply",	CFGF_NONE),
 	CFG_STR("socket",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("command",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("user",			NULL,		CFGF_NODEFAULT),
@@ -134,6 +142,7 @@ static cfg_opt_t opts[] = {
 	CFG_INT("disconnect_check_after", 2,		CFGF_NONE),
 	CFG_INT("disconnect_check_interval", 1,		CFGF_NONE),
 	CFG_STR("fallback_on_disconnect", "tempfail",	CFGF_NONE),
+	CFG_STR_LIST("dns_servers",	NULL,		CFGF_NODEFAULT),
 	CFG_SEC("condition",	cond_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter",	milter_opts,
@@ -210,14 +219,24 @@ v_fallback(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* A key that takes one of two words, the first its default. */
 static int
-v_dispatch(cfg_t *cfg, cfg_opt_t *opt)
+v_choice(cfg_t *cfg, cfg_opt_t *opt)
 {
-	const char	*s = cfg_opt_getnstr(opt, 0);
+	static const char	*choices[][3] = {
+		{ "dispatch", "sequential", "parallel" },
+		{ "recipients", "any", "all" },
+		{ "condition_error", "apply", "skip" },
+	};
+	const char		*s = cfg_opt_getnstr(opt, 0);
+	size_t			 i;
 
-	if (strcmp(s, "sequential") != 0 && strcmp(s, "parallel") != 0)
-		cfg_error(cfg, "dispatch \"%s\": expected sequential or "
-		    "parallel", s);
+	for (i = 0; i < sizeof(choices) / sizeof(choices[0]); i++)
+		if (strcmp(opt->name, choices[i][0]) == 0 &&
+		    strcmp(s, choices[i][1]) != 0 && strcmp(s,
+		    choices[i][2]) != 0)
+			cfg_error(cfg, "%s \"%s\": expected %s or %s",
+			    opt->name, s, choices[i][1], choices[i][2]);
 	return 0;
 }
 
@@ -331,16 +350,6 @@ v_metrics(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-static int
-v_recipients(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char	*s = cfg_opt_getnstr(opt, 0);
-
-	if (strcmp(s, "any") != 0 && strcmp(s, "all") != 0)
-		cfg_error(cfg, "recipients \"%s\": expected any or all", s);
-	return 0;
-}
-
 /* A unix socket only: whoever connects may reload milterd. */
 static int
 v_control(cfg_t *cfg, cfg_opt_t *opt)
@@ -423,6 +432,72 @@ stress_threshold(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* zones, and a timeout for their answers. */
+static int
+dnsbl_zones(cfg_t *sec, struct cond *c, char *err, size_t errlen)
+{
+	unsigned int	i;
+
+	if ((c->nzones = cfg_size(sec, "zones")) == 0) {
+		snprintf(err, errlen, "no zones");
+		return -1;
+	}
+	if ((c->zones = calloc(c->nzones, sizeof(*c->zones))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < c->nzones; i++)
+		if (cond_dnsbl_zone(cfg_getnstr(sec, "zones", i),
+		    &c->zones[i]) == -1) {
+			snprintf(err, errlen, "zone \"%s\": expected a domain, "
+			    "or domain=a.b.c.d (each a number, [n..m] or "
+			    "[n;m])", cfg_getnstr(sec, "zones", i));
+			return -1;
+		}
+	c->timeout = (int)cfg_getint(sec, "timeout");
+	if (c->timeout < 1 || c->timeout > 60) {
+		snprintf(err, errlen, "timeout %d: expected 1 to 60 seconds",
+		    c->timeout);
+		return -1;
+	}
+	return 0;
+}
+
+/* The script, read now (workers may be chrooted), and its limits. */
+static int
+lua_script(cfg_t *sec, struct cond *c, char *err, size_t errlen)
+{
+	FILE	*fp;
+	long	 limit;
+
+	if ((c->script = dup_opt(sec, "script")) == NULL) {
+		snprintf(err, errlen, "no script");
+		return -1;
+	}
+	c->time_limit = (int)cfg_getint(sec, "time_limit");
+	if (c->time_limit < 1 || c->time_limit > 60000) {
+		snprintf(err, errlen, "time_limit %d: expected 1 to 60000 "
+		    "milliseconds", c->time_limit);
+		return -1;
+	}
+	limit = cfg_getint(sec, "memory_limit");
+	if (limit < 65536 || limit > 1024L * 1024 * 1024) {
+		snprintf(err, errlen, "memory_limit %ld: expected 65536 to "
+		    "1073741824 bytes", limit);
+		return -1;
+	}
+	c->memory_limit = (size_t)limit;
+	if ((fp = fopen(c->script, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", c->script, strerror(errno));
+		return -1;
+	}
+	c->code = read_stream(fp, &c->codelen);
+	fclose(fp);
+	if (c->code == NULL) {
+		snprintf(err, errlen, "%s: cannot read it", c->script);
+		return -1;
+	}
+	return luacond_check(c, err, errlen);
+}
+
 /* A condition section into c (cond_free() it, whatever the result). */
 static int
 build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
@@ -444,9 +519,10 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	if (cfg_size(sec, "type") == 0 || cond_type_parse(cfg_getstr(sec,
 	    "type"), &c->type) == -1) {
 		snprintf(err, errlen, "type: expected network, authenticated, "
-		    "s25r, sender, recipient, macro or stress");
+		    "s25r, sender, recipient, macro, stress, dnsbl or lua");
 		return -1;
 	}
+	c->stages = cond_default_stages(c->type);
 	switch (c->type) {
 	case COND_NETWORK:
 		if (cfg_size(sec, "networks") == 0) {
@@ -505,6 +581,10 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		return 0;
 	case COND_STRESS:
 		return stress_threshold(sec, c, err, errlen);
+	case COND_DNSBL:
+		return dnsbl_zones(sec, c, err, errlen);
+	case COND_LUA:
+		return lua_script(sec, c, err, errlen);
 	case COND_AUTHENTICATED:
 		return 0;
 	}
@@ -615,6 +695,8 @@ convert_milter(cfg_t *sec, struct milter_conf *mc)
 	mc->eom_timeout = (int)cfg_getint(sec, "eom_timeout");
 	mc->all_recipients = strcmp(cfg_getstr(sec, "recipients"), "all") ==
 	    0;
+	mc->skip_on_error = strcmp(cfg_getstr(sec, "condition_error"),
+	    "skip") == 0;
 	return 0;
 }
 
@@ -666,6 +748,14 @@ convert(cfg_t *cfg, struct conf *c)
 	    "disconnect_check_interval");
 	(void)parse_fallback(cfg_getstr(cfg, "fallback_on_disconnect"),
 	    &c->fallback_on_disconnect);
+	c->ndns_servers = cfg_size(cfg, "dns_servers");
+	if (c->ndns_servers > 0 && (c->dns_servers = calloc(c->ndns_servers,
+	    sizeof(*c->dns_servers))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < c->ndns_servers; i++)
+		if ((c->dns_servers[i] = strdup(cfg_getnstr(cfg, "dns_servers",
+		    i))) == NULL)
+			fatal("%s: strdup", __func__);
 	c->nconds = cfg_size(cfg, "condition");
 	if (c->nconds > 0 && (c->conds = calloc(c->nconds,
 	    sizeof(*c->conds))) == NULL)
@@ -772,7 +862,7 @@ conf_load(const char *path, FILE *errfp)
 		{ "grace_time", v_positive },
 		{ "launch_wait", v_positive },
 		{ "fallback", v_fallback },
-		{ "dispatch", v_dispatch },
+		{ "dispatch", v_choice },
 		{ "body_memory_limit", v_nonneg },
 		{ "progress_interval", v_positive },
 		{ "disconnect_check_after", v_nonneg },
@@ -786,7 +876,8 @@ conf_load(const char *path, FILE *errfp)
 		{ "milter|connect_timeout", v_positive },
 		{ "milter|command_timeout", v_positive },
 		{ "milter|eom_timeout", v_positive },
-		{ "milter|recipients", v_recipients },
+		{ "milter|recipients", v_choice },
+		{ "milter|condition_error", v_choice },
 	};
 	struct conf	*c;
 	cfg_t		*cfg;
@@ -850,6 +941,9 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nconds; i++)
 		cond_free(&c->conds[i]);
 	free(c->conds);
+	for (i = 0; i < c->ndns_servers; i++)
+		free(c->dns_servers[i]);
+	free(c->dns_servers);
 	free(c->path);
 	free(c->socket_group);
 	free(c->user);
@@ -902,6 +996,9 @@ conf_print(const struct conf *c, FILE *fp)
 	    c->disconnect_check ? "true" : "false", c->disconnect_check_after,
 	    c->disconnect_check_interval,
 	    fallback_name(c->fallback_on_disconnect));
+	for (i = 0; i < c->ndns_servers; i++)
+		fprintf(fp, "%s\"%s\"%s", i == 0 ? "dns_servers = { " : ", ",
+		    c->dns_servers[i], i + 1 == c->ndns_servers ? " }\n" : "");
 	for (i = 0; i < c->nconds; i++)
 		fprintf(fp, "condition \"%s\" {\n%s}\n", c->conds[i].name,
 		    c->conds[i].source);
@@ -918,12 +1015,12 @@ conf_print(const struct conf *c, FILE *fp)
 		fprintf(fp, "\tenabled = %s\n\tevaluation = %s\n"
 		    "\tfallback = \"%s\"\n\tconnect_timeout = %d\n"
 		    "\tcommand_timeout = %d\n\teom_timeout = %d\n"
-		    "\trecipients = \"%s\"\n",
+		    "\trecipients = \"%s\"\n\tcondition_error = \"%s\"\n",
 		    m->enabled ? "true" : "false",
 		    m->evaluation ? "true" : "false",
 		    fallback_name(m->fallback), m->connect_timeout,
 		    m->command_timeout, m->eom_timeout, m->all_recipients ?
-		    "all" : "any");
+		    "all" : "any", m->skip_on_error ? "skip" : "apply");
 		for (j = 0; j < m->nconds; j++)
 			fprintf(fp, "%s\"%s%s\"%s", j == 0 ?
 			    "\tconditions = { " : ", ", m->conds[j].negate ?

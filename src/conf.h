@@ -70,6 +70,7 @@ struct milter_conf {
 	struct cond_ref	*conds;		/* all must hold */
 	size_t		 nconds;
 	int		 all_recipients;	/* recipients = all */
+	int		 skip_on_error;		/* condition_error = skip */
 };
 
 struct conf {
@@ -104,6 +105,8 @@ struct conf {
 	int			 disconnect_check_after;	/* seconds */
 	int			 disconnect_check_interval;
 	enum fallback		 fallback_on_disconnect;
+	char			**dns_servers;	/* none: /etc/resolv.conf */
+	size_t			 ndns_servers;
 	struct milter_conf	*milters;
 	size_t			 nmilters;
 	struct cond		*conds;

@@ -68,6 +68,7 @@ enum child_state {
 };
 
 struct session;
+struct dns_wait;
 
 struct child {
 	struct session			*sess;
@@ -153,6 +154,9 @@ struct session {
 	char			 family;	/* of the connect command */
 	char			 sender[512];
 	char			 rcpt[512];	/* at RCPT */
+	char			 helo[256];
+	struct mbuf		 rcpts;		/* this message's, NUL after each */
+	struct dns_wait		*dns;		/* dnsbl lookups at connect */
 	int			 check;		/* CLIENT_*, below */
 	struct conncheck_item	 checking;
 	uint64_t		 wait_since;	/* on the children; 0: not */

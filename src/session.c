@@ -45,6 +45,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "log.h"
 #include "milterd.h"
 
@@ -64,10 +65,27 @@ static const char *stage_macro(struct session *, char, const char *);
 static void	client_tuple(struct session *, const struct milter_connect *);
 static void	client_checked(struct conncheck_item *, int, const char *);
 static void	client_gone(struct session *, const char *);
+static int	macro_pairs(struct session *, char, const char **,
+		    const char **);
 static const char *cond_macro(void *, const char *);
+static void	cond_each_macro(void *, void (*)(void *, const char *,
+		    const char *), void *);
+static void	cond_each_child(void *, void (*)(void *, const char *,
+		    const char *), void *);
+static void	cond_view_of(struct session *, char, struct cond_view *);
+static int	cond_holds(struct session *, const struct child *,
+		    const struct cond_ref *, const struct cond_view *);
 static void	apply_conditions(struct session *, char);
-static int	rcpt_holds(struct session *, struct child *,
-		    const struct cond_ref **);
+static const struct cond_ref *rcpt_cond(struct session *,
+		    const struct child *);
+static int	rcpt_holds(struct session *, struct child *);
+static void	dnsbl_begin(struct session *);
+static void	dnsbl_answered(void *, const char *,
+		    const struct dns_answer *);
+static void	dnsbl_timeout(evutil_socket_t, short, void *);
+static void	dnsbl_end(struct session *);
+static void	dnsbl_free(struct dns_wait *);
+static const struct dns_answer *dnsbl_answer(void *, const char *);
 static void	rcpt_scope(struct session *);
 static void	own_macros(struct session *, char [][512], const char **);
 static uint32_t	condition_steps(const struct conf *);
@@ -195,6 +213,7 @@ session_free(struct session *s)
 	size_t	i;
 
 	conncheck_cancel(&s->checking);
+	dnsbl_free(s->dns);
 	for (i = 0; i < s->nkids; i++) {
 		child_close(&s->kids[i], 1);
 		if (s->kids[i].timer != NULL)
@@ -211,6 +230,7 @@ session_free(struct session *s)
 	for (i = 0; i < sizeof(s->macros) / sizeof(s->macros[0]); i++)
 		mbuf_free(&s->macros[i]);
 	mbuf_free(&s->cur);
+	mbuf_free(&s->rcpts);
 	mbuf_free(&s->out);
 	mbuf_free(&s->edits);
 	message_free(&s->msg);
@@ -445,6 +465,10 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		    c->u.connect.addr : "", sizeof(s->client_addr));
 		s->family = c->u.connect.family;
 		client_tuple(s, &c->u.connect);
+		dnsbl_begin(s);
+		break;
+	case SMFIC_HELO:
+		strlcpy(s->helo, c->u.str, sizeof(s->helo));
 		round_begin(s, c->code);
 		break;
 	case SMFIC_MAIL:
@@ -452,6 +476,7 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		if (strlcpy(s->sender, c->u.args.count > 0 ? c->u.args.buf :
 		    "", sizeof(s->sender)) >= sizeof(s->sender))
 			s->sender[0] = '\0';
+		mbuf_reset(&s->rcpts);
 		round_begin(s, c->code);
 		break;
 	case SMFIC_RCPT:
@@ -459,8 +484,8 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		    sizeof(s->rcpt)) >= sizeof(s->rcpt))
 			s->rcpt[0] = '\0';
 		round_begin(s, c->code);
+		mbuf_append(&s->rcpts, s->rcpt, strlen(s->rcpt) + 1);
 		break;
-	case SMFIC_HELO:
 	case SMFIC_DATA:
 	case SMFIC_UNKNOWN:
 		round_begin(s, c->code);
@@ -1144,26 +1169,37 @@ progress_tick(evutil_socket_t fd, short what, void *arg)
  * the SMTP client still connected to the MTA?
  */
 
+/* The name/value pairs of the MTA's last D for cmd's stage: 0, or -1. */
+static int
+macro_pairs(struct session *s, char cmd, const char **p, const char **end)
+{
+	const char		*slot = strchr(MACRO_STAGES, cmd), *err;
+	const struct mbuf	*b;
+	struct milter_pkt	 pkt;
+	struct milter_cmd	 c;
+	size_t			 used;
+
+	if (slot == NULL)
+		return -1;
+	b = &s->macros[slot - MACRO_STAGES];
+	if (b->len == 0 || milter_frame(b->data, b->len, PACKET_MAX, &pkt,
+	    &used) != MILTER_FRAME_OK || milter_decode_cmd(&pkt, &c, &err) ==
+	    -1)
+		return -1;
+	*p = c.u.macro.pairs.buf;
+	*end = *p + c.u.macro.pairs.len;
+	return 0;
+}
+
 /* A macro's value from the MTA's last D for cmd's stage, or NULL. */
 static const char *
 stage_macro(struct session *s, char cmd, const char *name)
 {
-	const char		*slot = strchr(MACRO_STAGES, cmd), *p, *end;
-	const char		*val;
-	const struct mbuf	*b;
-	struct milter_pkt	 pkt;
-	struct milter_cmd	 c;
-	size_t			 used, n;
+	const char	*p, *end, *val;
+	size_t		 n = strlen(name);
 
-	if (slot == NULL)
+	if (macro_pairs(s, cmd, &p, &end) == -1)
 		return NULL;
-	b = &s->macros[slot - MACRO_STAGES];
-	if (b->len == 0 || milter_frame(b->data, b->len, PACKET_MAX, &pkt,
-	    &used) != MILTER_FRAME_OK || milter_decode_cmd(&pkt, &c, &p) == -1)
-		return NULL;
-	p = c.u.macro.pairs.buf;
-	end = p + c.u.macro.pairs.len;
-	n = strlen(name);
 	while (p < end && (val = p + strlen(p) + 1) < end) {
 		/* "{name}" or "name" alike. */
 		if (strcmp(p, name) == 0 || (p[0] == '{' &&
@@ -1287,15 +1323,13 @@ client_gone(struct session *s, const char *why)
  * Conditions: which children apply.
  */
 
-/* A macro the MTA sent up to MAIL, for macro conditions. */
+/* A macro the MTA sent up to this command (the latest), for conditions. */
 static const char *
 cond_macro(void *arg, const char *name)
 {
-	static const char	 stages[] = { SMFIC_MAIL, SMFIC_HELO,
-	    SMFIC_CONNECT };
 	struct session		*s = arg;
-	const char		*v;
-	size_t			 i, n = strlen(name);
+	const char		*v, *slot;
+	size_t			 n = strlen(name);
 	char			 bare[64];
 
 	/* "{name}" or "name" alike: stage_macro() takes the bare name. */
@@ -1305,17 +1339,104 @@ cond_macro(void *arg, const char *name)
 		bare[n - 2] = '\0';
 		name = bare;
 	}
-	for (i = 0; i < sizeof(stages); i++)
-		if ((v = stage_macro(s, stages[i], name)) != NULL)
+	slot = strchr(COND_STAGES, s->round.cmd);
+	for (n = slot != NULL ? (size_t)(slot - COND_STAGES) + 1 : 0; n > 0;
+	    n--)
+		if ((v = stage_macro(s, COND_STAGES[n - 1], name)) != NULL)
 			return v;
 	return NULL;
 }
 
+/* Every macro sent up to this command, the latest value of each. */
+static void
+cond_each_macro(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	struct session	*s = arg;
+	const char	*p, *end, *val, *slot;
+	char		 bare[64];
+	size_t		 i, n;
+
+	slot = strchr(COND_STAGES, s->round.cmd);
+	for (i = 0; slot != NULL && i <= (size_t)(slot - COND_STAGES); i++) {
+		if (macro_pairs(s, COND_STAGES[i], &p, &end) == -1)
+			continue;
+		for (; p < end && (val = p + strlen(p) + 1) < end;
+		    p = val + strlen(val) + 1) {
+			n = strlen(p);
+			if (p[0] == '{' && n > 2 && p[n - 1] == '}' &&
+			    n - 2 < sizeof(bare)) {
+				memcpy(bare, p + 1, n - 2);
+				bare[n - 2] = '\0';
+				fn(fnarg, bare, val);
+			} else
+				fn(fnarg, p, val);
+		}
+	}
+}
+
+/* Each child's last verdict in this session ("none" before any). */
+static void
+cond_each_child(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	struct session	*s = arg;
+	size_t		 i;
+
+	for (i = 0; i < s->nkids; i++)
+		fn(fnarg, s->kids[i].mc->name, s->kids[i].stopped != NULL ?
+		    "stopped" : s->kids[i].state == CHILD_FAILED ? "failed" :
+		    verdict_name(s->kids[i].verdict));
+}
+
+/* What a condition sees at cmd. */
+static void
+cond_view_of(struct session *s, char cmd, struct cond_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->stage = cmd;
+	v->id = s->id;
+	v->family = s->family;
+	v->client_addr = s->client_addr;
+	v->client_name = s->client_name;
+	v->helo = s->helo[0] != '\0' ? s->helo : NULL;
+	v->sender = cmd == SMFIC_MAIL || cmd == SMFIC_RCPT || cmd ==
+	    SMFIC_DATA ? s->sender : NULL;
+	v->rcpt = cmd == SMFIC_RCPT ? s->rcpt : NULL;
+	v->recipients = (const char *)s->rcpts.data;
+	v->recipients_len = s->rcpts.len;
+	/* A sum over every worker: only for the stress conditions. */
+	if (cmd == SMFIC_CONNECT && cond_any(s->conf->conds, s->conf->nconds,
+	    COND_STRESS))
+		v->open_sessions = stats_sessions_open(stats);
+	v->macro = cond_macro;
+	v->each_macro = cond_each_macro;
+	v->each_child = cond_each_child;
+	v->dns = dnsbl_answer;
+	v->arg = s;
+}
+
 /*
- * The conditions this command decides (cond_stage()): a child for which
- * one does not hold is kept out of the connection (decided at connect:
- * it is told quit) or of this message (at MAIL: it gets nothing of it).
- * Like a child that accepted, it counts as accept.
+ * Does the condition hold?  One that cannot tell (a script's error)
+ * comes out as the milter's condition_error says: applied or skipped.
+ */
+static int
+cond_holds(struct session *s, const struct child *c,
+    const struct cond_ref *ref, const struct cond_view *v)
+{
+	int	holds = cond_eval(&s->conf->conds[ref->idx], v);
+
+	if (holds == -1)
+		return !c->mc->skip_on_error;
+	return holds == !ref->negate;
+}
+
+/*
+ * The conditions this command decides (their stages): a child for
+ * which one does not hold is kept out of the connection (decided at
+ * connect or HELO: it is told quit) or of this message (at MAIL or
+ * DATA: it gets no more of it).  Like a child that accepted, it counts
+ * as accept.  At RCPT, rcpt_holds() decides for each recipient.
  */
 static void
 apply_conditions(struct session *s, char cmd)
@@ -1324,21 +1445,10 @@ apply_conditions(struct session *s, char cmd)
 	const struct cond_ref	*ref;
 	struct child		*c;
 	size_t			 i, j;
-	int			 holds;
+	int			 connection = cmd == SMFIC_CONNECT ||
+				    cmd == SMFIC_HELO;
 
-	memset(&v, 0, sizeof(v));
-	v.family = s->family;
-	v.client_addr = s->client_addr;
-	v.client_name = s->client_name;
-	v.sender = cmd == SMFIC_MAIL ? s->sender : NULL;
-	/* A sum over every worker: only for the stress conditions. */
-	for (i = 0; i < s->conf->nconds && cmd == SMFIC_CONNECT; i++)
-		if (s->conf->conds[i].type == COND_STRESS) {
-			v.open_sessions = stats_sessions_open(stats);
-			break;
-		}
-	v.macro = cond_macro;
-	v.arg = s;
+	cond_view_of(s, cmd, &v);
 	for (i = 0; i < s->nkids; i++) {
 		c = &s->kids[i];
 		c->rcpt_counted = 0;
@@ -1349,7 +1459,7 @@ apply_conditions(struct session *s, char cmd)
 			if (c->state == CHILD_FAILED)
 				continue;
 			/* Shown only the recipients its conditions take. */
-			if (rcpt_holds(s, c, NULL))
+			if (rcpt_holds(s, c))
 				c->rcpt_shown++;
 			else {
 				c->rcpt_hidden++;
@@ -1362,27 +1472,184 @@ apply_conditions(struct session *s, char cmd)
 			c->stopped = NULL;
 		for (j = 0; j < c->mc->nconds && c->stopped == NULL; j++) {
 			ref = &c->mc->conds[j];
-			if (cond_stage(&s->conf->conds[ref->idx]) != cmd)
-				continue;
-			holds = cond_eval(&s->conf->conds[ref->idx], &v);
-			if (holds == !ref->negate)
+			if (!(s->conf->conds[ref->idx].stages & COND_AT(cmd)) ||
+			    cond_holds(s, c, ref, &v))
 				continue;
 			c->stopped = ref;
 			stats_add(&c->stats->stopped, 1);
 			log_debug("session %s: child %s: condition %s%s does "
 			    "not hold: not applied to this %s", s->id,
 			    c->mc->name, ref->negate ? "!" : "",
-			    s->conf->conds[ref->idx].name, cmd ==
-			    SMFIC_CONNECT ? "connection" : "message");
-			if (cmd == SMFIC_CONNECT) {
+			    s->conf->conds[ref->idx].name, connection ?
+			    "connection" : "message");
+			if (connection) {
 				c->done = 2;
 				child_close(c, 1);
-			} else
+			} else {
+				if (c->in_msg)
+					child_abort(c);
+				c->in_msg = 0;
 				c->done = 1;
+			}
 			/* Kept out: its fallback, if it is down, does not count. */
 			c->owed = 0;
 		}
 	}
+}
+
+/*
+ * dnsbl conditions: before the connect round, the names they look at
+ * are looked up (or found in the worker's cache), all at once; the
+ * round begins when every answer is in or the longest timeout of
+ * those conditions has passed (no answer: not listed, logged).
+ */
+struct dns_wait {
+	struct session	*s;
+	struct event	*timer;
+	size_t		 n;
+	size_t		 pending;
+	struct dns_name {
+		char			 name[DNSBL_NAME_MAX];
+		struct dns_answer	 ans;
+		struct dns_query	*q;	/* NULL: answered */
+	} names[];
+};
+
+static void
+dnsbl_begin(struct session *s)
+{
+	const struct cond	*cond;
+	struct dns_wait		*w;
+	struct timeval		 tv = { 0, 0 };
+	char			 name[DNSBL_NAME_MAX];
+	size_t			 i, j, k, n, max = 0;
+
+	dnsbl_free(s->dns);	/* the last connection's, after K */
+	s->dns = NULL;
+	for (i = 0; i < s->conf->nconds; i++)
+		if (s->conf->conds[i].type == COND_DNSBL)
+			max += s->conf->conds[i].nzones;
+	if (max == 0 || (w = calloc(1, sizeof(*w) + max *
+	    sizeof(w->names[0]))) == NULL) {
+		if (max > 0)
+			log_warn("session %s: dnsbl", s->id);
+		round_begin(s, SMFIC_CONNECT);
+		return;
+	}
+	w->s = s;
+	for (i = 0; i < s->nkids; i++)
+		for (j = 0; j < s->kids[i].mc->nconds && !s->kids[i].done; j++) {
+			cond = &s->conf->conds[s->kids[i].mc->conds[j].idx];
+			for (k = 0; cond->type == COND_DNSBL && k < cond->nzones;
+			    k++) {
+				if (cond_dnsbl_name(s->client_addr,
+				    cond->zones[k].zone, name, sizeof(name)) ==
+				    -1)
+					continue;
+				for (n = 0; n < w->n && strcmp(w->names[n].name,
+				    name) != 0; n++)
+					;
+				if (n == w->n)
+					strlcpy(w->names[w->n++].name, name,
+					    sizeof(name));
+				if (cond->timeout > tv.tv_sec)
+					tv.tv_sec = cond->timeout;
+			}
+		}
+	s->dns = w;
+	for (n = 0; n < w->n; n++) {
+		if (dns_cached(w->names[n].name, &w->names[n].ans))
+			continue;
+		if ((w->names[n].q = dns_query(w->names[n].name,
+		    dnsbl_answered, w)) == NULL) {
+			log_warnx("session %s: dnsbl: cannot look %s up", s->id,
+			    w->names[n].name);
+			w->names[n].ans.naddr = -1;
+		} else
+			w->pending++;
+	}
+	if (w->pending == 0) {
+		round_begin(s, SMFIC_CONNECT);
+		return;
+	}
+	s->busy = 1;
+	if ((w->timer = evtimer_new(s->base, dnsbl_timeout, s)) == NULL ||
+	    evtimer_add(w->timer, &tv) == -1)
+		fatalx("%s: cannot set a timer", __func__);
+}
+
+static void
+dnsbl_answered(void *arg, const char *name, const struct dns_answer *ans)
+{
+	struct dns_wait	*w = arg;
+	size_t		 n;
+
+	for (n = 0; n < w->n; n++)
+		if (w->names[n].q != NULL && strcmp(w->names[n].name, name) ==
+		    0) {
+			w->names[n].q = NULL;
+			w->names[n].ans = *ans;
+			log_debug("session %s: dnsbl: %s: %d answers",
+			    w->s->id, name, ans->naddr);
+			if (--w->pending == 0)
+				dnsbl_end(w->s);
+			return;
+		}
+}
+
+static void
+dnsbl_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+	size_t		 n;
+
+	(void)fd;
+	(void)what;
+	for (n = 0; n < s->dns->n; n++)
+		if (s->dns->names[n].q != NULL) {
+			log_warnx("session %s: dnsbl: %s: no answer in time, "
+			    "taken as not listed", s->id, s->dns->names[n].name);
+			dns_cancel(s->dns->names[n].q);
+			s->dns->names[n].q = NULL;
+			s->dns->names[n].ans.naddr = -1;
+		}
+	s->dns->pending = 0;
+	dnsbl_end(s);
+}
+
+static void
+dnsbl_end(struct session *s)
+{
+	event_del(s->dns->timer);
+	round_begin(s, SMFIC_CONNECT);
+}
+
+static void
+dnsbl_free(struct dns_wait *w)
+{
+	size_t	n;
+
+	if (w == NULL)
+		return;
+	for (n = 0; n < w->n; n++)
+		if (w->names[n].q != NULL)
+			dns_cancel(w->names[n].q);
+	if (w->timer != NULL)
+		event_free(w->timer);
+	free(w);
+}
+
+/* The answer for name, for the dnsbl conditions; NULL: not asked. */
+static const struct dns_answer *
+dnsbl_answer(void *arg, const char *name)
+{
+	struct session	*s = arg;
+	size_t		 n;
+
+	for (n = 0; s->dns != NULL && n < s->dns->n; n++)
+		if (strcmp(s->dns->names[n].name, name) == 0)
+			return &s->dns->names[n].ans;
+	return NULL;
 }
 
 /*
@@ -1415,29 +1682,35 @@ own_macros(struct session *s, char lists[][512], const char **own)
 		own[SMFIM_ENVFROM] = lists[SMFIM_ENVFROM] + 1;
 }
 
+/* The child's first recipient condition, or NULL. */
+static const struct cond_ref *
+rcpt_cond(struct session *s, const struct child *c)
+{
+	size_t	j;
+
+	for (j = 0; j < c->mc->nconds; j++)
+		if (s->conf->conds[c->mc->conds[j].idx].stages &
+		    COND_AT(SMFIC_RCPT))
+			return &c->mc->conds[j];
+	return NULL;
+}
+
 /* Do the child's recipient conditions all hold for s->rcpt? */
 static int
-rcpt_holds(struct session *s, struct child *c, const struct cond_ref **first)
+rcpt_holds(struct session *s, struct child *c)
 {
 	const struct cond_ref	*ref;
 	struct cond_view	 v;
 	size_t			 j;
-	int			 holds = 1;
 
-	memset(&v, 0, sizeof(v));
-	v.rcpt = s->rcpt;
-	if (first != NULL)
-		*first = NULL;
+	cond_view_of(s, SMFIC_RCPT, &v);
 	for (j = 0; j < c->mc->nconds; j++) {
 		ref = &c->mc->conds[j];
-		if (s->conf->conds[ref->idx].type != COND_RECIPIENT)
-			continue;
-		if (first != NULL && *first == NULL)
-			*first = ref;
-		if (cond_eval(&s->conf->conds[ref->idx], &v) == ref->negate)
-			holds = 0;
+		if ((s->conf->conds[ref->idx].stages & COND_AT(SMFIC_RCPT)) &&
+		    !cond_holds(s, c, ref, &v))
+			return 0;
 	}
-	return holds;
+	return 1;
 }
 
 /*
@@ -1454,8 +1727,7 @@ rcpt_scope(struct session *s)
 
 	for (i = 0; i < s->nkids; i++) {
 		c = &s->kids[i];
-		(void)rcpt_holds(s, c, &ref);
-		if (ref == NULL || c->done || !child_live(c) ||
+		if ((ref = rcpt_cond(s, c)) == NULL || c->done || !child_live(c) ||
 		    (c->mc->all_recipients ? c->rcpt_hidden == 0 :
 		    c->rcpt_shown > 0))
 			continue;
@@ -1475,20 +1747,14 @@ rcpt_scope(struct session *s)
 static uint32_t
 condition_steps(const struct conf *conf)
 {
-	uint32_t	steps = 0;
-	size_t		i;
+	static const uint32_t	 no[] = { SMFIP_NOCONNECT, SMFIP_NOHELO,
+	    SMFIP_NOMAIL, SMFIP_NORCPT, SMFIP_NODATA };
+	uint32_t		 steps = 0;
+	size_t			 i, j;
 
 	for (i = 0; i < conf->nconds; i++)
-		switch (cond_stage(&conf->conds[i])) {
-		case SMFIC_CONNECT:
-			steps |= SMFIP_NOCONNECT;
-			break;
-		case SMFIC_MAIL:
-			steps |= SMFIP_NOMAIL;
-			break;
-		case SMFIC_RCPT:
-			steps |= SMFIP_NORCPT;
-			break;
-		}
+		for (j = 0; j < sizeof(no) / sizeof(no[0]); j++)
+			if (conf->conds[i].stages & (1U << j))
+				steps |= no[j];
 	return steps;
 }

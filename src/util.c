@@ -227,6 +227,34 @@ str_trim(char *s)
 	return s;
 }
 
+/* The rest of fp, NUL-terminated (not counted in *len); NULL: error. */
+char *
+read_stream(FILE *fp, size_t *len)
+{
+	char	*buf = NULL, *nbuf;
+	size_t	 size = 0, n;
+
+	*len = 0;
+	do {
+		if (size - *len < 4096) {
+			size += 65536;
+			if ((nbuf = realloc(buf, size)) == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = nbuf;
+		}
+		n = fread(buf + *len, 1, size - *len - 1, fp);
+		*len += n;
+	} while (n > 0);
+	if (ferror(fp)) {
+		free(buf);
+		return NULL;
+	}
+	buf[*len] = '\0';
+	return buf;
+}
+
 /*
  * An IP address as MTAs write it: "192.0.2.1", "2001:db8::1",
  * "IPv6:2001:db8::1" (Sendmail), "[192.0.2.1]"; into out (16 bytes).

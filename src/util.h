@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include <stdint.h>
+#include <stdio.h>
 
 struct sockspec {
 	struct sockaddr_storage	 ss;
@@ -33,6 +34,7 @@ struct sockspec {
 /* util.c */
 int	addr_parse(const char *, int *, uint8_t *);
 char	*str_trim(char *);
+char	*read_stream(FILE *, size_t *);
 int	sockspec_parse(const char *, struct sockspec *, char *, size_t);
 int	sockspec_connect(const struct sockspec *, int);
 int	sockspec_is_unix(const struct sockspec *);

@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "log.h"
 #include "milterd.h"
 #include "util.h"
@@ -287,9 +288,17 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 	log_procinit(title);
 	master_pid = getppid();
 	conf_forget_commands(conf);
+	if ((wbase = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	/* Before the chroot: the resolver reads /etc/resolv.conf. */
+	if (cond_any(conf->conds, conf->nconds, COND_DNSBL) && dns_open(wbase, conf->dns_servers,
+	    conf->ndns_servers) == -1)
+		log_warnx("dnsbl conditions: no resolver, no client listed");
 	proc_drop_worker(conf);
 	if (proc_forbid_listen() == -1 && errno != ENOSYS)
 		fatal("cannot forbid listening sockets");
+	/* Scripts run as the unprivileged user. */
+	luacond_open(conf->conds, conf->nconds);
 	wconf = conf;
 	launcher_fd = lfd;
 	launch_sent = calloc(conf->nmilters + 1, sizeof(*launch_sent));
@@ -299,8 +308,6 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
-	if ((wbase = event_base_new()) == NULL)
-		fatalx("event_base_new failed");
 	if (lfd != -1 && ((launcher = event_new(wbase, lfd, EV_READ |
 	    EV_PERSIST, launcher_cb, event_self_cbarg())) == NULL ||
 	    event_add(launcher, NULL) == -1))
@@ -343,6 +350,8 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 	if (checker != NULL)
 		event_free(checker);
 	conncheck_close();
+	dns_close();
+	luacond_close();
 	if (launcher_fd != -1)
 		event_free(launcher);
 	event_base_free(wbase);

@@ -1,8 +1,9 @@
 /*
  * test_cond.c: the applicable conditions (src/cond.c): CIDR parsing,
  * network lists and "local", each condition type's evaluation (network,
- * authenticated, s25r, sender, macro, stress), sender list files, the
- * stage that decides a condition, type names.
+ * authenticated, s25r, sender, macro, stress, dnsbl, lua), sender list
+ * files, the stages that decide a condition, type names.  The Lua
+ * tests run scripts from t/fixtures/lua/ in this process's one state.
  */
 
 #include <sys/types.h>
@@ -19,6 +20,9 @@
 
 #include "cond.h"
 #include "milter.h"
+#include "util.h"
+
+#define FIXTURES	"t/fixtures"
 
 /* Macros for the view: name=value pairs, NULL-terminated. */
 struct macros {
@@ -626,18 +630,20 @@ Test(cond, stages)
 	memset(&c, 0, sizeof(c));
 	cr_assert_eq(SMFIC_CONNECT, 'C');
 	cr_assert_eq(SMFIC_MAIL, 'M');
-	c.type = COND_NETWORK;
-	cr_assert_eq(cond_stage(&c), SMFIC_CONNECT);
-	c.type = COND_S25R;
-	cr_assert_eq(cond_stage(&c), SMFIC_CONNECT);
-	c.type = COND_STRESS;
-	cr_assert_eq(cond_stage(&c), SMFIC_CONNECT);
-	c.type = COND_AUTHENTICATED;
-	cr_assert_eq(cond_stage(&c), SMFIC_MAIL);
-	c.type = COND_SENDER;
-	cr_assert_eq(cond_stage(&c), SMFIC_MAIL);
-	c.type = COND_MACRO;
-	cr_assert_eq(cond_stage(&c), SMFIC_MAIL);
+	cr_assert_eq(cond_default_stages(COND_NETWORK), COND_AT(SMFIC_CONNECT));
+	cr_assert_eq(cond_default_stages(COND_S25R), COND_AT(SMFIC_CONNECT));
+	cr_assert_eq(cond_default_stages(COND_STRESS), COND_AT(SMFIC_CONNECT));
+	cr_assert_eq(cond_default_stages(COND_DNSBL), COND_AT(SMFIC_CONNECT));
+	cr_assert_eq(cond_default_stages(COND_AUTHENTICATED),
+	    COND_AT(SMFIC_MAIL));
+	cr_assert_eq(cond_default_stages(COND_SENDER), COND_AT(SMFIC_MAIL));
+	cr_assert_eq(cond_default_stages(COND_MACRO), COND_AT(SMFIC_MAIL));
+	cr_assert_eq(cond_default_stages(COND_RECIPIENT), COND_AT(SMFIC_RCPT));
+	/* Until a worker ran its script: every stage. */
+	cr_assert_eq(cond_default_stages(COND_LUA), COND_AT(SMFIC_CONNECT) |
+	    COND_AT(SMFIC_HELO) | COND_AT(SMFIC_MAIL) | COND_AT(SMFIC_RCPT) |
+	    COND_AT(SMFIC_DATA));
+	cr_assert_eq(COND_AT(SMFIC_DATA), 16);
 }
 
 Test(cond, type_names)
@@ -652,6 +658,9 @@ Test(cond, type_names)
 		{ COND_SENDER, "sender" },
 		{ COND_MACRO, "macro" },
 		{ COND_STRESS, "stress" },
+		{ COND_RECIPIENT, "recipient" },
+		{ COND_DNSBL, "dnsbl" },
+		{ COND_LUA, "lua" },
 	};
 	enum cond_type	t;
 	size_t		i;
@@ -687,7 +696,6 @@ Test(cond, recipient_list)
 	cr_assert_not_null(c.list[0] = strdup("@vip.example"));
 	cr_assert_not_null(c.list[1] = strdup("boss@"));
 	c.nlist = 2;
-	cr_assert_eq(cond_stage(&c), SMFIC_RCPT);
 	cr_assert_eq(cond_type_parse("recipient", &t), 0);
 	cr_assert_eq(t, COND_RECIPIENT);
 	cr_assert_str_eq(cond_type_name(COND_RECIPIENT), "recipient");
@@ -772,4 +780,217 @@ Test(cond, postfix_process_limit)
 	cr_assert_eq(cond_postfix_limit("/nonexistent", &limit, err,
 	    sizeof(err)), -1);
 	cr_assert(strstr(err, "/nonexistent/master.cf") != NULL, "%s", err);
+}
+
+/* dnsbl: the names looked up (RFC 5782) and the zones' patterns. */
+Test(cond, dnsbl_names)
+{
+	char	name[DNSBL_NAME_MAX];
+
+	cr_assert_eq(cond_dnsbl_name("192.0.2.9", "bl.test", name,
+	    sizeof(name)), 0);
+	cr_assert_str_eq(name, "9.2.0.192.bl.test");
+	cr_assert_eq(cond_dnsbl_name("2001:db8::1", "bl.test", name,
+	    sizeof(name)), 0);
+	cr_assert_str_eq(name, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+	    "0.8.b.d.0.1.0.0.2.bl.test");
+	/* As Sendmail writes it, and in brackets. */
+	cr_assert_eq(cond_dnsbl_name("IPv6:2001:db8::1", "z", name,
+	    sizeof(name)), 0);
+	cr_assert_eq(cond_dnsbl_name("[192.0.2.9]", "z", name, sizeof(name)),
+	    0);
+	cr_assert_str_eq(name, "9.2.0.192.z");
+	cr_assert_eq(cond_dnsbl_name("unknown", "z", name, sizeof(name)), -1);
+	cr_assert_eq(cond_dnsbl_name("192.0.2.9", "bl.test", name, 12), -1);
+}
+
+static const struct dns_answer *
+answers(void *arg, const char *name)
+{
+	const struct dns_answer	*a = arg;
+
+	return strcmp(name, "9.2.0.192.bl.test") == 0 ? a : NULL;
+}
+
+static int
+listed(const char *zone, int naddr, const uint8_t addrs[][4])
+{
+	struct cond		c;
+	struct cond_view	v = view_addr("192.0.2.9");
+	struct dns_answer	a;
+	int			i, rc;
+
+	memset(&c, 0, sizeof(c));
+	memset(&a, 0, sizeof(a));
+	a.naddr = naddr;
+	for (i = 0; i < naddr; i++)
+		memcpy(a.addr[i], addrs[i], 4);
+	c.type = COND_DNSBL;
+	cr_assert_not_null(c.zones = calloc(1, sizeof(*c.zones)));
+	cr_assert_eq(cond_dnsbl_zone(zone, &c.zones[0]), 0, "%s", zone);
+	c.nzones = 1;
+	v.dns = answers;
+	v.arg = &a;
+	rc = cond_eval(&c, &v);
+	cond_free(&c);
+	return rc;
+}
+
+Test(cond, dnsbl_listed)
+{
+	static const uint8_t	two[][4] = { { 127, 0, 0, 2 } };
+	static const uint8_t	ten[][4] = { { 127, 0, 0, 10 } };
+	static const uint8_t	both[][4] = { { 127, 0, 0, 1 },
+	    { 127, 0, 0, 4 } };
+	struct dnsbl_zone	z;
+
+	cr_assert_eq(listed("bl.test", 1, two), 1);
+	cr_assert_eq(listed("bl.test", 0, two), 0);	/* NXDOMAIN */
+	cr_assert_eq(listed("bl.test", -1, two), 0);	/* no answer */
+	cr_assert_eq(listed("other.test", 1, two), 0);	/* not asked */
+	cr_assert_eq(listed("bl.test=127.0.0.2", 1, two), 1);
+	cr_assert_eq(listed("bl.test=127.0.0.3", 1, two), 0);
+	cr_assert_eq(listed("bl.test=127.0.0.[2..11]", 1, ten), 1);
+	cr_assert_eq(listed("bl.test=127.0.0.[2..9]", 1, ten), 0);
+	cr_assert_eq(listed("bl.test=127.0.0.[2;4;8]", 2, both), 1);
+	cr_assert_eq(listed("bl.test=127.0.0.[2;8]", 2, both), 0);
+	cr_assert_eq(listed("bl.test=127.[0..255].0.[1..1]", 2, both), 1);
+	cr_assert_eq(cond_dnsbl_zone("", &z), -1);
+	cr_assert_eq(cond_dnsbl_zone("bl test", &z), -1);
+	cr_assert_eq(cond_dnsbl_zone("bl.test=127.0.0", &z), -1);
+	cr_assert_eq(cond_dnsbl_zone("bl.test=127.0.0.256", &z), -1);
+	cr_assert_eq(cond_dnsbl_zone("bl.test=127.0.0.[9..2]", &z), -1);
+	cr_assert_eq(cond_dnsbl_zone("bl.test=127.0.0.[2..", &z), -1);
+	cr_assert_eq(cond_dnsbl_zone("bl.test=127.0.0.1.1", &z), -1);
+	cr_assert_eq(cond_any(NULL, 0, COND_DNSBL), 0);
+}
+
+/* A lua condition from t/fixtures/lua/NAME, loaded as a worker does. */
+static void
+lua_cond(struct cond *c, const char *name, int time_limit, size_t memory)
+{
+	char	 path[PATH_MAX], err[512];
+	FILE	*fp;
+
+	memset(c, 0, sizeof(*c));
+	c->type = COND_LUA;
+	cr_assert_not_null(c->name = strdup(name));
+	snprintf(path, sizeof(path), "%s/lua/%s", FIXTURES, name);
+	cr_assert_not_null(c->script = strdup(path));
+	cr_assert_not_null(fp = fopen(path, "r"), "%s", path);
+	cr_assert_not_null(c->code = read_stream(fp, &c->codelen));
+	fclose(fp);
+	c->time_limit = time_limit;
+	c->memory_limit = memory;
+	c->stages = cond_default_stages(COND_LUA);
+	cr_assert_eq(luacond_check(c, err, sizeof(err)), 0, "%s", err);
+	luacond_open(c, 1);
+}
+
+static void
+each_macro(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	(void)arg;
+	fn(fnarg, "auth_authen", "ann");
+	fn(fnarg, "i", "4F1x");
+}
+
+static void
+each_child(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	(void)arg;
+	fn(fnarg, "spam", "reject");
+}
+
+Test(cond, lua_stages_and_session)
+{
+	struct cond		c;
+	struct cond_view	v = view_addr("192.0.2.9");
+	static const char	rcpts[] = "<a@x.test>\0<b@y.test>";
+
+	lua_cond(&c, "session.lua", 100, 1 << 20);
+	/* It defines mail and rcpt only. */
+	cr_assert_eq(c.stages, COND_AT(SMFIC_MAIL) | COND_AT(SMFIC_RCPT));
+	v.id = "1.1";
+	v.client_name = "mx.example";
+	v.helo = "helo.example";
+	v.sender = "<ann@example.com>";
+	v.each_macro = each_macro;
+	v.each_child = each_child;
+	v.stage = SMFIC_MAIL;
+	/* mail(): every field as the script expects it. */
+	cr_assert_eq(cond_eval(&c, &v), 1);
+	v.sender = "<bob@example.com>";
+	cr_assert_eq(cond_eval(&c, &v), 0);
+	/* rcpt(): this recipient and those before. */
+	v.stage = SMFIC_RCPT;
+	v.recipients = rcpts;
+	v.recipients_len = sizeof(rcpts);
+	v.rcpt = "<vip@example.org>";
+	cr_assert_eq(cond_eval(&c, &v), 1);
+	v.rcpt = "<nobody@example.org>";
+	cr_assert_eq(cond_eval(&c, &v), 0);
+	/* A stage it has no function for holds. */
+	v.stage = SMFIC_CONNECT;
+	cr_assert_eq(cond_eval(&c, &v), 1);
+	luacond_close();
+	cond_free(&c);
+}
+
+/* Runtime errors, limits, and what is not a boolean: -1. */
+Test(cond, lua_errors_and_limits)
+{
+	struct cond		c;
+	struct cond_view	v = view_addr("192.0.2.9");
+
+	lua_cond(&c, "limits.lua", 50, 1 << 20);
+	v.id = "1.2";
+	v.stage = SMFIC_CONNECT;	/* loops for ever */
+	cr_assert_eq(cond_eval(&c, &v), -1);
+	v.stage = SMFIC_HELO;		/* allocates without end */
+	cr_assert_eq(cond_eval(&c, &v), -1);
+	v.stage = SMFIC_MAIL;		/* error() */
+	cr_assert_eq(cond_eval(&c, &v), -1);
+	v.stage = SMFIC_RCPT;		/* returns a string */
+	cr_assert_eq(cond_eval(&c, &v), -1);
+	v.stage = SMFIC_DATA;		/* fine: the state survived */
+	cr_assert_eq(cond_eval(&c, &v), 1);
+	v.stage = SMFIC_HELO;
+	cr_assert_eq(cond_eval(&c, &v), -1);
+	v.stage = SMFIC_DATA;
+	cr_assert_eq(cond_eval(&c, &v), 1);
+	luacond_close();
+	cond_free(&c);
+}
+
+/* A syntax error is found by the master: file and line. */
+Test(cond, lua_syntax_error)
+{
+	struct cond	c;
+	char		err[512];
+
+	memset(&c, 0, sizeof(c));
+	c.type = COND_LUA;
+	c.script = strdup("/etc/milterd/x.lua");
+	c.code = strdup("function mail(s)\n  return s.sender ==\nend\n");
+	c.codelen = strlen(c.code);
+	cr_assert_eq(luacond_check(&c, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "/etc/milterd/x.lua:3:") != NULL, "%s", err);
+	cond_free(&c);
+}
+
+/* A script whose top level fails: each call fails, nothing crashes. */
+Test(cond, lua_failed_load)
+{
+	struct cond		c;
+	struct cond_view	v = view_addr("192.0.2.9");
+
+	lua_cond(&c, "noload.lua", 100, 1 << 20);
+	v.id = "1.3";
+	v.stage = SMFIC_MAIL;
+	cr_assert_eq(cond_eval(&c, &v), -1);
+	luacond_close();
+	cond_free(&c);
 }

@@ -1,0 +1,300 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * luacond.c: conditions written in Lua 5.4.  The master only compiles
+ * a script (a syntax error is a configuration error); each worker, as
+ * its unprivileged user, runs every script once in its one Lua state,
+ * each in an environment of its own, and then calls the functions the
+ * script defined (connect, helo, mail, rcpt, data) at those commands,
+ * with the session as a table.  Every run and call has a time limit
+ * (an instruction-count hook looking at the clock) and a memory limit
+ * (the state's allocator refuses what a call would add beyond it).
+ * Neither interrupts a C function that blocks (an LDAP query, say): the
+ * worker waits for it.
+ */
+
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "cond.h"
+#include "log.h"
+
+/* Instructions between two looks at the clock. */
+#define HOOK_COUNT	1000
+
+static const char	*stage_funcs[] = {
+	"connect", "helo", "mail", "rcpt", "data",
+};
+
+static lua_State	*L;
+static size_t		 mem_used;	/* by the state, in bytes */
+static size_t		 mem_cap;	/* 0: no limit (outside calls) */
+static struct timespec	 deadline;
+static int		 time_limit;	/* ms, for the message */
+
+static void	*lalloc(void *, void *, size_t, size_t);
+static void	 hook(lua_State *, lua_Debug *);
+static int	 limited_call(const struct cond *, int, int, const char **);
+static void	 set_field(const char *, const char *);
+static void	 add_pair(void *, const char *, const char *);
+
+/* The state's allocator: counts, and refuses beyond mem_cap. */
+static void *
+lalloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	void	*p;
+
+	(void)ud;
+	if (ptr == NULL)
+		osize = 0;
+	if (nsize == 0) {
+		free(ptr);
+		mem_used -= osize;
+		return NULL;
+	}
+	if (mem_cap != 0 && nsize > osize && mem_used + nsize - osize >
+	    mem_cap)
+		return NULL;
+	if ((p = realloc(ptr, nsize)) == NULL)
+		return NULL;
+	mem_used = mem_used - osize + nsize;
+	return p;
+}
+
+static void
+hook(lua_State *l, lua_Debug *ar)
+{
+	struct timespec	now;
+
+	(void)ar;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > deadline.tv_sec || (now.tv_sec == deadline.tv_sec &&
+	    now.tv_nsec > deadline.tv_nsec))
+		luaL_error(l, "time limit of %d ms exceeded", time_limit);
+}
+
+/*
+ * Call the function under nargs arguments on the stack, within the
+ * condition's limits; its one result is left on the stack.  0, or -1
+ * with *err set (valid until the next call).
+ */
+static int
+limited_call(const struct cond *c, int nargs, int nres, const char **err)
+{
+	int	rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += c->time_limit / 1000;
+	deadline.tv_nsec += (long)(c->time_limit % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	time_limit = c->time_limit;
+	mem_cap = mem_used + c->memory_limit;
+	lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_COUNT);
+	rc = lua_pcall(L, nargs, nres, 0);
+	lua_sethook(L, NULL, 0, 0);
+	mem_cap = 0;
+	if (rc == LUA_OK)
+		return 0;
+	*err = rc == LUA_ERRMEM ? "memory limit exceeded" :
+	    lua_isstring(L, -1) ? lua_tostring(L, -1) : "error";
+	return -1;
+}
+
+/* Master: does the script compile?  Errors as "path:line: what". */
+int
+luacond_check(const struct cond *c, char *err, size_t errlen)
+{
+	lua_State	*l;
+	char		 chunk[1100];
+	int		 rc;
+
+	if ((l = luaL_newstate()) == NULL) {
+		snprintf(err, errlen, "cannot make a Lua state");
+		return -1;
+	}
+	snprintf(chunk, sizeof(chunk), "@%s", c->script);
+	if ((rc = luaL_loadbufferx(l, c->code, c->codelen, chunk, "t")) !=
+	    LUA_OK)
+		snprintf(err, errlen, "%s", lua_tostring(l, -1));
+	lua_close(l);
+	return rc == LUA_OK ? 0 : -1;
+}
+
+/*
+ * Worker: one state, every lua condition's script run in an
+ * environment of its own (globals are read through to _G); a
+ * condition's stages become the functions its script defined.  A
+ * script that fails here is logged, and each of its calls then fails
+ * (condition_error decides).
+ */
+void
+luacond_open(struct cond *conds, size_t n)
+{
+	struct cond	*c;
+	const char	*err;
+	char		 chunk[1100];
+	size_t		 i, j;
+
+	for (i = 0; i < n; i++) {
+		c = &conds[i];
+		if (c->type != COND_LUA)
+			continue;
+		c->lua_ref = LUA_NOREF;
+		if (L == NULL) {
+			if ((L = lua_newstate(lalloc, NULL)) == NULL)
+				fatalx("cannot make a Lua state");
+			luaL_openlibs(L);
+		}
+		lua_newtable(L);			/* env */
+		lua_newtable(L);			/* its metatable */
+		lua_pushglobaltable(L);
+		lua_setfield(L, -2, "__index");
+		lua_setmetatable(L, -2);
+		snprintf(chunk, sizeof(chunk), "@%s", c->script);
+		if (luaL_loadbufferx(L, c->code, c->codelen, chunk, "t") !=
+		    LUA_OK) {
+			err = lua_tostring(L, -1);
+			goto fail;
+		}
+		lua_pushvalue(L, -2);
+		lua_setupvalue(L, -2, 1);		/* its _ENV */
+		if (limited_call(c, 0, 0, &err) == -1)
+			goto fail;
+		c->stages = 0;
+		for (j = 0; j < sizeof(stage_funcs) / sizeof(*stage_funcs);
+		    j++) {
+			if (lua_getfield(L, -1, stage_funcs[j]) ==
+			    LUA_TFUNCTION)
+				c->stages |= 1U << j;
+			lua_pop(L, 1);
+		}
+		if (c->stages == 0)
+			log_warnx("condition \"%s\": %s defines none of "
+			    "connect, helo, mail, rcpt, data: it always holds",
+			    c->name, c->script);
+		c->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		lua_settop(L, 0);
+		continue;
+fail:
+		log_warnx("condition \"%s\": %s: its calls will fail",
+		    c->name, err);
+		lua_settop(L, 0);
+	}
+}
+
+void
+luacond_close(void)
+{
+	if (L != NULL)
+		lua_close(L);
+	L = NULL;
+	mem_used = 0;
+}
+
+/* t[name] = value, t on the top of the stack; NULL values left out. */
+static void
+set_field(const char *name, const char *value)
+{
+	if (value == NULL)
+		return;
+	lua_pushstring(L, value);
+	lua_setfield(L, -2, name);
+}
+
+/* t[name] = value, for each_macro() and each_child(). */
+static void
+add_pair(void *arg, const char *name, const char *value)
+{
+	(void)arg;
+	set_field(name, value);
+}
+
+/* Call the script's function for v->stage with the session's table. */
+int
+luacond_eval(const struct cond *c, const struct cond_view *v)
+{
+	const char	*slot, *r, *err;
+	char		 family[2] = { v->family, '\0' };
+	lua_Integer	 k = 1;
+	int		 holds;
+
+	slot = v->stage != '\0' ? strchr(COND_STAGES, v->stage) : NULL;
+	if (L == NULL || c->lua_ref == LUA_NOREF || slot == NULL) {
+		log_warnx("session %s: condition \"%s\": %s did not load",
+		    v->id, c->name, c->script);
+		return -1;
+	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->lua_ref);
+	if (lua_getfield(L, -1, stage_funcs[slot - COND_STAGES]) !=
+	    LUA_TFUNCTION) {
+		lua_settop(L, 0);
+		return 1;
+	}
+	lua_newtable(L);
+	set_field("id", v->id);
+	set_field("stage", stage_funcs[slot - COND_STAGES]);
+	set_field("family", family);
+	set_field("client_addr", v->client_addr);
+	set_field("client_name", v->client_name);
+	set_field("helo", v->helo);
+	set_field("sender", v->sender);
+	set_field("rcpt", v->rcpt);
+	lua_pushinteger(L, (lua_Integer)v->open_sessions);
+	lua_setfield(L, -2, "open_sessions");
+	lua_newtable(L);
+	for (r = v->recipients; r != NULL && r < v->recipients +
+	    v->recipients_len; r += strlen(r) + 1) {
+		lua_pushstring(L, r);
+		lua_rawseti(L, -2, k++);
+	}
+	lua_setfield(L, -2, "recipients");
+	lua_newtable(L);
+	if (v->each_macro != NULL)
+		v->each_macro(v->arg, add_pair, NULL);
+	lua_setfield(L, -2, "macros");
+	lua_newtable(L);
+	if (v->each_child != NULL)
+		v->each_child(v->arg, add_pair, NULL);
+	lua_setfield(L, -2, "verdicts");
+	if (limited_call(c, 1, 1, &err) == -1) {
+		log_warnx("session %s: condition \"%s\": %s", v->id, c->name,
+		    err);
+		lua_settop(L, 0);
+		return -1;
+	}
+	if (!lua_isboolean(L, -1)) {
+		log_warnx("session %s: condition \"%s\": %s() returned %s, "
+		    "not true or false", v->id, c->name,
+		    stage_funcs[slot - COND_STAGES], luaL_typename(L, -1));
+		lua_settop(L, 0);
+		return -1;
+	}
+	holds = lua_toboolean(L, -1);
+	lua_settop(L, 0);
+	return holds;
+}
