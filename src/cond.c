@@ -558,5 +558,8 @@ cond_free(struct cond *c)
 		free(c->zones[i].zone);
 	free(c->zones);
 	free(c->script);
+	for (i = 0; i < c->nargs; i++)
+		free(c->args[i]);
+	free(c->args);
 	free(c->code);
 }

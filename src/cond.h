@@ -91,6 +91,8 @@ struct cond {
 	size_t		 nzones;
 	int		 timeout;	/* dnsbl: seconds */
 	char		*script;	/* lua: its path */
+	char		**args;		/* lua: the script's arguments (...) */
+	size_t		 nargs;
 	char		*code;		/* lua: its text, read at load */
 	size_t		 codelen;
 	int		 time_limit;	/* lua: milliseconds a call */

@@ -91,6 +91,7 @@ static cfg_opt_t cond_opts[] = {
 	CFG_STR_LIST("zones",		NULL,		CFGF_NODEFAULT),
 	CFG_INT("timeout",		2,		CFGF_NONE),
 	CFG_STR("script",		NULL,		CFGF_NODEFAULT),
+	CFG_STR_LIST("args",		NULL,		CFGF_NODEFAULT),
 	CFG_INT("time_limit",		100,		CFGF_NONE),
 	CFG_INT("memory_limit",		16777216,	CFGF_NONE),
 	CFG_END()
@@ -465,13 +466,20 @@ dnsbl_zones(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 static int
 lua_script(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 {
-	FILE	*fp;
-	long	 limit;
+	FILE		*fp;
+	long		 limit;
+	unsigned int	 i;
 
 	if ((c->script = dup_opt(sec, "script")) == NULL) {
 		snprintf(err, errlen, "no script");
 		return -1;
 	}
+	if ((c->nargs = cfg_size(sec, "args")) > 0 && (c->args =
+	    calloc(c->nargs, sizeof(*c->args))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < c->nargs; i++)
+		if ((c->args[i] = strdup(cfg_getnstr(sec, "args", i))) == NULL)
+			fatal("%s: strdup", __func__);
 	c->time_limit = (int)cfg_getint(sec, "time_limit");
 	if (c->time_limit < 1 || c->time_limit > 60000) {
 		snprintf(err, errlen, "time_limit %d: expected 1 to 60000 "

@@ -18,7 +18,8 @@
  * luacond.c: conditions written in Lua 5.4.  The master only compiles
  * a script (a syntax error is a configuration error); each worker, as
  * its unprivileged user, runs every script once in its one Lua state,
- * each in an environment of its own, and then calls the functions the
+ * each in an environment of its own and with the condition's args as
+ * its arguments (...), and then calls the functions the
  * script defined (connect, helo, mail, rcpt, data) at those commands,
  * with the session as a table.  Every run and call has a time limit
  * (an instruction-count hook looking at the clock) and a memory limit
@@ -183,7 +184,9 @@ luacond_open(struct cond *conds, size_t n)
 		}
 		lua_pushvalue(L, -2);
 		lua_setupvalue(L, -2, 1);		/* its _ENV */
-		if (limited_call(c, 0, 0, &err) == -1)
+		for (j = 0; j < c->nargs; j++)
+			lua_pushstring(L, c->args[j]);
+		if (limited_call(c, (int)c->nargs, 0, &err) == -1)
 			goto fail;
 		c->stages = 0;
 		for (j = 0; j < sizeof(stage_funcs) / sizeof(*stage_funcs);

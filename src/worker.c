@@ -351,7 +351,11 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 		event_free(checker);
 	conncheck_close();
 	dns_close();
-	luacond_close();
+	/*
+	 * The Lua state is left to exit(): closing it would dlclose() the
+	 * scripts' C modules, whose libraries' static memory (libldap's)
+	 * would then show as leaked.
+	 */
 	if (launcher_fd != -1)
 		event_free(launcher);
 	event_base_free(wbase);

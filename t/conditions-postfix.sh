@@ -57,46 +57,6 @@ pf_milters "unix:$TMP/md-pf.sock" || bail postfix-conf "pf_milters failed"
 pf_start || bail postfix-start "pf_start failed"
 
 # --- Helpers ----------------------------------------------------------------
-NSENT=0
-
-# send CASE TO XCLIENT-ARGS...: one message through Postfix with an
-# "X-Case: CASE" header, presenting the client with XCLIENT; waits
-# until it is delivered and milterd has logged both sessions.  SINK is
-# then the delivered message's file.
-send() {
-	_c=$1
-	_to=$2
-	shift 2
-	NSENT=$((NSENT + 1))
-	_before=$(pf_sink_files | wc -l)
-	pf_send --helo client.example --from alice@example.com --to "$_to" \
-	    --header "X-Case: $_c" "$@"
-	_rc=$?
-	cp "$PF_SEND_OUT" "$TMP/$_c.swaks"
-	if [ "$_rc" -eq 0 ]; then
-		ok "$_c-sent"
-	else
-		fail "$_c-sent" "swaks exit status $_rc"
-		sed 's/^/    | /' "$TMP/$_c.swaks" | tail -n 15
-	fi
-	SINK=
-	if pf_wait_sink $((_before + 1)) 10; then
-		SINK=$(pf_sink_files | tr '\n' '\0' |
-		    xargs -0 grep -l "^X-Case: $_c\$" | head -n 1)
-	fi
-	if [ -n "$SINK" ]; then
-		ok "$_c-delivered"
-		# The headers only (the sink file up to the empty line).
-		sed '/^\r\{0,1\}$/q' "$SINK" >"$TMP/$_c.hdrs"
-	else
-		fail "$_c-delivered" "no delivered message with X-Case: $_c"
-		: >"$TMP/$_c.hdrs"
-	fi
-	# Two session lines per case: localhost, then the XCLIENT client.
-	wait_for 10 test "$(grep -c ' session=' "$MDLOG")" -ge $((NSENT * 2)) ||
-	    fail "$_c-sessions" "not $((NSENT * 2)) session lines in $MDLOG"
-}
-
 # count_is NAME WANT PATTERN FILE: PATTERN (ERE) is on WANT lines of FILE.
 count_is() {
 	_got=$(grep -Ec -- "$3" "$4")
@@ -118,7 +78,7 @@ DYN='p2124-ipad14tokyo\.tokyo\.ocn\.ne\.jp'
 N='[0-9.]+'
 
 # --- 1. Remote, dynamic name, not authenticated: spam applies -------------
-send dyn bob@example.org --xclient-name p2124-ipad14tokyo.tokyo.ocn.ne.jp \
+pf_send_case dyn bob@example.org --xclient-name p2124-ipad14tokyo.tokyo.ocn.ne.jp \
     --xclient-addr 192.0.2.10
 grep_ok dyn-spam-header '^X-Spam-Checked: yes' "$TMP/dyn.hdrs"
 no_grep dyn-no-signed '^X-Signed:' "$TMP/dyn.hdrs"
@@ -132,7 +92,7 @@ session_ok dyn-line "$DYN\[192\.0\.2\.10\]" \
     "child\.spam=accept:$N child\.sign=stopped@auth:$N child\.vip=stopped@viprcpt:$N verdict=accept@eom "
 
 # --- 2. Remote, static name, to a vip recipient: spam out at connect ------
-send static ann@vip.example --xclient-name mail.example.net \
+pf_send_case static ann@vip.example --xclient-name mail.example.net \
     --xclient-addr 192.0.2.11
 no_grep static-no-spam '^X-Spam-Checked:' "$TMP/static.hdrs"
 no_grep static-no-signed '^X-Signed:' "$TMP/static.hdrs"
@@ -143,7 +103,7 @@ session_ok static-line 'mail\.example\.net\[192\.0\.2\.11\]' \
     "child\.spam=stopped@dynamic:$N child\.sign=stopped@auth:$N child\.vip=accept:$N verdict=accept@eom "
 
 # --- 3. The dynamic name, authenticated (XCLIENT LOGIN): sign applies -----
-send auth bob@example.org --xclient-name p2124-ipad14tokyo.tokyo.ocn.ne.jp \
+pf_send_case auth bob@example.org --xclient-name p2124-ipad14tokyo.tokyo.ocn.ne.jp \
     --xclient-addr 192.0.2.12 --xclient-login joe
 no_grep auth-no-spam '^X-Spam-Checked:' "$TMP/auth.hdrs"
 grep_ok auth-signed '^X-Signed: yes' "$TMP/auth.hdrs"
@@ -158,7 +118,7 @@ session_ok auth-line "$DYN\[192\.0\.2\.12\]" \
     "child\.spam=stopped@!auth:$N child\.sign=accept:$N child\.vip=stopped@viprcpt:$N verdict=accept@eom "
 
 # --- 4. A local network: spam out at connect, no child left ---------------
-send lan bob@example.org --xclient-addr 10.1.2.3 \
+pf_send_case lan bob@example.org --xclient-addr 10.1.2.3 \
     --xclient-name dhcp123.example.com
 no_grep lan-no-spam '^X-Spam-Checked:' "$TMP/lan.hdrs"
 no_grep lan-no-signed '^X-Signed:' "$TMP/lan.hdrs"

@@ -574,3 +574,44 @@ pf_wait_queue_empty() {
 	postqueue -c "$PF_ETC" -p >&2
 	return 1
 }
+
+# pf_send_case CASE TO XCLIENT-ARGS...: one message from alice@example.com
+# through Postfix with an "X-Case: CASE" header, presenting the client
+# with XCLIENT; waits until it is delivered (SINK is then its file,
+# TMP/CASE.hdrs its headers, TMP/CASE.swaks the dialogue) and milterd
+# has logged both sessions (localhost, then the presented client) in
+# MDLOG.  Uses ok/fail from t/lib/test.sh.
+PF_NSENT=0
+pf_send_case() {
+	_c=$1
+	_to=$2
+	shift 2
+	PF_NSENT=$((PF_NSENT + 1))
+	_before=$(pf_sink_files | wc -l)
+	pf_send --helo client.example --from alice@example.com --to "$_to" \
+	    --header "X-Case: $_c" "$@"
+	_rc=$?
+	cp "$PF_SEND_OUT" "$TMP/$_c.swaks"
+	if [ "$_rc" -eq 0 ]; then
+		ok "$_c-sent"
+	else
+		fail "$_c-sent" "swaks exit status $_rc"
+		sed 's/^/    | /' "$TMP/$_c.swaks" | tail -n 15
+	fi
+	SINK=
+	if pf_wait_sink $((_before + 1)) 10; then
+		SINK=$(pf_sink_files | tr '\n' '\0' |
+		    xargs -0 grep -l "^X-Case: $_c\$" | head -n 1)
+	fi
+	if [ -n "$SINK" ]; then
+		ok "$_c-delivered"
+		# The headers only (the sink file up to the empty line).
+		sed '/^\r\{0,1\}$/q' "$SINK" >"$TMP/$_c.hdrs"
+	else
+		fail "$_c-delivered" "no delivered message with X-Case: $_c"
+		: >"$TMP/$_c.hdrs"
+	fi
+	# Two session lines per case: localhost, then the XCLIENT client.
+	wait_for 10 test "$(grep -c ' session=' "$MDLOG")" -ge $((PF_NSENT * 2)) ||
+	    fail "$_c-sessions" "not $((PF_NSENT * 2)) session lines in $MDLOG"
+}

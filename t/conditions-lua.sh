@@ -1,0 +1,234 @@
+#!/bin/sh
+# lua conditions (milterd.conf(5), CONDITIONS).  With mtasim: functions
+# at HELO (the child is kept out of the connection) and DATA (it is told
+# abort), the session table (recipients so far, earlier children's
+# verdicts), condition_error = apply|skip after a runtime error and
+# after a script whose top level fails, configuration errors with
+# their lines.  With a real Postfix and XCLIENT: the shipped examples,
+# etc/lua/sqlite-users.lua (per recipient, from an SQLite table) and
+# etc/lua/ldap-users.lua (per sender, against a slapd this test
+# starts).
+. "$(dirname "$0")/lib/test.sh"
+# shellcheck source=lib/postfix.sh
+. "$T/lib/postfix.sh"
+on_exit pf_stop
+ETC=$T/../etc/lua
+
+MSG=$TMP/msg.eml
+printf 'From: <a@example.com>\nTo: <b@example.com>\nSubject: hi\n\nbody\n' >"$MSG"
+
+# has NAME PATTERN: how many lines of child NAME's log match.
+has() {
+	grep -Ec -- "$2" "$TMP/$1.log" 2>/dev/null
+	true
+}
+
+# --- HELO and DATA ----------------------------------------------------------
+cat >"$TMP/stages.lua" <<'EOS'
+local blocked = ...
+function helo(s)
+	return s.helo ~= blocked
+end
+function data(s)
+	return #s.recipients < 3
+end
+EOS
+tmilter st
+milterd_start st \
+    "condition \"stages\" { type = \"lua\" script = \"$TMP/stages.lua\" args = { \"bad.example\" } }" \
+    "$(child st 'conditions = { "stages" }')"
+S="unix:$TMP/md-st.sock"
+mtasim_run helo -s "$S" -H bad.example "$MSG"
+rc_is helo 0
+check helo-connect test "$(has st '^connect ')" -eq 1
+check helo-kept-out test "$(has st '^helo ')" -eq 0
+wait_for 10 grep -q 'session=.*child\.st=stopped@stages' "$TMP/md-st.err"
+grep_ok helo-line 'child\.st=stopped@stages:[0-9.]+ verdict=accept@helo ' "$TMP/md-st.err"
+mtasim_run three -s "$S" -H good.example -r a@x.test -r b@x.test \
+    -r c@x.test "$MSG"
+rc_is three 0
+check three-helo test "$(has st '^helo good\.example')" -eq 1
+check three-rcpts test "$(has st '^rcpt ')" -eq 3
+check three-abort test "$(has st '^abort')" -eq 1
+check three-no-eom test "$(has st '^eom')" -eq 0
+mtasim_run two -s "$S" -H good.example -r a@x.test -r b@x.test "$MSG"
+rc_is two 0
+check two-eom test "$(has st '^eom')" -eq 1
+check st-stopped test "$(child_stat st st stopped)" = 2
+
+# --- Earlier children's verdicts ---------------------------------------------
+cat >"$TMP/verdicts.lua" <<'EOS'
+function data(s)
+	return s.verdicts.first ~= "reject"
+end
+EOS
+tmilter first -R bob@x.test
+tmilter second
+milterd_start vd \
+    "condition \"firstok\" { type = \"lua\" script = \"$TMP/verdicts.lua\" }" \
+    "$(child first)" "$(child second 'conditions = { "firstok" }')"
+mtasim_run vd1 -s "unix:$TMP/md-vd.sock" -r ann@x.test -r bob@x.test "$MSG"
+rc_is vd1 0
+grep_ok vd1-bob-refused 'rcpt <bob@x.test>: replycode 550' "$TMP/vd1.out"
+check vd1-second-out test "$(has second '^eom')" -eq 0
+mtasim_run vd2 -s "unix:$TMP/md-vd.sock" -r ann@x.test "$MSG"
+rc_is vd2 0
+check vd2-second-in test "$(has second '^eom')" -eq 1
+
+# --- condition_error --------------------------------------------------------
+cat >"$TMP/broken.lua" <<'EOS'
+function mail(s)
+	error("the database is down")
+end
+EOS
+cat >"$TMP/noload.lua" <<'EOS'
+local db = require("no_such_module_for_milterd")
+function mail(s)
+	return true
+end
+EOS
+tmilter ap
+tmilter sk
+tmilter nl
+milterd_start ce \
+    "condition \"broken\" { type = \"lua\" script = \"$TMP/broken.lua\" }" \
+    "condition \"noload\" { type = \"lua\" script = \"$TMP/noload.lua\" }" \
+    "$(child ap 'conditions = { "broken" }')" \
+    "$(child sk 'conditions = { "broken" } condition_error = "skip"')" \
+    "$(child nl 'conditions = { "noload" } condition_error = "skip"')"
+wait_for 10 grep -q 'condition "noload":' "$TMP/md-ce.err"
+grep_ok noload-logged 'condition "noload": .*noload.lua:1: module .no_such_module_for_milterd. not found' "$TMP/md-ce.err"
+mtasim_run ce -s "unix:$TMP/md-ce.sock" "$MSG"
+rc_is ce 0
+check ce-apply-runs test "$(has ap '^eom')" -eq 1
+check ce-skip-out test "$(has sk '^mail ')" -eq 0
+check ce-noload-out test "$(has nl '^mail ')" -eq 0
+grep_ok ce-error-logged 'condition "broken": .*broken.lua:2: the database is down' "$TMP/md-ce.err"
+grep_ok ce-line 'child\.ap=accept:[0-9.]+ child\.sk=stopped@broken:[0-9.]+ child\.nl=stopped@noload:' "$TMP/md-ce.err"
+
+# --- Configuration errors ---------------------------------------------------
+printf 'function mail(s)\n  return s.sender ==\nend\n' >"$TMP/syntax.lua"
+{
+	printf 'condition "a" { type = "lua" script = "%s/syntax.lua" }\n' "$TMP"
+	printf 'condition "b" { type = "lua" script = "%s/none.lua" }\n' "$TMP"
+	printf 'condition "c" { type = "lua" }\n'
+	printf 'condition "d" { type = "lua" script = "%s/broken.lua" time_limit = 0 }\n' "$TMP"
+	printf 'milter "m" { socket = "unix:/m" condition_error = "maybe" }\n'
+} >"$TMP/bad.conf"
+"$BUILD/milterd" -n -f "$TMP/bad.conf" >"$TMP/bad.out" 2>&1
+RC=$?
+rc_is bad-conf 1
+grep_ok bad-syntax "bad.conf:1: condition \"a\": .*syntax.lua:3: unexpected symbol near 'end'" "$TMP/bad.out"
+grep_ok bad-missing 'bad.conf:2: condition "b": .*none.lua: No such file or directory' "$TMP/bad.out"
+grep_ok bad-noscript 'bad.conf:3: condition "c": no script' "$TMP/bad.out"
+grep_ok bad-limit 'bad.conf:4: condition "d": time_limit 0: expected 1 to 60000' "$TMP/bad.out"
+grep_ok bad-choice 'bad.conf:5: condition_error "maybe": expected apply or skip' "$TMP/bad.out"
+
+# --- Postfix: the shipped examples, SQLite and LDAP ---------------------------
+# users.sqlite: ann off, bob on, example.org on as a domain, carol@
+# example.org off (her row wins over the domain's); no row: off.
+DB=$TMP/users.sqlite
+sqlite3 "$DB" "CREATE TABLE users (address TEXT PRIMARY KEY, spamcheck INTEGER);
+INSERT INTO users VALUES ('ann@example.com', 0), ('bob@example.com', 1),
+('@example.org', 1), ('carol@example.org', 0);" || bail sqlite "sqlite3 failed"
+chmod 644 "$DB"
+
+# slapd: dc=example,dc=org, ann may sign (employeeType: sign), bob not.
+set -- $(pf_free_port 1)
+LDAP_URI=ldap://127.0.0.1:$1/
+mkdir -p "$TMP/ldap"
+cat >"$TMP/slapd.conf" <<EOS
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile $TMP/slapd.pid
+database mdb
+suffix "dc=example,dc=org"
+rootdn "cn=admin,dc=example,dc=org"
+rootpw secret
+directory $TMP/ldap
+maxsize 10485760
+access to * by * read
+EOS
+bg slapd /usr/sbin/slapd -f "$TMP/slapd.conf" -h "$LDAP_URI" -d 0
+wait_for 10 ldapsearch -x -H "$LDAP_URI" -b '' -s base ||
+    bail slapd-start "slapd did not start: $(cat "$TMP/slapd.err")"
+ldapadd -x -H "$LDAP_URI" -D cn=admin,dc=example,dc=org -w secret \
+    >"$TMP/ldapadd.out" 2>&1 <<'EOS' || bail ldapadd "$(cat "$TMP/ldapadd.out")"
+dn: dc=example,dc=org
+objectClass: dcObject
+objectClass: organization
+o: Example
+dc: example
+
+dn: ou=people,dc=example,dc=org
+objectClass: organizationalUnit
+ou: people
+
+dn: uid=ann,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: ann
+cn: Ann
+sn: A
+mail: ann@example.com
+employeeType: sign
+
+dn: uid=bob,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: bob
+cn: Bob
+sn: B
+mail: bob@example.com
+employeeType: staff
+EOS
+
+tmilter spam -h 'X-Spam-Checked: yes'
+tmilter sign -h 'X-Signed: yes'
+milterd_start pf 'socket_mode = "0666"' \
+    "condition \"spam_wanted\" { type = \"lua\" script = \"$ETC/sqlite-users.lua\" args = { \"$DB\", \"spamcheck\", \"off\" } }" \
+    "condition \"may_sign\" { type = \"lua\" script = \"$ETC/ldap-users.lua\" args = { \"$LDAP_URI\", \"ou=people,dc=example,dc=org\", \"employeeType\", \"sign\" } }" \
+    "$(child spam 'conditions = { "spam_wanted" }')" \
+    "$(child sign 'conditions = { "may_sign" }')"
+MD_PID=$BG_PID
+MDLOG=$TMP/md-pf.err
+pf_init "$TMP/pf" || bail postfix-init "pf_init failed"
+pf_milters "unix:$TMP/md-pf.sock" || bail postfix-conf "pf_milters failed"
+pf_start || bail postfix-start "pf_start failed"
+
+# 1. To ann (off) and bob (on): spam takes the message, shown bob only.
+pf_send_case two ann@example.com,bob@example.com --xclient-addr 192.0.2.1 \
+    --xclient-name a.example
+grep_ok two-spam '^X-Spam-Checked: yes' "$TMP/two.hdrs"
+grep_ok two-spam-bob '^rcpt <bob@example\.com>' "$TMP/spam.log"
+check two-spam-not-ann test "$(has spam '^rcpt <ann@')" -eq 0
+# 2. To ann only, and to carol (her row over her domain's): no spam.
+pf_send_case ann ann@example.com,carol@example.org --xclient-addr 192.0.2.2 \
+    --xclient-name b.example
+no_grep ann-no-spam '^X-Spam-Checked:' "$TMP/ann.hdrs"
+# 3. To dave@example.org (the domain's row) and to nobody@else.test
+# (no row: off): spam, shown dave only.
+pf_send_case dom dave@example.org,nobody@else.test --xclient-addr 192.0.2.3 \
+    --xclient-name c.example
+grep_ok dom-spam '^X-Spam-Checked: yes' "$TMP/dom.hdrs"
+check dom-spam-dave test "$(has spam '^rcpt <dave@example\.org>')" -eq 1
+check dom-spam-not-nobody test "$(has spam '^rcpt <nobody@')" -eq 0
+# 4. LDAP: ann logged in (XCLIENT LOGIN) may sign; bob may not; no
+# login: the envelope sender, alice, has no entry.
+pf_send_case ldap-ann bob@example.com --xclient-addr 192.0.2.4 \
+    --xclient-name d.example --xclient-login ann
+grep_ok ldap-ann-signed '^X-Signed: yes' "$TMP/ldap-ann.hdrs"
+pf_send_case ldap-bob bob@example.com --xclient-addr 192.0.2.5 \
+    --xclient-name e.example --xclient-login bob
+no_grep ldap-bob-not-signed '^X-Signed:' "$TMP/ldap-bob.hdrs"
+pf_send_case ldap-none bob@example.com --xclient-addr 192.0.2.6 \
+    --xclient-name f.example
+no_grep ldap-none-not-signed '^X-Signed:' "$TMP/ldap-none.hdrs"
+check sign-one-eom test "$(has sign '^eom')" -eq 1
+no_grep pf-no-lua-errors 'condition "(spam_wanted|may_sign)":' "$MDLOG"
+
+kill "$MD_PID" 2>/dev/null
+_pf_poll 20 _pf_dead "$MD_PID" ||
+    fail milterd-stop "milterd $MD_PID does not exit on SIGTERM"
+finish
