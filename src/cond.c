@@ -561,5 +561,8 @@ cond_free(struct cond *c)
 	for (i = 0; i < c->nargs; i++)
 		free(c->args[i]);
 	free(c->args);
+	for (i = 0; i < c->nmacros; i++)
+		free(c->macros[i]);
+	free(c->macros);
 	free(c->code);
 }

@@ -93,6 +93,8 @@ struct cond {
 	char		*script;	/* lua: its path */
 	char		**args;		/* lua: the script's arguments (...) */
 	size_t		 nargs;
+	char		**macros;	/* lua: to ask the MTA for */
+	size_t		 nmacros;
 	char		*code;		/* lua: its text, read at load */
 	size_t		 codelen;
 	int		 time_limit;	/* lua: milliseconds a call */

@@ -62,6 +62,7 @@ static int	v_hours(cfg_t *, cfg_opt_t *);
 static int	metrics_spec(const char *, struct sockspec *, char *, size_t);
 static int	parse_fallback(const char *, enum fallback *);
 static char	*dup_opt(cfg_t *, const char *);
+static char	**dup_list(cfg_t *, const char *, size_t *);
 static int	convert(cfg_t *, struct conf *);
 static int	convert_milter(cfg_t *, struct milter_conf *);
 static int	build_cond(cfg_t *, struct cond *, char *, size_t);
@@ -92,6 +93,7 @@ static cfg_opt_t cond_opts[] = {
 	CFG_INT("timeout",		2,		CFGF_NONE),
 	CFG_STR("script",		NULL,		CFGF_NODEFAULT),
 	CFG_STR_LIST("args",		NULL,		CFGF_NODEFAULT),
+	CFG_STR_LIST("macros",		NULL,		CFGF_NODEFAULT),
 	CFG_INT("time_limit",		100,		CFGF_NONE),
 	CFG_INT("memory_limit",		16777216,	CFGF_NONE),
 	CFG_END()
@@ -474,12 +476,15 @@ lua_script(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		snprintf(err, errlen, "no script");
 		return -1;
 	}
-	if ((c->nargs = cfg_size(sec, "args")) > 0 && (c->args =
-	    calloc(c->nargs, sizeof(*c->args))) == NULL)
-		fatal("%s: calloc", __func__);
-	for (i = 0; i < c->nargs; i++)
-		if ((c->args[i] = strdup(cfg_getnstr(sec, "args", i))) == NULL)
-			fatal("%s: strdup", __func__);
+	c->args = dup_list(sec, "args", &c->nargs);
+	c->macros = dup_list(sec, "macros", &c->nmacros);
+	for (i = 0; i < c->nmacros; i++)
+		if (strpbrk(c->macros[i], " \t") != NULL ||
+		    c->macros[i][0] == '\0') {
+			snprintf(err, errlen, "macros \"%s\": expected a macro "
+			    "name such as {auth_authen}", c->macros[i]);
+			return -1;
+		}
 	c->time_limit = (int)cfg_getint(sec, "time_limit");
 	if (c->time_limit < 1 || c->time_limit > 60000) {
 		snprintf(err, errlen, "time_limit %d: expected 1 to 60000 "
@@ -551,20 +556,13 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		    errlen);
 	case COND_SENDER:
 	case COND_RECIPIENT:
-		if (cfg_size(sec, "list") > 0 && (c->list = calloc(cfg_size(sec,
-		    "list"), sizeof(*c->list))) == NULL)
-			fatal("%s: calloc", __func__);
-		for (i = 0; i < cfg_size(sec, "list"); i++) {
-			if (strchr(cfg_getnstr(sec, "list", i), '@') == NULL) {
+		c->list = dup_list(sec, "list", &c->nlist);
+		for (i = 0; i < c->nlist; i++)
+			if (strchr(c->list[i], '@') == NULL) {
 				snprintf(err, errlen, "list \"%s\": expected "
-				    "@domain, user@ or user@domain",
-				    cfg_getnstr(sec, "list", i));
+				    "@domain, user@ or user@domain", c->list[i]);
 				return -1;
 			}
-			if ((c->list[c->nlist++] = strdup(cfg_getnstr(sec,
-			    "list", i))) == NULL)
-				fatal("%s: strdup", __func__);
-		}
 		c->file = dup_opt(sec, "file");
 		if (c->nlist == 0 && c->file == NULL) {
 			snprintf(err, errlen, "no list and no file");
@@ -682,6 +680,24 @@ dup_opt(cfg_t *cfg, const char *name)
 	return s;
 }
 
+/* A list option's strings, copied; NULL when empty. */
+static char **
+dup_list(cfg_t *cfg, const char *name, size_t *n)
+{
+	char	**l;
+	size_t	  i;
+
+	if ((*n = cfg_size(cfg, name)) == 0)
+		return NULL;
+	if ((l = calloc(*n, sizeof(*l))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < *n; i++)
+		if ((l[i] = strdup(cfg_getnstr(cfg, name, (unsigned int)i))) ==
+		    NULL)
+			fatal("%s: strdup", __func__);
+	return l;
+}
+
 static int
 convert_milter(cfg_t *sec, struct milter_conf *mc)
 {
@@ -756,14 +772,7 @@ convert(cfg_t *cfg, struct conf *c)
 	    "disconnect_check_interval");
 	(void)parse_fallback(cfg_getstr(cfg, "fallback_on_disconnect"),
 	    &c->fallback_on_disconnect);
-	c->ndns_servers = cfg_size(cfg, "dns_servers");
-	if (c->ndns_servers > 0 && (c->dns_servers = calloc(c->ndns_servers,
-	    sizeof(*c->dns_servers))) == NULL)
-		fatal("%s: calloc", __func__);
-	for (i = 0; i < c->ndns_servers; i++)
-		if ((c->dns_servers[i] = strdup(cfg_getnstr(cfg, "dns_servers",
-		    i))) == NULL)
-			fatal("%s: strdup", __func__);
+	c->dns_servers = dup_list(cfg, "dns_servers", &c->ndns_servers);
 	c->nconds = cfg_size(cfg, "condition");
 	if (c->nconds > 0 && (c->conds = calloc(c->nconds,
 	    sizeof(*c->conds))) == NULL)

@@ -87,6 +87,7 @@ static void	dnsbl_end(struct session *);
 static void	dnsbl_free(struct dns_wait *);
 static const struct dns_answer *dnsbl_answer(void *, const char *);
 static void	rcpt_scope(struct session *);
+static void	add_macro(char *, const char *);
 static void	own_macros(struct session *, char [][512], const char **);
 static uint32_t	condition_steps(const struct conf *);
 static void	handle_command(struct session *, const struct milter_cmd *);
@@ -1652,34 +1653,46 @@ dnsbl_answer(void *arg, const char *name)
 	return NULL;
 }
 
+/* " name" onto a stage's list (a NUL-terminated string of 512). */
+static void
+add_macro(char *list, const char *name)
+{
+	strlcat(list, " ", 512);
+	strlcat(list, name, 512);
+}
+
 /*
  * What milterd asks of the MTA for itself: the MTA's end of the client
- * connection (disconnect check), the macros its conditions look at.
+ * connection (disconnect check), the macros its conditions look at (a
+ * lua condition's `macros', at each stage its script has a function
+ * for: the COND_STAGES bits are in SMFIM_ order).
  */
 static void
 own_macros(struct session *s, char lists[][512], const char **own)
 {
 	const struct conf	*conf = s->conf;
-	size_t			 i;
+	const struct cond	*c;
+	size_t			 i, j, k;
 
-	memset(own, 0, SMFIM_COUNT * sizeof(*own));
-	lists[SMFIM_CONNECT][0] = lists[SMFIM_ENVFROM][0] = '\0';
+	for (i = 0; i < SMFIM_COUNT; i++)
+		lists[i][0] = '\0';
 	if (conf->disconnect_check)
-		strlcpy(lists[SMFIM_CONNECT],
-		    "{daemon_addr} {daemon_port} {if_addr}", 512);
+		add_macro(lists[SMFIM_CONNECT],
+		    "{daemon_addr} {daemon_port} {if_addr}");
 	for (i = 0; i < conf->nconds; i++) {
-		if (conf->conds[i].type == COND_AUTHENTICATED)
-			strlcat(lists[SMFIM_ENVFROM],
-			    " {auth_authen} {auth_type}", 512);
-		else if (conf->conds[i].type == COND_MACRO) {
-			strlcat(lists[SMFIM_ENVFROM], " ", 512);
-			strlcat(lists[SMFIM_ENVFROM], conf->conds[i].macro, 512);
-		}
+		c = &conf->conds[i];
+		if (c->type == COND_AUTHENTICATED)
+			add_macro(lists[SMFIM_ENVFROM],
+			    "{auth_authen} {auth_type}");
+		else if (c->type == COND_MACRO)
+			add_macro(lists[SMFIM_ENVFROM], c->macro);
+		for (j = 0; j < sizeof(COND_STAGES) - 1; j++)
+			for (k = 0; (c->stages & (1U << j)) && k < c->nmacros;
+			    k++)
+				add_macro(lists[j], c->macros[k]);
 	}
-	if (lists[SMFIM_CONNECT][0] != '\0')
-		own[SMFIM_CONNECT] = lists[SMFIM_CONNECT];
-	if (lists[SMFIM_ENVFROM][0] != '\0')
-		own[SMFIM_ENVFROM] = lists[SMFIM_ENVFROM] + 1;
+	for (i = 0; i < SMFIM_COUNT; i++)
+		own[i] = lists[i][0] != '\0' ? lists[i] + 1 : NULL;
 }
 
 /* The child's first recipient condition, or NULL. */

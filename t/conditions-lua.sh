@@ -55,6 +55,15 @@ mtasim_run two -s "$S" -H good.example -r a@x.test -r b@x.test "$MSG"
 rc_is two 0
 check two-eom test "$(has st '^eom')" -eq 1
 check st-stopped test "$(child_stat st st stopped)" = 2
+# A script's macros are asked for at the stages it has functions for
+# (helo: 1, data: 4), not at the others.
+milterd_start mac \
+    "condition \"stages\" { type = \"lua\" script = \"$TMP/stages.lua\" macros = { \"{client_ptr}\", \"j\" } }" \
+    "$(child st 'conditions = { "stages" }')"
+mtasim_run neg -v -s "unix:$TMP/md-mac.sock" "$MSG"
+grep_ok neg-helo-macros '^  macros 1: .*\{client_ptr\} j' "$TMP/neg.out"
+grep_ok neg-data-macros '^  macros 4: .*\{client_ptr\} j' "$TMP/neg.out"
+no_grep neg-not-mail '^  macros 2: .*client_ptr' "$TMP/neg.out"
 
 # --- Earlier children's verdicts ---------------------------------------------
 cat >"$TMP/verdicts.lua" <<'EOS'
@@ -114,6 +123,7 @@ printf 'function mail(s)\n  return s.sender ==\nend\n' >"$TMP/syntax.lua"
 	printf 'condition "c" { type = "lua" }\n'
 	printf 'condition "d" { type = "lua" script = "%s/broken.lua" time_limit = 0 }\n' "$TMP"
 	printf 'milter "m" { socket = "unix:/m" condition_error = "maybe" }\n'
+	printf 'condition "e" { type = "lua" script = "%s/broken.lua" macros = { "a b" } }\n' "$TMP"
 } >"$TMP/bad.conf"
 "$BUILD/milterd" -n -f "$TMP/bad.conf" >"$TMP/bad.out" 2>&1
 RC=$?
@@ -123,6 +133,7 @@ grep_ok bad-missing 'bad.conf:2: condition "b": .*none.lua: No such file or dire
 grep_ok bad-noscript 'bad.conf:3: condition "c": no script' "$TMP/bad.out"
 grep_ok bad-limit 'bad.conf:4: condition "d": time_limit 0: expected 1 to 60000' "$TMP/bad.out"
 grep_ok bad-choice 'bad.conf:5: condition_error "maybe": expected apply or skip' "$TMP/bad.out"
+grep_ok bad-macro 'bad.conf:6: condition "e": macros "a b": expected a macro name' "$TMP/bad.out"
 
 # --- Postfix: the shipped examples, SQLite and LDAP ---------------------------
 # users.sqlite: ann off, bob on, example.org on as a domain, carol@
