@@ -141,6 +141,9 @@ install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/share/milterd
 	install -m 0755 bin/milterd-munin \
 	    $(DESTDIR)$(PREFIX)/share/milterd/milterd-munin
+	mkdir -p $(DESTDIR)$(PREFIX)/share/milterd/lua
+	install -m 0644 etc/lua/sqlite-users.lua etc/lua/ldap-users.lua \
+	    $(DESTDIR)$(PREFIX)/share/milterd/lua
 	install -m 0644 etc/milterd.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/milterd.conf.sample
 

@@ -11,6 +11,7 @@ check install-exit-0 test "$RC" -eq 0
 for f in sbin/milterd sbin/milterctl bin/mtasim share/man/man8/milterd.8 \
     share/man/man8/milterctl.8 share/man/man5/milterd.conf.5 \
     share/man/man1/mtasim.1 share/milterd/milterd-munin \
+    share/milterd/lua/sqlite-users.lua share/milterd/lua/ldap-users.lua \
     etc/milterd.conf.sample; do
 	check "installed-$f" test -s "$TMP/root/opt/milterd/$f"
 done
