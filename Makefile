@@ -53,7 +53,7 @@ UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 		   t/unit/test_launcher.c t/unit/test_stats.c \
 		   t/unit/test_history.c t/unit/test_graph.c \
 		   t/unit/test_conncheck.c t/unit/test_cond.c
-FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply
+FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply fuzz_session
 
 PROGS		 = $(B)/milterd $(B)/milterctl $(B)/mtasim
 TEST_PROGS	 = $(B)/unit $(B)/tmilter
@@ -114,16 +114,29 @@ lint:
 	mandoc -Tlint -Wwarning man/*.[0-9]
 
 # libFuzzer targets: the frame reader and the decoders of both
-# directions, seeded with the captured fixtures.
+# directions, seeded with the captured fixtures; the session state
+# machine (in-memory connections, --wrap for the child's connect),
+# seeded from the captured sessions by t/fuzz/session-seeds.py.
+SESSION_FUZZ_SRCS = src/session.c src/child.c src/merge.c src/cond.c \
+		   src/luacond.c src/stats.c src/conf.c src/detect.c \
+		   $(COMMON_SRCS)
 fuzz: setup
-	mkdir -p build/fuzz
+	mkdir -p build/fuzz/seeds-fuzz_session
+	/usr/bin/python3 t/fuzz/session-seeds.py t/fixtures \
+	    build/fuzz/seeds-fuzz_session
 	for t in $(FUZZ_TARGETS); do \
-	    clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc \
-	        -fsanitize=fuzzer,address,undefined \
-	        -o build/fuzz/$$t t/fuzz/$$t.c $(CODEC_SRCS) || exit 1; \
+	    srcs="$(CODEC_SRCS)" seeds=t/fixtures/seeds libs=; \
+	    if [ $$t = fuzz_session ]; then \
+	        srcs="$(SESSION_FUZZ_SRCS)"; \
+	        seeds=build/fuzz/seeds-fuzz_session; \
+	        libs="$(PKG_LIBS) $(LUA_LIBS) -Wl,--wrap=sockspec_connect"; \
+	    fi; \
+	    clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) \
+	        $(LUA_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	        -o build/fuzz/$$t t/fuzz/$$t.c $$srcs $$libs || exit 1; \
 	    mkdir -p build/fuzz/corpus-$$t; \
 	    build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	        build/fuzz/corpus-$$t t/fixtures/seeds || exit 1; \
+	        build/fuzz/corpus-$$t $$seeds || exit 1; \
 	done
 
 install: all
