@@ -1471,7 +1471,7 @@ apply_conditions(struct session *s, char cmd)
 		}
 		if (cmd == SMFIC_MAIL || cmd == SMFIC_CONNECT)
 			c->stopped = NULL;
-		for (j = 0; j < c->mc->nconds && c->stopped == NULL; j++) {
+		for (j = 0; j < c->mc->nconds; j++) {
 			ref = &c->mc->conds[j];
 			if (!(s->conf->conds[ref->idx].stages & COND_AT(cmd)) ||
 			    cond_holds(s, c, ref, &v))
@@ -1494,6 +1494,7 @@ apply_conditions(struct session *s, char cmd)
 			}
 			/* Kept out: its fallback, if it is down, does not count. */
 			c->owed = 0;
+			break;
 		}
 	}
 }
