@@ -28,10 +28,12 @@
 #   collect            write $TMP/$CASE.$MODE.W for each W of
 #                      E2E_OUTPUTS (e2e_replies, e2e_sink and e2e_view
 #                      do replies, sink and view)
-# and may set E2E_REPLY_MASK (sed script for the SMTP replies).
+# and may set E2E_REPLY_MASK and E2E_VIEW_MASK (sed -E scripts for the
+# SMTP replies and the children's logs).
 
 E2E_OUTPUTS=${E2E_OUTPUTS:-replies sink view}
 E2E_REPLY_MASK=${E2E_REPLY_MASK:-}
+E2E_VIEW_MASK=${E2E_VIEW_MASK:-}
 : >"$TMP/seen"
 
 # msg FILE SUBJECT [HEADER-LINES]: a message with fixed Date and
@@ -194,7 +196,7 @@ e2e_view() {
 	_k=1
 	while [ "$_k" -le "$NKIDS" ]; do
 		echo "=== child $_k"
-		norm_view <"$TMP/$CASE-$MODE$_k.log"
+		norm_view <"$TMP/$CASE-$MODE$_k.log" | sed -E "$E2E_VIEW_MASK"
 		_k=$((_k + 1))
 	done >"$TMP/$CASE.$MODE.view"
 }
