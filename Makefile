@@ -6,6 +6,10 @@
 #   make test       set up, build as `make' does (its warnings differ
 #                   at -O2), build with ASan/UBSan into build/asan/,
 #                   run every test (t/run)
+#   make test-sendmail  the ASan build as make test makes it, then
+#                   t/sendmail.sh: milterd
+#                   against Debian's Sendmail in a cached Debian tree
+#                   (made the first time: network, a few minutes)
 #   make fuzz       run each fuzz target for FUZZ_SECONDS
 #   make bench      throughput and cost figures (bin/bench)
 #   make lint       mandoc -Tlint on the man pages
@@ -110,6 +114,10 @@ test: setup
 	$(MAKE) lint
 	sh t/run build/asan
 
+test-sendmail: setup
+	$(MAKE) B=build/asan OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" tests
+	MILTERD_TEST_SENDMAIL=1 BUILD=build/asan sh t/sendmail.sh
+
 lint:
 	mandoc -Tlint -Wwarning man/*.[0-9]
 
@@ -163,4 +171,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all tests setup run bench test lint fuzz install clean
+.PHONY: all tests setup run bench test test-sendmail lint fuzz install clean

@@ -5,8 +5,8 @@
 #   (d) directly: Postfix's smtpd_milters lists them, and
 #   (m) behind milterd: smtpd_milters is milterd's socket, milterd's
 #       configuration lists them,
-# and the same client session is replayed against both.  What the two
-# runs produce must be identical:
+# and the same client session is replayed against both (t/lib/e2e.sh).
+# What the two runs produce must be identical:
 #   replies  the server's SMTP replies (swaks "<-", "<~", "<**" lines),
 #   sink     the delivered messages as smtp-sink dumped them (envelope
 #            included: X-Mail-Args, one X-Rcpt-Args per recipient),
@@ -32,7 +32,10 @@
 . "$T/lib/postfix.sh"
 # shellcheck source=lib/opendkim.sh
 . "$T/lib/opendkim.sh"
+# shellcheck source=lib/e2e.sh
+. "$T/lib/e2e.sh"
 on_exit pf_stop
+E2E_OUTPUTS="replies sink hold view log"
 
 # --- Postfix with two listeners ------------------------------------------
 pf_init "$TMP/pf" || bail postfix-init "pf_init failed"
@@ -46,74 +49,9 @@ postconf -c "$PF_ETC" -e "e2e_direct =" "e2e_md =" \
 _pf_cool "$PF_ETC/main.cf" "$PF_ETC/master.cf"
 pf_start || bail postfix-start "pf_start failed"
 wait_for 10 _pf_listening "$MD_PORT" || bail postfix-start "port $MD_PORT"
-: >"$TMP/seen"
+e2e_messages
 
-# --- Messages -------------------------------------------------------------
-# msg FILE SUBJECT [HEADER-LINES]: a message with fixed Date and
-# Message-ID (Postfix would add them with a queue id), body from stdin.
-msg() {
-	_id=$(basename "$1" .eml)
-	{
-		printf 'Date: Mon, 02 Mar 2026 10:00:00 +0000\n'
-		printf 'From: Alice <alice@example.com>\n'
-		printf 'To: Bob <bob@example.org>\n'
-		printf 'Subject: %s\n' "$2"
-		printf 'Message-ID: <%s@example.com>\n' "$_id"
-		[ -n "${3:-}" ] && printf '%s\n' "$3"
-		printf '\n'
-		cat
-	} >"$1"
-}
-printf 'Hello Bob,\nthis is the body.\n' | msg "$TMP/plain.eml" "plain test" \
-    "$(printf 'X-Del: delete me\nX-Dup: first\nX-Dup: second\nX-Folded: one\n\ttwo')"
-awk 'BEGIN { for (i = 0; i < 7000; i++)
-    printf "big line %06d: the quick brown fox jumps over the lazy dog\n", i }' |
-    msg "$TMP/big.eml" "big test"
-awk 'BEGIN { for (i = 1; i <= 200; i++) printf "X-Many: header %d\n", i }' \
-    >"$TMP/many.hdrs"
-printf 'Body under many headers.\n' | msg "$TMP/many.eml" "many headers" \
-    "$(cat "$TMP/many.hdrs")"
-printf 'Gr\303\274\303\237e aus K\303\266ln, caf\351 na\357ve.\nZweite Zeile \342\202\254.\n' |
-    msg "$TMP/8bit.eml" "$(printf 'Gr\303\274\303\237e 8-bit')" \
-    "$(printf 'X-Eight: na\303\257ve \351t\351')"
-# Replacement bodies: mixed LF and CRLF line ends and no line end at the
-# end (milters send all of these), and a large one with CRLF line ends.
-printf 'new body from child 1\nsecond line\r\nno line end' \
-    >"$TMP/newbody.txt"
-awk 'BEGIN { for (i = 0; i < 4000; i++)
-    printf "replaced line %05d: lorem ipsum dolor sit amet\r\n", i }' \
-    >"$TMP/bigbody.txt"
-printf 'Message two.\n' | msg "$TMP/second.eml" "second message"
-
-# --- Cases ----------------------------------------------------------------
-# case_begin NAME: start a case; add children with kid / kid_dkim, run
-# the client with run_both, compare with compare and expect.
-case_begin() {
-	[ -n "${CASE:-}" ] && echo "# $CASE: $(($(date +%s%3N) - CASE_T0)) ms"
-	CASE_T0=$(date +%s%3N)
-	CASE=$1
-	NKIDS=0
-	DIRECT=
-	CASE_PIDS=
-	SOCKS=
-	: >"$TMP/$CASE.conf"
-}
-
-# kid ARGS...: the next child, a tmilter with ARGS, one per mode (started
-# here, waited for in run_both).
-kid() {
-	NKIDS=$((NKIDS + 1))
-	for _m in d m; do
-		bg "$CASE-$_m$NKIDS" "$BUILD/tmilter" \
-		    -p "unix:$TMP/$CASE-$_m$NKIDS.sock" \
-		    -l "$TMP/$CASE-$_m$NKIDS.log" "$@"
-		CASE_PIDS="$CASE_PIDS $BG_PID"
-		SOCKS="$SOCKS $TMP/$CASE-$_m$NKIDS.sock"
-	done
-	DIRECT="$DIRECT unix:$TMP/$CASE-d$NKIDS.sock"
-	child "$CASE-m$NKIDS" >>"$TMP/$CASE.conf"
-}
-
+# --- Postfix's part (see t/lib/e2e.sh) ------------------------------------
 # kid_dkim: the next child is OpenDKIM (t/lib/opendkim.sh), signing for
 # example.com; one instance serves both modes.
 kid_dkim() {
@@ -127,81 +65,23 @@ kid_dkim() {
 	: >"$TMP/$CASE-m$NKIDS.log"
 }
 
-# run_both CLIENT ARGS...: milterd for the case, Postfix pointed at the
-# children and at milterd, then CLIENT ARGS against each listener ($PORT),
-# its output in $TMP/CASE.MODE.raw; then collect what came out.
-run_both() {
+e2e_milterd() {
 	milterd_start "$CASE" 'socket_mode = "0666"' \
 	    'body_memory_limit = 65536' "$(cat "$TMP/$CASE.conf")"
-	CASE_PIDS="$CASE_PIDS $BG_PID"
 	MD_PID=$BG_PID
-	# Postfix's smtpd (user postfix) must be able to connect.
-	for _s in $SOCKS; do
-		if wait_for 10 test -S "$_s"; then
-			chmod 666 "$_s"
-		else
-			fail "$CASE-child-start" "no socket $_s"
-			cat "${_s%.sock}.err"
-		fi
-	done
-	pf_conf "e2e_direct =$DIRECT" "e2e_md = unix:$TMP/md-$CASE.sock" ||
-	    fail "$CASE-postfix-reload"
-	for MODE in d m; do
-		case $MODE in
-		d) PORT=$PF_SMTP_PORT ;;
-		m) PORT=$MD_PORT ;;
-		esac
-		LOGOFF=$(wc -c <"$PF_DIR/maillog")
-		"$@" >"$TMP/$CASE.$MODE.raw" 2>&1
-		collect
-	done
-	case_end
 }
 
-# sw ARGS...: swaks against $PORT.
-sw() {
-	swaks --server 127.0.0.1 --port "$PORT" --helo client.example \
-	    --from alice@example.com --suppress-data --timeout 30 "$@" \
-	    </dev/null
+e2e_mta_conf() {
+	pf_conf "e2e_direct =$DIRECT" "e2e_md = unix:$TMP/md-$CASE.sock"
 }
 
-# two_msgs PORT: two messages in one SMTP session (swaks cannot).
-two_msgs() {
-	"$PF_PYTHON" "$TMP/two.py" "$PORT" \
-	    alice@example.com good@example.org,bad@example.org "$TMP/plain.eml" \
-	    carol@example.com other@example.org "$TMP/second.eml"
+e2e_mode() {
+	case $MODE in
+	d) PORT=$PF_SMTP_PORT ;;
+	m) PORT=$MD_PORT ;;
+	esac
+	LOGOFF=$(wc -c <"$PF_DIR/maillog")
 }
-cat >"$TMP/two.py" <<'EOF'
-import smtplib, sys
-def show(r):
-    code, text = r
-    lines = text.decode("utf-8", "replace").split("\n")
-    for i, line in enumerate(lines):
-        print("<-  %d%s%s" % (code, "-" if i < len(lines) - 1 else " ", line))
-s = smtplib.SMTP()
-show(s.connect("127.0.0.1", int(sys.argv[1])))
-show(s.ehlo("client.example"))
-args = sys.argv[2:]
-while args:
-    frm, rcpts, path, args = args[0], args[1], args[2], args[3:]
-    show(s.docmd("MAIL FROM:<%s>" % frm))
-    ok = 0
-    for r in rcpts.split(","):
-        code, text = s.docmd("RCPT TO:<%s>" % r)
-        show((code, text))
-        ok += code == 250
-    if not ok:
-        show(s.docmd("RSET"))
-        continue
-    code, text = s.docmd("DATA")
-    show((code, text))
-    if code != 354:
-        continue
-    data = open(path, "rb").read().replace(b"\r\n", b"\n")
-    s.send(data.replace(b"\n", b"\r\n") + b".\r\n")
-    show(s.getreply())
-show(s.docmd("QUIT"))
-EOF
 
 # The queue holds nothing but held mail, the sink has closed its files,
 # and every child's log ends with "close" (or is empty).
@@ -213,35 +93,15 @@ settled() {
 	# shellcheck disable=SC2012
 	[ "$(ls "$PF_SINK_DIR" | wc -l)" -eq "$(pf_sink_files | wc -l)" ] ||
 	    return 1
-	_k=1
-	while [ "$_k" -le "$NKIDS" ]; do
-		_l=$TMP/$CASE-$MODE$_k.log
-		[ ! -s "$_l" ] ||
-		    [ "$(grep -v '^macro ' "$_l" | tail -n 1)" = close ] ||
-		    return 1
-		_k=$((_k + 1))
-	done
+	e2e_kids_closed
 }
 
 collect() {
 	_o=$TMP/$CASE.$MODE
 	_pf_poll 20 settled ||
 	    fail "$CASE-$MODE-settle" "queue or logs not settled"
-	grep -E '^<[-~*]' "$_o.raw" |
-	    sed -E 's/(queued as) [0-9A-Za-z]+/\1 QID/' >"$_o.replies"
-	# Delivered: every new sink file, masked, in a stable order.
-	pf_sink_files | grep -vxF -f "$TMP/seen" >"$_o.files"
-	cat "$_o.files" >>"$TMP/seen"
-	: >"$_o.sink"
-	_n=0
-	while IFS= read -r _f; do
-		_n=$((_n + 1))
-		norm_msg <"$_f" >"$_o.msg$_n"
-		echo "$(cksum <"$_o.msg$_n" | tr ' ' _) $_o.msg$_n"
-	done <"$_o.files" | sort | while read -r _sum _f; do
-		echo "=== message"
-		cat "$_f"
-	done >"$_o.sink"
+	e2e_replies
+	e2e_sink
 	# Held: each one's queue file, masked; then deleted.
 	find "$PF_DIR/queue/hold" -type f -exec basename {} \; >"$_o.held"
 	while IFS= read -r _q; do
@@ -254,53 +114,10 @@ collect() {
 	    grep -E 'milter|warning|error|fatal|panic' | grep -v ' reload -- ' |
 	    sed -E 's/^.* [a-z]+\/([a-z]+)\[[0-9]+\]: /\1: /
 		s/^([a-z]+: )[0-9A-F]{6,}: /\1QID: /' >"$_o.log"
-	# What each child saw.
-	_k=1
-	while [ "$_k" -le "$NKIDS" ]; do
-		echo "=== child $_k"
-		norm_view <"$TMP/$CASE-$MODE$_k.log"
-		_k=$((_k + 1))
-	done >"$_o.view"
-}
-
-# Stop the case's processes: milterd with SIGTERM (a clean exit, so that
-# LeakSanitizer reports into its .err), the tmilters with SIGKILL.
-case_end() {
-	kill "$MD_PID" 2>/dev/null
-	_pf_poll 20 _pf_dead "$MD_PID" ||
-	    fail "$CASE-milterd-stop" "milterd does not exit on SIGTERM"
-	for _p in $CASE_PIDS; do
-		[ "$_p" = "$MD_PID" ] || kill -9 "$_p" 2>/dev/null
-		wait "$_p" 2>/dev/null
-	done
+	e2e_view
 }
 
 # --- Masking --------------------------------------------------------------
-DATE_RE='[A-Z][a-z]{2}, [ 0-9]?[0-9] [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} [-+][0-9]{4}( \([A-Z]+\))?'
-# A delivered message: Received: ids and dates; DKIM-Signature unfolded
-# with b= and t= masked (bh= stays: same body, same hash).
-norm_msg() {
-	awk '
-		function flush() {
-			if (dkim != "") {
-				gsub(/[ \t]+/, " ", dkim)
-				sub(/ t=[0-9]+;/, " t=T;", dkim)
-				sub(/ b=[^;]*$/, " b=B", dkim)
-				sub(/ b=[^;]*;/, " b=B;", dkim)
-				print dkim
-				dkim = ""
-			}
-		}
-		inhdr && /^DKIM-Signature:/ { flush(); dkim = $0; next }
-		inhdr && dkim != "" && /^[ \t]/ { dkim = dkim $0; next }
-		{ flush() }
-		/^$/ { inhdr = 0 }
-		{ print }
-		END { flush() }
-	' inhdr=1 |
-	    sed -E "s/$DATE_RE/DATE/g; s/(with E?SMTPS?A? id) [0-9A-Za-z]+/\\1 QID/"
-}
-
 norm_postcat() {
 	sed -E "s/$DATE_RE/DATE/g
 	    s/(with E?SMTPS?A? id) [0-9A-Za-z]+/\\1 QID/
@@ -308,58 +125,6 @@ norm_postcat() {
 	    s/^(message_arrival_time|create_time|message_size): .*/\\1: X/
 	    s/^(named_attribute: [a-z_]*port)=.*/\\1=X/
 	    s/^(named_attribute: log_ident)=.*/\\1=X/"
-}
-
-# A child's log: the negotiate line (milterd and Postfix offer different
-# steps) and the client port are left out, and so is a connection that
-# never got a callback (milterd negotiates every child before the MTA's
-# connect; Postfix contacts a milter only when its connect is due, so a
-# milter after one that refused the connect never hears of the session).
-norm_view() {
-	sed -E '/^negotiate /d; s/^(connect .* port=)[0-9]+/\1X/' | awk '
-		/^close$/ { if (open) print; open = 0; next }
-		!/^macro / { open = 1 }
-		{ print }'
-}
-
-# --- Comparisons ----------------------------------------------------------
-# compare: the five outputs of the two modes are identical.
-compare() {
-	for _w in replies sink hold view log; do
-		if cmp -s "$TMP/$CASE.d.$_w" "$TMP/$CASE.m.$_w"; then
-			ok "$CASE-$_w"
-		else
-			fail "$CASE-$_w" "direct (---) and milterd (+++) differ"
-			diff -u "$TMP/$CASE.d.$_w" "$TMP/$CASE.m.$_w" |
-			    head -n 40 | sed 's/^/    | /'
-		fi
-	done
-}
-
-# expect WHAT PATTERN [DESC]: PATTERN (ERE) is in both modes' WHAT (so a
-# case cannot pass by failing the same way twice); "!PATTERN": in neither.
-expect() {
-	_w=$1
-	_p=$2
-	_neg=
-	case $_p in !*) _neg=1 _p=${_p#!} ;; esac
-	for _m in d m; do
-		if grep -Eq -- "$_p" "$TMP/$CASE.$_m.$_w"; then _r=1; else _r=; fi
-		if [ "$_r" != "$_neg" ]; then
-			ok "$CASE-$_m-${3:-$_w}"
-		else
-			fail "$CASE-$_m-${3:-$_w}" "${_neg:+unexpected }/$_p/ in $CASE.$_m.$_w"
-			tail -n 15 "$TMP/$CASE.$_m.$_w" | sed 's/^/    | /'
-		fi
-	done
-}
-
-# expect_kid K PATTERN DESC: like expect, on child K's log.
-expect_kid() {
-	for _m in d m; do
-		cp "$TMP/$CASE-$_m$1.log" "$TMP/$CASE.$_m.kid$1"
-	done
-	expect "kid$1" "$2" "$3"
 }
 
 T0=$(date +%s)

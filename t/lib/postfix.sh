@@ -97,6 +97,13 @@ _pf_need_init() {
 	fi
 }
 
+_pf_need_sink() {
+	if [ -z "$PF_SINK_DIR" ]; then
+		_pf_err "no sink: call pf_init DIR or pf_sink DIR first"
+		return 1
+	fi
+}
+
 # pf_free_port [N]: print N (default 1) distinct TCP ports, one a line,
 # that are free on 127.0.0.1 right now (the kernel picks them: bind to
 # port 0).  All N sockets are held open together so the ports differ.
@@ -275,8 +282,24 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
 }
 
+# pf_sink DIR: only an smtp-sink, for another MTA under test (see
+# t/lib/sendmail.sh): sets PF_DIR (DIR), PF_SINK_DIR and PF_SINK_PORT and
+# starts the sink as pf_init does; pf_sink_files, pf_wait_sink and
+# pf_stop work on it.  Returns non-zero on failure.
+pf_sink() {
+	pf_stop
+	mkdir -p "$1/sink" || return 1
+	PF_DIR=$(cd "$1" && pwd -P) || return 1
+	PF_ETC=$PF_DIR/etc
+	PF_SINK_DIR=$PF_DIR/sink
+	chmod 755 "$PF_DIR" && chown postfix "$PF_SINK_DIR" || return 1
+	PF_SINK_PORT=$(pf_free_port) || return 1
+	_pf_sink_start
+}
+
 # _pf_sink_start: start smtp-sink on PF_SINK_PORT (picking another port and
-# rewriting relayhost if the chosen one got taken meanwhile).
+# rewriting relayhost, if there is a main.cf, if the chosen one got taken
+# meanwhile).
 _pf_sink_start() {
 	_pf_try=0
 	while [ "$_pf_try" -lt 3 ]; do
@@ -295,6 +318,7 @@ _pf_sink_start() {
 		fi
 		_pf_sink_stop
 		PF_SINK_PORT=$(pf_free_port) || break
+		[ -f "$PF_ETC/main.cf" ] || continue
 		postconf -c "$PF_ETC" -e "relayhost = [127.0.0.1]:$PF_SINK_PORT" ||
 		    break
 		_pf_cool "$PF_ETC/main.cf"
@@ -528,7 +552,7 @@ pf_send() {
 # pf_sink_files: print the paths of the complete message files in the sink
 # directory (files smtp-sink still has open are left out), oldest first.
 pf_sink_files() {
-	_pf_need_init || return 1
+	_pf_need_sink || return 1
 	# shellcheck disable=SC2012
 	_pf_open=$(ls -l "/proc/$(cat "$PF_DIR/sink.pid" 2>/dev/null)/fd" \
 	    2>/dev/null | sed -n 's/.* -> //p')
@@ -553,7 +577,7 @@ _pf_sink_count_ge() {
 # complete message files are in the sink directory; default timeout 30s.
 # Returns 1 on timeout (after printing the count to stderr).
 pf_wait_sink() {
-	_pf_need_init || return 1
+	_pf_need_sink || return 1
 	_pf_poll "${2:-30}" _pf_sink_count_ge "$1" && return 0
 	_pf_err "pf_wait_sink: timeout waiting for $1 message(s)," \
 	    "have $(pf_sink_files | wc -l)"

@@ -136,14 +136,18 @@ rc_is() {
 }
 
 # milterd_bg NAME [CONFIG-LINES]: milterd in the foreground on
-# unix:$TMP/md-NAME.sock (unless the lines say otherwise) with one
+# unix:$TMP/md-NAME.sock (unless a line starts with "listen") with one
 # worker, its control socket $TMP/md-NAME.ctl and the given
 # configuration lines; log in $TMP/md-NAME.err; returns at once.
 milterd_bg() {
 	_n=md-$1
 	shift
+	_listen="listen = \"unix:$TMP/$_n.sock\""
+	for _l; do
+		case $_l in listen*) _listen= ;; esac
+	done
 	{
-		echo "listen = \"unix:$TMP/$_n.sock\""
+		[ -z "$_listen" ] || echo "$_listen"
 		echo "pidfile = \"$TMP/$_n.pid\""
 		echo "control = \"$TMP/$_n.ctl\""
 		echo "state_file = \"$TMP/$_n.state\""

@@ -1,0 +1,280 @@
+# e2e.sh: what the end-to-end comparisons with a real MTA share
+# (t/e2e-postfix.sh, t/sendmail.sh); sourced after test.sh and
+# postfix.sh (smtp-sink and polling helpers).
+#
+# Each case runs the same child milters, in the same order,
+#   (d) directly, listed in the MTA's own configuration, and
+#   (m) behind milterd, the MTA listing only milterd,
+# replays the same client session against both, and compares what came
+# out after masking queue ids, dates, ports and DKIM b= and t=.
+#
+#   e2e_messages       the battery of messages in $TMP (plain.eml,
+#                      big.eml, many.eml, 8bit.eml, second.eml) and of
+#                      replacement bodies (newbody.txt, bigbody.txt)
+#   case_begin NAME    start a case; kid ARGS adds a tmilter child
+#   run_both CLIENT..  milterd for the case, the MTA pointed at the
+#                      children (d) and at milterd (m), CLIENT run in
+#                      each mode with $PORT set, then `collect'
+#   sw ARGS, two_msgs  clients: swaks, two messages in one session
+#   compare            the outputs E2E_OUTPUTS of both modes identical
+#   expect W PATTERN [DESC], expect_kid K PATTERN DESC
+#
+# The test script provides the MTA's part as functions:
+#   e2e_milterd        start milterd for $CASE with $TMP/$CASE.conf
+#                      (milterd_start), leaving its pid in MD_PID
+#   e2e_mta_conf       point mode d at $DIRECT (the children's socket
+#                      specs) and mode m at milterd
+#   e2e_mode           set PORT (and whatever collect needs) for $MODE
+#   collect            write $TMP/$CASE.$MODE.W for each W of
+#                      E2E_OUTPUTS (e2e_replies, e2e_sink and e2e_view
+#                      do replies, sink and view)
+# and may set E2E_REPLY_MASK and E2E_VIEW_MASK (sed -E scripts for the
+# SMTP replies and the children's logs).
+
+E2E_OUTPUTS=${E2E_OUTPUTS:-replies sink view}
+E2E_REPLY_MASK=${E2E_REPLY_MASK:-}
+E2E_VIEW_MASK=${E2E_VIEW_MASK:-}
+: >"$TMP/seen"
+
+# msg FILE SUBJECT [HEADER-LINES]: a message with fixed Date and
+# Message-ID (an MTA would add them with a queue id), body from stdin.
+msg() {
+	_id=$(basename "$1" .eml)
+	{
+		printf 'Date: Mon, 02 Mar 2026 10:00:00 +0000\n'
+		printf 'From: Alice <alice@example.com>\n'
+		printf 'To: Bob <bob@example.org>\n'
+		printf 'Subject: %s\n' "$2"
+		printf 'Message-ID: <%s@example.com>\n' "$_id"
+		[ -n "${3:-}" ] && printf '%s\n' "$3"
+		printf '\n'
+		cat
+	} >"$1"
+}
+
+e2e_messages() {
+	printf 'Hello Bob,\nthis is the body.\n' | msg "$TMP/plain.eml" "plain test" \
+	    "$(printf 'X-Del: delete me\nX-Dup: first\nX-Dup: second\nX-Folded: one\n\ttwo')"
+	awk 'BEGIN { for (i = 0; i < 7000; i++)
+	    printf "big line %06d: the quick brown fox jumps over the lazy dog\n", i }' |
+	    msg "$TMP/big.eml" "big test"
+	awk 'BEGIN { for (i = 1; i <= 200; i++) printf "X-Many: header %d\n", i }' \
+	    >"$TMP/many.hdrs"
+	printf 'Body under many headers.\n' | msg "$TMP/many.eml" "many headers" \
+	    "$(cat "$TMP/many.hdrs")"
+	printf 'Gr\303\274\303\237e aus K\303\266ln, caf\351 na\357ve.\nZweite Zeile \342\202\254.\n' |
+	    msg "$TMP/8bit.eml" "$(printf 'Gr\303\274\303\237e 8-bit')" \
+	    "$(printf 'X-Eight: na\303\257ve \351t\351')"
+	# Replacement bodies: mixed LF and CRLF line ends and no line end at
+	# the end (milters send all of these), and a large one with CRLF
+	# line ends.
+	printf 'new body from child 1\nsecond line\r\nno line end' \
+	    >"$TMP/newbody.txt"
+	awk 'BEGIN { for (i = 0; i < 4000; i++)
+	    printf "replaced line %05d: lorem ipsum dolor sit amet\r\n", i }' \
+	    >"$TMP/bigbody.txt"
+	printf 'Message two.\n' | msg "$TMP/second.eml" "second message"
+}
+
+# --- Cases ----------------------------------------------------------------
+# case_begin NAME: start a case; add children with kid, run the client
+# with run_both, compare with compare and expect.
+case_begin() {
+	[ -n "${CASE:-}" ] && echo "# $CASE: $(($(date +%s%3N) - CASE_T0)) ms"
+	CASE_T0=$(date +%s%3N)
+	CASE=$1
+	NKIDS=0
+	DIRECT=
+	CASE_PIDS=
+	SOCKS=
+	: >"$TMP/$CASE.conf"
+}
+
+# kid ARGS...: the next child, a tmilter with ARGS, one per mode (started
+# here, waited for in run_both).
+kid() {
+	NKIDS=$((NKIDS + 1))
+	for _m in d m; do
+		bg "$CASE-$_m$NKIDS" "$BUILD/tmilter" \
+		    -p "unix:$TMP/$CASE-$_m$NKIDS.sock" \
+		    -l "$TMP/$CASE-$_m$NKIDS.log" "$@"
+		CASE_PIDS="$CASE_PIDS $BG_PID"
+		SOCKS="$SOCKS $TMP/$CASE-$_m$NKIDS.sock"
+	done
+	DIRECT="$DIRECT unix:$TMP/$CASE-d$NKIDS.sock"
+	child "$CASE-m$NKIDS" >>"$TMP/$CASE.conf"
+}
+
+run_both() {
+	e2e_milterd
+	CASE_PIDS="$CASE_PIDS $MD_PID"
+	# The MTA (Postfix's smtpd runs as postfix) must be able to connect.
+	for _s in $SOCKS; do
+		if wait_for 10 test -S "$_s"; then
+			chmod 666 "$_s"
+		else
+			fail "$CASE-child-start" "no socket $_s"
+			cat "${_s%.sock}.err"
+		fi
+	done
+	e2e_mta_conf || fail "$CASE-mta-conf"
+	for MODE in d m; do
+		e2e_mode
+		"$@" >"$TMP/$CASE.$MODE.raw" 2>&1
+		collect
+	done
+	case_end
+}
+
+# sw ARGS...: swaks against $PORT.
+sw() {
+	swaks --server 127.0.0.1 --port "$PORT" --helo client.example \
+	    --from alice@example.com --suppress-data --timeout 30 "$@" \
+	    </dev/null
+}
+
+# two_msgs: two messages in one SMTP session to $PORT (swaks cannot).
+two_msgs() {
+	"$PF_PYTHON" "$T/tools/two-msgs.py" "$PORT" \
+	    alice@example.com good@example.org,bad@example.org "$TMP/plain.eml" \
+	    carol@example.com other@example.org "$TMP/second.eml"
+}
+
+# Stop the case's processes: milterd with SIGTERM (a clean exit, so that
+# LeakSanitizer reports into its .err), the tmilters with SIGKILL.
+case_end() {
+	kill "$MD_PID" 2>/dev/null
+	_pf_poll 20 _pf_dead "$MD_PID" ||
+	    fail "$CASE-milterd-stop" "milterd does not exit on SIGTERM"
+	for _p in $CASE_PIDS; do
+		[ "$_p" = "$MD_PID" ] || kill -9 "$_p" 2>/dev/null
+		wait "$_p" 2>/dev/null
+	done
+}
+
+# e2e_kids_closed: every child's log of $MODE ends with "close" (or is
+# empty).
+e2e_kids_closed() {
+	_k=1
+	while [ "$_k" -le "$NKIDS" ]; do
+		_l=$TMP/$CASE-$MODE$_k.log
+		[ ! -s "$_l" ] ||
+		    [ "$(grep -v '^macro ' "$_l" | tail -n 1)" = close ] ||
+		    return 1
+		_k=$((_k + 1))
+	done
+}
+
+# --- Collecting -----------------------------------------------------------
+# e2e_replies: the server's replies (swaks "<-", "<~", "<**" lines),
+# queue ids, dates and E2E_REPLY_MASK masked.
+e2e_replies() {
+	grep -E '^<[-~*]' "$TMP/$CASE.$MODE.raw" |
+	    sed -E "s/(queued as) [0-9A-Za-z]+/\\1 QID/; s/$DATE_RE/DATE/g
+		$E2E_REPLY_MASK" >"$TMP/$CASE.$MODE.replies"
+}
+
+# e2e_sink: every new sink file, masked, in a stable order; each one
+# also as CASE.MODE.msgN.
+e2e_sink() {
+	_o=$TMP/$CASE.$MODE
+	pf_sink_files | grep -vxF -f "$TMP/seen" >"$_o.files"
+	cat "$_o.files" >>"$TMP/seen"
+	_n=0
+	while IFS= read -r _f; do
+		_n=$((_n + 1))
+		norm_msg <"$_f" >"$_o.msg$_n"
+		echo "$(cksum <"$_o.msg$_n" | tr ' ' _) $_o.msg$_n"
+	done <"$_o.files" | sort | while read -r _sum _f; do
+		echo "=== message"
+		cat "$_f"
+	done >"$_o.sink"
+}
+
+# e2e_view: what each child saw.
+e2e_view() {
+	_k=1
+	while [ "$_k" -le "$NKIDS" ]; do
+		echo "=== child $_k"
+		norm_view <"$TMP/$CASE-$MODE$_k.log" | sed -E "$E2E_VIEW_MASK"
+		_k=$((_k + 1))
+	done >"$TMP/$CASE.$MODE.view"
+}
+
+# --- Masking --------------------------------------------------------------
+DATE_RE='[A-Z][a-z]{2}, [ 0-9]?[0-9] [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} ([-+][0-9]{4}|GMT)( \([A-Z]+\))?'
+# A delivered message: Received: ids and dates; DKIM-Signature unfolded
+# with b= and t= masked (bh= stays: same body, same hash).
+norm_msg() {
+	awk '
+		function flush() {
+			if (dkim != "") {
+				gsub(/[ \t]+/, " ", dkim)
+				sub(/ t=[0-9]+;/, " t=T;", dkim)
+				sub(/ b=[^;]*$/, " b=B", dkim)
+				sub(/ b=[^;]*;/, " b=B;", dkim)
+				print dkim
+				dkim = ""
+			}
+		}
+		inhdr && /^DKIM-Signature:/ { flush(); dkim = $0; next }
+		inhdr && dkim != "" && /^[ \t]/ { dkim = dkim $0; next }
+		{ flush() }
+		/^$/ { inhdr = 0 }
+		{ print }
+		END { flush() }
+	' inhdr=1 |
+	    sed -E "s/$DATE_RE/DATE/g; s/(with E?SMTPS?A? id) [0-9A-Za-z]+/\\1 QID/"
+}
+
+# A child's log: the negotiate line (milterd and the MTA offer different
+# steps) and the client port are left out, and so is a connection that
+# never got a callback (milterd negotiates every child before the MTA's
+# connect; Postfix contacts a milter only when its connect is due, so a
+# milter after one that refused the connect never hears of the session).
+norm_view() {
+	sed -E '/^negotiate /d; s/^(connect .* port=)[0-9]+/\1X/' | awk '
+		/^close$/ { if (open) print; open = 0; next }
+		!/^macro / { open = 1 }
+		{ print }'
+}
+
+# --- Comparisons ----------------------------------------------------------
+# compare: the outputs of the two modes are identical.
+compare() {
+	for _w in $E2E_OUTPUTS; do
+		if cmp -s "$TMP/$CASE.d.$_w" "$TMP/$CASE.m.$_w"; then
+			ok "$CASE-$_w"
+		else
+			fail "$CASE-$_w" "direct (---) and milterd (+++) differ"
+			diff -u "$TMP/$CASE.d.$_w" "$TMP/$CASE.m.$_w" |
+			    head -n 40 | sed 's/^/    | /'
+		fi
+	done
+}
+
+# expect WHAT PATTERN [DESC]: PATTERN (ERE) is in both modes' WHAT (so a
+# case cannot pass by failing the same way twice); "!PATTERN": in neither.
+expect() {
+	_w=$1
+	_p=$2
+	_neg=
+	case $_p in !*) _neg=1 _p=${_p#!} ;; esac
+	for _m in d m; do
+		if grep -Eq -- "$_p" "$TMP/$CASE.$_m.$_w"; then _r=1; else _r=; fi
+		if [ "$_r" != "$_neg" ]; then
+			ok "$CASE-$_m-${3:-$_w}"
+		else
+			fail "$CASE-$_m-${3:-$_w}" "${_neg:+unexpected }/$_p/ in $CASE.$_m.$_w"
+			tail -n 15 "$TMP/$CASE.$_m.$_w" | sed 's/^/    | /'
+		fi
+	done
+}
+
+# expect_kid K PATTERN DESC: like expect, on child K's log.
+expect_kid() {
+	for _m in d m; do
+		cp "$TMP/$CASE-$_m$1.log" "$TMP/$CASE.$_m.kid$1"
+	done
+	expect "kid$1" "$2" "$3"
+}
