@@ -493,7 +493,7 @@ child_fail(struct child *c, const char *fmt, ...)
 	c->stalled = 0;
 	child_close(c, 0);
 	if (awaited || (was == CHILD_READY && c->sess->busy &&
-	    c->reply == 0)) {
+	    !c->sess->dns_waiting && c->reply == 0)) {
 		/* The command at work, awaited or not reached yet. */
 		c->reply = child_fallback_reply(c);
 		child_set_text(c, "");

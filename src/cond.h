@@ -43,7 +43,8 @@ enum cond_type {
 
 /* The commands a condition is decided at (struct cond's stages). */
 #define COND_STAGES	"CHMRT"	/* connect, helo, mail, rcpt, data */
-#define COND_AT(cmd)	(1U << (strchr(COND_STAGES, (cmd)) - COND_STAGES))
+#define COND_AT(cmd)	((cmd) != '\0' && strchr(COND_STAGES, (cmd)) != NULL ? \
+			    1U << (strchr(COND_STAGES, (cmd)) - COND_STAGES) : 0U)
 
 /*
  * A DNSBL zone and the answers that list a client: "zone" (any answer),

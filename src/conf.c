@@ -30,7 +30,10 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <sys/socket.h>
+
 #include <confuse.h>
+#include <event2/util.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +52,7 @@ static void	conf_error(cfg_t *, const char *, va_list);
 static int	v_sockspec(cfg_t *, cfg_opt_t *);
 static int	v_fallback(cfg_t *, cfg_opt_t *);
 static int	v_choice(cfg_t *, cfg_opt_t *);
+static int	v_dns_servers(cfg_t *, cfg_opt_t *);
 static int	v_mode(cfg_t *, cfg_opt_t *);
 static int	v_nonneg(cfg_t *, cfg_opt_t *);
 static int	v_positive(cfg_t *, cfg_opt_t *);
@@ -219,6 +223,24 @@ v_fallback(cfg_t *cfg, cfg_opt_t *opt)
 	if (parse_fallback(cfg_opt_getnstr(opt, 0), &fb) == -1)
 		cfg_error(cfg, "%s \"%s\": expected accept, tempfail or reject",
 		    opt->name, cfg_opt_getnstr(opt, 0));
+	return 0;
+}
+
+/* "address" or "address:port" ("[address]:port" for IPv6). */
+static int
+v_dns_servers(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct sockaddr_storage	 ss;
+	int			 len;
+	unsigned int		 i;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		len = sizeof(ss);
+		if (evutil_parse_sockaddr_port(cfg_opt_getnstr(opt, i),
+		    (struct sockaddr *)&ss, &len) == -1)
+			cfg_error(cfg, "dns_servers \"%s\": expected an address, "
+			    "or address:port", cfg_opt_getnstr(opt, i));
+	}
 	return 0;
 }
 
@@ -449,10 +471,12 @@ dnsbl_zones(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		fatal("%s: calloc", __func__);
 	for (i = 0; i < c->nzones; i++)
 		if (cond_dnsbl_zone(cfg_getnstr(sec, "zones", i),
-		    &c->zones[i]) == -1) {
-			snprintf(err, errlen, "zone \"%s\": expected a domain, "
-			    "or domain=a.b.c.d (each a number, [n..m] or "
-			    "[n;m])", cfg_getnstr(sec, "zones", i));
+		    &c->zones[i]) == -1 || strlen(c->zones[i].zone) >
+		    DNSBL_NAME_MAX - 1 - 64) {
+			snprintf(err, errlen, "zone \"%s\": expected a domain "
+			    "of at most 191 characters, or domain=a.b.c.d (each "
+			    "a number, [n..m] or [n;m])", cfg_getnstr(sec,
+			    "zones", i));
 			return -1;
 		}
 	c->timeout = (int)cfg_getint(sec, "timeout");
@@ -885,6 +909,7 @@ conf_load(const char *path, FILE *errfp)
 		{ "disconnect_check_after", v_nonneg },
 		{ "disconnect_check_interval", v_positive },
 		{ "fallback_on_disconnect", v_fallback },
+		{ "dns_servers", v_dns_servers },
 		{ "milter", v_milter },
 		{ "condition", v_condition },
 		{ "milter|socket", v_sockspec },

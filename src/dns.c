@@ -114,6 +114,8 @@ dns_open(struct event_base *base, char **servers, size_t nservers)
 	for (i = 0; i < nservers; i++)
 		if (evdns_base_nameserver_ip_add(dns, servers[i]) != 0) {
 			log_warnx("dns: cannot use server %s", servers[i]);
+			evdns_base_free(dns, 0);
+			dns = NULL;
 			return -1;
 		}
 	return 0;

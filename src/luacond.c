@@ -22,8 +22,11 @@
  * its arguments (...), and then calls the functions the
  * script defined (connect, helo, mail, rcpt, data) at those commands,
  * with the session as a table.  Every run and call has a time limit
- * (an instruction-count hook looking at the clock) and a memory limit
- * (the state's allocator refuses what a call would add beyond it).
+ * and a memory limit.  A call runs in a coroutine of its own, whose
+ * instruction-count hook looks at the clock and, past the limit, yields:
+ * a yield goes through the script's own pcall(), where an error would
+ * be caught.  The state's allocator refuses what a call would add
+ * beyond the memory limit.
  * Neither interrupts a C function that blocks (an LDAP query, say): the
  * worker waits for it.
  */
@@ -53,9 +56,9 @@ static lua_State	*L;
 static size_t		 mem_used;	/* by the state, in bytes */
 static size_t		 mem_cap;	/* 0: no limit (outside calls) */
 static struct timespec	 deadline;
-static int		 time_limit;	/* ms, for the message */
 
 static void	*lalloc(void *, void *, size_t, size_t);
+static int	 panic(lua_State *);
 static void	 hook(lua_State *, lua_Debug *);
 static int	 limited_call(const struct cond *, int, int, const char **);
 static void	 set_field(const char *, const char *);
@@ -84,6 +87,13 @@ lalloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	return p;
 }
 
+/* An error outside a protected call: the worker cannot go on. */
+static int
+panic(lua_State *l)
+{
+	fatalx("Lua: %s", lua_isstring(l, -1) ? lua_tostring(l, -1) : "panic");
+}
+
 static void
 hook(lua_State *l, lua_Debug *ar)
 {
@@ -93,19 +103,24 @@ hook(lua_State *l, lua_Debug *ar)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec > deadline.tv_sec || (now.tv_sec == deadline.tv_sec &&
 	    now.tv_nsec > deadline.tv_nsec))
-		luaL_error(l, "time limit of %d ms exceeded", time_limit);
+		(void)lua_yield(l, 0);
 }
 
 /*
- * Call the function under nargs arguments on the stack, within the
- * condition's limits; its one result is left on the stack.  0, or -1
- * with *err set (valid until the next call).
+ * Call the function under nargs arguments on the stack, in a coroutine,
+ * within the condition's limits; nres results are left on the stack.
+ * 0, or -1 with *err set (valid until the next call).
  */
 static int
 limited_call(const struct cond *c, int nargs, int nres, const char **err)
 {
-	int	rc;
+	static char	 msg[512];
+	lua_State	*co;
+	int		 rc, got;
 
+	co = lua_newthread(L);
+	lua_insert(L, -(nargs + 2));		/* under the function */
+	lua_xmove(L, co, nargs + 1);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += c->time_limit / 1000;
 	deadline.tv_nsec += (long)(c->time_limit % 1000) * 1000000;
@@ -113,16 +128,26 @@ limited_call(const struct cond *c, int nargs, int nres, const char **err)
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000;
 	}
-	time_limit = c->time_limit;
 	mem_cap = mem_used + c->memory_limit;
-	lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_COUNT);
-	rc = lua_pcall(L, nargs, nres, 0);
-	lua_sethook(L, NULL, 0, 0);
+	lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_COUNT);
+	rc = lua_resume(co, L, nargs, &got);
 	mem_cap = 0;
-	if (rc == LUA_OK)
+	if (rc == LUA_OK) {
+		lua_settop(co, nres);		/* nil for what is missing */
+		lua_xmove(co, L, nres);
+		lua_remove(L, -(nres + 1));	/* the coroutine */
 		return 0;
-	*err = rc == LUA_ERRMEM ? "memory limit exceeded" :
-	    lua_isstring(L, -1) ? lua_tostring(L, -1) : "error";
+	}
+	if (rc == LUA_YIELD)
+		snprintf(msg, sizeof(msg), "time limit of %d ms exceeded",
+		    c->time_limit);
+	else
+		snprintf(msg, sizeof(msg), "%s", rc == LUA_ERRMEM ?
+		    "memory limit exceeded" : lua_isstring(co, -1) ?
+		    lua_tostring(co, -1) : "error");
+	*err = msg;
+	lua_resetthread(co);
+	lua_pop(L, 1);
 	return -1;
 }
 
@@ -169,6 +194,7 @@ luacond_open(struct cond *conds, size_t n)
 		if (L == NULL) {
 			if ((L = lua_newstate(lalloc, NULL)) == NULL)
 				fatalx("cannot make a Lua state");
+			lua_atpanic(L, panic);
 			luaL_openlibs(L);
 		}
 		lua_newtable(L);			/* env */
@@ -191,8 +217,8 @@ luacond_open(struct cond *conds, size_t n)
 		c->stages = 0;
 		for (j = 0; j < sizeof(stage_funcs) / sizeof(*stage_funcs);
 		    j++) {
-			if (lua_getfield(L, -1, stage_funcs[j]) ==
-			    LUA_TFUNCTION)
+			lua_pushstring(L, stage_funcs[j]);
+			if (lua_rawget(L, -2) == LUA_TFUNCTION)
 				c->stages |= 1U << j;
 			lua_pop(L, 1);
 		}
@@ -253,8 +279,8 @@ luacond_eval(const struct cond *c, const struct cond_view *v)
 		return -1;
 	}
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->lua_ref);
-	if (lua_getfield(L, -1, stage_funcs[slot - COND_STAGES]) !=
-	    LUA_TFUNCTION) {
+	lua_pushstring(L, stage_funcs[slot - COND_STAGES]);
+	if (lua_rawget(L, -2) != LUA_TFUNCTION) {
 		lua_settop(L, 0);
 		return 1;
 	}

@@ -157,6 +157,9 @@ struct session {
 	char			 helo[256];
 	struct mbuf		 rcpts;		/* this message's, NUL after each */
 	struct dns_wait		*dns;		/* dnsbl lookups at connect */
+	int			 dns_waiting;	/* busy on them, no round */
+	size_t			 rcpts_mark;	/* rcpts before this RCPT */
+	int			*cond_result;	/* per condition, this command */
 	int			 check;		/* CLIENT_*, below */
 	struct conncheck_item	 checking;
 	uint64_t		 wait_since;	/* on the children; 0: not */

@@ -78,7 +78,8 @@ static int	cond_holds(struct session *, const struct child *,
 static void	apply_conditions(struct session *, char);
 static const struct cond_ref *rcpt_cond(struct session *,
 		    const struct child *);
-static int	rcpt_holds(struct session *, struct child *);
+static int	rcpt_holds(struct session *, struct child *,
+		    const struct cond_view *);
 static void	dnsbl_begin(struct session *);
 static void	dnsbl_answered(void *, const char *,
 		    const struct dns_answer *);
@@ -179,6 +180,9 @@ session_new(struct event_base *base, const struct conf *conf, int fd,
 	strlcpy(s->verdict, "none", sizeof(s->verdict));
 	strlcpy(s->client, "unknown", sizeof(s->client));
 	message_init(&s->msg, conf->body_memory_limit, conf->spool_dir);
+	if (conf->nconds > 0 && (s->cond_result = calloc(conf->nconds,
+	    sizeof(*s->cond_result))) == NULL)
+		goto fail;
 	if (conf->nmilters > 0 && (s->kids = calloc(conf->nmilters,
 	    sizeof(*s->kids))) == NULL)
 		goto fail;
@@ -223,6 +227,7 @@ session_free(struct session *s)
 		mbuf_free(&s->kids[i].replytext);
 	}
 	free(s->kids);
+	free(s->cond_result);
 	conn_free(s->mta);
 	if (s->resume != NULL)
 		event_free(s->resume);
@@ -465,6 +470,8 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		strlcpy(s->client_addr, c->u.connect.addr != NULL ?
 		    c->u.connect.addr : "", sizeof(s->client_addr));
 		s->family = c->u.connect.family;
+		s->helo[0] = '\0';
+		mbuf_reset(&s->rcpts);
 		client_tuple(s, &c->u.connect);
 		dnsbl_begin(s);
 		break;
@@ -477,15 +484,15 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		if (strlcpy(s->sender, c->u.args.count > 0 ? c->u.args.buf :
 		    "", sizeof(s->sender)) >= sizeof(s->sender))
 			s->sender[0] = '\0';
-		mbuf_reset(&s->rcpts);
 		round_begin(s, c->code);
 		break;
 	case SMFIC_RCPT:
 		if (strlcpy(s->rcpt, c->u.args.count > 0 ? c->u.args.buf : "",
 		    sizeof(s->rcpt)) >= sizeof(s->rcpt))
 			s->rcpt[0] = '\0';
-		round_begin(s, c->code);
+		s->rcpts_mark = s->rcpts.len;
 		mbuf_append(&s->rcpts, s->rcpt, strlen(s->rcpt) + 1);
+		round_begin(s, c->code);
 		break;
 	case SMFIC_DATA:
 	case SMFIC_UNKNOWN:
@@ -624,6 +631,7 @@ message_over(struct session *s)
 			s->kids[i].done = 0;
 	}
 	message_reset(&s->msg);
+	mbuf_reset(&s->rcpts);
 	s->msg_error = 0;
 }
 
@@ -830,7 +838,8 @@ round_finish(struct session *s)
 	size_t		 i;
 
 	/* A refused recipient is no one's: the MTA drops it. */
-	if (s->round.cmd == SMFIC_RCPT && merge_decides(SMFIC_RCPT, code))
+	if (s->round.cmd == SMFIC_RCPT && merge_decides(SMFIC_RCPT, code)) {
+		s->rcpts.len = s->rcpts_mark;
 		for (i = 0; i < s->nkids; i++)
 			if (s->kids[i].rcpt_counted) {
 				if (s->kids[i].skip)
@@ -838,6 +847,7 @@ round_finish(struct session *s)
 				else
 					s->kids[i].rcpt_shown--;
 			}
+	}
 	if (code != SMFIR_CONTINUE)
 		set_verdict(s, code, text, s->round.cmd);
 	if (milter_cmd_replied(&s->upstream, s->round.cmd))
@@ -1405,10 +1415,12 @@ cond_view_of(struct session *s, char cmd, struct cond_view *v)
 	    SMFIC_DATA ? s->sender : NULL;
 	v->rcpt = cmd == SMFIC_RCPT ? s->rcpt : NULL;
 	v->recipients = (const char *)s->rcpts.data;
-	v->recipients_len = s->rcpts.len;
+	/* At RCPT: those before this one. */
+	v->recipients_len = cmd == SMFIC_RCPT ? s->rcpts_mark : s->rcpts.len;
 	/* A sum over every worker: only for the stress conditions. */
-	if (cmd == SMFIC_CONNECT && cond_any(s->conf->conds, s->conf->nconds,
-	    COND_STRESS))
+	if ((cmd == SMFIC_CONNECT && cond_any(s->conf->conds,
+	    s->conf->nconds, COND_STRESS)) || cond_any(s->conf->conds,
+	    s->conf->nconds, COND_LUA))
 		v->open_sessions = stats_sessions_open(stats);
 	v->macro = cond_macro;
 	v->each_macro = cond_each_macro;
@@ -1425,11 +1437,14 @@ static int
 cond_holds(struct session *s, const struct child *c,
     const struct cond_ref *ref, const struct cond_view *v)
 {
-	int	holds = cond_eval(&s->conf->conds[ref->idx], v);
+	int	*holds = &s->cond_result[ref->idx];
 
-	if (holds == -1)
+	/* Once a command (a recipient): a script runs once for all. */
+	if (*holds == -2)
+		*holds = cond_eval(&s->conf->conds[ref->idx], v);
+	if (*holds == -1)
 		return !c->mc->skip_on_error;
-	return holds == !ref->negate;
+	return *holds == !ref->negate;
 }
 
 /*
@@ -1450,6 +1465,13 @@ apply_conditions(struct session *s, char cmd)
 				    cmd == SMFIC_HELO;
 
 	cond_view_of(s, cmd, &v);
+	for (i = 0; i < s->conf->nconds; i++)
+		s->cond_result[i] = -2;		/* not decided yet */
+	/* Kept out of the connection: its stop stands (it is done). */
+	for (i = 0; i < s->nkids && (cmd == SMFIC_MAIL || cmd ==
+	    SMFIC_CONNECT); i++)
+		if (s->kids[i].done != 2)
+			s->kids[i].stopped = NULL;
 	for (i = 0; i < s->nkids; i++) {
 		c = &s->kids[i];
 		c->rcpt_counted = 0;
@@ -1460,7 +1482,7 @@ apply_conditions(struct session *s, char cmd)
 			if (c->state == CHILD_FAILED)
 				continue;
 			/* Shown only the recipients its conditions take. */
-			if (rcpt_holds(s, c))
+			if (rcpt_holds(s, c, &v))
 				c->rcpt_shown++;
 			else {
 				c->rcpt_hidden++;
@@ -1469,8 +1491,6 @@ apply_conditions(struct session *s, char cmd)
 			c->rcpt_counted = 1;
 			continue;
 		}
-		if (cmd == SMFIC_MAIL || cmd == SMFIC_CONNECT)
-			c->stopped = NULL;
 		for (j = 0; j < c->mc->nconds; j++) {
 			ref = &c->mc->conds[j];
 			if (!(s->conf->conds[ref->idx].stages & COND_AT(cmd)) ||
@@ -1574,7 +1594,7 @@ dnsbl_begin(struct session *s)
 		round_begin(s, SMFIC_CONNECT);
 		return;
 	}
-	s->busy = 1;
+	s->busy = s->dns_waiting = 1;
 	if ((w->timer = evtimer_new(s->base, dnsbl_timeout, s)) == NULL ||
 	    evtimer_add(w->timer, &tv) == -1)
 		fatalx("%s: cannot set a timer", __func__);
@@ -1622,6 +1642,7 @@ dnsbl_timeout(evutil_socket_t fd, short what, void *arg)
 static void
 dnsbl_end(struct session *s)
 {
+	s->dns_waiting = 0;
 	event_del(s->dns->timer);
 	round_begin(s, SMFIC_CONNECT);
 }
@@ -1711,17 +1732,15 @@ rcpt_cond(struct session *s, const struct child *c)
 
 /* Do the child's recipient conditions all hold for s->rcpt? */
 static int
-rcpt_holds(struct session *s, struct child *c)
+rcpt_holds(struct session *s, struct child *c, const struct cond_view *v)
 {
 	const struct cond_ref	*ref;
-	struct cond_view	 v;
 	size_t			 j;
 
-	cond_view_of(s, SMFIC_RCPT, &v);
 	for (j = 0; j < c->mc->nconds; j++) {
 		ref = &c->mc->conds[j];
 		if ((s->conf->conds[ref->idx].stages & COND_AT(SMFIC_RCPT)) &&
-		    !cond_holds(s, c, ref, &v))
+		    !cond_holds(s, c, ref, v))
 			return 0;
 	}
 	return 1;

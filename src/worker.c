@@ -351,6 +351,8 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 		event_free(checker);
 	conncheck_close();
 	dns_close();
+	/* Cancelled lookups free themselves from the loop. */
+	event_base_loop(wbase, EVLOOP_NONBLOCK);
 	/*
 	 * The Lua state is left to exit(): closing it would dlclose() the
 	 * scripts' C modules, whose libraries' static memory (libldap's)

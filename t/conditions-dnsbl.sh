@@ -34,6 +34,7 @@ s.bind(("127.0.0.1", int(sys.argv[1])))
 print("ready", flush=True)
 while True:
     s.recvfrom(512)
+    print("query", flush=True)
 ' "$DEAF_PORT"
 wait_for 10 grep -q ready "$TMP/deaf.err" || bail deaf-start "no deaf server"
 
@@ -85,6 +86,7 @@ check v6-strict test "$(connects strict)" -eq 2
 
 # The cache: the same clients again, and no new query for them.
 mtasim_run again -s "$S" -a 192.0.2.9 -N a.example "$MSG"
+rc_is again 0
 mtasim_run again2 -s "$S" -a 192.0.2.11 -N c.example "$MSG"
 rc_is again2 0
 check again-spam test "$(connects spam)" -eq 4
@@ -107,6 +109,26 @@ rc_is deaf 0
 check deaf-clean test "$(connects clean2)" -eq 1
 check deaf-not-spam test "$(connects spam2)" -eq 0
 grep_ok deaf-logged 'dnsbl: 9\.2\.0\.192\.bl\.test: no answer in time, taken as not listed' "$TMP/md-deaf.err"
+
+# A child that dies while the lookups are under way gives its fallback
+# (reject) at connect.
+tmilter dies
+DIES_PID=$BG_PID
+milterd_start dies "dns_servers = { \"127.0.0.1:$DEAF_PORT\" }" \
+    'condition "listed" { type = "dnsbl" zones = { "bl.test" } timeout = 2 }' \
+    "$(child dies 'fallback = "reject"')" \
+    "$(child clean2 'conditions = { "!listed" }')"
+QUERIES=$(grep -c query "$TMP/deaf.err")
+"$BUILD/mtasim" -s "unix:$TMP/md-dies.sock" -a 192.0.2.30 "$MSG" \
+    >"$TMP/dies.out" 2>&1 &
+MTASIM=$!
+wait_for 10 sh -c "test \$(grep -c query '$TMP/deaf.err') -gt $QUERIES" ||
+    fail dies-query "no query reached the server"
+kill -9 "$DIES_PID"
+wait "$MTASIM"
+RC=$?
+rc_is dies 1
+grep_ok dies-rejected 'connect: reject' "$TMP/dies.out"
 
 # Configuration errors, with their lines.
 printf 'condition "a" { type = "dnsbl" }\ncondition "b" { type = "dnsbl" zones = { "bl.test=127.0.0.[2..300]" } }\ncondition "c" { type = "dnsbl" zones = { "x" } timeout = 0 }\n' >"$TMP/bad.conf"

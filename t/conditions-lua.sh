@@ -71,15 +71,25 @@ function data(s)
 	return s.verdicts.first ~= "reject"
 end
 EOS
+# The recipients a child refused are not the message's.
+cat >"$TMP/count.lua" <<'EOS'
+function data(s)
+	return #s.recipients == 1
+end
+EOS
 tmilter first -R bob@x.test
 tmilter second
+tmilter third
 milterd_start vd \
     "condition \"firstok\" { type = \"lua\" script = \"$TMP/verdicts.lua\" }" \
-    "$(child first)" "$(child second 'conditions = { "firstok" }')"
+    "condition \"one\" { type = \"lua\" script = \"$TMP/count.lua\" }" \
+    "$(child first)" "$(child second 'conditions = { "firstok" }')" \
+    "$(child third 'conditions = { "one" }')"
 mtasim_run vd1 -s "unix:$TMP/md-vd.sock" -r ann@x.test -r bob@x.test "$MSG"
 rc_is vd1 0
 grep_ok vd1-bob-refused 'rcpt <bob@x.test>: replycode 550' "$TMP/vd1.out"
 check vd1-second-out test "$(has second '^eom')" -eq 0
+check vd1-third-in test "$(has third '^eom')" -eq 1
 mtasim_run vd2 -s "unix:$TMP/md-vd.sock" -r ann@x.test "$MSG"
 rc_is vd2 0
 check vd2-second-in test "$(has second '^eom')" -eq 1

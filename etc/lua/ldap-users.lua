@@ -11,8 +11,9 @@
 --
 -- args: the server's URI, the search base, an attribute and the value
 -- it must have.  The sender's entry is the one whose uid is the SMTP
--- AUTH login ({auth_authen}: Postfix sends it at MAIL when milterd asks,
--- see milterd.conf(5)), or else whose mail is the envelope sender.
+-- AUTH login ({auth_authen}: Postfix sends it at MAIL by default; with
+-- Sendmail add macros = { "{auth_authen}" } to the condition), or else
+-- whose mail is the envelope sender.
 -- Binds anonymously; open_simple(uri, who, password) binds as a user.
 -- The query blocks the worker: keep the server near and quick (the
 -- condition's time_limit cannot interrupt it).  Needs Debian's lua-ldap.

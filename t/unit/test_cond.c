@@ -940,7 +940,7 @@ Test(cond, lua_stages_and_session)
 }
 
 /* Runtime errors, limits, and what is not a boolean: -1. */
-Test(cond, lua_errors_and_limits)
+Test(cond, lua_errors_and_limits, .timeout = 30)
 {
 	struct cond		c;
 	struct cond_view	v = view_addr("192.0.2.9");
@@ -963,6 +963,47 @@ Test(cond, lua_errors_and_limits)
 	cr_assert_eq(cond_eval(&c, &v), 1);
 	luacond_close();
 	cond_free(&c);
+}
+
+/* The memory limit alone stops a call (the time limit is far). */
+Test(cond, lua_memory_limit, .timeout = 30)
+{
+	struct cond		c;
+	struct cond_view	v = view_addr("192.0.2.9");
+
+	lua_cond(&c, "limits.lua", 60000, 1 << 20);
+	v.id = "1.4";
+	v.stage = SMFIC_HELO;
+	cr_assert_eq(cond_eval(&c, &v), -1);
+	v.stage = SMFIC_DATA;
+	cr_assert_eq(cond_eval(&c, &v), 1);
+	luacond_close();
+	cond_free(&c);
+}
+
+/* A pcall() in the script does not catch the time limit. */
+Test(cond, lua_time_limit_through_pcall, .timeout = 30)
+{
+	struct cond		c;
+	struct cond_view	v = view_addr("192.0.2.9");
+
+	lua_cond(&c, "escape.lua", 50, 1 << 20);
+	v.id = "1.5";
+	v.stage = SMFIC_CONNECT;
+	cr_assert_eq(cond_eval(&c, &v), -1);
+	v.stage = SMFIC_DATA;
+	cr_assert_eq(cond_eval(&c, &v), 1);
+	luacond_close();
+	cond_free(&c);
+}
+
+/* Commands without a stage of their own have no bit. */
+Test(cond, stage_bits)
+{
+	cr_assert_eq(COND_AT(SMFIC_UNKNOWN), 0);
+	cr_assert_eq(COND_AT(SMFIC_BODYEOB), 0);
+	cr_assert_eq(COND_AT('\0'), 0);
+	cr_assert_eq(COND_AT(SMFIC_HELO), 2);
 }
 
 /* A syntax error is found by the master: file and line. */
