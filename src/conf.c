@@ -107,6 +107,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR_LIST("conditions",	NULL,		CFGF_NODEFAULT),
 	CFG_STR("recipients",		"any",		CFGF_NONE),
 	CFG_STR("condition_error",	"apply",	CFGF_NONE),
+	CFG_BOOL("macros_compat",	cfg_false,	CFGF_NONE),
 	CFG_STR("socket",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("command",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("user",			NULL,		CFGF_NODEFAULT),
@@ -150,6 +151,7 @@ static cfg_opt_t opts[] = {
 	CFG_INT("disconnect_check_interval", 1,		CFGF_NONE),
 	CFG_STR("fallback_on_disconnect", "tempfail",	CFGF_NONE),
 	CFG_STR_LIST("dns_servers",	NULL,		CFGF_NODEFAULT),
+	CFG_STR("mta",			"auto",		CFGF_NONE),
 	CFG_SEC("condition",	cond_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter",	milter_opts,
@@ -244,24 +246,42 @@ v_dns_servers(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* A key that takes one of two words, the first its default. */
+/* The words a key takes, the first its default. */
+static const char	*choices[][4] = {
+	{ "dispatch", "sequential", "parallel", NULL },
+	{ "recipients", "any", "all", NULL },
+	{ "condition_error", "apply", "skip", NULL },
+	{ "mta", "auto", "postfix", "sendmail" },
+};
+
+/* Which of its key's words s is: 0, 1, 2; -1: none. */
+static int
+choice(const char *key, const char *s)
+{
+	size_t	i;
+	int	j;
+
+	for (i = 0; i < sizeof(choices) / sizeof(choices[0]); i++)
+		for (j = 1; j < 4 && strcmp(key, choices[i][0]) == 0; j++)
+			if (choices[i][j] != NULL && strcmp(s,
+			    choices[i][j]) == 0)
+				return j - 1;
+	return -1;
+}
+
 static int
 v_choice(cfg_t *cfg, cfg_opt_t *opt)
 {
-	static const char	*choices[][3] = {
-		{ "dispatch", "sequential", "parallel" },
-		{ "recipients", "any", "all" },
-		{ "condition_error", "apply", "skip" },
-	};
-	const char		*s = cfg_opt_getnstr(opt, 0);
-	size_t			 i;
+	const char	*s = cfg_opt_getnstr(opt, 0);
+	size_t		 i;
 
 	for (i = 0; i < sizeof(choices) / sizeof(choices[0]); i++)
 		if (strcmp(opt->name, choices[i][0]) == 0 &&
-		    strcmp(s, choices[i][1]) != 0 && strcmp(s,
-		    choices[i][2]) != 0)
-			cfg_error(cfg, "%s \"%s\": expected %s or %s",
-			    opt->name, s, choices[i][1], choices[i][2]);
+		    choice(opt->name, s) == -1)
+			cfg_error(cfg, "%s \"%s\": expected %s or %s%s%s",
+			    opt->name, s, choices[i][1], choices[i][2],
+			    choices[i][3] != NULL ? " or " : "",
+			    choices[i][3] != NULL ? choices[i][3] : "");
 	return 0;
 }
 
@@ -741,10 +761,11 @@ convert_milter(cfg_t *sec, struct milter_conf *mc)
 	mc->connect_timeout = (int)cfg_getint(sec, "connect_timeout");
 	mc->command_timeout = (int)cfg_getint(sec, "command_timeout");
 	mc->eom_timeout = (int)cfg_getint(sec, "eom_timeout");
-	mc->all_recipients = strcmp(cfg_getstr(sec, "recipients"), "all") ==
-	    0;
-	mc->skip_on_error = strcmp(cfg_getstr(sec, "condition_error"),
-	    "skip") == 0;
+	mc->all_recipients = choice("recipients", cfg_getstr(sec,
+	    "recipients")) == 1;
+	mc->skip_on_error = choice("condition_error", cfg_getstr(sec,
+	    "condition_error")) == 1;
+	mc->macros_compat = cfg_getbool(sec, "macros_compat");
 	return 0;
 }
 
@@ -782,8 +803,9 @@ convert(cfg_t *cfg, struct conf *c)
 	c->state_file = dup_opt(cfg, "state_file");
 	c->history_hours = (int)cfg_getint(cfg, "history_hours");
 	(void)parse_fallback(cfg_getstr(cfg, "fallback"), &c->fallback);
-	c->dispatch = strcmp(cfg_getstr(cfg, "dispatch"), "parallel") == 0 ?
+	c->dispatch = choice("dispatch", cfg_getstr(cfg, "dispatch")) == 1 ?
 	    DISPATCH_PARALLEL : DISPATCH_SEQUENTIAL;
+	c->mta = choice("mta", cfg_getstr(cfg, "mta"));
 	c->body_memory_limit = (size_t)cfg_getint(cfg, "body_memory_limit");
 	c->spool_dir = dup_opt(cfg, "spool_dir");
 	c->progress_interval = (int)cfg_getint(cfg, "progress_interval");
@@ -910,6 +932,7 @@ conf_load(const char *path, FILE *errfp)
 		{ "disconnect_check_interval", v_positive },
 		{ "fallback_on_disconnect", v_fallback },
 		{ "dns_servers", v_dns_servers },
+		{ "mta", v_choice },
 		{ "milter", v_milter },
 		{ "condition", v_condition },
 		{ "milter|socket", v_sockspec },
@@ -1038,6 +1061,7 @@ conf_print(const struct conf *c, FILE *fp)
 	    c->disconnect_check ? "true" : "false", c->disconnect_check_after,
 	    c->disconnect_check_interval,
 	    fallback_name(c->fallback_on_disconnect));
+	fprintf(fp, "mta = \"%s\"\n", choices[3][c->mta + 1]);
 	for (i = 0; i < c->ndns_servers; i++)
 		fprintf(fp, "%s\"%s\"%s", i == 0 ? "dns_servers = { " : ", ",
 		    c->dns_servers[i], i + 1 == c->ndns_servers ? " }\n" : "");
@@ -1057,12 +1081,14 @@ conf_print(const struct conf *c, FILE *fp)
 		fprintf(fp, "\tenabled = %s\n\tevaluation = %s\n"
 		    "\tfallback = \"%s\"\n\tconnect_timeout = %d\n"
 		    "\tcommand_timeout = %d\n\teom_timeout = %d\n"
-		    "\trecipients = \"%s\"\n\tcondition_error = \"%s\"\n",
+		    "\trecipients = \"%s\"\n\tcondition_error = \"%s\"\n"
+		    "\tmacros_compat = %s\n",
 		    m->enabled ? "true" : "false",
 		    m->evaluation ? "true" : "false",
 		    fallback_name(m->fallback), m->connect_timeout,
 		    m->command_timeout, m->eom_timeout, m->all_recipients ?
-		    "all" : "any", m->skip_on_error ? "skip" : "apply");
+		    "all" : "any", m->skip_on_error ? "skip" : "apply",
+		    m->macros_compat ? "true" : "false");
 		for (j = 0; j < m->nconds; j++)
 			fprintf(fp, "%s\"%s%s\"%s", j == 0 ?
 			    "\tconditions = { " : ", ", m->conds[j].negate ?

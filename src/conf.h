@@ -71,6 +71,7 @@ struct milter_conf {
 	size_t		 nconds;
 	int		 all_recipients;	/* recipients = all */
 	int		 skip_on_error;		/* condition_error = skip */
+	int		 macros_compat;	/* the other MTA's macros too */
 };
 
 struct conf {
@@ -105,6 +106,7 @@ struct conf {
 	int			 disconnect_check_after;	/* seconds */
 	int			 disconnect_check_interval;
 	enum fallback		 fallback_on_disconnect;
+	int			 mta;		/* enum mta (merge.h) */
 	char			**dns_servers;	/* none: /etc/resolv.conf */
 	size_t			 ndns_servers;
 	struct milter_conf	*milters;

@@ -45,7 +45,32 @@
 /* Content steps milterd always answers at once. */
 #define CONTENT_NR	(SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
 
-/* The union of Postfix's and Sendmail's default macro lists. */
+/*
+ * The MTAs' default macro lists, by SMFIM_ stage: Postfix 3.7's
+ * milter_*_macros, Sendmail 8.17's confMILTER_MACROS_* (m4 defaults),
+ * and their union, which milterd asks for where it asks for a list at
+ * all, so that each child can be given what its MTA would have sent.
+ */
+static const char *postfix_lists[SMFIM_COUNT] = {
+	"j {daemon_name} {daemon_addr} v _",
+	"{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
+	"i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} "
+	    "{mail_mailer}",
+	"i {rcpt_addr} {rcpt_host} {rcpt_mailer}",
+	"i",
+	"i",
+	"i",
+};
+static const char *sendmail_lists[SMFIM_COUNT] = {
+	"j _ {daemon_name} {if_name} {if_addr}",
+	"{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
+	"i {auth_type} {auth_authen} {auth_ssf} {auth_author} {mail_mailer} "
+	    "{mail_host} {mail_addr}",
+	"{rcpt_mailer} {rcpt_host} {rcpt_addr}",
+	"",
+	"{msg_id}",
+	"",
+};
 static const char *default_lists[SMFIM_COUNT] = {
 	"j _ {daemon_name} {daemon_addr} {if_name} {if_addr} v",
 	"{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
@@ -58,6 +83,41 @@ static const char *default_lists[SMFIM_COUNT] = {
 };
 
 static void	add_names(char *, size_t, const char *);
+
+const char *
+merge_default_macros(enum mta mta, int stage)
+{
+	return mta == MTA_POSTFIX ? postfix_lists[stage] : mta ==
+	    MTA_SENDMAIL ? sendmail_lists[stage] : default_lists[stage];
+}
+
+/*
+ * Is the macro (as the MTA names it: "j", "{daemon_name}") in the list
+ * (blanks or commas between names)?  "{j}" and "j" are the same name.
+ */
+int
+merge_macro_listed(const char *list, const char *name)
+{
+	const char	*p = list;
+	size_t		 n, len;
+
+	if (name[0] == '{' && (n = strlen(name)) > 2 && name[n - 1] == '}') {
+		name++;
+		n -= 2;
+	} else
+		n = strlen(name);
+	while (*p != '\0') {
+		p += strspn(p, " ,");
+		len = strcspn(p, " ,");
+		if (len > 2 && p[0] == '{' && p[len - 1] == '}' &&
+		    len - 2 == n && strncmp(p + 1, name, n) == 0)
+			return 1;
+		if (len == n && n > 0 && strncmp(p, name, n) == 0)
+			return 1;
+		p += len;
+	}
+	return 0;
+}
 
 /* Append the names of list to dst that it does not hold yet. */
 static void

@@ -37,7 +37,16 @@ struct macro_lists {
 	char	list[SMFIM_COUNT][1024];
 };
 
+/* The MTA in front: its default macro lists, how it treats edits. */
+enum mta {
+	MTA_AUTO,		/* configuration: tell by the `v' macro */
+	MTA_POSTFIX,
+	MTA_SENDMAIL
+};
+
 /* merge.c */
+const char *merge_default_macros(enum mta, int);
+int	 merge_macro_listed(const char *, const char *);
 void	 merge_optneg(const struct milter_optneg *,
 	    const struct milter_optneg *, size_t, const char *const *,
 	    struct milter_optneg *, struct macro_lists *);

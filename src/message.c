@@ -33,6 +33,7 @@
  * with CRLF, a last line without LF ended too; so the children after
  * the one that replaced the body, and the MTA, see the body Postfix's
  * own chain would show them, whatever line ends the milter sent.
+ * Sendmail leaves that last line as it is (repl_keep_open).
  *
  * The body stays in memory up to a limit, then moves to an unlinked
  * file made in a private directory, so a large message costs disk, not
@@ -371,7 +372,8 @@ message_edits_done(struct message *m)
 
 	if (m->replacing != 0 && m->repl_open &&
 	    ((m->repl_cr && spool_append(&m->newbody, "\r", 1) == -1) ||
-	    spool_append(&m->newbody, "\r\n", 2) == -1))
+	    (!m->repl_keep_open && spool_append(&m->newbody, "\r\n", 2) ==
+	    -1)))
 		rc = -1;
 	m->repl_cr = m->repl_open = 0;
 	if (m->replacing != 0 && rc == 0) {

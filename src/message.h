@@ -49,6 +49,7 @@ struct message {
 	int		 replacing;	/* 0 none, 1 receiving, 2 closed */
 	int		 repl_cr;	/* a CR held back at a piece's end */
 	int		 repl_open;	/* the last replacement line has no LF */
+	int		 repl_keep_open;	/* and stays so (Sendmail) */
 };
 
 /* message.c */

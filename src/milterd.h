@@ -133,9 +133,10 @@ struct session {
 	struct event		*resume;	/* take the next packets */
 	struct milter_optneg	 offer;		/* from the MTA */
 	struct milter_optneg	 upstream;	/* our answer */
-	struct macro_lists	 lists;
+	unsigned int		 asked_lists;	/* 1 << SMFIM_ stage: a list */
 	int			 mta_leadspc;
 	int			 mta_local;	/* the MTA is on this host */
+	enum mta		 mta_kind;	/* postfix or sendmail */
 	struct child		*kids;
 	size_t			 nkids;
 	struct round		 round;

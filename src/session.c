@@ -50,6 +50,8 @@
 #include "milterd.h"
 
 #define MACRO_STAGES	"CHMRTNEU"
+/* The commands of the SMFIM_ macro list stages, in their order. */
+#define SMFIM_STAGES	"CHMRTEN"
 #define REPLAY_BATCH	(256 * 1024)
 
 static void	mta_read(struct conn *, void *);
@@ -61,7 +63,6 @@ static void	session_end(struct session *, const char *, int);
 static int	in_effect(int, const int32_t *);
 static void	session_count(struct session *, int);
 static void	note_verdict(struct session *, struct child *);
-static const char *stage_macro(struct session *, char, const char *);
 static void	client_tuple(struct session *, const struct milter_connect *);
 static void	client_checked(struct conncheck_item *, int, const char *);
 static void	client_gone(struct session *, const char *);
@@ -102,7 +103,11 @@ static void	message_over(struct session *);
 static void	message_abort(struct session *);
 static void	round_send(struct session *, struct child *);
 static int	eligible(const struct child *, char);
-static void	add_stage_macros(struct session *, struct mbuf *, char);
+static void	add_stage_macros(struct session *, struct mbuf *, char,
+		    const struct child *);
+static const char *compat_value(struct session *, char, const char *);
+static enum mta	mta_of(struct session *);
+static const char *stage_macro(struct session *, char, const char *);
 static void	take_owed(struct child *);
 static void	round_begin(struct session *, char);
 static void	round_next(struct session *);
@@ -470,6 +475,8 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		strlcpy(s->client_addr, c->u.connect.addr != NULL ?
 		    c->u.connect.addr : "", sizeof(s->client_addr));
 		s->family = c->u.connect.family;
+		s->mta_kind = mta_of(s);
+		s->msg.repl_keep_open = s->mta_kind == MTA_SENDMAIL;
 		s->helo[0] = '\0';
 		mbuf_reset(&s->rcpts);
 		client_tuple(s, &c->u.connect);
@@ -599,6 +606,7 @@ static void
 answer_optneg(struct session *s)
 {
 	struct milter_optneg	*effs;
+	struct macro_lists	 merged;
 	char			 lists[SMFIM_COUNT][512];
 	const char		*own[SMFIM_COUNT];
 	size_t			 i, n = 0;
@@ -609,13 +617,20 @@ answer_optneg(struct session *s)
 		if (child_live(&s->kids[i]))
 			effs[n++] = s->kids[i].eff;
 	own_macros(s, lists, own);
-	merge_optneg(&s->offer, effs, n, own, &s->upstream, &s->lists);
+	merge_optneg(&s->offer, effs, n, own, &s->upstream, &merged);
 	s->upstream.protocol &= ~condition_steps(s->conf);
 	free(effs);
 	s->mta_leadspc = (s->upstream.protocol & SMFIP_HDR_LEADSPC) != 0;
 	mbuf_reset(&s->out);
 	milter_put_optneg(&s->out, &s->upstream);
 	conn_write(s->mta, s->out.data, s->out.len);
+	/* The lists are the reply's: a session keeps which were asked for. */
+	s->asked_lists = 0;
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		if (s->upstream.macros[i] != NULL)
+			s->asked_lists |= 1U << i;
+		s->upstream.macros[i] = NULL;
+	}
 }
 
 /* The message is over (end of message, abort, a new MAIL). */
@@ -658,15 +673,116 @@ eligible(const struct child *c, char cmd)
 	    milter_cmd_sent(&c->eff, cmd);
 }
 
-/* The MTA's last D for this stage, for a child about to get the command. */
+/*
+ * The MTA's last D for this stage, for a child about to get the
+ * command.  Where milterd asked the MTA for a list (the union of what
+ * all want), the child gets what it would have had from the MTA
+ * itself: the macros it asked for, or else its MTA's defaults; with
+ * macros_compat, the other MTA's defaults too, those the MTA did not
+ * send filled in where they can be derived (compat_value()).
+ */
 static void
-add_stage_macros(struct session *s, struct mbuf *b, char cmd)
+add_stage_macros(struct session *s, struct mbuf *b, char cmd,
+    const struct child *c)
 {
-	const char	*slot = strchr(MACRO_STAGES, cmd);
+	const char		*slot = strchr(MACRO_STAGES, cmd), *stage;
+	const char		*p, *end, *val, *want, *other, *name;
+	const struct mbuf	*raw;
+	char			 tok[64];
+	size_t			 start, len;
 
-	if (slot != NULL && cmd != '\0')
-		mbuf_append(b, s->macros[slot - MACRO_STAGES].data,
-		    s->macros[slot - MACRO_STAGES].len);
+	if (slot == NULL || cmd == '\0')
+		return;
+	raw = &s->macros[slot - MACRO_STAGES];
+	stage = strchr(SMFIM_STAGES, cmd);
+	if (stage == NULL || !(s->asked_lists & (1U << (stage -
+	    SMFIM_STAGES)))) {
+		mbuf_append(b, raw->data, raw->len);
+		return;
+	}
+	want = c->eff.macros[stage - SMFIM_STAGES] != NULL &&
+	    c->eff.macros[stage - SMFIM_STAGES][0] != '\0' ?
+	    c->eff.macros[stage - SMFIM_STAGES] :
+	    merge_default_macros(s->mta_kind, (int)(stage - SMFIM_STAGES));
+	other = c->mc->macros_compat ? merge_default_macros(s->mta_kind
+	    == MTA_POSTFIX ? MTA_SENDMAIL : MTA_POSTFIX,
+	    (int)(stage - SMFIM_STAGES)) : "";
+	start = milter_begin(b, SMFIC_MACRO);
+	milter_add_bytes(b, &cmd, 1);
+	if (macro_pairs(s, cmd, &p, &end) == 0)
+		for (; p < end && (val = p + strlen(p) + 1) < end;
+		    p = val + strlen(val) + 1)
+			if (merge_macro_listed(want, p) ||
+			    merge_macro_listed(other, p)) {
+				milter_add_str(b, p);
+				milter_add_str(b, val);
+			}
+	/* What the other MTA would have sent that this one did not. */
+	for (name = other; *(name += strspn(name, " ")) != '\0';
+	    name += len) {
+		len = strcspn(name, " ");
+		if (len >= sizeof(tok))
+			continue;
+		memcpy(tok, name, len);
+		tok[len] = '\0';
+		if (stage_macro(s, cmd, tok) == NULL &&
+		    (val = compat_value(s, cmd, tok)) != NULL) {
+			milter_add_str(b, tok);
+			milter_add_str(b, val);
+		}
+	}
+	milter_end(b, start);
+}
+
+/*
+ * The MTA in front: as configured, or told by its `v' macro at connect
+ * ("Postfix 3.7.11"; Sendmail's is its version, "8.17.1.9"; milterd
+ * asks for v wherever it asks for a connect list).  Without one, as
+ * Postfix.
+ */
+static enum mta
+mta_of(struct session *s)
+{
+	const char	*v;
+
+	if (s->conf->mta != MTA_AUTO)
+		return (enum mta)s->conf->mta;
+	if ((v = stage_macro(s, SMFIC_CONNECT, "v")) != NULL &&
+	    v[0] >= '0' && v[0] <= '9')
+		return MTA_SENDMAIL;
+	return MTA_POSTFIX;
+}
+
+/*
+ * A macro this MTA did not send at cmd, as the other would have: an
+ * address under its other name, the client from the connect command,
+ * or the value sent at an earlier stage (the queue id, say).  NULL
+ * when it cannot be derived (`i' at MAIL from Postfix, `v').
+ */
+static const char *
+compat_value(struct session *s, char cmd, const char *name)
+{
+	const char	*v, *slot;
+	size_t		 i;
+
+	if (strcmp(name, "{daemon_addr}") == 0 &&
+	    (v = stage_macro(s, cmd, "if_addr")) != NULL)
+		return v;
+	if (strcmp(name, "{if_addr}") == 0 &&
+	    (v = stage_macro(s, cmd, "daemon_addr")) != NULL)
+		return v;
+	if (strcmp(name, "{client_addr}") == 0 && s->client_addr[0] != '\0')
+		return s->client_addr;
+	if (strcmp(name, "{client_name}") == 0 && s->client_name[0] != '\0')
+		return s->client_name;
+	if (strcmp(name, "v") == 0)
+		return NULL;
+	slot = strchr(COND_STAGES, cmd);
+	for (i = slot != NULL ? (size_t)(slot - COND_STAGES) : strlen(
+	    COND_STAGES); i > 0; i--)
+		if ((v = stage_macro(s, COND_STAGES[i - 1], name)) != NULL)
+			return v;
+	return NULL;
 }
 
 /*
@@ -712,7 +828,7 @@ static void
 round_send(struct session *s, struct child *c)
 {
 	mbuf_reset(&s->out);
-	add_stage_macros(s, &s->out, s->round.cmd);
+	add_stage_macros(s, &s->out, s->round.cmd, c);
 	mbuf_append(&s->out, s->cur.data, s->cur.len);
 	child_send_mbuf(c, &s->out, s->round.cmd, 1);
 	if (c->state == CHILD_WAITING)
@@ -938,7 +1054,7 @@ eom_step(struct session *s, struct child *c)
 			c->phase = 1;
 			if (!milter_cmd_sent(&c->eff, SMFIC_EOH))
 				continue;
-			add_stage_macros(s, &s->out, SMFIC_EOH);
+			add_stage_macros(s, &s->out, SMFIC_EOH, c);
 			milter_put_empty(&s->out, last = SMFIC_EOH);
 		} else if (c->phase <= 2) {
 			c->phase = 2;
@@ -954,7 +1070,7 @@ eom_step(struct session *s, struct child *c)
 			    (size_t)n, 0);
 		} else {
 			c->phase = 4;
-			add_stage_macros(s, &s->out, SMFIC_BODYEOB);
+			add_stage_macros(s, &s->out, SMFIC_BODYEOB, c);
 			milter_put_empty(&s->out, last = SMFIC_BODYEOB);
 		}
 		if (milter_cmd_replied(&c->eff, last) ||
@@ -1018,10 +1134,12 @@ eom_child_replied(struct session *s, struct child *c)
 		    c->edits.len);
 	c->done = 1;
 	if (c->quarantined && !c->evaluation) {
-		/* As Postfix: a quarantine ends the content chain. */
 		s->quarantined = 1;
-		eom_finish(s, NULL);
-		return;
+		/* Postfix ends the content chain there, Sendmail goes on. */
+		if (s->mta_kind != MTA_SENDMAIL) {
+			eom_finish(s, NULL);
+			return;
+		}
 	}
 	s->round.pos++;
 	eom_next(s);
@@ -1202,23 +1320,21 @@ macro_pairs(struct session *s, char cmd, const char **p, const char **end)
 	return 0;
 }
 
-/* A macro's value from the MTA's last D for cmd's stage, or NULL. */
+/*
+ * A macro's value from the MTA's last D for cmd's stage, or NULL; "j",
+ * "{j}", "daemon_addr" and "{daemon_addr}" alike.
+ */
 static const char *
 stage_macro(struct session *s, char cmd, const char *name)
 {
 	const char	*p, *end, *val;
-	size_t		 n = strlen(name);
 
 	if (macro_pairs(s, cmd, &p, &end) == -1)
 		return NULL;
-	while (p < end && (val = p + strlen(p) + 1) < end) {
-		/* "{name}" or "name" alike. */
-		if (strcmp(p, name) == 0 || (p[0] == '{' &&
-		    strncmp(p + 1, name, n) == 0 && strcmp(p + n + 1, "}") ==
-		    0))
+	for (; p < end && (val = p + strlen(p) + 1) < end;
+	    p = val + strlen(val) + 1)
+		if (merge_macro_listed(name, p))
 			return val;
-		p = val + strlen(val) + 1;
-	}
 	return NULL;
 }
 

@@ -56,6 +56,20 @@ E2E_REPLY_MASK='s/^(<-  250 2\.0\.0 )[0-9A-Za-z]{14} /\1QID /'
 E2E_VIEW_MASK='s/^(macro i=)[0-9A-Za-z]{14}$/\1QID/
 s/^(macro \{daemon_name\}=MTA-)[dm]$/\1X/'
 
+VIEW_MASK=$E2E_VIEW_MASK
+# without HEADER-NAME: the views leave out where a header a child
+# inserted lies.  Sendmail counts an insert's index in its own header
+# list, which holds entries no milter is shown (its Received: line and
+# the header templates of sendmail.cf), so milterd, which sees only what
+# the milters see, cannot tell where Sendmail put it: the children after
+# the inserting one see it where Postfix would put it (milterd(8),
+# SENDMAIL).  The index goes to Sendmail as the child gave it, so the
+# delivered messages, compared in full, are the same.
+without() {
+	E2E_VIEW_MASK="$VIEW_MASK
+/^header $1:/d"
+}
+
 T0=$(date +%s)
 sm_recipe || bail recipe "no Sendmail recipe in README.md"
 SM_BASE=$(mktemp -d /var/tmp/milterd-sm.XXXXXX)
@@ -198,9 +212,12 @@ expect sink '^X-C1: one' delivered
 case_begin manyhdrs
 kid -c 'X-Many:150:changed by c1' -i '100:X-Ins: inserted by c1'
 kid -c 'X-Many:199:' -h 'X-C2: two'
+without X-Ins
 run_both sw --to bob@example.org --data "@$TMP/many.eml"
+E2E_VIEW_MASK=$VIEW_MASK
 compare
 expect sink '^X-Many: changed by c1' changed
+expect_kid 2 '^header X-Ins: inserted by c1' kid2-sees-insert
 
 # 5. 8-bit header and body.
 case_begin eightbit
@@ -231,9 +248,12 @@ kid -i '3:X-Mid: mid' -c 'X-Add:1:changed by c2' -c 'X-Dup:2:' -h 'X-C2: two' \
     -i '0:X-Zero: zero' -c 'X-Missing:1:appended' -c 'X-Dup:5:'
 kid -N -h 'X-N3:  lead' -c 'X-Folded:1: refolded
 	line'
+without X-Mid
 run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+E2E_VIEW_MASK=$VIEW_MASK
 compare
 expect sink '^X-Add: changed by c2' chain
+expect_kid 3 '^header X-Mid: +mid' kid3-sees-insert
 
 # 8. Body replaced by child 1 (mixed line ends), then a header by child
 # 2, which sees the new body as Sendmail keeps it: bare LF made CRLF,
