@@ -12,6 +12,8 @@
 #                   (made the first time: network, a few minutes)
 #   make fuzz       run each fuzz target for FUZZ_SECONDS
 #   make bench      throughput and cost figures (bin/bench)
+#   make soak       10 000 messages through Postfix and milterd while it
+#                   is reloaded and workers are killed (bin/soak)
 #   make lint       mandoc -Tlint on the man pages
 #   make install    PREFIX and DESTDIR honoured
 
@@ -108,6 +110,9 @@ run: setup all
 bench: setup all $(B)/tmilter $(B)/conncheck-bench
 	sh bin/bench $(B)
 
+soak: setup all $(B)/tmilter
+	sh bin/soak $(B)
+
 test: setup
 	$(MAKE) all
 	$(MAKE) B=build/asan OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" tests
@@ -171,4 +176,5 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all tests setup run bench test test-sendmail lint fuzz install clean
+.PHONY: all tests setup run bench soak test test-sendmail lint fuzz install \
+	clean

@@ -21,10 +21,13 @@
  * prints every reply and modification, and exits with the verdict:
  * 0 accept/continue, 1 reject, 2 tempfail, 3 discard, 4 error.  With -n
  * it runs many sessions over -c parallel connections and reports the
- * rate and latency percentiles instead.
+ * rate and latency percentiles instead; with -n and -w it opens that
+ * many sessions one after another, holds them all open after DATA until
+ * its standard input ends, then finishes them.
  */
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -144,6 +147,7 @@ static void	print_result(struct sess *, int);
 static int	content(struct sess *);
 static int	run_session(const struct sim *, FILE *);
 static int	run_load(const struct sim *, long, long);
+static int	run_hold(const struct sim *, long);
 static void	sim_free(struct sim *);
 
 extern const char	*__progname;
@@ -156,7 +160,7 @@ usage(void)
 	    "\t[-H helo] [-K connections] [-M messages] "
 	    "[-m [stage:]name=value]\n\t[-N client-name] [-n sessions] "
 	    "[-o outfile] [-P version] [-r rcpt] [-t seconds]\n"
-	    "\t[message-file]\n", __progname);
+	    "\t[-w] [message-file]\n", __progname);
 	exit(EX_ERROR);
 }
 
@@ -991,6 +995,82 @@ run_load(const struct sim *sim, long sessions, long concurrency)
 	return atomic_load(&l.results[EX_ERROR]) ? EX_ERROR : 0;
 }
 
+/*
+ * Hold mode: open the sessions one after another, each as far as DATA,
+ * hold them all open until the standard input ends, then finish them
+ * one after another.  The sessions are never in flight together, so
+ * one thread does: what is measured is what the other side keeps per
+ * open session.
+ */
+static int
+run_hold(const struct sim *sim, long sessions)
+{
+	struct sess	*ss;
+	struct rlimit	 rl;
+	long		 i, held = 0, results[EX_ERROR + 1];
+	char		 buf[512];
+	double		 t0;
+	int		 rc;
+
+	/* One descriptor per session: as many as this process may have. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	memset(results, 0, sizeof(results));
+	if ((ss = calloc((size_t)sessions, sizeof(*ss))) == NULL)
+		fatal("calloc");
+	t0 = now_ms();
+	for (i = 0; i < sessions; i++) {
+		ss[i].sim = sim;
+		mbuf_init(&ss[i].wbuf);
+		message_init(&ss[i].msg, SIZE_MAX, NULL);
+		if ((ss[i].fd = sockspec_connect(&sim->sock, 0)) == -1) {
+			log_warn("session %ld: connect %s", i, sim->sock.text);
+			rc = -1;
+		} else if ((rc = negotiate(&ss[i])) == 0 &&
+		    (rc = greet(&ss[i])) == 0)
+			rc = transaction(&ss[i]);
+		if (rc == 0) {
+			held++;
+			continue;
+		}
+		/* Decided (or failed) before DATA: not held. */
+		results[rc == -1 ? EX_ERROR : rc - 1]++;
+		if (ss[i].fd != -1) {
+			milter_put_empty(&ss[i].wbuf, SMFIC_ABORT);
+			milter_put_empty(&ss[i].wbuf, SMFIC_QUIT);
+			(void)flush_out(&ss[i]);
+			close(ss[i].fd);
+			ss[i].fd = -1;
+		}
+	}
+	printf("held: %ld of %ld sessions, opened in %.3f s\n", held,
+	    sessions, (now_ms() - t0) / 1e3);
+	while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)
+		;
+	t0 = now_ms();
+	for (i = 0; i < sessions; i++) {
+		if (ss[i].fd != -1) {
+			rc = content(&ss[i]);
+			results[rc == -1 ? EX_ERROR : rc - 1]++;
+			milter_put_empty(&ss[i].wbuf, SMFIC_ABORT);
+			milter_put_empty(&ss[i].wbuf, SMFIC_QUIT);
+			(void)flush_out(&ss[i]);
+			close(ss[i].fd);
+		}
+		message_free(&ss[i].msg);
+		mbuf_free(&ss[i].wbuf);
+		free(ss[i].rbuf);
+	}
+	printf("finished in %.3f s\n", (now_ms() - t0) / 1e3);
+	printf("results: accept %ld reject %ld tempfail %ld discard %ld "
+	    "error %ld\n", results[EX_ACCEPT], results[EX_REJECT],
+	    results[EX_TEMPFAIL], results[EX_DISCARD], results[EX_ERROR]);
+	free(ss);
+	return results[EX_ERROR] ? EX_ERROR : 0;
+}
+
 static void
 sim_free(struct sim *sim)
 {
@@ -1012,7 +1092,7 @@ main(int argc, char *argv[])
 	const char	*errstr, *socket = NULL;
 	char		 err[256];
 	long		 sessions = 0, concurrency = 1;
-	int		 ch, rc;
+	int		 ch, rc, hold = 0;
 
 	memset(&sim, 0, sizeof(sim));
 	sim.from = "sender@example.com";
@@ -1025,7 +1105,7 @@ main(int argc, char *argv[])
 	sim.connections = 1;
 	log_init(1, 0);
 
-	while ((ch = getopt(argc, argv, "a:c:f:H:K:M:m:N:n:o:P:r:s:t:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:f:H:K:M:m:N:n:o:P:r:s:t:vw")) != -1) {
 		switch (ch) {
 		case 'a':
 			sim.client_addr = optarg;
@@ -1091,6 +1171,9 @@ main(int argc, char *argv[])
 		case 'v':
 			sim.verbose = 1;
 			break;
+		case 'w':
+			hold = 1;
+			break;
 		default:
 			usage();
 		}
@@ -1099,6 +1182,9 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (socket == NULL || argc > 1)
 		usage();
+	if (hold && (sessions == 0 || sim.outfile != NULL ||
+	    sim.messages > 1 || sim.connections > 1))
+		fatalx("-w needs -n and goes with neither -o, -M nor -K");
 	if (sockspec_parse(socket, &sim.sock, err, sizeof(err)) == -1)
 		fatalx("%s: %s", socket, err);
 	if (sim.nrcpts == 0) {
@@ -1111,7 +1197,9 @@ main(int argc, char *argv[])
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* A milter that hangs up is reported, not a reason to die. */
 	signal(SIGPIPE, SIG_IGN);
-	if (sessions > 0)
+	if (hold)
+		rc = run_hold(&sim, sessions);
+	else if (sessions > 0)
 		rc = run_load(&sim, sessions, concurrency);
 	else
 		rc = run_session(&sim, stdout);

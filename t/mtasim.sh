@@ -92,4 +92,23 @@ grep_ok load-rate '^sessions/s: [0-9]' "$TMP/load.out"
 grep_ok load-latency '^latency ms: p50 [0-9.]+ p90 [0-9.]+ p99 [0-9.]+' "$TMP/load.out"
 grep_ok load-results '^results: accept 200 reject 0 tempfail 0 discard 0 error 0' "$TMP/load.out"
 
+# Hold mode: 5 sessions open at once as far as DATA until stdin ends.
+tmilter hold
+mkfifo "$TMP/go"
+"$BUILD/mtasim" -s "unix:$TMP/hold.sock" -n 5 -w <"$TMP/go" \
+    >"$TMP/hold.out" 2>&1 &
+hold_pid=$!
+exec 3>"$TMP/go"
+check hold-held wait_for 10 grep -q '^held: 5 of 5 sessions' "$TMP/hold.out"
+check hold-data-seen test "$(grep -c '^data' "$TMP/hold.log")" -eq 5
+check hold-no-eom-yet test "$(grep -c '^eom' "$TMP/hold.log")" -eq 0
+exec 3>&-
+wait "$hold_pid"
+RC=$?
+rc_is hold 0
+grep_ok hold-results '^results: accept 5 reject 0 tempfail 0 discard 0 error 0' "$TMP/hold.out"
+check hold-eoms test "$(grep -c '^eom' "$TMP/hold.log")" -eq 5
+mtasim_run hold-usage -s "unix:$TMP/hold.sock" -w
+grep_ok hold-usage "-w needs -n" "$TMP/hold-usage.out"
+
 finish
