@@ -368,6 +368,9 @@ run_both sw --to bob@example.org --data "@$TMP/plain.eml" \
 compare
 expect view 'connect host=x\.example .*addr=192\.0\.2\.7' new-connect
 
+# 24. macros_compat: Sendmail's {if_addr}, made from {daemon_addr}.
+compat_case '^macro \{if_addr\}=127\.0\.0\.1$'
+
 echo "# $CASE: $(($(date +%s%3N) - CASE_T0)) ms"
 echo "# $(($(date +%s) - T0)) s"
 # E2E_KEEP=DIR: keep a copy of the outputs for a look after the run.

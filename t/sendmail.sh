@@ -403,6 +403,10 @@ run_both sw --to bob@example.org --data "@$TMP/plain.eml"
 compare
 expect view '^macro \{msg_id\}=<plain@example\.com>' msg-id
 
+# 26. macros_compat: Postfix's {daemon_addr} and v at connect, which
+# Sendmail sends only when asked.
+compat_case '^macro \{daemon_addr\}=127\.0\.0\.1$' '^macro v=8\.'
+
 echo "# $CASE: $(($(date +%s%3N) - CASE_T0)) ms"
 echo "# $(($(date +%s) - T0)) s"
 # E2E_KEEP=DIR: keep a copy of the outputs for a look after the run.

@@ -278,3 +278,29 @@ expect_kid() {
 	done
 	expect "kid$1" "$2" "$3"
 }
+
+# compat_case RE...: a milter's macros_compat.  One child, which logs
+# some macros, with macros_compat on behind milterd: replies and the
+# delivered message are the same as directly; each RE (an ERE on the
+# child's log) is in what it saw behind milterd and not directly (what
+# the other MTA would have sent).
+compat_case() {
+	case_begin compat
+	kid -M '{if_addr}' -M '{daemon_addr}' -M v -h 'X-C1: one'
+	sed -i '$ s/ }$/ macros_compat = true }/' "$TMP/$CASE.conf"
+	_outs=$E2E_OUTPUTS
+	E2E_OUTPUTS="replies sink"
+	run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+	compare
+	E2E_OUTPUTS=$_outs
+	for _re in "$@"; do
+		if grep -Eq -- "$_re" "$TMP/$CASE-m1.log" &&
+		    ! grep -Eq -- "$_re" "$TMP/$CASE-d1.log"; then
+			ok "compat $_re"
+		else
+			fail "compat $_re" "not behind milterd only"
+			grep '^macro' "$TMP/$CASE-d1.log" | sort -u | sed 's/^/    | d: /'
+			grep '^macro' "$TMP/$CASE-m1.log" | sort -u | sed 's/^/    | m: /'
+		fi
+	done
+}
