@@ -162,3 +162,58 @@ Test(merge, fallback_replies)
 	cr_assert_eq(merge_fallback_reply(FALLBACK_ACCEPT, SMFIR_ACCEPT),
 	    SMFIR_ACCEPT);
 }
+
+/* A macro in a list: "j" and "{j}" alike, blanks or commas between. */
+Test(merge, macro_listed)
+{
+	cr_assert(merge_macro_listed("j {daemon_name} v _", "j"));
+	cr_assert(merge_macro_listed("j {daemon_name} v _", "{j}"));
+	cr_assert(merge_macro_listed("j {daemon_name} v _", "{daemon_name}"));
+	cr_assert(merge_macro_listed("j {daemon_name} v _", "daemon_name"));
+	cr_assert(merge_macro_listed("j, {daemon_name},v", "v"));
+	cr_assert(merge_macro_listed("i {auth_type}", "i"));
+	cr_assert_not(merge_macro_listed("j {daemon_name} v _", "{daemon}"));
+	cr_assert_not(merge_macro_listed("j {daemon_name} v _", "name"));
+	cr_assert_not(merge_macro_listed("{if_addr}", "{if_name}"));
+	cr_assert_not(merge_macro_listed("", "j"));
+	cr_assert_not(merge_macro_listed("{}", ""));
+}
+
+/* Each MTA's defaults, and their union where milterd asks for a list. */
+Test(merge, default_macros)
+{
+	int	stage;
+
+	cr_assert(merge_macro_listed(merge_default_macros(MTA_POSTFIX,
+	    SMFIM_CONNECT), "{daemon_addr}"));
+	cr_assert_not(merge_macro_listed(merge_default_macros(MTA_SENDMAIL,
+	    SMFIM_CONNECT), "{daemon_addr}"));
+	cr_assert(merge_macro_listed(merge_default_macros(MTA_SENDMAIL,
+	    SMFIM_CONNECT), "{if_addr}"));
+	cr_assert(merge_macro_listed(merge_default_macros(MTA_POSTFIX,
+	    SMFIM_CONNECT), "v"));
+	cr_assert(merge_macro_listed(merge_default_macros(MTA_POSTFIX,
+	    SMFIM_DATA), "i"));
+	cr_assert_not(merge_macro_listed(merge_default_macros(MTA_SENDMAIL,
+	    SMFIM_DATA), "i"));
+	cr_assert(merge_macro_listed(merge_default_macros(MTA_SENDMAIL,
+	    SMFIM_EOM), "{msg_id}"));
+	/* The union has every name of both. */
+	for (stage = 0; stage < SMFIM_COUNT; stage++) {
+		const char	*l[2] = {
+			merge_default_macros(MTA_POSTFIX, stage),
+			merge_default_macros(MTA_SENDMAIL, stage),
+		};
+		char		 buf[256], *tok, *save;
+		int		 k;
+
+		for (k = 0; k < 2; k++) {
+			strlcpy(buf, l[k], sizeof(buf));
+			for (tok = strtok_r(buf, " ", &save); tok != NULL;
+			    tok = strtok_r(NULL, " ", &save))
+				cr_assert(merge_macro_listed(
+				    merge_default_macros(MTA_AUTO, stage), tok),
+				    "stage %d: %s", stage, tok);
+		}
+	}
+}
