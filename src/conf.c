@@ -47,6 +47,8 @@
 
 static FILE	*conf_errfp;	/* where errors go; NULL: the log */
 static int	 conf_nerrors;
+static char	 conf_last_error[1024];	/* the last one, said once */
+static int	 conf_last_line;
 
 static void	conf_error(cfg_t *, const char *, va_list);
 static int	v_sockspec(cfg_t *, cfg_opt_t *);
@@ -159,13 +161,20 @@ static cfg_opt_t opts[] = {
 	CFG_END()
 };
 
-/* "file:line: message", counted, to the stream or the log. */
+/*
+ * "file:line: message", counted, to the stream or the log; once (a
+ * list's validator is called again when the list ends).
+ */
 static void
 conf_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	char	msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (cfg->line == conf_last_line && strcmp(msg, conf_last_error) == 0)
+		return;
+	conf_last_line = cfg->line;
+	strlcpy(conf_last_error, msg, sizeof(conf_last_error));
 	conf_nerrors++;
 	if (conf_errfp != NULL)
 		fprintf(conf_errfp, "%s:%d: %s\n", cfg->filename ?
@@ -951,6 +960,7 @@ conf_load(const char *path, FILE *errfp)
 
 	conf_errfp = errfp;
 	conf_nerrors = 0;
+	conf_last_error[0] = '\0';
 	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL)
 		fatal("%s: cfg_init", __func__);
 	cfg_set_error_function(cfg, conf_error);

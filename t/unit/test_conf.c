@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "merge.h"
 
 static char	path[] = "/tmp/milterd-conf-XXXXXX";
 static char	errbuf[4096];
@@ -81,11 +82,13 @@ Test(conf, every_key)
 	    "body_memory_limit = 4096\nspool_dir = \"/tmp\"\n"
 	    "progress_interval = 7\ncontrol_mode = \"0660\"\n"
 	    "metrics_listen = \"[::1]:9185\"\nstate_file = \"/tmp/h\"\n"
-	    "history_hours = 2\n"
+	    "history_hours = 2\nmta = \"sendmail\"\n"
+	    "dns_servers = { \"127.0.0.1:5353\", \"[::1]:53\" }\n"
 	    "milter \"one\" {\n socket = \"inet:127.0.0.1:8891\"\n"
 	    " command = \"/usr/sbin/one -f\"\n user = \"one\"\n"
 	    " enabled = false\n evaluation = true\n fallback = \"reject\"\n"
-	    " connect_timeout = 1\n command_timeout = 2\n eom_timeout = 3\n}\n"
+	    " connect_timeout = 1\n command_timeout = 2\n eom_timeout = 3\n"
+	    " macros_compat = true\n condition_error = \"skip\"\n}\n"
 	    "milter \"two\" { socket = \"local:/run/two\" }\n");
 
 	cr_assert_not_null(c, "%s", errbuf);
@@ -112,6 +115,13 @@ Test(conf, every_key)
 	cr_assert(c->milters[0].evaluation);
 	cr_assert_eq(c->milters[0].fallback, FALLBACK_REJECT);
 	cr_assert_eq(c->milters[0].eom_timeout, 3);
+	cr_assert(c->milters[0].macros_compat);
+	cr_assert(c->milters[0].skip_on_error);
+	cr_assert_not(c->milters[1].macros_compat);
+	cr_assert_not(c->milters[1].skip_on_error);
+	cr_assert_eq(c->mta, MTA_SENDMAIL);
+	cr_assert_eq(c->ndns_servers, 2);
+	cr_assert_str_eq(c->dns_servers[1], "[::1]:53");
 	cr_assert_str_eq(c->milters[1].name, "two");
 	conf_free(c);
 }
@@ -130,6 +140,10 @@ static const struct {
 	  ":3: milter \"a\": no socket\n" },
 	{ "milter \"a\" { socket = \"/a\" }\nmilter \"a\" { socket = \"/b\" }\n",
 	  ":2: found duplicate title 'a'\n" },
+	{ "mta = \"exim\"\ndns_servers = { \"nameserver\" }\n",
+	  ":1: mta \"exim\": expected auto or postfix or sendmail\n"
+	  ":2: dns_servers \"nameserver\": expected an address, or "
+	  "address:port\n" },
 	{ "workers = -1\nsocket_mode = \"999\"\ndispatch = \"random\"\n",
 	  ":1: workers -1: out of range\n"
 	  ":2: socket_mode \"999\": expected an octal mode such as 0660\n"
@@ -196,7 +210,8 @@ Test(conf, missing_file)
 Test(conf, print_is_loadable)
 {
 	struct conf	*c = load("milter \"a\" { socket = \"/a\" "
-	    "fallback = \"tempfail\" }\nworkers = 2\n");
+	    "fallback = \"tempfail\" macros_compat = true }\nworkers = 2\n"
+	    "mta = \"postfix\"\ndns_servers = { \"192.0.2.1\" }\n");
 	struct conf	*again;
 	char		*text = NULL;
 	size_t		 len = 0;
@@ -209,6 +224,9 @@ Test(conf, print_is_loadable)
 	cr_assert_not_null(again = load(text), "%s\n%s", errbuf, text);
 	cr_assert_eq(again->workers, 2);
 	cr_assert_eq(again->milters[0].fallback, FALLBACK_TEMPFAIL);
+	cr_assert(again->milters[0].macros_compat);
+	cr_assert_eq(again->mta, MTA_POSTFIX);
+	cr_assert_eq(again->ndns_servers, 1);
 	conf_free(again);
 	conf_free(c);
 	free(text);
