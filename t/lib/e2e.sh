@@ -14,22 +14,30 @@
 #   case_begin NAME    start a case; kid ARGS adds a tmilter child
 #   run_both CLIENT..  milterd for the case, the MTA pointed at the
 #                      children (d) and at milterd (m), CLIENT run in
-#                      each mode with $PORT set, then `collect'
+#                      each mode with $PORT set, then `collect' (the
+#                      outputs E2E_OUTPUTS once the run has settled)
 #   sw ARGS, two_msgs  clients: swaks, two messages in one session
+#   run_to_bob [MSG [ARGS]]  run_both sw sending $TMP/MSG.eml to bob
 #   compare            the outputs E2E_OUTPUTS of both modes identical
 #   expect W PATTERN [DESC], expect_kid K PATTERN DESC
+#   compat_case RE...  the macros_compat case
+#   e2e_end FILE...    the timings, E2E_KEEP's copy (with FILEs), finish
+# The cases every MTA runs are in t/lib/e2e-battery.sh.
 #
 # The test script provides the MTA's part as functions:
 #   e2e_milterd        start milterd for $CASE with $TMP/$CASE.conf
 #                      (milterd_start), leaving its pid in MD_PID
 #   e2e_mta_conf       point mode d at $DIRECT (the children's socket
 #                      specs) and mode m at milterd
-#   e2e_mode           set PORT (and whatever collect needs) for $MODE
-#   collect            write $TMP/$CASE.$MODE.W for each W of
-#                      E2E_OUTPUTS (e2e_replies, e2e_sink and e2e_view
-#                      do replies, sink and view)
-# and may set E2E_REPLY_MASK and E2E_VIEW_MASK (sed -E scripts for the
-# SMTP replies and the children's logs).
+#   e2e_queue_settled  true once the MTA's queue holds nothing but held
+#                      mail (collect waits for it)
+#   e2e_W              for each output W of E2E_OUTPUTS but replies,
+#                      sink and view (here): write $TMP/$CASE.$MODE.W
+#                      (the MTA's log from offset LOGOFF on is the run's)
+# sets E2E_PORT_D and E2E_PORT_M (the MTA's SMTP ports for the two
+# modes; e2e_mode sets PORT and LOGOFF for $MODE) and E2E_MTA_LOG (its
+# log file), and may set E2E_REPLY_MASK and E2E_VIEW_MASK (sed -E
+# scripts for the SMTP replies and the children's logs).
 
 E2E_OUTPUTS=${E2E_OUTPUTS:-replies sink view}
 E2E_REPLY_MASK=${E2E_REPLY_MASK:-}
@@ -126,11 +134,29 @@ run_both() {
 	case_end
 }
 
+# e2e_mode: PORT, the MTA's port for $MODE, and LOGOFF, where its log
+# ends before the run.
+e2e_mode() {
+	case $MODE in
+	d) PORT=$E2E_PORT_D ;;
+	m) PORT=$E2E_PORT_M ;;
+	esac
+	LOGOFF=$(wc -c <"$E2E_MTA_LOG")
+}
+
 # sw ARGS...: swaks against $PORT.
 sw() {
 	swaks --server 127.0.0.1 --port "$PORT" --helo client.example \
 	    --from alice@example.com --suppress-data --timeout 30 "$@" \
 	    </dev/null
+}
+
+# run_to_bob [MSG [ARGS...]]: run_both with swaks sending $TMP/MSG.eml
+# (default plain.eml) to bob@example.org, with more swaks ARGS.
+run_to_bob() {
+	_eml=$TMP/${1:-plain}.eml
+	[ $# -eq 0 ] || shift
+	run_both sw --to bob@example.org --data "@$_eml" "$@"
 }
 
 # two_msgs: two messages in one SMTP session to $PORT (swaks cannot).
@@ -152,9 +178,25 @@ case_end() {
 	done
 }
 
-# e2e_kids_closed: every child's log of $MODE ends with "close" (or is
-# empty).
-e2e_kids_closed() {
+# --- Collecting -----------------------------------------------------------
+# collect: once the run has settled, each output W of E2E_OUTPUTS into
+# $TMP/$CASE.$MODE.W, by e2e_W.
+collect() {
+	_pf_poll 20 e2e_settled ||
+	    fail "$CASE-$MODE-settle" "queue or logs not settled"
+	for _w in $E2E_OUTPUTS; do
+		"e2e_$_w"
+	done
+}
+
+# e2e_settled: the MTA's queue holds nothing but held mail
+# (e2e_queue_settled), the sink has closed its files, and every child's
+# log of $MODE ends with "close" (or is empty).
+e2e_settled() {
+	e2e_queue_settled || return 1
+	# shellcheck disable=SC2012
+	[ "$(ls "$PF_SINK_DIR" | wc -l)" -eq "$(pf_sink_files | wc -l)" ] ||
+	    return 1
 	_k=1
 	while [ "$_k" -le "$NKIDS" ]; do
 		_l=$TMP/$CASE-$MODE$_k.log
@@ -165,7 +207,6 @@ e2e_kids_closed() {
 	done
 }
 
-# --- Collecting -----------------------------------------------------------
 # e2e_replies: the server's replies (swaks "<-", "<~", "<**" lines),
 # queue ids, dates and E2E_REPLY_MASK masked.
 e2e_replies() {
@@ -290,7 +331,7 @@ compat_case() {
 	sed -i '$ s/ }$/ macros_compat = true }/' "$TMP/$CASE.conf"
 	_outs=$E2E_OUTPUTS
 	E2E_OUTPUTS="replies sink"
-	run_both sw --to bob@example.org --data "@$TMP/plain.eml"
+	run_to_bob
 	compare
 	E2E_OUTPUTS=$_outs
 	for _re in "$@"; do
@@ -303,4 +344,17 @@ compat_case() {
 			grep '^macro' "$TMP/$CASE-m1.log" | sort -u | sed 's/^/    | m: /'
 		fi
 	done
+}
+
+# e2e_end FILE...: the last case's time and the whole run's (since T0);
+# with E2E_KEEP=DIR, a copy of the outputs, the logs and FILEs in DIR
+# for a look after the run; finish.
+e2e_end() {
+	echo "# $CASE: $(($(date +%s%3N) - CASE_T0)) ms"
+	echo "# $(($(date +%s) - T0)) s"
+	[ -n "${E2E_KEEP:-}" ] && mkdir -p "$E2E_KEEP" &&
+	    cp "$TMP"/*.raw "$TMP"/*.replies "$TMP"/*.sink "$TMP"/*.hold \
+	    "$TMP"/*.view "$TMP"/*.log "$TMP"/*.err "$TMP"/*.conf \
+	    "$@" "$E2E_KEEP/"
+	finish
 }
