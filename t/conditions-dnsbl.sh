@@ -132,9 +132,7 @@ grep_ok dies-rejected 'connect: reject' "$TMP/dies.out"
 
 # Configuration errors, with their lines.
 printf 'condition "a" { type = "dnsbl" }\ncondition "b" { type = "dnsbl" zones = { "bl.test=127.0.0.[2..300]" } }\ncondition "c" { type = "dnsbl" zones = { "x" } timeout = 0 }\n' >"$TMP/bad.conf"
-"$BUILD/milterd" -n -f "$TMP/bad.conf" >"$TMP/bad.out" 2>&1
-RC=$?
-rc_is bad-conf 1
+conf_bad bad "$TMP/bad.conf"
 grep_ok bad-nozones 'bad.conf:1: condition "a": no zones' "$TMP/bad.out"
 grep_ok bad-zone 'bad.conf:2: condition "b": zone "bl.test=127.0.0.\[2..300\]": expected a domain' "$TMP/bad.out"
 grep_ok bad-timeout 'bad.conf:3: condition "c": timeout 0: expected 1 to 60 seconds' "$TMP/bad.out"

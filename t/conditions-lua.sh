@@ -135,9 +135,7 @@ printf 'function mail(s)\n  return s.sender ==\nend\n' >"$TMP/syntax.lua"
 	printf 'milter "m" { socket = "unix:/m" condition_error = "maybe" }\n'
 	printf 'condition "e" { type = "lua" script = "%s/broken.lua" macros = { "a b" } }\n' "$TMP"
 } >"$TMP/bad.conf"
-"$BUILD/milterd" -n -f "$TMP/bad.conf" >"$TMP/bad.out" 2>&1
-RC=$?
-rc_is bad-conf 1
+conf_bad bad "$TMP/bad.conf"
 grep_ok bad-syntax "bad.conf:1: condition \"a\": .*syntax.lua:3: unexpected symbol near 'end'" "$TMP/bad.out"
 grep_ok bad-missing 'bad.conf:2: condition "b": .*none.lua: No such file or directory' "$TMP/bad.out"
 grep_ok bad-noscript 'bad.conf:3: condition "c": no script' "$TMP/bad.out"

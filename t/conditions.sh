@@ -165,15 +165,11 @@ check kq2-net-once test "$(connects net)" -eq 1
 
 # Configuration errors, each with its line.
 printf 'condition "a" { type = "network" networks = { "10.0.0.0/33" } }\nmilter "m" { socket = "unix:/m" conditions = { "!nope" } }\n' >"$TMP/bad.conf"
-"$BUILD/milterd" -n -f "$TMP/bad.conf" >"$TMP/bad.out" 2>&1
-RC=$?
-rc_is bad-conf 1
+conf_bad bad "$TMP/bad.conf"
 grep_ok bad-cidr 'bad.conf:1: condition "a": "10.0.0.0/33": expected an address' "$TMP/bad.out"
 grep_ok bad-ref 'bad.conf:2: milter "m": no condition "!nope"' "$TMP/bad.out"
 printf 'condition "f" { type = "sender" file = "%s/none" }\n' "$TMP" >"$TMP/nofile.conf"
-"$BUILD/milterd" -n -f "$TMP/nofile.conf" >"$TMP/nofile.out" 2>&1
-RC=$?
-rc_is nofile 1
+conf_bad nofile "$TMP/nofile.conf"
 grep_ok nofile-line 'nofile.conf:1: condition "f": .*/none: No such file or directory' "$TMP/nofile.out"
 
 finish

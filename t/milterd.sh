@@ -11,9 +11,7 @@ printf 'new body from a\n' >"$TMP/newbody.txt"
 
 # Configuration check.
 printf 'milter "x" { socket = "tcp:1" }\n' >"$TMP/bad.conf"
-"$BUILD/milterd" -n -f "$TMP/bad.conf" >"$TMP/check.out" 2>&1
-RC=$?
-rc_is check 1
+conf_bad check "$TMP/bad.conf"
 grep_ok check-line "bad.conf:1: socket \"tcp:1\": unknown socket type" "$TMP/check.out"
 printf 'milter "x" { socket = "unix:/x" }\n' >"$TMP/good.conf"
 check check-ok "$BUILD/milterd" -n -f "$TMP/good.conf"

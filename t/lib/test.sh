@@ -169,6 +169,14 @@ milterd_start() {
 	}
 }
 
+# conf_bad NAME FILE: milterd -n finds errors in FILE (exit 1); what it
+# said is in TMP/NAME.out.
+conf_bad() {
+	"$BUILD/milterd" -n -f "$2" >"$TMP/$1.out" 2>&1
+	RC=$?
+	rc_is "$1" 1
+}
+
 # bail NAME WHY: a failure the rest of the test cannot go on after.
 bail() {
 	fail "$1" "$2"
