@@ -939,62 +939,50 @@ Test(cond, lua_stages_and_session)
 	cond_free(&c);
 }
 
-/* Runtime errors, limits, and what is not a boolean: -1. */
-Test(cond, lua_errors_and_limits, .timeout = 30)
+/*
+ * Load a script from t/fixtures/lua with those limits, call its
+ * function for each command of stages in turn, expect each result.
+ */
+static void
+lua_expect(const char *script, int time_limit, const char *stages,
+    const int *want)
 {
 	struct cond		c;
 	struct cond_view	v = view_addr("192.0.2.9");
+	size_t			i;
 
-	lua_cond(&c, "limits.lua", 50, 1 << 20);
+	lua_cond(&c, script, time_limit, 1 << 20);
 	v.id = "1.2";
-	v.stage = SMFIC_CONNECT;	/* loops for ever */
-	cr_assert_eq(cond_eval(&c, &v), -1);
-	v.stage = SMFIC_HELO;		/* allocates without end */
-	cr_assert_eq(cond_eval(&c, &v), -1);
-	v.stage = SMFIC_MAIL;		/* error() */
-	cr_assert_eq(cond_eval(&c, &v), -1);
-	v.stage = SMFIC_RCPT;		/* returns a string */
-	cr_assert_eq(cond_eval(&c, &v), -1);
-	v.stage = SMFIC_DATA;		/* fine: the state survived */
-	cr_assert_eq(cond_eval(&c, &v), 1);
-	v.stage = SMFIC_HELO;
-	cr_assert_eq(cond_eval(&c, &v), -1);
-	v.stage = SMFIC_DATA;
-	cr_assert_eq(cond_eval(&c, &v), 1);
+	for (i = 0; stages[i] != '\0'; i++) {
+		v.stage = stages[i];
+		cr_assert_eq(cond_eval(&c, &v), want[i], "%s: call %zu (%c)",
+		    script, i, stages[i]);
+	}
 	luacond_close();
 	cond_free(&c);
+}
+
+/*
+ * Runtime errors, limits, and what is not a boolean: -1.  limits.lua:
+ * connect loops for ever, helo allocates without end, mail calls
+ * error(), rcpt returns a string, data is fine (the state survived).
+ */
+Test(cond, lua_errors_and_limits, .timeout = 30)
+{
+	lua_expect("limits.lua", 50, "CHMRTHT",
+	    (const int []){ -1, -1, -1, -1, 1, -1, 1 });
 }
 
 /* The memory limit alone stops a call (the time limit is far). */
 Test(cond, lua_memory_limit, .timeout = 30)
 {
-	struct cond		c;
-	struct cond_view	v = view_addr("192.0.2.9");
-
-	lua_cond(&c, "limits.lua", 60000, 1 << 20);
-	v.id = "1.4";
-	v.stage = SMFIC_HELO;
-	cr_assert_eq(cond_eval(&c, &v), -1);
-	v.stage = SMFIC_DATA;
-	cr_assert_eq(cond_eval(&c, &v), 1);
-	luacond_close();
-	cond_free(&c);
+	lua_expect("limits.lua", 60000, "HT", (const int []){ -1, 1 });
 }
 
 /* A pcall() in the script does not catch the time limit. */
 Test(cond, lua_time_limit_through_pcall, .timeout = 30)
 {
-	struct cond		c;
-	struct cond_view	v = view_addr("192.0.2.9");
-
-	lua_cond(&c, "escape.lua", 50, 1 << 20);
-	v.id = "1.5";
-	v.stage = SMFIC_CONNECT;
-	cr_assert_eq(cond_eval(&c, &v), -1);
-	v.stage = SMFIC_DATA;
-	cr_assert_eq(cond_eval(&c, &v), 1);
-	luacond_close();
-	cond_free(&c);
+	lua_expect("escape.lua", 50, "CT", (const int []){ -1, 1 });
 }
 
 /* Commands without a stage of their own have no bit. */
@@ -1025,13 +1013,5 @@ Test(cond, lua_syntax_error)
 /* A script whose top level fails: each call fails, nothing crashes. */
 Test(cond, lua_failed_load)
 {
-	struct cond		c;
-	struct cond_view	v = view_addr("192.0.2.9");
-
-	lua_cond(&c, "noload.lua", 100, 1 << 20);
-	v.id = "1.3";
-	v.stage = SMFIC_MAIL;
-	cr_assert_eq(cond_eval(&c, &v), -1);
-	luacond_close();
-	cond_free(&c);
+	lua_expect("noload.lua", 100, "M", (const int []){ -1 });
 }
