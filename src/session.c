@@ -689,7 +689,7 @@ add_stage_macros(struct session *s, struct mbuf *b, char cmd,
 	const char		*p, *end, *val, *want, *other, *name;
 	const struct mbuf	*raw;
 	char			 tok[64];
-	size_t			 start, len;
+	size_t			 start, len, pairs = 0;
 
 	if (slot == NULL || cmd == '\0')
 		return;
@@ -716,6 +716,7 @@ add_stage_macros(struct session *s, struct mbuf *b, char cmd,
 			    merge_macro_listed(other, p)) {
 				milter_add_str(b, p);
 				milter_add_str(b, val);
+				pairs++;
 			}
 	/* What the other MTA would have sent that this one did not. */
 	for (name = other; *(name += strspn(name, " ")) != '\0';
@@ -729,9 +730,14 @@ add_stage_macros(struct session *s, struct mbuf *b, char cmd,
 		    (val = compat_value(s, cmd, tok)) != NULL) {
 			milter_add_str(b, tok);
 			milter_add_str(b, val);
+			pairs++;
 		}
 	}
-	milter_end(b, start);
+	/* Nothing for this child: no packet, as from an MTA with none. */
+	if (pairs == 0 && raw->len == 0)
+		b->len = start;
+	else
+		milter_end(b, start);
 }
 
 /*
