@@ -547,9 +547,7 @@ cond_free(struct cond *c)
 		regfree(&c->deny[i]);
 	free(c->allow);
 	free(c->deny);
-	for (i = 0; i < c->nlist; i++)
-		free(c->list[i]);
-	free(c->list);
+	strv_free(c->list, c->nlist);
 	free(c->file);
 	free(c->macro);
 	if (c->has_re)
@@ -558,11 +556,7 @@ cond_free(struct cond *c)
 		free(c->zones[i].zone);
 	free(c->zones);
 	free(c->script);
-	for (i = 0; i < c->nargs; i++)
-		free(c->args[i]);
-	free(c->args);
-	for (i = 0; i < c->nmacros; i++)
-		free(c->macros[i]);
-	free(c->macros);
+	strv_free(c->args, c->nargs);
+	strv_free(c->macros, c->nmacros);
 	free(c->code);
 }

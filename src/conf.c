@@ -1016,9 +1016,7 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nconds; i++)
 		cond_free(&c->conds[i]);
 	free(c->conds);
-	for (i = 0; i < c->ndns_servers; i++)
-		free(c->dns_servers[i]);
-	free(c->dns_servers);
+	strv_free(c->dns_servers, c->ndns_servers);
 	free(c->path);
 	free(c->socket_group);
 	free(c->user);

@@ -227,6 +227,17 @@ str_trim(char *s)
 	return s;
 }
 
+/* Free n strings and the array that holds them. */
+void
+strv_free(char **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 /* The rest of fp, NUL-terminated (not counted in *len); NULL: error. */
 char *
 read_stream(FILE *fp, size_t *len)

@@ -35,6 +35,7 @@ struct sockspec {
 int	addr_parse(const char *, int *, uint8_t *);
 char	*str_trim(char *);
 char	*read_stream(FILE *, size_t *);
+void	strv_free(char **, size_t);
 int	sockspec_parse(const char *, struct sockspec *, char *, size_t);
 int	sockspec_connect(const struct sockspec *, int);
 int	sockspec_is_unix(const struct sockspec *);

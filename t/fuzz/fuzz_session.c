@@ -4,7 +4,8 @@
  * the kept message), fed a scripted stream of MTA packets and child
  * replies.  No sockets: conn.c is replaced by the in-memory connections
  * below, sockspec_connect() by a descriptor of /dev/null (linked with
- * --wrap), the disconnect check, DNS and the launcher by stubs.
+ * --wrap), the disconnect check, DNS and the launcher by stand-ins
+ * that do nothing.
  *
  * Input: one byte of setup, then steps until the input ends:
  *
@@ -146,7 +147,7 @@ conn_notify_drained(struct conn *c, size_t mark)
 	c->drain_watch = 1;
 }
 
-/* --- Stubs ---------------------------------------------------------------- */
+/* --- Stand-ins for the rest of the worker ------------------------------- */
 
 int
 __wrap_sockspec_connect(const struct sockspec *sp, int nonblock)
