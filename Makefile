@@ -42,20 +42,22 @@ CFLAGS		+= -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) \
 SAN		 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 		   -fno-sanitize-recover=all
 
-CODEC_SRCS	 = src/milter.c src/message.c
+CODEC_SRCS	 = src/milter.c src/message.c src/spool.c
 COMMON_SRCS	 = $(CODEC_SRCS) src/log.c src/util.c
-HDRS		 = src/milter.h src/message.h src/log.h src/util.h \
-		   src/conf.h src/conn.h src/merge.h src/milterd.h src/stats.h \
-		   src/history.h src/conncheck.h src/detect.h src/cond.h \
-		   src/dns.h
+HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
+		   src/util.h src/conf.h src/conn.h src/macros.h src/merge.h \
+		   src/milterd.h src/stats.h src/history.h src/conncheck.h \
+		   src/detect.h src/cond.h src/dns.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/proc.c \
-		   src/session.c src/child.c src/conn.c src/conf.c src/merge.c \
-		   src/control.c src/stats.c src/history.c src/conncheck.c \
-		   src/detect.c src/cond.c src/luacond.c src/dns.c $(COMMON_SRCS)
+		   src/session.c src/child.c src/conn.c src/conf.c \
+		   src/macros.c src/merge.c src/control.c src/stats.c \
+		   src/history.c src/conncheck.c src/detect.c src/cond.c \
+		   src/luacond.c src/dns.c $(COMMON_SRCS)
 MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c $(COMMON_SRCS)
 MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
 UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 		   t/unit/test_util.c t/unit/test_conf.c t/unit/test_merge.c \
+		   t/unit/test_macros.c \
 		   t/unit/test_launcher.c t/unit/test_stats.c \
 		   t/unit/test_history.c t/unit/test_graph.c \
 		   t/unit/test_conncheck.c t/unit/test_cond.c
@@ -80,9 +82,10 @@ $(B)/milterctl: $(B)/.dir $(MILTERCTL_SRCS) $(HDRS)
 $(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(MTASIM_SRCS) $(PKG_LIBS) -lpthread $(LDFLAGS)
 
-UNIT_LIB_SRCS	 = src/conf.c src/merge.c src/launcher.c src/proc.c \
-		   src/stats.c src/history.c src/graph.c src/conncheck.c \
-		   src/detect.c src/cond.c src/luacond.c $(COMMON_SRCS)
+UNIT_LIB_SRCS	 = src/conf.c src/macros.c src/merge.c src/launcher.c \
+		   src/proc.c src/stats.c src/history.c src/graph.c \
+		   src/conncheck.c src/detect.c src/cond.c src/luacond.c \
+		   $(COMMON_SRCS)
 
 $(B)/unit: $(B)/.dir $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) $(LUA_CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) \
@@ -130,9 +133,9 @@ lint:
 # directions, seeded with the captured fixtures; the session state
 # machine (in-memory connections, --wrap for the child's connect),
 # seeded from the captured sessions by t/fuzz/session-seeds.py.
-SESSION_FUZZ_SRCS = src/session.c src/child.c src/merge.c src/cond.c \
-		   src/luacond.c src/stats.c src/conf.c src/detect.c \
-		   $(COMMON_SRCS)
+SESSION_FUZZ_SRCS = src/session.c src/child.c src/macros.c src/merge.c \
+		   src/cond.c src/luacond.c src/stats.c src/conf.c \
+		   src/detect.c $(COMMON_SRCS)
 fuzz: setup
 	mkdir -p build/fuzz/seeds-fuzz_session
 	/usr/bin/python3 t/fuzz/session-seeds.py t/fixtures \

@@ -18,7 +18,7 @@
  * child.c: one connection to a child milter, milterd being the MTA.
  *
  * child_start() connects and negotiates (within connect_timeout);
- * child_send() writes a command and, when a reply is due, arms the
+ * child_send_mbuf() writes commands and, when a reply is due, arms the
  * command or end-of-message timer.  Replies are checked here: progress
  * restarts the timer, modifications are legal only at end of message
  * and only if negotiated (they are kept in c->edits until the final
@@ -56,6 +56,8 @@ static void	child_timeout(evutil_socket_t, short, void *);
 static void	child_arm(struct child *, int);
 static void	child_arm_ms(struct child *, int);
 static void	child_unreachable(struct child *, int, const char *);
+static void	keep_lists(struct child *);
+static void	forget_lists(struct child *);
 static void	child_negotiated(struct child *, const struct milter_reply *);
 static int	child_reply(struct child *, const struct milter_pkt *);
 static const char *child_stage(const struct child *);
@@ -66,7 +68,7 @@ static void
 child_timed(struct child *c, char cmd)
 {
 	uint64_t	us = stats_now_us() - c->sent_us;
-	int		stage = stage_of_cmd(cmd);
+	int		stage = milter_stage(cmd);
 
 	c->wait_us += us;
 	if (stage != -1)
@@ -217,6 +219,37 @@ child_connected(struct child *c)
 	c->state = CHILD_NEGOTIATING;
 }
 
+/*
+ * The macro lists the child asked for point into the read buffer:
+ * copied, for the MTA to be asked for them and the child to be sent
+ * just those, as its MTA would.
+ */
+static void
+keep_lists(struct child *c)
+{
+	size_t	i;
+
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		c->lists[i] = NULL;
+		if (c->eff.macros[i] != NULL &&
+		    (c->lists[i] = strdup(c->eff.macros[i])) == NULL)
+			fatal("%s: strdup", __func__);
+		c->eff.macros[i] = c->lists[i];
+	}
+}
+
+static void
+forget_lists(struct child *c)
+{
+	size_t	i;
+
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		free(c->lists[i]);
+		c->lists[i] = NULL;
+		c->eff.macros[i] = NULL;
+	}
+}
+
 static void
 child_negotiated(struct child *c, const struct milter_reply *r)
 {
@@ -236,8 +269,7 @@ child_negotiated(struct child *c, const struct milter_reply *r)
 		child_fail(c, "negotiation: %s", err);
 		return;
 	}
-	/* The macro lists point into the read buffer: not kept. */
-	memset(c->eff.macros, 0, sizeof(c->eff.macros));
+	keep_lists(c);
 	c->leadspc = (c->eff.protocol & SMFIP_HDR_LEADSPC) != 0;
 	evtimer_del(c->timer);
 	c->state = CHILD_READY;
@@ -390,24 +422,10 @@ child_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Write one packet; if the child answers this command, wait for it.
- * A child that does not answer counts as having said continue.
+ * Write packets already encoded in b, code being the command they end
+ * in; if the child answers it, wait for that.  A child that does not
+ * answer counts as having said continue.
  */
-void
-child_send(struct child *c, char code, const void *payload, size_t len,
-    int replied)
-{
-	struct mbuf	*b = &c->sess->out;
-	size_t		 start;
-
-	mbuf_reset(b);
-	start = milter_begin(b, code);
-	milter_add_bytes(b, payload, len);
-	milter_end(b, start);
-	child_send_mbuf(c, b, code, replied);
-}
-
-/* Write packets already encoded in b; code is the command they end in. */
 void
 child_send_mbuf(struct child *c, const struct mbuf *b, char code,
     int replied)
@@ -457,6 +475,7 @@ child_close(struct child *c, int quit)
 	if (c->timer != NULL)
 		evtimer_del(c->timer);
 	mbuf_reset(&c->edits);
+	forget_lists(c);
 	if (c->state != CHILD_FAILED)
 		c->state = CHILD_IDLE;
 }

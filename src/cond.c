@@ -84,6 +84,15 @@ cond_type_parse(const char *s, enum cond_type *t)
 	return -1;
 }
 
+/* The COND_BIT of the stage cmd begins, 0 where none is decided. */
+unsigned int
+cond_at(char cmd)
+{
+	int	st = milter_stage(cmd);
+
+	return st >= COND_FIRST && st <= COND_LAST ? COND_BIT(st) : 0;
+}
+
 /*
  * The commands whose arrival decides it.  A lua condition's are those
  * its script has functions for, known once a worker ran it.
@@ -96,13 +105,13 @@ cond_default_stages(enum cond_type t)
 	case COND_S25R:
 	case COND_STRESS:
 	case COND_DNSBL:
-		return COND_AT(SMFIC_CONNECT);
+		return cond_at(SMFIC_CONNECT);
 	case COND_RECIPIENT:
-		return COND_AT(SMFIC_RCPT);
+		return cond_at(SMFIC_RCPT);
 	case COND_LUA:
-		return (1U << (sizeof(COND_STAGES) - 1)) - 1;
+		return COND_BIT(COND_LAST + 1) - 1;
 	default:
-		return COND_AT(SMFIC_MAIL);
+		return cond_at(SMFIC_MAIL);
 	}
 }
 

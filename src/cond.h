@@ -29,6 +29,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "milter.h"
+
 enum cond_type {
 	COND_NETWORK,		/* client address in CIDR lists */
 	COND_AUTHENTICATED,	/* SMTP AUTH done */
@@ -41,10 +43,14 @@ enum cond_type {
 	COND_LUA		/* a script's functions, per stage */
 };
 
-/* The commands a condition is decided at (struct cond's stages). */
-#define COND_STAGES	"CHMRT"	/* connect, helo, mail, rcpt, data */
-#define COND_AT(cmd)	((cmd) != '\0' && strchr(COND_STAGES, (cmd)) != NULL ? \
-			    1U << (strchr(COND_STAGES, (cmd)) - COND_STAGES) : 0U)
+/*
+ * Conditions are decided at the stages from connect to DATA; a
+ * stage's bit in struct cond's stages is COND_BIT(stage), cond_at()
+ * gives a command's.
+ */
+#define COND_FIRST	STAGE_CONNECT
+#define COND_LAST	STAGE_DATA
+#define COND_BIT(st)	(1U << ((st) - COND_FIRST))
 
 /*
  * A DNSBL zone and the answers that list a client: "zone" (any answer),
@@ -101,7 +107,7 @@ struct cond {
 	int		 time_limit;	/* lua: milliseconds a call */
 	size_t		 memory_limit;	/* lua: bytes a call may add */
 	int		 lua_ref;	/* lua: its environment (worker) */
-	unsigned int	 stages;	/* COND_AT() bits it is decided at */
+	unsigned int	 stages;	/* COND_BIT()s: decided at */
 };
 
 /* What the session knows, for a condition. */
@@ -115,7 +121,7 @@ struct cond_view {
 	const char	*(*macro)(void *, const char *);
 	void		 *arg;
 	/* For dnsbl and lua: */
-	char		  stage;	/* the command (COND_STAGES) */
+	char		  stage;	/* the command (COND_FIRST..LAST) */
 	const char	 *id;		/* the session's */
 	const char	 *helo;
 	const char	 *recipients;	/* so far, each NUL-terminated */
@@ -132,6 +138,7 @@ struct cond_view {
 
 /* cond.c */
 unsigned int cond_default_stages(enum cond_type);
+unsigned int cond_at(char);
 int	 cond_any(const struct cond *, size_t, enum cond_type);
 int	 cond_eval(const struct cond *, const struct cond_view *);
 int	 cond_dnsbl_zone(const char *, struct dnsbl_zone *);

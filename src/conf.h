@@ -33,6 +33,13 @@
 #define CONF_MAX_LISTEN	8
 #define CONF_MAX_MILTERS	64	/* fewer than STATS_MAX_CHILDREN */
 
+/* The MTA in front: its default macro lists, how it treats edits. */
+enum mta {
+	MTA_AUTO,		/* configuration: tell by the `v' macro */
+	MTA_POSTFIX,
+	MTA_SENDMAIL
+};
+
 /* What a failed child, or a session without children, answers. */
 enum fallback {
 	FALLBACK_ACCEPT,
@@ -106,7 +113,7 @@ struct conf {
 	int			 disconnect_check_after;	/* seconds */
 	int			 disconnect_check_interval;
 	enum fallback		 fallback_on_disconnect;
-	int			 mta;		/* enum mta (merge.h) */
+	enum mta		 mta;
 	char			**dns_servers;	/* none: /etc/resolv.conf */
 	size_t			 ndns_servers;
 	struct milter_conf	*milters;

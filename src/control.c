@@ -708,7 +708,8 @@ stats_json(FILE *fp)
 			if (stats_get(&h->count) == 0)
 				continue;
 			fprintf(fp, "%s\"%s\":{\"count\":%llu,\"mean\":%.6f,"
-			    "\"p99\":%.6f}", k++ ? "," : "", stage_name(s),
+			    "\"p99\":%.6f}", k++ ? "," : "",
+			    milter_stages[s].name,
 			    (unsigned long long)stats_get(&h->count),
 			    (double)stats_get(&h->sum_us) /
 			    (double)stats_get(&h->count) / 1e6,
@@ -793,7 +794,7 @@ stats_text(FILE *fp)
 			if (stats_get(&h->count) == 0)
 				continue;
 			fprintf(fp, "%-20s %-10s %9llu %8.3fs %8.3fs\n",
-			    stats_child_name(i), stage_name(s),
+			    stats_child_name(i), milter_stages[s].name,
 			    (unsigned long long)stats_get(&h->count),
 			    (double)stats_get(&h->sum_us) /
 			    (double)stats_get(&h->count) / 1e6,

@@ -48,10 +48,6 @@
 /* Instructions between two looks at the clock. */
 #define HOOK_COUNT	1000
 
-static const char	*stage_funcs[] = {
-	"connect", "helo", "mail", "rcpt", "data",
-};
-
 static lua_State	*L;
 static size_t		 mem_used;	/* by the state, in bytes */
 static size_t		 mem_cap;	/* 0: no limit (outside calls) */
@@ -185,6 +181,7 @@ luacond_open(struct cond *conds, size_t n)
 	const char	*err;
 	char		 chunk[1100];
 	size_t		 i, j;
+	int		 st;
 
 	for (i = 0; i < n; i++) {
 		c = &conds[i];
@@ -215,11 +212,10 @@ luacond_open(struct cond *conds, size_t n)
 		if (limited_call(c, (int)c->nargs, 0, &err) == -1)
 			goto fail;
 		c->stages = 0;
-		for (j = 0; j < sizeof(stage_funcs) / sizeof(*stage_funcs);
-		    j++) {
-			lua_pushstring(L, stage_funcs[j]);
+		for (st = COND_FIRST; st <= COND_LAST; st++) {
+			lua_pushstring(L, milter_stages[st].name);
 			if (lua_rawget(L, -2) == LUA_TFUNCTION)
-				c->stages |= 1U << j;
+				c->stages |= COND_BIT(st);
 			lua_pop(L, 1);
 		}
 		if (c->stages == 0)
@@ -267,26 +263,27 @@ add_pair(void *arg, const char *name, const char *value)
 int
 luacond_eval(const struct cond *c, const struct cond_view *v)
 {
-	const char	*slot, *r, *err;
+	const char	*fname, *r, *err;
 	char		 family[2] = { v->family, '\0' };
 	lua_Integer	 k = 1;
-	int		 holds;
+	int		 holds, st = milter_stage(v->stage);
 
-	slot = v->stage != '\0' ? strchr(COND_STAGES, v->stage) : NULL;
-	if (L == NULL || c->lua_ref == LUA_NOREF || slot == NULL) {
+	if (L == NULL || c->lua_ref == LUA_NOREF || st < COND_FIRST ||
+	    st > COND_LAST) {
 		log_warnx("session %s: condition \"%s\": %s did not load",
 		    v->id, c->name, c->script);
 		return -1;
 	}
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->lua_ref);
-	lua_pushstring(L, stage_funcs[slot - COND_STAGES]);
+	fname = milter_stages[st].name;
+	lua_pushstring(L, fname);
 	if (lua_rawget(L, -2) != LUA_TFUNCTION) {
 		lua_settop(L, 0);
 		return 1;
 	}
 	lua_newtable(L);
 	set_field("id", v->id);
-	set_field("stage", stage_funcs[slot - COND_STAGES]);
+	set_field("stage", fname);
 	set_field("family", family);
 	set_field("client_addr", v->client_addr);
 	set_field("client_name", v->client_name);
@@ -319,7 +316,7 @@ luacond_eval(const struct cond *c, const struct cond_view *v)
 	if (!lua_isboolean(L, -1)) {
 		log_warnx("session %s: condition \"%s\": %s() returned %s, "
 		    "not true or false", v->id, c->name,
-		    stage_funcs[slot - COND_STAGES], luaL_typename(L, -1));
+		    fname, luaL_typename(L, -1));
 		lua_settop(L, 0);
 		return -1;
 	}

@@ -35,6 +35,7 @@
 
 #include <string.h>
 
+#include "macros.h"
 #include "merge.h"
 
 /* Envelope steps: suppress and no-reply bits merged by intersection. */
@@ -44,106 +45,6 @@
 	SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_UNKN)
 /* Content steps milterd always answers at once. */
 #define CONTENT_NR	(SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
-
-/*
- * The MTAs' default macro lists, by SMFIM_ stage: Postfix 3.7's
- * milter_*_macros, Sendmail 8.17's confMILTER_MACROS_* (m4 defaults),
- * and their union, which milterd asks for where it asks for a list at
- * all, so that each child can be given what its MTA would have sent.
- */
-static const char *postfix_lists[SMFIM_COUNT] = {
-	"j {daemon_name} {daemon_addr} v _",
-	"{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
-	"i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} "
-	    "{mail_mailer}",
-	"i {rcpt_addr} {rcpt_host} {rcpt_mailer}",
-	"i",
-	"i",
-	"i",
-};
-static const char *sendmail_lists[SMFIM_COUNT] = {
-	"j _ {daemon_name} {if_name} {if_addr}",
-	"{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
-	"i {auth_type} {auth_authen} {auth_ssf} {auth_author} {mail_mailer} "
-	    "{mail_host} {mail_addr}",
-	"{rcpt_mailer} {rcpt_host} {rcpt_addr}",
-	"",
-	"{msg_id}",
-	"",
-};
-static const char *default_lists[SMFIM_COUNT] = {
-	"j _ {daemon_name} {daemon_addr} {if_name} {if_addr} v",
-	"{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
-	"i {auth_type} {auth_authen} {auth_ssf} {auth_author} {mail_mailer} "
-	    "{mail_host} {mail_addr}",
-	"i {rcpt_mailer} {rcpt_host} {rcpt_addr}",
-	"i",
-	"i {msg_id}",
-	"i",
-};
-
-static void	add_names(char *, size_t, const char *);
-
-const char *
-merge_default_macros(enum mta mta, int stage)
-{
-	return mta == MTA_POSTFIX ? postfix_lists[stage] : mta ==
-	    MTA_SENDMAIL ? sendmail_lists[stage] : default_lists[stage];
-}
-
-/*
- * Is the macro (as the MTA names it: "j", "{daemon_name}") in the list
- * (blanks or commas between names)?  "{j}" and "j" are the same name.
- */
-int
-merge_macro_listed(const char *list, const char *name)
-{
-	const char	*p = list;
-	size_t		 n, len;
-
-	if (name[0] == '{' && (n = strlen(name)) > 2 && name[n - 1] == '}') {
-		name++;
-		n -= 2;
-	} else
-		n = strlen(name);
-	while (*p != '\0') {
-		p += strspn(p, " ,");
-		len = strcspn(p, " ,");
-		if (len > 2 && p[0] == '{' && p[len - 1] == '}' &&
-		    len - 2 == n && strncmp(p + 1, name, n) == 0)
-			return 1;
-		if (len == n && n > 0 && strncmp(p, name, n) == 0)
-			return 1;
-		p += len;
-	}
-	return 0;
-}
-
-/* Append the names of list to dst that it does not hold yet. */
-static void
-add_names(char *dst, size_t len, const char *list)
-{
-	char	 buf[1024], *tok, *save;
-	size_t	 n;
-	int	 found;
-	char	*p;
-
-	strlcpy(buf, list, sizeof(buf));
-	for (tok = strtok_r(buf, " ,", &save); tok != NULL;
-	    tok = strtok_r(NULL, " ,", &save)) {
-		found = 0;
-		n = strlen(tok);
-		for (p = dst; (p = strstr(p, tok)) != NULL; p += n)
-			if ((p == dst || p[-1] == ' ') &&
-			    (p[n] == '\0' || p[n] == ' '))
-				found = 1;
-		if (found)
-			continue;
-		if (dst[0] != '\0')
-			strlcat(dst, " ", len);
-		strlcat(dst, tok, len);
-	}
-}
 
 /*
  * What to answer the MTA's offer, given the children's negotiated
@@ -158,6 +59,7 @@ merge_optneg(const struct milter_optneg *offer,
     struct milter_optneg *out, struct macro_lists *ml)
 {
 	uint32_t	 env = n > 0 ? ENVELOPE_BITS : 0;
+	char		*list;
 	size_t		 i;
 	int		 stage, asked, all;
 
@@ -171,30 +73,29 @@ merge_optneg(const struct milter_optneg *offer,
 	}
 	out->protocol = env | CONTENT_NR | SMFIP_HDR_LEADSPC;
 	for (stage = 0; stage < SMFIM_COUNT && out->version >= 6; stage++) {
+		list = ml->list[stage];
 		asked = 0;
 		all = 1;
 		for (i = 0; i < n; i++) {
 			if (kids[i].macros[stage] != NULL &&
 			    kids[i].macros[stage][0] != '\0') {
-				add_names(ml->list[stage],
-				    sizeof(ml->list[stage]),
+				macros_add_names(list, MACRO_LIST_MAX,
 				    kids[i].macros[stage]);
 				asked = 1;
 			} else
 				all = 0;
 		}
 		if (own != NULL && own[stage] != NULL) {
-			add_names(ml->list[stage], sizeof(ml->list[stage]),
-			    own[stage]);
+			macros_add_names(list, MACRO_LIST_MAX, own[stage]);
 			asked = 1;
 		}
 		if (!asked)
 			continue;
 		/* A list replaces the MTA's: keep what the others expect. */
 		if (!all)
-			add_names(ml->list[stage], sizeof(ml->list[stage]),
-			    default_lists[stage]);
-		out->macros[stage] = ml->list[stage];
+			macros_add_names(list, MACRO_LIST_MAX,
+			    macros_default_list(MTA_AUTO, stage));
+		out->macros[stage] = list;
 		out->actions |= SMFIF_SETSYMLIST;
 	}
 	/* Ask for nothing the MTA did not offer. */

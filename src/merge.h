@@ -23,6 +23,7 @@
 #define MERGE_H
 
 #include "conf.h"
+#include "macros.h"
 #include "milter.h"
 
 /*
@@ -34,19 +35,10 @@
 
 /* Room for the merged macro lists of the upstream negotiation reply. */
 struct macro_lists {
-	char	list[SMFIM_COUNT][1024];
-};
-
-/* The MTA in front: its default macro lists, how it treats edits. */
-enum mta {
-	MTA_AUTO,		/* configuration: tell by the `v' macro */
-	MTA_POSTFIX,
-	MTA_SENDMAIL
+	char	list[SMFIM_COUNT][MACRO_LIST_MAX];
 };
 
 /* merge.c */
-const char *merge_default_macros(enum mta, int);
-int	 merge_macro_listed(const char *, const char *);
 void	 merge_optneg(const struct milter_optneg *,
 	    const struct milter_optneg *, size_t, const char *const *,
 	    struct milter_optneg *, struct macro_lists *);

@@ -35,22 +35,17 @@
  * own chain would show them, whatever line ends the milter sent.
  * Sendmail leaves that last line as it is (repl_keep_open).
  *
- * The body stays in memory up to a limit, then moves to an unlinked
- * file made in a private directory, so a large message costs disk, not
- * memory.
+ * No I/O here: the body is kept in a struct spool (spool.c).
  */
 
 #include <sys/types.h>
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "message.h"
 
-static int	spool_to_file(struct spool *);
 static char	*value_dup(const char *, int);
 static int	insert_header(struct message *, size_t, const char *,
 		    const char *);
@@ -61,90 +56,6 @@ static int	repl_append(struct message *, const uint8_t *, size_t);
 static int	parse_headers(struct message *, const char *, size_t,
 		    size_t *);
 static int	append_crlf_body(struct spool *, const char *, size_t);
-
-/*
- * Spool.
- */
-
-void
-spool_init(struct spool *s, size_t limit, const char *dir)
-{
-	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-	s->limit = limit;
-	s->dir = dir;
-}
-
-void
-spool_free(struct spool *s)
-{
-	mbuf_free(&s->mem);
-	if (s->fd != -1)
-		close(s->fd);
-	spool_init(s, s->limit, s->dir);
-}
-
-static int
-spool_to_file(struct spool *s)
-{
-	char	path[4096];
-	int	n;
-
-	n = snprintf(path, sizeof(path), "%s/milterd.XXXXXXXXXX",
-	    s->dir != NULL ? s->dir : "/tmp");
-	if (n < 0 || (size_t)n >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((s->fd = mkstemp(path)) == -1)
-		return -1;
-	unlink(path);
-	if (s->len > 0 && write(s->fd, s->mem.data, s->len) !=
-	    (ssize_t)s->len) {
-		close(s->fd);
-		s->fd = -1;
-		return -1;
-	}
-	mbuf_free(&s->mem);
-	return 0;
-}
-
-int
-spool_append(struct spool *s, const void *p, size_t n)
-{
-	if (s->fd == -1 && s->len + n > s->limit && spool_to_file(s) == -1)
-		return -1;
-	if (s->fd != -1) {
-		if (pwrite(s->fd, p, n, (off_t)s->len) != (ssize_t)n)
-			return -1;
-		s->len += n;
-		return 0;
-	}
-	if (mbuf_append(&s->mem, p, n) == -1) {
-		s->mem.err = 0;		/* the spool stays usable */
-		return -1;
-	}
-	s->len += n;
-	return 0;
-}
-
-/* Up to n bytes from offset off; 0 at the end, -1 on error. */
-ssize_t
-spool_read(const struct spool *s, size_t off, void *buf, size_t n)
-{
-	if (off >= s->len)
-		return 0;
-	if (n > s->len - off)
-		n = s->len - off;
-	if (s->fd != -1)
-		return pread(s->fd, buf, n, (off_t)off);
-	memcpy(buf, s->mem.data + off, n);
-	return (ssize_t)n;
-}
-
-/*
- * Message.
- */
 
 void
 message_init(struct message *m, size_t limit, const char *dir)

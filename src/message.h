@@ -25,15 +25,7 @@
 #include <stdio.h>
 
 #include "milter.h"
-
-/* A body: in memory up to a limit, then in an unlinked temp file. */
-struct spool {
-	struct mbuf	 mem;
-	size_t		 len;
-	size_t		 limit;
-	int		 fd;
-	const char	*dir;
-};
+#include "spool.h"
 
 struct mhdr {
 	char	*name;
@@ -53,11 +45,6 @@ struct message {
 };
 
 /* message.c */
-void	 spool_init(struct spool *, size_t, const char *);
-void	 spool_free(struct spool *);
-int	 spool_append(struct spool *, const void *, size_t);
-ssize_t	 spool_read(const struct spool *, size_t, void *, size_t);
-
 void	 message_init(struct message *, size_t, const char *);
 void	 message_free(struct message *);
 void	 message_reset(struct message *);

@@ -792,17 +792,6 @@ milter_negotiate_milter(const struct milter_optneg *offer,
 	return 0;
 }
 
-/* The payload limit agreed through the internal size bits. */
-size_t
-milter_max_payload(uint32_t protocol)
-{
-	if (protocol & SMFIP_MDS_1M)
-		return MILTER_MDS_1M;
-	if (protocol & SMFIP_MDS_256K)
-		return MILTER_MDS_256K;
-	return MILTER_MDS_64K;
-}
-
 /* Does the MTA send this command to a milter with these flags? */
 int
 milter_cmd_sent(const struct milter_optneg *o, char code)
@@ -878,28 +867,51 @@ milter_reply_is_edit(char code)
 	return strchr("him+2-ebq", code) != NULL && code != '\0';
 }
 
-/* The SMFIM stage whose macros go with this command, or -1. */
+const struct milter_stage milter_stages[NSTAGES] = {
+	[STAGE_NEGOTIATE] =	{ SMFIC_OPTNEG,	"negotiate",	-1 },
+	[STAGE_CONNECT] =	{ SMFIC_CONNECT, "connect",	SMFIM_CONNECT },
+	[STAGE_HELO] =		{ SMFIC_HELO,	"helo",		SMFIM_HELO },
+	[STAGE_MAIL] =		{ SMFIC_MAIL,	"mail",		SMFIM_ENVFROM },
+	[STAGE_RCPT] =		{ SMFIC_RCPT,	"rcpt",		SMFIM_ENVRCPT },
+	[STAGE_DATA] =		{ SMFIC_DATA,	"data",		SMFIM_DATA },
+	[STAGE_HEADER] =	{ SMFIC_HEADER,	"header",	-1 },
+	[STAGE_EOH] =		{ SMFIC_EOH,	"eoh",		SMFIM_EOH },
+	[STAGE_BODY] =		{ SMFIC_BODY,	"body",		-1 },
+	[STAGE_EOM] =		{ SMFIC_BODYEOB, "eom",		SMFIM_EOM },
+	[STAGE_UNKNOWN] =	{ SMFIC_UNKNOWN, "unknown",	-1 },
+};
+
+/* The stage a command begins (enum stage), or -1. */
 int
-milter_stage_of(char code)
+milter_stage(char code)
 {
-	switch (code) {
-	case SMFIC_CONNECT:
-		return SMFIM_CONNECT;
-	case SMFIC_HELO:
-		return SMFIM_HELO;
-	case SMFIC_MAIL:
-		return SMFIM_ENVFROM;
-	case SMFIC_RCPT:
-		return SMFIM_ENVRCPT;
-	case SMFIC_DATA:
-		return SMFIM_DATA;
-	case SMFIC_BODYEOB:
-		return SMFIM_EOM;
-	case SMFIC_EOH:
-		return SMFIM_EOH;
-	default:
-		return -1;
-	}
+	int	i;
+
+	for (i = 0; i < NSTAGES; i++)
+		if (milter_stages[i].cmd == code)
+			return i;
+	return -1;
+}
+
+/* The stage of that name, or -1. */
+int
+milter_stage_named(const char *name)
+{
+	int	i;
+
+	for (i = 0; i < NSTAGES; i++)
+		if (strcmp(milter_stages[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* The SMFIM list whose macros go with this command, or -1. */
+int
+milter_macro_list(char code)
+{
+	int	st = milter_stage(code);
+
+	return st != -1 ? milter_stages[st].list : -1;
 }
 
 /* A short name for logs; commands and replies share some letters. */

@@ -140,6 +140,35 @@ enum smfim_stage {
 	SMFIM_COUNT
 };
 
+/*
+ * The commands a milter answers, in protocol order: the stages of a
+ * session.  One table (milter_stages[]) says each one's command, its
+ * name in logs, counters and scripts, and its macro list; the index is
+ * the stage's number everywhere.
+ */
+enum stage {
+	STAGE_NEGOTIATE,
+	STAGE_CONNECT,
+	STAGE_HELO,
+	STAGE_MAIL,
+	STAGE_RCPT,
+	STAGE_DATA,
+	STAGE_HEADER,
+	STAGE_EOH,
+	STAGE_BODY,
+	STAGE_EOM,
+	STAGE_UNKNOWN,
+	NSTAGES
+};
+
+struct milter_stage {
+	char		 cmd;		/* SMFIC_ */
+	const char	*name;
+	int		 list;		/* its SMFIM_ macro list, or -1 */
+};
+
+extern const struct milter_stage milter_stages[NSTAGES];
+
 #define MILTER_VERSION		6	/* highest version spoken */
 #define MILTER_CHUNK_SIZE	65535	/* largest body piece */
 #define MILTER_MDS_64K		65535
@@ -277,12 +306,13 @@ int	 milter_negotiate_mta(const struct milter_optneg *,
 int	 milter_negotiate_milter(const struct milter_optneg *,
 	    const struct milter_optneg *, struct milter_optneg *,
 	    const char **);
-size_t	 milter_max_payload(uint32_t);
 int	 milter_cmd_sent(const struct milter_optneg *, char);
 int	 milter_cmd_replied(const struct milter_optneg *, char);
 int	 milter_reply_is_final(char);
 int	 milter_reply_is_edit(char);
-int	 milter_stage_of(char);
+int	 milter_stage(char);
+int	 milter_stage_named(const char *);
+int	 milter_macro_list(char);
 const char *milter_code_name(char);
 
 #endif /* MILTER_H */

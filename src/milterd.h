@@ -32,6 +32,7 @@
 #include "conn.h"
 #include "conncheck.h"
 #include "log.h"
+#include "macros.h"
 #include "merge.h"
 #include "message.h"
 #include "milter.h"
@@ -80,6 +81,7 @@ struct child {
 	struct stats_child		*stats;	/* its counters */
 	int				 evaluation;	/* in effect */
 	struct milter_optneg		 eff;	/* negotiated */
+	char				*lists[SMFIM_COUNT]; /* eff's macros */
 	int				 leadspc;
 	int				 done;	/* 1 message, 2 connection */
 	int				 owed;	/* failed between commands */
@@ -133,15 +135,13 @@ struct session {
 	struct event		*resume;	/* take the next packets */
 	struct milter_optneg	 offer;		/* from the MTA */
 	struct milter_optneg	 upstream;	/* our answer */
-	unsigned int		 asked_lists;	/* 1 << SMFIM_ stage: a list */
 	int			 mta_leadspc;
 	int			 mta_local;	/* the MTA is on this host */
-	enum mta		 mta_kind;	/* postfix or sendmail */
 	struct child		*kids;
 	size_t			 nkids;
 	struct round		 round;
 	struct mbuf		 cur;		/* the MTA command at work */
-	struct mbuf		 macros[8];	/* last D per stage, raw */
+	struct macros		 mac;		/* the MTA's, and the lists */
 	struct mbuf		 out;		/* encoding scratch */
 	struct mbuf		 edits;		/* net edits for the MTA */
 	int			 body_replaced;
@@ -150,8 +150,6 @@ struct session {
 	struct message		 msg;
 	struct event		*progress;
 	char			 client[128];
-	char			 client_name[128];
-	char			 client_addr[64];
 	char			 family;	/* of the connect command */
 	char			 sender[512];
 	char			 rcpt[512];	/* at RCPT */
@@ -226,7 +224,6 @@ void		 session_children_negotiated(struct session *);
 /* child.c */
 void		 child_start(struct child *);
 void		 child_arm_command(struct child *);
-void		 child_send(struct child *, char, const void *, size_t, int);
 void		 child_send_mbuf(struct child *, const struct mbuf *, char,
 		    int);
 void		 child_abort(struct child *);

@@ -202,12 +202,10 @@ load_message(struct sim *sim, const char *path)
 static void
 add_macro(struct sim *sim, const char *arg)
 {
-	static const char	*stages[] = { "connect", "helo", "mail",
-	    "rcpt", "data", "eoh", "eom" };
-	static const char	 codes[] = "CHMRTNE";
 	struct macro		*m;
 	const char		*eq, *colon;
-	size_t			 i;
+	char			 name[16];
+	int			 st;
 
 	if ((eq = strchr(arg, '=')) == NULL || eq == arg)
 		fatalx("-m %s: expected name=value", arg);
@@ -219,10 +217,13 @@ add_macro(struct sim *sim, const char *arg)
 	m->stage = 0;
 	colon = memchr(arg, ':', (size_t)(eq - arg));
 	if (colon != NULL && arg[0] != '{') {
-		for (i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
-			if (strncmp(arg, stages[i], (size_t)(colon - arg)) ==
-			    0 && stages[i][colon - arg] == '\0')
-				m->stage = codes[i];
+		if ((size_t)(colon - arg) < sizeof(name)) {
+			memcpy(name, arg, (size_t)(colon - arg));
+			name[colon - arg] = '\0';
+			if ((st = milter_stage_named(name)) != -1 &&
+			    milter_stages[st].list != -1)
+				m->stage = milter_stages[st].cmd;
+		}
 		if (m->stage == 0)
 			fatalx("-m %s: unknown stage", arg);
 		arg = colon + 1;
@@ -296,7 +297,7 @@ send_macros(struct sess *s, char cmd)
 	const char	*list = NULL, *pairs[128], *v;
 	char		 names[2048], vals[64][512], *tok, *save;
 	size_t		 i, j, n = 0, nv = 0, len;
-	int		 stage = milter_stage_of(cmd), listed;
+	int		 stage = milter_macro_list(cmd), listed;
 
 	if (stage >= 0 && s->eff.macros[stage] != NULL &&
 	    s->eff.macros[stage][0] != '\0')

@@ -49,9 +49,6 @@
 #include "log.h"
 #include "milterd.h"
 
-#define MACRO_STAGES	"CHMRTNEU"
-/* The commands of the SMFIM_ macro list stages, in their order. */
-#define SMFIM_STAGES	"CHMRTEN"
 #define REPLAY_BATCH	(256 * 1024)
 
 static void	mta_read(struct conn *, void *);
@@ -66,8 +63,6 @@ static void	note_verdict(struct session *, struct child *);
 static void	client_tuple(struct session *, const struct milter_connect *);
 static void	client_checked(struct conncheck_item *, int, const char *);
 static void	client_gone(struct session *, const char *);
-static int	macro_pairs(struct session *, char, const char **,
-		    const char **);
 static const char *cond_macro(void *, const char *);
 static void	cond_each_macro(void *, void (*)(void *, const char *,
 		    const char *), void *);
@@ -89,8 +84,6 @@ static void	dnsbl_end(struct session *);
 static void	dnsbl_free(struct dns_wait *);
 static const struct dns_answer *dnsbl_answer(void *, const char *);
 static void	rcpt_scope(struct session *);
-static void	add_macro(char *, const char *);
-static void	own_macros(struct session *, char [][512], const char **);
 static uint32_t	condition_steps(const struct conf *);
 static void	handle_command(struct session *, const struct milter_cmd *);
 static void	reply_mta(struct session *, char, const char *);
@@ -103,11 +96,6 @@ static void	message_over(struct session *);
 static void	message_abort(struct session *);
 static void	round_send(struct session *, struct child *);
 static int	eligible(const struct child *, char);
-static void	add_stage_macros(struct session *, struct mbuf *, char,
-		    const struct child *);
-static const char *compat_value(struct session *, char, const char *);
-static enum mta	mta_of(struct session *);
-static const char *stage_macro(struct session *, char, const char *);
 static void	take_owed(struct child *);
 static void	round_begin(struct session *, char);
 static void	round_next(struct session *);
@@ -238,8 +226,7 @@ session_free(struct session *s)
 		event_free(s->resume);
 	if (s->progress != NULL)
 		event_free(s->progress);
-	for (i = 0; i < sizeof(s->macros) / sizeof(s->macros[0]); i++)
-		mbuf_free(&s->macros[i]);
+	macros_free(&s->mac);
 	mbuf_free(&s->cur);
 	mbuf_free(&s->rcpts);
 	mbuf_free(&s->out);
@@ -451,32 +438,21 @@ reply_mta_unless_nr(struct session *s, char cmd)
 static void
 handle_command(struct session *s, const struct milter_cmd *c)
 {
-	const char	*slot;
-
 	switch (c->code) {
 	case SMFIC_OPTNEG:
 		s->offer = c->u.optneg;
 		start_children(s);
 		break;
 	case SMFIC_MACRO:
-		if ((slot = strchr(MACRO_STAGES, c->u.macro.stage)) != NULL &&
-		    c->u.macro.stage != '\0') {
-			mbuf_reset(&s->macros[slot - MACRO_STAGES]);
-			mbuf_append(&s->macros[slot - MACRO_STAGES],
-			    s->cur.data, s->cur.len);
-		}
+		macros_take(&s->mac, c->u.macro.stage, &c->u.macro.pairs);
 		break;
 	case SMFIC_CONNECT:
 		snprintf(s->client, sizeof(s->client), "%s[%s]",
 		    c->u.connect.host, c->u.connect.addr ?
 		    c->u.connect.addr : "");
-		strlcpy(s->client_name, c->u.connect.host,
-		    sizeof(s->client_name));
-		strlcpy(s->client_addr, c->u.connect.addr != NULL ?
-		    c->u.connect.addr : "", sizeof(s->client_addr));
+		macros_connect(&s->mac, &c->u.connect, s->conf->mta);
 		s->family = c->u.connect.family;
-		s->mta_kind = mta_of(s);
-		s->msg.repl_keep_open = s->mta_kind == MTA_SENDMAIL;
+		s->msg.repl_keep_open = s->mac.mta == MTA_SENDMAIL;
 		s->helo[0] = '\0';
 		mbuf_reset(&s->rcpts);
 		client_tuple(s, &c->u.connect);
@@ -607,7 +583,7 @@ answer_optneg(struct session *s)
 {
 	struct milter_optneg	*effs;
 	struct macro_lists	 merged;
-	char			 lists[SMFIM_COUNT][512];
+	char			 lists[SMFIM_COUNT][MACRO_LIST_MAX];
 	const char		*own[SMFIM_COUNT];
 	size_t			 i, n = 0;
 
@@ -616,7 +592,9 @@ answer_optneg(struct session *s)
 	for (i = 0; i < s->nkids; i++)
 		if (child_live(&s->kids[i]))
 			effs[n++] = s->kids[i].eff;
-	own_macros(s, lists, own);
+	macros_own(s->conf, lists);
+	for (i = 0; i < SMFIM_COUNT; i++)
+		own[i] = lists[i][0] != '\0' ? lists[i] : NULL;
 	merge_optneg(&s->offer, effs, n, own, &s->upstream, &merged);
 	s->upstream.protocol &= ~condition_steps(s->conf);
 	free(effs);
@@ -625,10 +603,10 @@ answer_optneg(struct session *s)
 	milter_put_optneg(&s->out, &s->upstream);
 	conn_write(s->mta, s->out.data, s->out.len);
 	/* The lists are the reply's: a session keeps which were asked for. */
-	s->asked_lists = 0;
+	s->mac.asked = 0;
 	for (i = 0; i < SMFIM_COUNT; i++) {
 		if (s->upstream.macros[i] != NULL)
-			s->asked_lists |= 1U << i;
+			s->mac.asked |= 1U << i;
 		s->upstream.macros[i] = NULL;
 	}
 }
@@ -674,124 +652,6 @@ eligible(const struct child *c, char cmd)
 }
 
 /*
- * The MTA's last D for this stage, for a child about to get the
- * command.  Where milterd asked the MTA for a list (the union of what
- * all want), the child gets what it would have had from the MTA
- * itself: the macros it asked for, or else its MTA's defaults; with
- * macros_compat, the other MTA's defaults too, those the MTA did not
- * send filled in where they can be derived (compat_value()).
- */
-static void
-add_stage_macros(struct session *s, struct mbuf *b, char cmd,
-    const struct child *c)
-{
-	const char		*slot = strchr(MACRO_STAGES, cmd), *stage;
-	const char		*p, *end, *val, *want, *other, *name;
-	const struct mbuf	*raw;
-	char			 tok[64];
-	size_t			 start, len, pairs = 0;
-
-	if (slot == NULL || cmd == '\0')
-		return;
-	raw = &s->macros[slot - MACRO_STAGES];
-	stage = strchr(SMFIM_STAGES, cmd);
-	if (stage == NULL || !(s->asked_lists & (1U << (stage -
-	    SMFIM_STAGES)))) {
-		mbuf_append(b, raw->data, raw->len);
-		return;
-	}
-	want = c->eff.macros[stage - SMFIM_STAGES] != NULL &&
-	    c->eff.macros[stage - SMFIM_STAGES][0] != '\0' ?
-	    c->eff.macros[stage - SMFIM_STAGES] :
-	    merge_default_macros(s->mta_kind, (int)(stage - SMFIM_STAGES));
-	other = c->mc->macros_compat ? merge_default_macros(s->mta_kind
-	    == MTA_POSTFIX ? MTA_SENDMAIL : MTA_POSTFIX,
-	    (int)(stage - SMFIM_STAGES)) : "";
-	start = milter_begin(b, SMFIC_MACRO);
-	milter_add_bytes(b, &cmd, 1);
-	if (macro_pairs(s, cmd, &p, &end) == 0)
-		for (; p < end && (val = p + strlen(p) + 1) < end;
-		    p = val + strlen(val) + 1)
-			if (merge_macro_listed(want, p) ||
-			    merge_macro_listed(other, p)) {
-				milter_add_str(b, p);
-				milter_add_str(b, val);
-				pairs++;
-			}
-	/* What the other MTA would have sent that this one did not. */
-	for (name = other; *(name += strspn(name, " ")) != '\0';
-	    name += len) {
-		len = strcspn(name, " ");
-		if (len >= sizeof(tok))
-			continue;
-		memcpy(tok, name, len);
-		tok[len] = '\0';
-		if (stage_macro(s, cmd, tok) == NULL &&
-		    (val = compat_value(s, cmd, tok)) != NULL) {
-			milter_add_str(b, tok);
-			milter_add_str(b, val);
-			pairs++;
-		}
-	}
-	/* Nothing for this child: no packet, as from an MTA with none. */
-	if (pairs == 0 && raw->len == 0)
-		b->len = start;
-	else
-		milter_end(b, start);
-}
-
-/*
- * The MTA in front: as configured, or told by its `v' macro at connect
- * ("Postfix 3.7.11"; Sendmail's is its version, "8.17.1.9"; milterd
- * asks for v wherever it asks for a connect list).  Without one, as
- * Postfix.
- */
-static enum mta
-mta_of(struct session *s)
-{
-	const char	*v;
-
-	if (s->conf->mta != MTA_AUTO)
-		return (enum mta)s->conf->mta;
-	if ((v = stage_macro(s, SMFIC_CONNECT, "v")) != NULL &&
-	    v[0] >= '0' && v[0] <= '9')
-		return MTA_SENDMAIL;
-	return MTA_POSTFIX;
-}
-
-/*
- * A macro this MTA did not send at cmd, as the other would have: an
- * address under its other name, the client from the connect command,
- * or the value sent at an earlier stage (the queue id, say).  NULL
- * when it cannot be derived (`i' at MAIL from Postfix, `v').
- */
-static const char *
-compat_value(struct session *s, char cmd, const char *name)
-{
-	const char	*v, *slot;
-	size_t		 i;
-
-	if (strcmp(name, "{daemon_addr}") == 0 &&
-	    (v = stage_macro(s, cmd, "if_addr")) != NULL)
-		return v;
-	if (strcmp(name, "{if_addr}") == 0 &&
-	    (v = stage_macro(s, cmd, "daemon_addr")) != NULL)
-		return v;
-	if (strcmp(name, "{client_addr}") == 0 && s->client_addr[0] != '\0')
-		return s->client_addr;
-	if (strcmp(name, "{client_name}") == 0 && s->client_name[0] != '\0')
-		return s->client_name;
-	if (strcmp(name, "v") == 0)
-		return NULL;
-	slot = strchr(COND_STAGES, cmd);
-	for (i = slot != NULL ? (size_t)(slot - COND_STAGES) : strlen(
-	    COND_STAGES); i > 0; i--)
-		if ((v = stage_macro(s, COND_STAGES[i - 1], name)) != NULL)
-			return v;
-	return NULL;
-}
-
-/*
  * A child that failed since the last command (e.g. at negotiation)
  * answers this one with its fallback; otherwise it has no reply yet.
  */
@@ -834,7 +694,8 @@ static void
 round_send(struct session *s, struct child *c)
 {
 	mbuf_reset(&s->out);
-	add_stage_macros(s, &s->out, s->round.cmd, c);
+	macros_for_child(&s->mac, &s->out, s->round.cmd, c->eff.macros,
+	    c->mc->macros_compat);
 	mbuf_append(&s->out, s->cur.data, s->cur.len);
 	child_send_mbuf(c, &s->out, s->round.cmd, 1);
 	if (c->state == CHILD_WAITING)
@@ -1060,7 +921,8 @@ eom_step(struct session *s, struct child *c)
 			c->phase = 1;
 			if (!milter_cmd_sent(&c->eff, SMFIC_EOH))
 				continue;
-			add_stage_macros(s, &s->out, SMFIC_EOH, c);
+			macros_for_child(&s->mac, &s->out, SMFIC_EOH,
+			    c->eff.macros, c->mc->macros_compat);
 			milter_put_empty(&s->out, last = SMFIC_EOH);
 		} else if (c->phase <= 2) {
 			c->phase = 2;
@@ -1076,7 +938,8 @@ eom_step(struct session *s, struct child *c)
 			    (size_t)n, 0);
 		} else {
 			c->phase = 4;
-			add_stage_macros(s, &s->out, SMFIC_BODYEOB, c);
+			macros_for_child(&s->mac, &s->out, SMFIC_BODYEOB,
+			    c->eff.macros, c->mc->macros_compat);
 			milter_put_empty(&s->out, last = SMFIC_BODYEOB);
 		}
 		if (milter_cmd_replied(&c->eff, last) ||
@@ -1142,7 +1005,7 @@ eom_child_replied(struct session *s, struct child *c)
 	if (c->quarantined && !c->evaluation) {
 		s->quarantined = 1;
 		/* Postfix ends the content chain there, Sendmail goes on. */
-		if (s->mta_kind != MTA_SENDMAIL) {
+		if (s->mac.mta != MTA_SENDMAIL) {
 			eom_finish(s, NULL);
 			return;
 		}
@@ -1304,46 +1167,6 @@ progress_tick(evutil_socket_t fd, short what, void *arg)
  * the SMTP client still connected to the MTA?
  */
 
-/* The name/value pairs of the MTA's last D for cmd's stage: 0, or -1. */
-static int
-macro_pairs(struct session *s, char cmd, const char **p, const char **end)
-{
-	const char		*slot = strchr(MACRO_STAGES, cmd), *err;
-	const struct mbuf	*b;
-	struct milter_pkt	 pkt;
-	struct milter_cmd	 c;
-	size_t			 used;
-
-	if (slot == NULL)
-		return -1;
-	b = &s->macros[slot - MACRO_STAGES];
-	if (b->len == 0 || milter_frame(b->data, b->len, PACKET_MAX, &pkt,
-	    &used) != MILTER_FRAME_OK || milter_decode_cmd(&pkt, &c, &err) ==
-	    -1)
-		return -1;
-	*p = c.u.macro.pairs.buf;
-	*end = *p + c.u.macro.pairs.len;
-	return 0;
-}
-
-/*
- * A macro's value from the MTA's last D for cmd's stage, or NULL; "j",
- * "{j}", "daemon_addr" and "{daemon_addr}" alike.
- */
-static const char *
-stage_macro(struct session *s, char cmd, const char *name)
-{
-	const char	*p, *end, *val;
-
-	if (macro_pairs(s, cmd, &p, &end) == -1)
-		return NULL;
-	for (; p < end && (val = p + strlen(p) + 1) < end;
-	    p = val + strlen(val) + 1)
-		if (merge_macro_listed(name, p))
-			return val;
-	return NULL;
-}
-
 static void
 client_tuple(struct session *s, const struct milter_connect *c)
 {
@@ -1352,9 +1175,9 @@ client_tuple(struct session *s, const struct milter_connect *c)
 	s->check = CLIENT_UNCHECKED;
 	if (!s->conf->disconnect_check || !s->mta_local)
 		return;
-	if ((laddr = stage_macro(s, SMFIC_CONNECT, "daemon_addr")) == NULL)
-		laddr = stage_macro(s, SMFIC_CONNECT, "if_addr");
-	lport = stage_macro(s, SMFIC_CONNECT, "daemon_port");
+	if ((laddr = macros_get(&s->mac, SMFIC_CONNECT, "daemon_addr")) == NULL)
+		laddr = macros_get(&s->mac, SMFIC_CONNECT, "if_addr");
+	lport = macros_get(&s->mac, SMFIC_CONNECT, "daemon_port");
 	if (conncheck_tuple(&s->checking.tuple, c->family, c->addr, c->port,
 	    laddr, lport) == -1) {
 		log_debug("session %s: client %s not checked: the MTA sent "
@@ -1460,24 +1283,9 @@ client_gone(struct session *s, const char *why)
 static const char *
 cond_macro(void *arg, const char *name)
 {
-	struct session		*s = arg;
-	const char		*v, *slot;
-	size_t			 n = strlen(name);
-	char			 bare[64];
+	struct session	*s = arg;
 
-	/* "{name}" or "name" alike: stage_macro() takes the bare name. */
-	if (name[0] == '{' && n > 2 && name[n - 1] == '}' &&
-	    n - 2 < sizeof(bare)) {
-		memcpy(bare, name + 1, n - 2);
-		bare[n - 2] = '\0';
-		name = bare;
-	}
-	slot = strchr(COND_STAGES, s->round.cmd);
-	for (n = slot != NULL ? (size_t)(slot - COND_STAGES) + 1 : 0; n > 0;
-	    n--)
-		if ((v = stage_macro(s, COND_STAGES[n - 1], name)) != NULL)
-			return v;
-	return NULL;
+	return macros_latest(&s->mac, s->round.cmd, name);
 }
 
 /* Every macro sent up to this command, the latest value of each. */
@@ -1486,26 +1294,8 @@ cond_each_macro(void *arg, void (*fn)(void *, const char *, const char *),
     void *fnarg)
 {
 	struct session	*s = arg;
-	const char	*p, *end, *val, *slot;
-	char		 bare[64];
-	size_t		 i, n;
 
-	slot = strchr(COND_STAGES, s->round.cmd);
-	for (i = 0; slot != NULL && i <= (size_t)(slot - COND_STAGES); i++) {
-		if (macro_pairs(s, COND_STAGES[i], &p, &end) == -1)
-			continue;
-		for (; p < end && (val = p + strlen(p) + 1) < end;
-		    p = val + strlen(val) + 1) {
-			n = strlen(p);
-			if (p[0] == '{' && n > 2 && p[n - 1] == '}' &&
-			    n - 2 < sizeof(bare)) {
-				memcpy(bare, p + 1, n - 2);
-				bare[n - 2] = '\0';
-				fn(fnarg, bare, val);
-			} else
-				fn(fnarg, p, val);
-		}
-	}
+	macros_each(&s->mac, s->round.cmd, fn, fnarg);
 }
 
 /* Each child's last verdict in this session ("none" before any). */
@@ -1530,8 +1320,8 @@ cond_view_of(struct session *s, char cmd, struct cond_view *v)
 	v->stage = cmd;
 	v->id = s->id;
 	v->family = s->family;
-	v->client_addr = s->client_addr;
-	v->client_name = s->client_name;
+	v->client_addr = s->mac.client_addr;
+	v->client_name = s->mac.client_name;
 	v->helo = s->helo[0] != '\0' ? s->helo : NULL;
 	v->sender = cmd == SMFIC_MAIL || cmd == SMFIC_RCPT || cmd ==
 	    SMFIC_DATA ? s->sender : NULL;
@@ -1615,7 +1405,7 @@ apply_conditions(struct session *s, char cmd)
 		}
 		for (j = 0; j < c->mc->nconds; j++) {
 			ref = &c->mc->conds[j];
-			if (!(s->conf->conds[ref->idx].stages & COND_AT(cmd)) ||
+			if (!(s->conf->conds[ref->idx].stages & cond_at(cmd)) ||
 			    cond_holds(s, c, ref, &v))
 				continue;
 			c->stopped = ref;
@@ -1686,7 +1476,7 @@ dnsbl_begin(struct session *s)
 			cond = &s->conf->conds[s->kids[i].mc->conds[j].idx];
 			for (k = 0; cond->type == COND_DNSBL && k < cond->nzones;
 			    k++) {
-				if (cond_dnsbl_name(s->client_addr,
+				if (cond_dnsbl_name(s->mac.client_addr,
 				    cond->zones[k].zone, name, sizeof(name)) ==
 				    -1)
 					continue;
@@ -1797,48 +1587,6 @@ dnsbl_answer(void *arg, const char *name)
 	return NULL;
 }
 
-/* " name" onto a stage's list (a NUL-terminated string of 512). */
-static void
-add_macro(char *list, const char *name)
-{
-	strlcat(list, " ", 512);
-	strlcat(list, name, 512);
-}
-
-/*
- * What milterd asks of the MTA for itself: the MTA's end of the client
- * connection (disconnect check), the macros its conditions look at (a
- * lua condition's `macros', at each stage its script has a function
- * for: the COND_STAGES bits are in SMFIM_ order).
- */
-static void
-own_macros(struct session *s, char lists[][512], const char **own)
-{
-	const struct conf	*conf = s->conf;
-	const struct cond	*c;
-	size_t			 i, j, k;
-
-	for (i = 0; i < SMFIM_COUNT; i++)
-		lists[i][0] = '\0';
-	if (conf->disconnect_check)
-		add_macro(lists[SMFIM_CONNECT],
-		    "{daemon_addr} {daemon_port} {if_addr}");
-	for (i = 0; i < conf->nconds; i++) {
-		c = &conf->conds[i];
-		if (c->type == COND_AUTHENTICATED)
-			add_macro(lists[SMFIM_ENVFROM],
-			    "{auth_authen} {auth_type}");
-		else if (c->type == COND_MACRO)
-			add_macro(lists[SMFIM_ENVFROM], c->macro);
-		for (j = 0; j < sizeof(COND_STAGES) - 1; j++)
-			for (k = 0; (c->stages & (1U << j)) && k < c->nmacros;
-			    k++)
-				add_macro(lists[j], c->macros[k]);
-	}
-	for (i = 0; i < SMFIM_COUNT; i++)
-		own[i] = lists[i][0] != '\0' ? lists[i] + 1 : NULL;
-}
-
 /* The child's first recipient condition, or NULL. */
 static const struct cond_ref *
 rcpt_cond(struct session *s, const struct child *c)
@@ -1847,7 +1595,7 @@ rcpt_cond(struct session *s, const struct child *c)
 
 	for (j = 0; j < c->mc->nconds; j++)
 		if (s->conf->conds[c->mc->conds[j].idx].stages &
-		    COND_AT(SMFIC_RCPT))
+		    cond_at(SMFIC_RCPT))
 			return &c->mc->conds[j];
 	return NULL;
 }
@@ -1861,7 +1609,7 @@ rcpt_holds(struct session *s, struct child *c, const struct cond_view *v)
 
 	for (j = 0; j < c->mc->nconds; j++) {
 		ref = &c->mc->conds[j];
-		if ((s->conf->conds[ref->idx].stages & COND_AT(SMFIC_RCPT)) &&
+		if ((s->conf->conds[ref->idx].stages & cond_at(SMFIC_RCPT)) &&
 		    !cond_holds(s, c, ref, v))
 			return 0;
 	}

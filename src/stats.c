@@ -50,12 +50,6 @@ const uint64_t stats_bucket_us[STATS_NBUCKETS] = {
 	500000, 1000000, 2500000, 5000000, 10000000, 30000000, UINT64_MAX
 };
 
-/* In enum stage order. */
-static const char	stage_cmds[] = "OCHMRTLNBEU";
-static const char	*stage_names[NSTAGES] = {
-	"negotiate", "connect", "helo", "mail", "rcpt", "data", "header",
-	"eoh", "body", "eom", "unknown"
-};
 static const char	*verdict_names[NVERDICTS] = {
 	"none", "accept", "reject", "tempfail", "discard", "quarantine"
 };
@@ -259,21 +253,6 @@ verdict_name(enum verdict v)
 	return verdict_names[v];
 }
 
-const char *
-stage_name(enum stage s)
-{
-	return stage_names[s];
-}
-
-/* The stage a command's reply time counts under, -1 for none. */
-int
-stage_of_cmd(char cmd)
-{
-	const char	*p = cmd != '\0' ? strchr(stage_cmds, cmd) : NULL;
-
-	return p != NULL ? (int)(p - stage_cmds) : -1;
-}
-
 /*
  * The Prometheus text exposition format, version 0.0.4.
  */
@@ -356,7 +335,7 @@ prom_latency(FILE *fp, const struct stats_child *sc, const char *child)
 			cum += stats_get(&h->bucket[i]);
 			fprintf(fp, "milterd_child_reply_seconds_bucket{"
 			    "child=\"%s\",stage=\"%s\",le=\"", child,
-			    stage_names[s]);
+			    milter_stages[s].name);
 			if (i == STATS_NBUCKETS - 1)
 				fprintf(fp, "+Inf\"} %llu\n",
 				    (unsigned long long)cum);
@@ -366,10 +345,10 @@ prom_latency(FILE *fp, const struct stats_child *sc, const char *child)
 				    (unsigned long long)cum);
 		}
 		fprintf(fp, "milterd_child_reply_seconds_sum{child=\"%s\","
-		    "stage=\"%s\"} %.6f\n", child, stage_names[s],
+		    "stage=\"%s\"} %.6f\n", child, milter_stages[s].name,
 		    (double)stats_get(&h->sum_us) / 1e6);
 		fprintf(fp, "milterd_child_reply_seconds_count{child=\"%s\","
-		    "stage=\"%s\"} %llu\n", child, stage_names[s],
+		    "stage=\"%s\"} %llu\n", child, milter_stages[s].name,
 		    (unsigned long long)cum);
 	}
 }

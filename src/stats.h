@@ -38,6 +38,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "milter.h"
+
 #define STATS_MAX_CHILDREN	128
 #define STATS_MAX_WORKERS	512	/* slots of two generations */
 #define STATS_NBUCKETS		16	/* the last is +Inf */
@@ -56,20 +58,6 @@ enum verdict {
 };
 
 /* The command a child's reply time is counted under. */
-enum stage {
-	STAGE_NEGOTIATE,
-	STAGE_CONNECT,
-	STAGE_HELO,
-	STAGE_MAIL,
-	STAGE_RCPT,
-	STAGE_DATA,
-	STAGE_HEADER,
-	STAGE_EOH,
-	STAGE_BODY,
-	STAGE_EOM,
-	STAGE_UNKNOWN,
-	NSTAGES
-};
 
 /* Reply times; bucket i counts replies up to stats_bucket_us[i]. */
 struct stats_hist {
@@ -140,8 +128,6 @@ double		 stats_quantile(const struct stats_hist *, double);
 void		 stats_hist_sum(struct stats_hist *, const struct stats_hist *);
 enum verdict	 verdict_of(char, const char *);
 const char	*verdict_name(enum verdict);
-const char	*stage_name(enum stage);
-int		 stage_of_cmd(char);
 void		 stats_prometheus(FILE *, const struct stats *);
 uint64_t	 stats_sessions_open(const struct stats *);
 

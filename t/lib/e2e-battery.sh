@@ -247,4 +247,21 @@ e2e_battery() {
 	expect replies "$(e2e_rcpt_refused bad@example.org)" rejected
 	expect sink 'X-Mail-Args: <carol@example.com>' second-delivered
 	expect sink '^Subject: changed by c2' edited
+
+	# 23. A child that asks for its own macro lists (smfi_setsymlist,
+	# as MIMEDefang does) gets just those, as from its MTA directly:
+	# {client_addr} at connect, which neither MTA sends by default, and
+	# not {daemon_name}, which it did not ask for; at MAIL, where it
+	# asked for none, the MTA's defaults.  Child 2 keeps the defaults.
+	case_begin symlist
+	kid -L 'connect:j {client_addr}' -M j -M '{client_addr}' \
+	    -M '{daemon_name}' -M '{mail_addr}' -h 'X-C1: one'
+	kid -M '{daemon_name}' -M '{client_addr}' -h 'X-C2: two'
+	run_to_bob
+	compare
+	expect_kid 1 '^macro \{client_addr\}=127\.0\.0\.1$' own-list-sent
+	expect_kid 1 '!^macro \{daemon_name\}=' only-own-list
+	expect_kid 1 '^macro \{mail_addr\}=' defaults-elsewhere
+	expect_kid 2 '^macro \{daemon_name\}=' others-defaults
+	expect_kid 2 '!^macro \{client_addr\}=' others-not-widened
 }

@@ -15,6 +15,9 @@
  *                  a stale unix socket is removed first.
  *  -l FILE         append one line per callback to FILE (see below).
  *  -M NAME         log macro NAME at each callback ({auth_authen}, i ...).
+ *  -L 'STAGE:LIST' negotiate: ask the MTA for this macro list at STAGE
+ *                  (connect, helo, mail, rcpt, data, eoh, eom) with
+ *                  smfi_setsymlist, as MIMEDefang does.
  *  -h 'Name: value'      eom: add a header (smfi_addheader).
  *  -i 'IDX:Name: value'  eom: insert a header at IDX (smfi_insheader).
  *      For -h and -i one blank after the colon is dropped unless
@@ -151,6 +154,7 @@ struct config {
 	bool		 progress;
 	bool		 leadspc;
 	bool		 skip;
+	char		*symlist[ST_COUNT];	/* -L, NULL: the MTA's */
 };
 
 /* Per-connection state, kept with smfi_setpriv(). */
@@ -175,6 +179,7 @@ static char		*xstrndup(const char *, size_t);
 static void		 strv_push(char ***, size_t *, char *);
 static struct eomact	*act_new(enum eomkind);
 static enum stage	 parse_stage(const char *);
+static void		 parse_symlist(const char *);
 static long		 parse_num(const char *, const char *, long, long);
 static void		 parse_verdict(const char *, enum verdict);
 static void		 parse_sleep(const char *);
@@ -255,7 +260,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: %s -p socket [-kNP] [-l logfile] [-M macro]\n"
+	    "usage: %s -p socket [-kNP] [-l logfile] [-M macro]"
+	    " [-L stage:list]\n"
 	    "\t[-h 'Name: value'] [-i 'idx:Name: value']"
 	    " [-c 'Name:idx:value']\n"
 	    "\t[-b file] [-a addr] [-d addr] [-f addr] [-q reason]"
@@ -357,6 +363,24 @@ parse_verdict(const char *arg, enum verdict v)
 	if (sc->verdict != V_NONE && sc->verdict != v)
 		usagex("conflicting verdicts for stage", arg);
 	sc->verdict = v;
+}
+
+/* -L 'STAGE:LIST' */
+static void
+parse_symlist(const char *arg)
+{
+	const char	*colon = strchr(arg, ':');
+	char		*name;
+	enum stage	 st;
+
+	if (colon == NULL || colon[1] == '\0')
+		usagex("-L takes STAGE:LIST", arg);
+	name = xstrndup(arg, (size_t)(colon - arg));
+	st = parse_stage(name);
+	free(name);
+	if (st == ST_HEADER || st == ST_BODY || st == ST_UNKNOWN)
+		usagex("-L: no macro list at stage", arg);
+	cfg.symlist[st] = xstrdup(colon + 1);
 }
 
 static void
@@ -482,7 +506,7 @@ parse_args(int argc, char **argv)
 	int	 ch;
 
 	while ((ch = getopt(argc, argv,
-	    "A:a:b:c:D:d:f:h:i:J:kl:M:Np:Pq:R:S:T:X:")) != -1) {
+	    "A:a:b:c:D:d:f:h:i:J:kL:l:M:Np:Pq:R:S:T:X:")) != -1) {
 		switch (ch) {
 		case 'A':
 			parse_verdict(optarg, V_ACCEPT);
@@ -516,6 +540,9 @@ parse_args(int argc, char **argv)
 			break;
 		case 'k':
 			cfg.skip = true;
+			break;
+		case 'L':
+			parse_symlist(optarg);
 			break;
 		case 'l':
 			cfg.logpath = optarg;
@@ -888,6 +915,29 @@ sa_describe(const struct sockaddr *sa, char *buf, size_t len,
  * libmilter callbacks.
  */
 
+/* -L: the lists, by libmilter's SMFIM_ numbers. */
+static bool
+set_symlists(SMFICTX *ctx)
+{
+	static const struct {
+		enum stage	st;
+		int		smfim;
+	} map[] = {
+		{ ST_CONNECT, SMFIM_CONNECT }, { ST_HELO, SMFIM_HELO },
+		{ ST_MAIL, SMFIM_ENVFROM }, { ST_RCPT, SMFIM_ENVRCPT },
+		{ ST_DATA, SMFIM_DATA }, { ST_EOH, SMFIM_EOH },
+		{ ST_EOM, SMFIM_EOM },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (cfg.symlist[map[i].st] != NULL &&
+		    smfi_setsymlist(ctx, map[i].smfim,
+		    cfg.symlist[map[i].st]) != MI_SUCCESS)
+			return false;
+	return true;
+}
+
 static sfsistat
 tm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -905,6 +955,8 @@ tm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if ((c = conn_get(ctx)) == NULL)
 		return SMFIS_REJECT;	/* libmilter drops the connection */
 	c->skip_ok = (f1 & SMFIP_SKIP) != 0;
+	if (!set_symlists(ctx))
+		return SMFIS_REJECT;
 	if (!cfg.leadspc)
 		return SMFIS_ALL_OPTS;
 

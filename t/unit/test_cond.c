@@ -630,20 +630,20 @@ Test(cond, stages)
 	memset(&c, 0, sizeof(c));
 	cr_assert_eq(SMFIC_CONNECT, 'C');
 	cr_assert_eq(SMFIC_MAIL, 'M');
-	cr_assert_eq(cond_default_stages(COND_NETWORK), COND_AT(SMFIC_CONNECT));
-	cr_assert_eq(cond_default_stages(COND_S25R), COND_AT(SMFIC_CONNECT));
-	cr_assert_eq(cond_default_stages(COND_STRESS), COND_AT(SMFIC_CONNECT));
-	cr_assert_eq(cond_default_stages(COND_DNSBL), COND_AT(SMFIC_CONNECT));
+	cr_assert_eq(cond_default_stages(COND_NETWORK), cond_at(SMFIC_CONNECT));
+	cr_assert_eq(cond_default_stages(COND_S25R), cond_at(SMFIC_CONNECT));
+	cr_assert_eq(cond_default_stages(COND_STRESS), cond_at(SMFIC_CONNECT));
+	cr_assert_eq(cond_default_stages(COND_DNSBL), cond_at(SMFIC_CONNECT));
 	cr_assert_eq(cond_default_stages(COND_AUTHENTICATED),
-	    COND_AT(SMFIC_MAIL));
-	cr_assert_eq(cond_default_stages(COND_SENDER), COND_AT(SMFIC_MAIL));
-	cr_assert_eq(cond_default_stages(COND_MACRO), COND_AT(SMFIC_MAIL));
-	cr_assert_eq(cond_default_stages(COND_RECIPIENT), COND_AT(SMFIC_RCPT));
+	    cond_at(SMFIC_MAIL));
+	cr_assert_eq(cond_default_stages(COND_SENDER), cond_at(SMFIC_MAIL));
+	cr_assert_eq(cond_default_stages(COND_MACRO), cond_at(SMFIC_MAIL));
+	cr_assert_eq(cond_default_stages(COND_RECIPIENT), cond_at(SMFIC_RCPT));
 	/* Until a worker ran its script: every stage. */
-	cr_assert_eq(cond_default_stages(COND_LUA), COND_AT(SMFIC_CONNECT) |
-	    COND_AT(SMFIC_HELO) | COND_AT(SMFIC_MAIL) | COND_AT(SMFIC_RCPT) |
-	    COND_AT(SMFIC_DATA));
-	cr_assert_eq(COND_AT(SMFIC_DATA), 16);
+	cr_assert_eq(cond_default_stages(COND_LUA), cond_at(SMFIC_CONNECT) |
+	    cond_at(SMFIC_HELO) | cond_at(SMFIC_MAIL) | cond_at(SMFIC_RCPT) |
+	    cond_at(SMFIC_DATA));
+	cr_assert_eq(cond_at(SMFIC_DATA), 16);
 }
 
 Test(cond, type_names)
@@ -912,7 +912,7 @@ Test(cond, lua_stages_and_session)
 
 	lua_cond(&c, "session.lua", 100, 1 << 20);
 	/* It defines mail and rcpt only. */
-	cr_assert_eq(c.stages, COND_AT(SMFIC_MAIL) | COND_AT(SMFIC_RCPT));
+	cr_assert_eq(c.stages, cond_at(SMFIC_MAIL) | cond_at(SMFIC_RCPT));
 	v.id = "1.1";
 	v.client_name = "mx.example";
 	v.helo = "helo.example";
@@ -988,10 +988,10 @@ Test(cond, lua_time_limit_through_pcall, .timeout = 30)
 /* Commands without a stage of their own have no bit. */
 Test(cond, stage_bits)
 {
-	cr_assert_eq(COND_AT(SMFIC_UNKNOWN), 0);
-	cr_assert_eq(COND_AT(SMFIC_BODYEOB), 0);
-	cr_assert_eq(COND_AT('\0'), 0);
-	cr_assert_eq(COND_AT(SMFIC_HELO), 2);
+	cr_assert_eq(cond_at(SMFIC_UNKNOWN), 0);
+	cr_assert_eq(cond_at(SMFIC_BODYEOB), 0);
+	cr_assert_eq(cond_at('\0'), 0);
+	cr_assert_eq(cond_at(SMFIC_HELO), 2);
 }
 
 /* A syntax error is found by the master: file and line. */

@@ -30,15 +30,15 @@ Test(stats, verdict_of_replies)
 
 Test(stats, stages_of_commands)
 {
-	cr_assert_eq(stage_of_cmd(SMFIC_OPTNEG), STAGE_NEGOTIATE);
-	cr_assert_eq(stage_of_cmd(SMFIC_RCPT), STAGE_RCPT);
-	cr_assert_eq(stage_of_cmd(SMFIC_HEADER), STAGE_HEADER);
-	cr_assert_eq(stage_of_cmd(SMFIC_BODYEOB), STAGE_EOM);
-	cr_assert_eq(stage_of_cmd(SMFIC_UNKNOWN), STAGE_UNKNOWN);
-	cr_assert_eq(stage_of_cmd(SMFIC_ABORT), -1);
-	cr_assert_eq(stage_of_cmd(SMFIC_MACRO), -1);
-	cr_assert_eq(stage_of_cmd('\0'), -1);
-	cr_assert_str_eq(stage_name(STAGE_EOM), "eom");
+	cr_assert_eq(milter_stage(SMFIC_OPTNEG), STAGE_NEGOTIATE);
+	cr_assert_eq(milter_stage(SMFIC_RCPT), STAGE_RCPT);
+	cr_assert_eq(milter_stage(SMFIC_HEADER), STAGE_HEADER);
+	cr_assert_eq(milter_stage(SMFIC_BODYEOB), STAGE_EOM);
+	cr_assert_eq(milter_stage(SMFIC_UNKNOWN), STAGE_UNKNOWN);
+	cr_assert_eq(milter_stage(SMFIC_ABORT), -1);
+	cr_assert_eq(milter_stage(SMFIC_MACRO), -1);
+	cr_assert_eq(milter_stage('\0'), -1);
+	cr_assert_str_eq(milter_stages[STAGE_EOM].name, "eom");
 }
 
 Test(stats, buckets_and_quantiles)
