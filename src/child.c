@@ -44,8 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "log.h"
-#include "milterd.h"
+#include "merge.h"
 #include "util.h"
 
 #define RETRY_MS	250
@@ -90,7 +91,7 @@ child_stage(const struct child *c)
 		if (c->stalled)
 			return "replay";
 		/* Answered, and the session not past that command yet. */
-		if (c->cmd != 0 && c->sess->round.cmd == c->cmd)
+		if (c->cmd != 0 && c->link->at == c->cmd)
 			return milter_code_name(c->cmd);
 		return "between commands";
 	}
@@ -129,7 +130,7 @@ child_arm_ms(struct child *c, int ms)
 	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	if (c->timer == NULL &&
-	    (c->timer = evtimer_new(c->sess->base, child_timeout, c)) == NULL)
+	    (c->timer = evtimer_new(c->link->base, child_timeout, c)) == NULL)
 		fatal("%s: evtimer_new", __func__);
 	evtimer_add(c->timer, &tv);
 }
@@ -159,9 +160,9 @@ child_unreachable(struct child *c, int err, const char *what)
 
 	if ((err == ECONNREFUSED || err == ENOENT || err == ECONNRESET ||
 	    err == 0) && (c->launch_until == 0 || now < c->launch_until) &&
-	    worker_launch(c->mc) == 0) {
+	    c->link->ops->launch(c->link->arg, c->mc) == 0) {
 		if (c->launch_until == 0)
-			c->launch_until = now + c->sess->conf->launch_wait;
+			c->launch_until = now + c->link->launch_wait;
 		conn_free(c->conn);
 		c->conn = NULL;
 		c->state = CHILD_CONNECTING;
@@ -169,7 +170,7 @@ child_unreachable(struct child *c, int err, const char *what)
 		child_arm_ms(c, RETRY_MS);
 		return;
 	}
-	refused = worker_launch_refused(c->mc);
+	refused = c->link->ops->launch_refused(c->link->arg, c->mc);
 	child_fail(c, "%s%s%s%s", what, c->launch_until != 0 ?
 	    "; still down after a launch request" : "", refused != NULL ?
 	    "; launch refused: " : "", refused != NULL ? refused : "");
@@ -195,7 +196,7 @@ child_start(struct child *c)
 		child_unreachable(c, errno, what);
 		return;
 	}
-	c->conn = conn_new(c->sess->base, fd, 1, child_read, child_event, c);
+	c->conn = conn_new(c->link->base, fd, 1, child_read, child_event, c);
 	if (c->conn == NULL) {
 		close(fd);
 		child_fail(c, "connect %s: out of memory", sp->text);
@@ -207,11 +208,11 @@ static void
 child_connected(struct child *c)
 {
 	struct milter_optneg	o;
-	struct mbuf		*b = &c->sess->out;
+	struct mbuf		*b = c->link->out;
 
 	memset(&o, 0, sizeof(o));
 	o.version = MILTER_VERSION;
-	o.actions = c->sess->offer.actions;
+	o.actions = c->link->offered;
 	o.protocol = CHILD_OFFER_PROTOCOL;
 	mbuf_reset(b);
 	milter_put_optneg(b, &o);
@@ -258,7 +259,7 @@ child_negotiated(struct child *c, const struct milter_reply *r)
 
 	memset(&o, 0, sizeof(o));
 	o.version = MILTER_VERSION;
-	o.actions = c->sess->offer.actions;
+	o.actions = c->link->offered;
 	o.protocol = CHILD_OFFER_PROTOCOL;
 	if (r->code != SMFIR_OPTNEG) {
 		child_fail(c, "negotiation: %s instead of options",
@@ -276,7 +277,7 @@ child_negotiated(struct child *c, const struct milter_reply *r)
 	child_timed(c, SMFIC_OPTNEG);
 	__atomic_store_n(&c->stats->last_ok, stats_now_us(), __ATOMIC_RELAXED);
 	log_debug("session %s: child %s: version %u actions 0x%x "
-	    "protocol 0x%x", c->sess->id, c->mc->name,
+	    "protocol 0x%x", c->link->id, c->mc->name,
 	    c->eff.version, c->eff.actions, c->eff.protocol);
 }
 
@@ -310,7 +311,7 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 		 * K a child that was down at O may have more than the MTA
 		 * granted milterd.
 		 */
-		if ((c->eff.actions & c->sess->upstream.actions & need) == 0) {
+		if ((c->eff.actions & c->link->granted & need) == 0) {
 			child_fail(c, "eom: %s was not negotiated",
 			    milter_code_name(r.code));
 			return -1;
@@ -331,7 +332,7 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 	c->state = CHILD_READY;
 	evtimer_del(c->timer);
 	child_timed(c, c->cmd);
-	session_child_replied(c->sess, c);
+	c->link->ops->replied(c->link->arg, c);
 	return 0;
 }
 
@@ -361,7 +362,7 @@ child_read(struct conn *conn, void *arg)
 			if (c->state != CHILD_READY)
 				return;		/* failed and reported */
 			evbuffer_drain(in, used);
-			session_children_negotiated(c->sess);
+			c->link->ops->negotiated(c->link->arg);
 			continue;
 		}
 		if (c->state != CHILD_WAITING) {
@@ -391,7 +392,7 @@ child_event(struct conn *conn, int what, int err, void *arg)
 		/* The replay may go on (see eom_step). */
 		c->stalled = 0;
 		evtimer_del(c->timer);
-		session_child_replied(c->sess, c);
+		c->link->ops->replied(c->link->arg, c);
 		return;
 	}
 	if (what == CONN_EOF)
@@ -481,8 +482,8 @@ child_close(struct child *c, int quit)
 }
 
 /*
- * The child is dropped for the session: one log line naming it, then
- * its fallback answers whatever the session waits for.
+ * The child is dropped for the session: one log line naming it, its
+ * counters, then the session is told (its fallback stands in).
  */
 void
 child_fail(struct child *c, const char *fmt, ...)
@@ -496,7 +497,7 @@ child_fail(struct child *c, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_warnx("session %s: child %s: %s; fallback %s",
-	    c->sess->id, c->mc->name, msg,
+	    c->link->id, c->mc->name, msg,
 	    fallback_name(c->mc->fallback));
 	if (was == CHILD_WAITING || was == CHILD_CONNECTING ||
 	    was == CHILD_NEGOTIATING)
@@ -511,20 +512,16 @@ child_fail(struct child *c, const char *fmt, ...)
 	c->state = CHILD_FAILED;
 	c->stalled = 0;
 	child_close(c, 0);
-	if (awaited || (was == CHILD_READY && c->sess->busy &&
-	    !c->sess->dns_waiting && c->reply == 0)) {
-		/* The command at work, awaited or not reached yet. */
-		c->reply = child_fallback_reply(c);
-		child_set_text(c, "");
-		c->owed = 0;
-	} else
-		/*
-		 * Between commands, or this command already answered (its
-		 * reply stands): the fallback answers the next command.
-		 */
-		c->owed = 1;
-	if (was == CHILD_CONNECTING || was == CHILD_NEGOTIATING)
-		session_children_negotiated(c->sess);
-	else if (awaited)
-		session_child_replied(c->sess, c);
+	c->link->ops->failed(c->link->arg, c, was, awaited);
+}
+
+/* At the session's end. */
+void
+child_free(struct child *c)
+{
+	child_close(c, 1);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	mbuf_free(&c->edits);
+	mbuf_free(&c->replytext);
 }

@@ -47,9 +47,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "history.h"
 #include "log.h"
 #include "milterd.h"
+#include "stats.h"
 #include "util.h"
 
 #define CTL_VERSION	"milterd-control/1"

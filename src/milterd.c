@@ -59,6 +59,7 @@
 #include "detect.h"
 #include "log.h"
 #include "milterd.h"
+#include "stats.h"
 #include "util.h"
 
 #define MAX_WORKERS	256

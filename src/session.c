@@ -47,7 +47,8 @@
 
 #include "dns.h"
 #include "log.h"
-#include "milterd.h"
+#include "merge.h"
+#include "session.h"
 
 #define REPLAY_BATCH	(256 * 1024)
 
@@ -111,39 +112,19 @@ static void	eom_finish(struct session *, struct child *);
 static void	eom_send_body(struct session *);
 static void	eom_done(struct session *, char, const char *);
 static void	progress_tick(evutil_socket_t, short, void *);
+static void	children_negotiated(void *);
+static void	child_replied(void *, struct child *);
+static void	child_failed(void *, struct child *, enum child_state, int);
+static int	child_launch(void *, const struct milter_conf *);
+static const char *child_launch_refused(void *, const struct milter_conf *);
 
-/*
- * A whole packet at the front of an evbuffer: 1 and the packet (its
- * bytes made contiguous; used is its size), 0 if more bytes are needed,
- * -1 with an error text.
- */
-int
-packet_peek(struct evbuffer *in, struct milter_pkt *pkt, size_t *used,
-    const char **err)
-{
-	uint8_t		 hdr[4];
-	const uint8_t	*p;
-	size_t		 have = evbuffer_get_length(in), need;
-	int		 rc;
-
-	if (have < 4 || evbuffer_copyout(in, hdr, 4) != 4)
-		return 0;
-	rc = milter_frame(hdr, 4, PACKET_MAX, pkt, used);
-	if (rc < 0) {
-		*err = milter_frame_strerror(rc);
-		return -1;
-	}
-	need = 4 + ((size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
-	    (size_t)hdr[2] << 8 | hdr[3]);
-	if (have < need)
-		return 0;
-	if ((p = evbuffer_pullup(in, (ev_ssize_t)need)) == NULL) {
-		*err = "out of memory";
-		return -1;
-	}
-	rc = milter_frame(p, need, PACKET_MAX, pkt, used);
-	return rc == MILTER_FRAME_OK ? 1 : 0;
-}
+static const struct child_ops	child_ops = {
+	children_negotiated,
+	child_replied,
+	child_failed,
+	child_launch,
+	child_launch_refused,
+};
 
 /* A milter's setting, unless milterctl changed it (-1: it did not). */
 static int
@@ -155,8 +136,8 @@ in_effect(int configured, const int32_t *changed)
 }
 
 struct session *
-session_new(struct event_base *base, const struct conf *conf, int fd,
-    const char *id, int mta_local)
+session_new(struct event_base *base, const struct conf *conf,
+    const struct session_host *host, int fd, const char *id, int mta_local)
 {
 	struct session	*s;
 	struct child	*c;
@@ -167,6 +148,13 @@ session_new(struct event_base *base, const struct conf *conf, int fd,
 	strlcpy(s->id, id, sizeof(s->id));
 	s->base = base;
 	s->conf = conf;
+	s->host = host;
+	s->link.ops = &child_ops;
+	s->link.arg = s;
+	s->link.base = base;
+	s->link.id = s->id;
+	s->link.out = &s->out;
+	s->link.launch_wait = conf->launch_wait;
 	s->mta_local = mta_local;
 	s->checking.done = client_checked;
 	gettimeofday(&s->start, NULL);
@@ -184,7 +172,7 @@ session_new(struct event_base *base, const struct conf *conf, int fd,
 		    &conf->milters[i].stats->enabled))
 			continue;
 		c = &s->kids[s->nkids];
-		c->sess = s;
+		c->link = &s->link;
 		c->mc = &conf->milters[i];
 		c->idx = s->nkids++;
 		c->stats = c->mc->stats;
@@ -212,13 +200,8 @@ session_free(struct session *s)
 
 	conncheck_cancel(&s->checking);
 	dnsbl_free(s->dns);
-	for (i = 0; i < s->nkids; i++) {
-		child_close(&s->kids[i], 1);
-		if (s->kids[i].timer != NULL)
-			event_free(s->kids[i].timer);
-		mbuf_free(&s->kids[i].edits);
-		mbuf_free(&s->kids[i].replytext);
-	}
+	for (i = 0; i < s->nkids; i++)
+		child_free(&s->kids[i]);
 	free(s->kids);
 	free(s->cond_result);
 	conn_free(s->mta);
@@ -369,7 +352,7 @@ session_end(struct session *s, const char *why, int error)
 		log_info("%s", line);
 	free(line);
 	session_count(s, error);
-	worker_session_done(s);
+	s->host->done(s);
 }
 
 static void
@@ -441,6 +424,7 @@ handle_command(struct session *s, const struct milter_cmd *c)
 	switch (c->code) {
 	case SMFIC_OPTNEG:
 		s->offer = c->u.optneg;
+		s->link.offered = s->offer.actions;
 		start_children(s);
 		break;
 	case SMFIC_MACRO:
@@ -546,7 +530,7 @@ start_children(struct session *s)
 	s->busy = 1;
 	/*
 	 * All idle before any starts: a child that fails at once calls
-	 * session_children_negotiated(), which must not take the others,
+	 * children_negotiated(), which must not take the others,
 	 * still READY from before K, as negotiated.
 	 */
 	for (i = 0; i < s->nkids; i++) {
@@ -558,12 +542,53 @@ start_children(struct session *s)
 	}
 	for (i = 0; i < s->nkids; i++)
 		child_start(&s->kids[i]);
-	session_children_negotiated(s);
+	children_negotiated(s);
 }
 
-void
-session_children_negotiated(struct session *s)
+/*
+ * A child was dropped.  If the command at work awaited it, or it had
+ * not been reached yet, its fallback answers that command; otherwise
+ * (between commands, or this command already answered: its reply
+ * stands) the fallback answers the next command.
+ */
+static void
+child_failed(void *arg, struct child *c, enum child_state was, int awaited)
 {
+	struct session	*s = arg;
+
+	if (awaited || (was == CHILD_READY && s->busy && !s->dns_waiting &&
+	    c->reply == 0)) {
+		c->reply = child_fallback_reply(c);
+		child_set_text(c, "");
+		c->owed = 0;
+	} else
+		c->owed = 1;
+	if (was == CHILD_CONNECTING || was == CHILD_NEGOTIATING)
+		children_negotiated(s);
+	else if (awaited)
+		child_replied(s, c);
+}
+
+static int
+child_launch(void *arg, const struct milter_conf *mc)
+{
+	struct session	*s = arg;
+
+	return s->host->launch(mc);
+}
+
+static const char *
+child_launch_refused(void *arg, const struct milter_conf *mc)
+{
+	struct session	*s = arg;
+
+	return s->host->launch_refused(mc);
+}
+
+static void
+children_negotiated(void *arg)
+{
+	struct session	*s = arg;
 	size_t	i;
 
 	for (i = 0; i < s->nkids; i++)
@@ -596,6 +621,7 @@ answer_optneg(struct session *s)
 	for (i = 0; i < SMFIM_COUNT; i++)
 		own[i] = lists[i][0] != '\0' ? lists[i] : NULL;
 	merge_optneg(&s->offer, effs, n, own, &s->upstream, &merged);
+	s->link.granted = s->upstream.actions;
 	s->upstream.protocol &= ~condition_steps(s->conf);
 	free(effs);
 	s->mta_leadspc = (s->upstream.protocol & SMFIP_HDR_LEADSPC) != 0;
@@ -670,7 +696,7 @@ round_begin(struct session *s, char cmd)
 
 	s->busy = 1;
 	s->wait_since = stats_now_us();
-	s->round.cmd = cmd;
+	s->round.cmd = s->link.at = cmd;
 	s->round.pos = 0;
 	s->round.waiting = 0;
 	if (cmd == SMFIC_MAIL)
@@ -751,9 +777,10 @@ evaluated(struct session *s, struct child *c)
 	return 1;
 }
 
-void
-session_child_replied(struct session *s, struct child *c)
+static void
+child_replied(void *arg, struct child *c)
 {
+	struct session	*s = arg;
 	int	ends;
 
 	if (s->round.cmd == SMFIC_BODYEOB) {
@@ -852,7 +879,7 @@ eom_begin(struct session *s)
 	s->wait_since = stats_now_us();
 	/* When the MTA sent no DATA, the recipients are judged here. */
 	rcpt_scope(s);
-	s->round.cmd = SMFIC_BODYEOB;
+	s->round.cmd = s->link.at = SMFIC_BODYEOB;
 	s->round.pos = 0;
 	mbuf_reset(&s->edits);
 	s->body_replaced = 0;

@@ -39,6 +39,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
+#include "milter.h"
 #include "util.h"
 
 static int	parse_unix(const char *, struct sockspec *, char *, size_t);
@@ -442,4 +445,37 @@ split_words(const char *cmd, char *buf, size_t buflen, char **argv,
 		buf[o++] = '\0';
 	argv[n] = NULL;
 	return (int)n;
+}
+
+/*
+ * A whole packet at the front of an evbuffer: 1 and the packet (its
+ * bytes made contiguous; used is its size), 0 if more bytes are needed,
+ * -1 with an error text.
+ */
+int
+packet_peek(struct evbuffer *in, struct milter_pkt *pkt, size_t *used,
+    const char **err)
+{
+	uint8_t		 hdr[4];
+	const uint8_t	*p;
+	size_t		 have = evbuffer_get_length(in), need;
+	int		 rc;
+
+	if (have < 4 || evbuffer_copyout(in, hdr, 4) != 4)
+		return 0;
+	rc = milter_frame(hdr, 4, PACKET_MAX, pkt, used);
+	if (rc < 0) {
+		*err = milter_frame_strerror(rc);
+		return -1;
+	}
+	need = 4 + ((size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
+	    (size_t)hdr[2] << 8 | hdr[3]);
+	if (have < need)
+		return 0;
+	if ((p = evbuffer_pullup(in, (ev_ssize_t)need)) == NULL) {
+		*err = "out of memory";
+		return -1;
+	}
+	rc = milter_frame(p, need, PACKET_MAX, pkt, used);
+	return rc == MILTER_FRAME_OK ? 1 : 0;
 }

@@ -25,6 +25,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <event2/buffer.h>
+
+#include "milter.h"
+
+/* Largest packet accepted from the MTA or a child (payload bytes). */
+#define PACKET_MAX	MILTER_MDS_1M
+
 struct sockspec {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
@@ -44,5 +51,7 @@ int	sockspec_listen(const struct sockspec *, mode_t, const char *, char *,
 	    size_t);
 void	socket_set_nodelay(int);
 int	split_words(const char *, char *, size_t, char **, size_t);
+int	packet_peek(struct evbuffer *, struct milter_pkt *, size_t *,
+	    const char **);
 
 #endif /* UTIL_H */

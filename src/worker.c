@@ -44,6 +44,8 @@
 #include "dns.h"
 #include "log.h"
 #include "milterd.h"
+#include "stats.h"
+#include "session.h"
 #include "util.h"
 
 static TAILQ_HEAD(, session)	 sessions = TAILQ_HEAD_INITIALIZER(sessions);
@@ -65,6 +67,15 @@ static void	worker_stop(const char *);
 static void	launcher_cb(evutil_socket_t, short, void *);
 static int	mta_is_local(int, const struct sockspec *);
 static void	check_tick(evutil_socket_t, short, void *);
+static int	launch(const struct milter_conf *);
+static const char *launch_refused(const struct milter_conf *);
+static void	session_done(struct session *);
+
+static const struct session_host	host = {
+	launch,
+	launch_refused,
+	session_done,
+};
 
 static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -86,7 +97,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		socket_set_nodelay(fd);
 	snprintf(id, sizeof(id), "%ld.%llu", (long)getpid(),
 	    (unsigned long long)++next_id);
-	if ((s = session_new(wbase, wconf, fd, id, mta_is_local(fd,
+	if ((s = session_new(wbase, wconf, &host, fd, id, mta_is_local(fd,
 	    arg))) == NULL) {
 		log_warn("session: cannot start one");
 		return;
@@ -151,8 +162,8 @@ check_tick(evutil_socket_t fd, short what, void *arg)
  * Ask the launcher to start a milter: 0 if asked (now or lately), -1
  * if there is no launcher, no command, or the launcher refused.
  */
-int
-worker_launch(const struct milter_conf *mc)
+static int
+launch(const struct milter_conf *mc)
 {
 	struct launch_request	 r;
 	size_t			 i = (size_t)(mc - wconf->milters);
@@ -178,8 +189,8 @@ worker_launch(const struct milter_conf *mc)
 }
 
 /* Why the launcher refused this milter, or NULL. */
-const char *
-worker_launch_refused(const struct milter_conf *mc)
+static const char *
+launch_refused(const struct milter_conf *mc)
 {
 	const char	*why = launch_refusal[mc - wconf->milters];
 
@@ -223,8 +234,8 @@ launcher_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-void
-worker_session_done(struct session *s)
+static void
+session_done(struct session *s)
 {
 	TAILQ_REMOVE(&sessions, s, entry);
 	session_free(s);
@@ -342,7 +353,7 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 		    TAILQ_NEXT(TAILQ_FIRST(&sessions), entry) ? "several" :
 		    "one");
 	while (!TAILQ_EMPTY(&sessions))
-		worker_session_done(TAILQ_FIRST(&sessions));
+		session_done(TAILQ_FIRST(&sessions));
 	for (i = 0; i < nlisten; i++)
 		event_free(listen_ev[i]);
 	event_free(sigterm);

@@ -4,8 +4,9 @@
  * the kept message), fed a scripted stream of MTA packets and child
  * replies.  No sockets: conn.c is replaced by the in-memory connections
  * below, sockspec_connect() by a descriptor of /dev/null (linked with
- * --wrap), the disconnect check, DNS and the launcher by stand-ins
- * that do nothing.
+ * --wrap), the disconnect check and DNS by stand-ins that do nothing;
+ * the session's host (the worker) is the driver's own, and launches
+ * nothing.
  *
  * Input: one byte of setup, then steps until the input ends:
  *
@@ -40,8 +41,9 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "milterd.h"
 #include "dns.h"
+#include "log.h"
+#include "session.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int	__wrap_sockspec_connect(const struct sockspec *, int);
@@ -205,26 +207,34 @@ dns_cancel(struct dns_query *q)
 	(void)q;
 }
 
-void
-worker_session_done(struct session *s)
+/* --- The session's host: what the worker does for it ---------------------- */
+
+static void
+host_done(struct session *s)
 {
 	session_free(s);
 	sess = NULL;
 }
 
-int
-worker_launch(const struct milter_conf *mc)
+static int
+host_launch(const struct milter_conf *mc)
 {
 	(void)mc;
 	return -1;
 }
 
-const char *
-worker_launch_refused(const struct milter_conf *mc)
+static const char *
+host_launch_refused(const struct milter_conf *mc)
 {
 	(void)mc;
 	return NULL;
 }
+
+static const struct session_host	host = {
+	host_launch,
+	host_launch_refused,
+	host_done,
+};
 
 /* --- The driver ----------------------------------------------------------- */
 
@@ -343,7 +353,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	conf_make(&cf, mc, data[0]);
-	if ((sess = session_new(base, &cf, dup(devnull), "1.1", 1)) == NULL)
+	if ((sess = session_new(base, &cf, &host, dup(devnull), "1.1", 1)) == NULL)
 		return 0;
 	settle(base);
 	while (sess != NULL && off < size) {

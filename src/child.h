@@ -1,0 +1,133 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+
+/*
+ * child.h: one connection to a child milter, milterd being its MTA.
+ *
+ * child.c is the transport: it connects, negotiates, retries while the
+ * launcher starts the milter, times commands out and checks what the
+ * milter sends.  What that means for the session it tells the session
+ * through struct child_ops; it never looks into the session.
+ */
+
+#ifndef CHILD_H
+#define CHILD_H
+
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "cond.h"
+#include "conf.h"
+#include "conn.h"
+#include "milter.h"
+#include "stats.h"
+
+/* Where a child is in its conversation. */
+enum child_state {
+	CHILD_IDLE,		/* not connected (before O, after K) */
+	CHILD_CONNECTING,
+	CHILD_NEGOTIATING,
+	CHILD_READY,		/* nothing awaited */
+	CHILD_WAITING,		/* a reply awaited */
+	CHILD_FAILED		/* dropped for the session */
+};
+
+struct child;
+
+/* What a child tells the session that runs it (arg is the link's). */
+struct child_ops {
+	/* Through negotiation, or failed during it. */
+	void		 (*negotiated)(void *);
+	/* A final reply to the command at work, or a stalled replay drained. */
+	void		 (*replied)(void *, struct child *);
+	/* Dropped: its state then, and whether a reply or drain was awaited. */
+	void		 (*failed)(void *, struct child *, enum child_state, int);
+	/* Ask the launcher to start it: 0 if asked, -1 if not to be. */
+	int		 (*launch)(void *, const struct milter_conf *);
+	/* Why the launcher refused it, or NULL. */
+	const char	*(*launch_refused)(void *, const struct milter_conf *);
+};
+
+/* What the children of a session are given of it, one for them all. */
+struct child_link {
+	const struct child_ops	*ops;
+	void			*arg;
+	struct event_base	*base;
+	const char		*id;		/* the session's, for logs */
+	struct mbuf		*out;		/* encoding scratch */
+	uint32_t		 offered;	/* actions the MTA offered */
+	uint32_t		 granted;	/* actions it granted milterd */
+	char			 at;		/* the command at work */
+	time_t			 launch_wait;
+};
+
+struct child {
+	const struct child_link		*link;	/* to its session */
+	const struct milter_conf	*mc;
+	size_t				 idx;
+	enum child_state		 state;
+	struct conn			*conn;
+	struct event			*timer;
+	struct stats_child		*stats;	/* its counters */
+	int				 evaluation;	/* in effect */
+	struct milter_optneg		 eff;	/* negotiated */
+	char				*lists[SMFIM_COUNT]; /* eff's macros */
+	int				 leadspc;
+	int				 done;	/* 1 message, 2 connection */
+	int				 owed;	/* failed between commands */
+	time_t				 launch_until;	/* retrying until */
+	int				 retrying;	/* timer is a retry */
+	int				 stalled;	/* replay waits for a drain */
+	int				 in_msg; /* got M since the last A */
+	char				 cmd;	/* the command awaited */
+	char				 reply;	/* its final reply, this round */
+	struct mbuf			 replytext;	/* of a 'y' reply */
+	struct mbuf			 edits;	/* at E, until final */
+	int				 quarantined;
+	int				 phase;	/* of the replay at E */
+	size_t				 replay_hdr;	/* next header */
+	size_t				 replay_off;	/* body offset */
+	int				 timed_out;	/* the failure at hand */
+	uint64_t			 sent_us;	/* awaited since */
+	uint64_t			 wait_us;	/* for its replies, in all */
+	enum verdict			 verdict;	/* its last, if any */
+	int				 verdict_evaluated;
+	int				 aborted;	/* client gone: 1 at work, 2 done */
+	const struct cond_ref		*stopped;	/* by this condition */
+	int				 skip;	/* not this recipient */
+	int				 rcpt_counted;	/* this one, in the next */
+	int				 rcpt_shown;	/* this message */
+	int				 rcpt_hidden;
+};
+
+/* child.c */
+void		 child_start(struct child *);
+void		 child_free(struct child *);
+void		 child_arm_command(struct child *);
+void		 child_send_mbuf(struct child *, const struct mbuf *, char,
+		    int);
+void		 child_abort(struct child *);
+void		 child_close(struct child *, int);
+void		 child_fail(struct child *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+char		 child_fallback_reply(const struct child *);
+int		 child_live(const struct child *);
+void		 child_set_text(struct child *, const char *);
+const char	*child_text(const struct child *);
+
+#endif /* CHILD_H */

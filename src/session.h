@@ -1,0 +1,120 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+
+/*
+ * session.h: one MTA connection and the children that serve it.
+ */
+
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <sys/queue.h>
+#include <sys/time.h>
+
+#include <event2/event.h>
+
+#include "child.h"
+#include "conf.h"
+#include "conn.h"
+#include "conncheck.h"
+#include "macros.h"
+#include "message.h"
+#include "milter.h"
+#include "stats.h"
+
+struct dns_wait;
+struct session;
+
+/* What a session is given of the process that runs it (worker.c). */
+struct session_host {
+	/* Ask the launcher to start a milter: 0 if asked, -1 if not. */
+	int		 (*launch)(const struct milter_conf *);
+	/* Why the launcher refused it, or NULL. */
+	const char	*(*launch_refused)(const struct milter_conf *);
+	/* The MTA's side is over: the session is to be freed. */
+	void		 (*done)(struct session *);
+};
+
+/* What a command waits for from the children. */
+struct round {
+	char		 cmd;
+	size_t		 pos;		/* sequential: the current child */
+	size_t		 waiting;	/* replies still awaited */
+};
+
+/* What is known of the SMTP client's connection (disconnect check). */
+#define CLIENT_UNCHECKED	0	/* not checked: no tuple, off, remote */
+#define CLIENT_UNSEEN		1	/* to be looked for */
+#define CLIENT_SEEN		2	/* found once: its loss means gone */
+#define CLIENT_UNVERIFIABLE	3	/* not found the first time */
+
+struct session {
+	char			 id[32];	/* worker.sequence */
+	struct event_base	*base;
+	const struct conf	*conf;
+	const struct session_host *host;
+	struct child_link	 link;		/* given to its children */
+	struct conn		*mta;
+	int			 busy;		/* children at work */
+	int			 closing;	/* Q seen */
+	int			 negotiated;	/* the MTA has its O */
+	int			 msg_error;	/* the copy is incomplete */
+	struct event		*resume;	/* take the next packets */
+	struct milter_optneg	 offer;		/* from the MTA */
+	struct milter_optneg	 upstream;	/* our answer */
+	int			 mta_leadspc;
+	int			 mta_local;	/* the MTA is on this host */
+	struct child		*kids;
+	size_t			 nkids;
+	struct round		 round;
+	struct mbuf		 cur;		/* the MTA command at work */
+	struct macros		 mac;		/* the MTA's, and the lists */
+	struct mbuf		 out;		/* encoding scratch */
+	struct mbuf		 edits;		/* net edits for the MTA */
+	int			 body_replaced;
+	int			 sending_body;	/* the replaced body, to the MTA */
+	size_t			 body_off;
+	struct message		 msg;
+	struct event		*progress;
+	char			 client[128];
+	char			 family;	/* of the connect command */
+	char			 sender[512];
+	char			 rcpt[512];	/* at RCPT */
+	char			 helo[256];
+	struct mbuf		 rcpts;		/* this message's, NUL after each */
+	struct dns_wait		*dns;		/* dnsbl lookups at connect */
+	int			 dns_waiting;	/* busy on them, no round */
+	size_t			 rcpts_mark;	/* rcpts before this RCPT */
+	int			*cond_result;	/* per condition, this command */
+	int			 check;		/* CLIENT_*, below */
+	struct conncheck_item	 checking;
+	uint64_t		 wait_since;	/* on the children; 0: not */
+	char			 gone;	/* the answer since the client left */
+	char			 verdict[64];	/* the last, for the log */
+	enum verdict		 final;		/* the same, counted */
+	int			 quarantined;	/* this message */
+	struct timeval		 start;
+	TAILQ_ENTRY(session)	 entry;
+};
+
+/* session.c */
+struct session	*session_new(struct event_base *, const struct conf *,
+		    const struct session_host *, int, const char *, int);
+void		 session_check_due(struct session *, uint64_t);
+void		 session_free(struct session *);
+
+#endif /* SESSION_H */
