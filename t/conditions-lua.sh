@@ -93,6 +93,17 @@ check vd1-third-in test "$(has third '^eom')" -eq 1
 mtasim_run vd2 -s "unix:$TMP/md-vd.sock" -r ann@x.test "$MSG"
 rc_is vd2 0
 check vd2-second-in test "$(has second '^eom')" -eq 1
+# The same list under parallel dispatch, where every child sees the
+# refused recipient before the chain's answer drops it.
+: >"$TMP/third.log"
+milterd_start vdp 'dispatch = "parallel"' \
+    "condition \"one\" { type = \"lua\" script = \"$TMP/count.lua\" }" \
+    "$(child first)" "$(child third 'conditions = { "one" }')"
+mtasim_run vdp -s "unix:$TMP/md-vdp.sock" -r ann@x.test -r bob@x.test "$MSG"
+rc_is vdp 0
+grep_ok vdp-bob-refused 'rcpt <bob@x.test>: replycode 550' "$TMP/vdp.out"
+grep_ok vdp-third-saw-bob '^rcpt <bob@x.test>' "$TMP/third.log"
+check vdp-third-in test "$(has third '^eom')" -eq 1
 
 # --- condition_error --------------------------------------------------------
 cat >"$TMP/broken.lua" <<'EOS'

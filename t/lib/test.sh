@@ -183,9 +183,13 @@ bail() {
 	finish
 }
 
-# no_grep NAME PATTERN FILE: ok if PATTERN (ERE) is not in FILE.
+# no_grep NAME PATTERN FILE: ok if PATTERN (ERE) is not in FILE, which
+# must exist (a file never written proves nothing; where an empty file
+# would, check its content first with grep_ok).
 no_grep() {
-	if grep -Eq -- "$2" "$3"; then
+	if [ ! -f "$3" ]; then
+		fail "$1" "no file $3"
+	elif grep -Eq -- "$2" "$3"; then
 		fail "$1" "unexpected /$2/ in $3"
 		grep -E -- "$2" "$3" | sed 's/^/    | /'
 	else
