@@ -121,7 +121,7 @@ Test(util, printable)
 		const char	*out;
 	} t[] = {
 		{ "plain text", 10, 64, "plain text" },
-		{ "a\nb\rc\033[2Jd", 11, 64, "a?b?c?[2Jd" },
+		{ "a\nb\rc\033[2Jd", 10, 64, "a?b?c?[2Jd" },
 		{ "nul\0after", 9, 64, "nul?after" },
 		{ "\177\200\377x", 4, 64, "???x" },
 		{ "truncated here", 14, 10, "truncated" },
