@@ -67,9 +67,8 @@ static int	v_command(cfg_t *, cfg_opt_t *);
 static int	name_ok(const char *);
 static int	v_control(cfg_t *, cfg_opt_t *);
 static int	v_user(cfg_t *, cfg_opt_t *);
-static int	v_group(cfg_t *, cfg_opt_t *);
+static int	v_account(cfg_t *, cfg_opt_t *);
 static int	v_chroot(cfg_t *, cfg_opt_t *);
-static int	v_milter_user(cfg_t *, cfg_opt_t *);
 static const char *worker_user_error(const char *);
 static void	check_launch(cfg_t *);
 static void	load_error(cfg_t *, int, const char *, ...)
@@ -463,14 +462,16 @@ v_user(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* An account that must exist: a group, or the user a command runs as. */
 static int
-v_group(cfg_t *cfg, cfg_opt_t *opt)
+v_account(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char	*s = cfg_opt_getnstr(opt, 0);
+	int		 user = strcmp(opt->name, "user") == 0;
 
-	if (getgrnam(s) == NULL)
-		cfg_error(cfg, "%s \"%s\": no such group: create it, or name "
-		    "another", opt->name, s);
+	if (user ? getpwnam(s) == NULL : getgrnam(s) == NULL)
+		cfg_error(cfg, "%s \"%s\": no such %s: create it, or name "
+		    "another", opt->name, s, user ? "user" : "group");
 	return 0;
 }
 
@@ -487,18 +488,6 @@ v_chroot(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "chroot \"%s\": %s", s, strerror(errno));
 	else if (!S_ISDIR(st.st_mode))
 		cfg_error(cfg, "chroot \"%s\": not a directory", s);
-	return 0;
-}
-
-/* The account a milter's command runs as. */
-static int
-v_milter_user(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char	*s = cfg_opt_getnstr(opt, 0);
-
-	if (getpwnam(s) == NULL)
-		cfg_error(cfg, "user \"%s\": no such user: create it, or name "
-		    "another", s);
 	return 0;
 }
 
@@ -1081,8 +1070,8 @@ conf_load(const char *path, FILE *errfp)
 		{ "disconnect_check_interval", v_positive },
 		{ "fallback_on_disconnect", v_fallback },
 		{ "user", v_user },
-		{ "group", v_group },
-		{ "socket_group", v_group },
+		{ "group", v_account },
+		{ "socket_group", v_account },
 		{ "chroot", v_chroot },
 		{ "dns_servers", v_dns_servers },
 		{ "mta", v_choice },
@@ -1090,7 +1079,7 @@ conf_load(const char *path, FILE *errfp)
 		{ "condition", v_condition },
 		{ "milter|socket", v_sockspec },
 		{ "milter|command", v_command },
-		{ "milter|user", v_milter_user },
+		{ "milter|user", v_account },
 		{ "milter|fallback", v_fallback },
 		{ "milter|connect_timeout", v_positive },
 		{ "milter|command_timeout", v_positive },
