@@ -35,6 +35,8 @@
 #include <confuse.h>
 #include <event2/util.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,8 @@
 #include "conf.h"
 #include "detect.h"
 #include "log.h"
+
+#define EOM_TIMEOUT	240	/* seconds: a child's default eom_timeout */
 
 static FILE	*conf_errfp;	/* where errors go; NULL: the log */
 static int	 conf_nerrors;
@@ -62,6 +66,13 @@ static int	v_milter(cfg_t *, cfg_opt_t *);
 static int	v_command(cfg_t *, cfg_opt_t *);
 static int	name_ok(const char *);
 static int	v_control(cfg_t *, cfg_opt_t *);
+static int	v_user(cfg_t *, cfg_opt_t *);
+static int	v_account(cfg_t *, cfg_opt_t *);
+static int	v_chroot(cfg_t *, cfg_opt_t *);
+static const char *worker_user_error(const char *);
+static void	check_launch(cfg_t *);
+static void	load_error(cfg_t *, int, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
 static void	add_detected(struct conf *, FILE *);
 static int	v_metrics(cfg_t *, cfg_opt_t *);
 static int	v_hours(cfg_t *, cfg_opt_t *);
@@ -115,10 +126,12 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("user",			NULL,		CFGF_NODEFAULT),
 	CFG_BOOL("enabled",		cfg_true,	CFGF_NONE),
 	CFG_BOOL("evaluation",		cfg_false,	CFGF_NONE),
-	CFG_STR("fallback",		"accept",	CFGF_NONE),
+	/* milterd never passes mail unfiltered by accident. */
+	CFG_STR("fallback",		"tempfail",	CFGF_NONE),
 	CFG_INT("connect_timeout",	10,		CFGF_NONE),
 	CFG_INT("command_timeout",	10,		CFGF_NONE),
-	CFG_INT("eom_timeout",		300,		CFGF_NONE),
+	/* Below Postfix's milter_content_timeout (300 s). */
+	CFG_INT("eom_timeout",		EOM_TIMEOUT,	CFGF_NONE),
 	CFG_END()
 };
 
@@ -417,6 +430,122 @@ v_control(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "%s \"%s\": expected an absolute path (a unix "
 		    "socket) or \"\"", opt->name, s);
 	return 0;
+}
+
+/*
+ * The checks below are those a worker or the launcher would otherwise
+ * meet only at start (proc_drop_worker(), launcher_check()): made at
+ * load, by milterd -n and by a reload, so that a new generation does
+ * not die at start for a reason the file already shows.
+ */
+
+/* What is wrong with user as the workers' user, or NULL. */
+static const char *
+worker_user_error(const char *user)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(user)) == NULL)
+		return "no such user: create it, or name another";
+	if (pw->pw_uid == 0)
+		return "is root: the workers must run unprivileged";
+	return NULL;
+}
+
+static int
+v_user(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0), *why;
+
+	if ((why = worker_user_error(s)) != NULL)
+		cfg_error(cfg, "user \"%s\": %s", s, why);
+	return 0;
+}
+
+/* An account that must exist: a group, or the user a command runs as. */
+static int
+v_account(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+	int		 user = strcmp(opt->name, "user") == 0;
+
+	if (user ? getpwnam(s) == NULL : getgrnam(s) == NULL)
+		cfg_error(cfg, "%s \"%s\": no such %s: create it, or name "
+		    "another", opt->name, s, user ? "user" : "group");
+	return 0;
+}
+
+/* The workers chroot there after the resolver is set up. */
+static int
+v_chroot(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+	struct stat	 st;
+
+	if (s[0] != '/')
+		cfg_error(cfg, "chroot \"%s\": expected an absolute path", s);
+	else if (stat(s, &st) == -1)
+		cfg_error(cfg, "chroot \"%s\": %s", s, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		cfg_error(cfg, "chroot \"%s\": not a directory", s);
+	return 0;
+}
+
+/* An error found after the whole file, at line (0: none, a default). */
+static void
+load_error(cfg_t *cfg, int line, const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	conf_nerrors++;
+	if (conf_errfp != NULL && line > 0)
+		fprintf(conf_errfp, "%s:%d: %s\n", cfg->filename, line, msg);
+	else if (conf_errfp != NULL)
+		fprintf(conf_errfp, "%s: %s\n", cfg->filename, msg);
+	else if (line > 0)
+		log_warnx("%s:%d: %s", cfg->filename, line, msg);
+	else
+		log_warnx("%s: %s", cfg->filename, msg);
+}
+
+/*
+ * After the whole file (allow_root_command may come after the
+ * sections): what the launcher would refuse, and the workers' user
+ * when it is the default.
+ */
+static void
+check_launch(cfg_t *cfg)
+{
+	cfg_t		*sec;
+	struct passwd	*pw;
+	const char	*why;
+	unsigned int	 i;
+
+	if (!(cfg_getopt(cfg, "user")->flags & CFGF_MODIFIED) &&
+	    (why = worker_user_error(cfg_getstr(cfg, "user"))) != NULL)
+		load_error(cfg, 0, "user \"%s\" (the default): %s",
+		    cfg_getstr(cfg, "user"), why);
+	for (i = 0; i < cfg_size(cfg, "milter"); i++) {
+		sec = cfg_getnsec(cfg, "milter", i);
+		if (cfg_size(sec, "command") == 0)
+			continue;
+		if (cfg_size(sec, "user") == 0) {
+			load_error(cfg, sec->line, "milter \"%s\": command "
+			    "without user: set user to the account the command "
+			    "runs as", cfg_title(sec));
+			continue;
+		}
+		if ((pw = getpwnam(cfg_getstr(sec, "user"))) != NULL &&
+		    pw->pw_uid == 0 && !cfg_getbool(cfg, "allow_root_command"))
+			load_error(cfg, sec->line, "milter \"%s\": user \"%s\" "
+			    "is root: name an unprivileged user, or set "
+			    "allow_root_command = true", cfg_title(sec),
+			    cfg_getstr(sec, "user"));
+	}
 }
 
 static int
@@ -904,9 +1033,9 @@ add_detected(struct conf *c, FILE *errfp)
 		    d[i].service_note, d[i].socket_note) == -1)
 			fatal("%s: strdup", __func__);
 		mc->launchable = mc->enabled = 1;
-		mc->fallback = FALLBACK_ACCEPT;
+		mc->fallback = FALLBACK_TEMPFAIL;
 		mc->connect_timeout = mc->command_timeout = 10;
-		mc->eom_timeout = 300;
+		mc->eom_timeout = EOM_TIMEOUT;
 		c->nmilters++;
 	}
 	free(d);
@@ -940,12 +1069,17 @@ conf_load(const char *path, FILE *errfp)
 		{ "disconnect_check_after", v_nonneg },
 		{ "disconnect_check_interval", v_positive },
 		{ "fallback_on_disconnect", v_fallback },
+		{ "user", v_user },
+		{ "group", v_account },
+		{ "socket_group", v_account },
+		{ "chroot", v_chroot },
 		{ "dns_servers", v_dns_servers },
 		{ "mta", v_choice },
 		{ "milter", v_milter },
 		{ "condition", v_condition },
 		{ "milter|socket", v_sockspec },
 		{ "milter|command", v_command },
+		{ "milter|user", v_account },
 		{ "milter|fallback", v_fallback },
 		{ "milter|connect_timeout", v_positive },
 		{ "milter|command_timeout", v_positive },
@@ -968,8 +1102,10 @@ conf_load(const char *path, FILE *errfp)
 		cfg_set_validate_func(cfg, validators[i].name,
 		    validators[i].fn);
 	rc = cfg_parse(cfg, path);
-	if (rc == CFG_SUCCESS)
+	if (rc == CFG_SUCCESS) {
 		check_cond_refs(cfg);
+		check_launch(cfg);
+	}
 	if (rc == CFG_FILE_ERROR) {
 		if (errfp != NULL)
 			fprintf(errfp, "%s: cannot read the file\n", path);

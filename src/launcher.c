@@ -94,8 +94,13 @@ launcher_check(const struct conf *conf, const void *req, size_t len,
 		snprintf(why, whylen, "no milter of that name");
 		return NULL;
 	}
-	if (mc->command == NULL || mc->user == NULL) {
-		snprintf(why, whylen, "milter %s has no command and user",
+	if (mc->command == NULL) {
+		snprintf(why, whylen, "milter %s has no command", mc->name);
+		return NULL;
+	}
+	/* Checked at load too: a configuration the launcher refuses. */
+	if (mc->user == NULL) {
+		snprintf(why, whylen, "milter %s has a command but no user",
 		    mc->name);
 		return NULL;
 	}

@@ -19,6 +19,8 @@
  * (only when verbose), fatal and fatalx (log, then exit 1).  Messages go
  * to stderr in the foreground and to syslog otherwise, prefixed with the
  * process's role once log_procinit() has named it; errno is preserved.
+ * A process that has not started yet (a worker) may have fatal messages
+ * written to its parent as well (log_fatal_to).
  */
 
 #include <errno.h>
@@ -34,6 +36,7 @@
 static int		 log_to_stderr = 1;
 static int		 log_verbose;
 static const char	*log_procname;
+static int		 log_fatal_fd = -1;
 
 void
 log_init(int foreground, int facility)
@@ -54,6 +57,32 @@ void
 log_setverbose(int v)
 {
 	log_verbose = v;
+}
+
+/*
+ * fatal() and fatalx() also write "E" and their message (at most
+ * LOG_FATAL_MAX bytes, one write) to fd; -1: no longer.
+ */
+void
+log_fatal_to(int fd)
+{
+	log_fatal_fd = fd;
+}
+
+static void
+fatal_report(const char *fmt, va_list ap, int err)
+{
+	char	msg[LOG_FATAL_MAX];
+	int	n;
+
+	if (log_fatal_fd == -1)
+		return;
+	msg[0] = 'E';
+	n = vsnprintf(msg + 1, sizeof(msg) - 1, fmt, ap);
+	if (n >= 0 && err != 0 && (size_t)n + 1 < sizeof(msg))
+		snprintf(msg + 1 + n, sizeof(msg) - 1 - n, ": %s",
+		    strerror(err));
+	(void)write(log_fatal_fd, msg, strlen(msg));
 }
 
 /* Long lines (a session's with many children) are kept whole. */
@@ -177,6 +206,9 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog_errno(LOG_CRIT, saved_errno, fmt, ap);
 	va_end(ap);
+	va_start(ap, fmt);
+	fatal_report(fmt, ap, saved_errno);
+	va_end(ap);
 	exit(1);
 }
 
@@ -187,6 +219,9 @@ fatalx(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vlog(LOG_CRIT, fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	fatal_report(fmt, ap, 0);
 	va_end(ap);
 	exit(1);
 }

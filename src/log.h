@@ -30,6 +30,7 @@
 void	log_init(int, int);
 void	log_procinit(const char *);
 void	log_setverbose(int);
+void	log_fatal_to(int);
 void	log_warn(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 void	log_warnx_to(FILE *, const char *, ...)
@@ -42,6 +43,7 @@ void	log_debug(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 void	vlog(int, const char *, va_list)
 	    __attribute__((__format__ (printf, 2, 0)));
+#define LOG_FATAL_MAX	256	/* bytes of a message log_fatal_to() writes */
 __dead void fatal(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 __dead void fatalx(const char *, ...)

@@ -30,10 +30,15 @@
  * start.  SIGHUP re-reads the file: on any error the running
  * configuration stays (each error logged as file:line); on success a
  * new generation of workers starts on the same listening sockets (new
- * ones only if `listen' changed), the launcher is restarted with the
- * new configuration, and the old workers stop accepting and exit when
- * their sessions are done.  SIGTERM/SIGINT stop the workers the same
- * way, then remove the unix sockets and the pid file.
+ * ones only if `listen' changed).  Only once every new worker has said
+ * it is ready is the launcher restarted with the new configuration,
+ * and the old workers stop accepting and exit when their sessions are
+ * done; a new worker that fails at start (or is not ready within
+ * READY_TIMEOUT) ends the reload instead: the new generation is
+ * stopped, not restarted, and the old one goes on serving.  The first
+ * generation likewise: milterd does not start without it.
+ * SIGTERM/SIGINT stop the workers the same way, then remove the unix
+ * sockets and the pid file.
  */
 
 #include <sys/types.h>
@@ -44,9 +49,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <libutil.h>
-#include <pwd.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +70,7 @@
 #define MAX_SLOTS	STATS_MAX_WORKERS	/* two generations at once */
 #define RESPAWN_PAUSE	1	/* seconds, after a process died young */
 #define KILL_MARGIN	10	/* seconds past grace_time before SIGKILL */
+#define READY_TIMEOUT	10	/* seconds for a new generation to be ready */
 
 struct slot {
 	pid_t		 pid;		/* 0: free */
@@ -73,6 +78,7 @@ struct slot {
 	int		 num;		/* worker number, from 1 */
 	time_t		 started;
 	int		 lfd;		/* launcher's end of its channel */
+	int		 rfd;		/* its ready channel, until it spoke */
 	struct event	*respawn;
 };
 
@@ -101,8 +107,11 @@ static int	open_listeners(const struct conf *, const struct conf *,
 static void	close_listeners(const struct conf *, const int *,
 		    const struct conf *);
 static int	nworkers_of(const struct conf *);
-static void	spawn_worker(struct slot *, int);
-static void	start_generation(void);
+static void	spawn_worker(struct slot *, int, struct conf *, int *, int,
+		    int);
+static void	start_generation(struct conf *, int *, int);
+static int	await_generation(int, int, char *, size_t);
+static void	abort_generation(int);
 static void	spawn_launcher(void);
 static void	child_setup(int);
 static void	respawn_cb(evutil_socket_t, short, void *);
@@ -119,7 +128,7 @@ static void	killall_cb(evutil_socket_t, short, void *);
 static void	stop_generation(int);
 static int	workers_alive(void);
 static void	cleanup(void);
-static void	check_user(const struct conf *);
+static void	check_root(void);
 static void	assign_stats(struct conf *);
 static int	print_detected(const char *);
 static int	daemonize(void);
@@ -217,9 +226,12 @@ child_setup(int keep_channels)
 	event_reinit(mbase);
 	event_base_free(mbase);
 	pidfile_close(pfh);
-	for (i = 0; i < MAX_SLOTS && !keep_channels; i++)
-		if (slots[i].lfd != -1)
+	for (i = 0; i < MAX_SLOTS; i++) {
+		if (slots[i].lfd != -1 && !keep_channels)
 			close(slots[i].lfd);
+		if (slots[i].rfd != -1)
+			close(slots[i].rfd);
+	}
 	if (launcher_ctl != -1)
 		close(launcher_ctl);
 	if (ready_fd != -1)
@@ -227,11 +239,16 @@ child_setup(int keep_channels)
 	control_forget();
 }
 
+/*
+ * Worker num of generation gen, with configuration c on sockets fds;
+ * with ready, a ready channel to be awaited (sl->rfd).
+ */
 static void
-spawn_worker(struct slot *sl, int num)
+spawn_worker(struct slot *sl, int num, struct conf *c, int *fds, int gen,
+    int ready)
 {
 	struct stats_worker	*w;
-	int			 pair[2];
+	int			 pair[2], rp[2] = { -1, -1 };
 	pid_t			 pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) ==
@@ -239,9 +256,18 @@ spawn_worker(struct slot *sl, int num)
 		log_warn("worker %d: socketpair", num);
 		pair[0] = pair[1] = -1;
 	}
+	if (ready && pipe2(rp, O_CLOEXEC) == -1) {
+		/* Not started: its generation does not either. */
+		log_warn("worker %d: pipe", num);
+		if (pair[0] != -1) {
+			close(pair[0]);
+			close(pair[1]);
+		}
+		return;
+	}
 	w = &stats->workers[sl - slots];
 	w->num = num;
-	w->gen = generation;
+	w->gen = gen;
 	w->started = time(NULL);
 	w->served = w->open = 0;
 	switch (pid = fork()) {
@@ -251,41 +277,143 @@ spawn_worker(struct slot *sl, int num)
 			close(pair[0]);
 			close(pair[1]);
 		}
+		if (rp[0] != -1) {
+			close(rp[0]);
+			close(rp[1]);
+		}
 		return;
 	case 0:
 		if (pair[0] != -1)
 			close(pair[0]);
+		if (rp[0] != -1)
+			close(rp[0]);
 		child_setup(0);
 		stats_self = w;
-		worker_main(conf, listen_fds, conf->nlisten, num, pair[1]);
+		worker_main(c, fds, c->nlisten, num, pair[1], rp[1]);
 		/* NOTREACHED */
 	}
 	if (pair[1] != -1)
 		close(pair[1]);
+	if (rp[1] != -1)
+		close(rp[1]);
 	sl->pid = w->pid = pid;
-	sl->gen = generation;
+	sl->gen = gen;
 	sl->num = num;
 	sl->started = time(NULL);
+	sl->rfd = rp[0];
 	sl->lfd = pair[0];
 	if (sl->lfd != -1 && launcher_ctl != -1 &&
 	    fd_send(launcher_ctl, sl->lfd, "w", 1) == -1)
 		log_warn("worker %d: cannot hand its channel to the launcher",
 		    num);
-	log_debug("worker %d: pid %ld, generation %d", num, (long)pid,
-	    generation);
+	log_debug("worker %d: pid %ld, generation %d", num, (long)pid, gen);
 }
 
-/* Workers 1..n of the current generation, in free slots. */
+/* Workers 1..n of generation gen, in free slots, to be awaited. */
 static void
-start_generation(void)
+start_generation(struct conf *c, int *fds, int gen)
 {
-	int	i, num = 1, n = nworkers_of(conf);
+	int	i, num = 1, n = nworkers_of(c);
 
 	for (i = 0; i < MAX_SLOTS && num <= n; i++)
 		if (slots[i].pid == 0)
-			spawn_worker(&slots[i], num++);
+			spawn_worker(&slots[i], num++, c, fds, gen, 1);
 	if (num <= n)
 		log_warnx("only %d of %d workers started", num - 1, n);
+}
+
+/*
+ * Until the want workers of generation gen have said they are ready: 0, or -1
+ * and why not (the first failure).  The master waits here, blocking,
+ * at most READY_TIMEOUT: the workers before serve meanwhile, and a
+ * worker starts in milliseconds.  What a worker says is untrusted: one
+ * read of a bounded size, made printable.
+ */
+static int
+await_generation(int gen, int want, char *why, size_t whylen)
+{
+	struct pollfd	 pfd[MAX_SLOTS];
+	struct slot	*who[MAX_SLOTS];
+	struct timespec	 now, end;
+	char		 buf[LOG_FATAL_MAX], text[LOG_FATAL_MAX];
+	ssize_t		 len;
+	int		 i, n, left;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += READY_TIMEOUT;
+	for (;;) {
+		for (n = 0, i = 0; i < MAX_SLOTS; i++)
+			if (slots[i].pid != 0 && slots[i].gen == gen &&
+			    slots[i].rfd != -1) {
+				pfd[n].fd = slots[i].rfd;
+				pfd[n].events = POLLIN;
+				who[n++] = &slots[i];
+			}
+		if (n == 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (int)((end.tv_sec - now.tv_sec) * 1000 +
+		    (end.tv_nsec - now.tv_nsec) / 1000000);
+		if (left <= 0) {
+			snprintf(why, whylen, "worker %d not ready within %d "
+			    "seconds", who[0]->num, READY_TIMEOUT);
+			return -1;
+		}
+		if (poll(pfd, n, left) == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(why, whylen, "poll: %s", strerror(errno));
+			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			len = read(pfd[i].fd, buf, sizeof(buf));
+			close(who[i]->rfd);
+			who[i]->rfd = -1;
+			if (len == 1 && buf[0] == 'R')
+				continue;
+			if (len > 1 && buf[0] == 'E') {
+				str_printable(text, sizeof(text), buf + 1,
+				    (size_t)len - 1);
+				snprintf(why, whylen, "worker %d: %s",
+				    who[i]->num, text);
+			} else
+				snprintf(why, whylen, "worker %d ended before "
+				    "it was ready", who[i]->num);
+			return -1;
+		}
+	}
+	/* Every worker that failed to start (pipe, fork) counts too. */
+	for (n = 0, i = 0; i < MAX_SLOTS; i++)
+		n += slots[i].pid != 0 && slots[i].gen == gen;
+	if (n < want) {
+		snprintf(why, whylen, "only %d of %d workers started", n, want);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A generation that did not start: its workers stopped and never
+ * started again (reap() starts only the current generation's).  One
+ * that is ready may serve sessions already, and finishes them.
+ */
+static void
+abort_generation(int gen)
+{
+	int	i;
+
+	for (i = 0; i < MAX_SLOTS; i++) {
+		if (slots[i].pid == 0 || slots[i].gen != gen)
+			continue;
+		kill(slots[i].pid, slots[i].rfd == -1 ? SIGTERM : SIGKILL);
+		if (slots[i].rfd != -1)
+			close(slots[i].rfd);
+		slots[i].rfd = -1;
+		slots[i].gen = -1;
+		stats->workers[i].gen = -1;
+	}
 }
 
 static void
@@ -336,7 +464,7 @@ respawn_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (!stopping && sl->pid == 0 && sl->gen == generation)
-		spawn_worker(sl, sl->num);
+		spawn_worker(sl, sl->num, conf, listen_fds, generation, 0);
 }
 
 static void
@@ -389,6 +517,9 @@ reap(pid_t pid, int status)
 	if (sl->lfd != -1)
 		close(sl->lfd);
 	sl->lfd = -1;
+	if (sl->rfd != -1)
+		close(sl->rfd);
+	sl->rfd = -1;
 	young = time(NULL) - sl->started < RESPAWN_PAUSE;
 	if (stopping || sl->gen != generation) {
 		if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
@@ -406,7 +537,7 @@ reap(pid_t pid, int status)
 	if (young)
 		evtimer_add(sl->respawn, &pause);
 	else
-		spawn_worker(sl, sl->num);
+		spawn_worker(sl, sl->num, conf, listen_fds, generation, 0);
 }
 
 static int
@@ -481,8 +612,9 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * Reload: the new file must be wholly valid, and its new sockets must
- * open, or nothing changes.  Errors go to errs (NULL: the log).
+ * Reload: the new file must be wholly valid, its new sockets must open
+ * and its workers must start, or nothing changes.  Errors go to errs
+ * (NULL: the log).
  */
 int
 master_reload(FILE *errs)
@@ -511,6 +643,19 @@ master_reload(FILE *errs)
 		conf_free(nc);
 		return -1;
 	}
+	/* The new workers count under the new names from the start. */
+	assign_stats(nc);
+	start_generation(nc, fds, generation + 1);
+	if (await_generation(generation + 1, nworkers_of(nc), err,
+	    sizeof(err)) == -1) {
+		abort_generation(generation + 1);
+		close_listeners(nc, fds, conf);
+		control_abort();
+		conf_free(nc);
+		reload_error(errs, "reload failed: %s; generation %d goes on "
+		    "serving", err, generation);
+		return -1;
+	}
 	if (strcmp(nc->pidfile, conf->pidfile) != 0)
 		log_warnx("pidfile changed: takes effect at the next start");
 	if (strcmp(nc->state_file, conf->state_file) != 0 ||
@@ -520,13 +665,11 @@ master_reload(FILE *errs)
 	control_commit(nc);
 	close_listeners(conf, listen_fds, nc);
 	memcpy(listen_fds, fds, sizeof(fds));
-	assign_stats(nc);
 	stats_clear_overrides(stats);
 	conf_free(conf);
 	conf = nc;
 	loaded = time(NULL);
 	generation++;
-	start_generation();
 	stop_generation(generation);
 	if (launcher_pid != 0) {
 		/* Reaped, then started again with the new configuration. */
@@ -729,26 +872,15 @@ print_detected(const char *root)
 }
 
 /*
- * The workers' user must exist before any worker tries to become it;
- * without root there is nothing to drop, and that is said once.
+ * Without root there is nothing to drop, and that is said once.  The
+ * users and groups were checked at load (conf.c).
  */
 static void
-check_user(const struct conf *c)
+check_root(void)
 {
-	struct passwd	*pw;
-
-	if (geteuid() != 0) {
+	if (geteuid() != 0)
 		log_warnx("not running as root: workers keep uid %ld and "
 		    "the launcher cannot switch users", (long)geteuid());
-		return;
-	}
-	if ((pw = getpwnam(c->user)) == NULL)
-		fatalx("user %s: no such user (see milterd.conf(5))",
-		    c->user);
-	if (pw->pw_uid == 0)
-		fatalx("user %s is root: workers must not be", c->user);
-	if (c->group != NULL && getgrnam(c->group) == NULL)
-		fatalx("group %s: no such group", c->group);
 }
 
 static void
@@ -830,7 +962,7 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 	log_procinit("master");
-	check_user(conf);
+	check_root();
 	pfh = pidfile_open(conf->pidfile, 0644, &otherpid);
 	if (pfh == NULL) {
 		if (errno == EEXIST)
@@ -869,7 +1001,7 @@ main(int argc, char *argv[])
 		    evsignal_add(sig_events[i], NULL) == -1)
 			fatalx("cannot catch signal %d", sigs[i].sig);
 	for (i = 0; i < MAX_SLOTS; i++) {
-		slots[i].lfd = -1;
+		slots[i].lfd = slots[i].rfd = -1;
 		if ((slots[i].respawn = evtimer_new(mbase, respawn_cb,
 		    &slots[i])) == NULL)
 			fatalx("evtimer_new failed");
@@ -881,7 +1013,17 @@ main(int argc, char *argv[])
 	control_start(mbase, conf);
 	control_commit(conf);
 	spawn_launcher();
-	start_generation();
+	start_generation(conf, listen_fds, generation);
+	if (await_generation(generation, nworkers_of(conf), err,
+	    sizeof(err)) == -1) {
+		log_warnx("not started: %s", err);
+		stopping = 1;
+		abort_generation(generation);
+		if (launcher_pid != 0)
+			kill(launcher_pid, SIGTERM);
+		cleanup();
+		exit(1);
+	}
 	log_info("started: %d workers, %zu milters, listening on %s%s",
 	    nworkers_of(conf), conf->nmilters, conf->listen[0].text,
 	    conf->nlisten > 1 ? " and more" : "");

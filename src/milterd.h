@@ -86,6 +86,6 @@ const struct milter_conf *launcher_check(const struct conf *, const void *,
 __dead void	 launcher_main(const struct conf *, int, const int *, size_t);
 
 /* worker.c */
-__dead void	 worker_main(struct conf *, int *, size_t, int, int);
+__dead void	 worker_main(struct conf *, int *, size_t, int, int, int);
 
 #endif /* MILTERD_H */

@@ -216,6 +216,24 @@ sockspec_connect(const struct sockspec *sp, int nonblock)
 	return fd;
 }
 
+/*
+ * Untrusted text for a log line or a reply: at most dstlen - 1 of the
+ * len bytes of src, each control character or byte past ASCII as '?',
+ * NUL-terminated.
+ */
+void
+str_printable(char *dst, size_t dstlen, const void *src, size_t len)
+{
+	const unsigned char	*p = src;
+	size_t			 i;
+
+	if (dstlen == 0)
+		return;
+	for (i = 0; i < len && i < dstlen - 1; i++)
+		dst[i] = p[i] < ' ' || p[i] >= 0x7f ? '?' : (char)p[i];
+	dst[i] = '\0';
+}
+
 /* s without its leading and trailing blanks (cut in place). */
 char *
 str_trim(char *s)

@@ -22,6 +22,11 @@
  * grace_time; so does a worker whose master is gone, or one that has
  * served max_sessions_per_worker sessions (the master starts another).
  *
+ * A new worker tells the master on its ready channel once it serves
+ * ("R"), or why it could not start (fatal() writes "E" and the reason
+ * there): a reload replaces the old generation only when every new
+ * worker is ready.
+ *
  * A child milter that refuses connections may be started by the
  * launcher: worker_launch() asks for it by name, at most once per
  * launch_wait per milter; a refusal is remembered until the worker
@@ -76,6 +81,7 @@ static const struct session_host	host = {
 	launch_refused,
 	session_done,
 };
+static void	test_fault(void);
 
 static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -282,11 +288,35 @@ watch_master(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * For the tests (documented in milterd(8)): with MILTERD_TEST_WORKER_FAULT
+ * naming a file that exists, a worker fails at start with the file's
+ * first line as its reason, as one would for a cause milterd cannot
+ * check at load.
+ */
+static void
+test_fault(void)
+{
+	const char	*path = getenv("MILTERD_TEST_WORKER_FAULT");
+	char		 line[LOG_FATAL_MAX];
+	FILE		*fp;
+
+	if (path == NULL || (fp = fopen(path, "r")) == NULL)
+		return;
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	line[strcspn(line, "\n")] = '\0';
+	fatalx("%s", line);
+}
+
+/*
  * Run worker number idx on the listening sockets, lfd its channel to
- * the launcher; never returns.  Session ids are "pid.sequence".
+ * the launcher, rfd its ready channel to the master (-1: none); never
+ * returns.  Session ids are "pid.sequence".
  */
 __dead void
-worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
+worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
+    int rfd)
 {
 	struct timeval	 sec = { 1, 0 };
 	struct timeval	 tick = { conf->disconnect_check_interval, 0 };
@@ -297,6 +327,7 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 	snprintf(title, sizeof(title), "worker %d", idx);
 	setproctitle("%s", title);
 	log_procinit(title);
+	log_fatal_to(rfd);
 	master_pid = getppid();
 	conf_forget_commands(conf);
 	if ((wbase = event_base_new()) == NULL)
@@ -305,6 +336,7 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 	if (cond_any(conf->conds, conf->nconds, COND_DNSBL) && dns_open(wbase, conf->dns_servers,
 	    conf->ndns_servers) == -1)
 		log_warnx("dnsbl conditions: no resolver, no client listed");
+	test_fault();
 	proc_drop_worker(conf);
 	if (proc_forbid_listen() == -1 && errno != ENOSYS)
 		fatal("cannot forbid listening sockets");
@@ -347,6 +379,13 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd)
 	    event_add(checker, &tick) == -1))
 		fatalx("cannot start the disconnect check");
 	log_debug("started");
+	if (rfd != -1) {
+		/* The master may now retire the generation before. */
+		log_fatal_to(-1);
+		if (write(rfd, "R", 1) != 1)
+			log_warn("cannot tell the master it is ready");
+		close(rfd);
+	}
 	event_base_dispatch(wbase);
 	if (!TAILQ_EMPTY(&sessions))
 		log_warnx("grace time over: %s sessions cut",

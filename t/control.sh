@@ -451,7 +451,8 @@ tmilter d -S eom:3000
 port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 milterd_start ctl "metrics_listen = \"127.0.0.1:$port\"" \
     "$(child a)" "$(child b)" "$(child c evaluation=true)" \
-    "$(child d eom_timeout=1)" "$(child e)"
+    "$(child d eom_timeout=1 fallback=\"accept\")" \
+    "$(child e fallback=\"accept\")"
 CTLSOCK=$TMP/md-ctl.ctl
 MDLOG=$TMP/md-ctl.err
 SOCK=unix:$TMP/md-ctl.sock
@@ -796,7 +797,8 @@ check restart-ctl-mode test "$(stat -c %a "$CTLSOCK")" = 600
 long=$(printf '%060d' 0)
 i=1
 while [ $i -le 40 ]; do
-	echo "milter \"c$i-$long\" { socket = \"unix:$TMP/none-$i.sock\" }"
+	echo "milter \"c$i-$long\" { socket = \"unix:$TMP/none-$i.sock\"" \
+	    "fallback = \"accept\" }"
 	i=$((i + 1))
 done >"$TMP/many.conf"
 milterd_start many "$(cat "$TMP/many.conf")"

@@ -52,6 +52,9 @@ valid_conf() {
 	{
 		echo "listen = \"unix:$TMP/$1.sock\""
 		echo "pidfile = \"$TMP/$1.pid\""
+		# The sections' commands run as root: an error at load
+		# without this (issue 16, item 2).
+		echo "allow_root_command = true"
 		cat "$2"
 	} >"$TMP/$1.conf"
 	if "$BUILD/milterd" -n -f "$TMP/$1.conf" >"$TMP/$1.check" 2>&1; then

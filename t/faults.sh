@@ -10,7 +10,8 @@
 #    there); on accept the good child's header is added; the worker
 #    survives (both sessions served by the worker milterctl shows);
 #    one log line per session names the child, the stage and the fault;
-#  - the faulty child alone: the global fallback answers.
+#  - the faulty child alone (its fallback accept, to pass it over): the
+#    global fallback answers.
 #
 # Then faults on the MTA side: a connection closed at every stage,
 # garbage, oversized, malformed and truncated packets after a valid
@@ -185,7 +186,7 @@ for kind in $KINDS; do
 		# The faulty child alone, a third of the cases.
 		[ $(((k + s) % 3)) -eq 0 ] && milterd_bg "g-$n" \
 		    "fallback = \"$(nth $(((k + s) / 3)) tempfail reject accept)\"" \
-		    "$(child "b-$n" $TIMEOUTS)"
+		    "$(child "b-$n" fallback=\"accept\" $TIMEOUTS)"
 		s=$((s + 1))
 	done
 	for stage in $STAGES; do

@@ -108,7 +108,8 @@ for f in garbage:rcpt illegal:mail biglen:eom partial:helo close:data \
 	    "$TMP/md-bad-$kind.err"
 done
 badmilter bad-accept garbage rcpt
-milterd_start bad-accept "$(child bad-accept)" "$(child after)"
+milterd_start bad-accept "$(child bad-accept fallback=\"accept\")" \
+    "$(child after)"
 mtasim_run bad-accept -s "unix:$TMP/md-bad-accept.sock" -o "$TMP/bad-accept.eml"
 rc_is bad-accept 0
 check bad-accept-others-count grep -q '^X-After: 1' "$TMP/bad-accept.eml"
@@ -119,7 +120,7 @@ printf 'one\n' >"$TMP/b1"
 printf 'two\n' >"$TMP/b2"
 tmilter split -b "$TMP/b1" -h 'X-Split: 1' -b "$TMP/b2"
 tmilter aftersplit -h 'X-After-Split: 1'
-milterd_start split "$(child split)" "$(child aftersplit)"
+milterd_start split "$(child split fallback=\"accept\")" "$(child aftersplit)"
 mtasim_run split -t 10 -s "unix:$TMP/md-split.sock" -o "$TMP/split.eml"
 rc_is split 0
 grep_ok split-logged 'child split: eom: body replacement not in one run; fallback accept' "$TMP/md-split.err"
@@ -138,18 +139,20 @@ grep_ok answered-fallback-next '^rcpt <two@example.com>: reject' "$TMP/answered.
 
 # After K, a child that is down does not let the others be skipped.
 : >"$TMP/after.log"
-milterd_start kdown "$(child nothere)" "$(child after)"
+milterd_start kdown "$(child nothere fallback=\"accept\")" "$(child after)"
 mtasim_run kdown -s "unix:$TMP/md-kdown.sock" -K 2
 rc_is kdown 0
 check kdown-connects test "$(grep -c '^connect ' "$TMP/after.log")" -eq 2
 check kdown-helos test "$(grep -c '^helo ' "$TMP/after.log")" -eq 2
 
-# No child left: the global fallback (accept by default).
-milterd_start none 'fallback = "reject"' "$(child nothere)" "$(child nothere2)"
+# No child left: the global fallback (accept by default), once the
+# children's own fallbacks (tempfail by default) passed them over.
+milterd_start none 'fallback = "reject"' "$(child nothere fallback=\"accept\")" \
+    "$(child nothere2 fallback=\"accept\")"
 mtasim_run none -s "unix:$TMP/md-none.sock"
 rc_is none 1
 grep_ok none-text '^connect: reject' "$TMP/none.out"
-milterd_start noneacc "$(child nothere)"
+milterd_start noneacc "$(child nothere fallback=\"accept\")"
 mtasim_run noneacc -s "unix:$TMP/md-noneacc.sock"
 rc_is noneacc 0
 grep_ok noneacc-text '^connect: accept' "$TMP/noneacc.out"

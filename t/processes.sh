@@ -331,20 +331,19 @@ grep_ok neverup-still-down 'child neverup: .*still down after a launch request; 
 check neverup-one-start test "$(grep -c 'milter neverup: started' "$TMP/md-neverup.err")" -eq 1
 check neverup-one-copy test "$(pgrep -c -f "^$TMP/launch/neverup")" -eq 1
 
-# 3. A root command without allow_root_command: refused at once, the
-# child's fallback, nothing run.
-milterd_start refuse 'launch_wait = 10' \
-    "milter \"rootcmd\" { socket = \"unix:$TMP/rootcmd.sock\" command = \"/usr/bin/touch $TMP/marker\" user = \"root\" fallback = \"tempfail\" }"
-T0=$(now_ms)
-mtasim_run refuse -s "unix:$TMP/md-refuse.sock"
-T1=$(now_ms)
-rc_is refuse 2
-check refuse-quick test $((T1 - T0)) -lt 3000
-grep_ok refuse-logged 'child rootcmd: .*launch refused: user root is root' \
-    "$TMP/md-refuse.err"
-grep_ok refuse-launcher-logged 'launcher: refused a request from a worker: user root is root' \
-    "$TMP/md-refuse.err"
-check refuse-no-start sh -c "! grep -q 'started \"' '$TMP/md-refuse.err'"
+# 3. A root command without allow_root_command: an error at load (the
+# launcher would refuse it; test_launcher.c checks that it still does),
+# so milterd does not start, and nothing is run.
+printf '%s\n' "pidfile = \"$TMP/refuse.pid\"" \
+    "milter \"rootcmd\" { socket = \"unix:$TMP/rootcmd.sock\" command = \"/usr/bin/touch $TMP/marker\" user = \"root\" fallback = \"tempfail\" }" \
+    >"$TMP/refuse.conf"
+conf_bad refuse "$TMP/refuse.conf"
+grep_ok refuse-says "refuse.conf:2: milter \"rootcmd\": user \"root\" is root: name an unprivileged user, or set allow_root_command = true" \
+    "$TMP/refuse.out"
+"$BUILD/milterd" -d -f "$TMP/refuse.conf" >"$TMP/refuse-start.out" 2>&1
+RC=$?
+rc_is refuse-start 1
+check refuse-no-pidfile test ! -e "$TMP/refuse.pid"
 check refuse-nothing-run test ! -e "$TMP/marker"
 
 # 5. Retirement after max_sessions_per_worker.

@@ -63,10 +63,10 @@ Test(conf, defaults)
 	cr_assert_str_eq(c->milters[0].name, "a");
 	cr_assert(c->milters[0].enabled);
 	cr_assert(!c->milters[0].evaluation);
-	cr_assert_eq(c->milters[0].fallback, FALLBACK_ACCEPT);
+	cr_assert_eq(c->milters[0].fallback, FALLBACK_TEMPFAIL);
 	cr_assert_eq(c->milters[0].connect_timeout, 10);
 	cr_assert_eq(c->milters[0].command_timeout, 10);
-	cr_assert_eq(c->milters[0].eom_timeout, 300);
+	cr_assert_eq(c->milters[0].eom_timeout, 240);
 	cr_assert_null(c->milters[0].command);
 	conf_free(c);
 }
@@ -85,7 +85,7 @@ Test(conf, every_key)
 	    "history_hours = 2\nmta = \"sendmail\"\n"
 	    "dns_servers = { \"127.0.0.1:5353\", \"[::1]:53\" }\n"
 	    "milter \"one\" {\n socket = \"inet:127.0.0.1:8891\"\n"
-	    " command = \"/usr/sbin/one -f\"\n user = \"one\"\n"
+	    " command = \"/usr/sbin/one -f\"\n user = \"nobody\"\n"
 	    " enabled = false\n evaluation = true\n fallback = \"reject\"\n"
 	    " connect_timeout = 1\n command_timeout = 2\n eom_timeout = 3\n"
 	    " macros_compat = true\n condition_error = \"skip\"\n}\n"
@@ -110,7 +110,7 @@ Test(conf, every_key)
 	cr_assert_eq(c->history_hours, 2);
 	cr_assert_eq(c->nmilters, 2);
 	cr_assert_str_eq(c->milters[0].command, "/usr/sbin/one -f");
-	cr_assert_str_eq(c->milters[0].user, "one");
+	cr_assert_str_eq(c->milters[0].user, "nobody");
 	cr_assert(!c->milters[0].enabled);
 	cr_assert(c->milters[0].evaluation);
 	cr_assert_eq(c->milters[0].fallback, FALLBACK_REJECT);
@@ -151,7 +151,8 @@ static const struct {
 	{ "milter \"a\" { socket = \"/a\" eom_timeout = 0 }\n",
 	  ":1: eom_timeout 0: expected 1 to 86400 seconds\n" },
 	{ "no_such_key = 1\n", ":1: no such option 'no_such_key'\n" },
-	{ "milter \"a\" { socket = \"/a\" command = \"opendkim -x\" }\n",
+	{ "milter \"a\" { socket = \"/a\" command = \"opendkim -x\" "
+	  "user = \"nobody\" }\n",
 	  ":1: command \"opendkim -x\": expected an absolute path and "
 	  "arguments (quotes closed, at most 63 words)\n" },
 	{ "milter \"a b\" { socket = \"/a\" }\n",
@@ -174,6 +175,37 @@ static const struct {
 	{ "metrics_listen = \"127.0.0.1:99999\"\n",
 	  ":1: metrics_listen \"127.0.0.1:99999\": port 99999: expected 1 to "
 	  "65535\n" },
+	/*
+	 * What a worker or the launcher would otherwise meet only at
+	 * start.
+	 */
+	{ "workers = 1\nuser = \"no-such-user-here\"\n",
+	  ":2: user \"no-such-user-here\": no such user: create it, or name "
+	  "another\n" },
+	{ "user = \"root\"\n",
+	  ":1: user \"root\": is root: the workers must run unprivileged\n" },
+	{ "group = \"no-such-group-here\"\n"
+	  "socket_group = \"no-such-group-here\"\n",
+	  ":1: group \"no-such-group-here\": no such group: create it, or "
+	  "name another\n"
+	  ":2: socket_group \"no-such-group-here\": no such group: create it, "
+	  "or name another\n" },
+	{ "chroot = \"/no/such/dir\"\nchroot = \"/etc/passwd\"\n"
+	  "chroot = \"var/empty\"\n",
+	  ":1: chroot \"/no/such/dir\": No such file or directory\n"
+	  ":2: chroot \"/etc/passwd\": not a directory\n"
+	  ":3: chroot \"var/empty\": expected an absolute path\n" },
+	{ "\nmilter \"a\" {\n socket = \"/a\"\n command = \"/bin/true\"\n}\n",
+	  ":5: milter \"a\": command without user: set user to the account "
+	  "the command runs as\n" },
+	{ "milter \"a\" { socket = \"/a\" command = \"/bin/true\"\n"
+	  " user = \"no-such-user-here\" }\n",
+	  ":2: user \"no-such-user-here\": no such user: create it, or name "
+	  "another\n" },
+	{ "milter \"a\" { socket = \"/a\" command = \"/bin/true\" "
+	  "user = \"root\" }\nallow_root_command = false\n",
+	  ":1: milter \"a\": user \"root\" is root: name an unprivileged "
+	  "user, or set allow_root_command = true\n" },
 };
 
 Test(conf, errors_name_file_and_line)
@@ -250,4 +282,17 @@ Test(conf, too_many_milters)
 	snprintf(want, sizeof(want), "%s:%d: at most %d milter sections\n",
 	    path, CONF_MAX_MILTERS + 1, CONF_MAX_MILTERS);
 	cr_assert_str_eq(errbuf, want);
+}
+
+/* The same start checks, allowed or right. */
+Test(conf, start_checks_pass)
+{
+	struct conf	*c = load("allow_root_command = true\nchroot = \"/\"\n"
+	    "user = \"nobody\"\ngroup = \"nogroup\"\n"
+	    "milter \"a\" { socket = \"/a\" command = \"/bin/true\" "
+	    "user = \"root\" }\n"
+	    "milter \"b\" { socket = \"/b\" user = \"nobody\" }\n");
+
+	cr_assert_not_null(c, "%s", errbuf);
+	conf_free(c);
 }

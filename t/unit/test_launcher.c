@@ -74,19 +74,32 @@ request(const char *name)
 
 Test(launcher, checks_requests)
 {
+	/*
+	 * A root user without allow_root_command, and a user that does
+	 * not exist, are errors at load: the launcher still refuses them
+	 * (an account may go after the load), so they are made here.
+	 */
 	struct conf		*c = load(
+	    "allow_root_command = true\n"
 	    "milter \"ok\" { socket = \"/a\" command = \"/bin/true\" "
 	    "user = \"nobody\" }\n"
 	    "milter \"nocmd\" { socket = \"/b\" }\n"
 	    "milter \"root\" { socket = \"/c\" command = \"/bin/true\" "
 	    "user = \"root\" }\n"
 	    "milter \"ghost\" { socket = \"/d\" command = \"/bin/true\" "
-	    "user = \"no-such-user-here\" }\n");
+	    "user = \"nobody\" }\n"
+	    "milter \"nouser\" { socket = \"/e\" command = \"/bin/true\" "
+	    "user = \"nobody\" }\n");
 	struct launch_request	 r;
 	char			 why[256], big[300];
 	uid_t			 uid;
 	gid_t			 gid;
 
+	c->allow_root_command = 0;
+	free(c->milters[3].user);
+	cr_assert_not_null(c->milters[3].user = strdup("no-such-user-here"));
+	free(c->milters[4].user);
+	c->milters[4].user = NULL;
 	r = request("ok");
 	cr_assert_not_null(launcher_check(c, &r, sizeof(r), &uid, &gid, why,
 	    sizeof(why)));
@@ -98,7 +111,11 @@ Test(launcher, checks_requests)
 	r = request("nocmd");
 	cr_assert_null(launcher_check(c, &r, sizeof(r), &uid, &gid, why,
 	    sizeof(why)));
-	cr_assert_str_eq(why, "milter nocmd has no command and user");
+	cr_assert_str_eq(why, "milter nocmd has no command");
+	r = request("nouser");
+	cr_assert_null(launcher_check(c, &r, sizeof(r), &uid, &gid, why,
+	    sizeof(why)));
+	cr_assert_str_eq(why, "milter nouser has a command but no user");
 	r = request("root");
 	cr_assert_null(launcher_check(c, &r, sizeof(r), &uid, &gid, why,
 	    sizeof(why)));

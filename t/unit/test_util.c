@@ -111,3 +111,29 @@ Test(util, same_socket_however_spelt)
 	    0);
 	cr_assert(sockspec_same(&a, &b));
 }
+
+/* Untrusted text made fit for a log line: bounded, no control bytes. */
+Test(util, printable)
+{
+	static const struct {
+		const char	*in;
+		size_t		 len, dstlen;
+		const char	*out;
+	} t[] = {
+		{ "plain text", 10, 64, "plain text" },
+		{ "a\nb\rc\033[2Jd", 10, 64, "a?b?c?[2Jd" },
+		{ "nul\0after", 9, 64, "nul?after" },
+		{ "\177\200\377x", 4, 64, "???x" },
+		{ "truncated here", 14, 10, "truncated" },
+		{ "", 0, 64, "" },
+		{ "x", 1, 1, "" },
+	};
+	char	out[64];
+	size_t	i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(out, 'Z', sizeof(out));
+		str_printable(out, t[i].dstlen, t[i].in, t[i].len);
+		cr_assert_str_eq(out, t[i].out, "row %zu", i);
+	}
+}
