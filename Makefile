@@ -46,14 +46,14 @@ CODEC_SRCS	 = src/milter.c src/message.c src/spool.c
 COMMON_SRCS	 = $(CODEC_SRCS) src/log.c src/util.c
 HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
 		   src/util.h src/conf.h src/conn.h src/macros.h src/merge.h \
-		   src/milterd.h src/session.h src/child.h src/stats.h \
-		   src/history.h src/conncheck.h src/detect.h src/cond.h \
-		   src/dns.h
-MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/proc.c \
-		   src/session.c src/child.c src/conn.c src/conf.c \
-		   src/macros.c src/merge.c src/control.c src/stats.c \
-		   src/history.c src/conncheck.c src/detect.c src/cond.c \
-		   src/luacond.c src/dns.c $(COMMON_SRCS)
+		   src/milterd.h src/launch.h src/session.h src/child.h \
+		   src/stats.h src/history.h src/conncheck.h src/detect.h \
+		   src/cond.h src/dns.h
+MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
+		   src/proc.c src/session.c src/child.c src/conn.c \
+		   src/conf.c src/macros.c src/merge.c src/control.c \
+		   src/stats.c src/history.c src/conncheck.c src/detect.c \
+		   src/cond.c src/luacond.c src/dns.c $(COMMON_SRCS)
 MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c $(COMMON_SRCS)
 MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
 UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
@@ -84,9 +84,9 @@ $(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(MTASIM_SRCS) $(PKG_LIBS) -lpthread $(LDFLAGS)
 
 UNIT_LIB_SRCS	 = src/conf.c src/macros.c src/merge.c src/launcher.c \
-		   src/proc.c src/stats.c src/history.c src/graph.c \
-		   src/conncheck.c src/detect.c src/cond.c src/luacond.c \
-		   $(COMMON_SRCS)
+		   src/launch.c src/proc.c src/stats.c src/history.c \
+		   src/graph.c src/conncheck.c src/detect.c src/cond.c \
+		   src/luacond.c $(COMMON_SRCS)
 
 $(B)/unit: $(B)/.dir $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) $(LUA_CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) \

@@ -232,6 +232,18 @@ parse_fallback(const char *s, enum fallback *fb)
 	return 0;
 }
 
+/* The milter of that name, or NULL. */
+const struct milter_conf *
+conf_milter(const struct conf *c, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nmilters; i++)
+		if (strcmp(c->milters[i].name, name) == 0)
+			return &c->milters[i];
+	return NULL;
+}
+
 const char *
 fallback_name(enum fallback fb)
 {

@@ -127,6 +127,7 @@ struct conf	*conf_load(const char *, FILE *);
 void		 conf_free(struct conf *);
 void		 conf_print(const struct conf *, FILE *);
 void		 conf_forget_commands(struct conf *);
+const struct milter_conf *conf_milter(const struct conf *, const char *);
 const char	*fallback_name(enum fallback);
 
 #endif /* CONF_H */

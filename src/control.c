@@ -494,17 +494,6 @@ json_str(FILE *fp, const char *s)
  * message for the caller.
  */
 
-static const struct milter_conf *
-find_milter(const struct conf *c, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < c->nmilters; i++)
-		if (strcmp(c->milters[i].name, name) == 0)
-			return &c->milters[i];
-	return NULL;
-}
-
 static void
 fmt_time(char *buf, size_t len, time_t t)
 {
@@ -819,7 +808,7 @@ cmd_change(FILE *fp, const struct conf *c, char **argv, int argc)
 		    "on|off\n");
 		return -1;
 	}
-	if ((m = find_milter(c, argv[1])) == NULL) {
+	if ((m = conf_milter(c, argv[1])) == NULL) {
 		fprintf(fp, "no milter \"%s\" in %s\n", argv[1], c->path);
 		return -1;
 	}

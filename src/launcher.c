@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "launch.h"
 #include "milterd.h"
 
 #define LAUNCH_BACKOFF	30	/* seconds after a start that failed */
@@ -65,8 +66,6 @@ static void	request_cb(evutil_socket_t, short, void *);
 static void	control_cb(evutil_socket_t, short, void *);
 static void	sigchld_cb(evutil_socket_t, short, void *);
 static void	watch_fd(int);
-static void	reply(int, int, const char *, const char *);
-static const char *request_name(const void *, size_t);
 __dead static void exec_child(const struct milter_conf *, uid_t, gid_t);
 
 /*
@@ -77,20 +76,15 @@ const struct milter_conf *
 launcher_check(const struct conf *conf, const void *req, size_t len,
     uid_t *uid, gid_t *gid, char *why, size_t whylen)
 {
-	const struct launch_request	*r = req;
-	const struct milter_conf	*mc = NULL;
+	const struct milter_conf	*mc;
+	const char			*name;
 	struct passwd			*pw;
-	size_t				 i;
 
-	if (len != sizeof(*r) || r->version != LAUNCH_VERSION ||
-	    memchr(r->name, '\0', sizeof(r->name)) == NULL) {
+	if ((name = launch_request_name(req, len)) == NULL) {
 		snprintf(why, whylen, "malformed request");
 		return NULL;
 	}
-	for (i = 0; i < conf->nmilters && mc == NULL; i++)
-		if (strcmp(conf->milters[i].name, r->name) == 0)
-			mc = &conf->milters[i];
-	if (mc == NULL) {
+	if ((mc = conf_milter(conf, name)) == NULL) {
 		snprintf(why, whylen, "no milter of that name");
 		return NULL;
 	}
@@ -116,30 +110,6 @@ launcher_check(const struct conf *conf, const void *req, size_t len,
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
 	return mc;
-}
-
-/* The name in a request, if it has a readable one, for the reply. */
-static const char *
-request_name(const void *buf, size_t len)
-{
-	const struct launch_request	*r = buf;
-
-	if (len != sizeof(*r) || memchr(r->name, '\0', sizeof(r->name)) ==
-	    NULL)
-		return "";
-	return r->name;
-}
-
-static void
-reply(int fd, int status, const char *name, const char *why)
-{
-	struct launch_reply	r;
-
-	memset(&r, 0, sizeof(r));
-	r.status = status;
-	strlcpy(r.name, name, sizeof(r.name));
-	strlcpy(r.reason, why, sizeof(r.reason));
-	(void)send(fd, &r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* In the forked process: become the child's user, exec; 127 on failure. */
@@ -175,6 +145,7 @@ request_cb(evutil_socket_t fd, short what, void *arg)
 	struct launched			*st;
 	/* Larger than a request: a longer one shows as such. */
 	char				 buf[1024], why[256];
+	const char			*name;
 	uid_t				 uid;
 	gid_t				 gid;
 	ssize_t				 n;
@@ -192,23 +163,26 @@ request_cb(evutil_socket_t fd, short what, void *arg)
 	if ((mc = launcher_check(lconf, buf, (size_t)n, &uid, &gid, why,
 	    sizeof(why))) == NULL) {
 		log_warnx("refused a request from a worker: %s", why);
-		reply(fd, LAUNCH_REFUSED, request_name(buf, (size_t)n), why);
+		name = launch_request_name(buf, (size_t)n);
+		launch_reply_send(fd, LAUNCH_REFUSED, name != NULL ? name : "",
+		    why);
 		return;
 	}
 	st = &state[mc - lconf->milters];
 	if (st->pid != 0) {
-		reply(fd, LAUNCH_INFLIGHT, mc->name, "already started");
+		launch_reply_send(fd, LAUNCH_INFLIGHT, mc->name,
+		    "already started");
 		return;
 	}
 	if (st->failed_at != 0 && time(NULL) - st->failed_at < LAUNCH_BACKOFF) {
-		reply(fd, LAUNCH_LATER, mc->name, "backing off after a "
-		    "failed start");
+		launch_reply_send(fd, LAUNCH_LATER, mc->name,
+		    "backing off after a failed start");
 		return;
 	}
 	switch (pid = fork()) {
 	case -1:
 		log_warn("milter %s: fork", mc->name);
-		reply(fd, LAUNCH_LATER, mc->name, "fork failed");
+		launch_reply_send(fd, LAUNCH_LATER, mc->name, "fork failed");
 		return;
 	case 0:
 		exec_child(mc, uid, gid);
@@ -217,7 +191,7 @@ request_cb(evutil_socket_t fd, short what, void *arg)
 	st->pid = pid;
 	log_info("milter %s: started \"%s\" as %s, pid %ld", mc->name,
 	    mc->command, mc->user, (long)pid);
-	reply(fd, LAUNCH_STARTED, mc->name, "started");
+	launch_reply_send(fd, LAUNCH_STARTED, mc->name, "started");
 }
 
 static void

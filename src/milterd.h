@@ -34,23 +34,6 @@
 #include "conf.h"
 #include "log.h"
 
-/* Worker -> launcher: start this child.  One packet each way. */
-#define LAUNCH_VERSION	1
-struct launch_request {
-	uint32_t	version;
-	char		name[64];
-};
-
-#define LAUNCH_STARTED	1
-#define LAUNCH_INFLIGHT	2	/* started already, not yet reaped */
-#define LAUNCH_REFUSED	3	/* for good: not in the configuration */
-#define LAUNCH_LATER	4	/* not now: ask again later */
-struct launch_reply {
-	uint32_t	status;
-	char		name[64];
-	char		reason[128];
-};
-
 /* milterd.c */
 struct master_info {
 	const struct conf	*conf;

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "launch.h"
 #include "log.h"
 #include "milterd.h"
 #include "stats.h"
@@ -171,7 +172,6 @@ check_tick(evutil_socket_t fd, short what, void *arg)
 static int
 launch(const struct milter_conf *mc)
 {
-	struct launch_request	 r;
 	size_t			 i = (size_t)(mc - wconf->milters);
 	time_t			 now = time(NULL);
 
@@ -180,11 +180,7 @@ launch(const struct milter_conf *mc)
 		return -1;
 	if (launch_sent[i] != 0 && now - launch_sent[i] < wconf->launch_wait)
 		return 0;
-	memset(&r, 0, sizeof(r));
-	r.version = LAUNCH_VERSION;
-	strlcpy(r.name, mc->name, sizeof(r.name));
-	if (send(launcher_fd, &r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT) !=
-	    (ssize_t)sizeof(r)) {
+	if (launch_request_send(launcher_fd, mc->name) == -1) {
 		log_warn("milter %s: cannot ask the launcher", mc->name);
 		return -1;
 	}
@@ -206,9 +202,9 @@ launch_refused(const struct milter_conf *mc)
 static void
 launcher_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct launch_reply	r;
-	ssize_t			n;
-	size_t			i;
+	struct launch_reply		 r;
+	const struct milter_conf	*mc;
+	ssize_t				 n;
 
 	(void)what;
 	if ((n = recv(fd, &r, sizeof(r), 0)) <= 0) {
@@ -220,24 +216,19 @@ launcher_cb(evutil_socket_t fd, short what, void *arg)
 		launcher_fd = -1;
 		return;
 	}
-	if ((size_t)n != sizeof(r) || memchr(r.name, '\0',
-	    sizeof(r.name)) == NULL || memchr(r.reason, '\0',
-	    sizeof(r.reason)) == NULL) {
+	if (!launch_reply_valid(&r, (size_t)n)) {
 		log_warnx("launcher: malformed reply");
 		return;
 	}
-	for (i = 0; i < wconf->nmilters; i++) {
-		if (strcmp(wconf->milters[i].name, r.name) != 0)
-			continue;
-		if (r.status == LAUNCH_REFUSED) {
-			strlcpy(launch_refusal[i], r.reason,
-			    sizeof(launch_refusal[i]));
-			log_warnx("milter %s: launcher refused: %s", r.name,
-			    r.reason);
-		} else if (r.status == LAUNCH_LATER)
-			/* Transient: asked again after launch_wait. */
-			log_warnx("milter %s: launcher: %s", r.name, r.reason);
-	}
+	if ((mc = conf_milter(wconf, r.name)) == NULL)
+		return;
+	if (r.status == LAUNCH_REFUSED) {
+		strlcpy(launch_refusal[mc - wconf->milters], r.reason,
+		    sizeof(launch_refusal[0]));
+		log_warnx("milter %s: launcher refused: %s", r.name, r.reason);
+	} else if (r.status == LAUNCH_LATER)
+		/* Transient: asked again after launch_wait. */
+		log_warnx("milter %s: launcher: %s", r.name, r.reason);
 }
 
 static void

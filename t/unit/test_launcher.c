@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "launch.h"
 #include "milterd.h"
 
 Test(launcher, split_words_and_quotes)
