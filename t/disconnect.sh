@@ -18,8 +18,13 @@
 #               in "disconnects"; nothing delivered.
 #   2. waiting: child sleeps 5 s, the client waits: nothing cut, the
 #               message is delivered, nothing counted.
-#   3. off:     disconnect_check = false, as 1: 6 s later the smtpd is
-#               still there (it is the check that releases it).
+#   3. off:     disconnect_check = false, as 1: the session still waits
+#               for the child 5 s and more after the close, longer than
+#               case 1 takes to cut it, and the smtpd is still there (it
+#               is the check that releases it).  Proven by events, not
+#               by a sleep: milterd sends a progress packet every second
+#               of the wait (progress_interval = 1), which this case's
+#               own verbose cleanup service logs as it reads it.
 #   4. xclient: the client says XCLIENT ADDR=192.0.2.9 PORT=4242 (no
 #               such TCP connection), child sleeps 6 s, the client closes
 #               2 s after the dot: "not checked again", counted in
@@ -48,10 +53,16 @@ pf_init "$TMP/pf" || bail postfix-init "pf_init failed"
 set -- $(pf_free_port 5)
 for _c in $CASES; do
 	eval "PORT_$_c=$1"
-	echo "127.0.0.1:$1 inet n - n - - smtpd -o smtpd_milters=unix:$TMP/md-$_c.sock" \
+	# The cleanup server runs the end-of-message milter exchange; the off
+	# case has its own, verbose (-v), so that each reply it reads from
+	# milterd is logged ("reply: SMFIR_PROGRESS data 0 bytes").
+	_o=
+	[ "$_c" = off ] && _o=" -o cleanup_service_name=cleanup-off"
+	echo "127.0.0.1:$1 inet n - n - - smtpd -o smtpd_milters=unix:$TMP/md-$_c.sock$_o" \
 	    >>"$PF_ETC/master.cf"
 	shift
 done
+echo "cleanup-off unix n - n - 0 cleanup -v" >>"$PF_ETC/master.cf"
 # max_use = 1: an smtpd exits after its one session.
 pf_conf "max_use = 1" "milter_connect_timeout = 10s" \
     "milter_content_timeout = 120s" || bail postfix-conf "pf_conf failed"
@@ -278,10 +289,36 @@ stat_is waiting unverifiable 0
 md_stop
 
 # --- 3. Without the check the smtpd stays ---------------------------------
-case_milterd off "-S eom:60000" "disconnect_check = false"
+# progresses: the progress packets from milterd that the off case's
+# cleanup has read so far.
+progresses() {
+	grep -c 'cleanup.*: reply: SMFIR_PROGRESS data 0 bytes' \
+	    "$PF_DIR/maillog"
+}
+
+# progresses_ge N
+progresses_ge() {
+	[ "$(progresses)" -ge "$1" ]
+}
+
+case_milterd off "-S eom:60000" "disconnect_check = false" \
+    "progress_interval = 1"
 client off 2
 CLOSED=$(closed_at off)
-sleep 6
+# Case 1 cuts within 5 s of the close; this session must still wait
+# after that.  Seven progress packets more than now, sent one a second:
+# allowing for one sent before the close but logged after the count,
+# six were sent after the close, the last of them 5 s or more after it.
+_p0=$(progresses)
+if wait_for 20 progresses_ge $((_p0 + 7)); then
+	echo "# off: $(($(progresses) - _p0)) progress packets in" \
+	    "$(($(now_ms) - CLOSED)) ms after the close"
+	ok off-still-waiting-after-close
+else
+	_n=$(($(progresses) - _p0))
+	fail off-still-waiting-after-close \
+	    "$_n progress packets in 20 s after the close (want 7)"
+fi
 if [ -n "$SMTPD" ] && _pf_alive "$SMTPD"; then
 	ok off-smtpd-still-there
 else

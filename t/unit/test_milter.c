@@ -1,6 +1,8 @@
 /*
  * test_milter.c: the wire codec (src/milter.c).  Round trips for every
- * command and reply, the frame reader under every split, each class of
+ * command and reply, and for each of them the exact bytes written out by
+ * hand from the protocol description (encoded, decoded, every byte
+ * mattering), the frame reader under every split, each class of
  * malformed input, negotiation rules of both sides, and byte-exact
  * checks against packet streams captured from Postfix and libmilter
  * (t/fixtures/, see t/fixtures/README).
@@ -228,6 +230,492 @@ Test(milter, every_reply_round_trips)
 		mbuf_reset(&out);
 		milter_put_empty(&out, empties[i]);
 		reply_round_trip();
+	}
+}
+
+/*
+ * Fixed bytes.  The round trips above compare the encoder with the
+ * decoder, so a mistake made in both passes them.  Here each row holds a
+ * struct and the packet written out by hand from the protocol
+ * description (MILTER-PROTOCOL.md in the shared notes: u32 length of
+ * code + payload in network order, the code, the payload), not from what
+ * the encoder prints.  The struct must encode to exactly those bytes,
+ * both through milter_put_cmd()/milter_put_reply() and through the
+ * encoder for that packet, and the bytes must decode to the struct.
+ * 'l' (SMFIR_SETSYMLIST) is no packet on the wire; malformed_packets
+ * checks that it is refused.
+ */
+
+/* A byte string literal and its length (its own final NUL left out). */
+#define WIRE(s)		(const uint8_t *)(s), sizeof(s) - 1
+/* A run of NUL-terminated strings (the last NUL written) and its count. */
+#define STRV(s, n)	{ (s), sizeof(s) - 1, (n) }
+
+struct cmd_row {
+	const char		*name;
+	struct milter_cmd	 cmd;
+	const uint8_t		*wire;
+	size_t			 len;
+};
+
+static const struct cmd_row cmd_rows[] = {
+	{ "O: the MTA's offer (Postfix's default)",
+	    { .code = 'O', .u.optneg = { 6, 0x1ff, 0x1fffff, { NULL } } },
+	    WIRE("\x00\x00\x00\x0d" "O" "\x00\x00\x00\x06"
+	    "\x00\x00\x01\xff" "\x00\x1f\xff\xff") },
+	{ "O: a version 2 offer",
+	    { .code = 'O', .u.optneg = { 2, 0x3f, 0x7f, { NULL } } },
+	    WIRE("\x00\x00\x00\x0d" "O" "\x00\x00\x00\x02"
+	    "\x00\x00\x00\x3f" "\x00\x00\x00\x7f") },
+	{ "C: IPv4",
+	    { .code = 'C', .u.connect = { "a.example", '4', 25,
+	    "192.0.2.1" } },
+	    WIRE("\x00\x00\x00\x18" "C" "a.example\0" "4" "\x00\x19"
+	    "192.0.2.1\0") },
+	{ "C: IPv6",
+	    { .code = 'C', .u.connect = { "mx.example", '6', 587,
+	    "2001:db8::1" } },
+	    WIRE("\x00\x00\x00\x1b" "C" "mx.example\0" "6" "\x02\x4b"
+	    "2001:db8::1\0") },
+	{ "C: unix socket",
+	    { .code = 'C', .u.connect = { "localhost", 'L', 0,
+	    "/run/s.sock" } },
+	    WIRE("\x00\x00\x00\x1a" "C" "localhost\0" "L" "\x00\x00"
+	    "/run/s.sock\0") },
+	{ "C: unknown family: no port, no address",
+	    { .code = 'C', .u.connect = { "[unknown]", 'U', 0, NULL } },
+	    WIRE("\x00\x00\x00\x0c" "C" "[unknown]\0" "U") },
+	{ "D: connect macros",
+	    { .code = 'D', .u.macro = { 'C',
+	    STRV("j\0mx.example\0{daemon_addr}\0" "127.0.0.1\0", 4) } },
+	    WIRE("\x00\x00\x00\x27" "D" "C" "j\0mx.example\0"
+	    "{daemon_addr}\0" "127.0.0.1\0") },
+	{ "D: the stage byte only (Postfix sends these)",
+	    { .code = 'D', .u.macro = { 'B', STRV("", 0) } },
+	    WIRE("\x00\x00\x00\x02" "D" "B") },
+	{ "H",
+	    { .code = 'H', .u.str = "client.example" },
+	    WIRE("\x00\x00\x00\x10" "H" "client.example\0") },
+	{ "M: sender and ESMTP arguments",
+	    { .code = 'M', .u.args =
+	    STRV("<a@example.com>\0SIZE=100\0BODY=8BITMIME\0", 3) },
+	    WIRE("\x00\x00\x00\x28" "M" "<a@example.com>\0SIZE=100\0"
+	    "BODY=8BITMIME\0") },
+	{ "M: the null sender alone",
+	    { .code = 'M', .u.args = STRV("<>\0", 1) },
+	    WIRE("\x00\x00\x00\x04" "M" "<>\0") },
+	{ "R: recipient and ESMTP arguments",
+	    { .code = 'R', .u.args = STRV("<b@example.org>\0NOTIFY=NEVER\0"
+	    "ORCPT=rfc822;b@example.org\0", 3) },
+	    WIRE("\x00\x00\x00\x39" "R" "<b@example.org>\0NOTIFY=NEVER\0"
+	    "ORCPT=rfc822;b@example.org\0") },
+	{ "T",
+	    { .code = 'T' },
+	    WIRE("\x00\x00\x00\x01" "T") },
+	{ "L: a folded value",
+	    { .code = 'L', .u.header = { 0, "Subject", " hello\n\tworld" } },
+	    WIRE("\x00\x00\x00\x17" "L" "Subject\0" " hello\n\tworld\0") },
+	{ "L: an empty value",
+	    { .code = 'L', .u.header = { 0, "X-Empty", "" } },
+	    WIRE("\x00\x00\x00\x0a" "L" "X-Empty\0" "\0") },
+	{ "N",
+	    { .code = 'N' },
+	    WIRE("\x00\x00\x00\x01" "N") },
+	{ "B: raw bytes, a NUL among them",
+	    { .code = 'B', .u.body = { (const uint8_t *)"x\r\n\0y", 5 } },
+	    WIRE("\x00\x00\x00\x06" "B" "x\r\n\0y") },
+	{ "E",
+	    { .code = 'E' },
+	    WIRE("\x00\x00\x00\x01" "E") },
+	{ "A",
+	    { .code = 'A' },
+	    WIRE("\x00\x00\x00\x01" "A") },
+	{ "Q",
+	    { .code = 'Q' },
+	    WIRE("\x00\x00\x00\x01" "Q") },
+	{ "K",
+	    { .code = 'K' },
+	    WIRE("\x00\x00\x00\x01" "K") },
+	{ "U: the whole command line",
+	    { .code = 'U', .u.str = "XYZZY arg" },
+	    WIRE("\x00\x00\x00\x0b" "U" "XYZZY arg\0") },
+};
+
+struct reply_row {
+	const char		*name;
+	struct milter_reply	 reply;
+	const uint8_t		*wire;
+	size_t			 len;
+};
+
+static const struct reply_row reply_rows[] = {
+	{ "O: the milter's answer, no macro lists",
+	    { .code = 'O', .u.optneg = { 6, 0x41, 0x00100100, { NULL } } },
+	    WIRE("\x00\x00\x00\x0d" "O" "\x00\x00\x00\x06"
+	    "\x00\x00\x00\x41" "\x00\x10\x01\x00") },
+	{ "O: the milter's answer with macro lists (connect, rcpt, eoh)",
+	    { .code = 'O', .u.optneg = { 6, 0x1ff, 0, {
+	    [SMFIM_CONNECT] = "j",
+	    [SMFIM_ENVRCPT] = "{rcpt_addr} {rcpt_mailer}",
+	    [SMFIM_EOH] = "i" } } },
+	    WIRE("\x00\x00\x00\x37" "O" "\x00\x00\x00\x06"
+	    "\x00\x00\x01\xff" "\x00\x00\x00\x00"
+	    "\x00\x00\x00\x00" "j\0"
+	    "\x00\x00\x00\x03" "{rcpt_addr} {rcpt_mailer}\0"
+	    "\x00\x00\x00\x06" "i\0") },
+	{ "a", { .code = 'a' }, WIRE("\x00\x00\x00\x01" "a") },
+	{ "c", { .code = 'c' }, WIRE("\x00\x00\x00\x01" "c") },
+	{ "r", { .code = 'r' }, WIRE("\x00\x00\x00\x01" "r") },
+	{ "t", { .code = 't' }, WIRE("\x00\x00\x00\x01" "t") },
+	{ "d", { .code = 'd' }, WIRE("\x00\x00\x00\x01" "d") },
+	{ "s", { .code = 's' }, WIRE("\x00\x00\x00\x01" "s") },
+	{ "p", { .code = 'p' }, WIRE("\x00\x00\x00\x01" "p") },
+	{ "4", { .code = '4' }, WIRE("\x00\x00\x00\x01" "4") },
+	{ "f", { .code = 'f' }, WIRE("\x00\x00\x00\x01" "f") },
+	{ "y: the reply text",
+	    { .code = 'y', .u.str = "550 5.7.1 go away" },
+	    WIRE("\x00\x00\x00\x13" "y" "550 5.7.1 go away\0") },
+	{ "h",
+	    { .code = 'h', .u.header = { 0, "X-Spam", " no" } },
+	    WIRE("\x00\x00\x00\x0c" "h" "X-Spam\0" " no\0") },
+	{ "i: index first",
+	    { .code = 'i', .u.header = { 3, "X-Ins", "v" } },
+	    WIRE("\x00\x00\x00\x0d" "i" "\x00\x00\x00\x03" "X-Ins\0" "v\0") },
+	{ "m: index first, an empty value deletes",
+	    { .code = 'm', .u.header = { 0x01020304, "Subject", "" } },
+	    WIRE("\x00\x00\x00\x0e" "m" "\x01\x02\x03\x04" "Subject\0"
+	    "\0") },
+	{ "+",
+	    { .code = '+', .u.str = "<x@example.com>" },
+	    WIRE("\x00\x00\x00\x11" "+" "<x@example.com>\0") },
+	{ "-",
+	    { .code = '-', .u.str = "<x@example.com>" },
+	    WIRE("\x00\x00\x00\x11" "-" "<x@example.com>\0") },
+	{ "2: address and ESMTP arguments in one string",
+	    { .code = '2', .u.addr = { "<y@example.com>", "NOTIFY=NEVER" } },
+	    WIRE("\x00\x00\x00\x1e" "2" "<y@example.com>\0"
+	    "NOTIFY=NEVER\0") },
+	{ "2: address alone",
+	    { .code = '2', .u.addr = { "<y@example.com>", NULL } },
+	    WIRE("\x00\x00\x00\x11" "2" "<y@example.com>\0") },
+	{ "e: address and ESMTP arguments",
+	    { .code = 'e', .u.addr = { "<new@example.com>", "RET=HDRS" } },
+	    WIRE("\x00\x00\x00\x1c" "e" "<new@example.com>\0" "RET=HDRS\0") },
+	{ "e: address alone",
+	    { .code = 'e', .u.addr = { "<new@example.com>", NULL } },
+	    WIRE("\x00\x00\x00\x13" "e" "<new@example.com>\0") },
+	{ "b: raw bytes",
+	    { .code = 'b', .u.body = { (const uint8_t *)"new\r\n", 5 } },
+	    WIRE("\x00\x00\x00\x06" "b" "new\r\n") },
+	{ "b: an empty body",
+	    { .code = 'b', .u.body = { (const uint8_t *)"", 0 } },
+	    WIRE("\x00\x00\x00\x01" "b") },
+	{ "q: the reason",
+	    { .code = 'q', .u.str = "held for review" },
+	    WIRE("\x00\x00\x00\x11" "q" "held for review\0") },
+};
+
+static int
+str_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static int
+bytes_same(const void *a, size_t alen, const void *b, size_t blen)
+{
+	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+static int
+optneg_same(const struct milter_optneg *a, const struct milter_optneg *b)
+{
+	int	i;
+
+	if (a->version != b->version || a->actions != b->actions ||
+	    a->protocol != b->protocol)
+		return 0;
+	for (i = 0; i < SMFIM_COUNT; i++)
+		if (!str_same(a->macros[i], b->macros[i]))
+			return 0;
+	return 1;
+}
+
+static int
+strv_same(const struct milter_strv *a, const struct milter_strv *b)
+{
+	return a->count == b->count && bytes_same(a->buf, a->len, b->buf,
+	    b->len);
+}
+
+static int
+header_same(const struct milter_header *a, const struct milter_header *b)
+{
+	return a->index == b->index && str_same(a->name, b->name) &&
+	    str_same(a->value, b->value);
+}
+
+/* Does a decoded command equal a table's, in the fields its code uses? */
+static int
+cmd_same(const struct milter_cmd *a, const struct milter_cmd *b)
+{
+	if (a->code != b->code)
+		return 0;
+	switch (a->code) {
+	case 'O':
+		return optneg_same(&a->u.optneg, &b->u.optneg);
+	case 'C':
+		return str_same(a->u.connect.host, b->u.connect.host) &&
+		    a->u.connect.family == b->u.connect.family &&
+		    a->u.connect.port == b->u.connect.port &&
+		    str_same(a->u.connect.addr, b->u.connect.addr);
+	case 'D':
+		return a->u.macro.stage == b->u.macro.stage &&
+		    strv_same(&a->u.macro.pairs, &b->u.macro.pairs);
+	case 'H':
+	case 'U':
+		return str_same(a->u.str, b->u.str);
+	case 'M':
+	case 'R':
+		return strv_same(&a->u.args, &b->u.args);
+	case 'L':
+		return header_same(&a->u.header, &b->u.header);
+	case 'B':
+		return bytes_same(a->u.body.data, a->u.body.len,
+		    b->u.body.data, b->u.body.len);
+	default:
+		return 1;
+	}
+}
+
+static int
+reply_same(const struct milter_reply *a, const struct milter_reply *b)
+{
+	if (a->code != b->code)
+		return 0;
+	switch (a->code) {
+	case 'O':
+		return optneg_same(&a->u.optneg, &b->u.optneg);
+	case 'y':
+	case 'q':
+	case '+':
+	case '-':
+		return str_same(a->u.str, b->u.str);
+	case 'e':
+	case '2':
+		return str_same(a->u.addr.addr, b->u.addr.addr) &&
+		    str_same(a->u.addr.args, b->u.addr.args);
+	case 'h':
+	case 'i':
+	case 'm':
+		return header_same(&a->u.header, &b->u.header);
+	case 'b':
+		return bytes_same(a->u.body.data, a->u.body.len,
+		    b->u.body.data, b->u.body.len);
+	default:
+		return 1;
+	}
+}
+
+/* Split a table's run of strings (the test's own loop, not the codec's). */
+static size_t
+split_strv(const struct milter_strv *sv, const char **strs, size_t max)
+{
+	size_t	off = 0, n = 0;
+
+	while (off < sv->len && n < max) {
+		strs[n++] = sv->buf + off;
+		off += strlen(sv->buf + off) + 1;
+	}
+	return n;
+}
+
+/* Encode a row's command with the encoder for that packet. */
+static int
+put_cmd_direct(struct mbuf *b, const struct milter_cmd *c)
+{
+	const char	*sv[8];
+	size_t		 n;
+
+	switch (c->code) {
+	case 'O':
+		return milter_put_optneg(b, &c->u.optneg);
+	case 'C':
+		return milter_put_connect(b, &c->u.connect);
+	case 'D':
+		n = split_strv(&c->u.macro.pairs, sv, 8);
+		return milter_put_macros(b, c->u.macro.stage, sv, n);
+	case 'H':
+	case 'U':
+		return milter_put_str(b, c->code, c->u.str);
+	case 'M':
+	case 'R':
+		n = split_strv(&c->u.args, sv, 8);
+		return milter_put_strs(b, c->code, sv, n);
+	case 'L':
+		return milter_put_header(b, c->code, &c->u.header);
+	case 'B':
+		return milter_put_body(b, c->code, c->u.body.data,
+		    c->u.body.len, 0);
+	default:
+		return milter_put_empty(b, c->code);
+	}
+}
+
+static int
+put_reply_direct(struct mbuf *b, const struct milter_reply *r)
+{
+	switch (r->code) {
+	case 'O':
+		return milter_put_optneg(b, &r->u.optneg);
+	case 'y':
+	case 'q':
+	case '+':
+	case '-':
+		return milter_put_str(b, r->code, r->u.str);
+	case 'e':
+	case '2':
+		return milter_put_addr(b, r->code, r->u.addr.addr,
+		    r->u.addr.args);
+	case 'h':
+	case 'i':
+	case 'm':
+		return milter_put_header(b, r->code, &r->u.header);
+	case 'b':
+		return milter_put_body(b, r->code, r->u.body.data,
+		    r->u.body.len, 0);
+	default:
+		return milter_put_empty(b, r->code);
+	}
+}
+
+/* Frame wire as exactly one packet; 0 if it is not one. */
+static int
+frame_exactly(const uint8_t *wire, size_t len, struct milter_pkt *pkt)
+{
+	size_t	used = 0;
+
+	return milter_frame(wire, len, MILTER_MDS_1M, pkt, &used) ==
+	    MILTER_FRAME_OK && used == len;
+}
+
+/* Does wire decode, as one command, to exactly this one? */
+static int
+decodes_to_cmd(const uint8_t *wire, size_t len, const struct milter_cmd *want)
+{
+	struct milter_pkt	 pkt;
+	struct milter_cmd	 got;
+	const char		*err;
+
+	return frame_exactly(wire, len, &pkt) &&
+	    milter_decode_cmd(&pkt, &got, &err) == 0 && cmd_same(&got, want);
+}
+
+static int
+decodes_to_reply(const uint8_t *wire, size_t len,
+    const struct milter_reply *want)
+{
+	struct milter_pkt	 pkt;
+	struct milter_reply	 got;
+	const char		*err;
+
+	return frame_exactly(wire, len, &pkt) &&
+	    milter_decode_reply(&pkt, &got, &err) == 0 &&
+	    reply_same(&got, want);
+}
+
+static void
+assert_wire(const char *name, const char *how, const struct mbuf *b,
+    const uint8_t *wire, size_t len)
+{
+	size_t	i;
+
+	cr_assert_eq(b->len, len, "%s (%s): %zu bytes, not %zu", name, how,
+	    b->len, len);
+	for (i = 0; i < len; i++)
+		cr_assert_eq(b->data[i], wire[i],
+		    "%s (%s): byte %zu is 0x%02x, not 0x%02x", name, how, i,
+		    b->data[i], wire[i]);
+}
+
+Test(milter, commands_fixed_bytes)
+{
+	const struct cmd_row	*row;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(cmd_rows) / sizeof(cmd_rows[0]); i++) {
+		row = &cmd_rows[i];
+		mbuf_reset(&out);
+		cr_assert_eq(milter_put_cmd(&out, &row->cmd), 0, "%s",
+		    row->name);
+		assert_wire(row->name, "milter_put_cmd", &out, row->wire,
+		    row->len);
+		mbuf_reset(&out);
+		cr_assert_eq(put_cmd_direct(&out, &row->cmd), 0, "%s",
+		    row->name);
+		assert_wire(row->name, "its encoder", &out, row->wire,
+		    row->len);
+		cr_assert(decodes_to_cmd(row->wire, row->len, &row->cmd),
+		    "%s: the bytes do not decode to the row's command",
+		    row->name);
+	}
+}
+
+Test(milter, replies_fixed_bytes)
+{
+	const struct reply_row	*row;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(reply_rows) / sizeof(reply_rows[0]); i++) {
+		row = &reply_rows[i];
+		mbuf_reset(&out);
+		cr_assert_eq(milter_put_reply(&out, &row->reply), 0, "%s",
+		    row->name);
+		assert_wire(row->name, "milter_put_reply", &out, row->wire,
+		    row->len);
+		mbuf_reset(&out);
+		cr_assert_eq(put_reply_direct(&out, &row->reply), 0, "%s",
+		    row->name);
+		assert_wire(row->name, "its encoder", &out, row->wire,
+		    row->len);
+		cr_assert(decodes_to_reply(row->wire, row->len, &row->reply),
+		    "%s: the bytes do not decode to the row's reply",
+		    row->name);
+	}
+}
+
+/*
+ * The decoding half can fail too: with any one byte of a row changed
+ * the packet no longer decodes to the row's struct (or not at all).
+ * Run over every byte of every row, so that no byte of the tables goes
+ * unchecked by the comparison.
+ */
+Test(milter, fixed_bytes_every_byte_counts)
+{
+	uint8_t		buf[128];
+	size_t		i, j;
+
+	for (i = 0; i < sizeof(cmd_rows) / sizeof(cmd_rows[0]); i++) {
+		cr_assert_leq(cmd_rows[i].len, sizeof(buf));
+		for (j = 0; j < cmd_rows[i].len; j++) {
+			memcpy(buf, cmd_rows[i].wire, cmd_rows[i].len);
+			buf[j] ^= 0x01;
+			cr_assert(!decodes_to_cmd(buf, cmd_rows[i].len,
+			    &cmd_rows[i].cmd), "%s: byte %zu changed, same "
+			    "command", cmd_rows[i].name, j);
+		}
+	}
+	for (i = 0; i < sizeof(reply_rows) / sizeof(reply_rows[0]); i++) {
+		cr_assert_leq(reply_rows[i].len, sizeof(buf));
+		for (j = 0; j < reply_rows[i].len; j++) {
+			memcpy(buf, reply_rows[i].wire, reply_rows[i].len);
+			buf[j] ^= 0x01;
+			cr_assert(!decodes_to_reply(buf, reply_rows[i].len,
+			    &reply_rows[i].reply), "%s: byte %zu changed, "
+			    "same reply", reply_rows[i].name, j);
+		}
 	}
 }
 
