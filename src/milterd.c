@@ -72,6 +72,12 @@
 #define KILL_MARGIN	10	/* seconds past grace_time before SIGKILL */
 #define READY_TIMEOUT	10	/* seconds for a new generation to be ready */
 
+/* The master's and a new process's ends of what joins them. */
+struct ends {
+	int	chan[2];	/* a channel: [0] the master's, -1: none */
+	int	ready[2];	/* a ready pipe: [0] the master reads it */
+};
+
 struct slot {
 	pid_t		 pid;		/* 0: free */
 	int		 gen;
@@ -113,6 +119,8 @@ static void	start_generation(struct conf *, int *, int);
 static int	await_generation(int, int, char *, size_t);
 static void	abort_generation(int);
 static void	spawn_launcher(void);
+static pid_t	fork_process(const char *, int, int, int, struct ends *);
+static void	ends_close(struct ends *);
 static void	child_setup(int);
 static void	respawn_cb(evutil_socket_t, short, void *);
 static void	launcher_respawn_cb(evutil_socket_t, short, void *);
@@ -240,6 +248,67 @@ child_setup(int keep_channels)
 }
 
 /*
+ * The fork of a worker or the launcher: a channel to it (SOCK_SEQPACKET;
+ * need_chan: none, no process) and, with ready, a ready pipe.  In the
+ * child the master's ends are closed and child_setup(keep_channels)
+ * done; in the master the child's ends are closed.  The pid, 0 in the
+ * child, or -1 with everything closed.
+ */
+static pid_t
+fork_process(const char *what, int need_chan, int ready, int keep_channels,
+    struct ends *e)
+{
+	pid_t	pid;
+
+	e->ready[0] = e->ready[1] = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, e->chan) ==
+	    -1) {
+		log_warn("%s: socketpair", what);
+		e->chan[0] = e->chan[1] = -1;
+		if (need_chan)
+			return -1;
+	}
+	if (ready && pipe2(e->ready, O_CLOEXEC) == -1) {
+		/* Not started: a generation waits for it. */
+		log_warn("%s: pipe", what);
+		e->ready[0] = e->ready[1] = -1;
+		ends_close(e);
+		return -1;
+	}
+	switch (pid = fork()) {
+	case -1:
+		log_warn("%s: fork", what);
+		ends_close(e);
+		return -1;
+	case 0:
+		if (e->chan[0] != -1)
+			close(e->chan[0]);
+		if (e->ready[0] != -1)
+			close(e->ready[0]);
+		child_setup(keep_channels);
+		return 0;
+	}
+	if (e->chan[1] != -1)
+		close(e->chan[1]);
+	if (e->ready[1] != -1)
+		close(e->ready[1]);
+	return pid;
+}
+
+static void
+ends_close(struct ends *e)
+{
+	int	i;
+
+	for (i = 0; i < 2; i++) {
+		if (e->chan[i] != -1)
+			close(e->chan[i]);
+		if (e->ready[i] != -1)
+			close(e->ready[i]);
+	}
+}
+
+/*
  * Worker num of generation gen, with configuration c on sockets fds;
  * with ready, a ready channel to be awaited (sl->rfd).
  */
@@ -247,61 +316,30 @@ static void
 spawn_worker(struct slot *sl, int num, struct conf *c, int *fds, int gen,
     int ready)
 {
-	struct stats_worker	*w;
-	int			 pair[2], rp[2] = { -1, -1 };
+	struct stats_worker	*w = &stats->workers[sl - slots];
+	struct ends		 e;
+	char			 what[32];
 	pid_t			 pid;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) ==
-	    -1) {
-		log_warn("worker %d: socketpair", num);
-		pair[0] = pair[1] = -1;
-	}
-	if (ready && pipe2(rp, O_CLOEXEC) == -1) {
-		/* Not started: its generation does not either. */
-		log_warn("worker %d: pipe", num);
-		if (pair[0] != -1) {
-			close(pair[0]);
-			close(pair[1]);
-		}
-		return;
-	}
-	w = &stats->workers[sl - slots];
 	w->num = num;
 	w->gen = gen;
 	w->started = time(NULL);
 	w->served = w->open = 0;
-	switch (pid = fork()) {
-	case -1:
-		log_warn("fork worker %d", num);
-		if (pair[0] != -1) {
-			close(pair[0]);
-			close(pair[1]);
-		}
-		if (rp[0] != -1) {
-			close(rp[0]);
-			close(rp[1]);
-		}
+	snprintf(what, sizeof(what), "worker %d", num);
+	/* Without a channel it cannot ask for launches, but serves. */
+	if ((pid = fork_process(what, 0, ready, 0, &e)) == -1)
 		return;
-	case 0:
-		if (pair[0] != -1)
-			close(pair[0]);
-		if (rp[0] != -1)
-			close(rp[0]);
-		child_setup(0);
+	if (pid == 0) {
 		stats_self = w;
-		worker_main(c, fds, c->nlisten, num, pair[1], rp[1]);
+		worker_main(c, fds, c->nlisten, num, e.chan[1], e.ready[1]);
 		/* NOTREACHED */
 	}
-	if (pair[1] != -1)
-		close(pair[1]);
-	if (rp[1] != -1)
-		close(rp[1]);
 	sl->pid = w->pid = pid;
 	sl->gen = gen;
 	sl->num = num;
 	sl->started = time(NULL);
-	sl->rfd = rp[0];
-	sl->lfd = pair[0];
+	sl->rfd = e.ready[0];
+	sl->lfd = e.chan[0];
 	if (sl->lfd != -1 && launcher_ctl != -1 &&
 	    fd_send(launcher_ctl, sl->lfd, "w", 1) == -1)
 		log_warn("worker %d: cannot hand its channel to the launcher",
@@ -419,38 +457,27 @@ abort_generation(int gen)
 static void
 spawn_launcher(void)
 {
-	int	pair[2], fds[MAX_SLOTS];
-	size_t	n = 0;
-	int	i;
-	pid_t	pid;
+	struct ends	e;
+	int		fds[MAX_SLOTS];
+	size_t		n = 0;
+	int		i;
+	pid_t		pid;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) ==
-	    -1) {
-		log_warn("launcher: socketpair");
-		return;
-	}
 	for (i = 0; i < MAX_SLOTS; i++)
 		if (slots[i].pid != 0 && slots[i].lfd != -1)
 			fds[n++] = slots[i].lfd;
-	switch (pid = fork()) {
-	case -1:
-		log_warn("fork launcher");
-		close(pair[0]);
-		close(pair[1]);
+	if ((pid = fork_process("launcher", 1, 0, 1, &e)) == -1)
 		return;
-	case 0:
-		close(pair[0]);
+	if (pid == 0) {
 		for (i = 0; i < (int)conf->nlisten; i++)
 			close(listen_fds[i]);
-		child_setup(1);
-		launcher_main(conf, pair[1], fds, n);
+		launcher_main(conf, e.chan[1], fds, n);
 		/* NOTREACHED */
 	}
-	close(pair[1]);
 	if (launcher_ctl != -1)
 		close(launcher_ctl);
 	launcher_restart = 0;
-	launcher_ctl = pair[0];
+	launcher_ctl = e.chan[0];
 	launcher_pid = pid;
 	launcher_started = time(NULL);
 	log_debug("launcher: pid %ld", (long)pid);
