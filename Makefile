@@ -99,9 +99,9 @@ $(B)/tmilter: $(B)/.dir t/milters/tmilter.c
 
 # The disconnect check's cost over many connections (make bench).
 $(B)/conncheck-bench: $(B)/.dir t/bench/conncheck-bench.c src/conncheck.c \
-    src/log.c src/util.c src/conncheck.h
+    src/log.c src/util.c src/milter.c src/conncheck.h
 	$(CC) $(CFLAGS) -Isrc -o $@ t/bench/conncheck-bench.c src/conncheck.c \
-	    src/log.c src/util.c $(PKG_LIBS) $(LDFLAGS)
+	    src/log.c src/util.c src/milter.c $(PKG_LIBS) $(LDFLAGS)
 
 tests: $(PROGS) $(TEST_PROGS)
 
