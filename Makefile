@@ -65,7 +65,7 @@ UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply fuzz_session
 
 PROGS		 = $(B)/milterd $(B)/milterctl $(B)/mtasim
-TEST_PROGS	 = $(B)/unit $(B)/tmilter
+TEST_PROGS	 = $(B)/unit $(B)/tmilter $(B)/conncheck-bench
 
 all: $(PROGS)
 
