@@ -263,6 +263,12 @@ cond_load_list(struct cond *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	/* A directory opens, and fails at the first read. */
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", c->file, strerror(errno));
+		fclose(fp);
+		return -1;
+	}
 	fclose(fp);
 	return 0;
 }

@@ -47,14 +47,65 @@
 
 static FILE	*conf_errfp;	/* where errors go; NULL: the log */
 static int	 conf_nerrors;
-static char	 conf_last_error[1024];	/* the last one, said once */
-static int	 conf_last_line;
 
+/* The errors of one load, said in the file's order at its end. */
+struct conf_err {
+	int	 line;
+	int	 seq;		/* order of finding: ties keep it */
+	char	*msg;
+};
+static struct conf_err	*conf_errs;
+
+/* A key met in a section, for errors found after the parse. */
+struct key_line {
+	const char	*sec;		/* "milter", "condition" */
+	char		*title;
+	const char	*key;
+	int		 line;
+};
+
+/*
+ * The scan of the file conf_load() does before libconfuse parses it
+ * (see scan_file()).
+ */
+struct scan {
+	char		*buf;		/* the file; comments blanked when met */
+	size_t		 pos;
+	int		 line;		/* of buf + pos */
+	int		 tline;		/* of the last token */
+	size_t		 tpos;		/* where it starts */
+	char		 text[256];	/* the last word, unquoted, cut */
+	int		 bad;		/* out of step with the grammar */
+};
+#define SCAN_EOF	0
+#define SCAN_WORD	256
+
+static struct key_line	*conf_keys;	/* of the load under way */
+static size_t		 conf_nkeys;
+
+static void	conf_report(int, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
+static void	conf_flush(const char *);
+static int	err_cmp(const void *, const void *);
 static void	conf_error(cfg_t *, const char *, va_list);
+static void	scan_blank(struct scan *, int);
+static int	scan_quoted(struct scan *, char);
+static int	scan_next(struct scan *);
+static void	scan_value(struct scan *);
+static void	scan_section(struct scan *, cfg_opt_t *, const char *,
+		    const char *, int);
+static void	scan_file(struct scan *);
+static int	key_line(const char *, const char *, const char *);
+static int	p_int(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	p_bool(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	p_sockspec(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	p_dns_server(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	v_listen(cfg_t *, cfg_opt_t *);
+static void	set_parsers(cfg_opt_t *);
+static int	parse_file(cfg_t *, const char *);
 static int	v_sockspec(cfg_t *, cfg_opt_t *);
 static int	v_fallback(cfg_t *, cfg_opt_t *);
 static int	v_choice(cfg_t *, cfg_opt_t *);
-static int	v_dns_servers(cfg_t *, cfg_opt_t *);
 static int	v_mode(cfg_t *, cfg_opt_t *);
 static int	v_nonneg(cfg_t *, cfg_opt_t *);
 static int	v_positive(cfg_t *, cfg_opt_t *);
@@ -161,47 +212,427 @@ static cfg_opt_t opts[] = {
 	CFG_END()
 };
 
+/* An error at line of the file being loaded, counted; once. */
+static void
+conf_report(int line, const char *fmt, ...)
+{
+	struct conf_err	*e;
+	va_list		 ap;
+	char		*msg;
+	int		 i;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("%s: vasprintf", __func__);
+	va_end(ap);
+	for (i = 0; i < conf_nerrors; i++)
+		if (conf_errs[i].line == line && strcmp(conf_errs[i].msg,
+		    msg) == 0) {
+			free(msg);
+			return;
+		}
+	if ((e = reallocarray(conf_errs, conf_nerrors + 1,
+	    sizeof(*e))) == NULL)
+		fatal("%s: reallocarray", __func__);
+	conf_errs = e;
+	e[conf_nerrors].line = line;
+	e[conf_nerrors].seq = conf_nerrors;
+	e[conf_nerrors].msg = msg;
+	conf_nerrors++;
+}
+
+static int
+err_cmp(const void *a, const void *b)
+{
+	const struct conf_err	*x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 /*
- * "file:line: message", counted, to the stream or the log; once (a
- * list's validator is called again when the list ends).
+ * "file:line: message" for each error, in the order of the lines: the
+ * scan, the parser and the checks after it find them at different times.
  */
+static void
+conf_flush(const char *path)
+{
+	int	i;
+
+	if (conf_nerrors > 0)
+		qsort(conf_errs, conf_nerrors, sizeof(*conf_errs), err_cmp);
+	for (i = 0; i < conf_nerrors; i++) {
+		if (conf_errfp != NULL)
+			fprintf(conf_errfp, "%s:%d: %s\n", path,
+			    conf_errs[i].line, conf_errs[i].msg);
+		else
+			log_warnx("%s:%d: %s", path, conf_errs[i].line,
+			    conf_errs[i].msg);
+		free(conf_errs[i].msg);
+	}
+	free(conf_errs);
+	conf_errs = NULL;
+	for (i = 0; i < (int)conf_nkeys; i++)
+		free(conf_keys[i].title);
+	free(conf_keys);
+	conf_keys = NULL;
+	conf_nkeys = 0;
+}
+
+/* libconfuse's errors and the validators'. */
 static void
 conf_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	char	msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (cfg->line == conf_last_line && strcmp(msg, conf_last_error) == 0)
+	conf_report(cfg->line, "%s", msg);
+}
+
+/*
+ * The scan of the file before libconfuse parses it.
+ *
+ * libconfuse 3.3's lexer adds 1 to its line count twice more for each
+ * "#" or "//" comment, and once more for each block comment (qput() and
+ * qend() in lexer.l), so that every error after a comment named a later
+ * line.  The scan follows the lexer's rules to find the comments and
+ * blanks them in the copy the parser reads, newlines kept.
+ *
+ * It also follows the grammar enough to find the keys: it reports each
+ * unknown key and blanks its statement, so that the parser goes on and
+ * one run lists them all (libconfuse ends the parse at an unknown key,
+ * and its CFGF_IGNORE_UNKNOWN mistakes a skipped section's body).  Where
+ * the scan meets what the grammar does not allow, it stops: the parser
+ * reports that syntax error, which ends the parse, and an unknown key
+ * after it is still an error.
+ */
+
+/* A comment from buf + pos: to the end of the line, or to its end. */
+static void
+scan_blank(struct scan *s, int block)
+{
+	char	*p = s->buf + s->pos;
+	int	 line = s->line;
+
+	if (!block) {
+		for (; *p != '\0' && *p != '\n'; p++)
+			*p = ' ';
+		s->pos = (size_t)(p - s->buf);
 		return;
-	conf_last_line = cfg->line;
-	strlcpy(conf_last_error, msg, sizeof(conf_last_error));
-	conf_nerrors++;
-	if (conf_errfp != NULL)
-		fprintf(conf_errfp, "%s:%d: %s\n", cfg->filename ?
-		    cfg->filename : "?", cfg->line, msg);
-	else
-		log_warnx("%s:%d: %s", cfg->filename ? cfg->filename : "?",
-		    cfg->line, msg);
+	}
+	p[0] = p[1] = ' ';
+	for (p += 2; *p != '\0'; p++) {
+		if (p[0] == '*' && p[1] == '/') {
+			p[0] = p[1] = ' ';
+			s->pos = (size_t)(p + 2 - s->buf);
+			return;
+		}
+		if (*p == '\n')
+			s->line++;
+		else
+			*p = ' ';
+	}
+	s->pos = (size_t)(p - s->buf);
+	conf_report(line, "a /* comment that is not closed: close it with */");
+}
+
+/* A string in quotes q from buf + pos; SCAN_EOF when not closed. */
+static int
+scan_quoted(struct scan *s, char q)
+{
+	const char	*p = s->buf + s->pos + 1;
+	size_t		 n = 0;
+	char		 ch;
+
+	s->tline = s->line;
+	s->tpos = s->pos;
+	for (; *p != '\0' && *p != q; p++) {
+		ch = *p;
+		if (ch == '\\' && p[1] != '\0') {
+			ch = *++p;
+			if (q == '"' && ch == 'n')
+				ch = '\n';
+			else if (q == '"' && ch == 't')
+				ch = '\t';
+		}
+		if (*p == '\n')
+			s->line++;
+		if (n < sizeof(s->text) - 1)
+			s->text[n++] = ch;
+	}
+	s->text[n] = '\0';
+	if (*p == '\0') {
+		s->pos = (size_t)(p - s->buf);
+		return SCAN_EOF;
+	}
+	s->pos = (size_t)(p + 1 - s->buf);
+	return SCAN_WORD;
+}
+
+/* The next token: SCAN_WORD (in text), a punctuation, or SCAN_EOF. */
+static int
+scan_next(struct scan *s)
+{
+	const char	*p;
+	size_t		 n;
+
+	for (;;) {
+		p = s->buf + s->pos;
+		switch (*p) {
+		case '\0':
+			return SCAN_EOF;
+		case '\n':
+			s->line++;
+			/* FALLTHROUGH */
+		case ' ':
+		case '\t':
+		case '\r':
+		case '*':	/* the lexer eats what no rule takes */
+			s->pos++;
+			continue;
+		case '#':
+			scan_blank(s, 0);
+			continue;
+		case '/':
+			if (p[1] == '/' || p[1] == '*') {
+				scan_blank(s, p[1] == '*');
+				continue;
+			}
+			break;
+		case '+':
+			s->pos++;
+			if (p[1] != '=')
+				continue;
+			s->tpos = s->pos - 1;
+			s->pos++;
+			s->tline = s->line;
+			return '+';
+		case '{':
+		case '}':
+		case '(':
+		case ')':
+		case '=':
+		case ',':
+			s->tpos = s->pos++;
+			s->tline = s->line;
+			return *p;
+		case '"':
+		case '\'':
+			return scan_quoted(s, *p);
+		case '$':
+			/* ${VAR}: the environment's, as one word. */
+			if (p[1] == '{' && strchr(p, '}') != NULL) {
+				n = (size_t)(strchr(p, '}') + 1 - p);
+				goto word;
+			}
+			break;
+		}
+		/* A bare word; a '/' in it does not start a comment. */
+		n = strcspn(p, " #\"'\t\n\r={}()+,*");
+word:
+		s->tline = s->line;
+		s->tpos = s->pos;
+		strlcpy(s->text, p, n < sizeof(s->text) ? n + 1 :
+		    sizeof(s->text));
+		for (; n > 0; n--, p++)
+			if (*p == '\n')
+				s->line++;
+		s->pos = (size_t)(p - s->buf);
+		return SCAN_WORD;
+	}
+}
+
+/* After "key =": a value, or a list of them in braces. */
+static void
+scan_value(struct scan *s)
+{
+	int	t;
+
+	if ((t = scan_next(s)) == SCAN_WORD)
+		return;
+	if (t != '{') {
+		s->bad = 1;
+		return;
+	}
+	if ((t = scan_next(s)) == '}')
+		return;
+	for (;;) {
+		if (t != SCAN_WORD || ((t = scan_next(s)) != ',' && t != '}')) {
+			s->bad = 1;
+			return;
+		}
+		if (t == '}')
+			return;
+		t = scan_next(s);
+	}
+}
+
+/*
+ * The statements of a section (of the file at depth 0) up to its
+ * closing brace; o its keys, NULL in an unknown section.
+ */
+static void
+scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
+    const char *title, int depth)
+{
+	struct key_line	*k;
+	cfg_opt_t	*opt;
+	char		 key[64], name[256];
+	size_t		 start;
+	int		 i, t, line;
+
+	while (!s->bad) {
+		if ((t = scan_next(s)) == SCAN_EOF || (t == '}' && depth > 0))
+			return;
+		if (t != SCAN_WORD) {
+			s->bad = 1;
+			return;
+		}
+		strlcpy(key, s->text, sizeof(key));
+		line = s->tline;
+		start = s->tpos;
+		for (opt = NULL, i = 0; o != NULL && o[i].name != NULL; i++)
+			if (strcmp(o[i].name, s->text) == 0)
+				opt = &o[i];
+		if (o != NULL && opt == NULL && depth == 0)
+			conf_report(line, "no such option '%s'", s->text);
+		else if (o != NULL && opt == NULL)
+			conf_report(line, "%s \"%s\": no such option '%s'",
+			    sec, title, s->text);
+		else if (opt != NULL && depth == 1) {
+			if ((k = reallocarray(conf_keys, conf_nkeys + 1,
+			    sizeof(*k))) == NULL ||
+			    (k[conf_nkeys].title = strdup(title)) == NULL)
+				fatal("%s: reallocarray", __func__);
+			conf_keys = k;
+			k[conf_nkeys].sec = sec;
+			k[conf_nkeys].key = opt->name;
+			k[conf_nkeys++].line = line;
+		}
+		switch (scan_next(s)) {
+		case '=':
+		case '+':
+			scan_value(s);
+			break;
+		case '(':
+			while ((t = scan_next(s)) == SCAN_WORD || t == ',')
+				;
+			s->bad = t != ')';
+			break;
+		case SCAN_WORD:
+			strlcpy(name, s->text, sizeof(name));
+			if (scan_next(s) != '{') {
+				s->bad = 1;
+				break;
+			}
+			scan_section(s, opt != NULL && opt->type == CFGT_SEC ?
+			    opt->subopts : NULL, opt != NULL ? opt->name : "",
+			    name, depth + 1);
+			break;
+		case '{':
+			scan_section(s, opt != NULL && opt->type == CFGT_SEC ?
+			    opt->subopts : NULL, opt != NULL ? opt->name : "",
+			    "", depth + 1);
+			break;
+		default:
+			s->bad = 1;
+		}
+		/* Said: the parser does not see it (see scan_file()). */
+		if (o != NULL && opt == NULL && !s->bad)
+			for (; start < s->pos; start++)
+				if (s->buf[start] != '\n')
+					s->buf[start] = ' ';
+	}
+}
+
+static void
+scan_file(struct scan *s)
+{
+	s->pos = 0;
+	s->line = 1;
+	s->bad = 0;
+	scan_section(s, opts, "", "", 0);
+	/* The rest of the file: its comments, for the parser's lines. */
+	while (scan_next(s) != SCAN_EOF)
+		;
+}
+
+/* The line of key in the section sec "title"; 0: none met. */
+static int
+key_line(const char *sec, const char *title, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < conf_nkeys; i++)
+		if (strcmp(conf_keys[i].sec, sec) == 0 &&
+		    strcmp(conf_keys[i].title, title) == 0 &&
+		    strcmp(conf_keys[i].key, key) == 0)
+			return conf_keys[i].line;
+	return 0;
+}
+
+/* A number: when bad, an error, and the default stands in for it. */
+static int
+p_int(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char	*end;
+	long	 n;
+
+	errno = 0;
+	n = strtol(value, &end, 0);
+	if (*value == '\0' || *end != '\0' || errno == ERANGE) {
+		cfg_error(cfg, "%s \"%s\": expected a number", opt->name,
+		    value);
+		n = opt->def.number;
+	}
+	*(long *)result = n;
+	return 0;
 }
 
 static int
-v_sockspec(cfg_t *cfg, cfg_opt_t *opt)
+p_bool(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	int	b;
+
+	if ((b = cfg_parse_boolean(value)) == -1) {
+		cfg_error(cfg, "%s \"%s\": expected true or false", opt->name,
+		    value);
+		b = opt->def.boolean;
+	}
+	*(int *)result = b;
+	return 0;
+}
+
+/* Each of listen's sockets, on its own line. */
+static int
+p_sockspec(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
 	struct sockspec	 sp;
 	char		 err[256];
-	const char	*s;
-	unsigned int	 i;
 
-	for (i = 0; i < cfg_opt_size(opt); i++) {
-		s = cfg_opt_getnstr(opt, i);
-		if (sockspec_parse(s, &sp, err, sizeof(err)) == -1) {
-			cfg_error(cfg, "%s \"%s\": %s", opt->name, s, err);
-			return 0;
-		}
-	}
+	if (sockspec_parse(value, &sp, err, sizeof(err)) == -1)
+		cfg_error(cfg, "%s \"%s\": %s", opt->name, value, err);
+	*(const char **)result = value;
+	return 0;
+}
+
+static int
+v_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
 	if (cfg_opt_size(opt) > CONF_MAX_LISTEN)
 		cfg_error(cfg, "%s: at most %d sockets", opt->name,
 		    CONF_MAX_LISTEN);
+	return 0;
+}
+
+/* A milter's socket. */
+static int
+v_sockspec(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	(void)p_sockspec(cfg, opt, s, &s);
 	return 0;
 }
 
@@ -239,19 +670,16 @@ v_fallback(cfg_t *cfg, cfg_opt_t *opt)
 
 /* "address" or "address:port" ("[address]:port" for IPv6). */
 static int
-v_dns_servers(cfg_t *cfg, cfg_opt_t *opt)
+p_dns_server(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
 	struct sockaddr_storage	 ss;
-	int			 len;
-	unsigned int		 i;
+	int			 len = sizeof(ss);
 
-	for (i = 0; i < cfg_opt_size(opt); i++) {
-		len = sizeof(ss);
-		if (evutil_parse_sockaddr_port(cfg_opt_getnstr(opt, i),
-		    (struct sockaddr *)&ss, &len) == -1)
-			cfg_error(cfg, "dns_servers \"%s\": expected an address, "
-			    "or address:port", cfg_opt_getnstr(opt, i));
-	}
+	if (evutil_parse_sockaddr_port(value, (struct sockaddr *)&ss,
+	    &len) == -1)
+		cfg_error(cfg, "%s \"%s\": expected an address, or "
+		    "address:port", opt->name, value);
+	*(const char **)result = value;
 	return 0;
 }
 
@@ -558,7 +986,7 @@ lua_script(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	c->code = read_stream(fp, &c->codelen);
 	fclose(fp);
 	if (c->code == NULL) {
-		snprintf(err, errlen, "%s: cannot read it", c->script);
+		snprintf(err, errlen, "%s: %s", c->script, strerror(errno));
 		return -1;
 	}
 	return luacond_check(c, err, errlen);
@@ -701,6 +1129,7 @@ check_cond_refs(cfg_t *cfg)
 	cfg_t		*sec;
 	const char	*ref;
 	unsigned int	 i, j;
+	int		 line;
 
 	for (i = 0; i < cfg_size(cfg, "milter"); i++) {
 		sec = cfg_getnsec(cfg, "milter", i);
@@ -708,15 +1137,9 @@ check_cond_refs(cfg_t *cfg)
 			ref = cfg_getnstr(sec, "conditions", j);
 			if (cond_index(cfg, ref + (ref[0] == '!')) != -1)
 				continue;
-			conf_nerrors++;
-			if (conf_errfp != NULL)
-				fprintf(conf_errfp, "%s:%d: milter \"%s\": no "
-				    "condition \"%s\"\n", cfg->filename,
-				    sec->line, cfg_title(sec), ref);
-			else
-				log_warnx("%s:%d: milter \"%s\": no condition "
-				    "\"%s\"", cfg->filename, sec->line,
-				    cfg_title(sec), ref);
+			line = key_line("milter", cfg_title(sec), "conditions");
+			conf_report(line > 0 ? line : sec->line, "milter \"%s\": "
+			    "no condition \"%s\"", cfg_title(sec), ref);
 		}
 	}
 }
@@ -912,6 +1335,73 @@ add_detected(struct conf *c, FILE *errfp)
 	free(d);
 }
 
+/*
+ * Every number and boolean of o and its sections gets a parser that
+ * reports a bad value and lets the parse go on (libconfuse's own ends
+ * it); listen and dns_servers one that checks each value on its line.
+ */
+static void
+set_parsers(cfg_opt_t *o)
+{
+	size_t	i;
+
+	for (i = 0; o[i].name != NULL; i++) {
+		if (o[i].type == CFGT_SEC)
+			set_parsers(o[i].subopts);
+		else if (o[i].type == CFGT_INT)
+			o[i].parsecb = p_int;
+		else if (o[i].type == CFGT_BOOL)
+			o[i].parsecb = p_bool;
+		else if (strcmp(o[i].name, "listen") == 0)
+			o[i].parsecb = p_sockspec;
+		else if (strcmp(o[i].name, "dns_servers") == 0)
+			o[i].parsecb = p_dns_server;
+	}
+}
+
+/*
+ * Parse path into cfg: its copy with the comments blanked (see
+ * scan_file()).  CFG_FILE_ERROR when it cannot be read, said why.
+ */
+static int
+parse_file(cfg_t *cfg, const char *path)
+{
+	struct scan	 s;
+	FILE		*fp;
+	size_t		 len;
+	int		 rc;
+
+	memset(&s, 0, sizeof(s));
+	if ((fp = fopen(path, "r")) == NULL ||
+	    (s.buf = read_stream(fp, &len)) == NULL) {
+		/* A directory opens, and fails at the first read. */
+		if (conf_errfp != NULL)
+			fprintf(conf_errfp, "%s: cannot read the configuration: "
+			    "%s\n", path, strerror(errno));
+		else
+			log_warn("%s: cannot read the configuration", path);
+		if (fp != NULL)
+			fclose(fp);
+		return CFG_FILE_ERROR;
+	}
+	fclose(fp);
+	scan_file(&s);
+	if (strlen(s.buf) != len)
+		conf_report(s.line, "a NUL byte: this is not a text file");
+	free(cfg->filename);
+	if ((cfg->filename = strdup(path)) == NULL)
+		fatal("%s: strdup", __func__);
+	if (len == 0) {
+		free(s.buf);
+		return CFG_SUCCESS;
+	}
+	if ((fp = fmemopen(s.buf, len, "r")) == NULL)
+		fatal("%s: fmemopen", __func__);
+	rc = cfg_parse_fp(cfg, fp);
+	fclose(fp);
+	free(s.buf);
+	return rc;
+}
 
 /*
  * Parse path; errors go to errfp (NULL: the log).  NULL on any error.
@@ -923,7 +1413,7 @@ conf_load(const char *path, FILE *errfp)
 		const char		*name;
 		cfg_validate_callback_t	 fn;
 	} validators[] = {
-		{ "listen", v_sockspec },
+		{ "listen", v_listen },
 		{ "socket_mode", v_mode },
 		{ "control", v_control },
 		{ "control_mode", v_mode },
@@ -940,7 +1430,6 @@ conf_load(const char *path, FILE *errfp)
 		{ "disconnect_check_after", v_nonneg },
 		{ "disconnect_check_interval", v_positive },
 		{ "fallback_on_disconnect", v_fallback },
-		{ "dns_servers", v_dns_servers },
 		{ "mta", v_choice },
 		{ "milter", v_milter },
 		{ "condition", v_condition },
@@ -960,21 +1449,18 @@ conf_load(const char *path, FILE *errfp)
 
 	conf_errfp = errfp;
 	conf_nerrors = 0;
-	conf_last_error[0] = '\0';
+	set_parsers(opts);
 	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL)
 		fatal("%s: cfg_init", __func__);
 	cfg_set_error_function(cfg, conf_error);
 	for (i = 0; i < sizeof(validators) / sizeof(validators[0]); i++)
 		cfg_set_validate_func(cfg, validators[i].name,
 		    validators[i].fn);
-	rc = cfg_parse(cfg, path);
+	rc = parse_file(cfg, path);
 	if (rc == CFG_SUCCESS)
 		check_cond_refs(cfg);
+	conf_flush(path);
 	if (rc == CFG_FILE_ERROR) {
-		if (errfp != NULL)
-			fprintf(errfp, "%s: cannot read the file\n", path);
-		else
-			log_warn("%s", path);
 		cfg_free(cfg);
 		return NULL;
 	}

@@ -127,10 +127,12 @@ Test(conf, every_key)
 }
 
 /* Each bad file, and the errors it must give, every one with its line. */
-static const struct {
+struct bad_row {
 	const char	*text;
 	const char	*errors;
-} bad[] = {
+};
+
+static const struct bad_row bad[] = {
 	{ "fallback = \"maybe\"\n",
 	  ":1: fallback \"maybe\": expected accept, tempfail or reject\n" },
 	{ "\n\nlisten = \"tcp:1\"\n",
@@ -176,23 +178,108 @@ static const struct {
 	  "65535\n" },
 };
 
-Test(conf, errors_name_file_and_line)
+/* Each text of a table is refused with its errors, path prefixed. */
+static void
+expect_errors(const struct bad_row *rows, size_t n)
 {
-	char		 want[2048], *p;
+	char		 want[4096], *p;
 	const char	*e;
 	size_t		 i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cr_assert_null(load(bad[i].text), "row %zu accepted", i);
+	for (i = 0; i < n; i++) {
+		cr_assert_null(load(rows[i].text), "row %zu accepted", i);
 		/* Every expected line, prefixed by the path. */
 		want[0] = '\0';
-		for (e = bad[i].errors; *e != '\0'; e = p + 1) {
+		for (e = rows[i].errors; *e != '\0'; e = p + 1) {
 			p = strchr(e, '\n');
 			strcat(want, path);
 			strncat(want, e, (size_t)(p - e + 1));
 		}
 		cr_assert_str_eq(errbuf, want, "row %zu", i);
 	}
+}
+
+Test(conf, errors_name_file_and_line)
+{
+	expect_errors(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+/*
+ * Comments of every kind anywhere: the line named is the error's own
+ * (libconfuse 3.3 alone counted a # comment's line three times).
+ */
+static const struct bad_row commented[] = {
+	{ "# c1\n# c2\n# c3\nlisten = \"inet:10025@127.0.0.1\"\n"
+	  "fallbak = \"accept\"\n",
+	  ":5: no such option 'fallbak'\n" },
+	{ "// a\n//// b\nworkers = -1\n",
+	  ":3: workers -1: out of range\n" },
+	{ "/* a\n b\n c */\nworkers = -1\n",
+	  ":4: workers -1: out of range\n" },
+	{ "/* a */ /* b */\n/* c\n*/ workers = -1\n",
+	  ":3: workers -1: out of range\n" },
+	{ "workers = 1 # x\ngrace_time = 2 // y\nlaunch_wait = 0 /* z */\n",
+	  ":3: launch_wait 0: expected 1 to 86400 seconds\n" },
+	{ "# before\nmilter \"a\" { # open\n  # inside\n  socket = \"/a\" // s\n"
+	  "  /* block\n   */\n  eom_timeout = 0\n} # close\n# after\n"
+	  "fallback = \"x\"\n",
+	  ":7: eom_timeout 0: expected 1 to 86400 seconds\n"
+	  ":10: fallback \"x\": expected accept, tempfail or reject\n" },
+	{ "listen = { # first\n  \"unix:/a\", // c\n  /* c */ \"tcp:1\" # c\n"
+	  "}\n# c\nworkers = -1\n",
+	  ":3: listen \"tcp:1\": unknown socket type (unix:, local:, inet:, "
+	  "inet6:)\n"
+	  ":6: workers -1: out of range\n" },
+	{ "# c\nsocket_mode = \"#1\"\n# c\ncontrol_mode = '//2'\n",
+	  ":2: socket_mode \"#1\": expected an octal mode such as 0660\n"
+	  ":4: control_mode \"//2\": expected an octal mode such as 0660\n" },
+	{ "# a\nuser = \"a # b\nc\"\n// d\nworkers = -1\n",
+	  ":5: workers -1: out of range\n" },
+	{ "# a\n# b\ncondition \"c\" {\n  # x\n  type = \"network\"\n}\n",
+	  ":6: condition \"c\": no networks\n" },
+	{ "# a\n# b\nmilter \"a\" {\n  socket = \"/a\"\n  # c\n"
+	  "  conditions = { \"nope\" } # d\n}\n",
+	  ":6: milter \"a\": no condition \"nope\"\n" },
+	{ "# a\nworkers = 1\n/* open\n\n",
+	  ":3: a /* comment that is not closed: close it with */\n" },
+	{ "# a\n# b\n}\n",
+	  ":3: unexpected closing brace\n" },
+};
+
+Test(conf, comments_keep_lines)
+{
+	expect_errors(commented, sizeof(commented) / sizeof(commented[0]));
+}
+
+/* Unknown keys, bad values and semantic errors: all of them, in order. */
+static const struct bad_row several[] = {
+	{ "workers = abc\nfoo = 1\nmilter \"a\" {\n  socket = \"tcp:1\"\n"
+	  "  bar { x = 1 }\n  enabled = maybe\n  conditions = { \"c\" }\n}\n"
+	  "fallbak = \"x\"\nmta = \"exim\"\nlisten = {\n  \"tcp:2\",\n"
+	  "  \"tcp:3\"\n}\n",
+	  ":1: workers \"abc\": expected a number\n"
+	  ":2: no such option 'foo'\n"
+	  ":4: socket \"tcp:1\": unknown socket type (unix:, local:, inet:, "
+	  "inet6:)\n"
+	  ":5: milter \"a\": no such option 'bar'\n"
+	  ":6: enabled \"maybe\": expected true or false\n"
+	  ":7: milter \"a\": no condition \"c\"\n"
+	  ":9: no such option 'fallbak'\n"
+	  ":10: mta \"exim\": expected auto or postfix or sendmail\n"
+	  ":12: listen \"tcp:2\": unknown socket type (unix:, local:, inet:, "
+	  "inet6:)\n"
+	  ":13: listen \"tcp:3\": unknown socket type (unix:, local:, inet:, "
+	  "inet6:)\n" },
+	/* A syntax error ends the parse; what came before is said. */
+	{ "foo = 1\nworkers = x\nlisten = { \"/a\" { }\nbar = 2\n",
+	  ":1: no such option 'foo'\n"
+	  ":2: workers \"x\": expected a number\n"
+	  ":3: unexpected token '{'\n" },
+};
+
+Test(conf, every_error_in_one_run)
+{
+	expect_errors(several, sizeof(several) / sizeof(several[0]));
 }
 
 Test(conf, missing_file)
@@ -204,7 +291,7 @@ Test(conf, missing_file)
 	cr_assert_null(conf_load("/nonexistent/milterd.conf", errfp));
 	fclose(errfp);
 	cr_assert_str_eq(errbuf, "/nonexistent/milterd.conf: cannot read the "
-	    "file\n");
+	    "configuration: No such file or directory\n");
 }
 
 Test(conf, print_is_loadable)
@@ -250,4 +337,42 @@ Test(conf, too_many_milters)
 	snprintf(want, sizeof(want), "%s:%d: at most %d milter sections\n",
 	    path, CONF_MAX_MILTERS + 1, CONF_MAX_MILTERS);
 	cr_assert_str_eq(errbuf, want);
+}
+
+/*
+ * The files conditions read: their errors name the condition's line in
+ * milterd.conf and the line in the file; a file that cannot be read
+ * says why.
+ */
+Test(conf, condition_files_lines_and_reasons)
+{
+	char	dir[] = "/tmp/milterd-conf-files-XXXXXX", text[2048],
+		want[2048], list[300], lua[300];
+	FILE	*fp;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(list, sizeof(list), "%s/senders", dir);
+	snprintf(lua, sizeof(lua), "%s/check.lua", dir);
+	cr_assert_not_null(fp = fopen(list, "w"));
+	fputs("# ours\n# and theirs\n@example.org # c\nbad\n", fp);
+	fclose(fp);
+	cr_assert_not_null(fp = fopen(lua, "w"));
+	fputs("-- a\n-- b\nlocal x = = 1\n", fp);
+	fclose(fp);
+	snprintf(text, sizeof(text),
+	    "# one\n# two\ncondition \"s\" {\n  # type\n  type = \"sender\"\n"
+	    "  file = \"%s\" // list\n}\n/* lua\n */\ncondition \"l\" {\n"
+	    "  type = \"lua\" script = \"%s\"\n}\n# dir\ncondition \"d\" {\n"
+	    "  type = \"recipient\"\n  file = \"%s\"\n}\n", list, lua, dir);
+	cr_assert_null(load(text));
+	snprintf(want, sizeof(want),
+	    "%s:7: condition \"s\": %s:4: \"bad\": expected @domain, user@ or "
+	    "user@domain\n"
+	    "%s:12: condition \"l\": %s:3: unexpected symbol near '='\n"
+	    "%s:17: condition \"d\": %s: Is a directory\n",
+	    path, list, path, lua, path, dir);
+	cr_assert_str_eq(errbuf, want);
+	unlink(list);
+	unlink(lua);
+	rmdir(dir);
 }
