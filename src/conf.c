@@ -122,6 +122,8 @@ static char	*dup_opt(cfg_t *, const char *);
 static char	**dup_list(cfg_t *, const char *, size_t *);
 static int	convert(cfg_t *, struct conf *);
 static int	convert_milter(cfg_t *, struct milter_conf *);
+static void	print_quoted(FILE *, const char *);
+static void	print_set(cfg_t *, FILE *);
 static int	build_cond(cfg_t *, struct cond *, char *, size_t);
 static int	dnsbl_zones(cfg_t *, struct cond *, char *, size_t);
 static int	lua_script(cfg_t *, struct cond *, char *, size_t);
@@ -992,6 +994,56 @@ lua_script(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	return luacond_check(c, err, errlen);
 }
 
+/* A string in double quotes, read back as it is. */
+static void
+print_quoted(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s != '\0'; s++)
+		if (*s == '\n')
+			fputs("\\n", fp);
+		else if (*s == '\t')
+			fputs("\\t", fp);
+		else {
+			/* \$: no ${VAR} where the value had one. */
+			if (*s == '"' || *s == '\\' || *s == '$')
+				fputc('\\', fp);
+			fputc(*s, fp);
+		}
+	fputc('"', fp);
+}
+
+/*
+ * The keys of a section the file set, one a line in the file's syntax
+ * (show config prints them; libconfuse's cfg_print() prints every key
+ * there is, set or not).
+ */
+static void
+print_set(cfg_t *sec, FILE *fp)
+{
+	cfg_opt_t	*opt;
+	unsigned int	 i;
+
+	for (opt = sec->opts; opt->name != NULL; opt++) {
+		if (!(opt->flags & CFGF_MODIFIED) || opt->type == CFGT_SEC)
+			continue;
+		fprintf(fp, "\t%s = %s", opt->name, opt->flags & CFGF_LIST ?
+		    "{" : "");
+		for (i = 0; i < cfg_opt_size(opt); i++) {
+			fputs(opt->flags & CFGF_LIST ? (i > 0 ? ", " : " ") :
+			    "", fp);
+			if (opt->type == CFGT_INT)
+				fprintf(fp, "%ld", cfg_opt_getnint(opt, i));
+			else if (opt->type == CFGT_BOOL)
+				fputs(cfg_opt_getnbool(opt, i) ? "true" :
+				    "false", fp);
+			else
+				print_quoted(fp, cfg_opt_getnstr(opt, i));
+		}
+		fputs(opt->flags & CFGF_LIST ? " }\n" : "\n", fp);
+	}
+}
+
 /* A condition section into c (cond_free() it, whatever the result). */
 static int
 build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
@@ -1007,7 +1059,7 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	if ((c->name = strdup(cfg_title(sec))) == NULL ||
 	    (fp = open_memstream(&c->source, &len)) == NULL)
 		fatal("%s: strdup", __func__);
-	cfg_print_indent(sec, fp, 1);
+	print_set(sec, fp);
 	if (fclose(fp) != 0)
 		fatal("%s: cfg_print", __func__);
 	if (cfg_size(sec, "type") == 0 || cond_type_parse(cfg_getstr(sec,
@@ -1568,8 +1620,11 @@ conf_print(const struct conf *c, FILE *fp)
 			fprintf(fp, "# detected: %s\n", m->detected);
 		fprintf(fp, "milter \"%s\" {\n\tsocket = \"%s\"\n", m->name,
 		    m->sock.text);
-		if (m->command != NULL)
-			fprintf(fp, "\tcommand = \"%s\"\n", m->command);
+		if (m->command != NULL) {
+			fputs("\tcommand = ", fp);
+			print_quoted(fp, m->command);
+			fputc('\n', fp);
+		}
 		if (m->user != NULL)
 			fprintf(fp, "\tuser = \"%s\"\n", m->user);
 		fprintf(fp, "\tenabled = %s\n\tevaluation = %s\n"

@@ -376,3 +376,53 @@ Test(conf, condition_files_lines_and_reasons)
 	unlink(lua);
 	rmdir(dir);
 }
+
+/* c printed; free() it. */
+static char *
+printed(const struct conf *c)
+{
+	char	*text = NULL;
+	size_t	 len = 0;
+	FILE	*fp;
+
+	cr_assert_not_null(fp = open_memstream(&text, &len));
+	conf_print(c, fp);
+	fclose(fp);
+	return text;
+}
+
+/*
+ * Conditions print what the file set, in its syntax, quotes, '\' and
+ * '$' escaped; printed, loaded and printed again, the same text.
+ */
+Test(conf, print_conditions_as_set)
+{
+	struct conf	*c, *again;
+	char		*text, *text2;
+
+	c = load("condition \"n\" { type = \"network\" networks = "
+	    "{ \"192.0.2.0/24\" } }\ncondition \"s\" {\n  type = \"sender\"\n"
+	    "  list = { \"a\\\"\\${b}\\\\c@example.org\" } # c\n}\n"
+	    "condition \"m\" { type = \"macro\" macro = \"{x}\" "
+	    "regex = \"^a\\\\.b$\" }\n"
+	    "milter \"a\" { socket = \"/a\" conditions = { \"n\", \"!s\" } "
+	    "command = \"/bin/x -a \\\"b c\\\"\" user = \"u\" }\n");
+	cr_assert_not_null(c, "%s", errbuf);
+	text = printed(c);
+	cr_assert_not_null(strstr(text, "condition \"n\" {\n"
+	    "\ttype = \"network\"\n\tnetworks = { \"192.0.2.0/24\" }\n}\n"
+	    "condition \"s\" {\n\ttype = \"sender\"\n"
+	    "\tlist = { \"a\\\"\\${b}\\\\c@example.org\" }\n}\n"
+	    "condition \"m\" {\n\ttype = \"macro\"\n\tmacro = \"{x}\"\n"
+	    "\tregex = \"^a\\\\.b\\$\"\n}\n"), "%s", text);
+	cr_assert_null(strstr(text, "percent"), "%s", text);
+	cr_assert_not_null(again = load(text), "%s\n%s", errbuf, text);
+	text2 = printed(again);
+	cr_assert_str_eq(text, text2);
+	cr_assert_str_eq(again->conds[1].list[0], "a\"${b}\\c@example.org");
+	cr_assert_str_eq(again->milters[0].command, "/bin/x -a \"b c\"");
+	conf_free(again);
+	conf_free(c);
+	free(text);
+	free(text2);
+}
