@@ -82,6 +82,7 @@ struct scan {
 
 static struct key_line	*conf_keys;	/* of the load under way */
 static size_t		 conf_nkeys;
+static const char	*cond_key;	/* what build_cond() checks */
 
 static void	conf_report(int, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
@@ -95,6 +96,7 @@ static void	scan_value(struct scan *);
 static void	scan_section(struct scan *, cfg_opt_t *, const char *,
 		    const char *, int);
 static void	scan_file(struct scan *);
+static void	key_add(const char *, const char *, const char *, int);
 static int	key_line(const char *, const char *, const char *);
 static int	p_int(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	p_bool(cfg_t *, cfg_opt_t *, const char *, void *);
@@ -478,7 +480,6 @@ static void
 scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
     const char *title, int depth)
 {
-	struct key_line	*k;
 	cfg_opt_t	*opt;
 	char		 key[64], name[256];
 	size_t		 start;
@@ -502,16 +503,8 @@ scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
 		else if (o != NULL && opt == NULL)
 			conf_report(line, "%s \"%s\": no such option '%s'",
 			    sec, title, s->text);
-		else if (opt != NULL && depth == 1) {
-			if ((k = reallocarray(conf_keys, conf_nkeys + 1,
-			    sizeof(*k))) == NULL ||
-			    (k[conf_nkeys].title = strdup(title)) == NULL)
-				fatal("%s: reallocarray", __func__);
-			conf_keys = k;
-			k[conf_nkeys].sec = sec;
-			k[conf_nkeys].key = opt->name;
-			k[conf_nkeys++].line = line;
-		}
+		else if (opt != NULL && depth == 1)
+			key_add(sec, title, opt->name, line);
 		switch (scan_next(s)) {
 		case '=':
 		case '+':
@@ -524,6 +517,8 @@ scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
 			break;
 		case SCAN_WORD:
 			strlcpy(name, s->text, sizeof(name));
+			if (opt != NULL && depth == 0)
+				key_add(opt->name, name, "", line);
 			if (scan_next(s) != '{') {
 				s->bad = 1;
 				break;
@@ -560,17 +555,32 @@ scan_file(struct scan *s)
 		;
 }
 
-/* The line of key in the section sec "title"; 0: none met. */
+/* Key met on line in the section sec "title" ("": the title's line). */
+static void
+key_add(const char *sec, const char *title, const char *key, int line)
+{
+	struct key_line	*k;
+
+	if ((k = reallocarray(conf_keys, conf_nkeys + 1, sizeof(*k))) ==
+	    NULL || (k[conf_nkeys].title = strdup(title)) == NULL)
+		fatal("%s: reallocarray", __func__);
+	conf_keys = k;
+	k[conf_nkeys].sec = sec;
+	k[conf_nkeys].key = key;
+	k[conf_nkeys++].line = line;
+}
+
+/* The line of key in the section sec "title" (the last set); 0: none. */
 static int
 key_line(const char *sec, const char *title, const char *key)
 {
 	size_t	i;
 
-	for (i = 0; i < conf_nkeys; i++)
-		if (strcmp(conf_keys[i].sec, sec) == 0 &&
-		    strcmp(conf_keys[i].title, title) == 0 &&
-		    strcmp(conf_keys[i].key, key) == 0)
-			return conf_keys[i].line;
+	for (i = conf_nkeys; i > 0; i--)
+		if (strcmp(conf_keys[i - 1].sec, sec) == 0 &&
+		    strcmp(conf_keys[i - 1].title, title) == 0 &&
+		    strcmp(conf_keys[i - 1].key, key) == 0)
+			return conf_keys[i - 1].line;
 	return 0;
 }
 
@@ -776,6 +786,7 @@ static int
 v_milter(cfg_t *cfg, cfg_opt_t *opt)
 {
 	cfg_t	*sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	int	 line;
 
 	/* Each milter has counters of its own, of which there are so many. */
 	if (cfg_opt_size(opt) == CONF_MAX_MILTERS + 1)
@@ -784,9 +795,13 @@ v_milter(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "milter \"%s\": no socket", cfg_title(sec));
 		return 0;
 	}
-	if (!name_ok(cfg_title(sec)))
-		cfg_error(cfg, "milter \"%s\": a name is 1 to 64 characters "
-		    "without blanks, quotes or backslashes", cfg_title(sec));
+	if (!name_ok(cfg_title(sec))) {
+		/* On the title's line. */
+		line = key_line("milter", cfg_title(sec), "");
+		conf_report(line > 0 ? line : cfg->line, "milter \"%s\": a "
+		    "name is 1 to 64 characters without blanks, quotes or "
+		    "backslashes", cfg_title(sec));
+	}
 	return 0;
 }
 
@@ -868,6 +883,7 @@ compile_list(cfg_t *sec, const char *key, regex_t **out, size_t *n,
 	int		 rc;
 
 	*n = 0;
+	cond_key = key;
 	if (cfg_size(sec, key) == 0)
 		return 0;
 	if ((*out = calloc(cfg_size(sec, key), sizeof(**out))) == NULL)
@@ -895,6 +911,7 @@ stress_threshold(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	uint64_t	limit;
 
 	if (cfg_size(sec, "postfix") == 0) {
+		cond_key = "threshold";
 		if (cfg_getint(sec, "threshold") < 1) {
 			snprintf(err, errlen, "threshold: expected 1 or more "
 			    "open sessions, or postfix");
@@ -903,12 +920,14 @@ stress_threshold(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		c->threshold = (uint64_t)cfg_getint(sec, "threshold");
 		return 0;
 	}
+	cond_key = "percent";
 	if (cfg_getint(sec, "percent") < 1 || cfg_getint(sec, "percent") >
 	    1000) {
 		snprintf(err, errlen, "percent %ld: expected 1 to 1000",
 		    cfg_getint(sec, "percent"));
 		return -1;
 	}
+	cond_key = "postfix";
 	if (cond_postfix_limit(cfg_getstr(sec, "postfix"), &limit, err,
 	    errlen) == -1)
 		return -1;
@@ -922,6 +941,7 @@ dnsbl_zones(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 {
 	unsigned int	i;
 
+	cond_key = "zones";
 	if ((c->nzones = cfg_size(sec, "zones")) == 0) {
 		snprintf(err, errlen, "no zones");
 		return -1;
@@ -938,6 +958,7 @@ dnsbl_zones(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 			    "zones", i));
 			return -1;
 		}
+	cond_key = "timeout";
 	c->timeout = (int)cfg_getint(sec, "timeout");
 	if (c->timeout < 1 || c->timeout > 60) {
 		snprintf(err, errlen, "timeout %d: expected 1 to 60 seconds",
@@ -955,12 +976,14 @@ lua_script(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	long		 limit;
 	unsigned int	 i;
 
+	cond_key = "script";
 	if ((c->script = dup_opt(sec, "script")) == NULL) {
 		snprintf(err, errlen, "no script");
 		return -1;
 	}
 	c->args = dup_list(sec, "args", &c->nargs);
 	c->macros = dup_list(sec, "macros", &c->nmacros);
+	cond_key = "macros";
 	for (i = 0; i < c->nmacros; i++)
 		if (strpbrk(c->macros[i], " \t") != NULL ||
 		    c->macros[i][0] == '\0') {
@@ -968,12 +991,14 @@ lua_script(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 			    "name such as {auth_authen}", c->macros[i]);
 			return -1;
 		}
+	cond_key = "time_limit";
 	c->time_limit = (int)cfg_getint(sec, "time_limit");
 	if (c->time_limit < 1 || c->time_limit > 60000) {
 		snprintf(err, errlen, "time_limit %d: expected 1 to 60000 "
 		    "milliseconds", c->time_limit);
 		return -1;
 	}
+	cond_key = "memory_limit";
 	limit = cfg_getint(sec, "memory_limit");
 	if (limit < 65536 || limit > 1024L * 1024 * 1024) {
 		snprintf(err, errlen, "memory_limit %ld: expected 65536 to "
@@ -981,6 +1006,7 @@ lua_script(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		return -1;
 	}
 	c->memory_limit = (size_t)limit;
+	cond_key = "script";
 	if ((fp = fopen(c->script, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", c->script, strerror(errno));
 		return -1;
@@ -1062,6 +1088,7 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	print_set(sec, fp);
 	if (fclose(fp) != 0)
 		fatal("%s: cfg_print", __func__);
+	cond_key = "type";
 	if (cfg_size(sec, "type") == 0 || cond_type_parse(cfg_getstr(sec,
 	    "type"), &c->type) == -1) {
 		snprintf(err, errlen, "type: expected network, authenticated, "
@@ -1071,6 +1098,7 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	c->stages = cond_default_stages(c->type);
 	switch (c->type) {
 	case COND_NETWORK:
+		cond_key = "networks";
 		if (cfg_size(sec, "networks") == 0) {
 			snprintf(err, errlen, "no networks");
 			return -1;
@@ -1089,6 +1117,7 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		    errlen);
 	case COND_SENDER:
 	case COND_RECIPIENT:
+		cond_key = "list";
 		c->list = dup_list(sec, "list", &c->nlist);
 		for (i = 0; i < c->nlist; i++)
 			if (strchr(c->list[i], '@') == NULL) {
@@ -1097,18 +1126,21 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 				return -1;
 			}
 		c->file = dup_opt(sec, "file");
+		cond_key = "file";
 		if (c->nlist == 0 && c->file == NULL) {
 			snprintf(err, errlen, "no list and no file");
 			return -1;
 		}
 		return cond_load_list(c, err, errlen);
 	case COND_MACRO:
+		cond_key = NULL;
 		if (cfg_size(sec, "macro") == 0 || cfg_size(sec, "regex") ==
 		    0) {
 			snprintf(err, errlen, "macro and regex are needed");
 			return -1;
 		}
 		c->macro = dup_opt(sec, "macro");
+		cond_key = "regex";
 		if ((rc = regcomp(&c->re, cfg_getstr(sec, "regex"),
 		    REG_EXTENDED | REG_NOSUB)) != 0) {
 			regerror(rc, &c->re, msg, sizeof(msg));
@@ -1137,9 +1169,15 @@ v_condition(cfg_t *cfg, cfg_opt_t *opt)
 	cfg_t		*sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
 	struct cond	 c;
 	char		 err[512];
+	int		 line = 0;
 
-	if (build_cond(sec, &c, err, sizeof(err)) == -1)
-		cfg_error(cfg, "condition \"%s\": %s", cfg_title(sec), err);
+	if (build_cond(sec, &c, err, sizeof(err)) == -1) {
+		/* On the key's line; a missing key: the section's end. */
+		if (cond_key != NULL)
+			line = key_line("condition", cfg_title(sec), cond_key);
+		conf_report(line > 0 ? line : cfg->line, "condition \"%s\": %s",
+		    cfg_title(sec), err);
+	}
 	cond_free(&c);
 	return 0;
 }

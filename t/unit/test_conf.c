@@ -240,6 +240,23 @@ static const struct bad_row commented[] = {
 	{ "# a\n# b\nmilter \"a\" {\n  socket = \"/a\"\n  # c\n"
 	  "  conditions = { \"nope\" } # d\n}\n",
 	  ":6: milter \"a\": no condition \"nope\"\n" },
+	/* A condition's error is on its key's line, a missing key's at }. */
+	{ "condition \"n\" {\n  type = \"network\"\n  # c\n"
+	  "  networks = { \"10.0.0.0/33\" }\n}\ncondition \"s\" { # c\n"
+	  "  type = \"s25r\"\n  allow = { \"(\" }\n}\n"
+	  "condition \"none\" {\n  type = \"network\"\n}\n"
+	  "condition \"d\" {\n  type = \"dnsbl\"\n  zones = { \"a.b\" }\n"
+	  "  timeout = 0 // c\n}\ncondition \"t\" {\n  type = \"bogus\"\n}\n",
+	  ":4: condition \"n\": \"10.0.0.0/33\": expected an address, a "
+	  "network such as 192.0.2.0/24, or local\n"
+	  ":8: condition \"s\": allow \"(\": Unmatched ( or \\(\n"
+	  ":12: condition \"none\": no networks\n"
+	  ":16: condition \"d\": timeout 0: expected 1 to 60 seconds\n"
+	  ":19: condition \"t\": type: expected network, authenticated, "
+	  "s25r, sender, recipient, macro, stress, dnsbl or lua\n" },
+	{ "# c\nmilter \"a b\" {\n  socket = \"/a\"\n}\n",
+	  ":2: milter \"a b\": a name is 1 to 64 characters without blanks, "
+	  "quotes or backslashes\n" },
 	{ "# a\nworkers = 1\n/* open\n\n",
 	  ":3: a /* comment that is not closed: close it with */\n" },
 	{ "# a\n# b\n}\n",
@@ -340,8 +357,8 @@ Test(conf, too_many_milters)
 }
 
 /*
- * The files conditions read: their errors name the condition's line in
- * milterd.conf and the line in the file; a file that cannot be read
+ * The files conditions read: their errors name the line of the key that
+ * names the file, and the line in the file; a file that cannot be read
  * says why.
  */
 Test(conf, condition_files_lines_and_reasons)
@@ -366,10 +383,10 @@ Test(conf, condition_files_lines_and_reasons)
 	    "  type = \"recipient\"\n  file = \"%s\"\n}\n", list, lua, dir);
 	cr_assert_null(load(text));
 	snprintf(want, sizeof(want),
-	    "%s:7: condition \"s\": %s:4: \"bad\": expected @domain, user@ or "
+	    "%s:6: condition \"s\": %s:4: \"bad\": expected @domain, user@ or "
 	    "user@domain\n"
-	    "%s:12: condition \"l\": %s:3: unexpected symbol near '='\n"
-	    "%s:17: condition \"d\": %s: Is a directory\n",
+	    "%s:11: condition \"l\": %s:3: unexpected symbol near '='\n"
+	    "%s:16: condition \"d\": %s: Is a directory\n",
 	    path, list, path, lua, path, dir);
 	cr_assert_str_eq(errbuf, want);
 	unlink(list);
