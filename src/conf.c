@@ -90,6 +90,7 @@ static void	conf_flush(const char *);
 static int	err_cmp(const void *, const void *);
 static void	conf_error(cfg_t *, const char *, va_list);
 static void	scan_blank(struct scan *, int);
+static char	scan_escape(const char *, const char **);
 static int	scan_quoted(struct scan *, char);
 static int	scan_next(struct scan *);
 static void	scan_value(struct scan *);
@@ -304,9 +305,10 @@ conf_error(cfg_t *cfg, const char *fmt, va_list ap)
  * blanks them in the copy the parser reads, newlines kept.
  *
  * It also follows the grammar enough to find the keys: it reports each
- * unknown key and blanks its statement, so that the parser goes on and
- * one run lists them all (libconfuse ends the parse at an unknown key,
- * and its CFGF_IGNORE_UNKNOWN mistakes a skipped section's body).  Where
+ * unknown key and each second section of a name, and blanks them, so
+ * that the parser goes on and one run lists them all (libconfuse ends
+ * the parse at either, and its CFGF_IGNORE_UNKNOWN mistakes a skipped
+ * section's body).  Where
  * the scan meets what the grammar does not allow, it stops: the parser
  * reports that syntax error, which ends the parse, and an unknown key
  * after it is still an error.
@@ -341,27 +343,58 @@ scan_blank(struct scan *s, int block)
 	conf_report(line, "a /* comment that is not closed: close it with */");
 }
 
-/* A string in quotes q from buf + pos; SCAN_EOF when not closed. */
+/* The character of the escape in a "string" at p; *end past it. */
+static char
+scan_escape(const char *p, const char **end)
+{
+	static const char	 from[] = "nrbfaetv", to[] = "\n\r\b\f\a\033\t\v";
+	const char		*f;
+	char			 digits[4];
+	size_t			 n;
+
+	*end = p + 1;
+	if ((n = strspn(p, "01234567")) > 0) {
+		strlcpy(digits, p, (n > 3 ? 3 : n) + 1);
+		*end = p + strlen(digits);
+		return (char)strtol(digits, NULL, 8);
+	}
+	if (*p == 'x' && (n = strspn(p + 1, "0123456789abcdefABCDEF")) > 0) {
+		strlcpy(digits, p + 1, (n > 2 ? 2 : n) + 1);
+		*end = p + 1 + strlen(digits);
+		return (char)strtol(digits, NULL, 16);
+	}
+	if ((f = strchr(from, *p)) != NULL && *p != '\0')
+		return to[f - from];
+	return *p;
+}
+
+/*
+ * A string in quotes q from buf + pos, unescaped as the lexer does
+ * ("\n", "\101", "\x41"; '\'' and '\\' only); SCAN_EOF when not closed.
+ */
 static int
 scan_quoted(struct scan *s, char q)
 {
-	const char	*p = s->buf + s->pos + 1;
+	const char	*p = s->buf + s->pos + 1, *end;
 	size_t		 n = 0;
 	char		 ch;
 
 	s->tline = s->line;
 	s->tpos = s->pos;
-	for (; *p != '\0' && *p != q; p++) {
-		ch = *p;
-		if (ch == '\\' && p[1] != '\0') {
-			ch = *++p;
-			if (q == '"' && ch == 'n')
-				ch = '\n';
-			else if (q == '"' && ch == 't')
-				ch = '\t';
-		}
-		if (*p == '\n')
+	while (*p != '\0' && *p != q) {
+		ch = *p++;
+		if (ch == '\n')
 			s->line++;
+		else if (ch == '\\' && *p == '\n') {
+			/* A line continued. */
+			s->line++;
+			p++;
+			continue;
+		} else if (ch == '\\' && q == '"' && *p != '\0') {
+			ch = scan_escape(p, &end);
+			p = end;
+		} else if (ch == '\\' && (*p == '\\' || *p == '\''))
+			ch = *p++;
 		if (n < sizeof(s->text) - 1)
 			s->text[n++] = ch;
 	}
@@ -481,9 +514,9 @@ scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
     const char *title, int depth)
 {
 	cfg_opt_t	*opt;
-	char		 key[64], name[256];
+	char		 name[256];
 	size_t		 start;
-	int		 i, t, line;
+	int		 i, t, line, first, dup;
 
 	while (!s->bad) {
 		if ((t = scan_next(s)) == SCAN_EOF || (t == '}' && depth > 0))
@@ -492,9 +525,9 @@ scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
 			s->bad = 1;
 			return;
 		}
-		strlcpy(key, s->text, sizeof(key));
 		line = s->tline;
 		start = s->tpos;
+		dup = 0;
 		for (opt = NULL, i = 0; o != NULL && o[i].name != NULL; i++)
 			if (strcmp(o[i].name, s->text) == 0)
 				opt = &o[i];
@@ -517,7 +550,13 @@ scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
 			break;
 		case SCAN_WORD:
 			strlcpy(name, s->text, sizeof(name));
-			if (opt != NULL && depth == 0)
+			if (opt != NULL && depth == 0 && (first =
+			    key_line(opt->name, name, "")) > 0) {
+				conf_report(line, "%s \"%s\": a second section "
+				    "of that name (the first is on line %d)",
+				    opt->name, name, first);
+				dup = 1;
+			} else if (opt != NULL && depth == 0)
 				key_add(opt->name, name, "", line);
 			if (scan_next(s) != '{') {
 				s->bad = 1;
@@ -536,7 +575,7 @@ scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
 			s->bad = 1;
 		}
 		/* Said: the parser does not see it (see scan_file()). */
-		if (o != NULL && opt == NULL && !s->bad)
+		if (((o != NULL && opt == NULL) || dup) && !s->bad)
 			for (; start < s->pos; start++)
 				if (s->buf[start] != '\n')
 					s->buf[start] = ' ';

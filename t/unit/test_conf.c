@@ -141,7 +141,8 @@ static const struct bad_row bad[] = {
 	{ "milter \"a\" {\n  fallback = \"reject\"\n}\n",
 	  ":3: milter \"a\": no socket\n" },
 	{ "milter \"a\" { socket = \"/a\" }\nmilter \"a\" { socket = \"/b\" }\n",
-	  ":2: found duplicate title 'a'\n" },
+	  ":2: milter \"a\": a second section of that name (the first is on "
+	  "line 1)\n" },
 	{ "mta = \"exim\"\ndns_servers = { \"nameserver\" }\n",
 	  ":1: mta \"exim\": expected auto or postfix or sendmail\n"
 	  ":2: dns_servers \"nameserver\": expected an address, or "
@@ -287,6 +288,12 @@ static const struct bad_row several[] = {
 	  "inet6:)\n"
 	  ":13: listen \"tcp:3\": unknown socket type (unix:, local:, inet:, "
 	  "inet6:)\n" },
+	/* A second section of a name is said, and the parse goes on. */
+	{ "condition \"c\" { type = \"authenticated\" }\n"
+	  "condition \"c\" {\n  type = \"x\"\n}\nworkers = -1\n",
+	  ":2: condition \"c\": a second section of that name (the first is "
+	  "on line 1)\n"
+	  ":5: workers -1: out of range\n" },
 	/* A syntax error ends the parse; what came before is said. */
 	{ "foo = 1\nworkers = x\nlisten = { \"/a\" { }\nbar = 2\n",
 	  ":1: no such option 'foo'\n"
