@@ -278,11 +278,10 @@ conf_flush(const char *path)
 	}
 	free(conf_errs);
 	conf_errs = NULL;
-	for (i = 0; i < (int)conf_nkeys; i++)
-		free(conf_keys[i].title);
+	while (conf_nkeys > 0)
+		free(conf_keys[--conf_nkeys].title);
 	free(conf_keys);
 	conf_keys = NULL;
-	conf_nkeys = 0;
 }
 
 /* libconfuse's errors and the validators'. */
@@ -308,10 +307,10 @@ conf_error(cfg_t *cfg, const char *fmt, va_list ap)
  * unknown key and each second section of a name, and blanks them, so
  * that the parser goes on and one run lists them all (libconfuse ends
  * the parse at either, and its CFGF_IGNORE_UNKNOWN mistakes a skipped
- * section's body).  Where
- * the scan meets what the grammar does not allow, it stops: the parser
- * reports that syntax error, which ends the parse, and an unknown key
- * after it is still an error.
+ * section's body).  Where the scan meets what the grammar does not
+ * allow, it stops blanking: the parser reports that syntax error, which
+ * ends the parse.  What the scan did not blank, the parser still sees:
+ * no unknown key is ever ignored.
  */
 
 /* A comment from buf + pos: to the end of the line, or to its end. */
@@ -492,16 +491,16 @@ scan_value(struct scan *s)
 		s->bad = 1;
 		return;
 	}
-	if ((t = scan_next(s)) == '}')
-		return;
 	for (;;) {
+		/* An empty list, or a comma before the brace: allowed. */
+		if ((t = scan_next(s)) == '}')
+			return;
 		if (t != SCAN_WORD || ((t = scan_next(s)) != ',' && t != '}')) {
 			s->bad = 1;
 			return;
 		}
 		if (t == '}')
 			return;
-		t = scan_next(s);
 	}
 }
 

@@ -288,6 +288,11 @@ static const struct bad_row several[] = {
 	  "inet6:)\n"
 	  ":13: listen \"tcp:3\": unknown socket type (unix:, local:, inet:, "
 	  "inet6:)\n" },
+	/* A list may end with a comma; the scan follows. */
+	{ "listen = { \"unix:/a\", }\nfoo = 1\nworkers = -1\nbar = 2\n",
+	  ":2: no such option 'foo'\n"
+	  ":3: workers -1: out of range\n"
+	  ":4: no such option 'bar'\n" },
 	/* A second section of a name is said, and the parse goes on. */
 	{ "condition \"c\" { type = \"authenticated\" }\n"
 	  "condition \"c\" {\n  type = \"x\"\n}\nworkers = -1\n",
