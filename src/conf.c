@@ -126,6 +126,7 @@ static char	**dup_list(cfg_t *, const char *, size_t *);
 static int	convert(cfg_t *, struct conf *);
 static int	convert_milter(cfg_t *, struct milter_conf *);
 static void	print_quoted(FILE *, const char *);
+static void	print_str(FILE *, const char *, const char *);
 static void	print_set(cfg_t *, FILE *);
 static int	build_cond(cfg_t *, struct cond *, char *, size_t);
 static int	dnsbl_zones(cfg_t *, struct cond *, char *, size_t);
@@ -1644,7 +1645,19 @@ conf_free(struct conf *c)
 	free(c);
 }
 
-/* The configuration in effect, defaults included, in the file's syntax. */
+/* key = "value", the value quoted as print_quoted() does. */
+static void
+print_str(FILE *fp, const char *key, const char *value)
+{
+	fprintf(fp, "%s = ", key);
+	print_quoted(fp, value);
+	fputc('\n', fp);
+}
+
+/*
+ * The configuration in effect, defaults included, in the file's syntax:
+ * what it prints loads as it is, and means the same.
+ */
 void
 conf_print(const struct conf *c, FILE *fp)
 {
@@ -1652,41 +1665,49 @@ conf_print(const struct conf *c, FILE *fp)
 	size_t				 i, j;
 
 	fprintf(fp, "listen = {");
-	for (i = 0; i < c->nlisten; i++)
-		fprintf(fp, "%s\"%s\"", i ? ", " : " ", c->listen[i].text);
+	for (i = 0; i < c->nlisten; i++) {
+		fputs(i ? ", " : " ", fp);
+		print_quoted(fp, c->listen[i].text);
+	}
 	fprintf(fp, " }\nsocket_mode = \"%04o\"\n", (unsigned)c->socket_mode);
 	if (c->socket_group != NULL)
-		fprintf(fp, "socket_group = \"%s\"\n", c->socket_group);
-	fprintf(fp, "user = \"%s\"\n", c->user);
+		print_str(fp, "socket_group", c->socket_group);
+	print_str(fp, "user", c->user);
 	if (c->group != NULL)
-		fprintf(fp, "group = \"%s\"\n", c->group);
+		print_str(fp, "group", c->group);
 	if (c->chroot != NULL)
-		fprintf(fp, "chroot = \"%s\"\n", c->chroot);
+		print_str(fp, "chroot", c->chroot);
 	fprintf(fp, "max_sessions_per_worker = %d\ngrace_time = %d\n"
 	    "allow_root_command = %s\nlaunch_wait = %d\n",
 	    c->max_sessions_per_worker, c->grace_time,
 	    c->allow_root_command ? "true" : "false", c->launch_wait);
-	fprintf(fp, "control_mode = \"%04o\"\nmetrics_listen = \"%s\"\n"
-	    "state_file = \"%s\"\nhistory_hours = %d\n",
-	    (unsigned)c->control_mode, c->metrics ? c->metrics_listen.text :
-	    "", c->state_file, c->history_hours);
-	fprintf(fp, "workers = %d\npidfile = \"%s\"\ncontrol = \"%s\"\n"
-	    "fallback = \"%s\"\ndispatch = \"%s\"\nbody_memory_limit = %zu\n"
-	    "spool_dir = \"%s\"\nprogress_interval = %d\n", c->workers,
-	    c->pidfile, c->control, fallback_name(c->fallback),
+	fprintf(fp, "control_mode = \"%04o\"\n", (unsigned)c->control_mode);
+	print_str(fp, "metrics_listen", c->metrics ? c->metrics_listen.text :
+	    "");
+	print_str(fp, "state_file", c->state_file);
+	fprintf(fp, "history_hours = %d\nworkers = %d\n", c->history_hours,
+	    c->workers);
+	print_str(fp, "pidfile", c->pidfile);
+	print_str(fp, "control", c->control);
+	fprintf(fp, "fallback = \"%s\"\ndispatch = \"%s\"\n"
+	    "body_memory_limit = %zu\n", fallback_name(c->fallback),
 	    c->dispatch == DISPATCH_PARALLEL ? "parallel" : "sequential",
-	    c->body_memory_limit, c->spool_dir, c->progress_interval);
-	fprintf(fp, "detect = %s\ndetect_root = \"%s\"\n",
-	    c->detect ? "true" : "false", c->detect_root);
+	    c->body_memory_limit);
+	print_str(fp, "spool_dir", c->spool_dir);
+	fprintf(fp, "progress_interval = %d\ndetect = %s\n",
+	    c->progress_interval, c->detect ? "true" : "false");
+	print_str(fp, "detect_root", c->detect_root);
 	fprintf(fp, "disconnect_check = %s\ndisconnect_check_after = %d\n"
 	    "disconnect_check_interval = %d\nfallback_on_disconnect = \"%s\"\n",
 	    c->disconnect_check ? "true" : "false", c->disconnect_check_after,
 	    c->disconnect_check_interval,
 	    fallback_name(c->fallback_on_disconnect));
 	fprintf(fp, "mta = \"%s\"\n", choices[3][c->mta + 1]);
-	for (i = 0; i < c->ndns_servers; i++)
-		fprintf(fp, "%s\"%s\"%s", i == 0 ? "dns_servers = { " : ", ",
-		    c->dns_servers[i], i + 1 == c->ndns_servers ? " }\n" : "");
+	for (i = 0; i < c->ndns_servers; i++) {
+		fputs(i == 0 ? "dns_servers = { " : ", ", fp);
+		print_quoted(fp, c->dns_servers[i]);
+		fputs(i + 1 == c->ndns_servers ? " }\n" : "", fp);
+	}
 	for (i = 0; i < c->nconds; i++)
 		fprintf(fp, "condition \"%s\" {\n%s}\n", c->conds[i].name,
 		    c->conds[i].source);
@@ -1694,15 +1715,12 @@ conf_print(const struct conf *c, FILE *fp)
 		m = &c->milters[i];
 		if (m->detected != NULL)
 			fprintf(fp, "# detected: %s\n", m->detected);
-		fprintf(fp, "milter \"%s\" {\n\tsocket = \"%s\"\n", m->name,
-		    m->sock.text);
-		if (m->command != NULL) {
-			fputs("\tcommand = ", fp);
-			print_quoted(fp, m->command);
-			fputc('\n', fp);
-		}
+		fprintf(fp, "milter \"%s\" {\n", m->name);
+		print_str(fp, "\tsocket", m->sock.text);
+		if (m->command != NULL)
+			print_str(fp, "\tcommand", m->command);
 		if (m->user != NULL)
-			fprintf(fp, "\tuser = \"%s\"\n", m->user);
+			print_str(fp, "\tuser", m->user);
 		fprintf(fp, "\tenabled = %s\n\tevaluation = %s\n"
 		    "\tfallback = \"%s\"\n\tconnect_timeout = %d\n"
 		    "\tcommand_timeout = %d\n\teom_timeout = %d\n"

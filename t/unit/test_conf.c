@@ -421,8 +421,9 @@ printed(const struct conf *c)
 }
 
 /*
- * Conditions print what the file set, in its syntax, quotes, '\' and
- * '$' escaped; printed, loaded and printed again, the same text.
+ * Conditions print what the file set, in its syntax; every string has
+ * its quotes, '\' and '$' escaped; printed, loaded and printed again,
+ * the same text.
  */
 Test(conf, print_conditions_as_set)
 {
@@ -435,7 +436,8 @@ Test(conf, print_conditions_as_set)
 	    "condition \"m\" { type = \"macro\" macro = \"{x}\" "
 	    "regex = \"^a\\\\.b$\" }\n"
 	    "milter \"a\" { socket = \"/a\" conditions = { \"n\", \"!s\" } "
-	    "command = \"/bin/x -a \\\"b c\\\"\" user = \"u\" }\n");
+	    "command = \"/bin/x -a \\\"b c\\\"\" user = \"u\" }\n"
+	    "spool_dir = \"/tmp/a\\\"b\\${c}\\\\\"\n");
 	cr_assert_not_null(c, "%s", errbuf);
 	text = printed(c);
 	cr_assert_not_null(strstr(text, "condition \"n\" {\n"
@@ -450,6 +452,7 @@ Test(conf, print_conditions_as_set)
 	cr_assert_str_eq(text, text2);
 	cr_assert_str_eq(again->conds[1].list[0], "a\"${b}\\c@example.org");
 	cr_assert_str_eq(again->milters[0].command, "/bin/x -a \"b c\"");
+	cr_assert_str_eq(again->spool_dir, "/tmp/a\"b${c}\\");
 	conf_free(again);
 	conf_free(c);
 	free(text);
