@@ -14,7 +14,8 @@
 #   make bench      throughput and cost figures (bin/bench)
 #   make soak       10 000 messages through Postfix and milterd while it
 #                   is reloaded and workers are killed (bin/soak)
-#   make lint       mandoc -Tlint on the man pages
+#   make lint       mandoc -Tlint on the man pages, and quotes that run on
+#                   (t/tools/mdoc-quotes.awk)
 #   make install    PREFIX and DESTDIR honoured
 
 PREFIX		?= /usr/local
@@ -129,6 +130,8 @@ test-sendmail: setup
 
 lint:
 	mandoc -Tlint -Wwarning man/*.[0-9]
+	for m in man/*.[0-9]; do mandoc -Ttree $$m | \
+	    awk -v page=$$m -f t/tools/mdoc-quotes.awk || exit 1; done
 
 # libFuzzer targets: the frame reader and the decoders of both
 # directions, seeded with the captured fixtures; the session state

@@ -263,22 +263,38 @@ cond_load_list(struct cond *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	/* A directory opens, and fails at the first read. */
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", c->file, strerror(errno));
+		fclose(fp);
+		return -1;
+	}
 	fclose(fp);
 	return 0;
 }
 
-/* default_process_limit in DIR/main.cf: Postfix's own default, 100. */
-static uint64_t
-postfix_default_limit(const char *dir)
+/*
+ * default_process_limit in DIR/main.cf into *limit: Postfix's own
+ * default, 100, without one or without the file; -1 when it cannot be
+ * read.
+ */
+static int
+postfix_default_limit(const char *dir, uint64_t *limit, char *err,
+    size_t errlen)
 {
 	char		 path[PATH_MAX], line[1024], *s, *v;
 	const char	*errstr;
-	uint64_t	 limit = 100, n;
+	uint64_t	 n;
 	FILE		*fp;
 
+	*limit = 100;
 	snprintf(path, sizeof(path), "%s/main.cf", dir);
-	if ((fp = fopen(path, "r")) == NULL)
-		return limit;
+	if ((fp = fopen(path, "r")) == NULL && errno == ENOENT)
+		return 0;
+	if (fp == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		s = str_trim(line);
 		if (strncmp(s, "default_process_limit", 21) != 0 ||
@@ -287,10 +303,15 @@ postfix_default_limit(const char *dir)
 		v = str_trim(v + 1);
 		n = (uint64_t)strtonum(v, 1, 1000000, &errstr);
 		if (errstr == NULL)
-			limit = n;
+			*limit = n;
+	}
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		fclose(fp);
+		return -1;
 	}
 	fclose(fp);
-	return limit;
+	return 0;
 }
 
 /*
@@ -326,14 +347,22 @@ cond_postfix_limit(const char *dir, uint64_t *limit, char *err,
 		if (i < 7 || f[7] == NULL || (strcmp(f[1], "inet") != 0 &&
 		    strcmp(f[1], "pass") != 0) || strcmp(f[7], "smtpd") != 0)
 			continue;
-		if (strcmp(f[6], "-") == 0)
-			n = postfix_default_limit(dir);
-		else {
+		if (strcmp(f[6], "-") == 0) {
+			if (postfix_default_limit(dir, &n, err, errlen) == -1) {
+				fclose(fp);
+				return -1;
+			}
+		} else {
 			n = (uint64_t)strtonum(f[6], 0, 1000000, &errstr);
 			if (errstr != NULL)
 				continue;
 		}
 		total += n;
+	}
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		fclose(fp);
+		return -1;
 	}
 	fclose(fp);
 	if (total == 0) {

@@ -51,14 +51,68 @@
 
 static FILE	*conf_errfp;	/* where errors go; NULL: the log */
 static int	 conf_nerrors;
-static char	 conf_last_error[1024];	/* the last one, said once */
-static int	 conf_last_line;
 
+/* The errors of one load, said in the file's order at its end. */
+struct conf_err {
+	int	 line;
+	int	 seq;		/* order of finding: ties keep it */
+	char	*msg;
+};
+static struct conf_err	*conf_errs;
+
+/* A key met in a section, for errors found after the parse. */
+struct key_line {
+	const char	*sec;		/* "milter", "condition" */
+	char		*title;
+	const char	*key;
+	int		 line;
+};
+
+/*
+ * The scan of the file conf_load() does before libconfuse parses it
+ * (see scan_file()).
+ */
+struct scan {
+	char		*buf;		/* the file; comments blanked when met */
+	size_t		 pos;
+	int		 line;		/* of buf + pos */
+	int		 tline;		/* of the last token */
+	size_t		 tpos;		/* where it starts */
+	char		 text[256];	/* the last word, unquoted, cut */
+	int		 bad;		/* out of step with the grammar */
+};
+#define SCAN_EOF	0
+#define SCAN_WORD	256
+
+static struct key_line	*conf_keys;	/* of the load under way */
+static size_t		 conf_nkeys;
+static const char	*cond_key;	/* what build_cond() checks */
+
+static void	conf_report(int, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
+static void	conf_flush(const char *);
+static int	err_cmp(const void *, const void *);
 static void	conf_error(cfg_t *, const char *, va_list);
+static void	scan_blank(struct scan *, int);
+static char	scan_escape(const char *, const char **);
+static int	scan_quoted(struct scan *, char);
+static int	scan_next(struct scan *);
+static void	scan_value(struct scan *);
+static void	scan_section(struct scan *, cfg_opt_t *, const char *,
+		    const char *, int);
+static void	scan_file(struct scan *);
+static void	key_add(const char *, const char *, const char *, int);
+static int	key_line(const char *, const char *, const char *);
+static int	p_int(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	p_bool(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	p_sockspec(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	p_dns_server(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	v_listen(cfg_t *, cfg_opt_t *);
+static void	set_parsers(cfg_opt_t *);
+static int	parse_file(cfg_t *, const char *);
 static int	v_sockspec(cfg_t *, cfg_opt_t *);
 static int	v_fallback(cfg_t *, cfg_opt_t *);
 static int	v_choice(cfg_t *, cfg_opt_t *);
-static int	v_dns_servers(cfg_t *, cfg_opt_t *);
 static int	v_mode(cfg_t *, cfg_opt_t *);
 static int	v_nonneg(cfg_t *, cfg_opt_t *);
 static int	v_positive(cfg_t *, cfg_opt_t *);
@@ -71,8 +125,7 @@ static int	v_account(cfg_t *, cfg_opt_t *);
 static int	v_chroot(cfg_t *, cfg_opt_t *);
 static const char *worker_user_error(const char *);
 static void	check_launch(cfg_t *);
-static void	load_error(cfg_t *, int, const char *, ...)
-		    __attribute__((__format__ (printf, 3, 4)));
+static int	line_of(cfg_t *, const char *);
 static void	add_detected(struct conf *, FILE *);
 static int	v_metrics(cfg_t *, cfg_opt_t *);
 static int	v_hours(cfg_t *, cfg_opt_t *);
@@ -82,6 +135,9 @@ static char	*dup_opt(cfg_t *, const char *);
 static char	**dup_list(cfg_t *, const char *, size_t *);
 static int	convert(cfg_t *, struct conf *);
 static int	convert_milter(cfg_t *, struct milter_conf *);
+static void	print_quoted(FILE *, const char *);
+static void	print_str(FILE *, const char *, const char *);
+static void	print_set(cfg_t *, FILE *);
 static int	build_cond(cfg_t *, struct cond *, char *, size_t);
 static int	dnsbl_zones(cfg_t *, struct cond *, char *, size_t);
 static int	lua_script(cfg_t *, struct cond *, char *, size_t);
@@ -174,47 +230,477 @@ static cfg_opt_t opts[] = {
 	CFG_END()
 };
 
+/* An error at line of the file being loaded, counted; once. */
+static void
+conf_report(int line, const char *fmt, ...)
+{
+	struct conf_err	*e;
+	va_list		 ap;
+	char		*msg;
+	int		 i;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("%s: vasprintf", __func__);
+	va_end(ap);
+	for (i = 0; i < conf_nerrors; i++)
+		if (conf_errs[i].line == line && strcmp(conf_errs[i].msg,
+		    msg) == 0) {
+			free(msg);
+			return;
+		}
+	if ((e = reallocarray(conf_errs, conf_nerrors + 1,
+	    sizeof(*e))) == NULL)
+		fatal("%s: reallocarray", __func__);
+	conf_errs = e;
+	e[conf_nerrors].line = line;
+	e[conf_nerrors].seq = conf_nerrors;
+	e[conf_nerrors].msg = msg;
+	conf_nerrors++;
+}
+
+static int
+err_cmp(const void *a, const void *b)
+{
+	const struct conf_err	*x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 /*
- * "file:line: message", counted, to the stream or the log; once (a
- * list's validator is called again when the list ends).
+ * "file:line: message" for each error, in the order of the lines: the
+ * scan, the parser and the checks after it find them at different times.
  */
+static void
+conf_flush(const char *path)
+{
+	char	where[16];
+	int	i;
+
+	if (conf_nerrors > 0)
+		qsort(conf_errs, conf_nerrors, sizeof(*conf_errs), err_cmp);
+	for (i = 0; i < conf_nerrors; i++) {
+		/* Line 0: of no line (a default). */
+		if (conf_errs[i].line > 0)
+			snprintf(where, sizeof(where), ":%d", conf_errs[i].line);
+		else
+			where[0] = '\0';
+		if (conf_errfp != NULL)
+			fprintf(conf_errfp, "%s%s: %s\n", path, where,
+			    conf_errs[i].msg);
+		else
+			log_warnx("%s%s: %s", path, where, conf_errs[i].msg);
+		free(conf_errs[i].msg);
+	}
+	free(conf_errs);
+	conf_errs = NULL;
+	while (conf_nkeys > 0)
+		free(conf_keys[--conf_nkeys].title);
+	free(conf_keys);
+	conf_keys = NULL;
+}
+
+/* libconfuse's errors and the validators'. */
 static void
 conf_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	char	msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (cfg->line == conf_last_line && strcmp(msg, conf_last_error) == 0)
+	conf_report(cfg->line, "%s", msg);
+}
+
+/*
+ * The scan of the file before libconfuse parses it.
+ *
+ * libconfuse 3.3's lexer adds 1 to its line count twice more for each
+ * "#" or "//" comment, and once more for each block comment (qput() and
+ * qend() in lexer.l), so that every error after a comment named a later
+ * line.  The scan follows the lexer's rules to find the comments and
+ * blanks them in the copy the parser reads, newlines kept.
+ *
+ * It also follows the grammar enough to find the keys: it reports each
+ * unknown key and each second section of a name, and blanks them, so
+ * that the parser goes on and one run lists them all (libconfuse ends
+ * the parse at either, and its CFGF_IGNORE_UNKNOWN mistakes a skipped
+ * section's body).  Where the scan meets what the grammar does not
+ * allow, it stops blanking: the parser reports that syntax error, which
+ * ends the parse.  What the scan did not blank, the parser still sees:
+ * no unknown key is ever ignored.
+ */
+
+/* A comment from buf + pos: to the end of the line, or to its end. */
+static void
+scan_blank(struct scan *s, int block)
+{
+	char	*p = s->buf + s->pos;
+	int	 line = s->line;
+
+	if (!block) {
+		for (; *p != '\0' && *p != '\n'; p++)
+			*p = ' ';
+		s->pos = (size_t)(p - s->buf);
 		return;
-	conf_last_line = cfg->line;
-	strlcpy(conf_last_error, msg, sizeof(conf_last_error));
-	conf_nerrors++;
-	if (conf_errfp != NULL)
-		fprintf(conf_errfp, "%s:%d: %s\n", cfg->filename ?
-		    cfg->filename : "?", cfg->line, msg);
-	else
-		log_warnx("%s:%d: %s", cfg->filename ? cfg->filename : "?",
-		    cfg->line, msg);
+	}
+	p[0] = p[1] = ' ';
+	for (p += 2; *p != '\0'; p++) {
+		if (p[0] == '*' && p[1] == '/') {
+			p[0] = p[1] = ' ';
+			s->pos = (size_t)(p + 2 - s->buf);
+			return;
+		}
+		if (*p == '\n')
+			s->line++;
+		else
+			*p = ' ';
+	}
+	s->pos = (size_t)(p - s->buf);
+	conf_report(line, "a /* comment that is not closed: close it with */");
+}
+
+/* The character of the escape in a "string" at p; *end past it. */
+static char
+scan_escape(const char *p, const char **end)
+{
+	static const char	 from[] = "nrbfaetv", to[] = "\n\r\b\f\a\033\t\v";
+	const char		*f;
+	char			 digits[4];
+	size_t			 n;
+
+	*end = p + 1;
+	if ((n = strspn(p, "01234567")) > 0) {
+		strlcpy(digits, p, (n > 3 ? 3 : n) + 1);
+		*end = p + strlen(digits);
+		return (char)strtol(digits, NULL, 8);
+	}
+	if (*p == 'x' && (n = strspn(p + 1, "0123456789abcdefABCDEF")) > 0) {
+		strlcpy(digits, p + 1, (n > 2 ? 2 : n) + 1);
+		*end = p + 1 + strlen(digits);
+		return (char)strtol(digits, NULL, 16);
+	}
+	if ((f = strchr(from, *p)) != NULL && *p != '\0')
+		return to[f - from];
+	return *p;
+}
+
+/*
+ * A string in quotes q from buf + pos, unescaped as the lexer does
+ * ("\n", "\101", "\x41"; '\'' and '\\' only); SCAN_EOF when not closed.
+ */
+static int
+scan_quoted(struct scan *s, char q)
+{
+	const char	*p = s->buf + s->pos + 1, *end;
+	size_t		 n = 0;
+	char		 ch;
+
+	s->tline = s->line;
+	s->tpos = s->pos;
+	while (*p != '\0' && *p != q) {
+		ch = *p++;
+		if (ch == '\n')
+			s->line++;
+		else if (ch == '\\' && *p == '\n') {
+			/* A line continued. */
+			s->line++;
+			p++;
+			continue;
+		} else if (ch == '\\' && q == '"' && *p != '\0') {
+			ch = scan_escape(p, &end);
+			p = end;
+		} else if (ch == '\\' && (*p == '\\' || *p == '\''))
+			ch = *p++;
+		if (n < sizeof(s->text) - 1)
+			s->text[n++] = ch;
+	}
+	s->text[n] = '\0';
+	if (*p == '\0') {
+		s->pos = (size_t)(p - s->buf);
+		return SCAN_EOF;
+	}
+	s->pos = (size_t)(p + 1 - s->buf);
+	return SCAN_WORD;
+}
+
+/* The next token: SCAN_WORD (in text), a punctuation, or SCAN_EOF. */
+static int
+scan_next(struct scan *s)
+{
+	const char	*p;
+	size_t		 n;
+
+	for (;;) {
+		p = s->buf + s->pos;
+		switch (*p) {
+		case '\0':
+			return SCAN_EOF;
+		case '\n':
+			s->line++;
+			/* FALLTHROUGH */
+		case ' ':
+		case '\t':
+		case '\r':
+		case '*':	/* the lexer eats what no rule takes */
+			s->pos++;
+			continue;
+		case '#':
+			scan_blank(s, 0);
+			continue;
+		case '/':
+			if (p[1] == '/' || p[1] == '*') {
+				scan_blank(s, p[1] == '*');
+				continue;
+			}
+			break;
+		case '+':
+			s->pos++;
+			if (p[1] != '=')
+				continue;
+			s->tpos = s->pos - 1;
+			s->pos++;
+			s->tline = s->line;
+			return '+';
+		case '{':
+		case '}':
+		case '(':
+		case ')':
+		case '=':
+		case ',':
+			s->tpos = s->pos++;
+			s->tline = s->line;
+			return *p;
+		case '"':
+		case '\'':
+			return scan_quoted(s, *p);
+		case '$':
+			/* ${VAR}: the environment's, as one word. */
+			if (p[1] == '{' && strchr(p, '}') != NULL) {
+				n = (size_t)(strchr(p, '}') + 1 - p);
+				goto word;
+			}
+			break;
+		}
+		/* A bare word; a '/' in it does not start a comment. */
+		n = strcspn(p, " #\"'\t\n\r={}()+,*");
+word:
+		s->tline = s->line;
+		s->tpos = s->pos;
+		strlcpy(s->text, p, n < sizeof(s->text) ? n + 1 :
+		    sizeof(s->text));
+		for (; n > 0; n--, p++)
+			if (*p == '\n')
+				s->line++;
+		s->pos = (size_t)(p - s->buf);
+		return SCAN_WORD;
+	}
+}
+
+/* After "key =": a value, or a list of them in braces. */
+static void
+scan_value(struct scan *s)
+{
+	int	t;
+
+	if ((t = scan_next(s)) == SCAN_WORD)
+		return;
+	if (t != '{') {
+		s->bad = 1;
+		return;
+	}
+	for (;;) {
+		/* An empty list, or a comma before the brace: allowed. */
+		if ((t = scan_next(s)) == '}')
+			return;
+		if (t != SCAN_WORD || ((t = scan_next(s)) != ',' && t != '}')) {
+			s->bad = 1;
+			return;
+		}
+		if (t == '}')
+			return;
+	}
+}
+
+/*
+ * The statements of a section (of the file at depth 0) up to its
+ * closing brace; o its keys, NULL in an unknown section.
+ */
+static void
+scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
+    const char *title, int depth)
+{
+	cfg_opt_t	*opt;
+	char		 name[256];
+	size_t		 start;
+	int		 i, t, line, first, dup;
+
+	while (!s->bad) {
+		if ((t = scan_next(s)) == SCAN_EOF || (t == '}' && depth > 0))
+			return;
+		if (t != SCAN_WORD) {
+			s->bad = 1;
+			return;
+		}
+		line = s->tline;
+		start = s->tpos;
+		dup = 0;
+		for (opt = NULL, i = 0; o != NULL && o[i].name != NULL; i++)
+			if (strcmp(o[i].name, s->text) == 0)
+				opt = &o[i];
+		if (o != NULL && opt == NULL && depth == 0)
+			conf_report(line, "no such option '%s'", s->text);
+		else if (o != NULL && opt == NULL)
+			conf_report(line, "%s \"%s\": no such option '%s'",
+			    sec, title, s->text);
+		else if (opt != NULL && depth == 1)
+			key_add(sec, title, opt->name, line);
+		switch (scan_next(s)) {
+		case '=':
+		case '+':
+			scan_value(s);
+			break;
+		case '(':
+			while ((t = scan_next(s)) == SCAN_WORD || t == ',')
+				;
+			s->bad = t != ')';
+			break;
+		case SCAN_WORD:
+			strlcpy(name, s->text, sizeof(name));
+			if (opt != NULL && depth == 0 && (first =
+			    key_line(opt->name, name, "")) > 0) {
+				conf_report(line, "%s \"%s\": a second section "
+				    "of that name (the first is on line %d)",
+				    opt->name, name, first);
+				dup = 1;
+			} else if (opt != NULL && depth == 0)
+				key_add(opt->name, name, "", line);
+			if (scan_next(s) != '{') {
+				s->bad = 1;
+				break;
+			}
+			scan_section(s, opt != NULL && opt->type == CFGT_SEC ?
+			    opt->subopts : NULL, opt != NULL ? opt->name : "",
+			    name, depth + 1);
+			break;
+		case '{':
+			scan_section(s, opt != NULL && opt->type == CFGT_SEC ?
+			    opt->subopts : NULL, opt != NULL ? opt->name : "",
+			    "", depth + 1);
+			break;
+		default:
+			s->bad = 1;
+		}
+		/* Said: the parser does not see it (see scan_file()). */
+		if (((o != NULL && opt == NULL) || dup) && !s->bad)
+			for (; start < s->pos; start++)
+				if (s->buf[start] != '\n')
+					s->buf[start] = ' ';
+	}
+}
+
+static void
+scan_file(struct scan *s)
+{
+	s->pos = 0;
+	s->line = 1;
+	s->bad = 0;
+	scan_section(s, opts, "", "", 0);
+	/* The rest of the file: its comments, for the parser's lines. */
+	while (scan_next(s) != SCAN_EOF)
+		;
+}
+
+/* Key met on line in the section sec "title" ("": the title's line). */
+static void
+key_add(const char *sec, const char *title, const char *key, int line)
+{
+	struct key_line	*k;
+
+	if ((k = reallocarray(conf_keys, conf_nkeys + 1, sizeof(*k))) ==
+	    NULL || (k[conf_nkeys].title = strdup(title)) == NULL)
+		fatal("%s: reallocarray", __func__);
+	conf_keys = k;
+	k[conf_nkeys].sec = sec;
+	k[conf_nkeys].key = key;
+	k[conf_nkeys++].line = line;
+}
+
+/* The line of key in the section sec "title" (the last set); 0: none. */
+static int
+key_line(const char *sec, const char *title, const char *key)
+{
+	size_t	i;
+
+	for (i = conf_nkeys; i > 0; i--)
+		if (strcmp(conf_keys[i - 1].sec, sec) == 0 &&
+		    strcmp(conf_keys[i - 1].title, title) == 0 &&
+		    strcmp(conf_keys[i - 1].key, key) == 0)
+			return conf_keys[i - 1].line;
+	return 0;
+}
+
+/* A number: when bad, an error, and the default stands in for it. */
+static int
+p_int(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char	*end;
+	long	 n;
+
+	errno = 0;
+	n = strtol(value, &end, 0);
+	if (*value == '\0' || *end != '\0' || errno == ERANGE) {
+		cfg_error(cfg, "%s \"%s\": expected a number", opt->name,
+		    value);
+		n = opt->def.number;
+	}
+	*(long *)result = n;
+	return 0;
 }
 
 static int
-v_sockspec(cfg_t *cfg, cfg_opt_t *opt)
+p_bool(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	int	b;
+
+	if ((b = cfg_parse_boolean(value)) == -1) {
+		cfg_error(cfg, "%s \"%s\": expected true or false", opt->name,
+		    value);
+		b = opt->def.boolean;
+	}
+	*(int *)result = b;
+	return 0;
+}
+
+/* Each of listen's sockets, on its own line. */
+static int
+p_sockspec(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
 	struct sockspec	 sp;
 	char		 err[256];
-	const char	*s;
-	unsigned int	 i;
 
-	for (i = 0; i < cfg_opt_size(opt); i++) {
-		s = cfg_opt_getnstr(opt, i);
-		if (sockspec_parse(s, &sp, err, sizeof(err)) == -1) {
-			cfg_error(cfg, "%s \"%s\": %s", opt->name, s, err);
-			return 0;
-		}
-	}
+	if (sockspec_parse(value, &sp, err, sizeof(err)) == -1)
+		cfg_error(cfg, "%s \"%s\": %s", opt->name, value, err);
+	*(const char **)result = value;
+	return 0;
+}
+
+static int
+v_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
 	if (cfg_opt_size(opt) > CONF_MAX_LISTEN)
 		cfg_error(cfg, "%s: at most %d sockets", opt->name,
 		    CONF_MAX_LISTEN);
+	return 0;
+}
+
+/* A milter's socket. */
+static int
+v_sockspec(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	(void)p_sockspec(cfg, opt, s, &s);
 	return 0;
 }
 
@@ -264,19 +750,16 @@ v_fallback(cfg_t *cfg, cfg_opt_t *opt)
 
 /* "address" or "address:port" ("[address]:port" for IPv6). */
 static int
-v_dns_servers(cfg_t *cfg, cfg_opt_t *opt)
+p_dns_server(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
 	struct sockaddr_storage	 ss;
-	int			 len;
-	unsigned int		 i;
+	int			 len = sizeof(ss);
 
-	for (i = 0; i < cfg_opt_size(opt); i++) {
-		len = sizeof(ss);
-		if (evutil_parse_sockaddr_port(cfg_opt_getnstr(opt, i),
-		    (struct sockaddr *)&ss, &len) == -1)
-			cfg_error(cfg, "dns_servers \"%s\": expected an address, "
-			    "or address:port", cfg_opt_getnstr(opt, i));
-	}
+	if (evutil_parse_sockaddr_port(value, (struct sockaddr *)&ss,
+	    &len) == -1)
+		cfg_error(cfg, "%s \"%s\": expected an address, or "
+		    "address:port", opt->name, value);
+	*(const char **)result = value;
 	return 0;
 }
 
@@ -371,6 +854,7 @@ static int
 v_milter(cfg_t *cfg, cfg_opt_t *opt)
 {
 	cfg_t	*sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	int	 line;
 
 	/* Each milter has counters of its own, of which there are so many. */
 	if (cfg_opt_size(opt) == CONF_MAX_MILTERS + 1)
@@ -379,9 +863,13 @@ v_milter(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "milter \"%s\": no socket", cfg_title(sec));
 		return 0;
 	}
-	if (!name_ok(cfg_title(sec)))
-		cfg_error(cfg, "milter \"%s\": a name is 1 to 64 characters "
-		    "without blanks, quotes or backslashes", cfg_title(sec));
+	if (!name_ok(cfg_title(sec))) {
+		/* On the title's line. */
+		line = key_line("milter", cfg_title(sec), "");
+		conf_report(line > 0 ? line : cfg->line, "milter \"%s\": a "
+		    "name is 1 to 64 characters without blanks, quotes or "
+		    "backslashes", cfg_title(sec));
+	}
 	return 0;
 }
 
@@ -503,32 +991,20 @@ v_chroot(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* An error found after the whole file, at line (0: none, a default). */
-static void
-load_error(cfg_t *cfg, int line, const char *fmt, ...)
-{
-	char	msg[1024];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	conf_nerrors++;
-	if (conf_errfp != NULL && line > 0)
-		fprintf(conf_errfp, "%s:%d: %s\n", cfg->filename, line, msg);
-	else if (conf_errfp != NULL)
-		fprintf(conf_errfp, "%s: %s\n", cfg->filename, msg);
-	else if (line > 0)
-		log_warnx("%s:%d: %s", cfg->filename, line, msg);
-	else
-		log_warnx("%s: %s", cfg->filename, msg);
-}
-
 /*
  * After the whole file (allow_root_command may come after the
  * sections): what the launcher would refuse, and the workers' user
  * when it is the default.
  */
+/* The line of a milter's key, or else of the section's end. */
+static int
+line_of(cfg_t *sec, const char *key)
+{
+	int	line = key_line("milter", cfg_title(sec), key);
+
+	return line > 0 ? line : sec->line;
+}
+
 static void
 check_launch(cfg_t *cfg)
 {
@@ -539,22 +1015,22 @@ check_launch(cfg_t *cfg)
 
 	if (!(cfg_getopt(cfg, "user")->flags & CFGF_MODIFIED) &&
 	    (why = worker_user_error(cfg_getstr(cfg, "user"))) != NULL)
-		load_error(cfg, 0, "user \"%s\" (the default): %s",
+		conf_report(0, "user \"%s\" (the default): %s",
 		    cfg_getstr(cfg, "user"), why);
 	for (i = 0; i < cfg_size(cfg, "milter"); i++) {
 		sec = cfg_getnsec(cfg, "milter", i);
 		if (cfg_size(sec, "command") == 0)
 			continue;
 		if (cfg_size(sec, "user") == 0) {
-			load_error(cfg, sec->line, "milter \"%s\": command "
-			    "without user: set user to the account the command "
-			    "runs as", cfg_title(sec));
+			conf_report(line_of(sec, "command"), "milter \"%s\": "
+			    "command without user: set user to the account the "
+			    "command runs as", cfg_title(sec));
 			continue;
 		}
 		if ((pw = getpwnam(cfg_getstr(sec, "user"))) != NULL &&
 		    pw->pw_uid == 0 && !cfg_getbool(cfg, "allow_root_command"))
-			load_error(cfg, sec->line, "milter \"%s\": user \"%s\" "
-			    "is root: name an unprivileged user, or set "
+			conf_report(line_of(sec, "user"), "milter \"%s\": user "
+			    "\"%s\" is root: name an unprivileged user, or set "
 			    "allow_root_command = true", cfg_title(sec),
 			    cfg_getstr(sec, "user"));
 	}
@@ -579,6 +1055,7 @@ compile_list(cfg_t *sec, const char *key, regex_t **out, size_t *n,
 	int		 rc;
 
 	*n = 0;
+	cond_key = key;
 	if (cfg_size(sec, key) == 0)
 		return 0;
 	if ((*out = calloc(cfg_size(sec, key), sizeof(**out))) == NULL)
@@ -606,6 +1083,7 @@ stress_threshold(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	uint64_t	limit;
 
 	if (cfg_size(sec, "postfix") == 0) {
+		cond_key = "threshold";
 		if (cfg_getint(sec, "threshold") < 1) {
 			snprintf(err, errlen, "threshold: expected 1 or more "
 			    "open sessions, or postfix");
@@ -614,12 +1092,14 @@ stress_threshold(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		c->threshold = (uint64_t)cfg_getint(sec, "threshold");
 		return 0;
 	}
+	cond_key = "percent";
 	if (cfg_getint(sec, "percent") < 1 || cfg_getint(sec, "percent") >
 	    1000) {
 		snprintf(err, errlen, "percent %ld: expected 1 to 1000",
 		    cfg_getint(sec, "percent"));
 		return -1;
 	}
+	cond_key = "postfix";
 	if (cond_postfix_limit(cfg_getstr(sec, "postfix"), &limit, err,
 	    errlen) == -1)
 		return -1;
@@ -633,6 +1113,7 @@ dnsbl_zones(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 {
 	unsigned int	i;
 
+	cond_key = "zones";
 	if ((c->nzones = cfg_size(sec, "zones")) == 0) {
 		snprintf(err, errlen, "no zones");
 		return -1;
@@ -649,6 +1130,7 @@ dnsbl_zones(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 			    "zones", i));
 			return -1;
 		}
+	cond_key = "timeout";
 	c->timeout = (int)cfg_getint(sec, "timeout");
 	if (c->timeout < 1 || c->timeout > 60) {
 		snprintf(err, errlen, "timeout %d: expected 1 to 60 seconds",
@@ -666,12 +1148,14 @@ lua_script(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	long		 limit;
 	unsigned int	 i;
 
+	cond_key = "script";
 	if ((c->script = dup_opt(sec, "script")) == NULL) {
 		snprintf(err, errlen, "no script");
 		return -1;
 	}
 	c->args = dup_list(sec, "args", &c->nargs);
 	c->macros = dup_list(sec, "macros", &c->nmacros);
+	cond_key = "macros";
 	for (i = 0; i < c->nmacros; i++)
 		if (strpbrk(c->macros[i], " \t") != NULL ||
 		    c->macros[i][0] == '\0') {
@@ -679,12 +1163,14 @@ lua_script(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 			    "name such as {auth_authen}", c->macros[i]);
 			return -1;
 		}
+	cond_key = "time_limit";
 	c->time_limit = (int)cfg_getint(sec, "time_limit");
 	if (c->time_limit < 1 || c->time_limit > 60000) {
 		snprintf(err, errlen, "time_limit %d: expected 1 to 60000 "
 		    "milliseconds", c->time_limit);
 		return -1;
 	}
+	cond_key = "memory_limit";
 	limit = cfg_getint(sec, "memory_limit");
 	if (limit < 65536 || limit > 1024L * 1024 * 1024) {
 		snprintf(err, errlen, "memory_limit %ld: expected 65536 to "
@@ -692,6 +1178,7 @@ lua_script(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		return -1;
 	}
 	c->memory_limit = (size_t)limit;
+	cond_key = "script";
 	if ((fp = fopen(c->script, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", c->script, strerror(errno));
 		return -1;
@@ -699,10 +1186,60 @@ lua_script(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	c->code = read_stream(fp, &c->codelen);
 	fclose(fp);
 	if (c->code == NULL) {
-		snprintf(err, errlen, "%s: cannot read it", c->script);
+		snprintf(err, errlen, "%s: %s", c->script, strerror(errno));
 		return -1;
 	}
 	return luacond_check(c, err, errlen);
+}
+
+/* A string in double quotes, read back as it is. */
+static void
+print_quoted(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s != '\0'; s++)
+		if (*s == '\n')
+			fputs("\\n", fp);
+		else if (*s == '\t')
+			fputs("\\t", fp);
+		else {
+			/* \$: no ${VAR} where the value had one. */
+			if (*s == '"' || *s == '\\' || *s == '$')
+				fputc('\\', fp);
+			fputc(*s, fp);
+		}
+	fputc('"', fp);
+}
+
+/*
+ * The keys of a section the file set, one a line in the file's syntax
+ * (show config prints them; libconfuse's cfg_print() prints every key
+ * there is, set or not).
+ */
+static void
+print_set(cfg_t *sec, FILE *fp)
+{
+	cfg_opt_t	*opt;
+	unsigned int	 i;
+
+	for (opt = sec->opts; opt->name != NULL; opt++) {
+		if (!(opt->flags & CFGF_MODIFIED) || opt->type == CFGT_SEC)
+			continue;
+		fprintf(fp, "\t%s = %s", opt->name, opt->flags & CFGF_LIST ?
+		    "{" : "");
+		for (i = 0; i < cfg_opt_size(opt); i++) {
+			fputs(opt->flags & CFGF_LIST ? (i > 0 ? ", " : " ") :
+			    "", fp);
+			if (opt->type == CFGT_INT)
+				fprintf(fp, "%ld", cfg_opt_getnint(opt, i));
+			else if (opt->type == CFGT_BOOL)
+				fputs(cfg_opt_getnbool(opt, i) ? "true" :
+				    "false", fp);
+			else
+				print_quoted(fp, cfg_opt_getnstr(opt, i));
+		}
+		fputs(opt->flags & CFGF_LIST ? " }\n" : "\n", fp);
+	}
 }
 
 /* A condition section into c (cond_free() it, whatever the result). */
@@ -720,9 +1257,10 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	if ((c->name = strdup(cfg_title(sec))) == NULL ||
 	    (fp = open_memstream(&c->source, &len)) == NULL)
 		fatal("%s: strdup", __func__);
-	cfg_print_indent(sec, fp, 1);
+	print_set(sec, fp);
 	if (fclose(fp) != 0)
 		fatal("%s: cfg_print", __func__);
+	cond_key = "type";
 	if (cfg_size(sec, "type") == 0 || cond_type_parse(cfg_getstr(sec,
 	    "type"), &c->type) == -1) {
 		snprintf(err, errlen, "type: expected network, authenticated, "
@@ -732,6 +1270,7 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	c->stages = cond_default_stages(c->type);
 	switch (c->type) {
 	case COND_NETWORK:
+		cond_key = "networks";
 		if (cfg_size(sec, "networks") == 0) {
 			snprintf(err, errlen, "no networks");
 			return -1;
@@ -750,6 +1289,7 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		    errlen);
 	case COND_SENDER:
 	case COND_RECIPIENT:
+		cond_key = "list";
 		c->list = dup_list(sec, "list", &c->nlist);
 		for (i = 0; i < c->nlist; i++)
 			if (strchr(c->list[i], '@') == NULL) {
@@ -758,18 +1298,21 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 				return -1;
 			}
 		c->file = dup_opt(sec, "file");
+		cond_key = "file";
 		if (c->nlist == 0 && c->file == NULL) {
 			snprintf(err, errlen, "no list and no file");
 			return -1;
 		}
 		return cond_load_list(c, err, errlen);
 	case COND_MACRO:
+		cond_key = NULL;
 		if (cfg_size(sec, "macro") == 0 || cfg_size(sec, "regex") ==
 		    0) {
 			snprintf(err, errlen, "macro and regex are needed");
 			return -1;
 		}
 		c->macro = dup_opt(sec, "macro");
+		cond_key = "regex";
 		if ((rc = regcomp(&c->re, cfg_getstr(sec, "regex"),
 		    REG_EXTENDED | REG_NOSUB)) != 0) {
 			regerror(rc, &c->re, msg, sizeof(msg));
@@ -798,9 +1341,15 @@ v_condition(cfg_t *cfg, cfg_opt_t *opt)
 	cfg_t		*sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
 	struct cond	 c;
 	char		 err[512];
+	int		 line = 0;
 
-	if (build_cond(sec, &c, err, sizeof(err)) == -1)
-		cfg_error(cfg, "condition \"%s\": %s", cfg_title(sec), err);
+	if (build_cond(sec, &c, err, sizeof(err)) == -1) {
+		/* On the key's line; a missing key: the section's end. */
+		if (cond_key != NULL)
+			line = key_line("condition", cfg_title(sec), cond_key);
+		conf_report(line > 0 ? line : cfg->line, "condition \"%s\": %s",
+		    cfg_title(sec), err);
+	}
 	cond_free(&c);
 	return 0;
 }
@@ -842,6 +1391,7 @@ check_cond_refs(cfg_t *cfg)
 	cfg_t		*sec;
 	const char	*ref;
 	unsigned int	 i, j;
+	int		 line;
 
 	for (i = 0; i < cfg_size(cfg, "milter"); i++) {
 		sec = cfg_getnsec(cfg, "milter", i);
@@ -849,15 +1399,9 @@ check_cond_refs(cfg_t *cfg)
 			ref = cfg_getnstr(sec, "conditions", j);
 			if (cond_index(cfg, ref + (ref[0] == '!')) != -1)
 				continue;
-			conf_nerrors++;
-			if (conf_errfp != NULL)
-				fprintf(conf_errfp, "%s:%d: milter \"%s\": no "
-				    "condition \"%s\"\n", cfg->filename,
-				    sec->line, cfg_title(sec), ref);
-			else
-				log_warnx("%s:%d: milter \"%s\": no condition "
-				    "\"%s\"", cfg->filename, sec->line,
-				    cfg_title(sec), ref);
+			line = key_line("milter", cfg_title(sec), "conditions");
+			conf_report(line > 0 ? line : sec->line, "milter \"%s\": "
+			    "no condition \"%s\"", cfg_title(sec), ref);
 		}
 	}
 }
@@ -1053,6 +1597,73 @@ add_detected(struct conf *c, FILE *errfp)
 	free(d);
 }
 
+/*
+ * Every number and boolean of o and its sections gets a parser that
+ * reports a bad value and lets the parse go on (libconfuse's own ends
+ * it); listen and dns_servers one that checks each value on its line.
+ */
+static void
+set_parsers(cfg_opt_t *o)
+{
+	size_t	i;
+
+	for (i = 0; o[i].name != NULL; i++) {
+		if (o[i].type == CFGT_SEC)
+			set_parsers(o[i].subopts);
+		else if (o[i].type == CFGT_INT)
+			o[i].parsecb = p_int;
+		else if (o[i].type == CFGT_BOOL)
+			o[i].parsecb = p_bool;
+		else if (strcmp(o[i].name, "listen") == 0)
+			o[i].parsecb = p_sockspec;
+		else if (strcmp(o[i].name, "dns_servers") == 0)
+			o[i].parsecb = p_dns_server;
+	}
+}
+
+/*
+ * Parse path into cfg: its copy with the comments blanked (see
+ * scan_file()).  CFG_FILE_ERROR when it cannot be read, said why.
+ */
+static int
+parse_file(cfg_t *cfg, const char *path)
+{
+	struct scan	 s;
+	FILE		*fp;
+	size_t		 len;
+	int		 rc;
+
+	memset(&s, 0, sizeof(s));
+	if ((fp = fopen(path, "r")) == NULL ||
+	    (s.buf = read_stream(fp, &len)) == NULL) {
+		/* A directory opens, and fails at the first read. */
+		if (conf_errfp != NULL)
+			fprintf(conf_errfp, "%s: cannot read the configuration: "
+			    "%s\n", path, strerror(errno));
+		else
+			log_warn("%s: cannot read the configuration", path);
+		if (fp != NULL)
+			fclose(fp);
+		return CFG_FILE_ERROR;
+	}
+	fclose(fp);
+	scan_file(&s);
+	if (strlen(s.buf) != len)
+		conf_report(s.line, "a NUL byte: this is not a text file");
+	free(cfg->filename);
+	if ((cfg->filename = strdup(path)) == NULL)
+		fatal("%s: strdup", __func__);
+	if (len == 0) {
+		free(s.buf);
+		return CFG_SUCCESS;
+	}
+	if ((fp = fmemopen(s.buf, len, "r")) == NULL)
+		fatal("%s: fmemopen", __func__);
+	rc = cfg_parse_fp(cfg, fp);
+	fclose(fp);
+	free(s.buf);
+	return rc;
+}
 
 /*
  * Parse path; errors go to errfp (NULL: the log).  NULL on any error.
@@ -1064,7 +1675,7 @@ conf_load(const char *path, FILE *errfp)
 		const char		*name;
 		cfg_validate_callback_t	 fn;
 	} validators[] = {
-		{ "listen", v_sockspec },
+		{ "listen", v_listen },
 		{ "socket_mode", v_mode },
 		{ "control", v_control },
 		{ "control_mode", v_mode },
@@ -1085,7 +1696,6 @@ conf_load(const char *path, FILE *errfp)
 		{ "group", v_account },
 		{ "socket_group", v_account },
 		{ "chroot", v_chroot },
-		{ "dns_servers", v_dns_servers },
 		{ "mta", v_choice },
 		{ "milter", v_milter },
 		{ "condition", v_condition },
@@ -1106,23 +1716,20 @@ conf_load(const char *path, FILE *errfp)
 
 	conf_errfp = errfp;
 	conf_nerrors = 0;
-	conf_last_error[0] = '\0';
+	set_parsers(opts);
 	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL)
 		fatal("%s: cfg_init", __func__);
 	cfg_set_error_function(cfg, conf_error);
 	for (i = 0; i < sizeof(validators) / sizeof(validators[0]); i++)
 		cfg_set_validate_func(cfg, validators[i].name,
 		    validators[i].fn);
-	rc = cfg_parse(cfg, path);
+	rc = parse_file(cfg, path);
 	if (rc == CFG_SUCCESS) {
 		check_cond_refs(cfg);
 		check_launch(cfg);
 	}
+	conf_flush(path);
 	if (rc == CFG_FILE_ERROR) {
-		if (errfp != NULL)
-			fprintf(errfp, "%s: cannot read the file\n", path);
-		else
-			log_warn("%s", path);
 		cfg_free(cfg);
 		return NULL;
 	}
@@ -1178,7 +1785,19 @@ conf_free(struct conf *c)
 	free(c);
 }
 
-/* The configuration in effect, defaults included, in the file's syntax. */
+/* key = "value", the value quoted as print_quoted() does. */
+static void
+print_str(FILE *fp, const char *key, const char *value)
+{
+	fprintf(fp, "%s = ", key);
+	print_quoted(fp, value);
+	fputc('\n', fp);
+}
+
+/*
+ * The configuration in effect, defaults included, in the file's syntax:
+ * what it prints loads as it is, and means the same.
+ */
 void
 conf_print(const struct conf *c, FILE *fp)
 {
@@ -1186,41 +1805,49 @@ conf_print(const struct conf *c, FILE *fp)
 	size_t				 i, j;
 
 	fprintf(fp, "listen = {");
-	for (i = 0; i < c->nlisten; i++)
-		fprintf(fp, "%s\"%s\"", i ? ", " : " ", c->listen[i].text);
+	for (i = 0; i < c->nlisten; i++) {
+		fputs(i ? ", " : " ", fp);
+		print_quoted(fp, c->listen[i].text);
+	}
 	fprintf(fp, " }\nsocket_mode = \"%04o\"\n", (unsigned)c->socket_mode);
 	if (c->socket_group != NULL)
-		fprintf(fp, "socket_group = \"%s\"\n", c->socket_group);
-	fprintf(fp, "user = \"%s\"\n", c->user);
+		print_str(fp, "socket_group", c->socket_group);
+	print_str(fp, "user", c->user);
 	if (c->group != NULL)
-		fprintf(fp, "group = \"%s\"\n", c->group);
+		print_str(fp, "group", c->group);
 	if (c->chroot != NULL)
-		fprintf(fp, "chroot = \"%s\"\n", c->chroot);
+		print_str(fp, "chroot", c->chroot);
 	fprintf(fp, "max_sessions_per_worker = %d\ngrace_time = %d\n"
 	    "allow_root_command = %s\nlaunch_wait = %d\n",
 	    c->max_sessions_per_worker, c->grace_time,
 	    c->allow_root_command ? "true" : "false", c->launch_wait);
-	fprintf(fp, "control_mode = \"%04o\"\nmetrics_listen = \"%s\"\n"
-	    "state_file = \"%s\"\nhistory_hours = %d\n",
-	    (unsigned)c->control_mode, c->metrics ? c->metrics_listen.text :
-	    "", c->state_file, c->history_hours);
-	fprintf(fp, "workers = %d\npidfile = \"%s\"\ncontrol = \"%s\"\n"
-	    "fallback = \"%s\"\ndispatch = \"%s\"\nbody_memory_limit = %zu\n"
-	    "spool_dir = \"%s\"\nprogress_interval = %d\n", c->workers,
-	    c->pidfile, c->control, fallback_name(c->fallback),
+	fprintf(fp, "control_mode = \"%04o\"\n", (unsigned)c->control_mode);
+	print_str(fp, "metrics_listen", c->metrics ? c->metrics_listen.text :
+	    "");
+	print_str(fp, "state_file", c->state_file);
+	fprintf(fp, "history_hours = %d\nworkers = %d\n", c->history_hours,
+	    c->workers);
+	print_str(fp, "pidfile", c->pidfile);
+	print_str(fp, "control", c->control);
+	fprintf(fp, "fallback = \"%s\"\ndispatch = \"%s\"\n"
+	    "body_memory_limit = %zu\n", fallback_name(c->fallback),
 	    c->dispatch == DISPATCH_PARALLEL ? "parallel" : "sequential",
-	    c->body_memory_limit, c->spool_dir, c->progress_interval);
-	fprintf(fp, "detect = %s\ndetect_root = \"%s\"\n",
-	    c->detect ? "true" : "false", c->detect_root);
+	    c->body_memory_limit);
+	print_str(fp, "spool_dir", c->spool_dir);
+	fprintf(fp, "progress_interval = %d\ndetect = %s\n",
+	    c->progress_interval, c->detect ? "true" : "false");
+	print_str(fp, "detect_root", c->detect_root);
 	fprintf(fp, "disconnect_check = %s\ndisconnect_check_after = %d\n"
 	    "disconnect_check_interval = %d\nfallback_on_disconnect = \"%s\"\n",
 	    c->disconnect_check ? "true" : "false", c->disconnect_check_after,
 	    c->disconnect_check_interval,
 	    fallback_name(c->fallback_on_disconnect));
 	fprintf(fp, "mta = \"%s\"\n", choices[3][c->mta + 1]);
-	for (i = 0; i < c->ndns_servers; i++)
-		fprintf(fp, "%s\"%s\"%s", i == 0 ? "dns_servers = { " : ", ",
-		    c->dns_servers[i], i + 1 == c->ndns_servers ? " }\n" : "");
+	for (i = 0; i < c->ndns_servers; i++) {
+		fputs(i == 0 ? "dns_servers = { " : ", ", fp);
+		print_quoted(fp, c->dns_servers[i]);
+		fputs(i + 1 == c->ndns_servers ? " }\n" : "", fp);
+	}
 	for (i = 0; i < c->nconds; i++)
 		fprintf(fp, "condition \"%s\" {\n%s}\n", c->conds[i].name,
 		    c->conds[i].source);
@@ -1228,12 +1855,12 @@ conf_print(const struct conf *c, FILE *fp)
 		m = &c->milters[i];
 		if (m->detected != NULL)
 			fprintf(fp, "# detected: %s\n", m->detected);
-		fprintf(fp, "milter \"%s\" {\n\tsocket = \"%s\"\n", m->name,
-		    m->sock.text);
+		fprintf(fp, "milter \"%s\" {\n", m->name);
+		print_str(fp, "\tsocket", m->sock.text);
 		if (m->command != NULL)
-			fprintf(fp, "\tcommand = \"%s\"\n", m->command);
+			print_str(fp, "\tcommand", m->command);
 		if (m->user != NULL)
-			fprintf(fp, "\tuser = \"%s\"\n", m->user);
+			print_str(fp, "\tuser", m->user);
 		fprintf(fp, "\tenabled = %s\n\tevaluation = %s\n"
 		    "\tfallback = \"%s\"\n\tconnect_timeout = %d\n"
 		    "\tcommand_timeout = %d\n\teom_timeout = %d\n"

@@ -449,10 +449,16 @@ tmilter b -T body
 tmilter c -J eom
 tmilter d -S eom:3000
 port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Conditions no child uses, for show config.
 milterd_start ctl "metrics_listen = \"127.0.0.1:$port\"" \
     "$(child a)" "$(child b)" "$(child c evaluation=true)" \
     "$(child d eom_timeout=1 fallback=\"accept\")" \
-    "$(child e fallback=\"accept\")"
+    "$(child e fallback=\"accept\")" \
+    'condition "nets" { type = "network" # ours' \
+    '  networks = { "192.0.2.0/24", "2001:db8::/32" } }' \
+    'condition "mac" { type = "macro" macro = "{auth_authen}"' \
+    '  regex = "^a\\.b\"c$" }' \
+    'condition "busy" { type = "stress" threshold = 5 }'
 CTLSOCK=$TMP/md-ctl.ctl
 MDLOG=$TMP/md-ctl.err
 SOCK=unix:$TMP/md-ctl.sock
@@ -485,6 +491,28 @@ for re in '^milter "a" \{' '^milter "e" \{' '^grace_time = 60$' \
     '^	eom_timeout = 1$' '^	evaluation = true$' '^history_hours = 48$'; do
 	grep_ok "show-config $re" "$re" "$TMP/show.out"
 done
+# Conditions: what the file set, in its syntax (not every key of every
+# type); the whole output is a milterd.conf that means the same.
+cat >"$TMP/show-conds.want" <<'EOF'
+condition "nets" {
+	type = "network"
+	networks = { "192.0.2.0/24", "2001:db8::/32" }
+}
+condition "mac" {
+	type = "macro"
+	macro = "{auth_authen}"
+	regex = "^a\\.b\"c\$"
+}
+condition "busy" {
+	type = "stress"
+	threshold = 5
+}
+EOF
+sed -n '/^condition /,/^}/p' "$TMP/show.out" >"$TMP/show-conds.out"
+check show-config-conditions cmp "$TMP/show-conds.want" "$TMP/show-conds.out"
+"$BUILD/milterd" -n -f "$TMP/show.out" >"$TMP/show-n.out" 2>&1
+RC=$?
+rc_is show-config-loads 0
 
 # Refusals: unknown command, bad usage, unknown milter (1); no
 # arguments (2); no milterd behind the socket (3).

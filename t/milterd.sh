@@ -15,6 +15,36 @@ conf_bad check "$TMP/bad.conf"
 grep_ok check-line "bad.conf:1: socket \"tcp:1\": unknown socket type" "$TMP/check.out"
 printf 'milter "x" { socket = "unix:/x" }\n' >"$TMP/good.conf"
 check check-ok "$BUILD/milterd" -n -f "$TMP/good.conf"
+# Comments of each kind do not move the lines named, and every error
+# comes in the one run, in the file's order.
+cat >"$TMP/lines.conf" <<'EOF'
+# c1
+# c2
+// c3
+listen = "inet:10025@127.0.0.1" # at the end
+/* a block
+   of three lines */
+fallbak = "accept"
+milter "x" { # opening
+	# inside
+	socket = "tcp:1"
+	eom_timeout = soon
+}
+# after
+workers = -1
+EOF
+conf_bad lines "$TMP/lines.conf"
+cat >"$TMP/lines.want" <<EOF
+$TMP/lines.conf:7: no such option 'fallbak'
+$TMP/lines.conf:10: socket "tcp:1": unknown socket type (unix:, local:, inet:, inet6:)
+$TMP/lines.conf:11: eom_timeout "soon": expected a number
+$TMP/lines.conf:14: workers -1: out of range
+$TMP/lines.conf: configuration has errors
+EOF
+check lines-all-errors cmp "$TMP/lines.want" "$TMP/lines.out"
+# A file that cannot be read: why.
+conf_bad unreadable "$TMP"
+grep_ok unreadable-why "^$TMP: cannot read the configuration: Is a directory\$" "$TMP/unreadable.out"
 
 # Two children: a rejects one recipient, adds a header, replaces the
 # body; b must see a's header and body, and not the rejected recipient.

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <criterion/criterion.h>
 #include <limits.h>
@@ -780,6 +781,26 @@ Test(cond, postfix_process_limit)
 	cr_assert_eq(cond_postfix_limit("/nonexistent", &limit, err,
 	    sizeof(err)), -1);
 	cr_assert(strstr(err, "/nonexistent/master.cf") != NULL, "%s", err);
+}
+
+/* A main.cf that cannot be read is an error that says why, not 100. */
+Test(cond, postfix_unreadable_main_cf)
+{
+	char		dir[64], path[PATH_MAX], want[PATH_MAX + 32],
+			err[256];
+	uint64_t	limit = 0;
+
+	postfix_dir(dir,
+	    "smtp      inet  n       -       y       -       -       smtpd\n",
+	    "");
+	snprintf(path, sizeof(path), "%s/main.cf", dir);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	cr_assert_eq(cond_postfix_limit(dir, &limit, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: Is a directory", path);
+	cr_assert_str_eq(err, want);
+	rmdir(path);
+	postfix_dir_rm(dir);
 }
 
 /* dnsbl: the names looked up (RFC 5782) and the zones' patterns. */

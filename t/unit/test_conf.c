@@ -127,10 +127,12 @@ Test(conf, every_key)
 }
 
 /* Each bad file, and the errors it must give, every one with its line. */
-static const struct {
+struct bad_row {
 	const char	*text;
 	const char	*errors;
-} bad[] = {
+};
+
+static const struct bad_row bad[] = {
 	{ "fallback = \"maybe\"\n",
 	  ":1: fallback \"maybe\": expected accept, tempfail or reject\n" },
 	{ "\n\nlisten = \"tcp:1\"\n",
@@ -139,7 +141,8 @@ static const struct {
 	{ "milter \"a\" {\n  fallback = \"reject\"\n}\n",
 	  ":3: milter \"a\": no socket\n" },
 	{ "milter \"a\" { socket = \"/a\" }\nmilter \"a\" { socket = \"/b\" }\n",
-	  ":2: found duplicate title 'a'\n" },
+	  ":2: milter \"a\": a second section of that name (the first is on "
+	  "line 1)\n" },
 	{ "mta = \"exim\"\ndns_servers = { \"nameserver\" }\n",
 	  ":1: mta \"exim\": expected auto or postfix or sendmail\n"
 	  ":2: dns_servers \"nameserver\": expected an address, or "
@@ -196,7 +199,7 @@ static const struct {
 	  ":2: chroot \"/etc/passwd\": not a directory\n"
 	  ":3: chroot \"var/empty\": expected an absolute path\n" },
 	{ "\nmilter \"a\" {\n socket = \"/a\"\n command = \"/bin/true\"\n}\n",
-	  ":5: milter \"a\": command without user: set user to the account "
+	  ":4: milter \"a\": command without user: set user to the account "
 	  "the command runs as\n" },
 	{ "milter \"a\" { socket = \"/a\" command = \"/bin/true\"\n"
 	  " user = \"no-such-user-here\" }\n",
@@ -208,23 +211,136 @@ static const struct {
 	  "user, or set allow_root_command = true\n" },
 };
 
-Test(conf, errors_name_file_and_line)
+/* Each text of a table is refused with its errors, path prefixed. */
+static void
+expect_errors(const struct bad_row *rows, size_t n)
 {
-	char		 want[2048], *p;
+	char		 want[4096], *p;
 	const char	*e;
 	size_t		 i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cr_assert_null(load(bad[i].text), "row %zu accepted", i);
+	for (i = 0; i < n; i++) {
+		cr_assert_null(load(rows[i].text), "row %zu accepted", i);
 		/* Every expected line, prefixed by the path. */
 		want[0] = '\0';
-		for (e = bad[i].errors; *e != '\0'; e = p + 1) {
+		for (e = rows[i].errors; *e != '\0'; e = p + 1) {
 			p = strchr(e, '\n');
 			strcat(want, path);
 			strncat(want, e, (size_t)(p - e + 1));
 		}
 		cr_assert_str_eq(errbuf, want, "row %zu", i);
 	}
+}
+
+Test(conf, errors_name_file_and_line)
+{
+	expect_errors(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+/*
+ * Comments of every kind anywhere: the line named is the error's own
+ * (libconfuse 3.3 alone counted a # comment's line three times).
+ */
+static const struct bad_row commented[] = {
+	{ "# c1\n# c2\n# c3\nlisten = \"inet:10025@127.0.0.1\"\n"
+	  "fallbak = \"accept\"\n",
+	  ":5: no such option 'fallbak'\n" },
+	{ "// a\n//// b\nworkers = -1\n",
+	  ":3: workers -1: out of range\n" },
+	{ "/* a\n b\n c */\nworkers = -1\n",
+	  ":4: workers -1: out of range\n" },
+	{ "/* a */ /* b */\n/* c\n*/ workers = -1\n",
+	  ":3: workers -1: out of range\n" },
+	{ "workers = 1 # x\ngrace_time = 2 // y\nlaunch_wait = 0 /* z */\n",
+	  ":3: launch_wait 0: expected 1 to 86400 seconds\n" },
+	{ "# before\nmilter \"a\" { # open\n  # inside\n  socket = \"/a\" // s\n"
+	  "  /* block\n   */\n  eom_timeout = 0\n} # close\n# after\n"
+	  "fallback = \"x\"\n",
+	  ":7: eom_timeout 0: expected 1 to 86400 seconds\n"
+	  ":10: fallback \"x\": expected accept, tempfail or reject\n" },
+	{ "listen = { # first\n  \"unix:/a\", // c\n  /* c */ \"tcp:1\" # c\n"
+	  "}\n# c\nworkers = -1\n",
+	  ":3: listen \"tcp:1\": unknown socket type (unix:, local:, inet:, "
+	  "inet6:)\n"
+	  ":6: workers -1: out of range\n" },
+	{ "# c\nsocket_mode = \"#1\"\n# c\ncontrol_mode = '//2'\n",
+	  ":2: socket_mode \"#1\": expected an octal mode such as 0660\n"
+	  ":4: control_mode \"//2\": expected an octal mode such as 0660\n" },
+	{ "# a\npidfile = \"a # b\nc\"\n// d\nworkers = -1\n",
+	  ":5: workers -1: out of range\n" },
+	{ "# a\n# b\ncondition \"c\" {\n  # x\n  type = \"network\"\n}\n",
+	  ":6: condition \"c\": no networks\n" },
+	{ "# a\n# b\nmilter \"a\" {\n  socket = \"/a\"\n  # c\n"
+	  "  conditions = { \"nope\" } # d\n}\n",
+	  ":6: milter \"a\": no condition \"nope\"\n" },
+	/* A condition's error is on its key's line, a missing key's at }. */
+	{ "condition \"n\" {\n  type = \"network\"\n  # c\n"
+	  "  networks = { \"10.0.0.0/33\" }\n}\ncondition \"s\" { # c\n"
+	  "  type = \"s25r\"\n  allow = { \"(\" }\n}\n"
+	  "condition \"none\" {\n  type = \"network\"\n}\n"
+	  "condition \"d\" {\n  type = \"dnsbl\"\n  zones = { \"a.b\" }\n"
+	  "  timeout = 0 // c\n}\ncondition \"t\" {\n  type = \"bogus\"\n}\n",
+	  ":4: condition \"n\": \"10.0.0.0/33\": expected an address, a "
+	  "network such as 192.0.2.0/24, or local\n"
+	  ":8: condition \"s\": allow \"(\": Unmatched ( or \\(\n"
+	  ":12: condition \"none\": no networks\n"
+	  ":16: condition \"d\": timeout 0: expected 1 to 60 seconds\n"
+	  ":19: condition \"t\": type: expected network, authenticated, "
+	  "s25r, sender, recipient, macro, stress, dnsbl or lua\n" },
+	{ "# c\nmilter \"a b\" {\n  socket = \"/a\"\n}\n",
+	  ":2: milter \"a b\": a name is 1 to 64 characters without blanks, "
+	  "quotes or backslashes\n" },
+	{ "# a\nworkers = 1\n/* open\n\n",
+	  ":3: a /* comment that is not closed: close it with */\n" },
+	{ "# a\n# b\n}\n",
+	  ":3: unexpected closing brace\n" },
+};
+
+Test(conf, comments_keep_lines)
+{
+	expect_errors(commented, sizeof(commented) / sizeof(commented[0]));
+}
+
+/* Unknown keys, bad values and semantic errors: all of them, in order. */
+static const struct bad_row several[] = {
+	{ "workers = abc\nfoo = 1\nmilter \"a\" {\n  socket = \"tcp:1\"\n"
+	  "  bar { x = 1 }\n  enabled = maybe\n  conditions = { \"c\" }\n}\n"
+	  "fallbak = \"x\"\nmta = \"exim\"\nlisten = {\n  \"tcp:2\",\n"
+	  "  \"tcp:3\"\n}\n",
+	  ":1: workers \"abc\": expected a number\n"
+	  ":2: no such option 'foo'\n"
+	  ":4: socket \"tcp:1\": unknown socket type (unix:, local:, inet:, "
+	  "inet6:)\n"
+	  ":5: milter \"a\": no such option 'bar'\n"
+	  ":6: enabled \"maybe\": expected true or false\n"
+	  ":7: milter \"a\": no condition \"c\"\n"
+	  ":9: no such option 'fallbak'\n"
+	  ":10: mta \"exim\": expected auto or postfix or sendmail\n"
+	  ":12: listen \"tcp:2\": unknown socket type (unix:, local:, inet:, "
+	  "inet6:)\n"
+	  ":13: listen \"tcp:3\": unknown socket type (unix:, local:, inet:, "
+	  "inet6:)\n" },
+	/* A list may end with a comma; the scan follows. */
+	{ "listen = { \"unix:/a\", }\nfoo = 1\nworkers = -1\nbar = 2\n",
+	  ":2: no such option 'foo'\n"
+	  ":3: workers -1: out of range\n"
+	  ":4: no such option 'bar'\n" },
+	/* A second section of a name is said, and the parse goes on. */
+	{ "condition \"c\" { type = \"authenticated\" }\n"
+	  "condition \"c\" {\n  type = \"x\"\n}\nworkers = -1\n",
+	  ":2: condition \"c\": a second section of that name (the first is "
+	  "on line 1)\n"
+	  ":5: workers -1: out of range\n" },
+	/* A syntax error ends the parse; what came before is said. */
+	{ "foo = 1\nworkers = x\nlisten = { \"/a\" { }\nbar = 2\n",
+	  ":1: no such option 'foo'\n"
+	  ":2: workers \"x\": expected a number\n"
+	  ":3: unexpected token '{'\n" },
+};
+
+Test(conf, every_error_in_one_run)
+{
+	expect_errors(several, sizeof(several) / sizeof(several[0]));
 }
 
 Test(conf, missing_file)
@@ -236,7 +352,7 @@ Test(conf, missing_file)
 	cr_assert_null(conf_load("/nonexistent/milterd.conf", errfp));
 	fclose(errfp);
 	cr_assert_str_eq(errbuf, "/nonexistent/milterd.conf: cannot read the "
-	    "file\n");
+	    "configuration: No such file or directory\n");
 }
 
 Test(conf, print_is_loadable)
@@ -295,4 +411,95 @@ Test(conf, start_checks_pass)
 
 	cr_assert_not_null(c, "%s", errbuf);
 	conf_free(c);
+}
+
+/*
+ * The files conditions read: their errors name the line of the key that
+ * names the file, and the line in the file; a file that cannot be read
+ * says why.
+ */
+Test(conf, condition_files_lines_and_reasons)
+{
+	char	dir[] = "/tmp/milterd-conf-files-XXXXXX", text[2048],
+		want[2048], list[300], lua[300];
+	FILE	*fp;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(list, sizeof(list), "%s/senders", dir);
+	snprintf(lua, sizeof(lua), "%s/check.lua", dir);
+	cr_assert_not_null(fp = fopen(list, "w"));
+	fputs("# ours\n# and theirs\n@example.org # c\nbad\n", fp);
+	fclose(fp);
+	cr_assert_not_null(fp = fopen(lua, "w"));
+	fputs("-- a\n-- b\nlocal x = = 1\n", fp);
+	fclose(fp);
+	snprintf(text, sizeof(text),
+	    "# one\n# two\ncondition \"s\" {\n  # type\n  type = \"sender\"\n"
+	    "  file = \"%s\" // list\n}\n/* lua\n */\ncondition \"l\" {\n"
+	    "  type = \"lua\" script = \"%s\"\n}\n# dir\ncondition \"d\" {\n"
+	    "  type = \"recipient\"\n  file = \"%s\"\n}\n", list, lua, dir);
+	cr_assert_null(load(text));
+	snprintf(want, sizeof(want),
+	    "%s:6: condition \"s\": %s:4: \"bad\": expected @domain, user@ or "
+	    "user@domain\n"
+	    "%s:11: condition \"l\": %s:3: unexpected symbol near '='\n"
+	    "%s:16: condition \"d\": %s: Is a directory\n",
+	    path, list, path, lua, path, dir);
+	cr_assert_str_eq(errbuf, want);
+	unlink(list);
+	unlink(lua);
+	rmdir(dir);
+}
+
+/* c printed; free() it. */
+static char *
+printed(const struct conf *c)
+{
+	char	*text = NULL;
+	size_t	 len = 0;
+	FILE	*fp;
+
+	cr_assert_not_null(fp = open_memstream(&text, &len));
+	conf_print(c, fp);
+	fclose(fp);
+	return text;
+}
+
+/*
+ * Conditions print what the file set, in its syntax; every string has
+ * its quotes, '\' and '$' escaped; printed, loaded and printed again,
+ * the same text.
+ */
+Test(conf, print_conditions_as_set)
+{
+	struct conf	*c, *again;
+	char		*text, *text2;
+
+	c = load("condition \"n\" { type = \"network\" networks = "
+	    "{ \"192.0.2.0/24\" } }\ncondition \"s\" {\n  type = \"sender\"\n"
+	    "  list = { \"a\\\"\\${b}\\\\c@example.org\" } # c\n}\n"
+	    "condition \"m\" { type = \"macro\" macro = \"{x}\" "
+	    "regex = \"^a\\\\.b$\" }\n"
+	    "milter \"a\" { socket = \"/a\" conditions = { \"n\", \"!s\" } "
+	    "command = \"/bin/x -a \\\"b c\\\"\" user = \"nobody\" }\n"
+	    "spool_dir = \"/tmp/a\\\"b\\${c}\\\\\"\n");
+	cr_assert_not_null(c, "%s", errbuf);
+	text = printed(c);
+	cr_assert_not_null(strstr(text, "condition \"n\" {\n"
+	    "\ttype = \"network\"\n\tnetworks = { \"192.0.2.0/24\" }\n}\n"
+	    "condition \"s\" {\n\ttype = \"sender\"\n"
+	    "\tlist = { \"a\\\"\\${b}\\\\c@example.org\" }\n}\n"
+	    "condition \"m\" {\n\ttype = \"macro\"\n\tmacro = \"{x}\"\n"
+	    "\tregex = \"^a\\\\.b\\$\"\n}\n"), "%s", text);
+	cr_assert_null(strstr(text, "percent"), "%s", text);
+	cr_assert_not_null(again = load(text), "%s\n%s", errbuf, text);
+	text2 = printed(again);
+	cr_assert_str_eq(text, text2);
+	cr_assert_str_eq(again->conds[1].list[0], "a\"${b}\\c@example.org");
+	cr_assert_str_eq(again->milters[0].command, "/bin/x -a \"b c\"");
+	cr_assert_str_eq(again->spool_dir, "/tmp/a\"b${c}\\");
+	conf_free(again);
+	conf_free(c);
+	free(text);
+	free(text2);
 }
