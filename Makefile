@@ -46,10 +46,10 @@ SAN		 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 CODEC_SRCS	 = src/milter.c src/message.c src/spool.c
 COMMON_SRCS	 = $(CODEC_SRCS) src/log.c src/util.c
 HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
-		   src/util.h src/conf.h src/conn.h src/macros.h src/merge.h \
-		   src/milterd.h src/launch.h src/session.h src/child.h \
-		   src/stats.h src/history.h src/conncheck.h src/detect.h \
-		   src/cond.h src/dns.h
+		   src/util.h src/conf.h src/conn.h src/ctl.h src/macros.h \
+		   src/merge.h src/milterd.h src/launch.h src/session.h \
+		   src/child.h src/stats.h src/history.h src/conncheck.h \
+		   src/detect.h src/cond.h src/dns.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/proc.c src/session.c src/child.c src/conn.c \
 		   src/conf.c src/macros.c src/merge.c src/control.c \

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "ctl.h"
 #include "detect.h"
 #include "log.h"
 
@@ -205,7 +206,7 @@ static cfg_opt_t opts[] = {
 	CFG_BOOL("allow_root_command",	cfg_false,	CFGF_NONE),
 	CFG_INT("launch_wait",		10,		CFGF_NONE),
 	CFG_STR("pidfile",		"/var/run/milterd.pid", CFGF_NONE),
-	CFG_STR("control",	"/var/run/milterd/control.sock", CFGF_NONE),
+	CFG_STR("control",	CTL_SOCKET,	CFGF_NONE),
 	CFG_STR("control_mode",		"0600",		CFGF_NONE),
 	CFG_STR("metrics_listen",	"",		CFGF_NONE),
 	CFG_STR("state_file",	"/var/lib/milterd/history", CFGF_NONE),

@@ -19,16 +19,7 @@
  * control socket milterctl speaks to, the Prometheus endpoint, and the
  * per-minute history with its state file.
  *
- * The control protocol (version 1), over a unix stream socket, one
- * request and one reply per connection:
- *
- *	request: a 4-byte big-endian length, then that many bytes of
- *	         NUL-terminated words: "milterd-control/1", the format
- *	         ("text" or "json"), the command and its arguments;
- *	reply:   a 4-byte big-endian length, then "ok\n" or "error\n"
- *	         followed by the output.
- *
- * A client gets CTL_TIMEOUT seconds to send its request.  The metrics
+ * The control protocol is in ctl.h.  A client gets CTL_TIMEOUT seconds to send its request.  The metrics
  * endpoint answers one HTTP/1.0 GET per connection.
  */
 
@@ -48,15 +39,13 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "ctl.h"
 #include "history.h"
 #include "log.h"
 #include "milterd.h"
 #include "stats.h"
 #include "util.h"
 
-#define CTL_VERSION	"milterd-control/1"
-#define CTL_MAX_REQUEST	4096
-#define CTL_MAX_ARGS	8
 #define CTL_MAX_CLIENTS	32
 #define CTL_TIMEOUT	10	/* seconds for a request */
 #define SAVE_MINUTES	10	/* the state file is written this often */

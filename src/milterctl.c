@@ -34,12 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "history.h"
 #include "log.h"
 #include "util.h"
 
-#define CTL_VERSION	"milterd-control/1"
-#define CTL_SOCKET	"/var/run/milterd/control.sock"
 #define CTL_MAX_REPLY	(256 * 1024 * 1024)
 #define CTL_WAIT	60	/* seconds for a reply */
 
@@ -116,14 +115,15 @@ request(const char *path, int json, int argc, char **argv, char **out,
 	struct sockspec	 sp;
 	struct timeval	 tv = { CTL_WAIT, 0 };
 	uint8_t		 hdr[4];
-	char		 req[4096], err[256], *buf, *nl;
+	char		 req[CTL_MAX_REQUEST], err[256], *buf, *nl;
 	size_t		 len = 0, n;
 	int		 fd, i, ok;
 
 	n = (size_t)snprintf(req, sizeof(req), "%s%c%s%c", CTL_VERSION, 0,
 	    json ? "json" : "text", 0);
 	for (i = 0; i < argc; i++) {
-		if (n + strlen(argv[i]) + 1 > sizeof(req)) {
+		if (n + strlen(argv[i]) + 1 > sizeof(req) ||
+		    i + 2 >= CTL_MAX_ARGS) {
 			fprintf(stderr, "%s: request too long\n", __progname);
 			return -1;
 		}
