@@ -1584,12 +1584,19 @@ add_detected(struct conf *c, FILE *errfp)
 			continue;
 		}
 		if ((mc->name = strdup(d[i].name)) == NULL ||
-		    (mc->command = strdup(d[i].command)) == NULL ||
-		    (mc->user = strdup("root")) == NULL ||
 		    asprintf(&mc->detected, "%s; socket: %s",
 		    d[i].service_note, d[i].socket_note) == -1)
 			fatal("%s: strdup", __func__);
-		mc->launchable = mc->enabled = 1;
+		/*
+		 * The service manager's command runs as root: without
+		 * allow_root_command the launcher would refuse every launch.
+		 */
+		if (c->allow_root_command && ((mc->command =
+		    strdup(d[i].command)) == NULL || (mc->user =
+		    strdup("root")) == NULL))
+			fatal("%s: strdup", __func__);
+		mc->launchable = mc->command != NULL;
+		mc->enabled = 1;
 		mc->fallback = FALLBACK_TEMPFAIL;
 		mc->connect_timeout = mc->command_timeout = 10;
 		mc->eom_timeout = EOM_TIMEOUT;

@@ -62,8 +62,26 @@ enum layout {
 	LAYOUT_OPENBSD
 };
 
+/*
+ * A milter's place in the chain milterd -D suggests, lowest first:
+ * cheap envelope refusals, then the checks DMARC builds on, DMARC,
+ * then the content scanners; a milter detected by its unit alone comes
+ * after all of these, its role unknown.
+ */
+enum rank {
+	RANK_GREYLIST = 10,
+	RANK_SPF = 20,
+	RANK_DKIM = 30,
+	RANK_DMARC = 40,
+	RANK_VIRUS = 50,
+	RANK_SPAM = 60,
+	RANK_UNKNOWN = 90
+};
+
 static const struct known {
-	const char	*name;		/* milterd's, and the Linux service */
+	const char	*name;		/* the Linux service */
+	const char	*milterd;	/* milterd's: etc/milterd.conf's */
+	enum rank	 rank;
 	const char	*freebsd;	/* rc.d script */
 	const char	*rcvar;		/* its rc.conf prefix */
 	const char	*openbsd;	/* rc.d script, flags prefix */
@@ -74,37 +92,46 @@ static const struct known {
 	const char	*fallback;	/* when nothing says */
 	const char	*with_postfix;	/* the same, Postfix installed */
 } known[] = {
-	{ "amavisd-milter", "amavisd-milter", "amavisd_milter",
+	{ "amavisd-milter", "amavisd-milter", RANK_SPAM,
+	  "amavisd-milter", "amavisd_milter",
 	  "amavisd_milter", "-s", NULL, NULL, SYN_WORDS, NULL, NULL },
-	{ "clamav-milter", "clamav-milter", "clamav_milter", "clamav_milter",
+	{ "clamav-milter", "clamav-milter", RANK_VIRUS,
+	  "clamav-milter", "clamav_milter", "clamav_milter",
 	  NULL, "etc/clamav/clamav-milter.conf etc/mail/clamav-milter.conf "
 	  "usr/local/etc/clamav-milter.conf etc/clamav-milter.conf",
 	  "MilterSocket", SYN_WORDS, NULL, NULL },
-	{ "dkimpy-milter", "dkimpy-milter", "dkimpy_milter", "dkimpy_milter",
+	{ "dkimpy-milter", "dkimpy-milter", RANK_DKIM,
+	  "dkimpy-milter", "dkimpy_milter", "dkimpy_milter",
 	  NULL, "etc/dkimpy-milter/dkimpy-milter.conf "
 	  "usr/local/etc/dkimpy-milter/dkimpy-milter.conf", "Socket",
 	  SYN_WORDS, NULL, NULL },
-	{ "milter-greylist", "milter-greylist", "miltergreylist",
+	{ "milter-greylist", "milter-greylist", RANK_GREYLIST,
+	  "milter-greylist", "miltergreylist",
 	  "milter_greylist", "-p", "etc/milter-greylist/greylist.conf "
 	  "etc/mail/greylist.conf usr/local/etc/mail/greylist.conf",
 	  "socket", SYN_GREYLIST, NULL, NULL },
-	{ "opendkim", "milter-opendkim", "milteropendkim", "opendkim", "-p",
+	{ "opendkim", "opendkim", RANK_DKIM,
+	  "milter-opendkim", "milteropendkim", "opendkim", "-p",
 	  "etc/opendkim.conf etc/opendkim/opendkim.conf "
 	  "usr/local/etc/mail/opendkim.conf etc/mail/opendkim.conf",
 	  "Socket", SYN_WORDS, NULL, NULL },
-	{ "opendmarc", "opendmarc", "opendmarc", "opendmarc", "-p",
+	{ "opendmarc", "opendmarc", RANK_DMARC,
+	  "opendmarc", "opendmarc", "opendmarc", "-p",
 	  "etc/opendmarc.conf etc/opendmarc/opendmarc.conf "
 	  "usr/local/etc/mail/opendmarc.conf", "Socket", SYN_WORDS, NULL, NULL },
-	{ "pyspf-milter", "pyspf-milter", "pyspf_milter", "pyspf_milter",
+	{ "pyspf-milter", "pyspf-milter", RANK_SPF,
+	  "pyspf-milter", "pyspf_milter", "pyspf_milter",
 	  NULL, "etc/pyspf-milter/pyspf-milter.conf "
 	  "usr/local/etc/pyspf-milter/pyspf-milter.conf", "Socket",
 	  SYN_EQUALS, NULL, NULL },
-	{ "rspamd", "rspamd", "rspamd", "rspamd", NULL,
+	{ "rspamd", "rspamd", RANK_SPAM,
+	  "rspamd", "rspamd", "rspamd", NULL,
 	  "etc/rspamd/local.d/worker-proxy.inc "
 	  "usr/local/etc/rspamd/local.d/worker-proxy.inc "
 	  "etc/rspamd/worker-proxy.inc usr/local/etc/rspamd/worker-proxy.inc",
 	  "bind_socket", SYN_RSPAMD, "localhost:11332", NULL },
-	{ "spamass-milter", "spamass-milter", "spamass_milter",
+	{ "spamass-milter", "spamass", RANK_SPAM,
+	  "spamass-milter", "spamass_milter",
 	  "spamass_milter", "-p", NULL, NULL, SYN_WORDS,
 	  "/var/run/spamass/spamass.sock",
 	  /* Debian's init script, when /usr/sbin/postfix is there. */
@@ -152,8 +179,8 @@ static int	initd_enabled(struct run *, const char *, char *, size_t);
 static int	find_unit(struct run *, const char *, char *, size_t);
 static int	read_unit(struct run *, const char *, const char *,
 		    struct vars *);
-static void	add(struct run *, const char *, const char *, const char *,
-		    const char *, const char *);
+static void	add(struct run *, const char *, enum rank, const char *,
+		    const char *, const char *, const char *);
 static void	detect_linux(struct run *, struct vars *);
 static void	detect_unknown_units(struct run *, struct vars *);
 static void	detect_freebsd(struct run *, struct vars *);
@@ -161,7 +188,7 @@ static void	detect_openbsd(struct run *, struct vars *);
 static void	socket_of(struct run *, const struct known *,
 		    const struct vars *, const char *, const char *,
 		    const char *);
-static int	by_name(const void *, const void *);
+static int	by_rank(const void *, const void *);
 
 static void
 warn(struct run *r, const char *file, int line, const char *fmt, ...)
@@ -497,7 +524,7 @@ conf_socket(struct run *r, const struct known *k, char *out, size_t len,
 			fclose(fp);
 			return -2;
 		}
-		snprintf(note, notelen, "%s in %s:%d", k->key, f, lineno);
+		snprintf(note, notelen, "%s in /%s:%d", k->key, f, lineno);
 		fclose(fp);
 		return 0;
 	}
@@ -629,7 +656,7 @@ read_unit(struct run *r, const char *rel, const char *read_already,
 }
 
 static void
-add(struct run *r, const char *name, const char *socket,
+add(struct run *r, const char *name, enum rank rank, const char *socket,
     const char *command, const char *service_note, const char *socket_note)
 {
 	struct detected	*d;
@@ -646,6 +673,7 @@ add(struct run *r, const char *name, const char *socket,
 	d = &r->found[r->nfound++];
 	memset(d, 0, sizeof(*d));
 	strlcpy(d->name, name, sizeof(d->name));
+	d->rank = rank;
 	strlcpy(d->socket, socket, sizeof(d->socket));
 	strlcpy(d->command, command, sizeof(d->command));
 	strlcpy(d->service_note, service_note, sizeof(d->service_note));
@@ -675,23 +703,26 @@ socket_of(struct run *r, const struct known *k, const struct vars *v,
 		    strcmp(name + n - 7, "_socket") == 0)) &&
 		    v->value[i][0] != '\0' && to_spec(v->value[i], sock,
 		    sizeof(sock)) == 0) {
-			snprintf(note, sizeof(note), "%s in %s:%d", name,
+			snprintf(note, sizeof(note), "%s in /%s:%d", name,
 			    v->file[i], v->line[i]);
-			add(r, k->name, sock, command, service_note, note);
+			add(r, k->milterd, k->rank, sock, command, service_note,
+			    note);
 			return;
 		}
 	}
 	for (i = 0; k->opt != NULL && v != NULL && i < v->n; i++)
 		if (option_socket(v->value[i], k->opt, sock, sizeof(sock),
 		    &which) == 0) {
-			snprintf(note, sizeof(note), "%s %s in %s:%d",
+			snprintf(note, sizeof(note), "%s %s in /%s:%d",
 			    v->name[i], which, v->file[i], v->line[i]);
-			add(r, k->name, sock, command, service_note, note);
+			add(r, k->milterd, k->rank, sock, command, service_note,
+			    note);
 			return;
 		}
 	if ((rc = conf_socket(r, k, sock, sizeof(sock), note,
 	    sizeof(note))) == 0) {
-		add(r, k->name, sock, command, service_note, note);
+		add(r, k->milterd, k->rank, sock, command, service_note,
+		    note);
 		return;
 	}
 	postfix = k->with_postfix != NULL && r->layout == LAYOUT_DEBIAN &&
@@ -700,11 +731,12 @@ socket_of(struct run *r, const struct known *k, const struct vars *v,
 	    k->with_postfix : k->fallback, sock, sizeof(sock)) == 0) {
 		if (defaults != NULL && exists(r, defaults))
 			snprintf(note, sizeof(note), "default%s (no SOCKET in "
-			    "%s)", postfix ? " with Postfix" : "", defaults);
+			    "/%s)", postfix ? " with Postfix" : "", defaults);
 		else
 			snprintf(note, sizeof(note), "default%s",
 			    postfix ? " with Postfix" : "");
-		add(r, k->name, sock, command, service_note, note);
+		add(r, k->milterd, k->rank, sock, command, service_note,
+		    note);
 	} else if (rc == -1)
 		warn(r, k->name, 0, "enabled, but nothing names its socket");
 }
@@ -732,8 +764,8 @@ detect_linux(struct run *r, struct vars *v)
 				continue;
 			bad = read_vars(r, rel, v, 0);
 			bad += read_unit(r, unit, rel, v);
-			snprintf(note, sizeof(note), "systemd unit %s, enabled "
-			    "(%s)", unit, link);
+			snprintf(note, sizeof(note), "systemd unit /%s, "
+			    "enabled (/%s)", unit, link);
 			snprintf(command, sizeof(command), "%s start %s",
 			    r->layout == LAYOUT_REDHAT ? "/usr/bin/systemctl" :
 			    "/bin/systemctl", k->name);
@@ -743,8 +775,8 @@ detect_linux(struct run *r, struct vars *v)
 			    link, sizeof(link)))
 				continue;
 			bad = read_vars(r, rel, v, 0);
-			snprintf(note, sizeof(note), "init script %s, enabled "
-			    "(%s)", unit, link);
+			snprintf(note, sizeof(note), "init script /%s, "
+			    "enabled (/%s)", unit, link);
 			snprintf(command, sizeof(command),
 			    "/usr/sbin/service %s start", k->name);
 		}
@@ -795,14 +827,14 @@ detect_unknown_units(struct run *r, struct vars *v)
 			    option_socket(exec, NULL, sock, sizeof(sock),
 			    &which) == -1)
 				continue;
-			snprintf(note, sizeof(note), "systemd unit %s, enabled "
-			    "(%s)", unit, link);
-			snprintf(snote, sizeof(snote), "ExecStart %s in %s:%d",
+			snprintf(note, sizeof(note), "systemd unit /%s, "
+			    "enabled (/%s)", unit, link);
+			snprintf(snote, sizeof(snote), "ExecStart %s in /%s:%d",
 			    which, v->file[idx], v->line[idx]);
 			snprintf(command, sizeof(command), "%s start %s",
 			    r->layout == LAYOUT_REDHAT ? "/usr/bin/systemctl" :
 			    "/bin/systemctl", name);
-			add(r, name, sock, command, note, snote);
+			add(r, name, RANK_UNKNOWN, sock, command, note, snote);
 		}
 		closedir(d);
 	}
@@ -841,8 +873,8 @@ detect_freebsd(struct run *r, struct vars *v)
 		if (bad > 0 || (val = vars_get(v, var, &idx)) == NULL ||
 		    strcasecmp(val, "YES") != 0)
 			continue;
-		snprintf(note, sizeof(note), "rc script usr/local/etc/rc.d/%s, "
-		    "enabled (%s in %s:%d)", k->freebsd, var, v->file[idx],
+		snprintf(note, sizeof(note), "rc script /usr/local/etc/rc.d/%s, "
+		    "enabled (%s in /%s:%d)", k->freebsd, var, v->file[idx],
 		    v->line[idx]);
 		snprintf(command, sizeof(command), "/usr/sbin/service %s start",
 		    k->freebsd);
@@ -890,8 +922,8 @@ detect_openbsd(struct run *r, struct vars *v)
 		snprintf(rel, sizeof(rel), "etc/rc.d/%s", k->openbsd);
 		if (w == NULL || !exists(r, rel))
 			continue;
-		snprintf(note, sizeof(note), "rc script %s, enabled "
-		    "(pkg_scripts in %s:%d)", rel, v->file[at], v->line[at]);
+		snprintf(note, sizeof(note), "rc script /%s, enabled "
+		    "(pkg_scripts in /%s:%d)", rel, v->file[at], v->line[at]);
 		snprintf(command, sizeof(command), "/usr/sbin/rcctl start %s",
 		    k->openbsd);
 		own->n = 0;
@@ -904,15 +936,20 @@ detect_openbsd(struct run *r, struct vars *v)
 	free(own);
 }
 
+/* The suggested chain order, then the name. */
 static int
-by_name(const void *a, const void *b)
+by_rank(const void *a, const void *b)
 {
-	return strcmp(((const struct detected *)a)->name,
-	    ((const struct detected *)b)->name);
+	const struct detected	*da = a, *db = b;
+
+	if (da->rank != db->rank)
+		return da->rank < db->rank ? -1 : 1;
+	return strcmp(da->name, db->name);
 }
 
 /*
- * What is installed and enabled under root, sorted by name, into
+ * What is installed and enabled under root, in the chain order
+ * milterd -D suggests (see by_rank), into
  * *found (free() it).  Warnings go to warnfp (NULL: the log).  -1 only
  * when memory runs out.
  */
@@ -954,22 +991,64 @@ detect_run(const char *root, struct detected **found, size_t *nfound,
 		return -1;
 	}
 	if (r.nfound > 0)
-		qsort(r.found, r.nfound, sizeof(*r.found), by_name);
+		qsort(r.found, r.nfound, sizeof(*r.found), by_rank);
 	*found = r.found;
 	*nfound = r.nfound;
 	return 0;
 }
 
-/* As milter sections, each with where its facts came from. */
+/*
+ * As milter sections, each with where its facts came from, that work
+ * as they are when pasted into milterd.conf: in a chain order that
+ * makes sense (the order of the sections is the chain), and without a
+ * root command the launcher would refuse (allow_root_command is false
+ * by default), so the command is there commented out.
+ */
 void
 detect_print(FILE *fp, const struct detected *d, size_t n)
 {
 	size_t	i;
 
+	if (n == 0) {
+		fprintf(fp, "# milterd -D: no enabled milter found.\n");
+		return;
+	}
+	fputs("# Milters found by milterd -D.  The order of the sections is "
+	    "the chain:\n"
+	    "# milterd asks them in this order, as the MTA asks the milters "
+	    "of its\n"
+	    "# own list.  The order below is a default: greylisting first "
+	    "(cheap\n"
+	    "# refusals), SPF and DKIM verification, then DMARC, which "
+	    "needs their\n"
+	    "# results, then virus and spam scanners, then milters of "
+	    "unknown role\n"
+	    "# (check their place).  Signing belongs last, so that the "
+	    "signature\n"
+	    "# covers what the milters before it change.  OpenDKIM "
+	    "verifies and\n"
+	    "# signs in one process; it is placed before DMARC for its "
+	    "verification,\n"
+	    "# so a message it signs is signed before the milters after it "
+	    "change\n"
+	    "# it: headers they add are not covered, and a change to a "
+	    "signed\n"
+	    "# header or to the body breaks the signature.  To sign last, "
+	    "run a\n"
+	    "# second OpenDKIM that only signs (Mode s) in a section at "
+	    "the end, and\n"
+	    "# let this one only verify (Mode v).\n"
+	    "#\n"
+	    "# command is how the service manager starts the milter, as "
+	    "root.  For\n"
+	    "# milterd to start a milter that is down, uncomment command "
+	    "and user\n"
+	    "# and set allow_root_command = true, which lets every "
+	    "section's command\n"
+	    "# run as root.\n", fp);
 	for (i = 0; i < n; i++)
-		fprintf(fp, "%s# %s: %s\n# socket: %s\nmilter \"%s\" {\n"
-		    "\tsocket = \"%s\"\n\tcommand = \"%s\"\n"
-		    "\tuser = \"root\"\n}\n", i > 0 ? "\n" : "", d[i].name,
-		    d[i].service_note, d[i].socket_note, d[i].name,
-		    d[i].socket, d[i].command);
+		fprintf(fp, "\n# %s: %s\n# socket: %s\nmilter \"%s\" {\n"
+		    "\tsocket = \"%s\"\n\t#command = \"%s\"\n"
+		    "\t#user = \"root\"\n}\n", d[i].name, d[i].service_note,
+		    d[i].socket_note, d[i].name, d[i].socket, d[i].command);
 }

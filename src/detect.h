@@ -27,7 +27,8 @@
 #define DETECT_NOTE_MAX	512
 
 struct detected {
-	char	name[65];
+	char	name[65];		/* milterd's */
+	int	rank;			/* its place in the chain */
 	char	socket[256];		/* milterd's spelling */
 	char	command[160];		/* the service manager's start */
 	char	service_note[DETECT_NOTE_MAX];	/* where it was found */

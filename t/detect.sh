@@ -32,14 +32,14 @@ status_is() {
 
 # sections FILE: one line per milter section in FILE, in milterd's
 # configuration syntax: "NAME SOCKET COMMAND" (COMMAND "-" when there is
-# none; its blanks kept).
+# none; its blanks kept; milterd -D's "#command" counts).
 sections() {
 	awk '
 	/^milter "/ { name = $2; gsub(/"/, "", name); sock = "-"; cmd = "-" }
 	name != "" && $1 == "socket" { sock = $3; gsub(/"/, "", sock) }
-	name != "" && $1 == "command" {
+	name != "" && ($1 == "command" || $1 == "#command") {
 		cmd = $0
-		sub(/^[ \t]*command[ \t]*=[ \t]*"/, "", cmd)
+		sub(/^[ \t]*#?command[ \t]*=[ \t]*"/, "", cmd)
 		sub(/"[ \t]*$/, "", cmd)
 	}
 	name != "" && /^[ \t]*}/ { print name, sock, cmd; name = "" }
@@ -47,14 +47,12 @@ sections() {
 }
 
 # valid_conf NAME OUTPUT: ok if OUTPUT after a listen/pidfile header is
-# a configuration milterd -n accepts.
+# a configuration milterd -n accepts (without allow_root_command: the
+# sections' root commands are commented out).
 valid_conf() {
 	{
 		echo "listen = \"unix:$TMP/$1.sock\""
 		echo "pidfile = \"$TMP/$1.pid\""
-		# The sections' commands run as root: an error at load
-		# without this (issue 16, item 2).
-		echo "allow_root_command = true"
 		cat "$2"
 	} >"$TMP/$1.conf"
 	if "$BUILD/milterd" -n -f "$TMP/$1.conf" >"$TMP/$1.check" 2>&1; then
@@ -108,8 +106,10 @@ for os in debian redhat freebsd openbsd; do
 	[ "$RC" -eq 0 ] || sed 's/^/    | /' "$TMP/$os-det.check" | head -n 20
 
 	# ...and a running milterd has the detected milters, except that its
-	# own "opendkim" (detected in every root) is the configured one.
+	# own "opendkim" (detected in every root) is the configured one;
+	# with allow_root_command, with their start commands.
 	milterd_start "det-$os" 'detect = true' "detect_root = \"$root\"" \
+	    'allow_root_command = true' \
 	    "milter \"opendkim\" { socket = \"unix:$TMP/mine-$os.sock\" }"
 	"$BUILD/milterctl" -s "$TMP/md-det-$os.ctl" show config \
 	    >"$TMP/det-$os.show" 2>&1
@@ -125,6 +125,34 @@ for os in debian redhat freebsd openbsd; do
 	check "$os-detect-configured-wins" grep -q \
 	    "^[[:space:]]*socket = \"unix:$TMP/mine-$os.sock\"" "$TMP/det-$os.show"
 done
+
+# milterd -D's output pasted as it is into a configuration: a launch is
+# never refused for root (allow_root_command is false by default).  The
+# sockets are made unreachable, so that each child's launch is tried.
+printf 'From: <a@example.com>\nSubject: hi\n\nbody\n' >"$TMP/paste.eml"
+sed "s|^\([[:space:]]*socket = \"\).*\"|\1unix:$TMP/none.sock\"|" \
+    "$FIX/debian.expected" >"$TMP/paste.sections"
+milterd_start paste 'launch_wait = 1' "$(cat "$TMP/paste.sections")"
+mtasim_run paste -s "unix:$TMP/md-paste.sock" -f a@example.com \
+    -r b@example.com "$TMP/paste.eml"
+rc_is paste 0
+wait_for 10 grep -q 'session=.*verdict=' "$TMP/md-paste.err"
+grep_ok paste-session 'session=.*verdict=' "$TMP/md-paste.err"
+no_grep paste-launch-not-refused 'launcher refused|allow_root_command is false' \
+    "$TMP/md-paste.err"
+
+# Names, order, paths: the sample's names (spamass), verification before
+# DMARC, the milters of unknown role last, facts as absolute paths.
+sections "$FIX/debian.expected" | awk '{ print $1 }' | tr '\n' ' ' \
+    >"$TMP/order"
+check detect-order test "$(cat "$TMP/order")" = \
+    "opendkim opendmarc spamass acme-milter sigmilter "
+no_grep detect-paths-absolute '^# [^ ]+: .* (in|unit|script|enabled \() [a-z]' \
+    "$FIX/debian.expected"
+grep_ok detect-order-comment '^# .*order of the sections is the chain' \
+    "$FIX/debian.expected"
+grep_ok detect-root-comment '^# .*allow_root_command = true' \
+    "$FIX/debian.expected"
 
 # Detection is made again at a reload: a milter that appears (an
 # enabled unit added under the root) is there after milterctl reload.
@@ -142,6 +170,9 @@ status_is reload-ok 0
 "$BUILD/milterctl" -s "$TMP/md-reload.ctl" show config >"$TMP/reload.show" 2>&1
 grep_ok reload-detected '^milter "newmilter"' "$TMP/reload.show"
 grep_ok reload-socket 'socket = "inet:9999@127.0.0.1"' "$TMP/reload.show"
+# Without allow_root_command, the detected milters get no command (the
+# launcher would refuse it).
+no_grep reload-no-root-command '^[[:space:]]*command = ' "$TMP/reload.show"
 
 # -D with -f: milters the file configures are left out, and said so.
 printf 'milter "opendkim" { socket = "unix:/mine" }\n' >"$TMP/conf-f.conf"
@@ -259,7 +290,10 @@ for p in $PACKAGES; do
 		cmd=-
 	fi
 	sock=$(pkg_socket "$p")
-	got=$(awk -v n="$p" '$1 == n' "$TMP/host.sections")
+	# milterd's name: the sample configuration's.
+	name=$p
+	[ "$p" != spamass-milter ] || name=spamass
+	got=$(awk -v n="$name" '$1 == n' "$TMP/host.sections")
 	echo "# $p: enabled=$enabled socket=${sock:-none} command=$cmd"
 	if [ "$enabled" = no ]; then
 		check "$p-disabled-not-detected" test -z "$got"
@@ -267,10 +301,10 @@ for p in $PACKAGES; do
 		check "$p-no-socket-not-detected" test -z "$got"
 		grep_ok "$p-no-socket-warned" \
 		    "^milterd: detect: .*$p.*[Ss]ocket" "$TMP/host.err"
-	elif [ "$got" = "$p $sock $cmd" ]; then
+	elif [ "$got" = "$name $sock $cmd" ]; then
 		ok "$p-detected"
 	else
-		fail "$p-detected" "got '${got:-nothing}', want '$p $sock $cmd'"
+		fail "$p-detected" "got '${got:-nothing}', want '$name $sock $cmd'"
 	fi
 done
 
