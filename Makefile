@@ -55,7 +55,9 @@ MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/conf.c src/macros.c src/merge.c src/control.c \
 		   src/stats.c src/history.c src/conncheck.c src/detect.c \
 		   src/cond.c src/luacond.c src/dns.c $(COMMON_SRCS)
-MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c $(COMMON_SRCS)
+# conf.c (and what it links) for the control key of milterd.conf.
+MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c src/conf.c \
+		   src/cond.c src/luacond.c src/detect.c $(COMMON_SRCS)
 MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
 UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 		   t/unit/test_util.c t/unit/test_conf.c t/unit/test_merge.c \
@@ -79,7 +81,8 @@ $(B)/milterd: $(B)/.dir $(MILTERD_SRCS) $(HDRS)
 	    $(LUA_LIBS) $(LDFLAGS)
 
 $(B)/milterctl: $(B)/.dir $(MILTERCTL_SRCS) $(HDRS)
-	$(CC) $(CFLAGS) -o $@ $(MILTERCTL_SRCS) $(PKG_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(LUA_CFLAGS) -o $@ $(MILTERCTL_SRCS) $(PKG_LIBS) \
+	    $(LUA_LIBS) $(LDFLAGS)
 
 $(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(MTASIM_SRCS) $(PKG_LIBS) -lpthread $(LDFLAGS)

@@ -1761,6 +1761,43 @@ conf_load(const char *path, FILE *errfp)
 	return c;
 }
 
+/*
+ * Only the control key of path, for milterctl: the same schema and
+ * parser as conf_load(), without the validation and conversion of the
+ * rest (no detection, no Lua, no list files), so that a milterctl
+ * reload still finds milterd when another part of the file is wrong.
+ * 0 and the path in buf, or -1 with the reason said on errfp.
+ */
+int
+conf_control(const char *path, char *buf, size_t len, FILE *errfp)
+{
+	cfg_t	*cfg;
+	int	 rc;
+
+	conf_errfp = errfp;
+	conf_nerrors = 0;
+	conf_last_error[0] = '\0';
+	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL)
+		fatal("%s: cfg_init", __func__);
+	cfg_set_error_function(cfg, conf_error);
+	cfg_set_validate_func(cfg, "control", v_control);
+	rc = cfg_parse(cfg, path);
+	if (rc == CFG_FILE_ERROR)
+		fprintf(errfp, "%s: cannot read the file: %s\n", path,
+		    strerror(errno));
+	else if (rc == CFG_SUCCESS && conf_nerrors == 0 &&
+	    cfg_getstr(cfg, "control")[0] == '\0')
+		fprintf(errfp, "%s: control is \"\": milterd has no control "
+		    "socket\n", path);
+	else if (rc == CFG_SUCCESS && conf_nerrors == 0 &&
+	    strlcpy(buf, cfg_getstr(cfg, "control"), len) < len) {
+		cfg_free(cfg);
+		return 0;
+	}
+	cfg_free(cfg);
+	return -1;
+}
+
 void
 conf_free(struct conf *c)
 {

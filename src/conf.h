@@ -124,6 +124,7 @@ struct conf {
 
 /* conf.c */
 struct conf	*conf_load(const char *, FILE *);
+int		 conf_control(const char *, char *, size_t, FILE *);
 void		 conf_free(struct conf *);
 void		 conf_print(const struct conf *, FILE *);
 void		 conf_forget_commands(struct conf *);

@@ -26,6 +26,7 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,11 +35,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "ctl.h"
 #include "history.h"
 #include "log.h"
 #include "util.h"
 
+#define CTL_CONF	SYSCONFDIR "/milterd.conf"
 #define CTL_MAX_REPLY	(256 * 1024 * 1024)
 #define CTL_WAIT	60	/* seconds for a reply */
 
@@ -51,13 +54,15 @@ static int	request(const char *, int, int, char **, char **, size_t *);
 static int	write_all(int, const void *, size_t);
 static int	read_all(int, void *, size_t);
 static int	graph(const char *, int, int, char **);
+static int	control_of(const char *, int, char *, size_t);
 
 extern const char	*__progname;
 
 __dead static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-j] [-s socket] command [argument ...]\n"
+	fprintf(stderr, "usage: %s [-j] [-f file | -s socket] command "
+	    "[argument ...]\n"
 	    "commands: status | stats [-j] | reload | show config |\n"
 	    "          enable NAME | disable NAME | evaluate NAME on|off |\n"
 	    "          graph [-o file.svg] [--hours N] | history [HOURS]\n",
@@ -267,18 +272,41 @@ graph(const char *path, int json, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The control socket milterd.conf names (conf.c reads the key).  The
+ * default file may be absent (then milterd's default socket); a file
+ * given with -f must be read.
+ */
+static int
+control_of(const char *file, int given, char *buf, size_t len)
+{
+	if (!given && access(file, F_OK) == -1 && errno == ENOENT) {
+		strlcpy(buf, CTL_SOCKET, len);
+		return 0;
+	}
+	if (conf_control(file, buf, len, stderr) == 0)
+		return 0;
+	fprintf(stderr, "%s: no control socket from %s; give it with -s\n",
+	    __progname, file);
+	return -1;
+}
+
 int
 main(int argc, char *argv[])
 {
-	const char	*path = CTL_SOCKET;
-	char		*out;
+	const char	*path = NULL, *file = CTL_CONF;
+	char		*out, control[PATH_MAX];
 	size_t		 outlen;
-	int		 ch, json = 0, rc;
+	int		 ch, json = 0, rc, fileopt = 0;
 
 	/* A closed control socket is an error to report, not a death. */
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "+js:")) != -1) {
+	while ((ch = getopt(argc, argv, "+f:js:")) != -1) {
 		switch (ch) {
+		case 'f':
+			file = optarg;
+			fileopt = 1;
+			break;
 		case 'j':
 			json = 1;
 			break;
@@ -291,8 +319,13 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1)
+	if (argc < 1 || (path != NULL && fileopt))
 		usage();
+	if (path == NULL) {
+		if (control_of(file, fileopt, control, sizeof(control)) == -1)
+			return EXIT_USAGE;
+		path = control;
+	}
 	if (strcmp(argv[0], "graph") == 0)
 		return graph(path, json, argc, argv);
 	/* `stats -j' as well as `-j stats'. */

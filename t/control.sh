@@ -536,6 +536,37 @@ rc_is noargs 2
 RC=$?
 rc_is nosock 3
 grep_ok nosock-text 'nothere.ctl: No such file or directory' "$TMP/nosock.err"
+
+# -f FILE: the control socket that milterd.conf names, without -s (as
+# README's "Watch it" runs it), even when another value there is wrong
+# (milterctl reload is how one hears of it).  A file that cannot be
+# read, or names no control socket: exit 2, said.
+ctlf() {
+	_n=$1
+	shift
+	"$BUILD/milterctl" "$@" >"$TMP/$_n.out" 2>"$TMP/$_n.err"
+	RC=$?
+}
+ctlf conf-f -f "$TMP/md-ctl.conf" status
+rc_is conf-f 0
+grep_ok conf-f-status "^milterd pid $MPID, " "$TMP/conf-f.out"
+{ cat "$TMP/md-ctl.conf"; echo 'fallback = "nonsense"'; } >"$TMP/ctl-bad.conf"
+ctlf conf-f-rest -f "$TMP/ctl-bad.conf" status
+rc_is conf-f-rest 0
+ctlf conf-f-none -f "$TMP/nothere.conf" status
+rc_is conf-f-none 2
+grep_ok conf-f-none-text "nothere.conf: cannot read the file: No such file or directory" "$TMP/conf-f-none.err"
+grep_ok conf-f-none-hint "give it with -s" "$TMP/conf-f-none.err"
+printf 'control = ""\n' >"$TMP/ctl-noctl.conf"
+ctlf conf-f-noctl -f "$TMP/ctl-noctl.conf" status
+rc_is conf-f-noctl 2
+grep_ok conf-f-noctl-text 'control is "": milterd has no control socket' "$TMP/conf-f-noctl.err"
+printf 'control = "relative.sock"\n' >"$TMP/ctl-rel.conf"
+ctlf conf-f-rel -f "$TMP/ctl-rel.conf" status
+rc_is conf-f-rel 2
+grep_ok conf-f-rel-text 'ctl-rel.conf:1: control "relative.sock": expected an absolute path' "$TMP/conf-f-rel.err"
+ctlf conf-f-and-s -f "$TMP/md-ctl.conf" -s "$CTLSOCK" status
+rc_is conf-f-and-s 2
 status_is nochange-status 0 $ALL
 
 # Raw requests: another protocol version, no terminating NUL.
