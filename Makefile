@@ -2,7 +2,8 @@
 #
 #   make            build into build/
 #   make run        set up, build, run milterd in the foreground on
-#                   etc/milterd.conf
+#                   CONF (default etc/milterd.conf); PORT=N moves it to
+#                   127.0.0.1 port N (bin/run, which prints how to try it)
 #   make test       set up, build as `make' does (its warnings differ
 #                   at -O2), build with ASan/UBSan into build/asan/,
 #                   run every test (t/run)
@@ -25,6 +26,8 @@ BINDIR		?= $(PREFIX)/bin
 MANDIR		?= $(PREFIX)/share/man
 SYSCONFDIR	?= $(PREFIX)/etc
 FUZZ_SECONDS	?= 60
+CONF		?= etc/milterd.conf
+PORT		?=
 
 CC		?= cc
 B		?= build
@@ -113,7 +116,7 @@ setup:
 	@sh bin/setup
 
 run: setup all
-	$(B)/milterd -d -v -f etc/milterd.conf
+	@sh bin/run $(B) "$(CONF)" "$(PORT)"
 
 bench: setup all $(B)/tmilter $(B)/conncheck-bench
 	sh bin/bench $(B)

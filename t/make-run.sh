@@ -1,0 +1,75 @@
+#!/bin/sh
+# make run: CONF= and PORT= move it (here to a free port, beside any
+# other milterd); the commands it prints to try it (mtasim, milterctl)
+# work as printed; README's "Try it" commands are exactly those it
+# prints for plain `make run'; a bad PORT or CONF is refused, said.
+. "$(dirname "$0")/lib/test.sh"
+
+ROOT=$(cd "$T/.." && pwd)
+PY=/usr/bin/python3
+port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PIDFILE=/tmp/milterd-$port.pid
+on_exit "rm -f '$BUILD/run-$port.conf' /tmp/milterd-$port-history"
+on_exit "[ -s '$PIDFILE' ] && kill \$(cat '$PIDFILE') 2>/dev/null"
+
+# README's commands are those of plain `make run' (built paths, its
+# default port and file).
+awk '/^## Try it/ { on = 1; next } /^## / { on = 0 }
+    on && /^    build\// { sub(/^    /, ""); print }' "$ROOT/README.md" \
+    >"$TMP/readme.cmds"
+(cd "$ROOT" && sh bin/run -n build) | sed -n 's/^    //p' >"$TMP/default.cmds"
+check readme-has-commands test -s "$TMP/readme.cmds"
+if cmp -s "$TMP/readme.cmds" "$TMP/default.cmds"; then
+	ok readme-commands-are-make-runs
+else
+	fail readme-commands-are-make-runs "README's Try it differs from bin/run -n build"
+	diff -u "$TMP/default.cmds" "$TMP/readme.cmds" | sed 's/^/    | /'
+fi
+
+# make run PORT=N: milterd on 127.0.0.1 port N, in the foreground.
+bg makerun make -s -C "$ROOT" run B="$BUILD" PORT="$port"
+wait_for 60 grep -q 'started' "$TMP/makerun.err" ||
+    bail makerun-started "no 'started' from make run PORT=$port"
+ok makerun-started
+grep_ok makerun-listens "listening on inet:$port@127.0.0.1" "$TMP/makerun.err"
+sed -n 's/^    //p' "$TMP/makerun.err" >"$TMP/printed.cmds"
+check makerun-prints-three test "$(wc -l <"$TMP/printed.cmds")" -eq 3
+grep_ok makerun-mtasim-port "^$BUILD/mtasim -s inet:$port@127.0.0.1 " "$TMP/printed.cmds"
+
+# Each printed command, run as printed (from the source directory, as
+# make run's paths are relative to it when B is).
+n=0
+while IFS= read -r cmd; do
+	n=$((n + 1))
+	(cd "$ROOT" && sh -c "$cmd") >"$TMP/cmd-$n.out" 2>&1
+	RC=$?
+	if [ "$RC" -eq 0 ]; then
+		ok "printed-$n-works"
+	else
+		fail "printed-$n-works" "'$cmd' exited $RC"
+		sed 's/^/    | /' "$TMP/cmd-$n.out" | tail -n 10
+	fi
+done <"$TMP/printed.cmds"
+grep_ok mtasim-accepted '^result: accept$' "$TMP/cmd-1.out"
+grep_ok status-this-milterd "^milterd pid $(cat "$PIDFILE"), .*run-$port\\.conf" "$TMP/cmd-2.out"
+grep_ok stats-one-session '^sessions 1, ' "$TMP/cmd-3.out"
+wait_for 10 grep -q 'session=.*verdict=' "$TMP/makerun.err"
+grep_ok makerun-session-line 'session=.*verdict=accept' "$TMP/makerun.err"
+
+# Stopped by its pid file, as any milterd.
+MPID=$(cat "$PIDFILE")
+kill "$MPID"
+wait_for 30 sh -c "! kill -0 $MPID 2>/dev/null"
+check makerun-stopped sh -c "! kill -0 $MPID 2>/dev/null"
+
+# A bad PORT or CONF: refused before anything starts, said.
+make -s -C "$ROOT" run B="$BUILD" PORT=10x >"$TMP/badport.out" 2>&1
+RC=$?
+check badport-refused test "$RC" -ne 0
+grep_ok badport-said 'PORT=10x: not a port number' "$TMP/badport.out"
+make -s -C "$ROOT" run B="$BUILD" CONF="$TMP/none.conf" >"$TMP/badconf.out" 2>&1
+RC=$?
+check badconf-refused test "$RC" -ne 0
+grep_ok badconf-said "CONF=$TMP/none.conf: no such readable file" "$TMP/badconf.out"
+
+finish
