@@ -95,6 +95,7 @@ struct sess {
 	struct milter_optneg	 eff;
 	const char		*rcpt;		/* for {rcpt_addr} */
 	int			 have_qid;
+	int			 nmsg;		/* this message's, from 1 */
 	struct message		 msg;		/* the copy edits apply to */
 	int			 edited;
 };
@@ -265,8 +266,13 @@ macro_value(struct sess *s, const char *name, char *buf, size_t len)
 		    sim->client_addr);
 		return buf;
 	}
+	if (strcmp(name, "i") == 0 && s->have_qid) {
+		/* One per message, as the MTA's queue ids. */
+		snprintf(buf, len, "4MTASIM%04d", s->nmsg % 10000);
+		return buf;
+	}
 	if (strcmp(name, "i") == 0)
-		return s->have_qid ? "4MTASIM0001" : NULL;
+		return NULL;
 	if (strcmp(name, "{mail_addr}") == 0 ||
 	    strcmp(name, "{rcpt_addr}") == 0) {
 		snprintf(buf, len, "%s", name[1] == 'm' ? sim->from : s->rcpt);
@@ -823,6 +829,7 @@ one_message(struct sess *s)
 			fatalx("message: malformed header section");
 	}
 	s->have_qid = 0;
+	s->nmsg++;
 	if ((rc = transaction(s)) == 0)
 		rc = content(s);
 	if (rc == -1)

@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "dns.h"
@@ -58,6 +59,8 @@ static void	session_resume(evutil_socket_t, short, void *);
 static void	session_wake(struct session *);
 static void	session_process(struct session *);
 static void	session_end(struct session *, const char *, int);
+static void	queue_id_seen(struct session *, const char *);
+static void	client_label(struct session *, const struct milter_connect *);
 static int	in_effect(int, const int32_t *);
 static void	session_count(struct session *, int);
 static void	note_verdict(struct session *, struct child *);
@@ -303,6 +306,53 @@ session_process(struct session *s)
 }
 
 /*
+ * A queue id the MTA sent (macro i): each message's once, in order, for
+ * the session's log line.  Sendmail sends it at every stage from MAIL,
+ * Postfix from the first accepted RCPT; a value like the last one is
+ * the same message's.  Ids that no longer fit are left out, said by
+ * a trailing ",...".
+ */
+static void
+queue_id_seen(struct session *s, const char *id)
+{
+	const char	*last;
+	size_t		 len = strlen(s->queue_ids);
+
+	if (id == NULL || *id == '\0')
+		return;
+	last = strrchr(s->queue_ids, ',');
+	last = last != NULL ? last + 1 : s->queue_ids;
+	if (strcmp(last, id) == 0 || strcmp(last, "...") == 0)
+		return;
+	if (len + 1 + strlen(id) + 4 >= sizeof(s->queue_ids))
+		id = "...";
+	snprintf(s->queue_ids + len, sizeof(s->queue_ids) - len, "%s%s",
+	    len > 0 ? "," : "", id);
+}
+
+/*
+ * The client as the log line shows it: NAME[ADDR], and as Postfix
+ * logs it, unknown[ADDR] when the MTA has no name for it (it sends
+ * the address in brackets in place of the name, or nothing).
+ */
+static void
+client_label(struct session *s, const struct milter_connect *c)
+{
+	const char	*addr = c->addr != NULL ? c->addr : "";
+	const char	*host = c->host, *h = host + (host[0] == '[');
+	size_t		 n = strlen(addr);
+
+	/* Sendmail: [IPv6:2001:db8::1]. */
+	if (strncasecmp(h, "IPv6:", 5) == 0 && strncasecmp(addr, "IPv6:",
+	    5) != 0)
+		h += 5;
+	if (host[0] == '\0' || (host[0] == '[' && strncmp(h, addr, n) == 0 &&
+	    strcmp(h + n, "]") == 0))
+		host = "unknown";
+	snprintf(s->client, sizeof(s->client), "%s[%s]", host, addr);
+}
+
+/*
  * One log line for the session, then the worker frees it.  Called only
  * from the MTA side's callbacks, never under a child's.  The line's
  * form is documented in milterd(8): keep it stable.
@@ -341,8 +391,10 @@ session_end(struct session *s, const char *why, int error)
 				    "continue" : verdict_name(c->verdict),
 				    (double)c->wait_us / 1e6);
 		}
-		fprintf(fp, " verdict=%s end=\"%s\" time=%ld.%03ld",
-		    s->verdict, why, (long)d.tv_sec, (long)d.tv_usec / 1000);
+		fprintf(fp, " verdict=%s end=\"%s\" time=%ld.%03ld "
+		    "queue_id=%s", s->verdict, why, (long)d.tv_sec,
+		    (long)d.tv_usec / 1000, s->queue_ids[0] != '\0' ?
+		    s->queue_ids : "-");
 	}
 	if (fp == NULL || fclose(fp) != 0)
 		log_warnx("session=%s client=%s verdict=%s end=\"%s\" "
@@ -429,11 +481,10 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		break;
 	case SMFIC_MACRO:
 		macros_take(&s->mac, c->u.macro.stage, &c->u.macro.pairs);
+		queue_id_seen(s, macros_get(&s->mac, c->u.macro.stage, "i"));
 		break;
 	case SMFIC_CONNECT:
-		snprintf(s->client, sizeof(s->client), "%s[%s]",
-		    c->u.connect.host, c->u.connect.addr ?
-		    c->u.connect.addr : "");
+		client_label(s, &c->u.connect);
 		macros_connect(&s->mac, &c->u.connect, s->conf->mta);
 		s->family = c->u.connect.family;
 		s->msg.repl_keep_open = s->mac.mta == MTA_SENDMAIL;

@@ -91,6 +91,7 @@ struct session {
 	struct message		 msg;
 	struct event		*progress;
 	char			 client[128];
+	char			 queue_ids[256];	/* the log line's */
 	char			 family;	/* of the connect command */
 	char			 sender[512];
 	char			 rcpt[512];	/* at RCPT */

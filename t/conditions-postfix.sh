@@ -90,6 +90,12 @@ session_ok dyn-localhost-line 'localhost\[127\.0\.0\.1\]' \
     "child\.spam=stopped@!lan:$N child\.sign=continue:$N child\.vip=continue:$N verdict="
 session_ok dyn-line "$DYN\[192\.0\.2\.10\]" \
     "child\.spam=accept:$N child\.sign=stopped@auth:$N child\.vip=stopped@viprcpt:$N verdict=accept@eom "
+# The line carries Postfix's queue id: the one swaks was told and the
+# sink's Received header has.
+QID=$(sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' "$TMP/dyn.swaks" | head -n 1)
+check dyn-queued test -n "$QID"
+session_ok dyn-line-queue-id "$DYN\[192\.0\.2\.10\]" ".* queue_id=$QID\$"
+grep_ok dyn-sink-queue-id "with E?SMTP id $QID" "${SINK:-/dev/null}"
 
 # --- 2. Remote, static name, to a vip recipient: spam out at connect ------
 pf_send_case static ann@vip.example --xclient-name mail.example.net \

@@ -684,9 +684,9 @@ check metrics-prefix-404 test "$(http_get "http://127.0.0.1:$port/metricsx" "$TM
 
 # The session log line, for each kind of session of the batch.
 T_=':[0-9]+\.[0-9]{3}'
-grep_ok logline-b1 "session=$WPID\.[0-9]+ client=client\.example\[192\.0\.2\.1\] children=a,b,c,d,e child\.a=accept$T_ child\.b=accept$T_ child\.c=eval-reject$T_ child\.d=failed$T_ child\.e=failed$T_ verdict=accept@eom end=\"quit\" time=[0-9]+\.[0-9]{3}$" "$MDLOG"
+grep_ok logline-b1 "session=$WPID\.[0-9]+ client=client\.example\[192\.0\.2\.1\] children=a,b,c,d,e child\.a=accept$T_ child\.b=accept$T_ child\.c=eval-reject$T_ child\.d=failed$T_ child\.e=failed$T_ verdict=accept@eom end=\"quit\" time=[0-9]+\.[0-9]{3} queue_id=4MTASIM0001,4MTASIM0002,4MTASIM0003,4MTASIM0004,4MTASIM0005$" "$MDLOG"
 check logline-b1-one count_is "children=a,b,c,d,e child\.a=accept:[0-9.]* child\.b=accept:[0-9.]* child\.c=eval-reject" "$MDLOG" 1
-check logline-b2-three count_is "client=bad\.example\[192\.0\.2\.66\] children=a,b,c,d,e child\.a=reject:[0-9.]* child\.b=continue:[0-9.]* child\.c=continue:[0-9.]* child\.d=continue:[0-9.]* child\.e=failed:[0-9.]* verdict=reject@rcpt end=\"quit\" time=" "$MDLOG" 3
+check logline-b2-three count_is "client=bad\.example\[192\.0\.2\.66\] children=a,b,c,d,e child\.a=reject:[0-9.]* child\.b=continue:[0-9.]* child\.c=continue:[0-9.]* child\.d=continue:[0-9.]* child\.e=failed:[0-9.]* verdict=reject@rcpt end=\"quit\" time=[0-9.]* queue_id=-$" "$MDLOG" 3
 check logline-b3-two count_is "client=client\.example\[192\.0\.2\.1\] children=a,b,c,d,e child\.a=accept:[0-9.]* child\.b=tempfail:[0-9.]* child\.c=continue:[0-9.]* child\.d=continue:[0-9.]* child\.e=failed:[0-9.]* verdict=tempfail@eom end=\"quit\" time=" "$MDLOG" 2
 check logline-six count_is 'session=[0-9]' "$MDLOG" 6
 grep_ok logline-d-timeout 'child d: eom: timeout; fallback accept' "$MDLOG"
@@ -865,7 +865,7 @@ mtasim_run many -s "unix:$TMP/md-many.sock" "$MSG"
 rc_is many 0
 wait_for 10 grep -q 'session=.* time=' "$TMP/md-many.err"
 grep 'session=' "$TMP/md-many.err" >"$TMP/many.line"
-check many-line-whole grep -q "child\.c40-$long=failed:[0-9.]* verdict=accept@connect end=\"quit\" time=[0-9.]*\$" "$TMP/many.line"
+check many-line-whole grep -q "child\.c40-$long=failed:[0-9.]* verdict=accept@connect end=\"quit\" time=[0-9.]* queue_id=-\$" "$TMP/many.line"
 check many-line-all test "$(grep -o ' child\.c[0-9]*-' "$TMP/many.line" | wc -l)" -eq 40
 
 # A quarantine at end of message counts as the child's verdict and the

@@ -62,7 +62,24 @@ grep_ok chain-b-sees-a-body '^body 17 bytes' "$TMP/b.log"
 tr -d '\r' <"$TMP/chain.eml" >"$TMP/chain.txt"
 printf 'From: <a@example.com>\nTo: <b@example.com>\nSubject: changed by b\nX-A: one\nX-B: two\n\nnew body from a\n' >"$TMP/want.txt"
 check chain-message cmp "$TMP/chain.txt" "$TMP/want.txt"
-grep_ok chain-session-line 'session=[0-9]+\.[0-9]+ client=client.example\[192.0.2.1\] children=a,b child.a=accept:[0-9.]+ child.b=accept:[0-9.]+ verdict=accept@eom end="quit" time=[0-9.]+$' "$TMP/md-chain.err"
+grep_ok chain-session-line 'session=[0-9]+\.[0-9]+ client=client.example\[192.0.2.1\] children=a,b child.a=accept:[0-9.]+ child.b=accept:[0-9.]+ verdict=accept@eom end="quit" time=[0-9.]+ queue_id=4MTASIM0001$' "$TMP/md-chain.err"
+
+# The session line as the MTA's log can be matched to it: a client the
+# MTA has no name for ("[ADDR]" as its name) as Postfix logs it,
+# unknown[ADDR], and Sendmail's "[IPv6:ADDR]" too; each message's queue
+# id (macro i), in order.
+tmilter q
+milterd_start qid "$(child q)"
+mtasim_run qid -s "unix:$TMP/md-qid.sock" -N '[192.0.2.9]' -a 192.0.2.9 \
+    -M 2 -r good@example.com "$MSG"
+rc_is qid 0
+mtasim_run qid6 -s "unix:$TMP/md-qid.sock" -N '[IPv6:2001:db8::9]' \
+    -a 2001:db8::9 -r good@example.com "$MSG"
+rc_is qid6 0
+wait_for 10 sh -c "[ \$(grep -c 'session=.*queue_id=' '$TMP/md-qid.err') -ge 2 ]"
+grep_ok qid-client-unknown 'session=[0-9.]+ client=unknown\[192\.0\.2\.9\] children=q ' "$TMP/md-qid.err"
+grep_ok qid-two-messages ' verdict=accept@eom end="quit" time=[0-9.]+ queue_id=4MTASIM0001,4MTASIM0002$' "$TMP/md-qid.err"
+grep_ok qid-client-unknown-v6 'session=[0-9.]+ client=unknown\[2001:db8::9\] children=q ' "$TMP/md-qid.err"
 
 # The first refusal decides; later children never see the command.
 tmilter tf -T mail
