@@ -33,10 +33,13 @@
  * Sendmail.
  */
 
+#include <stdio.h>
 #include <string.h>
 
 #include "macros.h"
 #include "merge.h"
+
+static void	describe_add(char *, size_t, const char *);
 
 /* Envelope steps: suppress and no-reply bits merged by intersection. */
 #define ENVELOPE_BITS	(SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOMAIL | \
@@ -193,4 +196,96 @@ merge_fallback_reply(enum fallback fb, char accept)
 	default:
 		return accept;
 	}
+}
+
+/* One more item of a description, after a comma. */
+static void
+describe_add(char *buf, size_t len, const char *one)
+{
+	if (buf[0] != '\0')
+		strlcat(buf, ", ", len);
+	strlcat(buf, one, len);
+}
+
+/*
+ * What a child's kept modifications (reply packets, as framed) would
+ * have done, for evaluation's log line: header names, body, recipients,
+ * sender, quarantine; never a header's value.  Into buf, cut with
+ * ", ..." when it does not fit.
+ */
+void
+merge_describe_edits(const void *edits, size_t len, char *buf,
+    size_t buflen)
+{
+	const uint8_t		*p = edits;
+	struct milter_pkt	 pkt;
+	struct milter_reply	 r;
+	const char		*err;
+	char			 one[600];
+	size_t			 off = 0, used, body = 0, n;
+	int			 bodies = 0;
+
+	buf[0] = '\0';
+	while (off < len && milter_frame(p + off, len - off, len, &pkt,
+	    &used) == MILTER_FRAME_OK) {
+		off += used;
+		one[0] = '\0';
+		if (milter_decode_reply(&pkt, &r, &err) == -1)
+			snprintf(one, sizeof(one), "a malformed '%c' packet",
+			    pkt.code);
+		else
+			switch (r.code) {
+			case SMFIR_ADDHEADER:
+				snprintf(one, sizeof(one), "header %s added",
+				    r.u.header.name);
+				break;
+			case SMFIR_INSHEADER:
+				snprintf(one, sizeof(one), "header %s inserted "
+				    "at %u", r.u.header.name, r.u.header.index);
+				break;
+			case SMFIR_CHGHEADER:
+				snprintf(one, sizeof(one), "header %s[%u] %s",
+				    r.u.header.name, r.u.header.index,
+				    r.u.header.value[0] == '\0' ? "deleted" :
+				    "changed");
+				break;
+			case SMFIR_REPLBODY:
+				/* Said once, after the rest: in chunks. */
+				body += r.u.body.len;
+				bodies = 1;
+				break;
+			case SMFIR_ADDRCPT:
+				snprintf(one, sizeof(one), "recipient %s added",
+				    r.u.str);
+				break;
+			case SMFIR_ADDRCPT_PAR:
+				snprintf(one, sizeof(one), "recipient %s added",
+				    r.u.addr.addr);
+				break;
+			case SMFIR_DELRCPT:
+				snprintf(one, sizeof(one), "recipient %s "
+				    "deleted", r.u.str);
+				break;
+			case SMFIR_CHGFROM:
+				snprintf(one, sizeof(one), "sender changed to "
+				    "%s", r.u.addr.addr);
+				break;
+			case SMFIR_QUARANTINE:
+				snprintf(one, sizeof(one), "quarantine");
+				break;
+			default:
+				snprintf(one, sizeof(one), "'%c'", r.code);
+				break;
+			}
+		if (one[0] != '\0')
+			describe_add(buf, buflen, one);
+	}
+	if (bodies) {
+		snprintf(one, sizeof(one), "body replaced (%zu bytes)", body);
+		describe_add(buf, buflen, one);
+	}
+	/* Cut: end on ", ..." rather than in the middle of a word. */
+	n = strlen(buf);
+	if (n + 1 == buflen && buflen > 6)
+		strlcpy(buf + buflen - 6, ", ...", 6);
 }

@@ -47,5 +47,6 @@ int	 merge_ends_child(char, char);
 uint32_t merge_action_needed(char);
 const char *merge_header_value(const char *, int, int);
 char	 merge_fallback_reply(enum fallback, char);
+void	 merge_describe_edits(const void *, size_t, char *, size_t);
 
 #endif /* MERGE_H */

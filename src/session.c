@@ -1042,6 +1042,8 @@ eom_step(struct session *s, struct child *c)
 static void
 eom_child_replied(struct session *s, struct child *c)
 {
+	char	what[512];
+
 	if (c->state == CHILD_FAILED) {
 		if (merge_decides(SMFIC_BODYEOB, c->reply))
 			eom_finish(s, c);
@@ -1075,10 +1077,12 @@ eom_child_replied(struct session *s, struct child *c)
 	} else
 		note_verdict(s, c);
 	/* Continue or accept at E: the edits count, and the next child. */
-	if (c->evaluation && c->edits.len > 0)
-		log_info("session %s: child %s (evaluation): "
-		    "%zu bytes of modifications dropped", s->id, c->mc->name,
-		    c->edits.len);
+	if (c->evaluation && c->edits.len > 0) {
+		merge_describe_edits(c->edits.data, c->edits.len, what,
+		    sizeof(what));
+		log_info("session %s: child %s (evaluation): modifications "
+		    "dropped: %s", s->id, c->mc->name, what);
+	}
 	c->done = 1;
 	if (c->quarantined && !c->evaluation) {
 		s->quarantined = 1;

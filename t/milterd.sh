@@ -223,6 +223,33 @@ grep_ok evacc-delivered '^Subject: mtasim test message' "$TMP/evacc.eml"
 no_grep evacc-no-header X-Eval-Acc "$TMP/evacc.eml"
 grep_ok evacc-counted 'child\.evacc=eval-accept:' "$TMP/md-evacc.err"
 
+# Evaluation of a child that accepts with modifications: the log line
+# names what was dropped (header names, never values; the body's size;
+# recipients; sender), and the message goes through unchanged.
+printf 'From: <a@example.com>\nTo: <b@example.com>\nSubject: hi\nX-Old: 1\n\nline 1\n' >"$TMP/evmsg.eml"
+printf 'replaced body\n' >"$TMP/evbody.txt"
+tmilter evedit -h 'X-Eval: secret value' -i '0:X-Top: first' \
+    -c 'Subject:1:changed' -c 'X-Old:1:' -b "$TMP/evbody.txt" \
+    -a '<new@example.com>' -d '<b@example.com>' -f '<from@example.com>'
+milterd_start evedit "$(child evedit evaluation=true)"
+mtasim_run evedit -s "unix:$TMP/md-evedit.sock" -r b@example.com \
+    -o "$TMP/evedit.eml" "$TMP/evmsg.eml"
+rc_is evedit 0
+tr -d '\r' <"$TMP/evedit.eml" >"$TMP/evedit.txt"
+check evedit-unchanged cmp "$TMP/evedit.txt" "$TMP/evmsg.eml"
+wait_for 10 grep -q 'modifications dropped' "$TMP/md-evedit.err"
+grep -F 'child evedit (evaluation): modifications dropped: ' \
+    "$TMP/md-evedit.err" >"$TMP/evedit.line"
+for what in 'header X-Eval added' 'header X-Top inserted at 0' \
+    'header Subject\[1\] changed' 'header X-Old\[1\] deleted' \
+    'body replaced \(14 bytes\)' 'recipient <new@example\.com> added' \
+    'recipient <b@example\.com> deleted' \
+    'sender changed to <from@example\.com>'; do
+	grep_ok "evedit-dropped $what" "modifications dropped: (.*, )?$what(,|\$)" \
+	    "$TMP/evedit.line"
+done
+no_grep evedit-no-values 'secret value|bytes of modifications' "$TMP/evedit.line"
+
 # Parallel dispatch: every child sees the command, order still decides.
 tmilter p1 -R bad@example.com
 tmilter p2 -T rcpt

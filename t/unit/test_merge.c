@@ -162,3 +162,61 @@ Test(merge, fallback_replies)
 	cr_assert_eq(merge_fallback_reply(FALLBACK_ACCEPT, SMFIR_ACCEPT),
 	    SMFIR_ACCEPT);
 }
+
+/* Evaluation's log line: what a child's kept edits would have done. */
+Test(merge, describe_edits)
+{
+	static const struct {
+		struct milter_reply	 r;
+		const char		*want;
+	} t[] = {
+		{ { .code = SMFIR_ADDHEADER, .u.header = { 0, "X-A",
+		    "secret" } }, "header X-A added" },
+		{ { .code = SMFIR_INSHEADER, .u.header = { 0, "X-Top",
+		    "v" } }, "header X-Top inserted at 0" },
+		{ { .code = SMFIR_CHGHEADER, .u.header = { 2, "Subject",
+		    "new" } }, "header Subject[2] changed" },
+		{ { .code = SMFIR_CHGHEADER, .u.header = { 1, "X-Old",
+		    "" } }, "header X-Old[1] deleted" },
+		{ { .code = SMFIR_ADDRCPT, .u.str = "<n@example.com>" },
+		    "recipient <n@example.com> added" },
+		{ { .code = SMFIR_ADDRCPT_PAR, .u.addr = { "<p@example.com>",
+		    "NOTIFY=NEVER" } }, "recipient <p@example.com> added" },
+		{ { .code = SMFIR_DELRCPT, .u.str = "<b@example.com>" },
+		    "recipient <b@example.com> deleted" },
+		{ { .code = SMFIR_CHGFROM, .u.addr = { "<f@example.com>",
+		    NULL } }, "sender changed to <f@example.com>" },
+		{ { .code = SMFIR_QUARANTINE, .u.str = "held" },
+		    "quarantine" },
+	};
+	struct mbuf		 m;
+	struct milter_reply	 body = { .code = SMFIR_REPLBODY };
+	char			 buf[512], small[40];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		mbuf_init(&m);
+		cr_assert_eq(milter_put_reply(&m, &t[i].r), 0);
+		merge_describe_edits(m.data, m.len, buf, sizeof(buf));
+		cr_assert_str_eq(buf, t[i].want, "entry %zu", i);
+		mbuf_free(&m);
+	}
+
+	/* A body in two chunks is one item, said last; items in order. */
+	mbuf_init(&m);
+	body.u.body.data = (const uint8_t *)"0123456789";
+	body.u.body.len = 10;
+	cr_assert_eq(milter_put_reply(&m, &body), 0);
+	cr_assert_eq(milter_put_reply(&m, &t[0].r), 0);
+	body.u.body.len = 4;
+	cr_assert_eq(milter_put_reply(&m, &body), 0);
+	cr_assert_eq(milter_put_reply(&m, &t[6].r), 0);
+	merge_describe_edits(m.data, m.len, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "header X-A added, recipient <b@example.com> "
+	    "deleted, body replaced (14 bytes)");
+	/* Too long: cut on ", ...". */
+	merge_describe_edits(m.data, m.len, small, sizeof(small));
+	cr_assert_eq(strlen(small), sizeof(small) - 1);
+	cr_assert_str_eq(small + strlen(small) - 5, ", ...");
+	mbuf_free(&m);
+}
