@@ -35,8 +35,12 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +63,7 @@ static void	child_arm_ms(struct child *, int);
 static void	child_unreachable(struct child *, int, const char *);
 static void	keep_lists(struct child *);
 static void	forget_lists(struct child *);
+static void	access_hint(const struct child *, char *, size_t);
 static void	child_negotiated(struct child *, const struct milter_reply *);
 static int	child_reply(struct child *, const struct milter_pkt *);
 static const char *child_stage(const struct child *);
@@ -176,13 +181,49 @@ child_unreachable(struct child *c, int err, const char *what)
 	    "; launch refused: " : "", refused != NULL ? refused : "");
 }
 
+/*
+ * Permission denied on a child's unix socket: the workers' user needs
+ * write permission on it (its group, usually) and search permission on
+ * the directories above it.  Names the user the worker runs as and the
+ * socket's group and mode when they can be seen, and what to change.
+ */
+static void
+access_hint(const struct child *c, char *buf, size_t len)
+{
+	const struct sockaddr_un	*sun = (const struct sockaddr_un *)
+					    &c->mc->sock.ss;
+	struct passwd			*pw;
+	struct group			*gr;
+	struct stat			 st;
+	char				 user[64], group[64];
+
+	if ((pw = getpwuid(geteuid())) != NULL)
+		strlcpy(user, pw->pw_name, sizeof(user));
+	else
+		snprintf(user, sizeof(user), "uid %lu",
+		    (unsigned long)geteuid());
+	if (stat(sun->sun_path, &st) == -1) {
+		snprintf(buf, len, " (the workers run as %s, and cannot "
+		    "look into a directory above the socket: let %s search "
+		    "it)", user, user);
+		return;
+	}
+	if ((gr = getgrgid(st.st_gid)) != NULL)
+		strlcpy(group, gr->gr_name, sizeof(group));
+	else
+		snprintf(group, sizeof(group), "%lu", (unsigned long)st.st_gid);
+	snprintf(buf, len, " (the workers run as %s, and the socket is "
+	    "group %s, mode %04o: add %s to group %s, then restart milterd, "
+	    "or give the socket's group write permission)", user, group,
+	    (unsigned int)(st.st_mode & 07777), user, group);
+}
+
 void
 child_start(struct child *c)
 {
 	const struct sockspec	*sp = &c->mc->sock;
-	int			 fd;
-
-	char			 what[320];
+	int			 fd, err;
+	char			 what[1024], hint[512];
 
 	c->done = c->in_msg = 0;
 	c->state = CHILD_CONNECTING;
@@ -191,9 +232,13 @@ child_start(struct child *c)
 	c->retrying = 0;
 	child_arm(c, c->mc->connect_timeout);
 	if ((fd = sockspec_connect(sp, 1)) == -1) {
-		snprintf(what, sizeof(what), "connect %s: %s", sp->text,
-		    strerror(errno));
-		child_unreachable(c, errno, what);
+		err = errno;
+		hint[0] = '\0';
+		if (err == EACCES && sockspec_is_unix(sp))
+			access_hint(c, hint, sizeof(hint));
+		snprintf(what, sizeof(what), "connect %s: %s%s", sp->text,
+		    strerror(err), hint);
+		child_unreachable(c, err, what);
 		return;
 	}
 	c->conn = conn_new(c->link->base, fd, 1, child_read, child_event, c);

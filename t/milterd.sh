@@ -119,6 +119,23 @@ rc_is down 0
 check down-others-still-work grep -q '^X-After: 1' "$TMP/down.eml"
 grep_ok down-logged 'child nothere: connect unix:.*; fallback accept' "$TMP/md-down.err"
 
+# Permission denied on a child's socket: the line names the workers'
+# user, the socket's group and mode, and what to change; or, when a
+# directory above it is closed to them, says that.
+tmilter perm
+chgrp root "$TMP/perm.sock"
+chmod 0660 "$TMP/perm.sock"
+mkdir -m 0700 "$TMP/closed"
+bg permdir "$BUILD/tmilter" -p "unix:$TMP/closed/permdir.sock" -l "$TMP/permdir.log"
+wait_for 10 test -S "$TMP/closed/permdir.sock" || fail "tmilter permdir did not start"
+milterd_start perm "$(child perm)" \
+    "milter \"permdir\" { socket = \"unix:$TMP/closed/permdir.sock\" }"
+mtasim_run perm -s "unix:$TMP/md-perm.sock"
+rc_is perm 0
+wait_for 10 grep -q 'child permdir: connect' "$TMP/md-perm.err"
+grep_ok perm-hint "child perm: connect unix:$TMP/perm\.sock: Permission denied \(the workers run as _milterd, and the socket is group root, mode 0660: add _milterd to group root, then restart milterd, or give the socket's group write permission\); fallback accept" "$TMP/md-perm.err"
+grep_ok perm-dir-hint "child permdir: connect unix:$TMP/closed/permdir\.sock: Permission denied \(the workers run as _milterd, and cannot look into a directory above the socket: let _milterd search it\); fallback accept" "$TMP/md-perm.err"
+
 milterd_start downtf "$(child nothere fallback=\"tempfail\")"
 mtasim_run downtf -s "unix:$TMP/md-downtf.sock"
 rc_is downtf 2
