@@ -111,6 +111,7 @@ static int	p_dns_server(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	v_listen(cfg_t *, cfg_opt_t *);
 static void	set_parsers(cfg_opt_t *);
 static int	parse_file(cfg_t *, const char *);
+static cfg_t	*conf_init(FILE *);
 static int	v_sockspec(cfg_t *, cfg_opt_t *);
 static int	v_fallback(cfg_t *, cfg_opt_t *);
 static int	v_choice(cfg_t *, cfg_opt_t *);
@@ -1673,6 +1674,21 @@ parse_file(cfg_t *cfg, const char *path)
 	return rc;
 }
 
+/* The schema, its errors going to errfp (NULL: the log), counted. */
+static cfg_t *
+conf_init(FILE *errfp)
+{
+	cfg_t	*cfg;
+
+	conf_errfp = errfp;
+	conf_nerrors = 0;
+	set_parsers(opts);
+	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL)
+		fatal("%s: cfg_init", __func__);
+	cfg_set_error_function(cfg, conf_error);
+	return cfg;
+}
+
 /*
  * Parse path; errors go to errfp (NULL: the log).  NULL on any error.
  */
@@ -1722,12 +1738,7 @@ conf_load(const char *path, FILE *errfp)
 	size_t		 i;
 	int		 rc;
 
-	conf_errfp = errfp;
-	conf_nerrors = 0;
-	set_parsers(opts);
-	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL)
-		fatal("%s: cfg_init", __func__);
-	cfg_set_error_function(cfg, conf_error);
+	cfg = conf_init(errfp);
 	for (i = 0; i < sizeof(validators) / sizeof(validators[0]); i++)
 		cfg_set_validate_func(cfg, validators[i].name,
 		    validators[i].fn);
@@ -1774,18 +1785,12 @@ conf_control(const char *path, char *buf, size_t len, FILE *errfp)
 	cfg_t	*cfg;
 	int	 rc;
 
-	conf_errfp = errfp;
-	conf_nerrors = 0;
-	conf_last_error[0] = '\0';
-	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL)
-		fatal("%s: cfg_init", __func__);
-	cfg_set_error_function(cfg, conf_error);
+	cfg = conf_init(errfp);
 	cfg_set_validate_func(cfg, "control", v_control);
-	rc = cfg_parse(cfg, path);
-	if (rc == CFG_FILE_ERROR)
-		fprintf(errfp, "%s: cannot read the file: %s\n", path,
-		    strerror(errno));
-	else if (rc == CFG_SUCCESS && conf_nerrors == 0 &&
+	/* parse_file() says why a file cannot be read. */
+	rc = parse_file(cfg, path);
+	conf_flush(path);
+	if (rc == CFG_SUCCESS && conf_nerrors == 0 &&
 	    cfg_getstr(cfg, "control")[0] == '\0')
 		fprintf(errfp, "%s: control is \"\": milterd has no control "
 		    "socket\n", path);

@@ -255,16 +255,13 @@ merge_describe_edits(const void *edits, size_t len, char *buf,
 				bodies = 1;
 				break;
 			case SMFIR_ADDRCPT:
-				snprintf(one, sizeof(one), "recipient %s added",
-				    r.u.str);
-				break;
-			case SMFIR_ADDRCPT_PAR:
-				snprintf(one, sizeof(one), "recipient %s added",
-				    r.u.addr.addr);
-				break;
 			case SMFIR_DELRCPT:
-				snprintf(one, sizeof(one), "recipient %s "
-				    "deleted", r.u.str);
+			case SMFIR_ADDRCPT_PAR:
+				snprintf(one, sizeof(one), "recipient %s %s",
+				    r.code == SMFIR_ADDRCPT_PAR ?
+				    r.u.addr.addr : r.u.str,
+				    r.code == SMFIR_DELRCPT ? "deleted" :
+				    "added");
 				break;
 			case SMFIR_CHGFROM:
 				snprintf(one, sizeof(one), "sender changed to "

@@ -555,7 +555,7 @@ ctlf conf-f-rest -f "$TMP/ctl-bad.conf" status
 rc_is conf-f-rest 0
 ctlf conf-f-none -f "$TMP/nothere.conf" status
 rc_is conf-f-none 2
-grep_ok conf-f-none-text "nothere.conf: cannot read the file: No such file or directory" "$TMP/conf-f-none.err"
+grep_ok conf-f-none-text "nothere.conf: cannot read the configuration: No such file or directory" "$TMP/conf-f-none.err"
 grep_ok conf-f-none-hint "give it with -s" "$TMP/conf-f-none.err"
 printf 'control = ""\n' >"$TMP/ctl-noctl.conf"
 ctlf conf-f-noctl -f "$TMP/ctl-noctl.conf" status
