@@ -3,7 +3,9 @@
 # root per layout under t/fixtures/detect/ (its README says what each
 # holds and why): the output must be ROOT.expected byte for byte, every
 # pattern of ROOT.warnings must be on stderr, the exit status 0, and the
-# sections printed a valid configuration.  detect = true in a
+# sections printed a valid configuration that, pasted as it is, has no
+# launch refused for root (the chain order, names, paths and comments
+# of milterd -D are checked on the Debian root).  detect = true in a
 # configuration adds the detected milters to a running milterd, a
 # configured milter of the same name winning.  Then this machine itself
 # (the default root, /): every milter package installed is reported with
