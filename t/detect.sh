@@ -137,7 +137,8 @@ sed "s|^\([[:space:]]*socket = \"\).*\"|\1unix:$TMP/none.sock\"|" \
 milterd_start paste 'launch_wait = 1' "$(cat "$TMP/paste.sections")"
 mtasim_run paste -s "unix:$TMP/md-paste.sock" -f a@example.com \
     -r b@example.com "$TMP/paste.eml"
-rc_is paste 0
+# Each child is down: their fallback, tempfail by default.
+rc_is paste 2
 wait_for 10 grep -q 'session=.*verdict=' "$TMP/md-paste.err"
 grep_ok paste-session 'session=.*verdict=' "$TMP/md-paste.err"
 no_grep paste-launch-not-refused 'launcher refused|allow_root_command is false' \

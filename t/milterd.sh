@@ -128,8 +128,8 @@ chmod 0660 "$TMP/perm.sock"
 mkdir -m 0700 "$TMP/closed"
 bg permdir "$BUILD/tmilter" -p "unix:$TMP/closed/permdir.sock" -l "$TMP/permdir.log"
 wait_for 10 test -S "$TMP/closed/permdir.sock" || fail "tmilter permdir did not start"
-milterd_start perm "$(child perm)" \
-    "milter \"permdir\" { socket = \"unix:$TMP/closed/permdir.sock\" }"
+milterd_start perm "$(child perm fallback=\"accept\")" \
+    "milter \"permdir\" { socket = \"unix:$TMP/closed/permdir.sock\" fallback = \"accept\" }"
 mtasim_run perm -s "unix:$TMP/md-perm.sock"
 rc_is perm 0
 wait_for 10 grep -q 'child permdir: connect' "$TMP/md-perm.err"
