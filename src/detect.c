@@ -190,6 +190,7 @@ static void	socket_of(struct run *, const struct known *,
 		    const char *);
 static int	by_rank(const void *, const void *);
 
+/* A warning about a file (rel, under the root), at line if > 0. */
 static void
 warn(struct run *r, const char *file, int line, const char *fmt, ...)
 {
@@ -199,10 +200,11 @@ warn(struct run *r, const char *file, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* file is under the root, without its leading slash. */
 	if (line > 0)
-		log_warnx_to(r->warn, "detect: %s:%d: %s", file, line, msg);
+		log_warnx_to(r->warn, "detect: /%s:%d: %s", file, line, msg);
 	else
-		log_warnx_to(r->warn, "detect: %s: %s", file, msg);
+		log_warnx_to(r->warn, "detect: /%s: %s", file, msg);
 }
 
 /* rel (no leading slash) under the root. */
@@ -738,7 +740,8 @@ socket_of(struct run *r, const struct known *k, const struct vars *v,
 		add(r, k->milterd, k->rank, sock, command, service_note,
 		    note);
 	} else if (rc == -1)
-		warn(r, k->name, 0, "enabled, but nothing names its socket");
+		log_warnx_to(r->warn, "detect: milter %s: enabled, but "
+		    "nothing names its socket", k->name);
 }
 
 /*
