@@ -1552,15 +1552,12 @@ add_detected(struct conf *c, FILE *errfp)
 	struct detected		*d;
 	struct milter_conf	*mc;
 	char			 err[256];
-	size_t			 n, i, j;
+	size_t			 n, i;
 
 	if (detect_run(c->detect_root, &d, &n, errfp) == -1)
 		fatal("%s: detect_run", __func__);
 	for (i = 0; i < n; i++) {
-		for (j = 0; j < c->nmilters; j++)
-			if (strcmp(c->milters[j].name, d[i].name) == 0)
-				break;
-		if (j < c->nmilters)
+		if (conf_milter(c, d[i].name) != NULL)
 			continue;
 		if (!name_ok(d[i].name)) {
 			log_warnx_to(errfp, "detect: milter %s: not a usable name "

@@ -862,10 +862,11 @@ daemonize(void)
 static int
 print_detected(const char *root)
 {
-	struct conf	*c;
-	struct detected	*d;
-	size_t		 n, i, j, kept = 0;
-	FILE		*devnull;
+	struct conf			*c;
+	const struct milter_conf	*mc;
+	struct detected			*d;
+	size_t				 n, i, kept = 0;
+	FILE				*devnull;
 
 	/* The file is optional here: its errors are for milterd -n. */
 	devnull = fopen("/dev/null", "w");
@@ -881,11 +882,8 @@ print_detected(const char *root)
 		return 1;
 	}
 	for (i = 0; i < n; i++) {
-		for (j = 0; c != NULL && j < c->nmilters; j++)
-			if (strcmp(c->milters[j].name, d[i].name) == 0)
-				break;
-		if (c != NULL && j < c->nmilters && c->milters[j].detected ==
-		    NULL) {
+		if (c != NULL && (mc = conf_milter(c, d[i].name)) != NULL &&
+		    mc->detected == NULL) {
 			printf("# %s: configured in %s already\n", d[i].name,
 			    conf_path);
 			continue;
