@@ -401,8 +401,9 @@ mta_case() {
 }
 
 # An MTA that closes with milterd's reply unread in its socket resets
-# the connection: either end is the MTA gone.
-GONE='MTA closed the connection|Connection reset by peer'
+# the connection, and one that closed before milterd wrote its reply
+# makes the write fail (EPIPE): each end is the MTA gone.
+GONE='MTA closed the connection|Connection reset by peer|Broken pipe'
 for stage in $STAGES; do
 	mta_case close "$stage" "$GONE"
 done
