@@ -91,6 +91,7 @@ static int	endpoint_prepare(struct endpoint *, const char *,
 		    const struct sockspec *, mode_t, char *, size_t);
 static void	endpoint_commit(struct endpoint *);
 static void	json_str(FILE *, const char *);
+static void	child_counter_json(FILE *, const struct stats_child *, size_t);
 static void	minute_cb(evutil_socket_t, short, void *);
 static void	history_save(void);
 static void	history_load(void);
@@ -647,6 +648,26 @@ verdicts_json(FILE *fp, const uint64_t *v, size_t from)
 	fputc('}', fp);
 }
 
+/* Counter k of a child, as ',"key":value' (verdicts from accept). */
+static void
+child_counter_json(FILE *fp, const struct stats_child *sc, size_t k)
+{
+	size_t	v;
+
+	fprintf(fp, ",\"%s\":", stats_child_counters[k].key);
+	if (!stats_child_counters[k].verdicts) {
+		fprintf(fp, "%llu", (unsigned long long)stats_child_value(sc,
+		    k, 0));
+		return;
+	}
+	fputc('{', fp);
+	for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
+		fprintf(fp, "%s\"%s\":%llu", v > VERDICT_ACCEPT ? "," : "",
+		    verdict_name(v), (unsigned long long)stats_child_value(sc,
+		    k, v));
+	fputc('}', fp);
+}
+
 static void
 stats_json(FILE *fp)
 {
@@ -672,17 +693,9 @@ stats_json(FILE *fp)
 			continue;
 		fprintf(fp, "%s{\"name\":", n++ ? "," : "");
 		json_str(fp, stats_child_name(i));
-		fprintf(fp, ",\"sessions\":%llu,\"verdicts\":",
-		    (unsigned long long)stats_get(&sc->sessions));
-		verdicts_json(fp, sc->verdicts, VERDICT_ACCEPT);
-		fprintf(fp, ",\"evaluation_verdicts\":");
-		verdicts_json(fp, sc->evaluated, VERDICT_ACCEPT);
-		fprintf(fp, ",\"stopped\":%llu,\"fallbacks\":%llu,"
-		    "\"timeouts\":%llu,\"errors\":%llu,\"latency\":{",
-		    (unsigned long long)stats_get(&sc->stopped),
-		    (unsigned long long)stats_get(&sc->fallbacks),
-		    (unsigned long long)stats_get(&sc->timeouts),
-		    (unsigned long long)stats_get(&sc->errors));
+		for (k = 0; k < STATS_NCHILD_COUNTERS; k++)
+			child_counter_json(fp, sc, k);
+		fprintf(fp, ",\"latency\":{");
 		for (k = 0, s = 0; s < NSTAGES; s++) {
 			h = &sc->latency[s];
 			if (stats_get(&h->count) == 0)
@@ -717,7 +730,7 @@ stats_text(FILE *fp)
 {
 	const struct stats_child	*sc;
 	const struct stats_hist		*h;
-	size_t				 i, s, v;
+	size_t				 i, s, v, k;
 	int				 evaluated;
 
 	fprintf(fp, "sessions %llu, open %llu, messages %llu, "
@@ -737,8 +750,10 @@ stats_text(FILE *fp)
 	fprintf(fp, "\n%-20s %-5s %9s", "CHILD", "MODE", "SESSIONS");
 	for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
 		fprintf(fp, " %10s", verdict_name(v));
-	fprintf(fp, " %9s %9s %8s %8s\n", "stopped", "fallback", "timeout",
-	    "error");
+	for (k = 0; k < STATS_NCHILD_COUNTERS; k++)
+		if (stats_child_counters[k].column != NULL)
+			fprintf(fp, " %9s", stats_child_counters[k].column);
+	fputc('\n', fp);
 	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
 		sc = &stats->children[i];
 		if (stats_child_name(i)[0] == '\0')
@@ -748,11 +763,11 @@ stats_text(FILE *fp)
 		for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
 			fprintf(fp, " %10llu",
 			    (unsigned long long)stats_get(&sc->verdicts[v]));
-		fprintf(fp, " %9llu %9llu %8llu %8llu\n",
-		    (unsigned long long)stats_get(&sc->stopped),
-		    (unsigned long long)stats_get(&sc->fallbacks),
-		    (unsigned long long)stats_get(&sc->timeouts),
-		    (unsigned long long)stats_get(&sc->errors));
+		for (k = 0; k < STATS_NCHILD_COUNTERS; k++)
+			if (stats_child_counters[k].column != NULL)
+				fprintf(fp, " %9llu", (unsigned long long)
+				    stats_child_value(sc, k, 0));
+		fputc('\n', fp);
 		for (evaluated = 0, v = 0; v < NVERDICTS; v++)
 			evaluated |= stats_get(&sc->evaluated[v]) != 0;
 		if (!evaluated)
@@ -762,7 +777,10 @@ stats_text(FILE *fp)
 		for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
 			fprintf(fp, " %10llu",
 			    (unsigned long long)stats_get(&sc->evaluated[v]));
-		fprintf(fp, " %9s %9s %8s %8s\n", "-", "-", "-", "-");
+		for (k = 0; k < STATS_NCHILD_COUNTERS; k++)
+			if (stats_child_counters[k].column != NULL)
+				fprintf(fp, " %9s", "-");
+		fputc('\n', fp);
 	}
 	fprintf(fp, "\n%-20s %-10s %9s %9s %9s\n", "CHILD", "STAGE",
 	    "REPLIES", "MEAN", "P99");

@@ -54,6 +54,35 @@ static const char	*verdict_names[NVERDICTS] = {
 	"none", "accept", "reject", "tempfail", "discard", "quarantine"
 };
 
+/*
+ * A child's counters, for every rendering: `milterctl stats' (its JSON
+ * key, its column in the text table) and the Prometheus metric.  A
+ * counter added here shows in all of them.
+ */
+const struct stats_counter stats_child_counters[STATS_NCHILD_COUNTERS] = {
+	{ "sessions", NULL, "child_sessions_total",
+	    "Sessions a child took part in.",
+	    offsetof(struct stats_child, sessions), 0 },
+	{ "verdicts", NULL, "child_verdicts_total",
+	    "Verdicts of a child that were applied.",
+	    offsetof(struct stats_child, verdicts), 1 },
+	{ "evaluation_verdicts", NULL, "child_evaluation_verdicts_total",
+	    "Verdicts of a child in evaluation mode: logged, not applied.",
+	    offsetof(struct stats_child, evaluated), 1 },
+	{ "stopped", "stopped", "child_stopped_total",
+	    "Sessions or messages a child was kept out of by a condition.",
+	    offsetof(struct stats_child, stopped), 0 },
+	{ "fallbacks", "fallback", "child_fallbacks_total",
+	    "Failures of a child, answered with its fallback.",
+	    offsetof(struct stats_child, fallbacks), 0 },
+	{ "timeouts", "timeout", "child_timeouts_total",
+	    "Failures of a child by a timeout.",
+	    offsetof(struct stats_child, timeouts), 0 },
+	{ "errors", "error", "child_errors_total",
+	    "Failures of a child other than timeouts.",
+	    offsetof(struct stats_child, errors), 0 },
+};
+
 /* The region, zeroed, shared with every process forked after. */
 struct stats *
 stats_map(void)
@@ -247,6 +276,16 @@ verdict_of(char code, const char *text)
 	}
 }
 
+/* Counter k of a child: its value, or its verdict v's. */
+uint64_t
+stats_child_value(const struct stats_child *sc, size_t k, enum verdict v)
+{
+	const uint64_t	*p = (const uint64_t *)((const char *)sc +
+			    stats_child_counters[k].offset);
+
+	return stats_get(stats_child_counters[k].verdicts ? &p[v] : p);
+}
+
 const char *
 verdict_name(enum verdict v)
 {
@@ -370,32 +409,6 @@ stats_sessions_open(const struct stats *st)
 void
 stats_prometheus(FILE *fp, const struct stats *st)
 {
-	static const struct {
-		const char	*name;
-		const char	*help;
-		size_t		 offset;
-		int		 verdicts;	/* one per verdict */
-	} per_child[] = {
-		{ "child_sessions_total", "Sessions a child took part in.",
-		    offsetof(struct stats_child, sessions), 0 },
-		{ "child_verdicts_total",
-		    "Verdicts of a child that were applied.",
-		    offsetof(struct stats_child, verdicts), 1 },
-		{ "child_evaluation_verdicts_total", "Verdicts of a child in "
-		    "evaluation mode: logged, not applied.",
-		    offsetof(struct stats_child, evaluated), 1 },
-		{ "child_stopped_total",
-		    "Sessions or messages a child was kept out of by a "
-		    "condition.", offsetof(struct stats_child, stopped), 0 },
-		{ "child_fallbacks_total",
-		    "Failures of a child, answered with its fallback.",
-		    offsetof(struct stats_child, fallbacks), 0 },
-		{ "child_timeouts_total", "Failures of a child by a timeout.",
-		    offsetof(struct stats_child, timeouts), 0 },
-		{ "child_errors_total",
-		    "Failures of a child other than timeouts.",
-		    offsetof(struct stats_child, errors), 0 },
-	};
 	size_t		i;
 
 	prom_value(fp, "start_time_seconds", "gauge",
@@ -425,10 +438,11 @@ stats_prometheus(FILE *fp, const struct stats *st)
 	prom_value(fp, "unverifiable_total", "counter",
 	    "Sessions whose SMTP client connection could not be found.",
 	    stats_get(&st->unverifiable));
-	for (i = 0; i < sizeof(per_child) / sizeof(per_child[0]); i++)
-		(per_child[i].verdicts ? prom_child_verdicts :
-		    prom_per_child)(fp, st, per_child[i].name,
-		    per_child[i].help, per_child[i].offset);
+	for (i = 0; i < STATS_NCHILD_COUNTERS; i++)
+		(stats_child_counters[i].verdicts ? prom_child_verdicts :
+		    prom_per_child)(fp, st, stats_child_counters[i].metric,
+		    stats_child_counters[i].help,
+		    stats_child_counters[i].offset);
 	prom_head(fp, "child_reply_seconds", "histogram",
 	    "Time a child took to answer a command, by stage.");
 	for (i = 0; i < STATS_MAX_CHILDREN; i++)

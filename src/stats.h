@@ -85,6 +85,18 @@ struct stats_child {
 	struct stats_hist latency[NSTAGES];
 };
 
+/* A counter of struct stats_child, for every rendering (stats.c). */
+struct stats_counter {
+	const char	*key;		/* JSON */
+	const char	*column;	/* text table; NULL: shown otherwise */
+	const char	*metric;	/* Prometheus, after milterd_ */
+	const char	*help;
+	size_t		 offset;	/* in struct stats_child */
+	int		 verdicts;	/* NVERDICTS of them, one per verdict */
+};
+#define STATS_NCHILD_COUNTERS	7
+extern const struct stats_counter stats_child_counters[STATS_NCHILD_COUNTERS];
+
 struct stats_worker {
 	int32_t		pid;		/* 0: free slot */
 	int32_t		num;		/* worker number */
@@ -128,6 +140,8 @@ double		 stats_quantile(const struct stats_hist *, double);
 void		 stats_hist_sum(struct stats_hist *, const struct stats_hist *);
 enum verdict	 verdict_of(char, const char *);
 const char	*verdict_name(enum verdict);
+uint64_t	 stats_child_value(const struct stats_child *, size_t,
+		    enum verdict);
 void		 stats_prometheus(FILE *, const struct stats *);
 uint64_t	 stats_sessions_open(const struct stats *);
 

@@ -154,3 +154,38 @@ Test(stats, prometheus_exposition)
 	cr_assert(strstr(out, "stage=\"rcpt\"") == NULL);
 	free(out);
 }
+
+/*
+ * Every counter of the child table shows in the exposition with its own
+ * value (and, through control.c, in milterctl stats' JSON and text).
+ */
+Test(stats, child_counters_exposed)
+{
+	struct stats		*st = stats_map();
+	struct stats_child	*a = stats_child(st, "kid");
+	char			*out = NULL, want[256];
+	size_t			 len = 0, k;
+	uint64_t		*p;
+	FILE			*fp;
+
+	for (k = 0; k < STATS_NCHILD_COUNTERS; k++) {
+		p = (uint64_t *)((char *)a + stats_child_counters[k].offset);
+		stats_add(stats_child_counters[k].verdicts ?
+		    &p[VERDICT_DISCARD] : p, 10 + k);
+		cr_assert_eq(stats_child_value(a, k, VERDICT_DISCARD), 10 + k);
+	}
+	cr_assert_not_null(fp = open_memstream(&out, &len));
+	stats_prometheus(fp, st);
+	fclose(fp);
+	for (k = 0; k < STATS_NCHILD_COUNTERS; k++) {
+		if (stats_child_counters[k].verdicts)
+			snprintf(want, sizeof(want), "milterd_%s{child=\"kid\","
+			    "verdict=\"discard\"} %zu\n",
+			    stats_child_counters[k].metric, 10 + k);
+		else
+			snprintf(want, sizeof(want), "milterd_%s{child=\"kid\"} "
+			    "%zu\n", stats_child_counters[k].metric, 10 + k);
+		cr_assert_not_null(strstr(out, want), "%s", want);
+	}
+	free(out);
+}
