@@ -118,4 +118,11 @@ struct session	*session_new(struct event_base *, const struct conf *,
 void		 session_check_due(struct session *, uint64_t);
 void		 session_free(struct session *);
 
+/* apply.c */
+void		 apply_conditions(struct session *, char);
+void		 rcpt_scope(struct session *);
+uint32_t	 condition_steps(const struct conf *);
+void		 dnsbl_begin(struct session *, void (*)(struct session *));
+void		 dnsbl_free(struct dns_wait *);
+
 #endif /* SESSION_H */

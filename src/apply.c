@@ -1,0 +1,444 @@
+/*
+ * Copyright (c) 2026 The milterd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+
+/*
+ * apply.c: which children apply to a session.  Conditions are decided
+ * at the commands in each condition's stages (connect to DATA): a child
+ * kept out of the connection or the message is marked done, the way an
+ * accepting child is; recipient conditions decide per recipient what a
+ * child is shown, and at the end of the envelope whether it takes part
+ * in the message.  The dnsbl conditions' lookups are made at once
+ * before the connect round, which waits for them.
+ */
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns.h"
+#include "log.h"
+#include "session.h"
+
+static const char *cond_macro(void *, const char *);
+static void	cond_each_macro(void *, void (*)(void *, const char *,
+		    const char *), void *);
+static void	cond_each_child(void *, void (*)(void *, const char *,
+		    const char *), void *);
+static void	cond_view_of(struct session *, char, struct cond_view *);
+static int	cond_holds(struct session *, const struct child *,
+		    const struct cond_ref *, const struct cond_view *);
+static const struct cond_ref *rcpt_cond(struct session *,
+		    const struct child *);
+static int	rcpt_holds(struct session *, struct child *,
+		    const struct cond_view *);
+static void	dnsbl_answered(void *, const char *,
+		    const struct dns_answer *);
+static void	dnsbl_timeout(evutil_socket_t, short, void *);
+static void	dnsbl_end(struct session *);
+static const struct dns_answer *dnsbl_answer(void *, const char *);
+
+/* A macro the MTA sent up to this command (the latest), for conditions. */
+static const char *
+cond_macro(void *arg, const char *name)
+{
+	struct session	*s = arg;
+
+	return macros_latest(&s->mac, s->round.cmd, name);
+}
+
+/* Every macro sent up to this command, the latest value of each. */
+static void
+cond_each_macro(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	struct session	*s = arg;
+
+	macros_each(&s->mac, s->round.cmd, fn, fnarg);
+}
+
+/* Each child's last verdict in this session ("none" before any). */
+static void
+cond_each_child(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	struct session	*s = arg;
+	size_t		 i;
+
+	for (i = 0; i < s->nkids; i++)
+		fn(fnarg, s->kids[i].mc->name, s->kids[i].stopped != NULL ?
+		    "stopped" : s->kids[i].state == CHILD_FAILED ? "failed" :
+		    verdict_name(s->kids[i].verdict));
+}
+
+/* What a condition sees at cmd. */
+static void
+cond_view_of(struct session *s, char cmd, struct cond_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->stage = cmd;
+	v->id = s->id;
+	v->family = s->family;
+	v->client_addr = s->mac.client_addr;
+	v->client_name = s->mac.client_name;
+	v->helo = s->helo[0] != '\0' ? s->helo : NULL;
+	v->sender = cmd == SMFIC_MAIL || cmd == SMFIC_RCPT || cmd ==
+	    SMFIC_DATA ? s->sender : NULL;
+	v->rcpt = cmd == SMFIC_RCPT ? s->rcpt : NULL;
+	v->recipients = (const char *)s->rcpts.data;
+	/* At RCPT: those before this one. */
+	v->recipients_len = cmd == SMFIC_RCPT ? s->rcpts_mark : s->rcpts.len;
+	/* A sum over every worker: only for the stress conditions. */
+	if ((cmd == SMFIC_CONNECT && cond_any(s->conf->conds,
+	    s->conf->nconds, COND_STRESS)) || cond_any(s->conf->conds,
+	    s->conf->nconds, COND_LUA))
+		v->open_sessions = stats_sessions_open(stats);
+	v->macro = cond_macro;
+	v->each_macro = cond_each_macro;
+	v->each_child = cond_each_child;
+	v->dns = dnsbl_answer;
+	v->arg = s;
+}
+
+/*
+ * Does the condition hold?  One that cannot tell (a script's error)
+ * comes out as the milter's condition_error says: applied or skipped.
+ */
+static int
+cond_holds(struct session *s, const struct child *c,
+    const struct cond_ref *ref, const struct cond_view *v)
+{
+	int	*holds = &s->cond_result[ref->idx];
+
+	/* Once a command (a recipient): a script runs once for all. */
+	if (*holds == -2)
+		*holds = cond_eval(&s->conf->conds[ref->idx], v);
+	if (*holds == -1)
+		return !c->mc->skip_on_error;
+	return *holds == !ref->negate;
+}
+
+/*
+ * The conditions this command decides (their stages): a child for
+ * which one does not hold is kept out of the connection (decided at
+ * connect or HELO: it is told quit) or of this message (at MAIL or
+ * DATA: it gets no more of it).  Like a child that accepted, it counts
+ * as accept.  At RCPT, rcpt_holds() decides for each recipient.
+ */
+void
+apply_conditions(struct session *s, char cmd)
+{
+	struct cond_view	 v;
+	const struct cond_ref	*ref;
+	struct child		*c;
+	size_t			 i, j;
+	int			 connection = cmd == SMFIC_CONNECT ||
+				    cmd == SMFIC_HELO;
+
+	cond_view_of(s, cmd, &v);
+	for (i = 0; i < s->conf->nconds; i++)
+		s->cond_result[i] = -2;		/* not decided yet */
+	/* Kept out of the connection: its stop stands (it is done). */
+	for (i = 0; i < s->nkids && (cmd == SMFIC_MAIL || cmd ==
+	    SMFIC_CONNECT); i++)
+		if (s->kids[i].done != 2)
+			s->kids[i].stopped = NULL;
+	for (i = 0; i < s->nkids; i++) {
+		c = &s->kids[i];
+		c->rcpt_counted = 0;
+		/* A child down since negotiation: its conditions too. */
+		if (c->done || (c->state == CHILD_FAILED && !c->owed))
+			continue;
+		if (cmd == SMFIC_RCPT) {
+			if (c->state == CHILD_FAILED)
+				continue;
+			/* Shown only the recipients its conditions take. */
+			if (rcpt_holds(s, c, &v))
+				c->rcpt_shown++;
+			else {
+				c->rcpt_hidden++;
+				c->skip = 1;
+			}
+			c->rcpt_counted = 1;
+			continue;
+		}
+		for (j = 0; j < c->mc->nconds; j++) {
+			ref = &c->mc->conds[j];
+			if (!(s->conf->conds[ref->idx].stages & cond_at(cmd)) ||
+			    cond_holds(s, c, ref, &v))
+				continue;
+			c->stopped = ref;
+			stats_add(&c->stats->stopped, 1);
+			log_debug("session %s: child %s: condition %s%s does "
+			    "not hold: not applied to this %s", s->id,
+			    c->mc->name, ref->negate ? "!" : "",
+			    s->conf->conds[ref->idx].name, connection ?
+			    "connection" : "message");
+			if (connection) {
+				c->done = 2;
+				child_close(c, 1);
+			} else {
+				if (c->in_msg)
+					child_abort(c);
+				c->in_msg = 0;
+				c->done = 1;
+			}
+			/* Kept out: its fallback, if it is down, does not count. */
+			c->owed = 0;
+			break;
+		}
+	}
+}
+
+/*
+ * dnsbl conditions: before the connect round, the names they look at
+ * are looked up (or found in the worker's cache), all at once; the
+ * round begins when every answer is in or the longest timeout of
+ * those conditions has passed (no answer: not listed, logged).
+ */
+struct dns_wait {
+	struct session	*s;
+	void		(*done)(struct session *);	/* when all are in */
+	struct event	*timer;
+	size_t		 n;
+	size_t		 pending;
+	struct dns_name {
+		char			 name[DNSBL_NAME_MAX];
+		struct dns_answer	 ans;
+		struct dns_query	*q;	/* NULL: answered */
+	} names[];
+};
+
+/*
+ * The DNS lookups the dnsbl conditions of the session's children need,
+ * all at once, before the connect round: done(s) once they are in, or
+ * the longest timeout passed (at once when nothing is to be looked up).
+ */
+void
+dnsbl_begin(struct session *s, void (*done)(struct session *))
+{
+	const struct cond	*cond;
+	struct dns_wait		*w;
+	struct timeval		 tv = { 0, 0 };
+	char			 name[DNSBL_NAME_MAX];
+	size_t			 i, j, k, n, max = 0;
+
+	dnsbl_free(s->dns);	/* the last connection's, after K */
+	s->dns = NULL;
+	for (i = 0; i < s->conf->nconds; i++)
+		if (s->conf->conds[i].type == COND_DNSBL)
+			max += s->conf->conds[i].nzones;
+	if (max == 0 || (w = calloc(1, sizeof(*w) + max *
+	    sizeof(w->names[0]))) == NULL) {
+		if (max > 0)
+			log_warn("session %s: dnsbl", s->id);
+		done(s);
+		return;
+	}
+	w->s = s;
+	w->done = done;
+	for (i = 0; i < s->nkids; i++)
+		for (j = 0; j < s->kids[i].mc->nconds && !s->kids[i].done; j++) {
+			cond = &s->conf->conds[s->kids[i].mc->conds[j].idx];
+			for (k = 0; cond->type == COND_DNSBL && k < cond->nzones;
+			    k++) {
+				if (cond_dnsbl_name(s->mac.client_addr,
+				    cond->zones[k].zone, name, sizeof(name)) ==
+				    -1)
+					continue;
+				for (n = 0; n < w->n && strcmp(w->names[n].name,
+				    name) != 0; n++)
+					;
+				if (n == w->n)
+					strlcpy(w->names[w->n++].name, name,
+					    sizeof(name));
+				if (cond->timeout > tv.tv_sec)
+					tv.tv_sec = cond->timeout;
+			}
+		}
+	s->dns = w;
+	for (n = 0; n < w->n; n++) {
+		if (dns_cached(w->names[n].name, &w->names[n].ans))
+			continue;
+		if ((w->names[n].q = dns_query(w->names[n].name,
+		    dnsbl_answered, w)) == NULL) {
+			log_warnx("session %s: dnsbl: cannot look %s up", s->id,
+			    w->names[n].name);
+			w->names[n].ans.naddr = -1;
+		} else
+			w->pending++;
+	}
+	if (w->pending == 0) {
+		done(s);
+		return;
+	}
+	s->busy = s->dns_waiting = 1;
+	if ((w->timer = evtimer_new(s->base, dnsbl_timeout, s)) == NULL ||
+	    evtimer_add(w->timer, &tv) == -1)
+		fatalx("%s: cannot set a timer", __func__);
+}
+
+static void
+dnsbl_answered(void *arg, const char *name, const struct dns_answer *ans)
+{
+	struct dns_wait	*w = arg;
+	size_t		 n;
+
+	for (n = 0; n < w->n; n++)
+		if (w->names[n].q != NULL && strcmp(w->names[n].name, name) ==
+		    0) {
+			w->names[n].q = NULL;
+			w->names[n].ans = *ans;
+			log_debug("session %s: dnsbl: %s: %d answers",
+			    w->s->id, name, ans->naddr);
+			if (--w->pending == 0)
+				dnsbl_end(w->s);
+			return;
+		}
+}
+
+static void
+dnsbl_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+	size_t		 n;
+
+	(void)fd;
+	(void)what;
+	for (n = 0; n < s->dns->n; n++)
+		if (s->dns->names[n].q != NULL) {
+			log_warnx("session %s: dnsbl: %s: no answer in time, "
+			    "taken as not listed", s->id, s->dns->names[n].name);
+			dns_cancel(s->dns->names[n].q);
+			s->dns->names[n].q = NULL;
+			s->dns->names[n].ans.naddr = -1;
+		}
+	s->dns->pending = 0;
+	dnsbl_end(s);
+}
+
+static void
+dnsbl_end(struct session *s)
+{
+	s->dns_waiting = 0;
+	event_del(s->dns->timer);
+	s->dns->done(s);
+}
+
+void
+dnsbl_free(struct dns_wait *w)
+{
+	size_t	n;
+
+	if (w == NULL)
+		return;
+	for (n = 0; n < w->n; n++)
+		if (w->names[n].q != NULL)
+			dns_cancel(w->names[n].q);
+	if (w->timer != NULL)
+		event_free(w->timer);
+	free(w);
+}
+
+/* The answer for name, for the dnsbl conditions; NULL: not asked. */
+static const struct dns_answer *
+dnsbl_answer(void *arg, const char *name)
+{
+	struct session	*s = arg;
+	size_t		 n;
+
+	for (n = 0; s->dns != NULL && n < s->dns->n; n++)
+		if (strcmp(s->dns->names[n].name, name) == 0)
+			return &s->dns->names[n].ans;
+	return NULL;
+}
+
+/* The child's first recipient condition, or NULL. */
+static const struct cond_ref *
+rcpt_cond(struct session *s, const struct child *c)
+{
+	size_t	j;
+
+	for (j = 0; j < c->mc->nconds; j++)
+		if (s->conf->conds[c->mc->conds[j].idx].stages &
+		    cond_at(SMFIC_RCPT))
+			return &c->mc->conds[j];
+	return NULL;
+}
+
+/* Do the child's recipient conditions all hold for s->rcpt? */
+static int
+rcpt_holds(struct session *s, struct child *c, const struct cond_view *v)
+{
+	const struct cond_ref	*ref;
+	size_t			 j;
+
+	for (j = 0; j < c->mc->nconds; j++) {
+		ref = &c->mc->conds[j];
+		if ((s->conf->conds[ref->idx].stages & cond_at(SMFIC_RCPT)) &&
+		    !cond_holds(s, c, ref, v))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The end of the envelope: a child with recipient conditions takes
+ * part in the message if one recipient was for it (recipients = any)
+ * or every one (all); else it is told abort and kept out of it.
+ */
+void
+rcpt_scope(struct session *s)
+{
+	const struct cond_ref	*ref;
+	struct child		*c;
+	size_t			 i;
+
+	for (i = 0; i < s->nkids; i++) {
+		c = &s->kids[i];
+		if ((ref = rcpt_cond(s, c)) == NULL || c->done || !child_live(c) ||
+		    (c->mc->all_recipients ? c->rcpt_hidden == 0 :
+		    c->rcpt_shown > 0))
+			continue;
+		if (c->in_msg)
+			child_abort(c);
+		c->in_msg = 0;
+		c->done = 1;
+		c->stopped = ref;
+		stats_add(&c->stats->stopped, 1);
+		log_debug("session %s: child %s: %d of its recipients, %d "
+		    "not: kept out of the message", s->id, c->mc->name,
+		    c->rcpt_shown, c->rcpt_hidden);
+	}
+}
+
+/* The MTA's "do not send" bits for the commands conditions decide at. */
+uint32_t
+condition_steps(const struct conf *conf)
+{
+	static const uint32_t	 no[] = { SMFIP_NOCONNECT, SMFIP_NOHELO,
+	    SMFIP_NOMAIL, SMFIP_NORCPT, SMFIP_NODATA };
+	uint32_t		 steps = 0;
+	size_t			 i, j;
+
+	for (i = 0; i < conf->nconds; i++)
+		for (j = 0; j < sizeof(no) / sizeof(no[0]); j++)
+			if (conf->conds[i].stages & (1U << j))
+				steps |= no[j];
+	return steps;
+}
