@@ -165,7 +165,7 @@ child_unreachable(struct child *c, int err, const char *what)
 
 	if ((err == ECONNREFUSED || err == ENOENT || err == ECONNRESET ||
 	    err == 0) && (c->launch_until == 0 || now < c->launch_until) &&
-	    c->link->ops->launch(c->link->arg, c->mc) == 0) {
+	    c->link->launcher->launch(c->mc) == 0) {
 		if (c->launch_until == 0)
 			c->launch_until = now + c->link->launch_wait;
 		conn_free(c->conn);
@@ -175,7 +175,7 @@ child_unreachable(struct child *c, int err, const char *what)
 		child_arm_ms(c, RETRY_MS);
 		return;
 	}
-	refused = c->link->ops->launch_refused(c->link->arg, c->mc);
+	refused = c->link->launcher->refused(c->mc);
 	child_fail(c, "%s%s%s%s", what, c->launch_until != 0 ?
 	    "; still down after a launch request" : "", refused != NULL ?
 	    "; launch refused: " : "", refused != NULL ? refused : "");

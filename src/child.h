@@ -57,16 +57,21 @@ struct child_ops {
 	void		 (*replied)(void *, struct child *);
 	/* Dropped: its state then, and whether a reply or drain was awaited. */
 	void		 (*failed)(void *, struct child *, enum child_state, int);
-	/* Ask the launcher to start it: 0 if asked, -1 if not to be. */
-	int		 (*launch)(void *, const struct milter_conf *);
+};
+
+/* Who starts a milter that is down (the worker, through the launcher). */
+struct child_launcher {
+	/* Ask for it: 0 if asked, -1 if it is not to be. */
+	int		 (*launch)(const struct milter_conf *);
 	/* Why the launcher refused it, or NULL. */
-	const char	*(*launch_refused)(void *, const struct milter_conf *);
+	const char	*(*refused)(const struct milter_conf *);
 };
 
 /* What the children of a session are given of it, one for them all. */
 struct child_link {
 	const struct child_ops	*ops;
 	void			*arg;
+	const struct child_launcher *launcher;
 	struct event_base	*base;
 	const char		*id;		/* the session's, for logs */
 	struct mbuf		*out;		/* encoding scratch */

@@ -1643,11 +1643,8 @@ parse_file(cfg_t *cfg, const char *path)
 	if ((fp = fopen(path, "r")) == NULL ||
 	    (s.buf = read_stream(fp, &len)) == NULL) {
 		/* A directory opens, and fails at the first read. */
-		if (conf_errfp != NULL)
-			fprintf(conf_errfp, "%s: cannot read the configuration: "
-			    "%s\n", path, strerror(errno));
-		else
-			log_warn("%s: cannot read the configuration", path);
+		conf_report(0, "cannot read the configuration: %s",
+		    strerror(errno));
 		if (fp != NULL)
 			fclose(fp);
 		return CFG_FILE_ERROR;
@@ -1745,10 +1742,6 @@ conf_load(const char *path, FILE *errfp)
 		check_launch(cfg);
 	}
 	conf_flush(path);
-	if (rc == CFG_FILE_ERROR) {
-		cfg_free(cfg);
-		return NULL;
-	}
 	if (rc != CFG_SUCCESS || conf_nerrors > 0) {
 		cfg_free(cfg);
 		return NULL;

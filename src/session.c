@@ -96,15 +96,11 @@ static void	progress_tick(evutil_socket_t, short, void *);
 static void	children_negotiated(void *);
 static void	child_replied(void *, struct child *);
 static void	child_failed(void *, struct child *, enum child_state, int);
-static int	child_launch(void *, const struct milter_conf *);
-static const char *child_launch_refused(void *, const struct milter_conf *);
 
 static const struct child_ops	child_ops = {
 	children_negotiated,
 	child_replied,
 	child_failed,
-	child_launch,
-	child_launch_refused,
 };
 
 /* A milter's setting, unless milterctl changed it (-1: it did not). */
@@ -132,6 +128,7 @@ session_new(struct event_base *base, const struct conf *conf,
 	s->host = host;
 	s->link.ops = &child_ops;
 	s->link.arg = s;
+	s->link.launcher = &host->launcher;
 	s->link.base = base;
 	s->link.id = s->id;
 	s->link.out = &s->out;
@@ -603,22 +600,6 @@ child_failed(void *arg, struct child *c, enum child_state was, int awaited)
 		children_negotiated(s);
 	else if (awaited)
 		child_replied(s, c);
-}
-
-static int
-child_launch(void *arg, const struct milter_conf *mc)
-{
-	struct session	*s = arg;
-
-	return s->host->launch(mc);
-}
-
-static const char *
-child_launch_refused(void *arg, const struct milter_conf *mc)
-{
-	struct session	*s = arg;
-
-	return s->host->launch_refused(mc);
 }
 
 static void

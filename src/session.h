@@ -41,10 +41,7 @@ struct session;
 
 /* What a session is given of the process that runs it (worker.c). */
 struct session_host {
-	/* Ask the launcher to start a milter: 0 if asked, -1 if not. */
-	int		 (*launch)(const struct milter_conf *);
-	/* Why the launcher refused it, or NULL. */
-	const char	*(*launch_refused)(const struct milter_conf *);
+	struct child_launcher	 launcher;	/* given to its children */
 	/* The MTA's side is over: the session is to be freed. */
 	void		 (*done)(struct session *);
 };

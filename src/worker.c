@@ -28,7 +28,7 @@
  * worker is ready.
  *
  * A child milter that refuses connections may be started by the
- * launcher: worker_launch() asks for it by name, at most once per
+ * launcher: launch() asks for it by name, at most once per
  * launch_wait per milter; a refusal is remembered until the worker
  * ends, so that sessions stop waiting for that milter at once.
  */
@@ -78,8 +78,7 @@ static const char *launch_refused(const struct milter_conf *);
 static void	session_done(struct session *);
 
 static const struct session_host	host = {
-	launch,
-	launch_refused,
+	{ launch, launch_refused },
 	session_done,
 };
 static void	test_fault(void);

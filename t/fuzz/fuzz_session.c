@@ -231,8 +231,7 @@ host_launch_refused(const struct milter_conf *mc)
 }
 
 static const struct session_host	host = {
-	host_launch,
-	host_launch_refused,
+	{ host_launch, host_launch_refused },
 	host_done,
 };
 
