@@ -567,6 +567,27 @@ rc_is conf-f-rel 2
 grep_ok conf-f-rel-text 'ctl-rel.conf:1: control "relative.sock": expected an absolute path' "$TMP/conf-f-rel.err"
 ctlf conf-f-and-s -f "$TMP/md-ctl.conf" -s "$CTLSOCK" status
 rc_is conf-f-and-s 2
+# Neither -f nor -s: the default configuration, SYSCONFDIR/milterd.conf
+# (a milterctl built with SYSCONFDIR in $TMP, as `make install' builds
+# it with its own), and without that file the default socket.
+if make -s -C "$T/.." B="$TMP/sysb" SYSCONFDIR="$TMP/sysconf" \
+    "$TMP/sysb/milterctl" >"$TMP/sysb.out" 2>&1; then
+	mkdir -p "$TMP/sysconf"
+	printf 'control = "%s"\n' "$CTLSOCK" >"$TMP/sysconf/milterd.conf"
+	"$TMP/sysb/milterctl" status >"$TMP/conf-default.out" 2>&1
+	RC=$?
+	rc_is conf-default 0
+	grep_ok conf-default-status "^milterd pid $MPID, " \
+	    "$TMP/conf-default.out"
+	rm "$TMP/sysconf/milterd.conf"
+	"$TMP/sysb/milterctl" status >"$TMP/conf-default-none.out" 2>&1
+	RC=$?
+	rc_is conf-default-none 3
+	grep_ok conf-default-none-socket '/var/run/milterd/control\.sock' \
+	    "$TMP/conf-default-none.out"
+else
+	fail conf-default-build "$(tail -n 3 "$TMP/sysb.out")"
+fi
 status_is nochange-status 0 $ALL
 
 # Raw requests: another protocol version, no terminating NUL.
