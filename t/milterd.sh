@@ -42,6 +42,20 @@ $TMP/lines.conf:14: workers -1: out of range
 $TMP/lines.conf: configuration has errors
 EOF
 check lines-all-errors cmp "$TMP/lines.want" "$TMP/lines.out"
+# The shipped sample, comments and all: an error on its fallback line
+# (the issue saw line 34 reported as 76) and one after its last line
+# are named where they are.
+SAMPLE=$T/../etc/milterd.conf
+fb=$(grep -n '^fallback = ' "$SAMPLE" | cut -d: -f1)
+sed "${fb}s/^fallback = .*/fallback = \"acept\"/" "$SAMPLE" >"$TMP/sample.conf"
+echo 'bogus_key = 1' >>"$TMP/sample.conf"
+last=$(wc -l <"$TMP/sample.conf")
+conf_bad sample-lines "$TMP/sample.conf"
+grep_ok sample-line-fallback \
+    "^$TMP/sample.conf:$fb: fallback \"acept\"" "$TMP/sample-lines.out"
+grep_ok sample-line-last \
+    "^$TMP/sample.conf:$last: no such option 'bogus_key'" \
+    "$TMP/sample-lines.out"
 # A file that cannot be read: why.
 conf_bad unreadable "$TMP"
 grep_ok unreadable-why "^$TMP: cannot read the configuration: Is a directory\$" "$TMP/unreadable.out"
