@@ -38,6 +38,13 @@ PKG_LIBS	!= pkg-config --libs $(PKGS) 2>/dev/null || echo
 LUA_CFLAGS	!= pkg-config --cflags lua5.4 2>/dev/null || echo
 LUA_LIBS	!= pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4
 CRIT_LIBS	!= pkg-config --libs criterion 2>/dev/null || echo -lcriterion
+# libsystemd (sd_notify, socket activation) when pkg-config finds it;
+# HAVE_SYSTEMD=no builds without it, as on the BSDs.
+HAVE_SYSTEMD	!= pkg-config --exists libsystemd 2>/dev/null && echo yes || echo no
+SD_CFLAGS	!= [ "$(HAVE_SYSTEMD)" = yes ] && \
+		   echo "-DHAVE_SYSTEMD $$(pkg-config --cflags libsystemd)" || echo
+SD_LIBS		!= [ "$(HAVE_SYSTEMD)" = yes ] && \
+		   pkg-config --libs libsystemd || echo
 WARN		 = -Wall -Wextra -Werror -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wmissing-declarations -Wshadow \
 		   -Wpointer-arith -Wcast-qual -Wsign-compare
@@ -52,13 +59,13 @@ HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
 		   src/util.h src/conf.h src/conn.h src/ctl.h src/macros.h \
 		   src/merge.h src/milterd.h src/launch.h src/session.h \
 		   src/child.h src/stats.h src/history.h src/conncheck.h \
-		   src/detect.h src/cond.h src/dns.h
+		   src/detect.h src/cond.h src/dns.h src/sdnotify.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/proc.c src/session.c src/apply.c src/child.c \
 		   src/conn.c src/conf.c src/macros.c src/merge.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
 		   src/detect.c src/cond.c src/luacond.c src/dns.c \
-		   $(COMMON_SRCS)
+		   src/sdnotify.c $(COMMON_SRCS)
 # conf.c (and what it links) for the control key of milterd.conf.
 MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c src/conf.c \
 		   src/cond.c src/luacond.c src/detect.c $(COMMON_SRCS)
@@ -81,8 +88,8 @@ $(B)/.dir:
 	touch $@
 
 $(B)/milterd: $(B)/.dir $(MILTERD_SRCS) $(HDRS)
-	$(CC) $(CFLAGS) $(LUA_CFLAGS) -o $@ $(MILTERD_SRCS) $(PKG_LIBS) \
-	    $(LUA_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(LUA_CFLAGS) $(SD_CFLAGS) -o $@ $(MILTERD_SRCS) \
+	    $(PKG_LIBS) $(LUA_LIBS) $(SD_LIBS) $(LDFLAGS)
 
 $(B)/milterctl: $(B)/.dir $(MILTERCTL_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) $(LUA_CFLAGS) -o $@ $(MILTERCTL_SRCS) $(PKG_LIBS) \

@@ -63,6 +63,7 @@
 #include "detect.h"
 #include "log.h"
 #include "milterd.h"
+#include "sdnotify.h"
 #include "stats.h"
 #include "util.h"
 
@@ -128,6 +129,7 @@ static void	reap(pid_t, int);
 static void	sigchld_cb(evutil_socket_t, short, void *);
 static void	sigterm_cb(evutil_socket_t, short, void *);
 static void	sighup_cb(evutil_socket_t, short, void *);
+static int	reload(FILE *);
 static struct conf *load_logged(FILE *);
 static void	reload_error(FILE *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
@@ -146,7 +148,7 @@ extern const char	*__progname;
 __dead static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-dnv] [-f file]\n"
+	fprintf(stderr, "usage: %s [-dFnv] [-f file]\n"
 	    "       %s -D [-f file] [-R root]\n", __progname, __progname);
 	exit(1);
 }
@@ -154,7 +156,7 @@ usage(void)
 /*
  * The listening sockets of c into fds: those the running configuration
  * old already has (the same socket, however spelt) are reused, the
- * others opened.
+ * others taken from systemd (socket activation) or opened.
  */
 static int
 open_listeners(const struct conf *c, const struct conf *old, int *fds,
@@ -168,13 +170,14 @@ open_listeners(const struct conf *c, const struct conf *old, int *fds,
 		for (j = 0; old != NULL && j < old->nlisten; j++)
 			if (sockspec_same(&old->listen[j], &c->listen[i]))
 				fds[i] = listen_fds[j];
-		if (fds[i] != -1)
+		if (fds[i] != -1 ||
+		    (fds[i] = sd_inherited(&c->listen[i])) != -1)
 			continue;
 		if ((fds[i] = sockspec_listen(&c->listen[i], c->socket_mode,
 		    c->socket_group, err, errlen)) == -1) {
 			/* Close only what was opened here, at any index. */
 			for (k = 0; k < i; k++) {
-				reused = 0;
+				reused = sd_inherited(&c->listen[k]) != -1;
 				for (j = 0; old != NULL && j < old->nlisten; j++)
 					reused |= fds[k] == listen_fds[j];
 				if (!reused)
@@ -186,7 +189,10 @@ open_listeners(const struct conf *c, const struct conf *old, int *fds,
 	return 0;
 }
 
-/* Close the sockets of c that keep (if given) does not use too. */
+/*
+ * Close the sockets of c that keep (if given) does not use too, but
+ * those of systemd: it keeps them open for the next start.
+ */
 static void
 close_listeners(const struct conf *c, const int *fds, const struct conf *keep)
 {
@@ -199,7 +205,7 @@ close_listeners(const struct conf *c, const int *fds, const struct conf *keep)
 		for (j = 0; keep != NULL && j < keep->nlisten; j++)
 			kept |= sockspec_same(&keep->listen[j],
 			    &c->listen[i]);
-		if (kept)
+		if (kept || sd_inherited(&c->listen[i]) != -1)
 			continue;
 		close(fds[i]);
 		if (sockspec_is_unix(&c->listen[i])) {
@@ -628,6 +634,7 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	stopping = 1;
 	log_info("%s: stopping", strsignal((int)sig));
+	sd_state(SD_STOPPING, "stopping: workers finish their sessions");
 	if (launcher_pid != 0)
 		kill(launcher_pid, SIGTERM);
 	stop_generation(generation + 1);
@@ -639,24 +646,46 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * Reload: the new file must be wholly valid, its new sockets must open
- * and its workers must start, or nothing changes.  Errors go to errs
- * (NULL: the log).
+ * Reload, between RELOADING=1 and READY=1 to systemd: the generation
+ * serving at the end, new or old, is ready.
  */
 int
 master_reload(FILE *errs)
 {
-	struct conf	*nc;
-	int		 fds[CONF_MAX_LISTEN];
-	char		 err[512];
+	int	rc;
 
 	if (stopping) {
 		reload_error(errs, "stopping: not reloading");
 		return -1;
 	}
+	sd_state(SD_RELOADING, "reloading %s", conf_path);
+	rc = reload(errs);
+	sd_state(SD_READY, "%s: generation %d, %d workers, %zu milters",
+	    rc == 0 ? "reloaded" : "reload failed", generation,
+	    nworkers_of(conf), conf->nmilters);
+	return rc;
+}
+
+/*
+ * Reload: the new file must be wholly valid, name every socket systemd
+ * passed, its new sockets must open and its workers must start, or
+ * nothing changes.  Errors go to errs (NULL: the log).
+ */
+static int
+reload(FILE *errs)
+{
+	struct conf	*nc;
+	int		 fds[CONF_MAX_LISTEN];
+	char		 err[512];
+
 	log_info("reloading %s", conf_path);
 	if ((nc = load_logged(errs)) == NULL) {
 		reload_error(errs, "%s has errors, not reloading", conf_path);
+		return -1;
+	}
+	if (sd_check_listen(nc, conf_path, err, sizeof(err)) == -1) {
+		reload_error(errs, "%s; not reloading", err);
+		conf_free(nc);
 		return -1;
 	}
 	if (control_prepare(nc, err, sizeof(err)) == -1) {
@@ -945,10 +974,11 @@ main(int argc, char *argv[])
 	size_t		 i;
 	const char	*root = NULL;
 	int		 ch, debug = 0, check = 0, verbose = 0, detect = 0;
+	int		 foreground = 0;
 
 	setproctitle_init(argc, argv, environ);
 	conf_path = CONF_FILE;
-	while ((ch = getopt(argc, argv, "dDf:nR:v")) != -1) {
+	while ((ch = getopt(argc, argv, "dDf:FnR:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
@@ -961,6 +991,9 @@ main(int argc, char *argv[])
 			break;
 		case 'f':
 			conf_path = optarg;
+			break;
+		case 'F':
+			foreground = 1;
 			break;
 		case 'n':
 			check = 1;
@@ -988,6 +1021,11 @@ main(int argc, char *argv[])
 	}
 	log_procinit("master");
 	check_root();
+	if (sd_adopt(err, sizeof(err)) == -1 ||
+	    sd_check_listen(conf, conf_path, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (sd_ninherited() > 0)
+		log_info("%zu listening sockets from systemd", sd_ninherited());
 	pfh = pidfile_open(conf->pidfile, 0644, &otherpid);
 	if (pfh == NULL) {
 		if (errno == EEXIST)
@@ -1006,7 +1044,7 @@ main(int argc, char *argv[])
 	stats = stats_map();
 	assign_stats(conf);
 	started = loaded = time(NULL);
-	if (!debug)
+	if (!debug && !foreground)
 		ready_fd = daemonize();
 	log_init(debug, LOG_MAIL);
 	if (pidfile_write(pfh) == -1) {
@@ -1052,6 +1090,8 @@ main(int argc, char *argv[])
 	log_info("started: %d workers, %zu milters, listening on %s%s",
 	    nworkers_of(conf), conf->nmilters, conf->listen[0].text,
 	    conf->nlisten > 1 ? " and more" : "");
+	sd_state(SD_READY, "generation %d, %d workers, %zu milters",
+	    generation, nworkers_of(conf), conf->nmilters);
 	if (ready_fd != -1) {
 		/* The pid file is written: the parent may go. */
 		(void)write(ready_fd, "1", 1);
