@@ -34,6 +34,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <netinet/in.h>
@@ -67,6 +68,7 @@ static size_t	ninherited;
 #ifdef HAVE_SYSTEMD
 static int	sd_describe(int, struct sockspec *);
 #endif
+static int	sd_same(const struct sockspec *, const struct sockspec *);
 
 void
 sd_state(enum sd_state st, const char *fmt, ...)
@@ -194,6 +196,25 @@ sd_adopt(char *err, size_t errlen)
 #endif
 }
 
+/*
+ * The same socket, where a unix socket may be named by another path to
+ * the same file: systemd's /run/milterd/milterd.sock is milterd.conf's
+ * /var/run/milterd/milterd.sock where /var/run links to /run.
+ */
+static int
+sd_same(const struct sockspec *a, const struct sockspec *b)
+{
+	struct stat	sa, sb;
+
+	if (sockspec_same(a, b))
+		return 1;
+	if (!sockspec_is_unix(a) || !sockspec_is_unix(b))
+		return 0;
+	return stat(((const struct sockaddr_un *)&a->ss)->sun_path, &sa) ==
+	    0 && stat(((const struct sockaddr_un *)&b->ss)->sun_path, &sb) ==
+	    0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* The socket systemd passed for sp, or -1. */
 int
 sd_inherited(const struct sockspec *sp)
@@ -201,7 +222,7 @@ sd_inherited(const struct sockspec *sp)
 	size_t	i;
 
 	for (i = 0; i < ninherited; i++)
-		if (sockspec_same(&inherited[i].sp, sp))
+		if (sd_same(&inherited[i].sp, sp))
 			return inherited[i].fd;
 	return -1;
 }
@@ -225,7 +246,7 @@ sd_check_listen(const struct conf *c, const char *path, char *err,
 
 	for (i = 0; i < ninherited; i++) {
 		for (found = 0, j = 0; j < c->nlisten; j++)
-			found |= sockspec_same(&inherited[i].sp, &c->listen[j]);
+			found |= sd_same(&inherited[i].sp, &c->listen[j]);
 		if (found)
 			continue;
 		snprintf(err, errlen, "socket %s from systemd is not one of "

@@ -7,7 +7,8 @@
 # a reload (a good one and a refused one), STOPPING=1 at SIGTERM.
 #
 # Socket activation: systemd-socket-activate passes a unix and a TCP
-# socket (LISTEN_FDS); milterd serves both, opens a third listen entry
+# socket (LISTEN_FDS); milterd serves both (the unix one named by
+# another path to it), opens a third listen entry
 # itself, refuses a reload that drops a passed socket, and at stop
 # leaves the passed unix socket in place (it is systemd's).  A passed
 # socket that no listen entry names is an error at start, saying what
@@ -106,11 +107,14 @@ fi
 PORT=$(pf_free_port)
 SA=$TMP/sa.sock
 salisten() {
-	printf 'listen = { "unix:%s", "inet:%s@127.0.0.1"%s }\n' "$SA" "$PORT" \
-	    "$1"
+	printf 'listen = { "unix:%s", "inet:%s@127.0.0.1"%s }\n' "$1" "$PORT" \
+	    "$2"
 }
+# The unix socket named through a link to its directory, as
+# /var/run/milterd is /run/milterd.
+ln -s "$TMP" "$TMP/lnk"
 {
-	salisten ", \"unix:$TMP/own.sock\""
+	salisten "$TMP/lnk/sa.sock" ", \"unix:$TMP/own.sock\""
 	echo "pidfile = \"$TMP/sa.pid\""
 	echo "control = \"$TMP/sa.ctl\""
 	echo "state_file = \"$TMP/sa.state\""
@@ -149,7 +153,7 @@ check sa-removed-own sh -c "! test -e '$TMP/own.sock'"
 
 # A passed socket no listen entry names: milterd does not start.
 rm -f "$SA"
-salisten "" | sed "s|, \"inet:[^\"]*\"||" >"$TMP/mis.conf"
+salisten "$SA" "" | sed "s|, \"inet:[^\"]*\"||" >"$TMP/mis.conf"
 sed 1d "$TMP/sa.conf" | sed "s|sa\\.|mis.|" >>"$TMP/mis.conf"
 bg mis systemd-socket-activate -l "$SA" -l "127.0.0.1:$PORT" \
     "$BUILD/milterd" -d -f "$TMP/mis.conf"
