@@ -2,7 +2,9 @@
 # The service scripts in rc/: the three rc.d scripts parse and run
 # "milterd -n" before start, restart and reload; their configtest and
 # reload, run against a stub rc.subr, pass a good configuration and
-# stop at a bad one; the systemd unit passes systemd-analyze verify.
+# stop at a bad one; the systemd units pass systemd-analyze verify, the
+# service is Type=notify with milterd -F, and its systemd-analyze
+# security score is the one rc/README gives.
 . "$(dirname "$0")/lib/test.sh"
 
 RCDIR=$T/../rc
@@ -87,7 +89,8 @@ for os in freebsd netbsd openbsd; do
 done
 
 U=$RCDIR/milterd.service
-grep_ok unit-forking '^Type=forking$' "$U"
+grep_ok unit-notify '^Type=notify$' "$U"
+grep_ok unit-foreground '^ExecStart=/usr/local/sbin/milterd -F$' "$U"
 grep_ok unit-startpre-n '^ExecStartPre=/usr/local/sbin/milterd -n$' "$U"
 check unit-reload-n-then-hup sh -c "grep '^ExecReload=' '$U' |
     tr '\n' '|' | grep -qx 'ExecReload=/usr/local/sbin/milterd -n|ExecReload=/bin/kill -HUP \\\$MAINPID|'"
@@ -104,15 +107,24 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	mkdir -m 755 "$TMP/unit"
 	sed "s|/usr/local/sbin/milterd|$BUILD/milterd|g" "$U" \
 	    >"$TMP/unit/milterd.service"
-	chmod 644 "$TMP/unit/milterd.service"
-	check unit-rewritten grep -q "^ExecStart=$BUILD/milterd\$" \
+	cp "$RCDIR/milterd.socket" "$TMP/unit/milterd.socket"
+	chmod 644 "$TMP/unit/milterd.service" "$TMP/unit/milterd.socket"
+	check unit-rewritten grep -q "^ExecStart=$BUILD/milterd -F\$" \
 	    "$TMP/unit/milterd.service"
 	systemd-analyze verify --man=no "$TMP/unit/milterd.service" \
-	    >"$TMP/verify.out" 2>&1
+	    "$TMP/unit/milterd.socket" >"$TMP/verify.out" 2>&1
 	RC=$?
 	rc_is verify 0
 	check verify-silent sh -c "! grep -q milterd '$TMP/verify.out'"
 	grep milterd "$TMP/verify.out" | sed 's/^/    | /'
+	# The exposure level rc/README states is the unit's.
+	systemd-analyze security --offline=yes --no-pager \
+	    "$TMP/unit/milterd.service" >"$TMP/security.out" 2>&1
+	score=$(sed -n 's/^.*Overall exposure level for milterd.service: \([0-9.]*\) .*/\1/p' \
+	    "$TMP/security.out")
+	check security-scored test -n "$score"
+	grep_ok security-in-readme "^  systemd-analyze security: $score " \
+	    "$RCDIR/README"
 else
 	echo "skip - systemd unit: no systemd-analyze"
 fi
