@@ -17,7 +17,13 @@
 #                   is reloaded and workers are killed (bin/soak)
 #   make lint       mandoc -Tlint on the man pages, and quotes that run on
 #                   (t/tools/mdoc-quotes.awk)
-#   make install    PREFIX and DESTDIR honoured
+#   make install    PREFIX and DESTDIR honoured; SYSTEMDUNITDIR (e.g.
+#                   /lib/systemd/system) installs the systemd units too
+#   make deb        a Debian package in build/deb/ (dpkg-buildpackage in
+#                   a copy of the tree), checked by lintian
+#   make test-deb   make deb, then install it in a fresh Debian 12 tree
+#                   (cached under /var/tmp), run it there, purge it
+#                   (t/deb.sh)
 
 PREFIX		?= /usr/local
 DESTDIR		?=
@@ -25,6 +31,7 @@ SBINDIR		?= $(PREFIX)/sbin
 BINDIR		?= $(PREFIX)/bin
 MANDIR		?= $(PREFIX)/share/man
 SYSCONFDIR	?= $(PREFIX)/etc
+SYSTEMDUNITDIR	?=
 FUZZ_SECONDS	?= 60
 CONF		?= etc/milterd.conf
 PORT		?=
@@ -193,9 +200,34 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/milterd/lua
 	install -m 0644 etc/milterd.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/milterd.conf.sample
+	if [ -n "$(SYSTEMDUNITDIR)" ]; then \
+	    mkdir -p $(DESTDIR)$(SYSTEMDUNITDIR) && \
+	    sed 's|/usr/local/sbin/|$(SBINDIR)/|g' rc/milterd.service \
+	        >$(DESTDIR)$(SYSTEMDUNITDIR)/milterd.service && \
+	    install -m 0644 rc/milterd.socket \
+	        $(DESTDIR)$(SYSTEMDUNITDIR)/milterd.socket && \
+	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/milterd.service; \
+	fi
+
+# The package is built in a copy of the tree (what git would not ignore
+# is not needed: build/ is left out), so that dpkg-buildpackage writes
+# its files into build/deb, not beside the tree.
+deb: setup
+	rm -rf build/deb
+	mkdir -p build/deb/milterd
+	tar --exclude=./build --exclude=./.git -cf - . | \
+	    tar -C build/deb/milterd -xf -
+	cd build/deb/milterd && dpkg-buildpackage -b -us -uc \
+	    >../dpkg-buildpackage.log 2>&1 || \
+	    { tail -n 30 ../dpkg-buildpackage.log; exit 1; }
+	lintian --fail-on error,warning --info build/deb/milterd_*.deb
+	@ls build/deb/milterd_*.deb
+
+test-deb: deb
+	MILTERD_TEST_DEB=1 sh t/deb.sh build/deb
 
 clean:
 	rm -rf build
 
 .PHONY: all tests setup run bench soak test test-sendmail lint fuzz install \
-	clean
+	deb test-deb clean
