@@ -40,10 +40,14 @@ mount -t proc proc "$R/proc" || bail proc "cannot mount proc"
 MOUNTS="$R/proc $MOUNTS"
 
 # files: the tree's file list, but what only the test or dpkg's own
-# bookkeeping changes (/proc, /tmp, dpkg's backups and log).
+# bookkeeping changes (/proc, /tmp, dpkg's backups and log), and what
+# creating the _milterd user leaves, which stays: the shadow tools'
+# backups of the files they edit, adduser's lock in /run (a tmpfs on a
+# running system).
 files() {
 	(cd "$R" && find . -xdev \( -path ./proc -o -path ./tmp \) -prune -o \
 	    -print | grep -Ev '^\./var/lib/dpkg/[a-z-]+-old$|^\./var/log/' |
+	    grep -Ev '^\./etc/(passwd|group|shadow|gshadow)-$|^\./run/adduser$' |
 	    sort)
 }
 files >"$TMP/before"
@@ -99,4 +103,9 @@ else
 	sed 's/^/    | /' "$TMP/left.diff" | head -n 30
 fi
 check user-kept chroot "$R" id _milterd
+# Nothing is left owned by it either.
+MUID=$(chroot "$R" id -u _milterd)
+(cd "$R" && find . -xdev -path ./proc -prune -o -uid "$MUID" -print) \
+    >"$TMP/owned"
+check nothing-owned-by-milterd test ! -s "$TMP/owned"
 finish
