@@ -5,7 +5,8 @@
 # and keyed by them), used through an overlay, so each run starts from
 # the same tree.  dpkg -i must install the files and create _milterd;
 # there, milterd -n passes the shipped /etc/milterd/milterd.conf (a
-# conffile) and milterd -D runs; dpkg --purge (after milterd's state
+# conffile) and milterd -D runs; milterd itself runs on it (a session
+# through its socket, workers as _milterd, state written); dpkg --purge (after milterd's state
 # was written to /var/lib/milterd) leaves the tree's file list as it was
 # before the install.  The _milterd user stays (debian/milterd.postrm
 # says why).  Runs only with MILTERD_TEST_DEB=1 (make test-deb), else it
@@ -88,9 +89,47 @@ grep_ok milterctl-runs 'usage: milterctl' "$TMP/ctl.out"
 chroot "$R" mtasim -h >"$TMP/mtasim.out" 2>&1
 grep_ok mtasim-runs 'usage: mtasim' "$TMP/mtasim.out"
 
-# What a running milterd leaves (StateDirectory=, RuntimeDirectory=).
-mkdir -p "$R/var/lib/milterd" "$R/run/milterd"
-echo state >"$R/var/lib/milterd/history"
+# The installed milterd runs on the installed configuration: workers
+# as _milterd, a session through its socket (mtasim from the tree),
+# its state written at stop.  /dev: a tmpfs with null alone; /run/milterd
+# is what the unit's RuntimeDirectory= makes.
+mount -t tmpfs -o mode=755,size=1m debdev "$R/dev" || bail dev "no /dev"
+MOUNTS="$R/dev $MOUNTS"
+mknod -m 666 "$R/dev/null" c 1 3
+mkdir -p "$R/run/milterd" "$R/var/lib/milterd"
+chroot "$R" milterd -d >"$TMP/run.err" 2>&1 &
+RUNPID=$!
+on_exit "kill $RUNPID 2>/dev/null"
+# Started: its workers are ready.
+if wait_for 20 grep -q 'master: started: ' "$TMP/run.err"; then
+	ok runs
+else
+	fail runs "milterd did not start"
+	sed 's/^/    | /' "$TMP/run.err" | tail -n 20
+fi
+# The socket is root's, mode 0660 (socket_group is for the MTA's group).
+chroot "$R" mtasim -s unix:/run/milterd/milterd.sock -r a@example.com \
+    >"$TMP/session.out" 2>&1
+RC=$?
+rc_is session 0
+# A worker (a child of the master) runs as the tree's _milterd.
+MUID=$(chroot "$R" id -u _milterd)
+worker_uids() {
+	for _p in $(pgrep -P "$RUNPID"); do
+		awk '/^Uid:/ { print $2 }' "/proc/$_p/status"
+	done
+}
+UIDS=$(worker_uids | tr "\n" " ")
+if [ -n "$MUID" ] && echo " $UIDS " | grep -q " $MUID "; then
+	ok workers-drop
+else
+	fail workers-drop "uids of the master's children: $UIDS; _milterd: $MUID"
+fi
+kill -TERM "$RUNPID"
+wait_for 20 sh -c "! kill -0 $RUNPID" || fail run-stops "still running"
+check run-state-written test -s "$R/var/lib/milterd/history"
+umount -l "$R/dev"
+MOUNTS=$(echo "$MOUNTS" | sed "s|$R/dev ||")
 echo 1 >"$R/run/milterd.pid"
 chroot "$R" dpkg --purge milterd >"$TMP/purge.out" 2>&1
 RC=$?
@@ -104,7 +143,6 @@ else
 fi
 check user-kept chroot "$R" id _milterd
 # Nothing is left owned by it either.
-MUID=$(chroot "$R" id -u _milterd)
 (cd "$R" && find . -xdev -path ./proc -prune -o -uid "$MUID" -print) \
     >"$TMP/owned"
 check nothing-owned-by-milterd test ! -s "$TMP/owned"
