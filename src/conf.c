@@ -145,6 +145,7 @@ static int	v_sockspec(cfg_t *, cfg_opt_t *);
 static int	v_fallback(cfg_t *, cfg_opt_t *);
 static int	v_choice(cfg_t *, cfg_opt_t *);
 static int	v_mode(cfg_t *, cfg_opt_t *);
+static int	v_log(cfg_t *, cfg_opt_t *);
 static int	v_nonneg(cfg_t *, cfg_opt_t *);
 static int	v_positive(cfg_t *, cfg_opt_t *);
 static int	v_milter(cfg_t *, cfg_opt_t *);
@@ -255,6 +256,9 @@ static cfg_opt_t opts[] = {
 	CFG_STR_LIST("dns_servers",	NULL,		CFGF_NODEFAULT),
 	CFG_STR("mta",			"auto",		CFGF_NONE),
 	CFG_STR_LIST("include",		NULL,		CFGF_NODEFAULT),
+	CFG_STR("log_facility",		"mail",		CFGF_NONE),
+	CFG_STR("log_level",		"info",		CFGF_NONE),
+	CFG_STR("log_format",		"text",		CFGF_NONE),
 	CFG_SEC("condition",	cond_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter",	milter_opts,
@@ -851,6 +855,7 @@ static const char	*choices[][4] = {
 	{ "recipients", "any", "all", NULL },
 	{ "condition_error", "apply", "skip", NULL },
 	{ "mta", "auto", "postfix", "sendmail" },
+	{ "log_format", "text", "json", NULL },
 };
 
 /* Which of its key's words s is: 0, 1, 2; -1: none. */
@@ -881,6 +886,23 @@ v_choice(cfg_t *cfg, cfg_opt_t *opt)
 			    opt->name, s, choices[i][1], choices[i][2],
 			    choices[i][3] != NULL ? " or " : "",
 			    choices[i][3] != NULL ? choices[i][3] : "");
+	return 0;
+}
+
+/* log_facility, log_level: syslog's names. */
+static int
+v_log(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (strcmp(opt->name, "log_facility") == 0 &&
+	    log_facility_code(s) == -1)
+		cfg_error(cfg, "log_facility \"%s\": expected mail, daemon, "
+		    "user or local0 to local7", s);
+	else if (strcmp(opt->name, "log_level") == 0 &&
+	    log_level_code(s) == -1)
+		cfg_error(cfg, "log_level \"%s\": expected crit, error, "
+		    "warning, notice, info or debug", s);
 	return 0;
 }
 
@@ -1582,6 +1604,10 @@ convert(cfg_t *cfg, struct conf *c)
 	c->dispatch = choice("dispatch", cfg_getstr(cfg, "dispatch")) == 1 ?
 	    DISPATCH_PARALLEL : DISPATCH_SEQUENTIAL;
 	c->mta = choice("mta", cfg_getstr(cfg, "mta"));
+	c->log_facility = log_facility_code(cfg_getstr(cfg, "log_facility"));
+	c->log_level = log_level_code(cfg_getstr(cfg, "log_level"));
+	c->log_format = choice("log_format", cfg_getstr(cfg, "log_format")) ==
+	    1 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT;
 	c->body_memory_limit = (size_t)cfg_getint(cfg, "body_memory_limit");
 	c->spool_dir = dup_opt(cfg, "spool_dir");
 	c->progress_interval = (int)cfg_getint(cfg, "progress_interval");
@@ -1912,6 +1938,9 @@ conf_load(const char *path, FILE *errfp)
 		{ "socket_group", v_account },
 		{ "chroot", v_chroot },
 		{ "mta", v_choice },
+		{ "log_facility", v_log },
+		{ "log_level", v_log },
+		{ "log_format", v_choice },
 		{ "milter", v_milter },
 		{ "condition", v_condition },
 		{ "milter|socket", v_sockspec },
