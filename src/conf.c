@@ -35,6 +35,8 @@
 #include <confuse.h>
 #include <event2/util.h>
 #include <errno.h>
+#include <glob.h>
+#include <limits.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -81,7 +83,30 @@ struct scan {
 	size_t		 tpos;		/* where it starts */
 	char		 text[256];	/* the last word, unquoted, cut */
 	int		 bad;		/* out of step with the grammar */
+	int		 base;		/* lines of the files before this one */
+	int		 included;	/* milter and condition sections only */
+	int		 collect;	/* the value is include's: keep it */
 };
+
+/*
+ * The files of one load: the main file (base 0), then the included ones
+ * in the order they are read.  libconfuse parses them as one text, so
+ * that a line of the text is base + the line in its file.
+ */
+struct conf_file {
+	char	*path;
+	int	 base;
+};
+static struct conf_file	*conf_files;
+static size_t		 conf_nfiles;
+
+/* The include patterns of the main file, with their lines. */
+struct conf_include {
+	char	*pattern;
+	int	 line;
+};
+static struct conf_include	*conf_incs;
+static size_t			 conf_nincs;
 #define SCAN_EOF	0
 #define SCAN_WORD	256
 
@@ -102,6 +127,10 @@ static void	scan_value(struct scan *);
 static void	scan_section(struct scan *, cfg_opt_t *, const char *,
 		    const char *, int);
 static void	scan_file(struct scan *);
+static void	include_add(const char *, int);
+static const char *where(int, int *);
+static char	*read_file(const char *, int, int, size_t *);
+static int	read_includes(const char *, char **, size_t *, int);
 static void	key_add(const char *, const char *, const char *, int);
 static int	key_line(const char *, const char *, const char *);
 static int	p_int(cfg_t *, cfg_opt_t *, const char *, void *);
@@ -116,6 +145,7 @@ static int	v_sockspec(cfg_t *, cfg_opt_t *);
 static int	v_fallback(cfg_t *, cfg_opt_t *);
 static int	v_choice(cfg_t *, cfg_opt_t *);
 static int	v_mode(cfg_t *, cfg_opt_t *);
+static int	v_log(cfg_t *, cfg_opt_t *);
 static int	v_nonneg(cfg_t *, cfg_opt_t *);
 static int	v_positive(cfg_t *, cfg_opt_t *);
 static int	v_milter(cfg_t *, cfg_opt_t *);
@@ -225,6 +255,10 @@ static cfg_opt_t opts[] = {
 	CFG_STR("fallback_on_disconnect", "tempfail",	CFGF_NONE),
 	CFG_STR_LIST("dns_servers",	NULL,		CFGF_NODEFAULT),
 	CFG_STR("mta",			"auto",		CFGF_NONE),
+	CFG_STR_LIST("include",		NULL,		CFGF_NODEFAULT),
+	CFG_STR("log_facility",		"mail",		CFGF_NONE),
+	CFG_STR("log_level",		"info",		CFGF_NONE),
+	CFG_STR("log_format",		"text",		CFGF_NONE),
 	CFG_SEC("condition",	cond_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter",	milter_opts,
@@ -272,28 +306,51 @@ err_cmp(const void *a, const void *b)
 }
 
 /*
+ * The file a line of the parsed text is in, and its line there (*local);
+ * path when no file was read.
+ */
+static const char *
+where(int line, int *local)
+{
+	size_t	i;
+
+	*local = line;
+	for (i = conf_nfiles; i > 0; i--)
+		if (line > conf_files[i - 1].base || i == 1) {
+			*local = line - conf_files[i - 1].base;
+			return conf_files[i - 1].path;
+		}
+	return NULL;
+}
+
+/*
  * "file:line: message" for each error, in the order of the lines: the
  * scan, the parser and the checks after it find them at different times.
+ * An error in an included file names that file.
  */
 static void
 conf_flush(const char *path)
 {
-	char	where[16];
-	int	i;
+	const char	*file;
+	char		 at[16];
+	int		 i, line;
 
 	if (conf_nerrors > 0)
 		qsort(conf_errs, conf_nerrors, sizeof(*conf_errs), err_cmp);
 	for (i = 0; i < conf_nerrors; i++) {
+		file = path;
 		/* Line 0: of no line (a default). */
-		if (conf_errs[i].line > 0)
-			snprintf(where, sizeof(where), ":%d", conf_errs[i].line);
-		else
-			where[0] = '\0';
+		if (conf_errs[i].line > 0) {
+			if ((file = where(conf_errs[i].line, &line)) == NULL)
+				file = path;
+			snprintf(at, sizeof(at), ":%d", line);
+		} else
+			at[0] = '\0';
 		if (conf_errfp != NULL)
-			fprintf(conf_errfp, "%s%s: %s\n", path, where,
+			fprintf(conf_errfp, "%s%s: %s\n", file, at,
 			    conf_errs[i].msg);
 		else
-			log_warnx("%s%s: %s", path, where, conf_errs[i].msg);
+			log_warnx("%s%s: %s", file, at, conf_errs[i].msg);
 		free(conf_errs[i].msg);
 	}
 	free(conf_errs);
@@ -302,6 +359,14 @@ conf_flush(const char *path)
 		free(conf_keys[--conf_nkeys].title);
 	free(conf_keys);
 	conf_keys = NULL;
+	while (conf_nfiles > 0)
+		free(conf_files[--conf_nfiles].path);
+	free(conf_files);
+	conf_files = NULL;
+	while (conf_nincs > 0)
+		free(conf_incs[--conf_nincs].pattern);
+	free(conf_incs);
+	conf_incs = NULL;
 }
 
 /* libconfuse's errors and the validators'. */
@@ -505,8 +570,11 @@ scan_value(struct scan *s)
 {
 	int	t;
 
-	if ((t = scan_next(s)) == SCAN_WORD)
+	if ((t = scan_next(s)) == SCAN_WORD) {
+		if (s->collect)
+			include_add(s->text, s->tline);
 		return;
+	}
 	if (t != '{') {
 		s->bad = 1;
 		return;
@@ -515,6 +583,8 @@ scan_value(struct scan *s)
 		/* An empty list, or a comma before the brace: allowed. */
 		if ((t = scan_next(s)) == '}')
 			return;
+		if (t == SCAN_WORD && s->collect)
+			include_add(s->text, s->tline);
 		if (t != SCAN_WORD || ((t = scan_next(s)) != ',' && t != '}')) {
 			s->bad = 1;
 			return;
@@ -533,9 +603,10 @@ scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
     const char *title, int depth)
 {
 	cfg_opt_t	*opt;
+	const char	*file;
 	char		 name[256];
 	size_t		 start;
-	int		 i, t, line, first, dup;
+	int		 i, t, line, first, dup, other, l;
 
 	while (!s->bad) {
 		if ((t = scan_next(s)) == SCAN_EOF || (t == '}' && depth > 0))
@@ -550,13 +621,22 @@ scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
 		for (opt = NULL, i = 0; o != NULL && o[i].name != NULL; i++)
 			if (strcmp(o[i].name, s->text) == 0)
 				opt = &o[i];
-		if (o != NULL && opt == NULL && depth == 0)
+		if (opt != NULL && depth == 0 && s->included &&
+		    opt->type != CFGT_SEC) {
+			/* Packages add children, not settings. */
+			conf_report(line, "'%s': an included file holds only "
+			    "milter and condition sections; set it in the "
+			    "main file", s->text);
+			dup = 1;
+		} else if (o != NULL && opt == NULL && depth == 0)
 			conf_report(line, "no such option '%s'", s->text);
 		else if (o != NULL && opt == NULL)
 			conf_report(line, "%s \"%s\": no such option '%s'",
 			    sec, title, s->text);
 		else if (opt != NULL && depth == 1)
 			key_add(sec, title, opt->name, line);
+		s->collect = opt != NULL && depth == 0 && !dup &&
+		    strcmp(opt->name, "include") == 0;
 		switch (scan_next(s)) {
 		case '=':
 		case '+':
@@ -571,9 +651,12 @@ scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
 			strlcpy(name, s->text, sizeof(name));
 			if (opt != NULL && depth == 0 && (first =
 			    key_line(opt->name, name, "")) > 0) {
+				file = where(first, &first);
+				other = file != where(line, &l);
 				conf_report(line, "%s \"%s\": a second section "
-				    "of that name (the first is on line %d)",
-				    opt->name, name, first);
+				    "of that name (the first is %s%s%son line "
+				    "%d)", opt->name, name, other ? "in " : "",
+				    other ? file : "", other ? " " : "", first);
 				dup = 1;
 			} else if (opt != NULL && depth == 0)
 				key_add(opt->name, name, "", line);
@@ -593,6 +676,7 @@ scan_section(struct scan *s, cfg_opt_t *o, const char *sec,
 		default:
 			s->bad = 1;
 		}
+		s->collect = 0;
 		/* Said: the parser does not see it (see scan_file()). */
 		if (((o != NULL && opt == NULL) || dup) && !s->bad)
 			for (; start < s->pos; start++)
@@ -605,7 +689,7 @@ static void
 scan_file(struct scan *s)
 {
 	s->pos = 0;
-	s->line = 1;
+	s->line = s->base + 1;
 	s->bad = 0;
 	scan_section(s, opts, "", "", 0);
 	/* The rest of the file: its comments, for the parser's lines. */
@@ -771,6 +855,7 @@ static const char	*choices[][4] = {
 	{ "recipients", "any", "all", NULL },
 	{ "condition_error", "apply", "skip", NULL },
 	{ "mta", "auto", "postfix", "sendmail" },
+	{ "log_format", "text", "json", NULL },
 };
 
 /* Which of its key's words s is: 0, 1, 2; -1: none. */
@@ -801,6 +886,23 @@ v_choice(cfg_t *cfg, cfg_opt_t *opt)
 			    opt->name, s, choices[i][1], choices[i][2],
 			    choices[i][3] != NULL ? " or " : "",
 			    choices[i][3] != NULL ? choices[i][3] : "");
+	return 0;
+}
+
+/* log_facility, log_level: syslog's names. */
+static int
+v_log(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (strcmp(opt->name, "log_facility") == 0 &&
+	    log_facility_code(s) == -1)
+		cfg_error(cfg, "log_facility \"%s\": expected mail, daemon, "
+		    "user or local0 to local7", s);
+	else if (strcmp(opt->name, "log_level") == 0 &&
+	    log_level_code(s) == -1)
+		cfg_error(cfg, "log_level \"%s\": expected crit, error, "
+		    "warning, notice, info or debug", s);
 	return 0;
 }
 
@@ -1502,6 +1604,10 @@ convert(cfg_t *cfg, struct conf *c)
 	c->dispatch = choice("dispatch", cfg_getstr(cfg, "dispatch")) == 1 ?
 	    DISPATCH_PARALLEL : DISPATCH_SEQUENTIAL;
 	c->mta = choice("mta", cfg_getstr(cfg, "mta"));
+	c->log_facility = log_facility_code(cfg_getstr(cfg, "log_facility"));
+	c->log_level = log_level_code(cfg_getstr(cfg, "log_level"));
+	c->log_format = choice("log_format", cfg_getstr(cfg, "log_format")) ==
+	    1 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT;
 	c->body_memory_limit = (size_t)cfg_getint(cfg, "body_memory_limit");
 	c->spool_dir = dup_opt(cfg, "spool_dir");
 	c->progress_interval = (int)cfg_getint(cfg, "progress_interval");
@@ -1631,41 +1737,158 @@ set_parsers(cfg_opt_t *o)
  * Parse path into cfg: its copy with the comments blanked (see
  * scan_file()).  CFG_FILE_ERROR when it cannot be read, said why.
  */
-static int
-parse_file(cfg_t *cfg, const char *path)
+/* A pattern of include, on line of the main file. */
+static void
+include_add(const char *pattern, int line)
 {
-	struct scan	 s;
-	FILE		*fp;
-	size_t		 len;
-	int		 rc;
+	struct conf_include	*i;
+
+	if ((i = reallocarray(conf_incs, conf_nincs + 1, sizeof(*i))) ==
+	    NULL || (i[conf_nincs].pattern = strdup(pattern)) == NULL)
+		fatal("%s: reallocarray", __func__);
+	conf_incs = i;
+	i[conf_nincs++].line = line;
+}
+
+/*
+ * A file of the load, scanned with its lines from base + 1, its text
+ * (*len bytes) to be parsed; NULL when it cannot be read, said on line.
+ */
+static char *
+read_file(const char *path, int line, int base, size_t *len)
+{
+	struct conf_file	*f;
+	struct scan		 s;
+	FILE			*fp;
 
 	memset(&s, 0, sizeof(s));
 	if ((fp = fopen(path, "r")) == NULL ||
-	    (s.buf = read_stream(fp, &len)) == NULL) {
+	    (s.buf = read_stream(fp, len)) == NULL) {
 		/* A directory opens, and fails at the first read. */
-		conf_report(0, "cannot read the configuration: %s",
-		    strerror(errno));
+		if (conf_nfiles == 0)
+			conf_report(line, "cannot read the configuration: %s",
+			    strerror(errno));
+		else
+			conf_report(line, "include: cannot read %s: %s", path,
+			    strerror(errno));
 		if (fp != NULL)
 			fclose(fp);
-		return CFG_FILE_ERROR;
+		return NULL;
 	}
 	fclose(fp);
+	if ((f = reallocarray(conf_files, conf_nfiles + 1, sizeof(*f))) ==
+	    NULL || (f[conf_nfiles].path = strdup(path)) == NULL)
+		fatal("%s: reallocarray", __func__);
+	conf_files = f;
+	f[conf_nfiles].base = base;
+	s.included = conf_nfiles++ > 0;
+	s.base = base;
 	scan_file(&s);
-	if (strlen(s.buf) != len)
+	if (strlen(s.buf) != *len)
 		conf_report(s.line, "a NUL byte: this is not a text file");
+	return s.buf;
+}
+
+/*
+ * The files include names, in the order of its patterns and each
+ * pattern's matches in name order, each once, appended to *text (*len
+ * bytes, lines to line): one text for the parser.  A pattern relative
+ * to the main file's directory.  A pattern that matches nothing reads
+ * nothing (a conf.d that no package filled yet); a file named without
+ * a wildcard must exist.  -1: an error, said.
+ */
+static int
+read_includes(const char *path, char **text, size_t *len, int line)
+{
+	glob_t	 g;
+	char	 pat[PATH_MAX], *buf, *t;
+	size_t	 i, j, k, n;
+	int	 rc, ret = 0;
+
+	for (i = 0; i < conf_nincs; i++) {
+		if (conf_incs[i].pattern[0] == '/' ||
+		    strrchr(path, '/') == NULL)
+			rc = snprintf(pat, sizeof(pat), "%s",
+			    conf_incs[i].pattern);
+		else
+			rc = snprintf(pat, sizeof(pat), "%.*s/%s",
+			    (int)(strrchr(path, '/') - path), path,
+			    conf_incs[i].pattern);
+		if (rc < 0 || (size_t)rc >= sizeof(pat)) {
+			conf_report(conf_incs[i].line, "include \"%s\": the "
+			    "path is too long", conf_incs[i].pattern);
+			ret = -1;
+			continue;
+		}
+		rc = glob(pat, GLOB_ERR, NULL, &g);
+		if (rc == GLOB_NOMATCH && strpbrk(pat, "*?[") != NULL)
+			continue;
+		if (rc != 0) {
+			conf_report(conf_incs[i].line, "include \"%s\": %s",
+			    pat, rc == GLOB_NOMATCH ? "no such file (a "
+			    "pattern such as *.conf may match none)" :
+			    "cannot read the directory");
+			ret = -1;
+			if (rc != GLOB_NOMATCH)
+				globfree(&g);
+			continue;
+		}
+		for (j = 0; j < g.gl_pathc; j++) {
+			for (k = 0; k < conf_nfiles; k++)
+				if (strcmp(conf_files[k].path,
+				    g.gl_pathv[j]) == 0)
+					break;
+			if (k < conf_nfiles)
+				continue;
+			if ((buf = read_file(g.gl_pathv[j], conf_incs[i].line,
+			    line, &n)) == NULL) {
+				ret = -1;
+				continue;
+			}
+			/* A newline between: each file's lines its own. */
+			if ((t = realloc(*text, *len + 1 + n + 1)) == NULL)
+				fatal("%s: realloc", __func__);
+			t[(*len)++] = '\n';
+			memcpy(t + *len, buf, n + 1);
+			*len += n;
+			*text = t;
+			for (k = 0; k < n; k++)
+				line += buf[k] == '\n';
+			line++;
+			free(buf);
+		}
+		globfree(&g);
+	}
+	return ret;
+}
+
+static int
+parse_file(cfg_t *cfg, const char *path)
+{
+	FILE	*fp;
+	char	*text;
+	size_t	 len, i;
+	int	 rc, inc, line = 1;
+
+	if ((text = read_file(path, 0, 0, &len)) == NULL)
+		return CFG_FILE_ERROR;
+	for (i = 0; i < len; i++)
+		line += text[i] == '\n';
+	/* A file that cannot be read: the others' errors are said too. */
+	inc = read_includes(path, &text, &len, line);
 	free(cfg->filename);
 	if ((cfg->filename = strdup(path)) == NULL)
 		fatal("%s: strdup", __func__);
 	if (len == 0) {
-		free(s.buf);
-		return CFG_SUCCESS;
+		free(text);
+		return inc == -1 ? CFG_FILE_ERROR : CFG_SUCCESS;
 	}
-	if ((fp = fmemopen(s.buf, len, "r")) == NULL)
+	if ((fp = fmemopen(text, len, "r")) == NULL)
 		fatal("%s: fmemopen", __func__);
 	rc = cfg_parse_fp(cfg, fp);
 	fclose(fp);
-	free(s.buf);
-	return rc;
+	free(text);
+	return inc == -1 && rc == CFG_SUCCESS ? CFG_FILE_ERROR : rc;
 }
 
 /* The schema, its errors going to errfp (NULL: the log), counted. */
@@ -1715,6 +1938,9 @@ conf_load(const char *path, FILE *errfp)
 		{ "socket_group", v_account },
 		{ "chroot", v_chroot },
 		{ "mta", v_choice },
+		{ "log_facility", v_log },
+		{ "log_level", v_log },
+		{ "log_format", v_choice },
 		{ "milter", v_milter },
 		{ "condition", v_condition },
 		{ "milter|socket", v_sockspec },

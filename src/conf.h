@@ -116,6 +116,9 @@ struct conf {
 	enum mta		 mta;
 	char			**dns_servers;	/* none: /etc/resolv.conf */
 	size_t			 ndns_servers;
+	int			 log_facility;	/* syslog's LOG_MAIL... */
+	int			 log_level;	/* the least severe logged */
+	int			 log_format;	/* enum log_format */
 	struct milter_conf	*milters;
 	size_t			 nmilters;
 	struct cond		*conds;

@@ -90,7 +90,6 @@ static void	http_request(struct client *, struct evbuffer *);
 static int	endpoint_prepare(struct endpoint *, const char *,
 		    const struct sockspec *, mode_t, char *, size_t);
 static void	endpoint_commit(struct endpoint *);
-static void	json_str(FILE *, const char *);
 static void	child_counter_json(FILE *, const struct stats_child *, size_t);
 static void	minute_cb(evutil_socket_t, short, void *);
 static void	history_save(void);
@@ -462,21 +461,6 @@ http_request(struct client *cl, struct evbuffer *in)
 	conn_write(cl->conn, head, n);
 	client_reply(cl, 1, out, outlen);
 	free(out);
-}
-
-static void
-json_str(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(fp, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(fp, "\\u%04x", (unsigned char)*s);
-		else
-			fputc(*s, fp);
-	}
-	fputc('"', fp);
 }
 
 /*

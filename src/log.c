@@ -20,7 +20,9 @@
  * to stderr in the foreground and to syslog otherwise, prefixed with the
  * process's role once log_procinit() has named it; errno is preserved.
  * A process that has not started yet (a worker) may have fatal messages
- * written to its parent as well (log_fatal_to).
+ * written to its parent as well (log_fatal_to).  log_level drops what is
+ * less severe (-v shows everything); log_format json writes each line as
+ * one JSON object, and log_fields() the session line's keys as its own.
  */
 
 #include <errno.h>
@@ -32,11 +34,38 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 static int		 log_to_stderr = 1;
 static int		 log_verbose;
+static int		 log_level = LOG_INFO;
+static enum log_format	 log_format = LOG_FORMAT_TEXT;
 static const char	*log_procname;
 static int		 log_fatal_fd = -1;
+
+struct log_name {
+	const char	*name;
+	int		 code;
+};
+
+static const struct log_name	facilities[] = {
+	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+	{ NULL, 0 }
+};
+
+/* Most severe first: the names of log_level and of JSON's "level". */
+static const struct log_name	levels[] = {
+	{ "crit", LOG_CRIT }, { "error", LOG_ERR }, { "warning", LOG_WARNING },
+	{ "notice", LOG_NOTICE }, { "info", LOG_INFO }, { "debug", LOG_DEBUG },
+	{ NULL, 0 }
+};
+
+static int	name_code(const struct log_name *, const char *);
+static void	log_emit(int, const char *, int);
 
 void
 log_init(int foreground, int facility)
@@ -45,6 +74,116 @@ log_init(int foreground, int facility)
 	if (!foreground)
 		openlog(NULL, LOG_PID | LOG_NDELAY, facility);
 	tzset();
+}
+
+/* Messages less severe than level (a syslog priority) are dropped. */
+void
+log_setlevel(int level)
+{
+	log_level = level;
+}
+
+void
+log_setformat(enum log_format format)
+{
+	log_format = format;
+}
+
+static int
+name_code(const struct log_name *t, const char *name)
+{
+	for (; t->name != NULL; t++)
+		if (strcmp(t->name, name) == 0)
+			return t->code;
+	return -1;
+}
+
+/* A log_facility's syslog facility; -1: no such name. */
+int
+log_facility_code(const char *name)
+{
+	return name_code(facilities, name);
+}
+
+/* A log_level's syslog priority; -1: no such name. */
+int
+log_level_code(const char *name)
+{
+	return name_code(levels, name);
+}
+
+/*
+ * A line of fields: text "key=value key=\"value\"" as the session line
+ * has always been written, or a JSON object, its first keys "process"
+ * (when procname is set) and "level" (pri's name).  NULL: no memory.
+ */
+char *
+log_render(enum log_format format, const char *procname, int pri,
+    const struct log_field *f, size_t n)
+{
+	const struct log_name	*l;
+	FILE			*fp;
+	char			*line = NULL;
+	size_t			 len = 0, i;
+
+	if ((fp = open_memstream(&line, &len)) == NULL)
+		return NULL;
+	if (format == LOG_FORMAT_JSON) {
+		fputc('{', fp);
+		if (procname != NULL) {
+			fputs("\"process\":", fp);
+			json_str(fp, procname);
+			fputc(',', fp);
+		}
+		for (l = levels; l->name != NULL && l->code != pri; l++)
+			;
+		fprintf(fp, "\"level\":\"%s\"", l->name != NULL ? l->name :
+		    "info");
+	}
+	for (i = 0; i < n; i++) {
+		if (format == LOG_FORMAT_TEXT) {
+			fprintf(fp, f[i].kind == LOG_F_QUOTED ? "%s%s=\"%s\"" :
+			    "%s%s=%s", i > 0 ? " " : "", f[i].key, f[i].value);
+			continue;
+		}
+		fputc(',', fp);
+		json_str(fp, f[i].key);
+		fputc(':', fp);
+		if (f[i].kind == LOG_F_NUMBER)
+			fputs(f[i].value, fp);
+		else
+			json_str(fp, f[i].value);
+	}
+	if (format == LOG_FORMAT_JSON)
+		fputc('}', fp);
+	if (fclose(fp) != 0) {
+		free(line);
+		return NULL;
+	}
+	return line;
+}
+
+/*
+ * A line of fields (the session line) at pri; when it cannot be made,
+ * its first two fields, said so.
+ */
+void
+log_fields(int pri, const struct log_field *f, size_t n)
+{
+	char	*line;
+	int	 saved_errno = errno;
+
+	if (pri > (log_verbose ? LOG_DEBUG : log_level))
+		return;
+	if ((line = log_render(log_format, log_procname, pri, f, n)) == NULL) {
+		if (n >= 2)
+			log_warnx("%s=%s %s=%s (out of memory for the whole "
+			    "line)", f[0].key, f[0].value, f[1].key,
+			    f[1].value);
+	} else
+		log_emit(pri, line, log_format == LOG_FORMAT_JSON);
+	free(line);
+	errno = saved_errno;
 }
 
 void
@@ -89,35 +228,57 @@ fatal_report(const char *fmt, va_list ap, int err)
 void
 vlog(int pri, const char *fmt, va_list ap)
 {
-	char	*msg, *line;
-	int	 saved_errno = errno, n;
+	struct log_field	 f = { "message", NULL, LOG_F_WORD };
+	char			*msg, *obj;
+	int			 saved_errno = errno;
 
-	if (log_procname == NULL && !log_to_stderr) {
-		vsyslog(pri, fmt, ap);
-		errno = saved_errno;
+	if (pri > (log_verbose ? LOG_DEBUG : log_level))
 		return;
-	}
 	if (vasprintf(&msg, fmt, ap) == -1)
 		goto out;
+	if (log_format == LOG_FORMAT_JSON) {
+		f.value = msg;
+		if ((obj = log_render(LOG_FORMAT_JSON, log_procname, pri, &f,
+		    1)) != NULL) {
+			log_emit(pri, obj, 1);
+			free(obj);
+		}
+	} else
+		log_emit(pri, msg, 0);
+	free(msg);
+out:
+	errno = saved_errno;
+}
+
+/*
+ * A line to stderr or syslog: a JSON object whole (it names its
+ * process), text after the process's name.
+ */
+static void
+log_emit(int pri, const char *msg, int object)
+{
+	const char	*proc = object ? NULL : log_procname;
+	char		*line;
+	int		 n;
+
 	if (!log_to_stderr) {
-		syslog(pri, "%s: %s", log_procname, msg);
-		free(msg);
-		goto out;
+		if (proc != NULL)
+			syslog(pri, "%s: %s", proc, msg);
+		else
+			syslog(pri, "%s", msg);
+		return;
 	}
 	/*
 	 * One write per line: the master, the launcher and the workers
 	 * share stderr, and separate writes of prefix, message and
 	 * newline interleave with theirs.
 	 */
-	n = asprintf(&line, "%s%s%s\n", log_procname != NULL ?
-	    log_procname : "", log_procname != NULL ? ": " : "", msg);
-	free(msg);
+	n = asprintf(&line, "%s%s%s\n", proc != NULL ? proc : "",
+	    proc != NULL ? ": " : "", msg);
 	if (n == -1)
-		goto out;
+		return;
 	(void)write(STDERR_FILENO, line, (size_t)n);
 	free(line);
-out:
-	errno = saved_errno;
 }
 
 /*
@@ -190,7 +351,7 @@ log_debug(const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (!log_verbose)
+	if (!log_verbose && log_level < LOG_DEBUG)
 		return;
 	va_start(ap, fmt);
 	vlog(LOG_DEBUG, fmt, ap);

@@ -27,7 +27,33 @@
 #define __dead	__attribute__((__noreturn__))
 #endif
 
+/* log_format: the whole log as text lines, or one JSON object a line. */
+enum log_format {
+	LOG_FORMAT_TEXT,
+	LOG_FORMAT_JSON,
+};
+
+/* A key of a line of fields (the session line), and how to write it. */
+enum log_kind {
+	LOG_F_WORD,		/* key=value; JSON: a string */
+	LOG_F_QUOTED,		/* key="value"; JSON: a string */
+	LOG_F_NUMBER,		/* key=value; JSON: a number */
+};
+
+struct log_field {
+	const char	*key;
+	const char	*value;
+	enum log_kind	 kind;
+};
+
 void	log_init(int, int);
+void	log_setlevel(int);
+void	log_setformat(enum log_format);
+int	log_facility_code(const char *);
+int	log_level_code(const char *);
+char	*log_render(enum log_format, const char *, int,
+	    const struct log_field *, size_t);
+void	log_fields(int, const struct log_field *, size_t);
 void	log_procinit(const char *);
 void	log_setverbose(int);
 void	log_fatal_to(int);

@@ -97,6 +97,7 @@ static struct slot		 slots[MAX_SLOTS];
 static int			 generation;
 static struct pidfh		*pfh;
 static int			 stopping;
+static int			 log_stderr;	/* -d */
 static pid_t			 launcher_pid;
 static time_t			 launcher_started;
 static int			 launcher_ctl = -1;	/* master's end */
@@ -130,6 +131,7 @@ static void	sigchld_cb(evutil_socket_t, short, void *);
 static void	sigterm_cb(evutil_socket_t, short, void *);
 static void	sighup_cb(evutil_socket_t, short, void *);
 static int	reload(FILE *);
+static void	log_conf(const struct conf *);
 static struct conf *load_logged(FILE *);
 static void	reload_error(FILE *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
@@ -701,9 +703,12 @@ reload(FILE *errs)
 	}
 	/* The new workers count under the new names from the start. */
 	assign_stats(nc);
+	/* They log as it says (the launcher goes on as it started). */
+	log_conf(nc);
 	start_generation(nc, fds, generation + 1);
 	if (await_generation(generation + 1, nworkers_of(nc), err,
 	    sizeof(err)) == -1) {
+		log_conf(conf);
 		abort_generation(generation + 1);
 		close_listeners(nc, fds, conf);
 		control_abort();
@@ -722,6 +727,8 @@ reload(FILE *errs)
 	close_listeners(conf, listen_fds, nc);
 	memcpy(listen_fds, fds, sizeof(fds));
 	stats_clear_overrides(stats);
+	/* Listeners are numbered anew: each says its first again. */
+	stats_once_reset(stats->unverifiable_said, STATS_MAX_LISTEN);
 	conf_free(conf);
 	conf = nc;
 	loaded = time(NULL);
@@ -782,6 +789,15 @@ reload_error(FILE *errs, const char *fmt, ...)
 	log_warnx("%s", msg);
 	if (errs != NULL)
 		fprintf(errs, "%s\n", msg);
+}
+
+/* log_facility, log_level and log_format of c, for what forks next. */
+static void
+log_conf(const struct conf *c)
+{
+	log_init(log_stderr, c->log_facility);
+	log_setlevel(c->log_level);
+	log_setformat(c->log_format);
 }
 
 static void
@@ -1046,7 +1062,8 @@ main(int argc, char *argv[])
 	started = loaded = time(NULL);
 	if (!debug && !foreground)
 		ready_fd = daemonize();
-	log_init(debug, LOG_MAIL);
+	log_stderr = debug;
+	log_conf(conf);
 	if (pidfile_write(pfh) == -1) {
 		log_warn("pid file %s", conf->pidfile);
 		pidfile_remove(pfh);

@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -335,49 +336,63 @@ client_label(struct session *s, const struct milter_connect *c)
 static void
 session_end(struct session *s, const char *why, int error)
 {
-	struct timeval	 now, d;
-	struct child	*c;
-	char		*line = NULL;
-	size_t		 len = 0, i;
-	FILE		*fp;
+	struct timeval		 now, d;
+	struct child		*c;
+	struct log_field	*f;
+	char			*names = NULL, **own, when[32];
+	size_t			 len = 0, i, n = 0;
+	FILE			*fp;
+	int			 rc;
 
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->start, &d);
-	if ((fp = open_memstream(&line, &len)) != NULL) {
-		fprintf(fp, "session=%s client=%s children=", s->id, s->client);
-		for (i = 0; i < s->nkids; i++)
-			fprintf(fp, "%s%s", i > 0 ? "," : "",
-			    s->kids[i].mc->name);
-		if (s->nkids == 0)
-			fputc('-', fp);
-		for (i = 0; i < s->nkids; i++) {
-			c = &s->kids[i];
-			if (c->stopped != NULL)
-				fprintf(fp, " child.%s=stopped@%s%s:%.3f",
-				    c->mc->name, c->stopped->negate ? "!" : "",
-				    s->conf->conds[c->stopped->idx].name,
-				    (double)c->wait_us / 1e6);
-			else
-				fprintf(fp, " child.%s=%s%s:%.3f", c->mc->name,
-				    c->verdict_evaluated ? "eval-" : "",
-				    c->aborted == 1 ? "aborted" :
-				    c->state == CHILD_FAILED && !c->aborted ?
-				    "failed" : c->verdict == VERDICT_NONE ?
-				    "continue" : verdict_name(c->verdict),
-				    (double)c->wait_us / 1e6);
-		}
-		fprintf(fp, " verdict=%s end=\"%s\" time=%ld.%03ld "
-		    "queue_id=%s", s->verdict, why, (long)d.tv_sec,
-		    (long)d.tv_usec / 1000, s->queue_ids[0] != '\0' ?
-		    s->queue_ids : "-");
+	/* Its fields, written as text or JSON by log_fields(). */
+	if ((f = calloc(s->nkids + 7, sizeof(*f))) == NULL ||
+	    (own = calloc(s->nkids * 2 + 1, sizeof(*own))) == NULL ||
+	    (fp = open_memstream(&names, &len)) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < s->nkids; i++)
+		fprintf(fp, "%s%s", i > 0 ? "," : "", s->kids[i].mc->name);
+	if (fclose(fp) != 0)
+		fatal("%s: open_memstream", __func__);
+	f[n++] = (struct log_field){ "session", s->id, LOG_F_WORD };
+	f[n++] = (struct log_field){ "client", s->client, LOG_F_WORD };
+	f[n++] = (struct log_field){ "children", s->nkids > 0 ? names : "-",
+	    LOG_F_WORD };
+	for (i = 0; i < s->nkids; i++) {
+		c = &s->kids[i];
+		if (c->stopped != NULL)
+			rc = asprintf(&own[2 * i], "stopped@%s%s:%.3f",
+			    c->stopped->negate ? "!" : "",
+			    s->conf->conds[c->stopped->idx].name,
+			    (double)c->wait_us / 1e6);
+		else
+			rc = asprintf(&own[2 * i], "%s%s:%.3f",
+			    c->verdict_evaluated ? "eval-" : "",
+			    c->aborted == 1 ? "aborted" :
+			    c->state == CHILD_FAILED && !c->aborted ?
+			    "failed" : c->verdict == VERDICT_NONE ?
+			    "continue" : verdict_name(c->verdict),
+			    (double)c->wait_us / 1e6);
+		if (rc == -1 || asprintf(&own[2 * i + 1], "child.%s",
+		    c->mc->name) == -1)
+			fatal("%s: asprintf", __func__);
+		f[n++] = (struct log_field){ own[2 * i + 1], own[2 * i],
+		    LOG_F_WORD };
 	}
-	if (fp == NULL || fclose(fp) != 0)
-		log_warnx("session=%s client=%s verdict=%s end=\"%s\" "
-		    "(out of memory for the whole line)", s->id, s->client,
-		    s->verdict, why);
-	else
-		log_info("%s", line);
-	free(line);
+	snprintf(when, sizeof(when), "%ld.%03ld", (long)d.tv_sec,
+	    (long)d.tv_usec / 1000);
+	f[n++] = (struct log_field){ "verdict", s->verdict, LOG_F_WORD };
+	f[n++] = (struct log_field){ "end", why, LOG_F_QUOTED };
+	f[n++] = (struct log_field){ "time", when, LOG_F_NUMBER };
+	f[n++] = (struct log_field){ "queue_id", s->queue_ids[0] != '\0' ?
+	    s->queue_ids : "-", LOG_F_WORD };
+	log_fields(LOG_INFO, f, n);
+	for (i = 0; i < s->nkids * 2; i++)
+		free(own[i]);
+	free(own);
+	free(f);
+	free(names);
 	session_count(s, error);
 	s->host->done(s);
 }
@@ -1262,9 +1277,17 @@ client_checked(struct conncheck_item *it, int result, const char *why)
 		/* XCLIENT, a proxy: not the TCP peer the MTA has. */
 		s->check = CLIENT_UNVERIFIABLE;
 		stats_add(&stats->unverifiable, 1);
-		log_info("session %s: client %s: no such connection to the "
-		    "MTA; not checked again (XCLIENT or a proxy?)", s->id,
-		    s->client);
+		/* Every session behind one: said once, then counted. */
+		if (stats_once(&stats->unverifiable_said[s->listener %
+		    STATS_MAX_LISTEN]))
+			log_info("session %s: client %s: no such connection "
+			    "to the MTA; not checked again (XCLIENT or a "
+			    "proxy?); said once for %s, the others are "
+			    "counted as unverifiable (milterctl stats)", s->id,
+			    s->client, s->conf->listen[s->listener].text);
+		else
+			log_debug("session %s: client %s: no such connection "
+			    "to the MTA; not checked again", s->id, s->client);
 		return;
 	}
 	s->check = CLIENT_SEEN;

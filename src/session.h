@@ -75,6 +75,7 @@ struct session {
 	struct milter_optneg	 upstream;	/* our answer */
 	int			 mta_leadspc;
 	int			 mta_local;	/* the MTA is on this host */
+	size_t			 listener;	/* conf->listen[] it came on */
 	struct child		*kids;
 	size_t			 nkids;
 	struct round		 round;

@@ -149,6 +149,20 @@ stats_add(uint64_t *counter, uint64_t n)
 	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
 }
 
+/* 1 the first time for flag, across all workers; 0 after. */
+int
+stats_once(uint64_t *flag)
+{
+	return __atomic_exchange_n(flag, 1, __ATOMIC_RELAXED) == 0;
+}
+
+void
+stats_once_reset(uint64_t *flags, size_t n)
+{
+	while (n-- > 0)
+		__atomic_store_n(&flags[n], 0, __ATOMIC_RELAXED);
+}
+
 void
 stats_sub(uint64_t *counter, uint64_t n)
 {

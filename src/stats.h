@@ -41,6 +41,7 @@
 #include "milter.h"
 
 #define STATS_MAX_CHILDREN	128
+#define STATS_MAX_LISTEN	8	/* CONF_MAX_LISTEN */
 #define STATS_MAX_WORKERS	512	/* slots of two generations */
 #define STATS_NBUCKETS		16	/* the last is +Inf */
 #define STATS_NAME_MAX		72
@@ -115,6 +116,8 @@ struct stats {
 	uint64_t		mta_errors;	/* sessions ended by the MTA side */
 	uint64_t		disconnects;	/* SMTP client gone, cut short */
 	uint64_t		unverifiable;	/* client not found to check */
+	/* Said for listener i since the last load (stats_once()). */
+	uint64_t		unverifiable_said[STATS_MAX_LISTEN];
 	struct stats_worker	workers[STATS_MAX_WORKERS];
 	struct stats_child	children[STATS_MAX_CHILDREN];
 };
@@ -130,6 +133,8 @@ const char	*stats_child_name(size_t);
 void		 stats_child_forget(struct stats *, size_t);
 void		 stats_clear_overrides(struct stats *);
 void		 stats_add(uint64_t *, uint64_t);
+int		 stats_once(uint64_t *);
+void		 stats_once_reset(uint64_t *, size_t);
 void		 stats_sub(uint64_t *, uint64_t);
 uint64_t	 stats_get(const uint64_t *);
 void		 stats_time(struct stats_child *, enum stage, uint64_t);

@@ -52,6 +52,7 @@ int	sockspec_listen(const struct sockspec *, mode_t, const char *, char *,
 	    size_t);
 void	socket_set_nodelay(int);
 int	split_words(const char *, char *, size_t, char **, size_t);
+void	json_str(FILE *, const char *);
 int	packet_peek(struct evbuffer *, struct milter_pkt *, size_t *,
 	    const char **);
 

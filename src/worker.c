@@ -108,6 +108,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		log_warn("session: cannot start one");
 		return;
 	}
+	s->listener = (size_t)((const struct sockspec *)arg - wconf->listen);
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	stats_add(&stats_self->served, 1);
 	stats_add(&stats_self->open, 1);
