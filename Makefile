@@ -72,7 +72,8 @@ UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply fuzz_session
 
 PROGS		 = $(B)/milterd $(B)/milterctl $(B)/mtasim
-TEST_PROGS	 = $(B)/unit $(B)/tmilter $(B)/conncheck-bench
+TEST_PROGS	 = $(B)/unit $(B)/tmilter $(B)/conncheck-bench \
+		   $(B)/sample-milter
 
 all: $(PROGS)
 
@@ -100,6 +101,11 @@ $(B)/unit: $(B)/.dir $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) $(LUA_CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) \
 	    $(PKG_LIBS) $(LUA_LIBS) $(CRIT_LIBS) $(LDFLAGS)
 
+# The child milter make run ships (bin/run), on Debian's libmilter.
+$(B)/sample-milter: $(B)/.dir src/sample-milter.c
+	$(CC) $(CFLAGS) -o $@ src/sample-milter.c -lmilter -lpthread \
+	    $(PKG_LIBS) $(LDFLAGS)
+
 # A configurable child milter built on Debian's libmilter, for tests.
 $(B)/tmilter: $(B)/.dir t/milters/tmilter.c
 	$(CC) $(CFLAGS) -o $@ t/milters/tmilter.c -lmilter -lpthread $(PKG_LIBS) \
@@ -116,7 +122,7 @@ tests: $(PROGS) $(TEST_PROGS)
 setup:
 	@sh bin/setup
 
-run: setup all
+run: setup all $(B)/sample-milter
 	@sh bin/run $(B) "$(CONF)" "$(PORT)"
 
 bench: setup all $(B)/tmilter $(B)/conncheck-bench
