@@ -58,7 +58,7 @@ MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/conn.c src/conf.c src/macros.c src/merge.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
 		   src/detect.c src/cond.c src/luacond.c src/dns.c \
-		   $(COMMON_SRCS)
+		   src/statuspage.c src/graph.c $(COMMON_SRCS)
 # conf.c (and what it links) for the control key of milterd.conf.
 MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c src/conf.c \
 		   src/cond.c src/luacond.c src/detect.c $(COMMON_SRCS)
