@@ -41,6 +41,7 @@
 #include "conn.h"
 #include "ctl.h"
 #include "history.h"
+#include "live.h"
 #include "log.h"
 #include "milterd.h"
 #include "stats.h"
@@ -95,7 +96,6 @@ static void	http_request(struct client *, struct evbuffer *);
 static int	endpoint_prepare(struct endpoint *, const char *,
 		    const struct sockspec *, mode_t, char *, size_t);
 static void	endpoint_commit(struct endpoint *);
-static void	json_str(FILE *, const char *);
 static void	child_counter_json(FILE *, const struct stats_child *, size_t);
 static void	minute_cb(evutil_socket_t, short, void *);
 static void	history_save(void);
@@ -534,7 +534,7 @@ http_request(struct client *cl, struct evbuffer *in)
 	free(out);
 }
 
-static void
+void
 json_str(FILE *fp, const char *s)
 {
 	fputc('"', fp);
@@ -925,6 +925,10 @@ ctl_command(FILE *fp, int json, char **argv, int argc)
 			stats_text(fp);
 		return 0;
 	}
+	if (strcmp(argv[0], "sessions") == 0 && argc == 1) {
+		live_sessions(fp, json);
+		return 0;
+	}
 	if (strcmp(argv[0], "reload") == 0 && argc == 1)
 		return master_reload(fp);
 	if (strcmp(argv[0], "show") == 0 && argc == 2 &&
@@ -938,8 +942,10 @@ ctl_command(FILE *fp, int json, char **argv, int argc)
 	if (strcmp(argv[0], "history") == 0)
 		return cmd_history(fp, argv, argc);
 	if (strcmp(argv[0], "status") == 0 || strcmp(argv[0], "stats") == 0 ||
-	    strcmp(argv[0], "reload") == 0 || strcmp(argv[0], "show") == 0) {
-		fprintf(fp, "usage: status | stats | reload | show config\n");
+	    strcmp(argv[0], "reload") == 0 || strcmp(argv[0], "show") == 0 ||
+	    strcmp(argv[0], "sessions") == 0) {
+		fprintf(fp, "usage: status | stats | sessions | reload | "
+		    "show config\n");
 		return -1;
 	}
 	fprintf(fp, "unknown command \"%s\" (see milterctl(8))\n", argv[0]);

@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "detect.h"
+#include "live.h"
 #include "log.h"
 #include "milterd.h"
 #include "stats.h"
@@ -1004,6 +1005,7 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	}
 	stats = stats_map();
+	live = live_map();
 	assign_stats(conf);
 	started = loaded = time(NULL);
 	if (!debug)

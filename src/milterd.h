@@ -54,6 +54,7 @@ void		 control_commit(const struct conf *);
 void		 control_start(struct event_base *, const struct conf *);
 void		 control_stop(const struct conf *);
 void		 control_forget(void);
+void		 json_str(FILE *, const char *);
 
 /* statuspage.c */
 void		 status_page(FILE *, const struct conf *,

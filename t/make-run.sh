@@ -16,7 +16,7 @@ on_exit "rm -f '$BUILD/run-$port.conf' /tmp/milterd-$port-history"
 # The sample milter outlives milterd (the launcher's children do): its
 # pid, by its socket, is killed at the end.
 SAMPLE=/tmp/milterd-sample-$port.sock
-on_exit "kill \$(ps -eo pid=,args= | awk -v s='$SAMPLE' '\$0 ~ s && /sample-milter/ { print \$1 }') 2>/dev/null; rm -f '$SAMPLE'"
+on_exit "kill \$(ps -eo pid=,args= | awk -v s='$SAMPLE' '\$0 ~ s && /sample-milter/ && !/awk/ { print \$1 }') 2>/dev/null; rm -f '$SAMPLE'"
 on_exit "[ -s '$PIDFILE' ] && kill \$(cat '$PIDFILE') 2>/dev/null"
 
 # README's commands are those of plain `make run' (built paths, its
