@@ -52,13 +52,14 @@ HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
 		   src/util.h src/conf.h src/conn.h src/ctl.h src/macros.h \
 		   src/merge.h src/milterd.h src/launch.h src/session.h \
 		   src/child.h src/stats.h src/history.h src/conncheck.h \
-		   src/detect.h src/cond.h src/dns.h src/live.h
+		   src/detect.h src/cond.h src/dns.h src/live.h src/trace.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/proc.c src/session.c src/apply.c src/child.c \
 		   src/conn.c src/conf.c src/macros.c src/merge.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
 		   src/detect.c src/cond.c src/luacond.c src/dns.c \
-		   src/statuspage.c src/graph.c src/live.c $(COMMON_SRCS)
+		   src/statuspage.c src/graph.c src/live.c src/trace.c \
+		   $(COMMON_SRCS)
 # conf.c (and what it links) for the control key of milterd.conf.
 MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c src/conf.c \
 		   src/cond.c src/luacond.c src/detect.c $(COMMON_SRCS)
@@ -151,6 +152,7 @@ lint:
 # machine (in-memory connections, --wrap for the child's connect),
 # seeded from the captured sessions by t/fuzz/session-seeds.py.
 SESSION_FUZZ_SRCS = src/session.c src/apply.c src/child.c src/macros.c \
+		   src/trace.c \
 		   src/merge.c src/cond.c src/luacond.c src/stats.c \
 		   src/conf.c src/detect.c $(COMMON_SRCS)
 fuzz: setup

@@ -42,6 +42,7 @@
 #include "ctl.h"
 #include "history.h"
 #include "live.h"
+#include "trace.h"
 #include "log.h"
 #include "milterd.h"
 #include "stats.h"
@@ -929,6 +930,8 @@ ctl_command(FILE *fp, int json, char **argv, int argc)
 		live_sessions(fp, json);
 		return 0;
 	}
+	if (strcmp(argv[0], "trace") == 0 && (argc == 2 || argc == 3))
+		return trace_add(fp, argv[1], argc == 3 ? argv[2] : NULL);
 	if (strcmp(argv[0], "reload") == 0 && argc == 1)
 		return master_reload(fp);
 	if (strcmp(argv[0], "show") == 0 && argc == 2 &&
@@ -943,9 +946,9 @@ ctl_command(FILE *fp, int json, char **argv, int argc)
 		return cmd_history(fp, argv, argc);
 	if (strcmp(argv[0], "status") == 0 || strcmp(argv[0], "stats") == 0 ||
 	    strcmp(argv[0], "reload") == 0 || strcmp(argv[0], "show") == 0 ||
-	    strcmp(argv[0], "sessions") == 0) {
-		fprintf(fp, "usage: status | stats | sessions | reload | "
-		    "show config\n");
+	    strcmp(argv[0], "sessions") == 0 || strcmp(argv[0], "trace") == 0) {
+		fprintf(fp, "usage: status | stats | sessions | "
+		    "trace ADDRESS [SECONDS] | reload | show config\n");
 		return -1;
 	}
 	fprintf(fp, "unknown command \"%s\" (see milterctl(8))\n", argv[0]);

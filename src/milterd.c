@@ -62,6 +62,7 @@
 
 #include "detect.h"
 #include "live.h"
+#include "trace.h"
 #include "log.h"
 #include "milterd.h"
 #include "stats.h"
@@ -1006,6 +1007,7 @@ main(int argc, char *argv[])
 	}
 	stats = stats_map();
 	live = live_map();
+	traces = trace_map();
 	assign_stats(conf);
 	started = loaded = time(NULL);
 	if (!debug)

@@ -2,7 +2,9 @@
 # Live sessions: milterctl sessions lists the sessions open now across
 # all workers (id, client, stage, the child awaited and for how long,
 # age), in text and JSON; a worker lists at most 128 and the rest are
-# counted; ended sessions leave the list.
+# counted; ended sessions leave the list.  milterctl trace ADDRESS
+# [SECONDS] logs every packet, both ways, of new sessions from that
+# address (MTA and children), for a while; bad requests are refused.
 . "$(dirname "$0")/lib/test.sh"
 
 PY=/usr/bin/python3
@@ -16,6 +18,7 @@ SLOW_PID=$BG_PID
 milterd_start live "workers = 2" "$(child quick)" \
     "$(child slow command_timeout=60)"
 SOCK=unix:$TMP/md-live.sock
+MDLOG=$TMP/md-live.err
 wait_for 10 test -S "$TMP/md-live.sock"
 
 # Three sessions from three clients, held at RCPT by slow.
@@ -62,6 +65,66 @@ empty() {
 }
 wait_for 10 empty
 check sessions-ended-gone empty
+
+# trace: the sessions from 198.51.100.20 are logged packet by packet,
+# those from elsewhere not; here through two children, quick and hdr
+# (which adds a header).
+tmilter hdr -h 'X-Traced: yes'
+milterd_start tr "$(child quick)" "$(child hdr)"
+TCTL() { "$BUILD/milterctl" -s "$TMP/md-tr.ctl" "$@"; }
+TSOCK=unix:$TMP/md-tr.sock
+MDLOG=$TMP/md-tr.err
+wait_for 10 test -S "$TMP/md-tr.sock"
+check trace-ok TCTL trace 198.51.100.20 60
+TCTL trace 198.51.100.20 60 >"$TMP/trace.out" 2>&1
+grep_ok trace-said '^tracing new sessions from 198.51.100.20 for 60 seconds' "$TMP/trace.out"
+mtasim_run t1 -s "$TSOCK" -a 198.51.100.21 -r r@example.com
+mtasim_run t2 -s "$TSOCK" -a 198.51.100.20 -r r@example.com
+grep_ok trace-mtasim-header '^  add header: X-Traced: yes$' "$TMP/t2.out"
+wait_for 10 grep -q 'session=.*198.51.100.20.*verdict=' "$MDLOG"
+id=$(sed -n 's/.*session \([0-9.]*\): client .*\[198.51.100.20\] traced.*/\1/p' "$MDLOG")
+check trace-session-named test -n "$id"
+n=0
+for l in "MTA > milterd: connect \\(C\\): client.example, family 4, port [0-9]+, address 198.51.100.20" \
+    "milterd > child quick: connect \\(C\\) [0-9]+ bytes: \"client.example" \
+    "child quick > milterd: continue \\(c\\) 0 bytes" \
+    "milterd > MTA: continue \\(c\\) 0 bytes" \
+    "MTA > milterd: rcpt \\(R\\) [0-9]+ bytes: \"<r@example.com>" \
+    "milterd > child hdr: rcpt \\(R\\) [0-9]+ bytes: \"<r@example.com>" \
+    "MTA > milterd: body \\(B\\) [0-9]+ bytes" \
+    "child hdr > milterd: addheader \\(h\\) [0-9]+ bytes: \"X-Traced" \
+    "milterd > MTA: addheader \\(h\\) [0-9]+ bytes: \"X-Traced" \
+    "MTA > milterd: quit \\(Q\\) 0 bytes"; do
+	n=$((n + 1))
+	grep_ok "trace-line-$n" "session $id: trace $l" "$MDLOG"
+done
+check trace-not-others sh -c "! grep -q 'client.example\\[198.51.100.21\\] traced' '$MDLOG'"
+# Refused, said: not an address, seconds out of bounds, a ninth address.
+for bad in "nope" "198.51.100.20 0" "198.51.100.20 3601" "198.51.100.20 x"; do
+	# shellcheck disable=SC2086 # two words on purpose
+	check "trace-refused-$bad" sh -c "! '$BUILD/milterctl' -s '$TMP/md-tr.ctl' trace $bad"
+done
+TCTL trace nope >"$TMP/trace-bad.out" 2>&1
+grep_ok trace-bad-said '"nope" is not an IPv4 or IPv6 address' "$TMP/trace-bad.out"
+for n in 1 2 3 4 5 6 7; do
+	TCTL trace "2001:db8::$n" >/dev/null 2>&1
+done
+TCTL trace 192.0.2.99 >"$TMP/trace-full.out" 2>&1
+RC=$?
+check trace-ninth-refused test "$RC" -ne 0
+grep_ok trace-ninth-said 'addresses are traced already; wait until one ends' "$TMP/trace-full.out"
+# The same address again: its end set anew, not a new entry.
+check trace-again-ok TCTL trace 198.51.100.20 1
+# After its second: a new session from there is no longer traced.
+gone() {
+	_t=$(grep -c '198\.51\.100\.20\] traced' "$MDLOG")
+	_s=$(grep -c 'session=.*198\.51\.100\.20\]' "$MDLOG")
+	mtasim_run t3 -s "$TSOCK" -a 198.51.100.20 -r r@example.com
+	wait_for 10 sh -c "[ \$(grep -c 'session=.*198\.51\.100\.20\]' '$MDLOG') -gt $_s ]" &&
+	    [ "$(grep -c '198\.51\.100\.20\] traced' "$MDLOG")" -eq "$_t" ]
+}
+wait_for 10 gone
+check trace-ends gone
 
 # More than a worker lists: 150 sessions held open after DATA in one
 # worker (mtasim -w until its standard input ends).
