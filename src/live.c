@@ -33,7 +33,6 @@
  * stage from milter_stages[].
  */
 
-#include <sys/mman.h>
 #include <sys/time.h>
 
 #include <stdlib.h>
@@ -57,19 +56,6 @@ static int	 worker_copy(size_t, struct live_worker *);
 static const char *stage_name(char);
 static void	 row_print(FILE *, int, int, const struct live_session *,
 		    uint64_t, uint64_t);
-
-/* The region, zeroed, shared with every process forked after. */
-struct live *
-live_map(void)
-{
-	struct live	*l;
-
-	l = mmap(NULL, sizeof(*l), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (l == MAP_FAILED)
-		fatal("%s: mmap", __func__);
-	return l;
-}
 
 /*
  * What the list shows of a session: the command at work, and of the

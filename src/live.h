@@ -58,7 +58,6 @@ struct session;
 
 extern struct live	*live;
 
-struct live	*live_map(void);
 void		 live_publish(const struct session *);
 void		 live_sessions(FILE *, int);
 

@@ -1006,8 +1006,10 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	}
 	stats = stats_map();
-	live = live_map();
-	traces = trace_map();
+	/* For milterctl sessions and trace (live.c, trace.c). */
+	if ((live = map_shared(sizeof(*live))) == NULL ||
+	    (traces = map_shared(sizeof(*traces))) == NULL)
+		fatal("mmap");
 	assign_stats(conf);
 	started = loaded = time(NULL);
 	if (!debug)

@@ -154,28 +154,32 @@ page_children(FILE *fp, const struct conf *c)
 static void
 page_counters(FILE *fp)
 {
-	size_t	v;
+	const struct {
+		const char	*label;
+		const char	*metric;
+		uint64_t	 value;
+	} rows[] = {
+		{ "sessions ended", "sessions_total",
+		    stats_get(&stats->sessions) },
+		{ "sessions open", "sessions_open",
+		    stats_sessions_open(stats) },
+		{ "messages", "messages_total", stats_get(&stats->messages) },
+		{ "MTA errors", "mta_errors_total",
+		    stats_get(&stats->mta_errors) },
+		{ "clients gone while children worked", "disconnects_total",
+		    stats_get(&stats->disconnects) },
+		{ "clients not found to check", "unverifiable_total",
+		    stats_get(&stats->unverifiable) },
+	};
+	size_t	i, v;
 
 	fputs("<h2>Counters</h2>\n<table id=\"counters\">\n", fp);
-	fputs("<tr><th>sessions ended</th>", fp);
-	metric_cell(fp, "sessions_total", NULL, NULL,
-	    stats_get(&stats->sessions));
-	fputs("</tr>\n<tr><th>sessions open</th>", fp);
-	metric_cell(fp, "sessions_open", NULL, NULL,
-	    stats_sessions_open(stats));
-	fputs("</tr>\n<tr><th>messages</th>", fp);
-	metric_cell(fp, "messages_total", NULL, NULL,
-	    stats_get(&stats->messages));
-	fputs("</tr>\n<tr><th>MTA errors</th>", fp);
-	metric_cell(fp, "mta_errors_total", NULL, NULL,
-	    stats_get(&stats->mta_errors));
-	fputs("</tr>\n<tr><th>clients gone while children worked</th>", fp);
-	metric_cell(fp, "disconnects_total", NULL, NULL,
-	    stats_get(&stats->disconnects));
-	fputs("</tr>\n<tr><th>clients not found to check</th>", fp);
-	metric_cell(fp, "unverifiable_total", NULL, NULL,
-	    stats_get(&stats->unverifiable));
-	fputs("</tr>\n</table>\n<table id=\"verdicts\">\n<tr><th>verdict</th>"
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		fprintf(fp, "<tr><th>%s</th>", rows[i].label);
+		metric_cell(fp, rows[i].metric, NULL, NULL, rows[i].value);
+		fputs("</tr>\n", fp);
+	}
+	fputs("</table>\n<table id=\"verdicts\">\n<tr><th>verdict</th>"
 	    "<th>sessions</th><th>messages</th></tr>\n", fp);
 	for (v = VERDICT_NONE; v < NVERDICTS; v++) {
 		fprintf(fp, "<tr><th>%s</th>", verdict_name(v));

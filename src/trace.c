@@ -34,7 +34,6 @@
  * starts the milter).
  */
 
-#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <stdlib.h>
@@ -53,19 +52,6 @@ struct trace_table	*traces;
 
 static void	trace_conn(struct conn *, const char *, const char *);
 static void	trace_packet(const struct trace *, int, const struct trace_dir *);
-
-/* The table, zeroed, shared with every process forked after. */
-struct trace_table *
-trace_map(void)
-{
-	struct trace_table	*t;
-
-	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (t == MAP_FAILED)
-		fatal("%s: mmap", __func__);
-	return t;
-}
 
 /*
  * In the master: trace ADDRESS for SECONDS (NULL: TRACE_SECONDS) from

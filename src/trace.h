@@ -64,7 +64,6 @@ struct milter_connect;
 
 extern struct trace_table	*traces;
 
-struct trace_table *trace_map(void);
 int	 trace_add(FILE *, const char *, const char *);
 void	 trace_session(struct session *, const struct milter_connect *);
 void	 trace_bytes(struct trace *, int, const void *, size_t);

@@ -22,6 +22,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -496,4 +497,15 @@ packet_peek(struct evbuffer *in, struct milter_pkt *pkt, size_t *used,
 	}
 	rc = milter_frame(p, need, PACKET_MAX, pkt, used);
 	return rc == MILTER_FRAME_OK ? 1 : 0;
+}
+
+/* A zeroed region of len bytes, shared with every process forked after. */
+void *
+map_shared(size_t len)
+{
+	void	*p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
+	return p == MAP_FAILED ? NULL : p;
 }
