@@ -66,13 +66,15 @@ HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
 		   src/util.h src/conf.h src/conn.h src/ctl.h src/macros.h \
 		   src/merge.h src/milterd.h src/launch.h src/session.h \
 		   src/child.h src/stats.h src/history.h src/conncheck.h \
-		   src/detect.h src/cond.h src/dns.h src/sdnotify.h
+		   src/detect.h src/cond.h src/dns.h src/sdnotify.h \
+		   src/live.h src/trace.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/proc.c src/session.c src/apply.c src/child.c \
 		   src/conn.c src/conf.c src/macros.c src/merge.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
 		   src/detect.c src/cond.c src/luacond.c src/dns.c \
-		   src/sdnotify.c $(COMMON_SRCS)
+		   src/sdnotify.c src/statuspage.c src/graph.c src/live.c \
+		   src/trace.c $(COMMON_SRCS)
 # conf.c (and what it links) for the control key of milterd.conf.
 MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c src/conf.c \
 		   src/cond.c src/luacond.c src/detect.c $(COMMON_SRCS)
@@ -86,7 +88,8 @@ UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply fuzz_session
 
 PROGS		 = $(B)/milterd $(B)/milterctl $(B)/mtasim
-TEST_PROGS	 = $(B)/unit $(B)/tmilter $(B)/conncheck-bench
+TEST_PROGS	 = $(B)/unit $(B)/tmilter $(B)/conncheck-bench \
+		   $(B)/sample-milter
 
 all: $(PROGS)
 
@@ -114,6 +117,11 @@ $(B)/unit: $(B)/.dir $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) $(LUA_CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) \
 	    $(PKG_LIBS) $(LUA_LIBS) $(CRIT_LIBS) $(LDFLAGS)
 
+# The child milter make run ships (bin/run), on Debian's libmilter.
+$(B)/sample-milter: $(B)/.dir src/sample-milter.c
+	$(CC) $(CFLAGS) -o $@ src/sample-milter.c -lmilter -lpthread \
+	    $(PKG_LIBS) $(LDFLAGS)
+
 # A configurable child milter built on Debian's libmilter, for tests.
 $(B)/tmilter: $(B)/.dir t/milters/tmilter.c
 	$(CC) $(CFLAGS) -o $@ t/milters/tmilter.c -lmilter -lpthread $(PKG_LIBS) \
@@ -130,7 +138,7 @@ tests: $(PROGS) $(TEST_PROGS)
 setup:
 	@sh bin/setup
 
-run: setup all
+run: setup all $(B)/sample-milter
 	@sh bin/run $(B) "$(CONF)" "$(PORT)"
 
 bench: setup all $(B)/tmilter $(B)/conncheck-bench
@@ -159,6 +167,7 @@ lint:
 # machine (in-memory connections, --wrap for the child's connect),
 # seeded from the captured sessions by t/fuzz/session-seeds.py.
 SESSION_FUZZ_SRCS = src/session.c src/apply.c src/child.c src/macros.c \
+		   src/trace.c \
 		   src/merge.c src/cond.c src/luacond.c src/stats.c \
 		   src/conf.c src/detect.c $(COMMON_SRCS)
 fuzz: setup

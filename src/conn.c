@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "trace.h"
 
 /*
  * Room reserved per read.  16 KiB rather than 64 KiB: a drained input
@@ -64,6 +65,7 @@ struct conn {
 	conn_read_cb		 read_cb;
 	conn_event_cb		 event_cb;
 	void			*arg;
+	struct trace		*trace;		/* milterctl trace; owned */
 };
 
 static void	on_read(evutil_socket_t, short, void *);
@@ -113,6 +115,7 @@ conn_free(struct conn *c)
 		evbuffer_free(c->in);
 	if (c->out != NULL)
 		evbuffer_free(c->out);
+	free(c->trace);
 	if (c->fd != -1)
 		close(c->fd);
 	free(c);
@@ -141,6 +144,8 @@ conn_write(struct conn *c, const void *data, size_t len)
 
 	if (c->error)
 		return;
+	if (c->trace != NULL)
+		trace_bytes(c->trace, 1, data, len);
 	if (!c->connecting && evbuffer_get_length(c->out) == 0) {
 		n = send(c->fd, data, len, MSG_NOSIGNAL);
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -162,6 +167,14 @@ conn_write(struct conn *c, const void *data, size_t len)
 	}
 	if (!c->connecting)
 		event_add(c->wev, NULL);
+}
+
+/* Log every packet from now on (trace.c); the conn owns t. */
+void
+conn_set_trace(struct conn *c, struct trace *t)
+{
+	free(c->trace);
+	c->trace = t;
 }
 
 size_t
@@ -210,6 +223,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	v.iov_len = (size_t)n;
+	if (c->trace != NULL)
+		trace_bytes(c->trace, 0, v.iov_base, v.iov_len);
 	evbuffer_commit_space(c->in, &v, 1);
 	c->read_cb(c, c->arg);
 }

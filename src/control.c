@@ -41,6 +41,8 @@
 #include "conn.h"
 #include "ctl.h"
 #include "history.h"
+#include "live.h"
+#include "trace.h"
 #include "log.h"
 #include "milterd.h"
 #include "stats.h"
@@ -49,6 +51,11 @@
 #define CTL_MAX_CLIENTS	32
 #define CTL_TIMEOUT	10	/* seconds for a request */
 #define SAVE_MINUTES	10	/* the state file is written this often */
+#define HTTP_HOURS	24	/* the graph's hours unless ?hours=N */
+#define HTTP_HOURS_MAX	(24 * 31)
+#define HTTP_SERVED	"served here: GET /metrics, / and /graph.svg " \
+			"(both with ?hours=1 to 744)\n"
+#define HTTP_BAD_HOURS	"the only query is hours=N, N from 1 to 744\n"
 
 struct client {
 	struct conn		*conn;
@@ -415,17 +422,59 @@ ctl_request(struct client *cl, struct evbuffer *in)
 	free(out);
 }
 
+/* An HTTP/1.0 reply with its body; the client is freed once it is out. */
+static void
+http_reply(struct client *cl, const char *status, const char *type,
+    const char *body, size_t len)
+{
+	char	head[256];
+	int	n;
+
+	n = snprintf(head, sizeof(head), "HTTP/1.0 %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\n\r\n", status, type, len);
+	conn_write(cl->conn, head, (size_t)n);
+	client_reply(cl, 1, body, len);
+}
+
 /*
- * The metrics endpoint: GET /metrics, anything else is refused.  The
- * request is read up to its blank line (at most CTL_MAX_REQUEST).
+ * The hours of "hours=N", the only query / and /graph.svg take (none:
+ * HTTP_HOURS), or -1.
+ */
+static int
+http_hours(const char *query, size_t len)
+{
+	char		 buf[16];
+	const char	*errstr;
+	long long	 n;
+
+	if (len == 0)
+		return HTTP_HOURS;
+	if (len <= 6 || len - 6 >= sizeof(buf) ||
+	    strncmp(query, "hours=", 6) != 0)
+		return -1;
+	memcpy(buf, query + 6, len - 6);
+	buf[len - 6] = '\0';
+	n = strtonum(buf, 1, HTTP_HOURS_MAX, &errstr);
+	return errstr == NULL ? (int)n : -1;
+}
+
+/*
+ * The metrics endpoint, one GET per connection: /metrics (Prometheus),
+ * / (the status page, statuspage.c) and /graph.svg (graph.c, as
+ * `milterctl graph' draws it), both of these with ?hours=N; anything
+ * else is refused.  The request is read up to its blank line (at most
+ * CTL_MAX_REQUEST).
  */
 static void
 http_request(struct client *cl, struct evbuffer *in)
 {
 	struct evbuffer_ptr	 end;
-	char			*out = NULL, head[256];
-	const char		*line;
-	size_t			 outlen = 0, n;
+	struct master_info	 mi;
+	char			*out = NULL;
+	const char		*line, *path, *q, *type;
+	size_t			 outlen = 0, plen, qlen;
+	int			 hours = 0, rc = 0;
+	int64_t			 now;
 	FILE			*fp;
 
 	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
@@ -435,12 +484,29 @@ http_request(struct client *cl, struct evbuffer *in)
 		return;
 	}
 	line = (const char *)evbuffer_pullup(in, end.pos + 4);
-	if (line == NULL || (strncmp(line, "GET /metrics ", 13) != 0 &&
-	    strncmp(line, "GET /metrics?", 13) != 0)) {
-		n = (size_t)snprintf(head, sizeof(head), "HTTP/1.0 404 Not "
-		    "Found\r\nContent-Type: text/plain\r\nContent-Length: 29"
-		    "\r\n\r\nonly /metrics is served here\n");
-		client_reply(cl, 1, head, n);
+	if (line == NULL || strncmp(line, "GET /", 5) != 0) {
+		http_reply(cl, "405 Method Not Allowed", "text/plain",
+		    HTTP_SERVED, strlen(HTTP_SERVED));
+		return;
+	}
+	path = line + 4;
+	plen = strcspn(path, "? \r\n");
+	q = path + plen + (path[plen] == '?');
+	qlen = path[plen] == '?' ? strcspn(q, " \r\n") : 0;
+	if (plen == 8 && strncmp(path, "/metrics", 8) == 0)
+		type = "text/plain; version=0.0.4; charset=utf-8";
+	else if ((plen == 1 && path[0] == '/') || (plen == 10 &&
+	    strncmp(path, "/graph.svg", 10) == 0)) {
+		if ((hours = http_hours(q, qlen)) == -1) {
+			http_reply(cl, "400 Bad Request", "text/plain",
+			    HTTP_BAD_HOURS, strlen(HTTP_BAD_HOURS));
+			return;
+		}
+		type = plen == 1 ? "text/html; charset=utf-8" :
+		    "image/svg+xml";
+	} else {
+		http_reply(cl, "404 Not Found", "text/plain", HTTP_SERVED,
+		    strlen(HTTP_SERVED));
 		return;
 	}
 	if ((fp = open_memstream(&out, &outlen)) == NULL) {
@@ -448,18 +514,24 @@ http_request(struct client *cl, struct evbuffer *in)
 		client_free(cl);
 		return;
 	}
-	stats_prometheus(fp, stats);
-	if (fclose(fp) != 0) {
-		log_warn("metrics: cannot format");
+	if (hours == 0)
+		stats_prometheus(fp, stats);
+	else if (plen == 1) {
+		master_info(&mi);
+		status_page(fp, mi.conf, &mi, hours);
+	} else {
+		/* The minute under way too, as milterctl history has it. */
+		minute_cb(-1, 0, NULL);
+		now = time(NULL) / 60;
+		rc = graph_svg(fp, &hist, now - hours * 60, now + 1);
+	}
+	if (fclose(fp) != 0 || rc == -1) {
+		log_warnx("metrics: cannot format %.*s", (int)plen, path);
 		free(out);
 		client_free(cl);
 		return;
 	}
-	n = (size_t)snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\n"
-	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\n\r\n", outlen);
-	conn_write(cl->conn, head, n);
-	client_reply(cl, 1, out, outlen);
+	http_reply(cl, "200 OK", type, out, outlen);
 	free(out);
 }
 
@@ -479,24 +551,6 @@ fmt_time(char *buf, size_t len, time_t t)
 	}
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int
-effective(int configured, int32_t changed)
-{
-	return changed >= 0 ? changed : configured;
-}
-
-/* yes, no or unknown: did the last connection to it work? */
-static const char *
-reachable(const struct stats_child *sc)
-{
-	uint64_t	ok = stats_get(&sc->last_ok);
-	uint64_t	down = stats_get(&sc->last_down);
-
-	if (ok == 0 && down == 0)
-		return "unknown";
-	return ok > down ? "yes" : "no";
 }
 
 static void
@@ -552,11 +606,12 @@ status_json(FILE *fp, const struct conf *c, const struct master_info *mi)
 		    "\"reachable\":\"%s\",\"sessions\":%llu,"
 		    "\"latency_mean\":%.6f,\"latency_p99\":%.6f,"
 		    "\"last_error_time\":%lld,\"last_error\":",
-		    effective(m->enabled, m->stats->enabled) ? "true" : "false",
-		    effective(m->evaluation, m->stats->evaluation) ? "true" :
-		    "false", m->stats->enabled >= 0 ||
+		    stats_effective(m->enabled, m->stats->enabled) ? "true" :
+		    "false", stats_effective(m->evaluation,
+		    m->stats->evaluation) ? "true" : "false",
+		    m->stats->enabled >= 0 ||
 		    m->stats->evaluation >= 0 ? "true" : "false",
-		    reachable(m->stats),
+		    stats_reachable(m->stats),
 		    (unsigned long long)stats_get(&m->stats->sessions), mean,
 		    p99, (long long)m->stats->last_fail);
 		json_str(fp, err);
@@ -608,9 +663,10 @@ status_text(FILE *fp, const struct conf *c, const struct master_info *mi)
 		changed |= m->stats->enabled >= 0 || m->stats->evaluation >= 0;
 		fprintf(fp, "%-20s %-8s %-10s %-9s %9llu %8.3fs %8.3fs  %s%s%s\n",
 		    m->name,
-		    effective(m->enabled, m->stats->enabled) ? "yes" : "no",
-		    effective(m->evaluation, m->stats->evaluation) ? "yes" :
-		    "no", reachable(m->stats),
+		    stats_effective(m->enabled, m->stats->enabled) ? "yes" :
+		    "no", stats_effective(m->evaluation,
+		    m->stats->evaluation) ? "yes" : "no",
+		    stats_reachable(m->stats),
 		    (unsigned long long)stats_get(&m->stats->sessions), mean,
 		    p99, err[0] != '\0' ? when : "-", err[0] != '\0' ? " " : "",
 		    err);
@@ -855,6 +911,12 @@ ctl_command(FILE *fp, int json, char **argv, int argc)
 			stats_text(fp);
 		return 0;
 	}
+	if (strcmp(argv[0], "sessions") == 0 && argc == 1) {
+		live_sessions(fp, json);
+		return 0;
+	}
+	if (strcmp(argv[0], "trace") == 0 && (argc == 2 || argc == 3))
+		return trace_add(fp, argv[1], argc == 3 ? argv[2] : NULL);
 	if (strcmp(argv[0], "reload") == 0 && argc == 1)
 		return master_reload(fp);
 	if (strcmp(argv[0], "show") == 0 && argc == 2 &&
@@ -868,8 +930,10 @@ ctl_command(FILE *fp, int json, char **argv, int argc)
 	if (strcmp(argv[0], "history") == 0)
 		return cmd_history(fp, argv, argc);
 	if (strcmp(argv[0], "status") == 0 || strcmp(argv[0], "stats") == 0 ||
-	    strcmp(argv[0], "reload") == 0 || strcmp(argv[0], "show") == 0) {
-		fprintf(fp, "usage: status | stats | reload | show config\n");
+	    strcmp(argv[0], "reload") == 0 || strcmp(argv[0], "show") == 0 ||
+	    strcmp(argv[0], "sessions") == 0 || strcmp(argv[0], "trace") == 0) {
+		fprintf(fp, "usage: status | stats | sessions | "
+		    "trace ADDRESS [SECONDS] | reload | show config\n");
 		return -1;
 	}
 	fprintf(fp, "unknown command \"%s\" (see milterctl(8))\n", argv[0]);

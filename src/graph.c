@@ -68,7 +68,6 @@ static void	 series_free(struct series *);
 static const uint64_t *counts_of(const struct series *, size_t, int);
 static uint64_t	 vmax(const uint64_t *, size_t);
 static size_t	 utf8_len(const unsigned char *);
-static void	 xml_escape(FILE *, const char *);
 static void	 coord(FILE *, double);
 static double	 xpos(const struct series *, uint64_t);
 static double	 ypos(int, uint64_t, uint64_t);
@@ -261,8 +260,11 @@ utf8_len(const unsigned char *p)
 	return n;
 }
 
-/* Writes s as XML character data; what XML cannot hold becomes '?'. */
-static void
+/*
+ * Writes s as XML character data; what XML cannot hold becomes '?'.
+ * Also HTML's, for the status page (statuspage.c).
+ */
+void
 xml_escape(FILE *fp, const char *s)
 {
 	const unsigned char	*p = (const unsigned char *)s;

@@ -84,5 +84,6 @@ const char *history_count_name(enum history_count);
 
 /* graph.c */
 int	 graph_svg(FILE *, const struct history *, int64_t, int64_t);
+void	 xml_escape(FILE *, const char *);
 
 #endif /* HISTORY_H */

@@ -63,7 +63,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s [-j] [-f file | -s socket] command "
 	    "[argument ...]\n"
-	    "commands: status | stats [-j] | reload | show config |\n"
+	    "commands: status | stats [-j] | sessions | reload | show config |\n"
+	    "          trace ADDRESS [SECONDS] |\n"
 	    "          enable NAME | disable NAME | evaluate NAME on|off |\n"
 	    "          graph [-o file.svg] [--hours N] | history [HOURS]\n",
 	    __progname);

@@ -61,6 +61,8 @@
 #include <unistd.h>
 
 #include "detect.h"
+#include "live.h"
+#include "trace.h"
 #include "log.h"
 #include "milterd.h"
 #include "sdnotify.h"
@@ -1058,6 +1060,10 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	}
 	stats = stats_map();
+	/* For milterctl sessions and trace (live.c, trace.c). */
+	if ((live = map_shared(sizeof(*live))) == NULL ||
+	    (traces = map_shared(sizeof(*traces))) == NULL)
+		fatal("mmap");
 	assign_stats(conf);
 	started = loaded = time(NULL);
 	if (!debug && !foreground)

@@ -55,6 +55,10 @@ void		 control_start(struct event_base *, const struct conf *);
 void		 control_stop(const struct conf *);
 void		 control_forget(void);
 
+/* statuspage.c */
+void		 status_page(FILE *, const struct conf *,
+		    const struct master_info *, int);
+
 /* proc.c */
 int		 proc_drop(uid_t, gid_t, const char *, const char *, char *,
 		    size_t);

@@ -50,6 +50,7 @@
 #include "log.h"
 #include "merge.h"
 #include "session.h"
+#include "trace.h"
 
 #define REPLAY_BATCH	(256 * 1024)
 
@@ -482,6 +483,7 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		break;
 	case SMFIC_CONNECT:
 		client_label(s, &c->u.connect);
+		trace_session(s, &c->u.connect);
 		macros_connect(&s->mac, &c->u.connect, s->conf->mta);
 		s->family = c->u.connect.family;
 		s->msg.repl_keep_open = s->mac.mta == MTA_SENDMAIL;

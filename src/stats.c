@@ -406,6 +406,25 @@ prom_latency(FILE *fp, const struct stats_child *sc, const char *child)
 	}
 }
 
+/* What is in effect: milterctl's change (0, 1) if any (-1: none). */
+int
+stats_effective(int configured, int32_t changed)
+{
+	return changed >= 0 ? changed : configured;
+}
+
+/* yes, no or unknown: did the last connection to it work? */
+const char *
+stats_reachable(const struct stats_child *sc)
+{
+	uint64_t	ok = stats_get(&sc->last_ok);
+	uint64_t	down = stats_get(&sc->last_down);
+
+	if (ok == 0 && down == 0)
+		return "unknown";
+	return ok > down ? "yes" : "no";
+}
+
 /* Sessions open now, in every worker. */
 uint64_t
 stats_sessions_open(const struct stats *st)

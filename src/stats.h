@@ -149,5 +149,7 @@ uint64_t	 stats_child_value(const struct stats_child *, size_t,
 		    enum verdict);
 void		 stats_prometheus(FILE *, const struct stats *);
 uint64_t	 stats_sessions_open(const struct stats *);
+int		 stats_effective(int, int32_t);
+const char	*stats_reachable(const struct stats_child *);
 
 #endif /* STATS_H */

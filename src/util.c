@@ -22,6 +22,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -535,4 +536,15 @@ json_str(FILE *fp, const char *s)
 		p++;
 	}
 	fputc('"', fp);
+}
+
+/* A zeroed region of len bytes, shared with every process forked after. */
+void *
+map_shared(size_t len)
+{
+	void	*p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
+	return p == MAP_FAILED ? NULL : p;
 }

@@ -41,6 +41,7 @@ struct sockspec {
 /* util.c */
 int	addr_parse(const char *, int *, uint8_t *);
 char	*str_trim(char *);
+void	*map_shared(size_t);
 void	str_printable(char *, size_t, const void *, size_t);
 char	*read_stream(FILE *, size_t *);
 void	strv_free(char **, size_t);

@@ -48,6 +48,7 @@
 
 #include "dns.h"
 #include "launch.h"
+#include "live.h"
 #include "log.h"
 #include "milterd.h"
 #include "stats.h"
@@ -276,6 +277,8 @@ watch_master(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	if (getppid() != master_pid)
 		worker_stop("master gone");
+	/* For milterctl sessions (live.c): every second, as this. */
+	live_publish(TAILQ_FIRST(&sessions));
 }
 
 /*

@@ -686,18 +686,6 @@ json_is status-a-reachable "$TMP/status-after.out" 'j["children"][0]["reachable"
 json_is status-served "$TMP/status-after.out" 'j["workers"][0]["served"]' 6
 
 # Prometheus: the same counters, the reply time histogram; 404 else.
-# http_get URL OUT: the body into OUT, the status code printed.
-http_get() {
-	"$PY" -c '
-import sys, urllib.request, urllib.error
-try:
-    r = urllib.request.urlopen(sys.argv[1], timeout=10)
-    code, body = r.status, r.read()
-except urllib.error.HTTPError as e:
-    code, body = e.code, e.read()
-open(sys.argv[2], "wb").write(body)
-print(code)' "$1" "$2" 2>>"$TMP/http.err"
-}
 check metrics-200 test "$(http_get "http://127.0.0.1:$port/metrics" "$TMP/metrics.txt")" = 200
 pyok metrics-match-stats prom "$TMP/metrics.txt" "$TMP/stats-j1.out"
 check metrics-other-404 test "$(http_get "http://127.0.0.1:$port/other" "$TMP/other.txt")" = 404

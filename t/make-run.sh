@@ -1,8 +1,11 @@
 #!/bin/sh
 # make run: CONF= and PORT= move it (here to a free port, beside any
 # other milterd); the commands it prints to try it (mtasim, milterctl)
-# work as printed; README's "Try it" commands are exactly those it
-# prints for plain `make run'; a bad PORT or CONF is refused, said.
+# work as printed, and show the job: the sample milter, started by
+# milterd's launcher, adds its header to one message and refuses the
+# other; the milters installed here are in the chain, evaluated only;
+# README's "Try it" commands are exactly those it prints for plain
+# `make run'; a bad PORT or CONF is refused, said.
 . "$(dirname "$0")/lib/test.sh"
 
 ROOT=$(cd "$T/.." && pwd)
@@ -10,6 +13,10 @@ PY=/usr/bin/python3
 port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 PIDFILE=/tmp/milterd-$port.pid
 on_exit "rm -f '$BUILD/run-$port.conf' /tmp/milterd-$port-history"
+# The sample milter outlives milterd (the launcher's children do): its
+# pid, by its socket, is killed at the end.
+SAMPLE=/tmp/milterd-sample-$port.sock
+on_exit "kill \$(ps -eo pid=,args= | awk -v s='$SAMPLE' '\$0 ~ s && /sample-milter/ && !/awk/ { print \$1 }') 2>/dev/null; rm -f '$SAMPLE'"
 on_exit "[ -s '$PIDFILE' ] && kill \$(cat '$PIDFILE') 2>/dev/null"
 
 # README's commands are those of plain `make run' (built paths, its
@@ -33,7 +40,7 @@ wait_for 60 grep -q 'started' "$TMP/makerun.err" ||
 ok makerun-started
 grep_ok makerun-listens "listening on inet:$port@127.0.0.1" "$TMP/makerun.err"
 sed -n 's/^    //p' "$TMP/makerun.err" >"$TMP/printed.cmds"
-check makerun-prints-three test "$(wc -l <"$TMP/printed.cmds")" -eq 3
+check makerun-prints-four test "$(wc -l <"$TMP/printed.cmds")" -eq 4
 grep_ok makerun-mtasim-port "^$BUILD/mtasim -s inet:$port@127.0.0.1 " "$TMP/printed.cmds"
 
 # Each printed command, run as printed (from the source directory, as
@@ -43,18 +50,40 @@ while IFS= read -r cmd; do
 	n=$((n + 1))
 	(cd "$ROOT" && sh -c "$cmd") >"$TMP/cmd-$n.out" 2>&1
 	RC=$?
-	if [ "$RC" -eq 0 ]; then
+	# mtasim's exit status is the verdict: 1 for the refused message.
+	case $cmd in
+	*reject-me.eml) want=1 ;;
+	*) want=0 ;;
+	esac
+	if [ "$RC" -eq "$want" ]; then
 		ok "printed-$n-works"
 	else
-		fail "printed-$n-works" "'$cmd' exited $RC"
+		fail "printed-$n-works" "'$cmd' exited $RC, not $want"
 		sed 's/^/    | /' "$TMP/cmd-$n.out" | tail -n 10
 	fi
 done <"$TMP/printed.cmds"
 grep_ok mtasim-accepted '^result: accept$' "$TMP/cmd-1.out"
-grep_ok status-this-milterd "^milterd pid $(cat "$PIDFILE"), .*run-$port\\.conf" "$TMP/cmd-2.out"
-grep_ok stats-one-session '^sessions 1, ' "$TMP/cmd-3.out"
-wait_for 10 grep -q 'session=.*verdict=' "$TMP/makerun.err"
-grep_ok makerun-session-line 'session=.*verdict=accept' "$TMP/makerun.err"
+grep_ok mtasim-sample-header \
+    "^  add header: X-Milterd-Sample: passed milterd's sample milter\$" \
+    "$TMP/cmd-1.out"
+grep_ok mtasim-rejected '^result: reject$' "$TMP/cmd-2.out"
+grep_ok mtasim-sample-reply '^eom: replycode 550 5.7.1 the Subject says "reject me"' \
+    "$TMP/cmd-2.out"
+grep_ok status-this-milterd "^milterd pid $(cat "$PIDFILE"), .*run-$port\\.conf" "$TMP/cmd-3.out"
+grep_ok status-sample-reachable '^sample  *yes  *no  *yes  *2 ' "$TMP/cmd-3.out"
+grep_ok stats-two-sessions '^sessions 2, ' "$TMP/cmd-4.out"
+grep_ok makerun-launched-sample "milter sample: started .*sample-milter" \
+    "$TMP/makerun.err"
+wait_for 10 grep -q 'session=.*verdict=reject' "$TMP/makerun.err"
+grep_ok makerun-session-line 'session=.*child.sample=accept.*verdict=accept' "$TMP/makerun.err"
+grep_ok makerun-session-reject 'session=.*verdict=reject' "$TMP/makerun.err"
+# What milterd -D finds here is in the chain, evaluated only.
+"$BUILD/milterd" -D -f "$BUILD/run-$port.conf" 2>/dev/null |
+    sed -n 's/^milter "\([^"]*\)" {.*/\1/p' >"$TMP/detected"
+check detected-none-left test ! -s "$TMP/detected"
+grep -q '^# Installed on this host' "$BUILD/run-$port.conf" &&
+    grep_ok detected-evaluated '^milter "[^"]*" { evaluation = true fallback = "accept"$' \
+    "$BUILD/run-$port.conf"
 
 # Stopped by its pid file, as any milterd.
 MPID=$(cat "$PIDFILE")

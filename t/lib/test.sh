@@ -5,6 +5,8 @@
 #   check NAME CMD...        ok if CMD succeeds, fail otherwise
 #   grep_ok NAME PATTERN FILE  ok if PATTERN (ERE) is in FILE
 #   wait_for SECS CMD...     poll CMD every 0.1 s until it succeeds
+#   http_get URL OUT         GET URL, the body into OUT, the status printed
+#   free_port                a TCP port free on 127.0.0.1 now
 #   $TMP                     a private temp dir, removed at exit
 #   finish                   print "N passed, N failed", exit 0 or 1
 #
@@ -39,6 +41,22 @@ grep_ok() {
 		fail "$1" "no /$2/ in $3"
 		sed 's/^/    | /' "$3" | tail -n 20
 	fi
+}
+
+http_get() {
+	/usr/bin/python3 -c '
+import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen(sys.argv[1], timeout=10)
+    code, body = r.status, r.read()
+except urllib.error.HTTPError as e:
+    code, body = e.code, e.read()
+open(sys.argv[2], "wb").write(body)
+print(code)' "$1" "$2" 2>>"$TMP/http.err"
+}
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 wait_for() {
