@@ -64,13 +64,13 @@ CODEC_SRCS	 = src/milter.c src/message.c src/spool.c
 COMMON_SRCS	 = $(CODEC_SRCS) src/log.c src/util.c
 HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
 		   src/util.h src/conf.h src/conn.h src/ctl.h src/macros.h \
-		   src/merge.h src/milterd.h src/launch.h src/session.h \
+		   src/chain.h src/milterd.h src/launch.h src/session.h \
 		   src/child.h src/stats.h src/history.h src/conncheck.h \
 		   src/detect.h src/cond.h src/dns.h src/sdnotify.h \
 		   src/live.h src/trace.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/proc.c src/session.c src/apply.c src/child.c \
-		   src/conn.c src/conf.c src/macros.c src/merge.c \
+		   src/conn.c src/conf.c src/macros.c src/chain.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
 		   src/detect.c src/cond.c src/luacond.c src/dns.c \
 		   src/sdnotify.c src/statuspage.c src/graph.c src/live.c \
@@ -80,12 +80,12 @@ MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c src/conf.c \
 		   src/cond.c src/luacond.c src/detect.c $(COMMON_SRCS)
 MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
 UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
-		   t/unit/test_util.c t/unit/test_conf.c t/unit/test_merge.c \
+		   t/unit/test_util.c t/unit/test_conf.c t/unit/test_chain.c \
 		   t/unit/test_macros.c \
 		   t/unit/test_launcher.c t/unit/test_stats.c \
 		   t/unit/test_history.c t/unit/test_graph.c \
 		   t/unit/test_conncheck.c t/unit/test_cond.c t/unit/test_log.c
-FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply fuzz_session
+FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply fuzz_chain fuzz_session
 
 PROGS		 = $(B)/milterd $(B)/milterctl $(B)/mtasim
 TEST_PROGS	 = $(B)/unit $(B)/tmilter $(B)/conncheck-bench \
@@ -108,7 +108,7 @@ $(B)/milterctl: $(B)/.dir $(MILTERCTL_SRCS) $(HDRS)
 $(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(MTASIM_SRCS) $(PKG_LIBS) -lpthread $(LDFLAGS)
 
-UNIT_LIB_SRCS	 = src/conf.c src/macros.c src/merge.c src/launcher.c \
+UNIT_LIB_SRCS	 = src/conf.c src/macros.c src/chain.c src/launcher.c \
 		   src/launch.c src/proc.c src/stats.c src/history.c \
 		   src/graph.c src/conncheck.c src/detect.c src/cond.c \
 		   src/luacond.c $(COMMON_SRCS)
@@ -165,10 +165,12 @@ lint:
 # libFuzzer targets: the frame reader and the decoders of both
 # directions, seeded with the captured fixtures; the session state
 # machine (in-memory connections, --wrap for the child's connect),
-# seeded from the captured sessions by t/fuzz/session-seeds.py.
+# seeded from the captured sessions by t/fuzz/session-seeds.py; the
+# chain engine alone, its invariants checked after every event.
+CHAIN_FUZZ_SRCS	 = src/chain.c src/macros.c src/stats.c $(COMMON_SRCS)
 SESSION_FUZZ_SRCS = src/session.c src/apply.c src/child.c src/macros.c \
 		   src/trace.c \
-		   src/merge.c src/cond.c src/luacond.c src/stats.c \
+		   src/chain.c src/cond.c src/luacond.c src/stats.c \
 		   src/conf.c src/detect.c $(COMMON_SRCS)
 fuzz: setup
 	mkdir -p build/fuzz/seeds-fuzz_session
@@ -176,6 +178,9 @@ fuzz: setup
 	    build/fuzz/seeds-fuzz_session
 	for t in $(FUZZ_TARGETS); do \
 	    srcs="$(CODEC_SRCS)" seeds=t/fixtures/seeds libs=; \
+	    if [ $$t = fuzz_chain ]; then \
+	        srcs="$(CHAIN_FUZZ_SRCS)" libs="$(PKG_LIBS)"; \
+	    fi; \
 	    if [ $$t = fuzz_session ]; then \
 	        srcs="$(SESSION_FUZZ_SRCS)"; \
 	        seeds=build/fuzz/seeds-fuzz_session; \

@@ -43,8 +43,6 @@ static void	cond_each_child(void *, void (*)(void *, const char *,
 static void	cond_view_of(struct session *, char, struct cond_view *);
 static int	cond_holds(struct session *, const struct child *,
 		    const struct cond_ref *, const struct cond_view *);
-static const struct cond_ref *rcpt_cond(struct session *,
-		    const struct child *);
 static int	rcpt_holds(struct session *, struct child *,
 		    const struct cond_view *);
 static void	dnsbl_answered(void *, const char *,
@@ -59,7 +57,7 @@ cond_macro(void *arg, const char *name)
 {
 	struct session	*s = arg;
 
-	return macros_latest(&s->mac, s->round.cmd, name);
+	return macros_latest(&s->mac, s->chain.cmd, name);
 }
 
 /* Every macro sent up to this command, the latest value of each. */
@@ -69,7 +67,7 @@ cond_each_macro(void *arg, void (*fn)(void *, const char *, const char *),
 {
 	struct session	*s = arg;
 
-	macros_each(&s->mac, s->round.cmd, fn, fnarg);
+	macros_each(&s->mac, s->chain.cmd, fn, fnarg);
 }
 
 /* Each child's last verdict in this session ("none" before any). */
@@ -80,10 +78,9 @@ cond_each_child(void *arg, void (*fn)(void *, const char *, const char *),
 	struct session	*s = arg;
 	size_t		 i;
 
-	for (i = 0; i < s->nkids; i++)
-		fn(fnarg, s->kids[i].mc->name, s->kids[i].stopped != NULL ?
-		    "stopped" : s->kids[i].state == CHILD_FAILED ? "failed" :
-		    verdict_name(s->kids[i].verdict));
+	for (i = 0; i < s->chain.nkids; i++)
+		fn(fnarg, s->kids[i].mc->name,
+		    chain_child_state(&s->chain.kids[i]));
 }
 
 /* What a condition sees at cmd. */
@@ -136,9 +133,9 @@ cond_holds(struct session *s, const struct child *c,
 /*
  * The conditions this command decides (their stages): a child for
  * which one does not hold is kept out of the connection (decided at
- * connect or HELO: it is told quit) or of this message (at MAIL or
- * DATA: it gets no more of it).  Like a child that accepted, it counts
- * as accept.  At RCPT, rcpt_holds() decides for each recipient.
+ * connect or HELO) or of this message (at MAIL or DATA), as the chain
+ * says (chain_keep_out()).  At RCPT, rcpt_holds() decides for each
+ * recipient whether the child is shown it.
  */
 void
 apply_conditions(struct session *s, char cmd)
@@ -147,34 +144,16 @@ apply_conditions(struct session *s, char cmd)
 	const struct cond_ref	*ref;
 	struct child		*c;
 	size_t			 i, j;
-	int			 connection = cmd == SMFIC_CONNECT ||
-				    cmd == SMFIC_HELO;
 
 	cond_view_of(s, cmd, &v);
 	for (i = 0; i < s->conf->nconds; i++)
 		s->cond_result[i] = -2;		/* not decided yet */
-	/* Kept out of the connection: its stop stands (it is done). */
-	for (i = 0; i < s->nkids && (cmd == SMFIC_MAIL || cmd ==
-	    SMFIC_CONNECT); i++)
-		if (s->kids[i].done != 2)
-			s->kids[i].stopped = NULL;
-	for (i = 0; i < s->nkids; i++) {
+	for (i = 0; i < s->chain.nkids; i++) {
 		c = &s->kids[i];
-		c->rcpt_counted = 0;
-		/* A child down since negotiation: its conditions too. */
-		if (c->done || (c->state == CHILD_FAILED && !c->owed))
+		if (!chain_open(&s->chain, i, cmd))
 			continue;
 		if (cmd == SMFIC_RCPT) {
-			if (c->state == CHILD_FAILED)
-				continue;
-			/* Shown only the recipients its conditions take. */
-			if (rcpt_holds(s, c, &v))
-				c->rcpt_shown++;
-			else {
-				c->rcpt_hidden++;
-				c->skip = 1;
-			}
-			c->rcpt_counted = 1;
+			chain_rcpt(&s->chain, i, rcpt_holds(s, c, &v));
 			continue;
 		}
 		for (j = 0; j < c->mc->nconds; j++) {
@@ -182,24 +161,14 @@ apply_conditions(struct session *s, char cmd)
 			if (!(s->conf->conds[ref->idx].stages & cond_at(cmd)) ||
 			    cond_holds(s, c, ref, &v))
 				continue;
-			c->stopped = ref;
 			stats_add(&c->stats->stopped, 1);
 			log_debug("session %s: child %s: condition %s%s does "
 			    "not hold: not applied to this %s", s->id,
 			    c->mc->name, ref->negate ? "!" : "",
-			    s->conf->conds[ref->idx].name, connection ?
-			    "connection" : "message");
-			if (connection) {
-				c->done = 2;
-				child_close(c, 1);
-			} else {
-				if (c->in_msg)
-					child_abort(c);
-				c->in_msg = 0;
-				c->done = 1;
-			}
-			/* Kept out: its fallback, if it is down, does not count. */
-			c->owed = 0;
+			    s->conf->conds[ref->idx].name, cmd ==
+			    SMFIC_CONNECT || cmd == SMFIC_HELO ? "connection" :
+			    "message");
+			chain_keep_out(&s->chain, i, ref);
 			break;
 		}
 	}
@@ -252,8 +221,9 @@ dnsbl_begin(struct session *s, void (*done)(struct session *))
 	}
 	w->s = s;
 	w->done = done;
-	for (i = 0; i < s->nkids; i++)
-		for (j = 0; j < s->kids[i].mc->nconds && !s->kids[i].done; j++) {
+	for (i = 0; i < s->chain.nkids; i++)
+		for (j = 0; j < s->kids[i].mc->nconds &&
+		    s->chain.kids[i].scope == SCOPE_IN; j++) {
 			cond = &s->conf->conds[s->kids[i].mc->conds[j].idx];
 			for (k = 0; cond->type == COND_DNSBL && k < cond->nzones;
 			    k++) {
@@ -287,7 +257,6 @@ dnsbl_begin(struct session *s, void (*done)(struct session *))
 		done(s);
 		return;
 	}
-	s->busy = s->dns_waiting = 1;
 	if ((w->timer = evtimer_new(s->base, dnsbl_timeout, s)) == NULL ||
 	    evtimer_add(w->timer, &tv) == -1)
 		fatalx("%s: cannot set a timer", __func__);
@@ -335,7 +304,6 @@ dnsbl_timeout(evutil_socket_t fd, short what, void *arg)
 static void
 dnsbl_end(struct session *s)
 {
-	s->dns_waiting = 0;
 	event_del(s->dns->timer);
 	s->dns->done(s);
 }
@@ -368,19 +336,6 @@ dnsbl_answer(void *arg, const char *name)
 	return NULL;
 }
 
-/* The child's first recipient condition, or NULL. */
-static const struct cond_ref *
-rcpt_cond(struct session *s, const struct child *c)
-{
-	size_t	j;
-
-	for (j = 0; j < c->mc->nconds; j++)
-		if (s->conf->conds[c->mc->conds[j].idx].stages &
-		    cond_at(SMFIC_RCPT))
-			return &c->mc->conds[j];
-	return NULL;
-}
-
 /* Do the child's recipient conditions all hold for s->rcpt? */
 static int
 rcpt_holds(struct session *s, struct child *c, const struct cond_view *v)
@@ -395,50 +350,4 @@ rcpt_holds(struct session *s, struct child *c, const struct cond_view *v)
 			return 0;
 	}
 	return 1;
-}
-
-/*
- * The end of the envelope: a child with recipient conditions takes
- * part in the message if one recipient was for it (recipients = any)
- * or every one (all); else it is told abort and kept out of it.
- */
-void
-rcpt_scope(struct session *s)
-{
-	const struct cond_ref	*ref;
-	struct child		*c;
-	size_t			 i;
-
-	for (i = 0; i < s->nkids; i++) {
-		c = &s->kids[i];
-		if ((ref = rcpt_cond(s, c)) == NULL || c->done || !child_live(c) ||
-		    (c->mc->all_recipients ? c->rcpt_hidden == 0 :
-		    c->rcpt_shown > 0))
-			continue;
-		if (c->in_msg)
-			child_abort(c);
-		c->in_msg = 0;
-		c->done = 1;
-		c->stopped = ref;
-		stats_add(&c->stats->stopped, 1);
-		log_debug("session %s: child %s: %d of its recipients, %d "
-		    "not: kept out of the message", s->id, c->mc->name,
-		    c->rcpt_shown, c->rcpt_hidden);
-	}
-}
-
-/* The MTA's "do not send" bits for the commands conditions decide at. */
-uint32_t
-condition_steps(const struct conf *conf)
-{
-	static const uint32_t	 no[] = { SMFIP_NOCONNECT, SMFIP_NOHELO,
-	    SMFIP_NOMAIL, SMFIP_NORCPT, SMFIP_NODATA };
-	uint32_t		 steps = 0;
-	size_t			 i, j;
-
-	for (i = 0; i < conf->nconds; i++)
-		for (j = 0; j < sizeof(no) / sizeof(no[0]); j++)
-			if (conf->conds[i].stages & (1U << j))
-				steps |= no[j];
-	return steps;
 }

@@ -50,7 +50,7 @@
 
 #include "child.h"
 #include "log.h"
-#include "merge.h"
+#include "chain.h"
 #include "util.h"
 
 #define RETRY_MS	250
@@ -102,31 +102,10 @@ child_stage(const struct child *c)
 	}
 }
 
-/* The text of the child's reply code, whole, however long. */
-void
-child_set_text(struct child *c, const char *text)
-{
-	mbuf_reset(&c->replytext);
-	if (mbuf_append(&c->replytext, text, strlen(text) + 1) == -1)
-		mbuf_reset(&c->replytext);
-}
-
-const char *
-child_text(const struct child *c)
-{
-	return c->replytext.len > 0 ? (const char *)c->replytext.data : "";
-}
-
 int
 child_live(const struct child *c)
 {
 	return c->state == CHILD_READY || c->state == CHILD_WAITING;
-}
-
-char
-child_fallback_reply(const struct child *c)
-{
-	return merge_fallback_reply(c->mc->fallback, SMFIR_CONTINUE);
 }
 
 static void
@@ -146,11 +125,16 @@ child_arm(struct child *c, int seconds)
 	child_arm_ms(c, seconds * 1000);
 }
 
-/* The replay waits for the child to read: as long as for a reply. */
+/*
+ * The replay waits for the child to read down to mark bytes queued:
+ * as long as it would for a reply.
+ */
 void
-child_arm_command(struct child *c)
+child_wait_drain(struct child *c, size_t mark)
 {
+	c->stalled = 1;
 	child_arm(c, c->mc->command_timeout);
+	conn_notify_drained(c->conn, mark);
 }
 
 /*
@@ -225,7 +209,6 @@ child_start(struct child *c)
 	int			 fd, err;
 	char			 what[1024], hint[512];
 
-	c->done = c->in_msg = 0;
 	c->state = CHILD_CONNECTING;
 	if (!c->retrying)
 		c->sent_us = stats_now_us();
@@ -332,7 +315,6 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 {
 	struct milter_reply	 r;
 	const char		*err;
-	uint32_t		 need;
 
 	if (milter_decode_reply(pkt, &r, &err) == -1) {
 		child_fail(c, "%s: bad reply '%c': %s",
@@ -345,25 +327,12 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 		return 0;
 	}
 	if (milter_reply_is_edit(r.code)) {
-		need = merge_action_needed(r.code);
-		if (c->cmd != SMFIC_BODYEOB) {
-			child_fail(c, "%s: %s is legal only at end of message",
-			    milter_code_name(c->cmd), milter_code_name(r.code));
+		if ((err = c->link->ops->edit(c->link->arg, c, r.code,
+		    pkt->data - 5, pkt->len + 5)) != NULL) {
+			child_fail(c, "%s: %s %s", milter_code_name(c->cmd),
+			    milter_code_name(r.code), err);
 			return -1;
 		}
-		/*
-		 * Negotiated with the child and asked of the MTA too: after
-		 * K a child that was down at O may have more than the MTA
-		 * granted milterd.
-		 */
-		if ((c->eff.actions & c->link->granted & need) == 0) {
-			child_fail(c, "eom: %s was not negotiated",
-			    milter_code_name(r.code));
-			return -1;
-		}
-		if (r.code == SMFIR_QUARANTINE)
-			c->quarantined = 1;
-		mbuf_append(&c->edits, pkt->data - 5, pkt->len + 5);
 		return 0;
 	}
 	if (!milter_reply_is_final(r.code) || (r.code == SMFIR_SKIP &&
@@ -372,12 +341,11 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 		    milter_code_name(c->cmd), milter_code_name(r.code));
 		return -1;
 	}
-	c->reply = r.code;
-	child_set_text(c, r.code == SMFIR_REPLYCODE ? r.u.str : "");
 	c->state = CHILD_READY;
 	evtimer_del(c->timer);
 	child_timed(c, c->cmd);
-	c->link->ops->replied(c->link->arg, c);
+	c->link->ops->replied(c->link->arg, c, r.code,
+	    r.code == SMFIR_REPLYCODE ? r.u.str : "");
 	return 0;
 }
 
@@ -407,7 +375,7 @@ child_read(struct conn *conn, void *arg)
 			if (c->state != CHILD_READY)
 				return;		/* failed and reported */
 			evbuffer_drain(in, used);
-			c->link->ops->negotiated(c->link->arg);
+			c->link->ops->negotiated(c->link->arg, c);
 			continue;
 		}
 		if (c->state != CHILD_WAITING) {
@@ -437,7 +405,7 @@ child_event(struct conn *conn, int what, int err, void *arg)
 		/* The replay may go on (see eom_step). */
 		c->stalled = 0;
 		evtimer_del(c->timer);
-		c->link->ops->replied(c->link->arg, c);
+		c->link->ops->drained(c->link->arg, c);
 		return;
 	}
 	if (what == CONN_EOF)
@@ -469,20 +437,16 @@ child_timeout(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Write packets already encoded in b, code being the command they end
- * in; if the child answers it, wait for that.  A child that does not
- * answer counts as having said continue.
+ * in; if a reply is awaited (wait), time it out.
  */
 void
-child_send_mbuf(struct child *c, const struct mbuf *b, char code,
-    int replied)
+child_send_mbuf(struct child *c, const struct mbuf *b, char code, int wait)
 {
 	if (!child_live(c))
 		return;
 	conn_write(c->conn, b->data, b->len);
-	if (!replied || !milter_cmd_replied(&c->eff, code)) {
-		c->reply = SMFIR_CONTINUE;
+	if (!wait)
 		return;
-	}
 	c->cmd = code;
 	c->state = CHILD_WAITING;
 	c->sent_us = stats_now_us();
@@ -520,7 +484,7 @@ child_close(struct child *c, int quit)
 	}
 	if (c->timer != NULL)
 		evtimer_del(c->timer);
-	mbuf_reset(&c->edits);
+	c->stalled = 0;
 	forget_lists(c);
 	if (c->state != CHILD_FAILED)
 		c->state = CHILD_IDLE;
@@ -536,7 +500,6 @@ child_fail(struct child *c, const char *fmt, ...)
 	char			 msg[512];
 	va_list			 ap;
 	enum child_state	 was = c->state;
-	int			 awaited = was == CHILD_WAITING || c->stalled;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -557,7 +520,7 @@ child_fail(struct child *c, const char *fmt, ...)
 	c->state = CHILD_FAILED;
 	c->stalled = 0;
 	child_close(c, 0);
-	c->link->ops->failed(c->link->arg, c, was, awaited);
+	c->link->ops->failed(c->link->arg, c);
 }
 
 /* At the session's end. */
@@ -567,6 +530,4 @@ child_free(struct child *c)
 	child_close(c, 1);
 	if (c->timer != NULL)
 		event_free(c->timer);
-	mbuf_free(&c->edits);
-	mbuf_free(&c->replytext);
 }

@@ -51,12 +51,17 @@ struct child;
 
 /* What a child tells the session that runs it (arg is the link's). */
 struct child_ops {
-	/* Through negotiation, or failed during it. */
-	void		 (*negotiated)(void *);
-	/* A final reply to the command at work, or a stalled replay drained. */
-	void		 (*replied)(void *, struct child *);
-	/* Dropped: its state then, and whether a reply or drain was awaited. */
-	void		 (*failed)(void *, struct child *, enum child_state, int);
+	/* Through negotiation: c->eff holds what was agreed. */
+	void		 (*negotiated)(void *, struct child *);
+	/* A final reply to the command awaited, and its text. */
+	void		 (*replied)(void *, struct child *, char, const char *);
+	/* A modification (the packet as framed): NULL, or why not legal. */
+	const char	*(*edit)(void *, struct child *, char, const void *,
+			    size_t);
+	/* A stalled replay drained. */
+	void		 (*drained)(void *, struct child *);
+	/* Dropped for the session (logged and counted). */
+	void		 (*failed)(void *, struct child *);
 };
 
 /* Who starts a milter that is down (the worker, through the launcher). */
@@ -76,7 +81,6 @@ struct child_link {
 	const char		*id;		/* the session's, for logs */
 	struct mbuf		*out;		/* encoding scratch */
 	uint32_t		 offered;	/* actions the MTA offered */
-	uint32_t		 granted;	/* actions it granted milterd */
 	char			 at;		/* the command at work */
 	time_t			 launch_wait;
 };
@@ -84,55 +88,33 @@ struct child_link {
 struct child {
 	const struct child_link		*link;	/* to its session */
 	const struct milter_conf	*mc;
-	size_t				 idx;
+	size_t				 idx;	/* in the session's chain */
 	enum child_state		 state;
 	struct conn			*conn;
 	struct event			*timer;
 	struct stats_child		*stats;	/* its counters */
-	int				 evaluation;	/* in effect */
 	struct milter_optneg		 eff;	/* negotiated */
 	char				*lists[SMFIM_COUNT]; /* eff's macros */
 	int				 leadspc;
-	int				 done;	/* 1 message, 2 connection */
-	int				 owed;	/* failed between commands */
 	time_t				 launch_until;	/* retrying until */
 	int				 retrying;	/* timer is a retry */
 	int				 stalled;	/* replay waits for a drain */
-	int				 in_msg; /* got M since the last A */
 	char				 cmd;	/* the command awaited */
-	char				 reply;	/* its final reply, this round */
-	struct mbuf			 replytext;	/* of a 'y' reply */
-	struct mbuf			 edits;	/* at E, until final */
-	int				 quarantined;
-	int				 phase;	/* of the replay at E */
-	size_t				 replay_hdr;	/* next header */
-	size_t				 replay_off;	/* body offset */
 	int				 timed_out;	/* the failure at hand */
 	uint64_t			 sent_us;	/* awaited since */
 	uint64_t			 wait_us;	/* for its replies, in all */
-	enum verdict			 verdict;	/* its last, if any */
-	int				 verdict_evaluated;
-	int				 aborted;	/* client gone: 1 at work, 2 done */
-	const struct cond_ref		*stopped;	/* by this condition */
-	int				 skip;	/* not this recipient */
-	int				 rcpt_counted;	/* this one, in the next */
-	int				 rcpt_shown;	/* this message */
-	int				 rcpt_hidden;
 };
 
 /* child.c */
 void		 child_start(struct child *);
 void		 child_free(struct child *);
-void		 child_arm_command(struct child *);
+void		 child_wait_drain(struct child *, size_t);
 void		 child_send_mbuf(struct child *, const struct mbuf *, char,
 		    int);
 void		 child_abort(struct child *);
 void		 child_close(struct child *, int);
 void		 child_fail(struct child *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
-char		 child_fallback_reply(const struct child *);
 int		 child_live(const struct child *);
-void		 child_set_text(struct child *, const char *);
-const char	*child_text(const struct child *);
 
 #endif /* CHILD_H */

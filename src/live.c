@@ -75,7 +75,7 @@ session_row(const struct session *s, struct live_session *r)
 	    (uint64_t)s->start.tv_usec;
 	r->child = -1;
 	r->wait_us = 0;
-	for (i = 0; i < s->nkids; i++) {
+	for (i = 0; i < s->chain.nkids; i++) {
 		c = &s->kids[i];
 		if (c->state != CHILD_WAITING &&
 		    c->state != CHILD_CONNECTING &&

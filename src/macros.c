@@ -70,6 +70,7 @@ static const char *default_lists[SMFIM_COUNT] = {
 };
 
 static const struct mbuf *stage_pairs(const struct macros *, char);
+static const char *pairs_of(const struct mbuf *);
 static const char *compat_value(const struct macros *, char, const char *);
 static void	add_pair(struct mbuf *, const char *, const char *,
 		    size_t *);
@@ -129,6 +130,13 @@ stage_pairs(const struct macros *m, char cmd)
 	return st != -1 && (m->sent & (1U << st)) ? &m->pairs[st] : NULL;
 }
 
+/* The pairs of a D, "" for none (an empty D keeps no buffer). */
+static const char *
+pairs_of(const struct mbuf *b)
+{
+	return b->data != NULL ? (const char *)b->data : "";
+}
+
 /*
  * A macro's value from the MTA's last D for cmd's stage, or NULL; "j",
  * "{j}", "daemon_addr" and "{daemon_addr}" alike.
@@ -141,7 +149,7 @@ macros_get(const struct macros *m, char cmd, const char *name)
 
 	if (b == NULL)
 		return NULL;
-	for (p = (const char *)b->data, end = p + b->len; p < end &&
+	for (p = pairs_of(b), end = p + b->len; p < end &&
 	    (val = p + strlen(p) + 1) < end; p = val + strlen(val) + 1)
 		if (macros_listed(name, p))
 			return val;
@@ -187,7 +195,7 @@ macros_each(const struct macros *m, char cmd,
 	for (st = STAGE_CONNECT; st <= last; st++) {
 		if ((b = stage_pairs(m, milter_stages[st].cmd)) == NULL)
 			continue;
-		for (p = (const char *)b->data, end = p + b->len; p < end &&
+		for (p = pairs_of(b), end = p + b->len; p < end &&
 		    (val = p + strlen(p) + 1) < end;
 		    p = val + strlen(val) + 1) {
 			n = strlen(p);
@@ -272,7 +280,7 @@ macros_for_child(const struct macros *m, struct mbuf *b, char cmd,
 	other = compat ? macros_default_list(m->mta == MTA_POSTFIX ?
 	    MTA_SENDMAIL : MTA_POSTFIX, sl) : "";
 	if (pairs != NULL)
-		for (p = (const char *)pairs->data, end = p + pairs->len;
+		for (p = pairs_of(pairs), end = p + pairs->len;
 		    p < end && (val = p + strlen(p) + 1) < end;
 		    p = val + strlen(val) + 1)
 			if (macros_listed(list, p) || macros_listed(other, p))

@@ -16,22 +16,18 @@
 
 /*
  * session.c: one MTA connection, milterd being the milter, fanned out
- * to the children.
+ * to the children: the shell around the chain engine (chain.c).
  *
- * The MTA's packets are taken one at a time.  O connects and negotiates
- * every enabled child, then answers with the merge of what they need.
- * Envelope commands (C H M R T U) make a round: children in order get
- * the stage's macros and the command; the first reply that is not
- * continue or accept decides and later children do not see the command
- * (dispatch sequential), or all get it at once and the order still
- * decides (dispatch parallel).  Headers, end of headers and body pieces
- * are kept (the body spooled past body_memory_limit) and answered at
- * once.  At E each child in turn is replayed the message as modified by
- * the children before it; its modifications are applied to the copy
- * and forwarded to the MTA in order, which therefore reaches the same
- * message (a replaced body is sent once, at the end, from the copy).
- * While the children work at E the MTA gets a progress packet every
- * progress_interval seconds.
+ * The MTA's packets are taken one at a time, while the chain is
+ * between commands.  Each becomes an event for the chain, whose
+ * actions are carried out here, in order (act()): writing to children
+ * and to the MTA, replaying the kept message, applying modifications
+ * to the copy, counting and logging.  The children's callbacks
+ * (child.c) become events too.  Headers, end of headers and body
+ * pieces are kept here (the body spooled past body_memory_limit) and
+ * answered at once.  While the children work at end of message the
+ * MTA gets a progress packet every progress_interval seconds.  The
+ * disconnect check and the session's log line live here too.
  *
  * A child's callbacks never end the session: further MTA packets are
  * taken from a deferred event, so nothing is freed under a caller.
@@ -40,6 +36,7 @@
 #include <sys/types.h>
 #include <sys/time.h>
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,60 +45,56 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "merge.h"
 #include "session.h"
 #include "trace.h"
 
+/* At most this much replay or replaced body queued on a connection. */
 #define REPLAY_BATCH	(256 * 1024)
 
 static void	mta_read(struct conn *, void *);
 static void	mta_event(struct conn *, int, int, void *);
 static void	session_resume(evutil_socket_t, short, void *);
-static void	session_wake(struct session *);
+static int	takes_commands(const struct session *);
 static void	session_process(struct session *);
 static void	session_end(struct session *, const char *, int);
 static void	queue_id_seen(struct session *, const char *);
 static void	client_label(struct session *, const struct milter_connect *);
 static int	in_effect(int, const int32_t *);
 static void	session_count(struct session *, int);
-static void	note_verdict(struct session *, struct child *);
 static void	client_tuple(struct session *, const struct milter_connect *);
 static void	client_checked(struct conncheck_item *, int, const char *);
 static void	client_gone(struct session *, const char *);
-static void	connect_round(struct session *);
 static void	handle_command(struct session *, const struct milter_cmd *);
+static void	command_round(struct session *, char);
+static void	decide(struct session *);
 static void	reply_mta(struct session *, char, const char *);
 static void	set_verdict(struct session *, char, const char *, char);
 static void	reply_mta_unless_nr(struct session *, char);
 static void	keep_header(struct session *, const struct milter_header *);
-static void	start_children(struct session *);
-static void	answer_optneg(struct session *);
-static void	message_over(struct session *);
-static void	message_abort(struct session *);
-static void	round_send(struct session *, struct child *);
-static int	eligible(const struct child *, char);
-static void	take_owed(struct child *);
-static void	round_begin(struct session *, char);
-static void	round_next(struct session *);
-static void	round_finish(struct session *);
-static char	chain_reply(struct session *, const char **);
-static int	evaluated(struct session *, struct child *);
-static void	eom_begin(struct session *);
-static void	eom_next(struct session *);
-static void	eom_step(struct session *, struct child *);
-static void	eom_child_replied(struct session *, struct child *);
-static int	eom_take_edits(struct session *, struct child *);
-static void	eom_finish(struct session *, struct child *);
-static void	eom_send_body(struct session *);
-static void	eom_done(struct session *, char, const char *);
+static void	run(struct session *);
+static void	act(struct session *, const struct chain_action *);
+static void	act_answer(struct session *, const struct chain_action *);
+static void	act_optneg(struct session *);
+static void	act_send(struct session *, const struct chain_action *);
+static void	act_log(struct session *, const struct chain_action *);
+static void	replay(struct session *, struct child *, struct replay *);
+static int	take_edits(struct session *, struct child *, int *);
+static int	add_edit(struct session *, const struct child *,
+		    const struct milter_pkt *, size_t, int *, const char **);
+static void	send_body(struct session *);
 static void	progress_tick(evutil_socket_t, short, void *);
-static void	children_negotiated(void *);
-static void	child_replied(void *, struct child *);
-static void	child_failed(void *, struct child *, enum child_state, int);
+static void	child_negotiated(void *, struct child *);
+static void	child_replied(void *, struct child *, char, const char *);
+static const char *child_edit(void *, struct child *, char, const void *,
+		    size_t);
+static void	child_drained(void *, struct child *);
+static void	child_failed(void *, struct child *);
 
 static const struct child_ops	child_ops = {
-	children_negotiated,
+	child_negotiated,
 	child_replied,
+	child_edit,
+	child_drained,
 	child_failed,
 };
 
@@ -118,9 +111,10 @@ struct session *
 session_new(struct event_base *base, const struct conf *conf,
     const struct session_host *host, int fd, const char *id, int mta_local)
 {
-	struct session	*s;
-	struct child	*c;
-	size_t		 i;
+	struct session		*s;
+	const struct milter_conf *mc;
+	struct child		*c;
+	size_t			 i;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
@@ -128,6 +122,7 @@ session_new(struct event_base *base, const struct conf *conf,
 	s->base = base;
 	s->conf = conf;
 	s->host = host;
+	chain_init(&s->chain, conf);
 	s->link.ops = &child_ops;
 	s->link.arg = s;
 	s->link.launcher = &host->launcher;
@@ -148,16 +143,15 @@ session_new(struct event_base *base, const struct conf *conf,
 	    sizeof(*s->kids))) == NULL)
 		goto fail;
 	for (i = 0; i < conf->nmilters; i++) {
-		if (!in_effect(conf->milters[i].enabled,
-		    &conf->milters[i].stats->enabled))
+		mc = &conf->milters[i];
+		if (!in_effect(mc->enabled, &mc->stats->enabled))
 			continue;
-		c = &s->kids[s->nkids];
+		c = &s->kids[s->chain.nkids];
 		c->link = &s->link;
-		c->mc = &conf->milters[i];
-		c->idx = s->nkids++;
-		c->stats = c->mc->stats;
-		c->evaluation = in_effect(c->mc->evaluation,
-		    &c->stats->evaluation);
+		c->mc = mc;
+		c->stats = mc->stats;
+		c->idx = chain_add(&s->chain, mc, in_effect(mc->evaluation,
+		    &c->stats->evaluation));
 		stats_add(&c->stats->sessions, 1);
 	}
 	s->mta = conn_new(base, fd, 0, mta_read, mta_event, s);
@@ -180,9 +174,10 @@ session_free(struct session *s)
 
 	conncheck_cancel(&s->checking);
 	dnsbl_free(s->dns);
-	for (i = 0; i < s->nkids; i++)
+	for (i = 0; i < s->chain.nkids; i++)
 		child_free(&s->kids[i]);
 	free(s->kids);
+	chain_free(&s->chain);
 	free(s->cond_result);
 	conn_free(s->mta);
 	if (s->resume != NULL)
@@ -216,8 +211,8 @@ mta_event(struct conn *conn, int what, int err, void *arg)
 
 	(void)conn;
 	if (what == CONN_DRAINED) {
-		if (s->sending_body)
-			eom_send_body(s);
+		if (s->chain.phase == CHAIN_SENDING_BODY)
+			send_body(s);
 		return;
 	}
 	session_end(s, what == CONN_EOF ? "MTA closed the connection" :
@@ -232,13 +227,11 @@ session_resume(evutil_socket_t fd, short what, void *arg)
 	session_process(arg);
 }
 
-/* Take the next MTA packets from the loop, not from the caller. */
-static void
-session_wake(struct session *s)
+/* Between commands: the MTA's next packet may be taken. */
+static int
+takes_commands(const struct session *s)
 {
-	s->busy = 0;
-	s->wait_since = 0;
-	event_active(s->resume, 0, 0);
+	return s->chain.phase == CHAIN_START || s->chain.phase == CHAIN_IDLE;
 }
 
 static void
@@ -251,7 +244,7 @@ session_process(struct session *s)
 	size_t			 used, dummy;
 	int			 rc;
 
-	while (!s->busy) {
+	while (takes_commands(s)) {
 		if ((rc = packet_peek(in, &pkt, &used, &err)) == 0)
 			return;
 		if (rc == -1) {
@@ -275,7 +268,7 @@ session_process(struct session *s)
 			return;
 		}
 		handle_command(s, &cmd);
-		if (s->closing) {
+		if (s->chain.phase == CHAIN_CLOSED) {
 			session_end(s, "quit", 0);
 			return;
 		}
@@ -338,43 +331,43 @@ static void
 session_end(struct session *s, const char *why, int error)
 {
 	struct timeval		 now, d;
-	struct child		*c;
+	const struct chain_child *c;
 	struct log_field	*f;
 	char			*names = NULL, **own, when[32];
 	size_t			 len = 0, i, n = 0;
 	FILE			*fp;
+	double			 waited;
 	int			 rc;
 
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->start, &d);
 	/* Its fields, written as text or JSON by log_fields(). */
-	if ((f = calloc(s->nkids + 7, sizeof(*f))) == NULL ||
-	    (own = calloc(s->nkids * 2 + 1, sizeof(*own))) == NULL ||
+	if ((f = calloc(s->chain.nkids + 7, sizeof(*f))) == NULL ||
+	    (own = calloc(s->chain.nkids * 2 + 1, sizeof(*own))) == NULL ||
 	    (fp = open_memstream(&names, &len)) == NULL)
 		fatal("%s: calloc", __func__);
-	for (i = 0; i < s->nkids; i++)
+	for (i = 0; i < s->chain.nkids; i++)
 		fprintf(fp, "%s%s", i > 0 ? "," : "", s->kids[i].mc->name);
 	if (fclose(fp) != 0)
 		fatal("%s: open_memstream", __func__);
 	f[n++] = (struct log_field){ "session", s->id, LOG_F_WORD };
 	f[n++] = (struct log_field){ "client", s->client, LOG_F_WORD };
-	f[n++] = (struct log_field){ "children", s->nkids > 0 ? names : "-",
+	f[n++] = (struct log_field){ "children", s->chain.nkids > 0 ? names : "-",
 	    LOG_F_WORD };
-	for (i = 0; i < s->nkids; i++) {
-		c = &s->kids[i];
+	for (i = 0; i < s->chain.nkids; i++) {
+		c = &s->chain.kids[i];
+		waited = (double)s->kids[i].wait_us / 1e6;
 		if (c->stopped != NULL)
 			rc = asprintf(&own[2 * i], "stopped@%s%s:%.3f",
 			    c->stopped->negate ? "!" : "",
-			    s->conf->conds[c->stopped->idx].name,
-			    (double)c->wait_us / 1e6);
+			    s->conf->conds[c->stopped->idx].name, waited);
 		else
 			rc = asprintf(&own[2 * i], "%s%s:%.3f",
 			    c->verdict_evaluated ? "eval-" : "",
-			    c->aborted == 1 ? "aborted" :
-			    c->state == CHILD_FAILED && !c->aborted ?
+			    c->cut == CUT_AT_WORK ? "aborted" :
+			    c->part == PART_FAILED && c->cut == CUT_NONE ?
 			    "failed" : c->verdict == VERDICT_NONE ?
-			    "continue" : verdict_name(c->verdict),
-			    (double)c->wait_us / 1e6);
+			    "continue" : verdict_name(c->verdict), waited);
 		if (rc == -1 || asprintf(&own[2 * i + 1], "child.%s",
 		    c->mc->name) == -1)
 			fatal("%s: asprintf", __func__);
@@ -389,7 +382,7 @@ session_end(struct session *s, const char *why, int error)
 	f[n++] = (struct log_field){ "queue_id", s->queue_ids[0] != '\0' ?
 	    s->queue_ids : "-", LOG_F_WORD };
 	log_fields(LOG_INFO, f, n);
-	for (i = 0; i < s->nkids * 2; i++)
+	for (i = 0; i < s->chain.nkids * 2; i++)
 		free(own[i]);
 	free(own);
 	free(f);
@@ -407,36 +400,13 @@ session_count(struct session *s, int error)
 		stats_add(&stats->mta_errors, 1);
 }
 
-/*
- * A child's verdict for this command: a deciding reply, accept, or at
- * end of message continue (the message is accepted by it).  Counted as
- * applied or evaluated, and kept for the session's log line.
- */
-static void
-note_verdict(struct session *s, struct child *c)
-{
-	enum verdict	v;
-
-	if (s->round.cmd != SMFIC_BODYEOB &&
-	    !merge_decides(s->round.cmd, c->reply) && c->reply != SMFIR_ACCEPT)
-		return;
-	v = c->quarantined ? VERDICT_QUARANTINE : verdict_of(c->reply,
-	    child_text(c));
-	if (v == VERDICT_NONE)
-		return;
-	stats_add(c->evaluation ? &c->stats->evaluated[v] :
-	    &c->stats->verdicts[v], 1);
-	c->verdict = v;
-	c->verdict_evaluated = c->evaluation;
-}
-
 /* The session's verdict so far: the last one given to the MTA. */
 static void
 set_verdict(struct session *s, char code, const char *text, char cmd)
 {
 	s->final = code == SMFIR_CONTINUE ? VERDICT_ACCEPT :
 	    verdict_of(code, text);
-	if (s->final == VERDICT_ACCEPT && s->quarantined)
+	if (s->final == VERDICT_ACCEPT && s->chain.quarantined)
 		s->final = VERDICT_QUARANTINE;
 	snprintf(s->verdict, sizeof(s->verdict), "%s@%s",
 	    verdict_name(s->final), milter_code_name(cmd));
@@ -457,15 +427,8 @@ reply_mta(struct session *s, char code, const char *text)
 static void
 reply_mta_unless_nr(struct session *s, char cmd)
 {
-	if (milter_cmd_replied(&s->upstream, cmd))
+	if (milter_cmd_replied(&s->chain.upstream, cmd))
 		reply_mta(s, SMFIR_CONTINUE, NULL);
-}
-
-/* The connect round, once the lookups conditions need are in. */
-static void
-connect_round(struct session *s)
-{
-	round_begin(s, SMFIC_CONNECT);
 }
 
 static void
@@ -473,9 +436,8 @@ handle_command(struct session *s, const struct milter_cmd *c)
 {
 	switch (c->code) {
 	case SMFIC_OPTNEG:
-		s->offer = c->u.optneg;
-		s->link.offered = s->offer.actions;
-		start_children(s);
+		s->link.offered = c->u.optneg.actions;
+		chain_optneg(&s->chain, &c->u.optneg);
 		break;
 	case SMFIC_MACRO:
 		macros_take(&s->mac, c->u.macro.stage, &c->u.macro.pairs);
@@ -485,35 +447,34 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		client_label(s, &c->u.connect);
 		trace_session(s, &c->u.connect);
 		macros_connect(&s->mac, &c->u.connect, s->conf->mta);
+		chain_set_mta(&s->chain, s->mac.mta);
 		s->family = c->u.connect.family;
-		s->msg.repl_keep_open = s->mac.mta == MTA_SENDMAIL;
+		s->msg.repl_keep_open = s->chain.profile->body_keeps_open;
 		s->helo[0] = '\0';
 		mbuf_reset(&s->rcpts);
 		client_tuple(s, &c->u.connect);
-		dnsbl_begin(s, connect_round);
+		command_round(s, c->code);
 		break;
 	case SMFIC_HELO:
 		strlcpy(s->helo, c->u.str, sizeof(s->helo));
-		round_begin(s, c->code);
+		command_round(s, c->code);
 		break;
 	case SMFIC_MAIL:
 		/* Longer than any address: matched by no list. */
 		if (strlcpy(s->sender, c->u.args.count > 0 ? c->u.args.buf :
 		    "", sizeof(s->sender)) >= sizeof(s->sender))
 			s->sender[0] = '\0';
-		round_begin(s, c->code);
+		command_round(s, c->code);
 		break;
 	case SMFIC_RCPT:
 		if (strlcpy(s->rcpt, c->u.args.count > 0 ? c->u.args.buf : "",
 		    sizeof(s->rcpt)) >= sizeof(s->rcpt))
 			s->rcpt[0] = '\0';
-		s->rcpts_mark = s->rcpts.len;
-		mbuf_append(&s->rcpts, s->rcpt, strlen(s->rcpt) + 1);
-		round_begin(s, c->code);
+		command_round(s, c->code);
 		break;
 	case SMFIC_DATA:
 	case SMFIC_UNKNOWN:
-		round_begin(s, c->code);
+		command_round(s, c->code);
 		break;
 	case SMFIC_HEADER:
 		keep_header(s, &c->u.header);
@@ -532,19 +493,442 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		reply_mta_unless_nr(s, c->code);
 		break;
 	case SMFIC_BODYEOB:
-		eom_begin(s);
+		command_round(s, c->code);
 		break;
 	case SMFIC_ABORT:
-		message_abort(s);
+		chain_abort(&s->chain);
 		break;
 	case SMFIC_QUIT:
-		s->closing = 1;
+		chain_quit(&s->chain);
 		break;
 	case SMFIC_QUIT_NC:
-		message_abort(s);
-		start_children(s);
+		chain_restart(&s->chain);
 		break;
 	}
+	run(s);
+}
+
+/*
+ * A command the children are asked: its conditions are decided (at
+ * connect, once the dnsbl lookups they need are in), then the round.
+ */
+static void
+command_round(struct session *s, char cmd)
+{
+	struct timeval	tv = { s->conf->progress_interval, 0 };
+
+	s->link.at = cmd;
+	if (cmd == SMFIC_BODYEOB) {
+		s->wait_since = stats_now_us();
+		evtimer_add(s->progress, &tv);
+		chain_eom(&s->chain, !s->msg_error);
+		return;
+	}
+	chain_command(&s->chain, cmd);
+	/* The last message is forgotten before MAIL's conditions look. */
+	run(s);
+	if (cmd == SMFIC_RCPT) {
+		s->rcpts_mark = s->rcpts.len;
+		mbuf_append(&s->rcpts, s->rcpt, strlen(s->rcpt) + 1);
+	}
+	if (cmd == SMFIC_CONNECT)
+		dnsbl_begin(s, decide);
+	else
+		decide(s);
+}
+
+/* The conditions at the command at work, then its round. */
+static void
+decide(struct session *s)
+{
+	apply_conditions(s, s->chain.cmd);
+	s->wait_since = stats_now_us();
+	chain_decided(&s->chain);
+	run(s);
+}
+
+/*
+ * Carrying the chain's actions out.  An action may cause events (a
+ * child failing at once); their actions are queued after the rest and
+ * carried out by the same loop.
+ */
+static void
+run(struct session *s)
+{
+	struct chain_action	a;
+
+	if (s->acting)
+		return;
+	s->acting = 1;
+	while (chain_take(&s->chain, &a))
+		act(s, &a);
+	s->acting = 0;
+}
+
+static void
+act(struct session *s, const struct chain_action *a)
+{
+	struct child	*c = &s->kids[a->child];
+	int		 replaced = 0;
+
+	switch (a->act) {
+	case ACT_START:
+		c->state = CHILD_IDLE;
+		c->launch_until = 0;
+		child_start(c);
+		break;
+	case ACT_QUIT:
+		child_close(c, 1);
+		break;
+	case ACT_ABORT:
+		child_abort(c);
+		break;
+	case ACT_SEND:
+		act_send(s, a);
+		break;
+	case ACT_REPLAY:
+		replay(s, c, &s->chain.kids[a->child].replay);
+		break;
+	case ACT_TAKE_EDITS:
+		if (take_edits(s, c, &replaced) == 0)
+			chain_edits_taken(&s->chain, a->child, replaced);
+		break;
+	case ACT_VERDICT:
+	case ACT_EVALUATED:
+	case ACT_EDITS_DROPPED:
+	case ACT_STOPPED:
+		act_log(s, a);
+		break;
+	case ACT_OPTNEG:
+		act_optneg(s);
+		break;
+	case ACT_ANSWER:
+		act_answer(s, a);
+		break;
+	case ACT_RCPT_REFUSED:
+		/* A refused recipient is no one's: the MTA drops it. */
+		s->rcpts.len = s->rcpts_mark;
+		break;
+	case ACT_FORWARD_EDITS:
+		conn_write(s->mta, s->edits.data, s->edits.len);
+		break;
+	case ACT_SEND_BODY:
+		s->body_off = 0;
+		send_body(s);
+		break;
+	case ACT_MESSAGE_OVER:
+		message_reset(&s->msg);
+		mbuf_reset(&s->rcpts);
+		mbuf_reset(&s->edits);
+		s->msg_error = 0;
+		break;
+	case ACT_RESUME:
+		s->wait_since = 0;
+		event_active(s->resume, 0, 0);
+		break;
+	}
+}
+
+/* Macros and command in one write. */
+static void
+act_send(struct session *s, const struct chain_action *a)
+{
+	struct child	*c = &s->kids[a->child];
+
+	mbuf_reset(&s->out);
+	macros_for_child(&s->mac, &s->out, a->cmd, c->eff.macros,
+	    c->mc->macros_compat);
+	mbuf_append(&s->out, s->cur.data, s->cur.len);
+	child_send_mbuf(c, &s->out, a->cmd, a->wait);
+}
+
+/* The counters and log lines of the chain's verdicts. */
+static void
+act_log(struct session *s, const struct chain_action *a)
+{
+	const struct chain_child	*cc = &s->chain.kids[a->child];
+	struct child			*c = &s->kids[a->child];
+	char				 what[512];
+
+	switch (a->act) {
+	case ACT_VERDICT:
+		stats_add(cc->evaluation ? &c->stats->evaluated[cc->verdict] :
+		    &c->stats->verdicts[cc->verdict], 1);
+		break;
+	case ACT_EVALUATED:
+		log_info("session %s: child %s (evaluation): %s %s%s%s",
+		    s->id, c->mc->name, milter_code_name(a->cmd),
+		    milter_code_name(a->code), a->text[0] ? " " : "",
+		    a->text);
+		break;
+	case ACT_EDITS_DROPPED:
+		chain_describe_edits(cc->edits.data, cc->edits.len, what,
+		    sizeof(what));
+		log_info("session %s: child %s (evaluation): modifications "
+		    "dropped: %s", s->id, c->mc->name, what);
+		break;
+	case ACT_STOPPED:
+		stats_add(&c->stats->stopped, 1);
+		log_debug("session %s: child %s: %d of its recipients, %d "
+		    "not: kept out of the message", s->id, c->mc->name,
+		    cc->rcpt_shown, cc->rcpt_hidden);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * The chain's answer to the command at work: the session's verdict so
+ * far, the message counted at its end.
+ */
+static void
+act_answer(struct session *s, const struct chain_action *a)
+{
+	if (a->code != SMFIR_CONTINUE || a->cmd == SMFIC_BODYEOB)
+		set_verdict(s, a->code, a->text, a->cmd);
+	if (a->cmd == SMFIC_BODYEOB) {
+		evtimer_del(s->progress);
+		stats_add(&stats->messages, 1);
+		stats_add(&stats->message_verdicts[s->final], 1);
+	}
+	if (a->wait)
+		reply_mta(s, a->code, a->text);
+}
+
+static void
+act_optneg(struct session *s)
+{
+	struct milter_optneg	*up = &s->chain.upstream;
+	size_t			 i;
+
+	s->mta_leadspc = (up->protocol & SMFIP_HDR_LEADSPC) != 0;
+	mbuf_reset(&s->out);
+	milter_put_optneg(&s->out, up);
+	conn_write(s->mta, s->out.data, s->out.len);
+	/* The lists are the reply's: a session keeps which were asked for. */
+	s->mac.asked = 0;
+	for (i = 0; i < SMFIM_COUNT; i++)
+		if (up->macros[i] != NULL)
+			s->mac.asked |= 1U << i;
+}
+
+/*
+ * The kept message to a child, from its cursor, up to the next command
+ * it answers: headers, end of headers, body pieces, end of message.
+ * What it does not answer is written together with what follows (up
+ * to REPLAY_BATCH bytes); a child that reads slower than that is
+ * waited for (child_drained()).
+ */
+static void
+replay(struct session *s, struct child *c, struct replay *r)
+{
+	const struct mhdr	*h;
+	struct milter_header	 mh;
+	uint8_t			 chunk[MILTER_CHUNK_SIZE];
+	ssize_t			 n;
+	char			 last;
+
+	mbuf_reset(&s->out);
+	while (child_live(c) && c->state != CHILD_WAITING &&
+	    r->step < REPLAY_SENT) {
+		if (r->step == REPLAY_HEADERS && r->hdr < s->msg.nhdrs &&
+		    milter_cmd_sent(&c->eff, SMFIC_HEADER)) {
+			h = &s->msg.hdrs[r->hdr++];
+			mh.name = h->name;
+			mh.value = h->value;
+			if (!c->leadspc && mh.value[0] == ' ')
+				mh.value++;
+			milter_put_header(&s->out, last = SMFIC_HEADER, &mh);
+		} else if (r->step == REPLAY_HEADERS) {
+			r->step = REPLAY_EOH;
+			if (!milter_cmd_sent(&c->eff, SMFIC_EOH))
+				continue;
+			macros_for_child(&s->mac, &s->out, SMFIC_EOH,
+			    c->eff.macros, c->mc->macros_compat);
+			milter_put_empty(&s->out, last = SMFIC_EOH);
+		} else if (r->step <= REPLAY_BODY) {
+			r->step = REPLAY_BODY;
+			n = milter_cmd_sent(&c->eff, SMFIC_BODY) ?
+			    spool_read(&s->msg.body, r->off, chunk,
+			    sizeof(chunk)) : 0;
+			if (n <= 0) {
+				r->step = REPLAY_EOM;
+				continue;
+			}
+			r->off += (size_t)n;
+			milter_put_body(&s->out, last = SMFIC_BODY, chunk,
+			    (size_t)n, 0);
+		} else {
+			r->step = REPLAY_SENT;
+			macros_for_child(&s->mac, &s->out, SMFIC_BODYEOB,
+			    c->eff.macros, c->mc->macros_compat);
+			milter_put_empty(&s->out, last = SMFIC_BODYEOB);
+		}
+		if (milter_cmd_replied(&c->eff, last) ||
+		    s->out.len >= REPLAY_BATCH) {
+			child_send_mbuf(c, &s->out, last,
+			    milter_cmd_replied(&c->eff, last));
+			mbuf_reset(&s->out);
+		}
+		if (child_live(c) && c->state != CHILD_WAITING &&
+		    conn_pending(c->conn) >= REPLAY_BATCH) {
+			child_wait_drain(c, REPLAY_BATCH / 2);
+			return;
+		}
+	}
+}
+
+/*
+ * Apply a child's modifications to the copy and queue them for the
+ * MTA.  On failure none of them reach the MTA and the child is failed.
+ */
+static int
+take_edits(struct session *s, struct child *c, int *replaced)
+{
+	const struct mbuf	*e = &s->chain.kids[c->idx].edits;
+	struct milter_pkt	 pkt;
+	const char		*err = "cannot keep replaced body";
+	size_t			 off = 0, used, before = s->edits.len;
+	int			 rc = 0;
+
+	while (rc == 0 && off < e->len && milter_frame(e->data + off,
+	    e->len - off, PACKET_MAX, &pkt, &used) == MILTER_FRAME_OK) {
+		off += used;
+		rc = add_edit(s, c, &pkt, used, replaced, &err);
+	}
+	if (rc == -1 || message_edits_done(&s->msg) == -1) {
+		s->edits.len = before;
+		message_edits_cancel(&s->msg);
+		child_fail(c, "eom: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One modification: applied to the copy, queued for the MTA, header
+ * values translated between the two leading-space conventions.
+ */
+static int
+add_edit(struct session *s, const struct child *c,
+    const struct milter_pkt *pkt, size_t used, int *replaced,
+    const char **err)
+{
+	struct milter_reply	 r;
+	struct milter_header	 h;
+	const char		*v;
+	size_t			 start;
+
+	if (milter_decode_reply(pkt, &r, err) == -1 ||
+	    message_apply(&s->msg, &r, c->leadspc, err) == -1)
+		return -1;
+	switch (r.code) {
+	case SMFIR_REPLBODY:
+		*replaced = 1;
+		break;
+	case SMFIR_ADDHEADER:
+	case SMFIR_INSHEADER:
+	case SMFIR_CHGHEADER:
+		h = r.u.header;
+		v = chain_header_value(h.value, c->leadspc, s->mta_leadspc);
+		start = milter_begin(&s->edits, r.code);
+		if (r.code != SMFIR_ADDHEADER)
+			milter_add_u32(&s->edits, h.index);
+		milter_add_str(&s->edits, h.name);
+		if (v == NULL) {
+			milter_add_bytes(&s->edits, " ", 1);
+			v = h.value;
+		}
+		milter_add_str(&s->edits, v);
+		milter_end(&s->edits, start);
+		break;
+	default:
+		mbuf_append(&s->edits, pkt->data - 5, used);
+		break;
+	}
+	return 0;
+}
+
+/*
+ * The replaced body to the MTA, REPLAY_BATCH bytes queued at most:
+ * again when the MTA has read half of it.
+ */
+static void
+send_body(struct session *s)
+{
+	uint8_t	chunk[MILTER_CHUNK_SIZE];
+	ssize_t	n;
+
+	while (conn_pending(s->mta) < REPLAY_BATCH) {
+		if ((n = spool_read(&s->msg.body, s->body_off, chunk,
+		    sizeof(chunk))) == -1) {
+			log_warn("session %s: cannot read the kept body",
+			    s->id);
+			chain_body_sent(&s->chain, 0);
+			run(s);
+			return;
+		}
+		mbuf_reset(&s->out);
+		milter_put_body(&s->out, SMFIR_REPLBODY, chunk, (size_t)n, 0);
+		conn_write(s->mta, s->out.data, s->out.len);
+		s->body_off += (size_t)n;
+		if ((size_t)n < sizeof(chunk)) {
+			chain_body_sent(&s->chain, 1);
+			run(s);
+			return;
+		}
+	}
+	conn_notify_drained(s->mta, REPLAY_BATCH / 2);
+}
+
+/*
+ * The children's callbacks: events for the chain.
+ */
+
+static void
+child_negotiated(void *arg, struct child *c)
+{
+	struct session	*s = arg;
+
+	chain_negotiated(&s->chain, c->idx, &c->eff);
+	run(s);
+}
+
+static void
+child_replied(void *arg, struct child *c, char code, const char *text)
+{
+	struct session	*s = arg;
+
+	chain_replied(&s->chain, c->idx, code, text);
+	run(s);
+}
+
+static const char *
+child_edit(void *arg, struct child *c, char code, const void *pkt,
+    size_t len)
+{
+	struct session	*s = arg;
+
+	return chain_edit(&s->chain, c->idx, code, pkt, len);
+}
+
+static void
+child_drained(void *arg, struct child *c)
+{
+	struct session	*s = arg;
+
+	chain_drained(&s->chain, c->idx);
+	run(s);
+}
+
+static void
+child_failed(void *arg, struct child *c)
+{
+	struct session	*s = arg;
+
+	chain_failed(&s->chain, c->idx);
+	run(s);
 }
 
 /* A header as it followed the colon, whatever the MTA negotiated. */
@@ -566,655 +950,6 @@ keep_header(struct session *s, const struct milter_header *h)
 		log_warn("session %s: cannot keep a header", s->id);
 		s->msg_error = 1;
 	}
-}
-
-/*
- * Negotiation.  After K the children are connected and negotiated
- * afresh, but the MTA is not answered again.
- */
-static void
-start_children(struct session *s)
-{
-	size_t	i;
-
-	s->busy = 1;
-	/*
-	 * All idle before any starts: a child that fails at once calls
-	 * children_negotiated(), which must not take the others,
-	 * still READY from before K, as negotiated.
-	 */
-	for (i = 0; i < s->nkids; i++) {
-		child_close(&s->kids[i], 1);
-		s->kids[i].state = CHILD_IDLE;
-		s->kids[i].launch_until = 0;
-		s->kids[i].owed = 0;
-		s->kids[i].reply = 0;
-	}
-	for (i = 0; i < s->nkids; i++)
-		child_start(&s->kids[i]);
-	children_negotiated(s);
-}
-
-/*
- * A child was dropped.  If the command at work awaited it, or it had
- * not been reached yet, its fallback answers that command; otherwise
- * (between commands, or this command already answered: its reply
- * stands) the fallback answers the next command.
- */
-static void
-child_failed(void *arg, struct child *c, enum child_state was, int awaited)
-{
-	struct session	*s = arg;
-
-	if (awaited || (was == CHILD_READY && s->busy && !s->dns_waiting &&
-	    c->reply == 0)) {
-		c->reply = child_fallback_reply(c);
-		child_set_text(c, "");
-		c->owed = 0;
-	} else
-		c->owed = 1;
-	if (was == CHILD_CONNECTING || was == CHILD_NEGOTIATING)
-		children_negotiated(s);
-	else if (awaited)
-		child_replied(s, c);
-}
-
-static void
-children_negotiated(void *arg)
-{
-	struct session	*s = arg;
-	size_t	i;
-
-	for (i = 0; i < s->nkids; i++)
-		if (s->kids[i].state == CHILD_CONNECTING ||
-		    s->kids[i].state == CHILD_NEGOTIATING ||
-		    s->kids[i].state == CHILD_IDLE)
-			return;
-	if (!s->negotiated) {
-		answer_optneg(s);
-		s->negotiated = 1;
-	}
-	session_wake(s);
-}
-
-static void
-answer_optneg(struct session *s)
-{
-	struct milter_optneg	*effs;
-	struct macro_lists	 merged;
-	char			 lists[SMFIM_COUNT][MACRO_LIST_MAX];
-	const char		*own[SMFIM_COUNT];
-	size_t			 i, n = 0;
-
-	if ((effs = calloc(s->nkids + 1, sizeof(*effs))) == NULL)
-		fatal("%s: calloc", __func__);
-	for (i = 0; i < s->nkids; i++)
-		if (child_live(&s->kids[i]))
-			effs[n++] = s->kids[i].eff;
-	macros_own(s->conf, lists);
-	for (i = 0; i < SMFIM_COUNT; i++)
-		own[i] = lists[i][0] != '\0' ? lists[i] : NULL;
-	merge_optneg(&s->offer, effs, n, own, &s->upstream, &merged);
-	s->link.granted = s->upstream.actions;
-	s->upstream.protocol &= ~condition_steps(s->conf);
-	free(effs);
-	s->mta_leadspc = (s->upstream.protocol & SMFIP_HDR_LEADSPC) != 0;
-	mbuf_reset(&s->out);
-	milter_put_optneg(&s->out, &s->upstream);
-	conn_write(s->mta, s->out.data, s->out.len);
-	/* The lists are the reply's: a session keeps which were asked for. */
-	s->mac.asked = 0;
-	for (i = 0; i < SMFIM_COUNT; i++) {
-		if (s->upstream.macros[i] != NULL)
-			s->mac.asked |= 1U << i;
-		s->upstream.macros[i] = NULL;
-	}
-}
-
-/* The message is over (end of message, abort, a new MAIL). */
-static void
-message_over(struct session *s)
-{
-	size_t	i;
-
-	for (i = 0; i < s->nkids; i++) {
-		s->kids[i].in_msg = 0;
-		s->kids[i].rcpt_shown = s->kids[i].rcpt_hidden = 0;
-		if (s->kids[i].done == 1)
-			s->kids[i].done = 0;
-	}
-	message_reset(&s->msg);
-	mbuf_reset(&s->rcpts);
-	s->msg_error = 0;
-}
-
-/* Abort (or K): children inside the message are told. */
-static void
-message_abort(struct session *s)
-{
-	size_t	i;
-
-	for (i = 0; i < s->nkids; i++)
-		if (s->kids[i].in_msg)
-			child_abort(&s->kids[i]);
-	message_over(s);
-}
-
-/*
- * Envelope rounds.
- */
-
-static int
-eligible(const struct child *c, char cmd)
-{
-	return child_live(c) && !c->done && !c->skip &&
-	    milter_cmd_sent(&c->eff, cmd);
-}
-
-/*
- * A child that failed since the last command (e.g. at negotiation)
- * answers this one with its fallback; otherwise it has no reply yet.
- */
-static void
-take_owed(struct child *c)
-{
-	c->reply = c->owed ? child_fallback_reply(c) : 0;
-	child_set_text(c, "");
-	c->owed = 0;
-}
-
-static void
-round_begin(struct session *s, char cmd)
-{
-	size_t	i;
-
-	s->busy = 1;
-	s->wait_since = stats_now_us();
-	s->round.cmd = s->link.at = cmd;
-	s->round.pos = 0;
-	s->round.waiting = 0;
-	if (cmd == SMFIC_MAIL)
-		message_over(s);
-	for (i = 0; i < s->nkids; i++)
-		s->kids[i].skip = 0;
-	apply_conditions(s, cmd);
-	if (cmd == SMFIC_DATA)
-		rcpt_scope(s);
-	for (i = 0; i < s->nkids; i++) {
-		take_owed(&s->kids[i]);
-		if (cmd == SMFIC_MAIL && child_live(&s->kids[i]) &&
-		    !s->kids[i].done)
-			s->kids[i].in_msg = 1;
-	}
-	round_next(s);
-}
-
-/* Macros and command in one write. */
-static void
-round_send(struct session *s, struct child *c)
-{
-	mbuf_reset(&s->out);
-	macros_for_child(&s->mac, &s->out, s->round.cmd, c->eff.macros,
-	    c->mc->macros_compat);
-	mbuf_append(&s->out, s->cur.data, s->cur.len);
-	child_send_mbuf(c, &s->out, s->round.cmd, 1);
-	if (c->state == CHILD_WAITING)
-		s->round.waiting++;
-}
-
-static void
-round_next(struct session *s)
-{
-	struct child	*c;
-	size_t		 i;
-
-	if (s->conf->dispatch == DISPATCH_PARALLEL) {
-		for (i = 0; i < s->nkids; i++)
-			if (eligible(&s->kids[i], s->round.cmd))
-				round_send(s, &s->kids[i]);
-		if (s->round.waiting == 0)
-			round_finish(s);
-		return;
-	}
-	for (; s->round.pos < s->nkids; s->round.pos++) {
-		c = &s->kids[s->round.pos];
-		if (!eligible(c, s->round.cmd)) {
-			/* An owed fallback decides in its place. */
-			if (c->reply != 0 && merge_decides(s->round.cmd,
-			    c->reply))
-				break;
-			continue;
-		}
-		round_send(s, c);
-		if (s->round.waiting > 0)
-			return;
-		if (c->reply != 0 && merge_decides(s->round.cmd, c->reply))
-			break;
-	}
-	round_finish(s);
-}
-
-/* An evaluated child's verdict is logged, then counts as continue. */
-static int
-evaluated(struct session *s, struct child *c)
-{
-	if (!c->evaluation || c->state == CHILD_FAILED ||
-	    (!merge_decides(s->round.cmd, c->reply) &&
-	    c->reply != SMFIR_ACCEPT))
-		return 0;
-	log_info("session %s: child %s (evaluation): %s %s%s%s",
-	    s->id, c->mc->name, milter_code_name(s->round.cmd),
-	    milter_code_name(c->reply), child_text(c)[0] ? " " : "",
-	    child_text(c));
-	if (c->reply != SMFIR_ACCEPT)
-		c->reply = SMFIR_CONTINUE;
-	return 1;
-}
-
-static void
-child_replied(void *arg, struct child *c)
-{
-	struct session	*s = arg;
-	int	ends;
-
-	if (s->round.cmd == SMFIC_BODYEOB) {
-		eom_child_replied(s, c);
-		return;
-	}
-	if (s->round.waiting > 0)
-		s->round.waiting--;
-	if (c->state != CHILD_FAILED)
-		note_verdict(s, c);
-	(void)evaluated(s, c);
-	if ((ends = merge_ends_child(s->round.cmd, c->reply)) > c->done)
-		c->done = ends;
-	if (s->conf->dispatch == DISPATCH_PARALLEL) {
-		if (s->round.waiting == 0)
-			round_finish(s);
-		return;
-	}
-	if (merge_decides(s->round.cmd, c->reply)) {
-		round_finish(s);
-		return;
-	}
-	s->round.pos++;
-	round_next(s);
-}
-
-/*
- * The chain's answer: the first deciding reply in child order; else
- * the global fallback when every child failed; else accept when every
- * child is done with this scope (the MTA then stops asking); else
- * continue.
- */
-static char
-chain_reply(struct session *s, const char **text)
-{
-	struct child	*c;
-	size_t		 i, failed = 0, done = 0;
-
-	*text = NULL;
-	/* The client has gone: what it was told stands for the rest. */
-	if (s->gone)
-		return s->gone;
-	for (i = 0; i < s->nkids; i++) {
-		c = &s->kids[i];
-		if (c->reply != 0 && merge_decides(s->round.cmd, c->reply)) {
-			*text = child_text(c);
-			return c->reply;
-		}
-		/* Kept out by a condition, even if down: an accept. */
-		if (c->done)
-			done++;
-		else if (c->state == CHILD_FAILED)
-			failed++;
-	}
-	if (failed == s->nkids)
-		return merge_fallback_reply(s->conf->fallback, SMFIR_ACCEPT);
-	return failed + done == s->nkids ? SMFIR_ACCEPT : SMFIR_CONTINUE;
-}
-
-static void
-round_finish(struct session *s)
-{
-	const char	*text;
-	char		 code = chain_reply(s, &text);
-	size_t		 i;
-
-	/* A refused recipient is no one's: the MTA drops it. */
-	if (s->round.cmd == SMFIC_RCPT && merge_decides(SMFIC_RCPT, code)) {
-		s->rcpts.len = s->rcpts_mark;
-		for (i = 0; i < s->nkids; i++)
-			if (s->kids[i].rcpt_counted) {
-				if (s->kids[i].skip)
-					s->kids[i].rcpt_hidden--;
-				else
-					s->kids[i].rcpt_shown--;
-			}
-	}
-	if (code != SMFIR_CONTINUE)
-		set_verdict(s, code, text, s->round.cmd);
-	if (milter_cmd_replied(&s->upstream, s->round.cmd))
-		reply_mta(s, code, text);
-	session_wake(s);
-}
-
-/*
- * End of message: each child in turn is replayed the message.
- */
-
-static void
-eom_begin(struct session *s)
-{
-	struct timeval	tv = { s->conf->progress_interval, 0 };
-	size_t		i;
-
-	s->busy = 1;
-	s->wait_since = stats_now_us();
-	/* When the MTA sent no DATA, the recipients are judged here. */
-	rcpt_scope(s);
-	s->round.cmd = s->link.at = SMFIC_BODYEOB;
-	s->round.pos = 0;
-	mbuf_reset(&s->edits);
-	s->body_replaced = 0;
-	for (i = 0; i < s->nkids; i++) {
-		take_owed(&s->kids[i]);
-		s->kids[i].phase = 0;
-		s->kids[i].replay_hdr = 0;
-		s->kids[i].replay_off = 0;
-		s->kids[i].quarantined = 0;
-		mbuf_reset(&s->kids[i].edits);
-	}
-	s->quarantined = 0;
-	if (s->msg_error) {
-		eom_done(s, SMFIR_TEMPFAIL, NULL);
-		return;
-	}
-	evtimer_add(s->progress, &tv);
-	eom_next(s);
-}
-
-static void
-eom_next(struct session *s)
-{
-	struct child	*c;
-
-	for (; s->round.pos < s->nkids; s->round.pos++) {
-		c = &s->kids[s->round.pos];
-		if (child_live(c) && !c->done) {
-			eom_step(s, c);
-			return;
-		}
-		if (c->reply != 0 && merge_decides(SMFIC_BODYEOB, c->reply)) {
-			eom_finish(s, c);
-			return;
-		}
-	}
-	eom_finish(s, NULL);
-}
-
-/*
- * Send the child the next part of the message, up to the next command
- * it answers: headers (phase 0), end of headers (1), body pieces (2),
- * end of message (3).  What it does not answer is written together
- * with what follows (up to REPLAY_BATCH bytes), one write per wait.
- */
-static void
-eom_step(struct session *s, struct child *c)
-{
-	const struct mhdr	*h;
-	struct milter_header	 mh;
-	uint8_t			 chunk[MILTER_CHUNK_SIZE];
-	ssize_t			 n;
-	char			 last;
-
-	mbuf_reset(&s->out);
-	while (child_live(c) && c->state != CHILD_WAITING && c->phase < 4) {
-		if (c->phase == 0 && c->replay_hdr < s->msg.nhdrs &&
-		    milter_cmd_sent(&c->eff, SMFIC_HEADER)) {
-			h = &s->msg.hdrs[c->replay_hdr++];
-			mh.name = h->name;
-			mh.value = h->value;
-			if (!c->leadspc && mh.value[0] == ' ')
-				mh.value++;
-			milter_put_header(&s->out, last = SMFIC_HEADER, &mh);
-		} else if (c->phase == 0) {
-			c->phase = 1;
-			if (!milter_cmd_sent(&c->eff, SMFIC_EOH))
-				continue;
-			macros_for_child(&s->mac, &s->out, SMFIC_EOH,
-			    c->eff.macros, c->mc->macros_compat);
-			milter_put_empty(&s->out, last = SMFIC_EOH);
-		} else if (c->phase <= 2) {
-			c->phase = 2;
-			n = milter_cmd_sent(&c->eff, SMFIC_BODY) ?
-			    spool_read(&s->msg.body, c->replay_off, chunk,
-			    sizeof(chunk)) : 0;
-			if (n <= 0) {
-				c->phase = 3;
-				continue;
-			}
-			c->replay_off += (size_t)n;
-			milter_put_body(&s->out, last = SMFIC_BODY, chunk,
-			    (size_t)n, 0);
-		} else {
-			c->phase = 4;
-			macros_for_child(&s->mac, &s->out, SMFIC_BODYEOB,
-			    c->eff.macros, c->mc->macros_compat);
-			milter_put_empty(&s->out, last = SMFIC_BODYEOB);
-		}
-		if (milter_cmd_replied(&c->eff, last) ||
-		    s->out.len >= REPLAY_BATCH) {
-			child_send_mbuf(c, &s->out, last, 1);
-			mbuf_reset(&s->out);
-		}
-		/* A child that reads slower than we replay: wait for it. */
-		if (child_live(c) && c->state != CHILD_WAITING &&
-		    conn_pending(c->conn) >= REPLAY_BATCH) {
-			c->stalled = 1;
-			child_arm_command(c);
-			conn_notify_drained(c->conn, REPLAY_BATCH / 2);
-			return;
-		}
-	}
-	/* A failed write does not come back as a reply. */
-	if (c->state == CHILD_FAILED)
-		eom_child_replied(s, c);
-}
-
-static void
-eom_child_replied(struct session *s, struct child *c)
-{
-	char	what[512];
-
-	if (c->state == CHILD_FAILED) {
-		if (merge_decides(SMFIC_BODYEOB, c->reply))
-			eom_finish(s, c);
-		else {
-			s->round.pos++;
-			eom_next(s);
-		}
-		return;
-	}
-	if (c->reply == SMFIR_SKIP) {
-		c->phase = 3;
-		c->reply = SMFIR_CONTINUE;
-	}
-	if (c->reply == SMFIR_CONTINUE && c->phase < 4) {
-		eom_step(s, c);
-		return;
-	}
-	if (merge_decides(SMFIC_BODYEOB, c->reply)) {
-		note_verdict(s, c);
-		if (!evaluated(s, c)) {
-			eom_finish(s, c);
-			return;
-		}
-	} else if (c->phase == 4 && !c->evaluation &&
-	    eom_take_edits(s, c) == -1) {
-		/* Failed: its fallback answers this E, not the next command. */
-		c->reply = child_fallback_reply(c);
-		c->owed = 0;
-		eom_child_replied(s, c);
-		return;
-	} else
-		note_verdict(s, c);
-	/* Continue or accept at E: the edits count, and the next child. */
-	if (c->evaluation && c->edits.len > 0) {
-		merge_describe_edits(c->edits.data, c->edits.len, what,
-		    sizeof(what));
-		log_info("session %s: child %s (evaluation): modifications "
-		    "dropped: %s", s->id, c->mc->name, what);
-	}
-	c->done = 1;
-	if (c->quarantined && !c->evaluation) {
-		s->quarantined = 1;
-		/* Postfix ends the content chain there, Sendmail goes on. */
-		if (s->mac.mta != MTA_SENDMAIL) {
-			eom_finish(s, NULL);
-			return;
-		}
-	}
-	s->round.pos++;
-	eom_next(s);
-}
-
-/*
- * Apply a child's modifications to the copy and queue them for the MTA,
- * header values translated between the two leading-space conventions.
- */
-static int
-eom_take_edits(struct session *s, struct child *c)
-{
-	struct milter_pkt	 pkt;
-	struct milter_reply	 r;
-	struct milter_header	 h;
-	const char		*err, *v;
-	size_t			 off = 0, used, start, before = s->edits.len;
-	int			 replaced = s->body_replaced;
-
-	while (off < c->edits.len && milter_frame(c->edits.data + off,
-	    c->edits.len - off, PACKET_MAX, &pkt, &used) == MILTER_FRAME_OK) {
-		off += used;
-		if (milter_decode_reply(&pkt, &r, &err) == -1 ||
-		    message_apply(&s->msg, &r, c->leadspc, &err) == -1) {
-			/* None of a failed child's edits reach the MTA. */
-			s->edits.len = before;
-			s->body_replaced = replaced;
-			message_edits_cancel(&s->msg);
-			child_fail(c, "eom: %s", err);
-			return -1;
-		}
-		switch (r.code) {
-		case SMFIR_REPLBODY:
-			s->body_replaced = 1;
-			break;
-		case SMFIR_ADDHEADER:
-		case SMFIR_INSHEADER:
-		case SMFIR_CHGHEADER:
-			h = r.u.header;
-			v = merge_header_value(h.value, c->leadspc,
-			    s->mta_leadspc);
-			start = milter_begin(&s->edits, r.code);
-			if (r.code != SMFIR_ADDHEADER)
-				milter_add_u32(&s->edits, h.index);
-			milter_add_str(&s->edits, h.name);
-			if (v == NULL) {
-				milter_add_bytes(&s->edits, " ", 1);
-				v = h.value;
-			}
-			milter_add_str(&s->edits, v);
-			milter_end(&s->edits, start);
-			break;
-		default:
-			mbuf_append(&s->edits, pkt.data - 5, used);
-			break;
-		}
-	}
-	if (message_edits_done(&s->msg) == -1) {
-		s->edits.len = before;
-		s->body_replaced = replaced;
-		child_fail(c, "eom: cannot keep replaced body");
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * The final answer at E: the deciding child's reply, or the net
- * modifications and continue (after the replaced body, if any, which
- * eom_send_body() streams).
- */
-static void
-eom_finish(struct session *s, struct child *decider)
-{
-	size_t	i, failed = 0;
-
-	evtimer_del(s->progress);
-	for (i = 0; i < s->nkids; i++)
-		failed += s->kids[i].state == CHILD_FAILED &&
-		    !s->kids[i].done;
-	if (decider != NULL)
-		eom_done(s, decider->reply, child_text(decider));
-	else if (s->gone)
-		eom_done(s, s->gone, NULL);
-	else if (failed == s->nkids && s->nkids > 0 &&
-	    s->conf->fallback != FALLBACK_ACCEPT)
-		eom_done(s, merge_fallback_reply(s->conf->fallback,
-		    SMFIR_ACCEPT), NULL);
-	else {
-		conn_write(s->mta, s->edits.data, s->edits.len);
-		if (!s->body_replaced) {
-			eom_done(s, SMFIR_CONTINUE, NULL);
-			return;
-		}
-		s->sending_body = 1;
-		s->body_off = 0;
-		eom_send_body(s);
-	}
-}
-
-/*
- * The replaced body to the MTA, REPLAY_BATCH bytes queued at most:
- * again when the MTA has read half of it.
- */
-static void
-eom_send_body(struct session *s)
-{
-	uint8_t	chunk[MILTER_CHUNK_SIZE];
-	ssize_t	n;
-
-	while (conn_pending(s->mta) < REPLAY_BATCH) {
-		if ((n = spool_read(&s->msg.body, s->body_off, chunk,
-		    sizeof(chunk))) == -1) {
-			log_warn("session %s: cannot read the kept body",
-			    s->id);
-			s->sending_body = 0;
-			eom_done(s, SMFIR_TEMPFAIL, NULL);
-			return;
-		}
-		mbuf_reset(&s->out);
-		milter_put_body(&s->out, SMFIR_REPLBODY, chunk, (size_t)n, 0);
-		conn_write(s->mta, s->out.data, s->out.len);
-		s->body_off += (size_t)n;
-		if ((size_t)n < sizeof(chunk)) {
-			s->sending_body = 0;
-			eom_done(s, SMFIR_CONTINUE, NULL);
-			return;
-		}
-	}
-	conn_notify_drained(s->mta, REPLAY_BATCH / 2);
-}
-
-static void
-eom_done(struct session *s, char code, const char *text)
-{
-	set_verdict(s, code, text, SMFIC_BODYEOB);
-	stats_add(&stats->messages, 1);
-	stats_add(&stats->message_verdicts[s->final], 1);
-	reply_mta(s, code, text);
-	message_over(s);
-	session_wake(s);
 }
 
 static void
@@ -1264,7 +999,7 @@ void
 session_check_due(struct session *s, uint64_t now)
 {
 	if ((s->check == CLIENT_UNSEEN || s->check == CLIENT_SEEN) &&
-	    s->wait_since != 0 && !s->sending_body && now - s->wait_since >=
+	    s->wait_since != 0 && s->chain.phase != CHAIN_SENDING_BODY && now - s->wait_since >=
 	    (uint64_t)s->conf->disconnect_check_after * 1000000)
 		conncheck_submit(&s->checking);
 }
@@ -1293,7 +1028,7 @@ client_checked(struct conncheck_item *it, int result, const char *why)
 		return;
 	}
 	s->check = CLIENT_SEEN;
-	if (result != CHECK_OPEN && s->wait_since != 0 && !s->sending_body &&
+	if (result != CHECK_OPEN && s->wait_since != 0 && s->chain.phase != CHAIN_SENDING_BODY &&
 	    stats_now_us() - s->wait_since >=
 	    (uint64_t)s->conf->disconnect_check_after * 1000000)
 		client_gone(s, why);
@@ -1302,48 +1037,29 @@ client_checked(struct conncheck_item *it, int result, const char *why)
 /*
  * The client has gone while the MTA waits for us: answer it at once
  * with fallback_on_disconnect, so that it ends the session, and drop
- * the children (aborted, not failed: their fallbacks do not count).
+ * the children (cut, not failed: their fallbacks do not count).
  */
 static void
 client_gone(struct session *s, const char *why)
 {
-	struct child		*c;
-	char			 code;
-	size_t			 i;
+	struct child	*c;
+	size_t		 i;
 
-	code = merge_fallback_reply(s->conf->fallback_on_disconnect,
-	    SMFIR_ACCEPT);
 	log_warnx("session %s: client %s gone (%s) after %.1fs waiting "
 	    "for the children at %s: answering %s, children aborted", s->id,
 	    s->client, why, (double)(stats_now_us() - s->wait_since) / 1e6,
-	    milter_code_name(s->round.cmd),
+	    milter_code_name(s->chain.cmd),
 	    fallback_name(s->conf->fallback_on_disconnect));
 	stats_add(&stats->disconnects, 1);
 	s->check = CLIENT_UNCHECKED;
-	s->gone = code;
-	for (i = 0; i < s->nkids; i++) {
+	for (i = 0; i < s->chain.nkids; i++) {
 		c = &s->kids[i];
 		/* Its time on this command counts, as in child_fail(). */
 		if (c->state == CHILD_WAITING || c->state == CHILD_CONNECTING ||
 		    c->state == CHILD_NEGOTIATING)
 			c->wait_us += stats_now_us() - c->sent_us;
-		if (c->in_msg)
-			child_abort(c);
-		/* 2: it had given its verdict, which stands in the log. */
-		if (c->conn != NULL)
-			c->aborted = c->state == CHILD_WAITING || c->stalled ||
-			    (c->in_msg && !c->done) ? 1 : 2;
-		child_close(c, 1);
-		c->state = CHILD_FAILED;
-		c->stalled = 0;
 	}
-	if (s->round.cmd == SMFIC_BODYEOB) {
-		evtimer_del(s->progress);
-		eom_done(s, code, NULL);
-		return;
-	}
-	set_verdict(s, code, NULL, s->round.cmd);
-	if (milter_cmd_replied(&s->upstream, s->round.cmd))
-		reply_mta(s, code, NULL);
-	session_wake(s);
+	chain_gone(&s->chain, chain_fallback_reply(
+	    s->conf->fallback_on_disconnect, SMFIR_ACCEPT));
+	run(s);
 }

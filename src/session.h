@@ -27,6 +27,7 @@
 
 #include <event2/event.h>
 
+#include "chain.h"
 #include "child.h"
 #include "conf.h"
 #include "conn.h"
@@ -46,46 +47,34 @@ struct session_host {
 	void		 (*done)(struct session *);
 };
 
-/* What a command waits for from the children. */
-struct round {
-	char		 cmd;
-	size_t		 pos;		/* sequential: the current child */
-	size_t		 waiting;	/* replies still awaited */
-};
-
 /* What is known of the SMTP client's connection (disconnect check). */
-#define CLIENT_UNCHECKED	0	/* not checked: no tuple, off, remote */
-#define CLIENT_UNSEEN		1	/* to be looked for */
-#define CLIENT_SEEN		2	/* found once: its loss means gone */
-#define CLIENT_UNVERIFIABLE	3	/* not found the first time */
+enum client_check {
+	CLIENT_UNCHECKED,	/* not checked: no tuple, off, remote */
+	CLIENT_UNSEEN,		/* to be looked for */
+	CLIENT_SEEN,		/* found once: its loss means gone */
+	CLIENT_UNVERIFIABLE	/* not found the first time */
+};
 
 struct session {
 	char			 id[32];	/* worker.sequence */
 	struct event_base	*base;
 	const struct conf	*conf;
 	const struct session_host *host;
+	struct chain		 chain;		/* what is to be done */
+	int			 acting;	/* carrying its actions out */
 	struct child_link	 link;		/* given to its children */
+	struct child		*kids;		/* as many as chain.kids */
 	struct conn		*mta;
-	int			 busy;		/* children at work */
-	int			 closing;	/* Q seen */
-	int			 negotiated;	/* the MTA has its O */
 	int			 msg_error;	/* the copy is incomplete */
 	struct event		*resume;	/* take the next packets */
-	struct milter_optneg	 offer;		/* from the MTA */
-	struct milter_optneg	 upstream;	/* our answer */
 	int			 mta_leadspc;
 	int			 mta_local;	/* the MTA is on this host */
 	size_t			 listener;	/* conf->listen[] it came on */
-	struct child		*kids;
-	size_t			 nkids;
-	struct round		 round;
 	struct mbuf		 cur;		/* the MTA command at work */
 	struct macros		 mac;		/* the MTA's, and the lists */
 	struct mbuf		 out;		/* encoding scratch */
 	struct mbuf		 edits;		/* net edits for the MTA */
-	int			 body_replaced;
-	int			 sending_body;	/* the replaced body, to the MTA */
-	size_t			 body_off;
+	size_t			 body_off;	/* of the replaced, sent */
 	struct message		 msg;
 	struct event		*progress;
 	char			 client[128];
@@ -96,16 +85,13 @@ struct session {
 	char			 helo[256];
 	struct mbuf		 rcpts;		/* this message's, NUL after each */
 	struct dns_wait		*dns;		/* dnsbl lookups at connect */
-	int			 dns_waiting;	/* busy on them, no round */
 	size_t			 rcpts_mark;	/* rcpts before this RCPT */
 	int			*cond_result;	/* per condition, this command */
-	int			 check;		/* CLIENT_*, below */
+	enum client_check	 check;
 	struct conncheck_item	 checking;
 	uint64_t		 wait_since;	/* on the children; 0: not */
-	char			 gone;	/* the answer since the client left */
 	char			 verdict[64];	/* the last, for the log */
 	enum verdict		 final;		/* the same, counted */
-	int			 quarantined;	/* this message */
 	struct timeval		 start;
 	TAILQ_ENTRY(session)	 entry;
 };
@@ -118,8 +104,6 @@ void		 session_free(struct session *);
 
 /* apply.c */
 void		 apply_conditions(struct session *, char);
-void		 rcpt_scope(struct session *);
-uint32_t	 condition_steps(const struct conf *);
 void		 dnsbl_begin(struct session *, void (*)(struct session *));
 void		 dnsbl_free(struct dns_wait *);
 

@@ -157,7 +157,7 @@ trace_session(struct session *s, const struct milter_connect *c)
 	    "%c, port %u, address %s", s->id, host, c->family >= ' ' &&
 	    c->family < 0x7f ? c->family : '?', c->port, c->addr);
 	trace_conn(s->mta, s->id, "MTA");
-	for (i = 0; i < s->nkids; i++) {
+	for (i = 0; i < s->chain.nkids; i++) {
 		snprintf(peer, sizeof(peer), "child %s", s->kids[i].mc->name);
 		trace_conn(s->kids[i].conn, s->id, peer);
 	}

@@ -1,6 +1,6 @@
 /*
  * fuzz_session.c: libFuzzer target for the session state machine
- * (src/session.c and src/child.c, with the codec, the merge rules and
+ * (src/session.c and src/child.c, with the codec, the chain engine and
  * the kept message), fed a scripted stream of MTA packets and child
  * replies.  No sockets: conn.c is replaced by the in-memory connections
  * below, sockspec_connect() by a descriptor of /dev/null (linked with

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "merge.h"
+#include "chain.h"
 
 static char	path[] = "/tmp/milterd-conf-XXXXXX";
 static char	errbuf[4096];
