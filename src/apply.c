@@ -18,10 +18,12 @@
 /*
  * apply.c: which children apply to a session.  Conditions are decided
  * at the commands in each condition's stages (connect to DATA): a child
- * kept out of the connection or the message is marked done, the way an
- * accepting child is; recipient conditions decide per recipient what a
- * child is shown, and at the end of the envelope whether it takes part
- * in the message.  The dnsbl conditions' lookups are made at once
+ * kept out of the connection or the message is told to the chain
+ * (chain_keep_out()), which treats it the way it treats a child that
+ * accepted; recipient conditions decide per recipient what a child is
+ * shown (chain_rcpt()), and the chain at the end of the envelope
+ * whether it takes part in the message.  Conditions may have to wait
+ * (apply_wait()): the dnsbl conditions' lookups are made at once
  * before the connect round, which waits for them.
  */
 
@@ -45,6 +47,7 @@ static int	cond_holds(struct session *, const struct child *,
 		    const struct cond_ref *, const struct cond_view *);
 static int	rcpt_holds(struct session *, struct child *,
 		    const struct cond_view *);
+static void	dnsbl_begin(struct session *, void (*)(struct session *));
 static void	dnsbl_answered(void *, const char *,
 		    const struct dns_answer *);
 static void	dnsbl_timeout(evutil_socket_t, short, void *);
@@ -194,11 +197,26 @@ struct dns_wait {
 };
 
 /*
+ * Before the conditions at the command at work are decided, the
+ * lookups they need, then done(s); the chain waits meanwhile (its
+ * conditions are pending).  Today the dnsbl conditions' lookups, at
+ * connect; any condition that must wait for something starts it here.
+ */
+void
+apply_wait(struct session *s, void (*done)(struct session *))
+{
+	if (s->chain.cmd == SMFIC_CONNECT)
+		dnsbl_begin(s, done);
+	else
+		done(s);
+}
+
+/*
  * The DNS lookups the dnsbl conditions of the session's children need,
  * all at once, before the connect round: done(s) once they are in, or
  * the longest timeout passed (at once when nothing is to be looked up).
  */
-void
+static void
 dnsbl_begin(struct session *s, void (*done)(struct session *))
 {
 	const struct cond	*cond;

@@ -225,9 +225,15 @@ busy(const struct chain *ch)
 	    ch->phase == CHAIN_REPLAY || ch->phase == CHAIN_SENDING_BODY;
 }
 
+/*
+ * What a failed child answers: its fallback; a child on trial
+ * (evaluation) touches no mail, failed or not.
+ */
 static char
 fallback_of(const struct chain_child *c)
 {
+	if (c->evaluation)
+		return SMFIR_CONTINUE;
 	return chain_fallback_reply(c->mc->fallback, SMFIR_CONTINUE);
 }
 

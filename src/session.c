@@ -48,9 +48,6 @@
 #include "session.h"
 #include "trace.h"
 
-/* At most this much replay or replaced body queued on a connection. */
-#define REPLAY_BATCH	(256 * 1024)
-
 static void	mta_read(struct conn *, void *);
 static void	mta_event(struct conn *, int, int, void *);
 static void	session_resume(evutil_socket_t, short, void *);
@@ -61,9 +58,6 @@ static void	queue_id_seen(struct session *, const char *);
 static void	client_label(struct session *, const struct milter_connect *);
 static int	in_effect(int, const int32_t *);
 static void	session_count(struct session *, int);
-static void	client_tuple(struct session *, const struct milter_connect *);
-static void	client_checked(struct conncheck_item *, int, const char *);
-static void	client_gone(struct session *, const char *);
 static void	handle_command(struct session *, const struct milter_cmd *);
 static void	command_round(struct session *, char);
 static void	decide(struct session *);
@@ -71,17 +65,11 @@ static void	reply_mta(struct session *, char, const char *);
 static void	set_verdict(struct session *, char, const char *, char);
 static void	reply_mta_unless_nr(struct session *, char);
 static void	keep_header(struct session *, const struct milter_header *);
-static void	run(struct session *);
 static void	act(struct session *, const struct chain_action *);
 static void	act_answer(struct session *, const struct chain_action *);
 static void	act_optneg(struct session *);
 static void	act_send(struct session *, const struct chain_action *);
 static void	act_log(struct session *, const struct chain_action *);
-static void	replay(struct session *, struct child *, struct replay *);
-static int	take_edits(struct session *, struct child *, int *);
-static int	add_edit(struct session *, const struct child *,
-		    const struct milter_pkt *, size_t, int *, const char **);
-static void	send_body(struct session *);
 static void	progress_tick(evutil_socket_t, short, void *);
 static void	child_negotiated(void *, struct child *);
 static void	child_replied(void *, struct child *, char, const char *);
@@ -131,7 +119,6 @@ session_new(struct event_base *base, const struct conf *conf,
 	s->link.out = &s->out;
 	s->link.launch_wait = conf->launch_wait;
 	s->mta_local = mta_local;
-	s->checking.done = client_checked;
 	gettimeofday(&s->start, NULL);
 	strlcpy(s->verdict, "none", sizeof(s->verdict));
 	strlcpy(s->client, "unknown", sizeof(s->client));
@@ -212,7 +199,7 @@ mta_event(struct conn *conn, int what, int err, void *arg)
 	(void)conn;
 	if (what == CONN_DRAINED) {
 		if (s->chain.phase == CHAIN_SENDING_BODY)
-			send_body(s);
+			replay_body(s);
 		return;
 	}
 	session_end(s, what == CONN_EOF ? "MTA closed the connection" :
@@ -505,12 +492,12 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		chain_restart(&s->chain);
 		break;
 	}
-	run(s);
+	session_run(s);
 }
 
 /*
- * A command the children are asked: its conditions are decided (at
- * connect, once the dnsbl lookups they need are in), then the round.
+ * A command the children are asked: its conditions are decided (once
+ * what they wait for is in: apply_wait()), then the round.
  */
 static void
 command_round(struct session *s, char cmd)
@@ -526,15 +513,12 @@ command_round(struct session *s, char cmd)
 	}
 	chain_command(&s->chain, cmd);
 	/* The last message is forgotten before MAIL's conditions look. */
-	run(s);
+	session_run(s);
 	if (cmd == SMFIC_RCPT) {
 		s->rcpts_mark = s->rcpts.len;
 		mbuf_append(&s->rcpts, s->rcpt, strlen(s->rcpt) + 1);
 	}
-	if (cmd == SMFIC_CONNECT)
-		dnsbl_begin(s, decide);
-	else
-		decide(s);
+	apply_wait(s, decide);
 }
 
 /* The conditions at the command at work, then its round. */
@@ -544,7 +528,7 @@ decide(struct session *s)
 	apply_conditions(s, s->chain.cmd);
 	s->wait_since = stats_now_us();
 	chain_decided(&s->chain);
-	run(s);
+	session_run(s);
 }
 
 /*
@@ -552,8 +536,8 @@ decide(struct session *s)
  * child failing at once); their actions are queued after the rest and
  * carried out by the same loop.
  */
-static void
-run(struct session *s)
+void
+session_run(struct session *s)
 {
 	struct chain_action	a;
 
@@ -587,7 +571,7 @@ act(struct session *s, const struct chain_action *a)
 		act_send(s, a);
 		break;
 	case ACT_REPLAY:
-		replay(s, c, &s->chain.kids[a->child].replay);
+		replay_child(s, c, &s->chain.kids[a->child].replay);
 		break;
 	case ACT_TAKE_EDITS:
 		if (take_edits(s, c, &replaced) == 0)
@@ -613,8 +597,8 @@ act(struct session *s, const struct chain_action *a)
 		conn_write(s->mta, s->edits.data, s->edits.len);
 		break;
 	case ACT_SEND_BODY:
-		s->body_off = 0;
-		send_body(s);
+		memset(&s->body, 0, sizeof(s->body));
+		replay_body(s);
 		break;
 	case ACT_MESSAGE_OVER:
 		message_reset(&s->msg);
@@ -714,175 +698,6 @@ act_optneg(struct session *s)
 }
 
 /*
- * The kept message to a child, from its cursor, up to the next command
- * it answers: headers, end of headers, body pieces, end of message.
- * What it does not answer is written together with what follows (up
- * to REPLAY_BATCH bytes); a child that reads slower than that is
- * waited for (child_drained()).
- */
-static void
-replay(struct session *s, struct child *c, struct replay *r)
-{
-	const struct mhdr	*h;
-	struct milter_header	 mh;
-	uint8_t			 chunk[MILTER_CHUNK_SIZE];
-	ssize_t			 n;
-	char			 last;
-
-	mbuf_reset(&s->out);
-	while (child_live(c) && c->state != CHILD_WAITING &&
-	    r->step < REPLAY_SENT) {
-		if (r->step == REPLAY_HEADERS && r->hdr < s->msg.nhdrs &&
-		    milter_cmd_sent(&c->eff, SMFIC_HEADER)) {
-			h = &s->msg.hdrs[r->hdr++];
-			mh.name = h->name;
-			mh.value = h->value;
-			if (!c->leadspc && mh.value[0] == ' ')
-				mh.value++;
-			milter_put_header(&s->out, last = SMFIC_HEADER, &mh);
-		} else if (r->step == REPLAY_HEADERS) {
-			r->step = REPLAY_EOH;
-			if (!milter_cmd_sent(&c->eff, SMFIC_EOH))
-				continue;
-			macros_for_child(&s->mac, &s->out, SMFIC_EOH,
-			    c->eff.macros, c->mc->macros_compat);
-			milter_put_empty(&s->out, last = SMFIC_EOH);
-		} else if (r->step <= REPLAY_BODY) {
-			r->step = REPLAY_BODY;
-			n = milter_cmd_sent(&c->eff, SMFIC_BODY) ?
-			    spool_read(&s->msg.body, r->off, chunk,
-			    sizeof(chunk)) : 0;
-			if (n <= 0) {
-				r->step = REPLAY_EOM;
-				continue;
-			}
-			r->off += (size_t)n;
-			milter_put_body(&s->out, last = SMFIC_BODY, chunk,
-			    (size_t)n, 0);
-		} else {
-			r->step = REPLAY_SENT;
-			macros_for_child(&s->mac, &s->out, SMFIC_BODYEOB,
-			    c->eff.macros, c->mc->macros_compat);
-			milter_put_empty(&s->out, last = SMFIC_BODYEOB);
-		}
-		if (milter_cmd_replied(&c->eff, last) ||
-		    s->out.len >= REPLAY_BATCH) {
-			child_send_mbuf(c, &s->out, last,
-			    milter_cmd_replied(&c->eff, last));
-			mbuf_reset(&s->out);
-		}
-		if (child_live(c) && c->state != CHILD_WAITING &&
-		    conn_pending(c->conn) >= REPLAY_BATCH) {
-			child_wait_drain(c, REPLAY_BATCH / 2);
-			return;
-		}
-	}
-}
-
-/*
- * Apply a child's modifications to the copy and queue them for the
- * MTA.  On failure none of them reach the MTA and the child is failed.
- */
-static int
-take_edits(struct session *s, struct child *c, int *replaced)
-{
-	const struct mbuf	*e = &s->chain.kids[c->idx].edits;
-	struct milter_pkt	 pkt;
-	const char		*err = "cannot keep replaced body";
-	size_t			 off = 0, used, before = s->edits.len;
-	int			 rc = 0;
-
-	while (rc == 0 && off < e->len && milter_frame(e->data + off,
-	    e->len - off, PACKET_MAX, &pkt, &used) == MILTER_FRAME_OK) {
-		off += used;
-		rc = add_edit(s, c, &pkt, used, replaced, &err);
-	}
-	if (rc == -1 || message_edits_done(&s->msg) == -1) {
-		s->edits.len = before;
-		message_edits_cancel(&s->msg);
-		child_fail(c, "eom: %s", err);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * One modification: applied to the copy, queued for the MTA, header
- * values translated between the two leading-space conventions.
- */
-static int
-add_edit(struct session *s, const struct child *c,
-    const struct milter_pkt *pkt, size_t used, int *replaced,
-    const char **err)
-{
-	struct milter_reply	 r;
-	struct milter_header	 h;
-	const char		*v;
-	size_t			 start;
-
-	if (milter_decode_reply(pkt, &r, err) == -1 ||
-	    message_apply(&s->msg, &r, c->leadspc, err) == -1)
-		return -1;
-	switch (r.code) {
-	case SMFIR_REPLBODY:
-		*replaced = 1;
-		break;
-	case SMFIR_ADDHEADER:
-	case SMFIR_INSHEADER:
-	case SMFIR_CHGHEADER:
-		h = r.u.header;
-		v = chain_header_value(h.value, c->leadspc, s->mta_leadspc);
-		start = milter_begin(&s->edits, r.code);
-		if (r.code != SMFIR_ADDHEADER)
-			milter_add_u32(&s->edits, h.index);
-		milter_add_str(&s->edits, h.name);
-		if (v == NULL) {
-			milter_add_bytes(&s->edits, " ", 1);
-			v = h.value;
-		}
-		milter_add_str(&s->edits, v);
-		milter_end(&s->edits, start);
-		break;
-	default:
-		mbuf_append(&s->edits, pkt->data - 5, used);
-		break;
-	}
-	return 0;
-}
-
-/*
- * The replaced body to the MTA, REPLAY_BATCH bytes queued at most:
- * again when the MTA has read half of it.
- */
-static void
-send_body(struct session *s)
-{
-	uint8_t	chunk[MILTER_CHUNK_SIZE];
-	ssize_t	n;
-
-	while (conn_pending(s->mta) < REPLAY_BATCH) {
-		if ((n = spool_read(&s->msg.body, s->body_off, chunk,
-		    sizeof(chunk))) == -1) {
-			log_warn("session %s: cannot read the kept body",
-			    s->id);
-			chain_body_sent(&s->chain, 0);
-			run(s);
-			return;
-		}
-		mbuf_reset(&s->out);
-		milter_put_body(&s->out, SMFIR_REPLBODY, chunk, (size_t)n, 0);
-		conn_write(s->mta, s->out.data, s->out.len);
-		s->body_off += (size_t)n;
-		if ((size_t)n < sizeof(chunk)) {
-			chain_body_sent(&s->chain, 1);
-			run(s);
-			return;
-		}
-	}
-	conn_notify_drained(s->mta, REPLAY_BATCH / 2);
-}
-
-/*
  * The children's callbacks: events for the chain.
  */
 
@@ -892,7 +707,7 @@ child_negotiated(void *arg, struct child *c)
 	struct session	*s = arg;
 
 	chain_negotiated(&s->chain, c->idx, &c->eff);
-	run(s);
+	session_run(s);
 }
 
 static void
@@ -901,7 +716,7 @@ child_replied(void *arg, struct child *c, char code, const char *text)
 	struct session	*s = arg;
 
 	chain_replied(&s->chain, c->idx, code, text);
-	run(s);
+	session_run(s);
 }
 
 static const char *
@@ -919,7 +734,7 @@ child_drained(void *arg, struct child *c)
 	struct session	*s = arg;
 
 	chain_drained(&s->chain, c->idx);
-	run(s);
+	session_run(s);
 }
 
 static void
@@ -928,7 +743,7 @@ child_failed(void *arg, struct child *c)
 	struct session	*s = arg;
 
 	chain_failed(&s->chain, c->idx);
-	run(s);
+	session_run(s);
 }
 
 /* A header as it followed the colon, whatever the MTA negotiated. */
@@ -960,106 +775,4 @@ progress_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	reply_mta(s, SMFIR_PROGRESS, NULL);
-}
-
-/*
- * The disconnect check: while the session waits on its children, is
- * the SMTP client still connected to the MTA?
- */
-
-static void
-client_tuple(struct session *s, const struct milter_connect *c)
-{
-	const char	*laddr, *lport;
-
-	s->check = CLIENT_UNCHECKED;
-	if (!s->conf->disconnect_check || !s->mta_local)
-		return;
-	if ((laddr = macros_get(&s->mac, SMFIC_CONNECT, "daemon_addr")) == NULL)
-		laddr = macros_get(&s->mac, SMFIC_CONNECT, "if_addr");
-	lport = macros_get(&s->mac, SMFIC_CONNECT, "daemon_port");
-	if (conncheck_tuple(&s->checking.tuple, c->family, c->addr, c->port,
-	    laddr, lport) == -1) {
-		log_debug("session %s: client %s not checked: the MTA sent "
-		    "no usable address and port (%s:%s)", s->id, s->client,
-		    laddr != NULL ? laddr : "-", lport != NULL ? lport : "-");
-		return;
-	}
-	s->check = CLIENT_UNSEEN;
-	/*
-	 * A first look at once, while the client surely is there: a
-	 * connection not found later is a client gone (reset), not one
-	 * presented by XCLIENT or a proxy.
-	 */
-	conncheck_submit(&s->checking);
-}
-
-/* From the worker's tick: look for the client if the wait is long. */
-void
-session_check_due(struct session *s, uint64_t now)
-{
-	if ((s->check == CLIENT_UNSEEN || s->check == CLIENT_SEEN) &&
-	    s->wait_since != 0 && s->chain.phase != CHAIN_SENDING_BODY && now - s->wait_since >=
-	    (uint64_t)s->conf->disconnect_check_after * 1000000)
-		conncheck_submit(&s->checking);
-}
-
-static void
-client_checked(struct conncheck_item *it, int result, const char *why)
-{
-	struct session	*s = (struct session *)(void *)((char *)it -
-	    offsetof(struct session, checking));
-
-	if (s->check == CLIENT_UNSEEN && result == CHECK_ABSENT) {
-		/* XCLIENT, a proxy: not the TCP peer the MTA has. */
-		s->check = CLIENT_UNVERIFIABLE;
-		stats_add(&stats->unverifiable, 1);
-		/* Every session behind one: said once, then counted. */
-		if (stats_once(&stats->unverifiable_said[s->listener %
-		    STATS_MAX_LISTEN]))
-			log_info("session %s: client %s: no such connection "
-			    "to the MTA; not checked again (XCLIENT or a "
-			    "proxy?); said once for %s, the others are "
-			    "counted as unverifiable (milterctl stats)", s->id,
-			    s->client, s->conf->listen[s->listener].text);
-		else
-			log_debug("session %s: client %s: no such connection "
-			    "to the MTA; not checked again", s->id, s->client);
-		return;
-	}
-	s->check = CLIENT_SEEN;
-	if (result != CHECK_OPEN && s->wait_since != 0 && s->chain.phase != CHAIN_SENDING_BODY &&
-	    stats_now_us() - s->wait_since >=
-	    (uint64_t)s->conf->disconnect_check_after * 1000000)
-		client_gone(s, why);
-}
-
-/*
- * The client has gone while the MTA waits for us: answer it at once
- * with fallback_on_disconnect, so that it ends the session, and drop
- * the children (cut, not failed: their fallbacks do not count).
- */
-static void
-client_gone(struct session *s, const char *why)
-{
-	struct child	*c;
-	size_t		 i;
-
-	log_warnx("session %s: client %s gone (%s) after %.1fs waiting "
-	    "for the children at %s: answering %s, children aborted", s->id,
-	    s->client, why, (double)(stats_now_us() - s->wait_since) / 1e6,
-	    milter_code_name(s->chain.cmd),
-	    fallback_name(s->conf->fallback_on_disconnect));
-	stats_add(&stats->disconnects, 1);
-	s->check = CLIENT_UNCHECKED;
-	for (i = 0; i < s->chain.nkids; i++) {
-		c = &s->kids[i];
-		/* Its time on this command counts, as in child_fail(). */
-		if (c->state == CHILD_WAITING || c->state == CHILD_CONNECTING ||
-		    c->state == CHILD_NEGOTIATING)
-			c->wait_us += stats_now_us() - c->sent_us;
-	}
-	chain_gone(&s->chain, chain_fallback_reply(
-	    s->conf->fallback_on_disconnect, SMFIR_ACCEPT));
-	run(s);
 }

@@ -74,7 +74,7 @@ struct session {
 	struct macros		 mac;		/* the MTA's, and the lists */
 	struct mbuf		 out;		/* encoding scratch */
 	struct mbuf		 edits;		/* net edits for the MTA */
-	size_t			 body_off;	/* of the replaced, sent */
+	struct replay		 body;		/* the replaced, to the MTA */
 	struct message		 msg;
 	struct event		*progress;
 	char			 client[128];
@@ -99,12 +99,22 @@ struct session {
 /* session.c */
 struct session	*session_new(struct event_base *, const struct conf *,
 		    const struct session_host *, int, const char *, int);
-void		 session_check_due(struct session *, uint64_t);
+void		 session_run(struct session *);
 void		 session_free(struct session *);
+
+/* disconnect.c */
+void		 client_tuple(struct session *, const struct milter_connect *);
+void		 session_check_due(struct session *, uint64_t);
+
+/* replay.c */
+void		 replay_child(struct session *, struct child *,
+		    struct replay *);
+void		 replay_body(struct session *);
+int		 take_edits(struct session *, struct child *, int *);
 
 /* apply.c */
 void		 apply_conditions(struct session *, char);
-void		 dnsbl_begin(struct session *, void (*)(struct session *));
+void		 apply_wait(struct session *, void (*)(struct session *));
 void		 dnsbl_free(struct dns_wait *);
 
 #endif /* SESSION_H */

@@ -563,6 +563,11 @@ static const struct chain_case chain_cases[] = {
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
 	    NEGOTIATED,
 	    { "C", "send0" }, { "f0", "answer:t resume" }, { NULL, NULL } } },
+	{ "a child on trial that fails touches no mail", "te,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    NEGOTIATED,
+	    { "C", "send0" }, { "f0", "send1" },
+	    { "r1:c", "answer:c resume" }, { NULL, NULL } } },
 	{ "an accept fallback lets the others decide", "a,a",
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
 	    NEGOTIATED,
@@ -640,4 +645,223 @@ Test(chain, rules)
 
 	for (i = 0; i < sizeof(chain_cases) / sizeof(chain_cases[0]); i++)
 		run_chain_case(&chain_cases[i]);
+}
+
+/*
+ * The captured sessions (t/fixtures): one child, which answers what
+ * the captured milter answered, each command in turn.  With one child
+ * the chain must answer the MTA what that milter answered it (at end
+ * of message, continue for accept, with its modifications taken).
+ */
+
+struct captured {
+	uint8_t			*buf;
+	size_t			 len;
+	size_t			 off;
+};
+
+static void
+captured_load(struct captured *c, const char *path)
+{
+	FILE	*fp;
+	long	 len;
+
+	cr_assert_not_null(fp = fopen(path, "rb"), "%s", path);
+	fseek(fp, 0, SEEK_END);
+	len = ftell(fp);
+	rewind(fp);
+	cr_assert_not_null(c->buf = malloc((size_t)len + 1));
+	cr_assert_eq(fread(c->buf, 1, (size_t)len, fp), (size_t)len);
+	fclose(fp);
+	c->len = (size_t)len;
+	c->off = 0;
+}
+
+/* The next packet, 0 at the end. */
+static int
+captured_next(struct captured *c, struct milter_pkt *pkt)
+{
+	size_t	used;
+
+	if (c->off == c->len)
+		return 0;
+	cr_assert_eq(milter_frame(c->buf + c->off, c->len - c->off,
+	    MILTER_MDS_1M, pkt, &used), MILTER_FRAME_OK);
+	c->off += used;
+	return 1;
+}
+
+/* The milter's next reply that is not progress. */
+static void
+next_reply(struct captured *rs, struct milter_pkt *pkt, struct milter_reply *r)
+{
+	const char	*err;
+
+	do {
+		cr_assert(captured_next(rs, pkt), "the replies ran out");
+		cr_assert_eq(milter_decode_reply(pkt, r, &err), 0, "%s", err);
+	} while (r->code == SMFIR_PROGRESS);
+}
+
+/* The answer in the actions queued; exactly one; others ignored. */
+static char
+answered(struct chain *ch, int *sent, int *replays, int *takes)
+{
+	struct chain_action	a;
+	char			code = 0;
+
+	*sent = *replays = *takes = 0;
+	while (chain_take(ch, &a))
+		switch (a.act) {
+		case ACT_ANSWER:
+			cr_assert_eq(code, 0, "two answers");
+			code = a.code;
+			break;
+		case ACT_SEND:
+			*sent = 1 + a.wait;
+			break;
+		case ACT_REPLAY:
+			ch->kids[a.child].replay.step = REPLAY_SENT;
+			(*replays)++;
+			break;
+		case ACT_TAKE_EDITS:
+			(*takes)++;
+			break;
+		default:
+			break;
+		}
+	return code;
+}
+
+static size_t
+replay_captured(const char *cmdpath, const char *replypath)
+{
+	struct captured		 cs, rs;
+	struct milter_pkt	 pkt, rpkt;
+	struct milter_cmd	 cmd;
+	struct milter_reply	 r;
+	struct milter_optneg	 eff;
+	struct conf		 conf;
+	struct milter_conf	 mc;
+	struct chain		 ch;
+	const char		*err;
+	size_t			 commands = 0;
+	int			 sent, replays, takes, body;
+	char			 want, got;
+
+	captured_load(&cs, cmdpath);
+	captured_load(&rs, replypath);
+	memset(&conf, 0, sizeof(conf));
+	memset(&mc, 0, sizeof(mc));
+	mc.name = "captured";
+	conf.milters = &mc;
+	conf.nmilters = 1;
+	conf.mta = MTA_POSTFIX;
+	chain_init(&ch, &conf);
+	chain_add(&ch, &mc, 0);
+	next_reply(&rs, &rpkt, &r);
+	cr_assert_eq(r.code, SMFIR_OPTNEG);
+	eff = r.u.optneg;
+	while (captured_next(&cs, &pkt)) {
+		cr_assert_eq(milter_decode_cmd(&pkt, &cmd, &err), 0, "%s", err);
+		switch (cmd.code) {
+		case SMFIC_OPTNEG:
+			chain_optneg(&ch, &cmd.u.optneg);
+			(void)answered(&ch, &sent, &replays, &takes);
+			chain_negotiated(&ch, 0, &eff);
+			break;
+		case SMFIC_MACRO:
+			continue;
+		case SMFIC_HEADER:
+		case SMFIC_EOH:
+		case SMFIC_BODY:
+			/* Kept by session.c; the milter's reply comes at E. */
+			if (milter_cmd_replied(&eff, cmd.code))
+				next_reply(&rs, &rpkt, &r);
+			continue;
+		case SMFIC_ABORT:
+			chain_abort(&ch);
+			break;
+		case SMFIC_QUIT:
+			chain_quit(&ch);
+			break;
+		case SMFIC_BODYEOB:
+			chain_eom(&ch, 1);
+			cr_assert_eq(answered(&ch, &sent, &replays, &takes), 0);
+			cr_assert_eq(replays, 1, "%s: no replay", cmdpath);
+			body = 0;
+			for (next_reply(&rs, &rpkt, &r);
+			    milter_reply_is_edit(r.code);
+			    next_reply(&rs, &rpkt, &r)) {
+				cr_assert_null(chain_edit(&ch, 0, r.code,
+				    rpkt.data - 5, rpkt.len + 5), "%s: '%c'",
+				    cmdpath, r.code);
+				body |= r.code == SMFIR_REPLBODY;
+			}
+			want = chain_decides(SMFIC_BODYEOB, r.code) ? r.code :
+			    SMFIR_CONTINUE;
+			chain_replied(&ch, 0, r.code, "");
+			if (want == SMFIR_CONTINUE) {
+				cr_assert_eq(answered(&ch, &sent, &replays,
+				    &takes), 0);
+				cr_assert_eq(takes, 1);
+				chain_edits_taken(&ch, 0, body);
+				if (body) {
+					(void)answered(&ch, &sent, &replays,
+					    &takes);
+					chain_body_sent(&ch, 1);
+				}
+			}
+			got = answered(&ch, &sent, &replays, &takes);
+			cr_assert_eq(got, want, "%s: E answered '%c', not '%c'",
+			    cmdpath, got, want);
+			commands++;
+			continue;
+		default:
+			chain_command(&ch, cmd.code);
+			chain_decided(&ch);
+			got = answered(&ch, &sent, &replays, &takes);
+			cr_assert_eq(sent, milter_cmd_replied(&eff, cmd.code) ?
+			    2 : 1, "%s: '%c' not sent", cmdpath, cmd.code);
+			if (sent == 2) {
+				next_reply(&rs, &rpkt, &r);
+				chain_replied(&ch, 0, r.code,
+				    r.code == SMFIR_REPLYCODE ? r.u.str : "");
+				got = answered(&ch, &sent, &replays, &takes);
+				want = r.code;
+			} else
+				want = SMFIR_CONTINUE;
+			cr_assert_eq(got, want, "%s: '%c' answered '%c', not "
+			    "'%c'", cmdpath, cmd.code, got, want);
+			commands++;
+			continue;
+		}
+		(void)answered(&ch, &sent, &replays, &takes);
+	}
+	cr_assert_eq(rs.off, rs.len, "%s: replies left over", replypath);
+	chain_free(&ch);
+	free(cs.buf);
+	free(rs.buf);
+	return commands;
+}
+
+Test(chain, captured_sessions)
+{
+	static const char	*pairs[][2] = {
+		{ "postfix-v2.cmd", "libmilter-v2.reply" },
+		{ "postfix-v6-edits.cmd", "libmilter-v6-edits.reply" },
+		{ "postfix-v6-multi.cmd", "libmilter-v6-multi.reply" },
+		{ "postfix-xclient-1.cmd", "libmilter-xclient-1.reply" },
+		{ "postfix-xclient-2.cmd", "libmilter-xclient-2.reply" },
+		{ "postfix-opendkim.cmd", "opendkim.reply" },
+	};
+	char			 cmd[256], reply[256];
+	size_t			 i, n = 0;
+
+	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "t/fixtures/%s", pairs[i][0]);
+		snprintf(reply, sizeof(reply), "t/fixtures/%s", pairs[i][1]);
+		n += replay_captured(cmd, reply);
+	}
+	cr_assert_geq(n, 30, "only %zu commands", n);
 }
