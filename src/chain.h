@@ -135,6 +135,8 @@ enum chain_act {
 	ACT_OPTNEG,		/* answer the MTA's O with chain.upstream */
 	ACT_ANSWER,		/* the chain's answer (code, text); wait: sent */
 	ACT_RCPT_REFUSED,	/* the recipient leaves the list */
+	ACT_QUARANTINE,		/* hold the message: child's fallback (or
+				   the session's: child = nkids) */
 	ACT_FORWARD_EDITS,	/* the net modifications, to the MTA */
 	ACT_SEND_BODY,		/* the replaced body, to the MTA: sent or not */
 	ACT_MESSAGE_OVER,	/* forget the kept message */
@@ -218,6 +220,7 @@ int	 chain_ends_child(char, char);
 uint32_t chain_action_needed(char);
 const char *chain_header_value(const char *, int, int);
 char	 chain_fallback_reply(enum fallback, char);
+int	 chain_quarantines(const struct conf *);
 uint32_t chain_condition_steps(const struct conf *);
 void	 chain_describe_edits(const void *, size_t, char *, size_t);
 

@@ -68,6 +68,7 @@ static void	keep_header(struct session *, const struct milter_header *);
 static void	act(struct session *, const struct chain_action *);
 static void	act_answer(struct session *, const struct chain_action *);
 static void	act_optneg(struct session *);
+static void	act_quarantine(struct session *, const struct chain_action *);
 static void	act_send(struct session *, const struct chain_action *);
 static void	act_log(struct session *, const struct chain_action *);
 static void	progress_tick(evutil_socket_t, short, void *);
@@ -593,6 +594,9 @@ act(struct session *s, const struct chain_action *a)
 		/* A refused recipient is no one's: the MTA drops it. */
 		s->rcpts.len = s->rcpts_mark;
 		break;
+	case ACT_QUARANTINE:
+		act_quarantine(s, a);
+		break;
 	case ACT_FORWARD_EDITS:
 		conn_write(s->mta, s->edits.data, s->edits.len);
 		break;
@@ -678,6 +682,22 @@ act_answer(struct session *s, const struct chain_action *a)
 	}
 	if (a->wait)
 		reply_mta(s, a->code, a->text);
+}
+
+/* A quarantine fallback: the MTA holds the message, told why. */
+static void
+act_quarantine(struct session *s, const struct chain_action *a)
+{
+	char	why[256];
+
+	if (a->child < s->chain.nkids)
+		snprintf(why, sizeof(why), "milterd: child %s failed "
+		    "(fallback quarantine)", s->kids[a->child].mc->name);
+	else
+		strlcpy(why, "milterd: no child could filter it (fallback "
+		    "quarantine)", sizeof(why));
+	milter_put_str(&s->edits, SMFIR_QUARANTINE, why);
+	log_info("session %s: message held: %s", s->id, why);
 }
 
 static void

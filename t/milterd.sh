@@ -154,6 +154,31 @@ milterd_start downtf "$(child nothere fallback=\"tempfail\")"
 mtasim_run downtf -s "unix:$TMP/md-downtf.sock"
 rc_is downtf 2
 
+# The other fallbacks: discard, shutdown (421: tempfail for mtasim),
+# quarantine (the message accepted and held, saying why), the session's
+# own quarantine when every child failed.
+milterd_start downdis "$(child nothere fallback=\"discard\")"
+mtasim_run downdis -s "unix:$TMP/md-downdis.sock"
+rc_is downdis 3
+milterd_start downsd "$(child nothere fallback=\"shutdown\")"
+mtasim_run downsd -s "unix:$TMP/md-downsd.sock"
+rc_is downsd 2
+grep_ok downsd-421 'connect: shutdown' "$TMP/downsd.out"
+milterd_start downq "$(child nothere fallback=\"quarantine\")" "$(child after)"
+mtasim_run downq -s "unix:$TMP/md-downq.sock"
+rc_is downq 0
+grep_ok downq-held 'quarantine: milterd: child nothere failed \(fallback quarantine\)' \
+    "$TMP/downq.out"
+wait_for 10 grep -q 'verdict=quarantine@eom' "$TMP/md-downq.err"
+grep_ok downq-verdict 'child.nothere=failed:.* verdict=quarantine@eom' \
+    "$TMP/md-downq.err"
+milterd_start downqs "$(child nothere fallback=\"accept\")" \
+    "fallback = \"quarantine\""
+mtasim_run downqs -s "unix:$TMP/md-downqs.sock"
+rc_is downqs 0
+grep_ok downqs-held 'quarantine: milterd: no child could filter it' \
+    "$TMP/downqs.out"
+
 tmilter slow -S eom:5000
 milterd_start slow "$(child slow fallback=\"reject\" eom_timeout=1)"
 mtasim_run slow -s "unix:$TMP/md-slow.sock"
