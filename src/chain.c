@@ -796,12 +796,15 @@ eom_next(struct chain *ch)
 	eom_finish(ch, NULL);
 }
 
-/* Its replay went down far enough to go on. */
+/*
+ * Its replay went down far enough to go on.  (Only in the middle of
+ * the message: after end of message the child owes a reply.)
+ */
 void
 chain_drained(struct chain *ch, size_t i)
 {
-	ch->kids[i].part = PART_READY;
-	eom_replied(ch, i);
+	ch->kids[i].part = PART_WAITING;
+	emit(ch, ACT_REPLAY, i, 0, NULL);
 }
 
 /*

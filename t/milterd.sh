@@ -126,6 +126,20 @@ grep_ok bigrepl-size "replace body: $(wc -c <"$TMP/bigrepl.txt") bytes" "$TMP/bi
 sed '1,/^\r$/d' "$TMP/bigrepl.eml" >"$TMP/bigrepl.body"
 check bigrepl-body cmp "$TMP/bigrepl.body" "$TMP/bigrepl.txt"
 
+# A child that answers no header or body piece and reads slowly: the
+# replay waits for it to drain (more than milterd queues at once) and
+# goes on to the end of the message, whose edits are taken.
+bg slow-reader /usr/bin/python3 "$T/milters/slowmilter.py" "$TMP/slowread.sock"
+wait_for 10 test -S "$TMP/slowread.sock" || fail "slowmilter did not start"
+{ printf 'Subject: big\r\n\r\n'
+  awk 'BEGIN { for (i = 0; i < 100000; i++) printf "body line %030d\r\n", i }'
+} >"$TMP/slowread-in.eml"
+milterd_start slowread "$(child slowread)"
+mtasim_run slowread -s "unix:$TMP/md-slowread.sock" -o "$TMP/slowread.eml" \
+    "$TMP/slowread-in.eml"
+rc_is slowread 0
+grep_ok slowread-all-replayed '^X-Slow-Body: 4[0-9]{6}' "$TMP/slowread.eml"
+
 # Failures: a child that is down, one that times out, one that crashes.
 milterd_start down "$(child nothere fallback=\"accept\")" "$(child after)"
 mtasim_run down -s "unix:$TMP/md-down.sock" -o "$TMP/down.eml"
