@@ -342,32 +342,47 @@ chain_negotiated(struct chain *ch, size_t i, const struct milter_optneg *eff)
 static void
 check_negotiated(struct chain *ch)
 {
+	struct macro_lists	 ml;
+	size_t			 i;
+
+	for (i = 0; i < ch->nkids; i++)
+		if (ch->kids[i].part == PART_STARTING)
+			return;
+	if (!ch->negotiated) {
+		/* The lists are wanted only for the reply (chain_upstream()). */
+		chain_upstream(ch, &ch->upstream, &ml);
+		memset(ch->upstream.macros, 0, sizeof(ch->upstream.macros));
+		ch->negotiated = 1;
+		emit(ch, ACT_OPTNEG, 0, 0, NULL);
+	}
+	wake(ch);
+}
+
+/*
+ * milterd's answer to the MTA's options, from the children in play:
+ * the merge (below), the steps conditions need, the quarantine action
+ * a fallback needs; its macro lists in ml.
+ */
+void
+chain_upstream(const struct chain *ch, struct milter_optneg *up,
+    struct macro_lists *ml)
+{
 	struct milter_optneg	 effs[CONF_MAX_MILTERS];
 	char			 lists[SMFIM_COUNT][MACRO_LIST_MAX];
 	const char		*own[SMFIM_COUNT];
 	size_t			 i, n = 0;
 
 	for (i = 0; i < ch->nkids; i++)
-		if (ch->kids[i].part == PART_STARTING)
-			return;
-	if (!ch->negotiated) {
-		for (i = 0; i < ch->nkids; i++)
-			if (chain_in_play(&ch->kids[i]))
-				effs[n++] = ch->kids[i].eff;
-		macros_own(ch->conf, lists);
-		for (i = 0; i < SMFIM_COUNT; i++)
-			own[i] = lists[i][0] != '\0' ? lists[i] : NULL;
-		chain_merge_optneg(&ch->offer, effs, n, own, &ch->upstream,
-		    &ch->lists);
-		/* Children kept out by conditions need those steps. */
-		ch->upstream.protocol &= ~chain_condition_steps(ch->conf);
-		if (chain_quarantines(ch->conf))
-			ch->upstream.actions |= ch->offer.actions &
-			    SMFIF_QUARANTINE;
-		ch->negotiated = 1;
-		emit(ch, ACT_OPTNEG, 0, 0, NULL);
-	}
-	wake(ch);
+		if (chain_in_play(&ch->kids[i]))
+			effs[n++] = ch->kids[i].eff;
+	macros_own(ch->conf, lists);
+	for (i = 0; i < SMFIM_COUNT; i++)
+		own[i] = lists[i][0] != '\0' ? lists[i] : NULL;
+	chain_merge_optneg(&ch->offer, effs, n, own, up, ml);
+	/* Children kept out by conditions need those steps. */
+	up->protocol &= ~chain_condition_steps(ch->conf);
+	if (chain_quarantines(ch->conf))
+		up->actions |= ch->offer.actions & SMFIF_QUARANTINE;
 }
 
 /*

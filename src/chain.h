@@ -166,8 +166,7 @@ struct chain {
 	struct chain_child	*kids;
 	size_t			 nkids;
 	struct milter_optneg	 offer;		/* from the MTA */
-	struct milter_optneg	 upstream;	/* our answer */
-	struct macro_lists	 lists;		/* upstream's macro lists */
+	struct milter_optneg	 upstream;	/* our answer, lists aside */
 	int			 negotiated;	/* the MTA has its O */
 	char			 cmd;		/* the command at work */
 	size_t			 pos;		/* sequential: its child */
@@ -193,6 +192,8 @@ int	 chain_open(const struct chain *, size_t, char);
 const char *chain_text(const struct chain_child *);
 const char *chain_child_state(const struct chain_child *);
 /* events */
+void	 chain_upstream(const struct chain *, struct milter_optneg *,
+	    struct macro_lists *);
 void	 chain_optneg(struct chain *, const struct milter_optneg *);
 void	 chain_restart(struct chain *);
 void	 chain_negotiated(struct chain *, size_t,

@@ -700,20 +700,23 @@ act_quarantine(struct session *s, const struct chain_action *a)
 	log_info("session %s: message held: %s", s->id, why);
 }
 
+/* The answer to the MTA's options, its macro lists made for it. */
 static void
 act_optneg(struct session *s)
 {
-	struct milter_optneg	*up = &s->chain.upstream;
+	struct milter_optneg	 up;
+	struct macro_lists	 ml;
 	size_t			 i;
 
-	s->mta_leadspc = (up->protocol & SMFIP_HDR_LEADSPC) != 0;
+	chain_upstream(&s->chain, &up, &ml);
+	s->mta_leadspc = (up.protocol & SMFIP_HDR_LEADSPC) != 0;
 	mbuf_reset(&s->out);
-	milter_put_optneg(&s->out, up);
+	milter_put_optneg(&s->out, &up);
 	conn_write(s->mta, s->out.data, s->out.len);
 	/* The lists are the reply's: a session keeps which were asked for. */
 	s->mac.asked = 0;
 	for (i = 0; i < SMFIM_COUNT; i++)
-		if (up->macros[i] != NULL)
+		if (up.macros[i] != NULL)
 			s->mac.asked |= 1U << i;
 }
 
