@@ -13,28 +13,15 @@ got) and answers continue; continue to every other command it answers.
 """
 
 import os
-import socket
 import struct
 import sys
-import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from badmilter import listen, packet, read_packet  # noqa: E402
 
 NR = 0x80 | 0x40000 | 0x80000           # NR_HDR, NR_EOH, NR_BODY
 NO_REPLY = b"ADKQLNB"
-
-
-def packet(code, payload=b""):
-    return struct.pack(">I", len(payload) + 1) + code + payload
-
-
-def read_exact(conn, n):
-    data = b""
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
 
 
 def serve(conn):
@@ -42,20 +29,16 @@ def serve(conn):
     paused = False
     try:
         while True:
-            hdr = read_exact(conn, 4)
-            if hdr is None:
+            code, payload = read_packet(conn)
+            if code is None:
                 return
-            data = read_exact(conn, struct.unpack(">I", hdr)[0])
-            if data is None:
-                return
-            code = data[:1]
             if code == b"O":
                 conn.sendall(packet(b"O", struct.pack(">III", 6, 0x01, NR)))
             elif code == b"B":
                 if not paused:
                     paused = True
                     time.sleep(1)   # the peer's writes pile up meanwhile
-                body += len(data) - 1
+                body += len(payload)
             elif code == b"E":
                 conn.sendall(packet(b"h", b"X-Slow-Body\0%d\0" % body))
                 conn.sendall(packet(b"c"))
@@ -74,16 +57,7 @@ def serve(conn):
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    path = sys.argv[1]
-    if os.path.exists(path):
-        os.unlink(path)
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    os.chmod(path, 0o666)
-    srv.listen(16)
-    while True:
-        conn, _ = srv.accept()
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+    listen(sys.argv[1], serve)
 
 
 if __name__ == "__main__":
