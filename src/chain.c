@@ -777,6 +777,7 @@ chain_eom(struct chain *ch, int intact)
 	ch->pos = 0;
 	ch->body_replaced = 0;
 	ch->quarantined = 0;
+	ch->held_by = SIZE_MAX;
 	for (i = 0; i < ch->nkids; i++) {
 		c = &ch->kids[i];
 		take_owed(c, SMFIC_BODYEOB);
@@ -806,6 +807,15 @@ eom_next(struct chain *ch)
 		if (c->reply != 0 && chain_decides(SMFIC_BODYEOB, c->reply)) {
 			eom_finish(ch, c);
 			return;
+		}
+		/* Its quarantine fallback holds it, there in the chain. */
+		if (lingers(c) && c->mc->fallback == FALLBACK_QUARANTINE &&
+		    ch->held_by == SIZE_MAX) {
+			ch->held_by = ch->pos;
+			if (ch->profile->quarantine_ends) {
+				eom_finish(ch, NULL);
+				return;
+			}
 		}
 	}
 	eom_finish(ch, NULL);
@@ -961,22 +971,16 @@ eom_finish(struct chain *ch, struct chain_child *decider)
 }
 
 /*
- * Is the message to be held for a quarantine fallback: the first child
- * that failed with that fallback and missed it, nkids when it is the
- * session's (failed: the failed children); SIZE_MAX when not.
+ * Is the message to be held for a quarantine fallback: the failed
+ * child's whose place in the chain the replay passed (held_by), nkids
+ * when it is the session's (failed: the failed children); SIZE_MAX
+ * when not.
  */
 static size_t
 quarantine_due(const struct chain *ch, size_t failed)
 {
-	const struct chain_child	*c;
-	size_t				 i;
-
-	for (i = 0; i < ch->nkids; i++) {
-		c = &ch->kids[i];
-		if (c->part == PART_FAILED && c->scope == SCOPE_IN &&
-		    !c->evaluation && c->mc->fallback == FALLBACK_QUARANTINE)
-			return i;
-	}
+	if (ch->held_by != SIZE_MAX)
+		return ch->held_by;
 	if (failed == ch->nkids && ch->conf->fallback == FALLBACK_QUARANTINE)
 		return ch->nkids;
 	return SIZE_MAX;

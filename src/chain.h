@@ -173,6 +173,7 @@ struct chain {
 	size_t			 waiting;	/* replies still awaited */
 	char			 gone;	/* the answer since the client left */
 	int			 quarantined;	/* this message */
+	size_t			 held_by;	/* its quarantine fallback */
 	int			 body_replaced;	/* this message */
 	struct chain_action	*acts;		/* not carried out yet */
 	size_t			 nacts;

@@ -587,20 +587,30 @@ static const struct chain_case chain_cases[] = {
 	    { "r1:c", "answer:c resume" },
 	    { "M", "over send1" }, { "f1", "answer:d resume" },
 	    { NULL, NULL } } },
-	{ "quarantine: the message it missed is held", "q,a",
-	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	{ "quarantine: held where the child stands; Postfix ends there",
+	    "a,q,a", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    { "O", "quit0 quit1 quit2 start0 start1 start2" },
+	    { "n0 n1", "" }, { "n2", "optneg resume" },
+	    { "M", "over send0" }, { "r0:c", "send1" }, { "f1", "send2" },
+	    { "r2:c", "answer:c resume" }, { "E", "replay0" },
+	    { "r0:c", "take0" },
+	    { "x0", "verdict0 quarantine1 forward answer:c over resume" },
+	    /* And the next: it is out for the connection. */
+	    { "M", "over send0" }, { "r0:c", "send2" },
+	    { "r2:c", "answer:c resume" },
+	    { "E", "replay0" }, { "r0:c", "take0" },
+	    { "x0", "verdict0 quarantine1 forward answer:c over resume" },
+	    { NULL, NULL } } },
+	{ "quarantine: Sendmail goes on to the next children", "q,a",
+	    DISPATCH_SEQUENTIAL, MTA_SENDMAIL, FALLBACK_ACCEPT, {
 	    NEGOTIATED,
 	    { "M", "over send0" }, { "f0", "send1" },
 	    { "r1:c", "answer:c resume" }, { "E", "replay1" },
 	    { "r1:c", "take1" },
 	    { "x1", "verdict1 quarantine0 forward answer:c over resume" },
-	    /* And the next: it is out for the connection. */
-	    { "M", "over send1" }, { "r1:c", "answer:c resume" },
-	    { "E", "replay1" }, { "r1:c", "take1" },
-	    { "x1", "verdict1 quarantine0 forward answer:c over resume" },
 	    { NULL, NULL } } },
 	{ "quarantine the MTA cannot do: tempfail, never passed", "q,a",
-	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    DISPATCH_SEQUENTIAL, MTA_SENDMAIL, FALLBACK_ACCEPT, {
 	    { "O-", "quit0 quit1 start0 start1" }, { "n0", "" },
 	    { "n1", "optneg resume" },
 	    { "f0 M", "over send1" }, { "r1:c", "answer:c resume" },
