@@ -449,6 +449,10 @@ pf_split(char *s, char **tok, size_t max, const char *seps)
 			s++;
 		if (*s == '\0' || n == max)
 			return n;
+		if (*seps == '\0') {
+			tok[n++] = s;
+			return n;
+		}
 		tok[n++] = s;
 		for (depth = 0; *s != '\0'; s++) {
 			if (*s == '{')
@@ -688,10 +692,8 @@ mig_postfix(struct mig *m, char *text, const char *master, char *err,
 	for (i = 0; i < p.n; i++) {
 		if ((strncmp(p.names[i], "milter_", 7) == 0 &&
 		    strstr(p.names[i], "macro") != NULL))
-			note(m->notes, sizeof(m->notes), "%s: not carried "
-			    "over; milterd asks the MTA for the macros each "
-			    "child asks for in its negotiation, or the MTA's "
-			    "defaults for it.", p.names[i]);
+			sm_list(m->macros, sizeof(m->macros), p.names[i],
+			    "");
 		else if (strcmp(p.names[i], "milter_protocol") == 0)
 			note(m->notes, sizeof(m->notes), "milter_protocol = "
 			    "%s: not carried over; milterd negotiates the "
@@ -747,7 +749,7 @@ sm_list(char *list, size_t len, const char *text, const char *seps)
 	n = pf_split(buf, t, CONF_MAX_MILTERS, seps);
 	for (i = 0; i < n; i++) {
 		if (list[0] != '\0')
-			strlcat(list, ",", len);
+			strlcat(list, ", ", len);
 		strlcat(list, t[i], len);
 	}
 }
@@ -998,11 +1000,7 @@ mig_mc(struct mig *m, char *text, char *err, size_t errlen)
 				sm_list(s->list, sizeof(s->list), b, ", \t");
 				s->has_list = 1;
 			} else if (strncmp(a, "confMILTER_MACROS_", 18) == 0)
-				note(m->notes, sizeof(m->notes), "%s: not "
-				    "carried over; milterd asks the MTA for "
-				    "the macros each child asks for in its "
-				    "negotiation, or the MTA's defaults for "
-				    "it.", a);
+				sm_list(m->macros, sizeof(m->macros), a, "");
 			break;
 		case 3:
 			if ((b = strstr(a, "InputMailFilters=")) != NULL) {
@@ -1045,8 +1043,9 @@ mig_cf(struct mig *m, char *text, char *err, size_t errlen)
 				goto done;
 			}
 			*v++ = '\0';
-			if (sm_add_filter(s, str_trim(line + 1), v, err,
-			    errlen) == -1)
+			/* m4 writes an empty "X, " without filters. */
+			if (*str_trim(line + 1) != '\0' && sm_add_filter(s,
+			    str_trim(line + 1), v, err, errlen) == -1)
 				goto done;
 		} else if (strncmp(line, "O InputMailFilters=", 19) == 0) {
 			s->list[0] = '\0';
@@ -1057,11 +1056,10 @@ mig_cf(struct mig *m, char *text, char *err, size_t errlen)
 			v += 17;
 			v[strcspn(v, ",")] = '\0';
 			sm_list(s->daemons, sizeof(s->daemons), v, ";");
-		} else if (strncmp(line, "O Milter.macros.", 16) == 0)
-			note(m->notes, sizeof(m->notes), "%.*s: not carried "
-			    "over; milterd asks the MTA for the macros each "
-			    "child asks for in its negotiation, or the MTA's "
-			    "defaults for it.", (int)strcspn(line, "="), line);
+		} else if (strncmp(line, "O Milter.macros.", 16) == 0) {
+			line[strcspn(line, "=")] = '\0';
+			sm_list(m->macros, sizeof(m->macros), line + 2, "");
+		}
 	}
 	rc = sm_finish(m, s, err, errlen);
 done:
@@ -1121,6 +1119,11 @@ mig_parse(struct mig *m, enum mig_source src, const char *text,
 		break;
 	}
 	free(copy);
+	if (m->macros[0] != '\0')
+		note(m->notes, sizeof(m->notes), "%s: not carried over; "
+		    "milterd asks the MTA for the macros each child asks for "
+		    "in its negotiation, or the MTA's defaults for it.",
+		    m->macros);
 	return rc;
 }
 
@@ -1234,9 +1237,11 @@ print_mta(FILE *fp, const struct mig *m, const char *file, const char *sock)
 		break;
 	case MIG_SENDMAIL_MC:
 	case MIG_SENDMAIL_CF:
-		snprintf(t, sizeof(t), "T=C:30s;S:30s;R:%ds;E:%ds",
-		    cmd + 10 > 60 ? cmd + 10 : 60, eom + 60 > 600 ?
-		    eom + 60 : 600);
+		/* The recipe's R:1m;E:10m, or more, in whole minutes. */
+		cmd = (cmd + 10 + 59) / 60;
+		eom = (eom + 60 + 59) / 60;
+		snprintf(t, sizeof(t), "T=C:30s;S:30s;R:%dm;E:%dm",
+		    cmd > 1 ? cmd : 1, eom > 10 ? eom : 10);
 		if (m->source == MIG_SENDMAIL_CF)
 			fprintf(fp, "#\tXmilterd, S=%s, %s, %s\n"
 			    "#\tO InputMailFilters=milterd\n#\n# (or, better, "

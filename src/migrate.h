@@ -56,6 +56,7 @@ struct mig {
 	int		 mta_command_timeout;	/* Postfix's, for milterd */
 	int		 mta_connect_timeout;
 	char		 chroot_dir[256];	/* Postfix's smtpd's; "" */
+	char		 macros[512];	/* the macro settings left out */
 	char		 notes[MIG_NOTES];	/* what did not carry over */
 };
 
