@@ -579,6 +579,19 @@ pf_milter(struct pf *p, char *tok, const char *list, char *err,
 			if (!isalnum((unsigned char)*eq) && *eq != '.')
 				*eq = '-';
 	}
+	/* A milter of both lists is one child, as smtpd_milters has it. */
+	for (i = 0; strcmp(list, "non_smtpd_milters") == 0 && i < p->m->n;
+	    i++) {
+		c = &p->m->children[i];
+		if (strcmp(c->socket, sock) != 0)
+			continue;
+		if (strcmp(strchr(c->from, ' ') + 1, strchr(from, ' ') + 1) !=
+		    0)
+			note(c->notes, sizeof(c->notes), "non_smtpd_milters "
+			    "has it as %s: its settings in smtpd_milters are "
+			    "taken.", strchr(from, ' ') + 1);
+		return 0;
+	}
 	if ((c = mig_add(p->m, base, sock, err, errlen)) == NULL)
 		return -1;
 	strlcpy(c->from, from, sizeof(c->from));
@@ -647,8 +660,8 @@ mig_postfix(struct mig *m, char *text, const char *master, char *err,
 	    "non_smtpd_milters" };
 	struct pf	 p;
 	char		 val[2][VALUE_MAX], *tok[MAX_TOKENS], one[VALUE_MAX];
-	size_t		 i, k, n[2];
-	int		 rc = -1, dup;
+	size_t		 i, n[2];
+	int		 rc = -1;
 
 	memset(&p, 0, sizeof(p));
 	p.m = m;
@@ -678,11 +691,6 @@ mig_postfix(struct mig *m, char *text, const char *master, char *err,
 	n[0] = pf_split(val[0], tok, MAX_TOKENS / 2, ", \t");
 	n[1] = pf_split(val[1], tok + n[0], MAX_TOKENS / 2, ", \t");
 	for (i = 0; i < n[0] + n[1]; i++) {
-		for (dup = 0, k = 0; i >= n[0] && k < n[0]; k++)
-			dup |= strcmp(tok[k], tok[i]) == 0;
-		if (dup)
-			continue;
-		/* pf_milter() edits the token: smtpd's are compared later. */
 		strlcpy(one, tok[i], sizeof(one));
 		if (pf_milter(&p, one, lists[i >= n[0]], err, errlen) == -1)
 			goto done;

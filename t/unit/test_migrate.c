@@ -99,6 +99,12 @@ static const struct pcase cases[] = {
 	    { "a", "unix:/run/a.sock", "tempfail", 30, 30, 300 },
 	    { "b", "unix:/run/b.sock", "tempfail", 30, 30, 300 } },
 	    "smtpd_milters and non_smtpd_milters differ" },
+	{ "postfix a milter of both lists, written apart", PF,
+	    "smtpd_milters = unix:/run/a.sock\n"
+	    "non_smtpd_milters = { unix:/run/a.sock, command_timeout=5s }\n",
+	    NULL, NULL, 1, {
+	    { "a", "unix:/run/a.sock", "tempfail", 30, 30, 300 } },
+	    "its settings in smtpd_milters are taken" },
 	{ "postfix macro lists are a note", PF,
 	    "milter_connect_macros = j {daemon_name}\n"
 	    "milter_macro_daemon_name = ORIG\n"
