@@ -1086,14 +1086,17 @@ mig_source_of(const char *file, const char *text, enum mig_source *src)
 			    strrchr(file, '/') + 1 : file;
 	size_t		 len = strlen(base);
 
-	if (strcmp(base, "main.cf") == 0 || strstr(text, "smtpd_milters") !=
-	    NULL)
+	if (strcmp(base, "main.cf") == 0)
 		*src = MIG_POSTFIX;
-	else if ((len > 3 && strcmp(base + len - 3, ".mc") == 0) ||
-	    strstr(text, "MAIL_FILTER(") != NULL)
+	else if (len > 3 && strcmp(base + len - 3, ".mc") == 0)
 		*src = MIG_SENDMAIL_MC;
-	else if ((len > 3 && strcmp(base + len - 3, ".cf") == 0) ||
-	    strncmp(text, "X", 1) == 0 || strstr(text, "\nX") != NULL)
+	else if (len > 3 && strcmp(base + len - 3, ".cf") == 0)
+		*src = MIG_SENDMAIL_CF;
+	else if (strstr(text, "smtpd_milters") != NULL)
+		*src = MIG_POSTFIX;
+	else if (strstr(text, "MAIL_FILTER(") != NULL)
+		*src = MIG_SENDMAIL_MC;
+	else if (strncmp(text, "X", 1) == 0 || strstr(text, "\nX") != NULL)
 		*src = MIG_SENDMAIL_CF;
 	else
 		return -1;
@@ -1108,8 +1111,10 @@ int
 mig_parse(struct mig *m, enum mig_source src, const char *text,
     const char *master, char *err, size_t errlen)
 {
-	char	*copy;
-	int	 rc;
+	struct mig_child	*c;
+	char			*copy;
+	size_t			 i, j;
+	int			 rc, *t[3];
 
 	memset(m, 0, sizeof(*m));
 	m->source = src;
@@ -1127,6 +1132,19 @@ mig_parse(struct mig *m, enum mig_source src, const char *text,
 		break;
 	}
 	free(copy);
+	for (i = 0; i < m->n; i++) {
+		c = &m->children[i];
+		t[0] = &c->connect_timeout;
+		t[1] = &c->command_timeout;
+		t[2] = &c->eom_timeout;
+		for (j = 0; j < 3; j++)
+			if (*t[j] > TIMEOUT_MAX) {
+				note(c->notes, sizeof(c->notes), "A timeout "
+				    "of %d s: milterd's longest is %d s.",
+				    *t[j], TIMEOUT_MAX);
+				*t[j] = TIMEOUT_MAX;
+			}
+	}
 	if (m->macros[0] != '\0')
 		note(m->notes, sizeof(m->notes), "%s: not carried over; "
 		    "milterd asks the MTA for the macros each child asks for "
@@ -1298,16 +1316,12 @@ mig_print(FILE *fp, const struct mig *m, const char *file,
 		    "\tfallback = \"%s\"\n", c->name, c->socket, c->fallback);
 		if (c->connect_timeout > 0)
 			fprintf(fp, "\tconnect_timeout = %d\n",
-			    c->connect_timeout > TIMEOUT_MAX ? TIMEOUT_MAX :
 			    c->connect_timeout);
 		if (c->command_timeout > 0)
 			fprintf(fp, "\tcommand_timeout = %d\n",
-			    c->command_timeout > TIMEOUT_MAX ? TIMEOUT_MAX :
 			    c->command_timeout);
 		if (c->eom_timeout > 0)
-			fprintf(fp, "\teom_timeout = %d\n",
-			    c->eom_timeout > TIMEOUT_MAX ? TIMEOUT_MAX :
-			    c->eom_timeout);
+			fprintf(fp, "\teom_timeout = %d\n", c->eom_timeout);
 		fprintf(fp, "}\n");
 	}
 	fprintf(fp, "\n");

@@ -124,6 +124,11 @@ static const struct pcase cases[] = {
 	    "smtp inet n - n - - smtpd\n", NULL, 1, {
 	    { "b", "unix:/var/spool/postfix/private/b.sock", "tempfail", 30,
 	    30, 300 } }, NULL },
+	{ "postfix a timeout beyond milterd's longest", PF,
+	    "smtpd_milters = { unix:/run/a.sock, content_timeout=2d }\n",
+	    NULL, NULL, 1, {
+	    { "a", "unix:/run/a.sock", "tempfail", 30, 30, 86400 } },
+	    "milterd's longest is 86400 s" },
 	{ "postfix no milters", PF, "myhostname = x\n", NULL, NULL, 0, {
 	    { NULL, NULL, NULL, 0, 0, 0 } }, NULL },
 	{ "postfix bad default_action", PF,
