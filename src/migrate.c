@@ -228,7 +228,7 @@ mig_add(struct mig *m, const char *base, const char *spec, char *err,
 		if (k == 1)
 			strlcpy(c->name, name, sizeof(c->name));
 		else
-			snprintf(c->name, sizeof(c->name), "%.60s-%d", name, k);
+			snprintf(c->name, sizeof(c->name), "%.50s-%d", name, k);
 		for (taken = 0, j = 0; j < m->n; j++)
 			taken |= strcmp(m->children[j].name, c->name) == 0;
 		if (!taken)
