@@ -506,8 +506,9 @@ pf_master(struct pf *p, const char *text)
 		    strstr(buf, "milter_") != NULL)
 			note(p->m->notes, sizeof(p->m->notes), "master.cf: "
 			    "\"%s\" overrides main.cf for a service: not "
-			    "carried over; give that service milterd's "
-			    "socket (or none) the same way.", str_trim(buf));
+			    "carried over; with milterd in the children's "
+			    "place, see what it should become.",
+			    str_trim(buf));
 		if (isspace((unsigned char)buf[0]))
 			continue;
 		n = pf_split(buf, f, 9, " \t");
@@ -702,7 +703,8 @@ mig_postfix(struct mig *m, char *text, const char *master, char *err,
 		    strstr(p.names[i], "macro") != NULL))
 			sm_list(m->macros, sizeof(m->macros), p.names[i],
 			    "");
-		else if (strcmp(p.names[i], "milter_protocol") == 0)
+		else if (strcmp(p.names[i], "milter_protocol") == 0 &&
+		    strcmp(p.values[i], "6") != 0)
 			note(m->notes, sizeof(m->notes), "milter_protocol = "
 			    "%s: not carried over; milterd negotiates the "
 			    "protocol with each child itself.", p.values[i]);
