@@ -2173,3 +2173,12 @@ conf_forget_commands(struct conf *c)
 		c->milters[i].command = c->milters[i].user = NULL;
 	}
 }
+
+/* Whether word is a fallback milterd.conf takes (for milterd -M). */
+int
+conf_fallback_known(const char *word)
+{
+	enum fallback	fb;
+
+	return parse_fallback(word, &fb) == 0;
+}

@@ -136,5 +136,6 @@ void		 conf_print(const struct conf *, FILE *);
 void		 conf_forget_commands(struct conf *);
 const struct milter_conf *conf_milter(const struct conf *, const char *);
 const char	*fallback_name(enum fallback);
+int		 conf_fallback_known(const char *);
 
 #endif /* CONF_H */

@@ -64,6 +64,7 @@
 #include "live.h"
 #include "trace.h"
 #include "log.h"
+#include "migrate.h"
 #include "milterd.h"
 #include "sdnotify.h"
 #include "stats.h"
@@ -153,7 +154,9 @@ __dead static void
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-dFnv] [-f file]\n"
-	    "       %s -D [-f file] [-R root]\n", __progname, __progname);
+	    "       %s -D [-f file] [-R root]\n"
+	    "       %s -M mtafile [-f file]\n", __progname, __progname,
+	    __progname);
 	exit(1);
 }
 
@@ -990,13 +993,13 @@ main(int argc, char *argv[])
 	char		 err[512];
 	pid_t		 otherpid;
 	size_t		 i;
-	const char	*root = NULL;
+	const char	*root = NULL, *migrate = NULL;
 	int		 ch, debug = 0, check = 0, verbose = 0, detect = 0;
 	int		 foreground = 0;
 
 	setproctitle_init(argc, argv, environ);
 	conf_path = CONF_FILE;
-	while ((ch = getopt(argc, argv, "dDf:FnR:v")) != -1) {
+	while ((ch = getopt(argc, argv, "dDf:FM:nR:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
@@ -1013,6 +1016,9 @@ main(int argc, char *argv[])
 		case 'F':
 			foreground = 1;
 			break;
+		case 'M':
+			migrate = optarg;
+			break;
 		case 'n':
 			check = 1;
 			break;
@@ -1028,6 +1034,8 @@ main(int argc, char *argv[])
 	log_init(1, LOG_MAIL);
 	if (detect)
 		exit(print_detected(root));
+	if (migrate != NULL)
+		exit(migrate_main(migrate, conf_path));
 	log_setverbose(verbose);
 	if ((conf = conf_load(conf_path, stderr)) == NULL) {
 		fprintf(stderr, "%s: configuration has errors\n", conf_path);
