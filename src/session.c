@@ -232,8 +232,10 @@ session_process(struct session *s)
 	int			 rc;
 
 	while (takes_commands(s)) {
-		if ((rc = packet_peek(in, &pkt, &used, &err)) == 0)
+		if ((rc = packet_peek(in, &pkt, &used, &err)) == 0) {
+			conn_pause(s->mta, 0);
 			return;
+		}
 		if (rc == -1) {
 			session_end(s, err, 1);
 			return;
@@ -260,6 +262,12 @@ session_process(struct session *s)
 			return;
 		}
 	}
+	/*
+	 * Back-pressure: while a command is at work, what the MTA sends
+	 * ahead stays in its socket, not in our memory; read again once
+	 * the chain takes commands (ACT_RESUME).
+	 */
+	conn_pause(s->mta, evbuffer_get_length(in) > 0);
 }
 
 /*

@@ -55,7 +55,10 @@ struct conn {
 	int		 connecting;	/* CONNECTED owed */
 	int		 failed;	/* ERROR owed (connect refused) */
 	int		 drain_watch;	/* DRAINED owed */
+	int		 paused;	/* conn_pause(): not read */
+	int		 readable;	/* a read owed since resumed */
 	struct evbuffer	*in;
+	struct evbuffer	*held;		/* sent while paused: the kernel's */
 	conn_read_cb	 read_cb;
 	conn_event_cb	 event_cb;
 	void		*arg;
@@ -79,7 +82,10 @@ conn_new(struct event_base *base, int fd, int connecting,
 		;
 	if (i == MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	if ((c->in = evbuffer_new()) == NULL) {
+	if ((c->in = evbuffer_new()) == NULL ||
+	    (c->held = evbuffer_new()) == NULL) {
+		if (c->in != NULL)
+			evbuffer_free(c->in);
 		free(c);
 		return NULL;
 	}
@@ -103,6 +109,7 @@ conn_free(struct conn *c)
 		if (conns[i] == c)
 			conns[i] = NULL;
 	evbuffer_free(c->in);
+	evbuffer_free(c->held);
 	if (c->fd != -1)
 		close(c->fd);
 	free(c);
@@ -147,6 +154,20 @@ conn_notify_drained(struct conn *c, size_t mark)
 {
 	(void)mark;
 	c->drain_watch = 1;
+}
+
+/*
+ * Back-pressure: while paused, what the driver delivers is held as
+ * the kernel would, and read once resumed.
+ */
+void
+conn_pause(struct conn *c, int paused)
+{
+	c->paused = paused;
+	if (!paused && evbuffer_get_length(c->held) > 0) {
+		evbuffer_add_buffer(c->in, c->held);
+		c->readable = 1;
+	}
 }
 
 /* No trace table is mapped here: never called, but linked (trace.c). */
@@ -280,6 +301,11 @@ owed_event(void)
 			c->event_cb(c, CONN_CONNECTED, 0, c->arg);
 			return 1;
 		}
+		if (c->readable && !c->paused) {
+			c->readable = 0;
+			c->read_cb(c, c->arg);
+			return 1;
+		}
 		if (c->drain_watch) {
 			c->drain_watch = 0;
 			c->event_cb(c, CONN_DRAINED, 0, c->arg);
@@ -304,7 +330,14 @@ settle(struct event_base *base)
 static void
 deliver(struct conn *c, const uint8_t *p, size_t len)
 {
-	if (c == NULL || evbuffer_add(c->in, p, len) == -1)
+	if (c == NULL)
+		return;
+	/* Paused: the bytes wait in the socket, and nothing is read. */
+	if (c->paused) {
+		(void)evbuffer_add(c->held, p, len);
+		return;
+	}
+	if (evbuffer_add(c->in, p, len) == -1)
 		return;
 	c->read_cb(c, c->arg);
 }

@@ -7,6 +7,7 @@
 #   wait_for SECS CMD...     poll CMD every 0.1 s until it succeeds
 #   http_get URL OUT         GET URL, the body into OUT, the status printed
 #   free_port                a TCP port free on 127.0.0.1 now
+#   worker_pid NAME / rss PID  md-NAME's first worker; VmRSS of PID, KiB
 #   $TMP                     a private temp dir, removed at exit
 #   finish                   print "N passed, N failed", exit 0 or 1
 #
@@ -223,6 +224,23 @@ child_stat() {
 j = json.load(sys.stdin)
 print([c[sys.argv[2]] for c in j["children"] if c["name"] == sys.argv[1]][0])' \
 	    "$2" "$3" 2>&1
+}
+
+# worker_pid NAME: the pid of milterd md-NAME's first worker.
+worker_pid() {
+	"$BUILD/milterctl" -s "$TMP/md-$1.ctl" -j status 2>/dev/null |
+	    /usr/bin/python3 -c 'import json, sys
+print(json.load(sys.stdin)["workers"][0]["pid"])' 2>/dev/null
+}
+
+# has_worker NAME: md-NAME has a worker (for wait_for).
+has_worker() {
+	test -n "$(worker_pid "$1")"
+}
+
+# rss PID: its resident set size, KiB.
+rss() {
+	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"
 }
 
 # child NAME [KEY=VALUE...]: a milter section for tmilter NAME.
