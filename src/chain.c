@@ -1149,10 +1149,11 @@ describe_add(char *buf, size_t len, const char *one)
  * What a child's kept modifications (reply packets, as framed) would
  * have done, for evaluation's log line: header names, body, recipients,
  * sender, quarantine; never a header's value.  Into buf, cut with
- * ", ..." when it does not fit.
+ * ", ..." when it does not fit.  kept: bytes of a replaced body kept
+ * apart (session.c spools it; its packets here are empty markers).
  */
 void
-chain_describe_edits(const void *edits, size_t len, char *buf,
+chain_describe_edits(const void *edits, size_t len, size_t kept, char *buf,
     size_t buflen)
 {
 	const uint8_t		*p = edits;
@@ -1160,7 +1161,7 @@ chain_describe_edits(const void *edits, size_t len, char *buf,
 	struct milter_reply	 r;
 	const char		*err;
 	char			 one[600];
-	size_t			 off = 0, used, body = 0, n;
+	size_t			 off = 0, used, body = kept, n;
 	int			 bodies = 0;
 
 	buf[0] = '\0';

@@ -219,6 +219,6 @@ uint32_t chain_action_needed(char);
 const char *chain_header_value(const char *, int, int);
 char	 chain_fallback_reply(enum fallback, char);
 uint32_t chain_condition_steps(const struct conf *);
-void	 chain_describe_edits(const void *, size_t, char *, size_t);
+void	 chain_describe_edits(const void *, size_t, size_t, char *, size_t);
 
 #endif /* CHAIN_H */

@@ -16,16 +16,17 @@ if [ ! -x "$REL/milterd" ]; then
 fi
 ASAN=$BUILD
 
-# rel_start NAME LINES...: milterd_start with the optimised build.
-rel_start() {
+# rel NAME ARGS...: a helper of test.sh (milterd_start, mtasim_run)
+# with the optimised build.
+rel() {
 	BUILD=$REL
-	milterd_start "$@"
+	"$@"
 	BUILD=$ASAN
 }
 
 # --- 1. The MTA writes ahead while the child does not negotiate.
 badmilter silent silent optneg
-rel_start flood "$(child silent 'connect_timeout = 60')"
+rel milterd_start flood "$(child silent 'connect_timeout = 60')"
 wait_for 10 has_worker flood
 W=$(worker_pid flood)
 check flood-worker test -n "$W"
@@ -33,7 +34,70 @@ R0=$(rss "$W")
 set -- $(python3 "$T/tools/mtaflood.py" flood "$TMP/md-flood.sock" 256 "$W")
 echo "# flood: $2 bytes taken while the child was silent, worker RSS $R0 -> $4 KiB"
 # The sockets' buffers and one packet: far below the 256 MiB offered.
-check flood-stopped test "${2:-0}" -lt $((32 * 1024 * 1024))
+check flood-stopped test "${2:-999999999}" -lt $((32 * 1024 * 1024))
 check flood-rss test "${4:-999999}" -le $((R0 + 8192))
+
+# --- 3. A million headers: tempfail past max_headers, nothing kept.
+python3 -c 'import sys
+w = sys.stdout.write
+w("From: <a@example.com>\n")
+for i in range(1000000):
+    w("X: y\n")
+w("\nbody\n")' >"$TMP/headers.eml"
+tmilter plain
+rel milterd_start headers "$(child plain)"
+wait_for 10 has_worker headers
+W=$(worker_pid headers)
+R0=$(rss "$W")
+rel mtasim_run headers -t 60 -s "unix:$TMP/md-headers.sock" -r x@example.com \
+    "$TMP/headers.eml"
+rc_is headers 2
+R1=$(rss "$W" VmHWM)
+echo "# a million headers: worker RSS $R0 KiB, peak $R1 KiB"
+check headers-rss test "${R1:-999999}" -le $((R0 + 4096))
+grep_ok headers-logged 'more than 10000 headers in a message \(max_headers\): tempfail' \
+    "$TMP/md-headers.err"
+n=$(grep -c 'max_headers' "$TMP/md-headers.err")
+check headers-logged-once test "$n" -eq 1
+# The child never saw the message.
+no_grep headers-not-replayed '^eom' "$TMP/plain.log"
+
+# max_header_bytes, and the next message of the session is whole again.
+printf 'From: <a@example.com>\nSubject: %0300d\nX-Two: %0300d\n\nbody\n' 0 0 \
+    >"$TMP/long.eml"
+milterd_start hbytes "$(child plain)" "max_header_bytes = 400"
+mtasim_run hbytes -s "unix:$TMP/md-hbytes.sock" -M 2 -r x@example.com \
+    "$TMP/long.eml"
+rc_is hbytes 2
+grep_ok hbytes-logged 'more than 400 header bytes in a message \(max_header_bytes\)' \
+    "$TMP/md-hbytes.err"
+grep_ok hbytes-verdict 'verdict=tempfail@' "$TMP/md-hbytes.err"
+
+# max_recipients: the third recipient is refused alone.
+milterd_start rcpts "$(child plain)" "max_recipients = 2"
+mtasim_run rcpts -s "unix:$TMP/md-rcpts.sock" -r a@example.com \
+    -r b@example.com -r c@example.com "$TMP/long.eml"
+rc_is rcpts 0
+grep_ok rcpts-refused '^rcpt <c@example.com>: .*452 4\.5\.3' "$TMP/rcpts.out"
+grep_ok rcpts-logged 'more than 2 recipients in a message \(max_recipients\)' \
+    "$TMP/md-rcpts.err"
+no_grep rcpts-child-unaware 'rcpt <c@example.com>' "$TMP/plain.log"
+
+# --- 3. A child replaces the body with 50 MB: spooled, RSS flat.
+python3 -c 'import sys
+line = "x" * 76 + "\n"
+sys.stdout.write(line * (50 * 1024 * 1024 // len(line)))' >"$TMP/big.body"
+tmilter big -b "$TMP/big.body"
+rel milterd_start big "$(child big)"
+wait_for 10 has_worker big
+W=$(worker_pid big)
+R0=$(rss "$W")
+rel mtasim_run big -t 120 -s "unix:$TMP/md-big.sock" -r x@example.com \
+    -o "$TMP/big.eml" "$TMP/long.eml"
+rc_is big 0
+R1=$(rss "$W" VmHWM)
+echo "# 50 MB replaced body: worker RSS $R0 KiB, peak $R1 KiB"
+check big-body-out test "$(wc -c <"$TMP/big.eml")" -gt $((50 * 1024 * 1024))
+check big-rss test "${R1:-999999}" -le $((R0 + 8192))
 
 finish

@@ -238,9 +238,10 @@ has_worker() {
 	test -n "$(worker_pid "$1")"
 }
 
-# rss PID: its resident set size, KiB.
+# rss PID [FIELD]: its resident set size (VmRSS, or FIELD: VmHWM for
+# the peak), KiB.
 rss() {
-	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"
+	sed -n "s/^${2:-VmRSS}:[[:space:]]*\\([0-9]*\\).*/\\1/p" "/proc/$1/status"
 }
 
 # child NAME [KEY=VALUE...]: a milter section for tmilter NAME.

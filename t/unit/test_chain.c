@@ -200,7 +200,7 @@ Test(chain, describe_edits)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		mbuf_init(&m);
 		cr_assert_eq(milter_put_reply(&m, &t[i].r), 0);
-		chain_describe_edits(m.data, m.len, buf, sizeof(buf));
+		chain_describe_edits(m.data, m.len, 0, buf, sizeof(buf));
 		cr_assert_str_eq(buf, t[i].want, "entry %zu", i);
 		mbuf_free(&m);
 	}
@@ -214,11 +214,11 @@ Test(chain, describe_edits)
 	body.u.body.len = 4;
 	cr_assert_eq(milter_put_reply(&m, &body), 0);
 	cr_assert_eq(milter_put_reply(&m, &t[6].r), 0);
-	chain_describe_edits(m.data, m.len, buf, sizeof(buf));
+	chain_describe_edits(m.data, m.len, 0, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "header X-A added, recipient <b@example.com> "
 	    "deleted, body replaced (14 bytes)");
 	/* Too long: cut on ", ...". */
-	chain_describe_edits(m.data, m.len, small, sizeof(small));
+	chain_describe_edits(m.data, m.len, 0, small, sizeof(small));
 	cr_assert_eq(strlen(small), sizeof(small) - 1);
 	cr_assert_str_eq(small + strlen(small) - 5, ", ...");
 	mbuf_free(&m);
