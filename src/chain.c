@@ -292,6 +292,7 @@ start_all(struct chain *ch)
 	size_t			 i;
 
 	ch->phase = CHAIN_NEGOTIATING;
+	ch->exhausted = 0;
 	/* All starting before any is: one may fail at once. */
 	for (i = 0; i < ch->nkids; i++) {
 		c = &ch->kids[i];
@@ -372,6 +373,19 @@ chain_failed(struct chain *ch, size_t i)
 		eom_replied(ch, i);
 	else if (awaited)
 		chain_replied(ch, i, c->reply, NULL);
+}
+
+/*
+ * Child i could not be reached because milterd itself is out of a
+ * resource (descriptors, memory): not the child's failure, so not its
+ * fallback either.  Nothing in the connection was filtered by it:
+ * every answer is tempfail until the children are started again (K).
+ */
+void
+chain_exhausted(struct chain *ch, size_t i)
+{
+	ch->exhausted = 1;
+	chain_failed(ch, i);
 }
 
 /*
@@ -629,6 +643,8 @@ chain_answer(struct chain *ch, const char **text)
 	/* The client has gone: what it was told stands for the rest. */
 	if (ch->gone)
 		return ch->gone;
+	if (ch->exhausted)
+		return SMFIR_TEMPFAIL;
 	for (i = 0; i < ch->nkids; i++) {
 		c = &ch->kids[i];
 		if (c->reply != 0 && chain_decides(ch->cmd, c->reply)) {
@@ -888,6 +904,8 @@ eom_finish(struct chain *ch, struct chain_child *decider)
 		eom_done(ch, decider->reply, chain_text(decider));
 	else if (ch->gone)
 		eom_done(ch, ch->gone, NULL);
+	else if (ch->exhausted)
+		eom_done(ch, SMFIR_TEMPFAIL, NULL);
 	else if (failed == ch->nkids && ch->nkids > 0 &&
 	    ch->conf->fallback != FALLBACK_ACCEPT)
 		eom_done(ch, chain_fallback_reply(ch->conf->fallback,

@@ -171,6 +171,7 @@ struct chain {
 	size_t			 pos;		/* sequential: its child */
 	size_t			 waiting;	/* replies still awaited */
 	char			 gone;	/* the answer since the client left */
+	int			 exhausted;	/* milterd out of a resource */
 	int			 quarantined;	/* this message */
 	int			 body_replaced;	/* this message */
 	struct chain_action	*acts;		/* not carried out yet */
@@ -196,6 +197,7 @@ void	 chain_restart(struct chain *);
 void	 chain_negotiated(struct chain *, size_t,
 	    const struct milter_optneg *);
 void	 chain_failed(struct chain *, size_t);
+void	 chain_exhausted(struct chain *, size_t);
 void	 chain_command(struct chain *, char);
 void	 chain_keep_out(struct chain *, size_t, const struct cond_ref *);
 void	 chain_rcpt(struct chain *, size_t, int);

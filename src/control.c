@@ -723,10 +723,12 @@ stats_json(FILE *fp)
 	    (unsigned long long)stats_get(&stats->messages));
 	verdicts_json(fp, stats->message_verdicts, VERDICT_ACCEPT);
 	fprintf(fp, "},\"mta_errors\":%llu,\"disconnects\":%llu,"
-	    "\"unverifiable\":%llu,\"children\":[",
+	    "\"unverifiable\":%llu,\"resource_failures\":%llu,"
+	    "\"children\":[",
 	    (unsigned long long)stats_get(&stats->mta_errors),
 	    (unsigned long long)stats_get(&stats->disconnects),
-	    (unsigned long long)stats_get(&stats->unverifiable));
+	    (unsigned long long)stats_get(&stats->unverifiable),
+	    (unsigned long long)stats_get(&stats->resource_failures));
 	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
 		sc = &stats->children[i];
 		if (stats_child_name(i)[0] == '\0')
@@ -783,6 +785,8 @@ stats_text(FILE *fp)
 	    "found to check %llu\n",
 	    (unsigned long long)stats_get(&stats->disconnects),
 	    (unsigned long long)stats_get(&stats->unverifiable));
+	fprintf(fp, "sessions tempfailed for want of a resource %llu\n",
+	    (unsigned long long)stats_get(&stats->resource_failures));
 	verdicts_text(fp, "sessions by verdict", stats->session_verdicts,
 	    VERDICT_NONE);
 	verdicts_text(fp, "messages by verdict", stats->message_verdicts,

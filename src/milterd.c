@@ -42,6 +42,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -146,6 +147,7 @@ static void	check_root(void);
 static void	assign_stats(struct conf *);
 static int	print_detected(const char *);
 static int	daemonize(void);
+static void	raise_nofile(void);
 
 extern const char	*__progname;
 
@@ -863,6 +865,37 @@ sigusr1_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
+ * Descriptors: the soft limit raised to the hard one (each session
+ * holds one per child and the MTA's), the figure logged with the
+ * sessions a worker keeps open by it (worker_max_sessions()).
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit	rl;
+	rlim_t		was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit");
+		return;
+	}
+	was = rl.rlim_cur;
+	if (rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("setrlimit: descriptor limit stays %llu",
+			    (unsigned long long)was);
+			rl.rlim_cur = was;
+		}
+	}
+	log_info("descriptors: limit %llu%s, so at most %d sessions per "
+	    "worker%s", (unsigned long long)rl.rlim_cur,
+	    rl.rlim_cur != was ? " (raised)" : "",
+	    worker_max_sessions(conf), conf->max_sessions > 0 ?
+	    " (max_sessions)" : "");
+}
+
+/*
  * Go to the background.  Unlike daemon(3), the parent waits until the
  * child says it is up (pid file written, processes started), so that a
  * service manager finds the pid file when the command returns, and the
@@ -1076,6 +1109,7 @@ main(int argc, char *argv[])
 		close_listeners(conf, listen_fds, NULL);
 		exit(1);
 	}
+	raise_nofile();
 	setproctitle("master");
 	signal(SIGPIPE, SIG_IGN);
 

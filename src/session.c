@@ -627,6 +627,7 @@ act(struct session *s, const struct chain_action *a)
 	case ACT_START:
 		c->state = CHILD_IDLE;
 		c->launch_until = 0;
+		c->exhausted = 0;
 		child_start(c);
 		break;
 	case ACT_QUIT:
@@ -839,12 +840,21 @@ child_drained(void *arg, struct child *c)
 	session_run(s);
 }
 
+/*
+ * A child that milterd could not reach for want of a resource of its
+ * own: the session is tempfailed (chain_exhausted()), counted once.
+ */
 static void
 child_failed(void *arg, struct child *c)
 {
 	struct session	*s = arg;
 
-	chain_failed(&s->chain, c->idx);
+	if (c->exhausted) {
+		if (!s->chain.exhausted)
+			stats_add(&stats->resource_failures, 1);
+		chain_exhausted(&s->chain, c->idx);
+	} else
+		chain_failed(&s->chain, c->idx);
 	session_run(s);
 }
 

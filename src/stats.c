@@ -471,6 +471,10 @@ stats_prometheus(FILE *fp, const struct stats *st)
 	prom_value(fp, "unverifiable_total", "counter",
 	    "Sessions whose SMTP client connection could not be found.",
 	    stats_get(&st->unverifiable));
+	prom_value(fp, "resource_failures_total", "counter",
+	    "Sessions tempfailed: milterd could not reach a child for want "
+	    "of a resource of its own (descriptors, memory).",
+	    stats_get(&st->resource_failures));
 	for (i = 0; i < STATS_NCHILD_COUNTERS; i++)
 		(stats_child_counters[i].verdicts ? prom_child_verdicts :
 		    prom_per_child)(fp, st, stats_child_counters[i].metric,

@@ -116,6 +116,7 @@ struct stats {
 	uint64_t		mta_errors;	/* sessions ended by the MTA side */
 	uint64_t		disconnects;	/* SMTP client gone, cut short */
 	uint64_t		unverifiable;	/* client not found to check */
+	uint64_t		resource_failures;	/* milterd exhausted */
 	/* Said for listener i since the last load (stats_once()). */
 	uint64_t		unverifiable_said[STATS_MAX_LISTEN];
 	struct stats_worker	workers[STATS_MAX_WORKERS];

@@ -170,6 +170,9 @@ page_counters(FILE *fp)
 		    stats_get(&stats->disconnects) },
 		{ "clients not found to check", "unverifiable_total",
 		    stats_get(&stats->unverifiable) },
+		{ "sessions tempfailed for want of a resource",
+		    "resource_failures_total",
+		    stats_get(&stats->resource_failures) },
 	};
 	size_t	i, v;
 

@@ -231,6 +231,7 @@ Test(chain, describe_edits)
  * and the actions it must yield, written as act_name() writes them.
  *
  * Events: O (the MTA's options), nI (child I negotiated), fI (failed),
+ * zI (failed: milterd out of a resource),
  * a command letter C H M R T U (decided at once; with ? it waits for
  * d), kI (kept out by a condition), sI+ sI- (shown this recipient or
  * not), rI:X (final reply X), eI:X (an edit X; eI:X! is refused), xI
@@ -372,6 +373,9 @@ chain_event(struct chain *ch, const char *ev)
 		break;
 	case 'f':
 		chain_failed(ch, i);
+		break;
+	case 'z':
+		chain_exhausted(ch, i);
 		break;
 	case 'C': case 'H': case 'M': case 'R': case 'T': case 'U':
 		chain_command(ch, ev[0] == 'C' ? SMFIC_CONNECT : ev[0] == 'H' ?
@@ -583,6 +587,15 @@ static const struct chain_case chain_cases[] = {
 	    { "O", "quit0 quit1 start0 start1" }, { "f0", "" },
 	    { "f1", "optneg resume" }, { "C", "answer:t resume" },
 	    { "E", "answer:t over resume" }, { NULL, NULL } } },
+	{ "milterd out of a resource: tempfail, never the accept fallback",
+	    "a,a", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    { "O", "quit0 quit1 start0 start1" }, { "z0", "" },
+	    { "n1", "optneg resume" }, { "C", "send1" },
+	    { "r1:c", "answer:t resume" }, { "M", "over send1" },
+	    { "r1:a", "verdict1 answer:t resume" },
+	    { "E", "answer:t over resume" },
+	    { "K", "over quit0 quit1 start0 start1" }, { "n0", "" },
+	    { "n1", "resume" }, { "C", "send0" }, { NULL, NULL } } },
 	{ "a failure at end of message", "t,a",
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
 	    IN_MESSAGE,
