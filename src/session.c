@@ -109,6 +109,7 @@ session_new(struct event_base *base, const struct conf *conf,
 	struct session		*s;
 	const struct milter_conf *mc;
 	struct child		*c;
+	struct timeval		 tv = { conf->mta_timeout, 0 };
 	size_t			 i;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -155,6 +156,8 @@ session_new(struct event_base *base, const struct conf *conf,
 	if (s->mta == NULL || s->resume == NULL || s->progress == NULL ||
 	    s->idle == NULL)
 		goto fail;
+	/* mta_timeout runs from the connection, for its first command. */
+	evtimer_add(s->idle, &tv);
 	return s;
 fail:
 	if (s->mta == NULL)

@@ -100,4 +100,64 @@ echo "# 50 MB replaced body: worker RSS $R0 KiB, peak $R1 KiB"
 check big-body-out test "$(wc -c <"$TMP/big.eml")" -gt $((50 * 1024 * 1024))
 check big-rss test "${R1:-999999}" -le $((R0 + 8192))
 
+# --- 2. Out of descriptors: accept pauses (said once, no spin), and a
+# session whose child cannot be reached for want of a descriptor is
+# tempfailed and counted, never given the child's accept fallback.
+MILTERD_PREFIX="prlimit --nofile=40:40"
+milterd_start starve "$(child plain 'fallback = "accept"')" \
+    "max_sessions = 1000"
+MILTERD_PREFIX=
+wait_for 10 has_worker starve
+W=$(worker_pid starve)
+grep_ok starve-limit-logged 'descriptors: limit 40, so at most 1000 sessions per worker \(max_sessions\)' \
+    "$TMP/md-starve.err"
+set -- $(python3 "$T/tools/mtaflood.py" starve "$TMP/md-starve.sock" 60 \
+    "$TMP/md-starve.err" "$W")
+echo "# out of descriptors: connect answered '${2:-}', worker CPU ${4:-} ticks in 2 s"
+check starve-tempfail test "${2:-}" = t
+# Paused, not spinning: well under a tenth of the 2 s.
+check starve-no-spin test "${4:-999}" -le 20
+n=$(grep -c 'not accepting' "$TMP/md-starve.err")
+check starve-said-once test "$n" -eq 1
+grep_ok starve-logged 'child plain: connect .*Too many open files; milterd is out of a resource: tempfail' \
+    "$TMP/md-starve.err"
+no_grep starve-no-fallback 'fallback accept' "$TMP/md-starve.err"
+n=$("$BUILD/milterctl" -s "$TMP/md-starve.ctl" -j stats |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["resource_failures"])')
+check starve-counted test "$n" = 1
+check starve-metric sh -c "\"$BUILD/milterctl\" -s \"$TMP/md-starve.ctl\" stats |
+    grep -q 'want of a resource 1'"
+
+# The default max_sessions keeps a worker within its descriptors: the
+# connections beyond it wait in the listen queue, nothing fails.
+MILTERD_PREFIX="prlimit --nofile=64:64"
+milterd_start capped "$(child plain)"
+MILTERD_PREFIX=
+grep_ok capped-derived 'descriptors: limit 64, so at most 12 sessions per worker$' \
+    "$TMP/md-capped.err"
+bg idle python3 "$T/tools/mtaflood.py" idle "$TMP/md-capped.sock" 30 \
+    "$TMP/capped.stop"
+IDLE=$BG_PID
+# open_sessions NAME N: md-NAME's worker has N sessions open.
+open_sessions() {
+	test "$("$BUILD/milterctl" -s "$TMP/md-$1.ctl" -j status |
+	    python3 -c 'import json, sys
+print(json.load(sys.stdin)["workers"][0]["open"])')" = "$2"
+}
+check capped-at-12 wait_for 20 open_sessions capped 12
+no_grep capped-no-emfile 'Too many open files' "$TMP/md-capped.err"
+touch "$TMP/capped.stop"
+wait $IDLE
+mtasim_run capped -s "unix:$TMP/md-capped.sock" -r x@example.com "$TMP/long.eml"
+rc_is capped 0
+
+# --- 5. mta_timeout: an MTA silent between commands is dropped.
+milterd_start quiet "$(child plain)" "mta_timeout = 1"
+bg quietconn python3 "$T/tools/mtaflood.py" idle "$TMP/md-quiet.sock" 1 \
+    "$TMP/quiet.stop"
+check quiet-dropped wait_for 20 grep -q 'no command from the MTA in 1 s (mta_timeout): closed' \
+    "$TMP/md-quiet.err"
+grep_ok quiet-session-line 'end="MTA timeout"' "$TMP/md-quiet.err"
+touch "$TMP/quiet.stop"
+
 finish

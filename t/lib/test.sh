@@ -158,6 +158,7 @@ rc_is() {
 # unix:$TMP/md-NAME.sock (unless a line starts with "listen") with one
 # worker, its control socket $TMP/md-NAME.ctl and the given
 # configuration lines; log in $TMP/md-NAME.err; returns at once.
+# MILTERD_PREFIX, if set, is a command to run it under (prlimit ...).
 milterd_bg() {
 	_n=md-$1
 	shift
@@ -174,7 +175,7 @@ milterd_bg() {
 		echo "spool_dir = \"$TMP/spool\""
 		printf '%s\n' "$@"
 	} >"$TMP/$_n.conf"
-	bg "$_n" "$BUILD/milterd" -d -v -f "$TMP/$_n.conf"
+	bg "$_n" ${MILTERD_PREFIX:-} "$BUILD/milterd" -d -v -f "$TMP/$_n.conf"
 }
 
 # milterd_start NAME [CONFIG-LINES]: milterd_bg, then returns once it

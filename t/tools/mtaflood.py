@@ -8,17 +8,26 @@
         "sent BYTES rss KIB", KIB being process PID's VmRSS at that
         moment (the connection still open), and closes.
 
-    mtaflood.py idle SOCKET N
-        Opens N connections that say nothing, keeps them until its
-        standard input ends, and prints how many milterd closed by then.
+    mtaflood.py idle SOCKET N STOPFILE
+        Opens N connections that say nothing, keeps them until STOPFILE
+        exists, then closes them.
+
+    mtaflood.py starve SOCKET N LOG PID
+        Opens a connection A that says nothing yet, then N that say
+        nothing, until LOG says milterd stopped accepting (out of
+        descriptors).  Then A negotiates and sends a connect command;
+        prints "reply CODE cpu TICKS", CODE the connect reply's letter
+        and TICKS the CPU time process PID spent over the next 2 s.
 
 SOCKET is a unix socket path.
 """
 
+import os
 import select
 import socket
 import struct
 import sys
+import time
 
 
 def packet(code, payload=b""):
@@ -59,32 +68,65 @@ def flood(path, mb, pid):
     s.close()
 
 
-def idle(path, n):
-    conns = []
-    for _ in range(n):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(path)
-        conns.append(s)
-    sys.stdin.read()
-    closed = 0
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s
+
+
+def idle(path, n, stop):
+    conns = [connect(path) for _ in range(n)]
+    while not os.path.exists(stop):
+        time.sleep(0.1)
     for s in conns:
-        s.setblocking(False)
-        try:
-            if s.recv(1) == b"":
-                closed += 1
-        except BlockingIOError:
-            pass
-        except OSError:
-            closed += 1
         s.close()
-    print("closed %d" % closed)
+
+
+def read_packet(s):
+    data = b""
+    while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+        chunk = s.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    return data[4:5]
+
+
+def cpu(pid):
+    with open("/proc/%s/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def starve(path, n, log, pid):
+    a = connect(path)
+    conns = [connect(path) for _ in range(n)]
+    for _ in range(200):
+        with open(log) as f:
+            if "not accepting" in f.read():
+                break
+        time.sleep(0.1)
+    a.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF, 0)))
+    read_packet(a)
+    a.sendall(packet(b"C", b"client\0" + b"4" + struct.pack(">H", 25) +
+                     b"127.0.0.1\0"))
+    code = read_packet(a)
+    c0 = cpu(pid)
+    time.sleep(2)
+    print("reply %s cpu %d" % (code.decode() if code else "none",
+                               cpu(pid) - c0))
+    a.close()
+    for s in conns:
+        s.close()
 
 
 def main():
     if len(sys.argv) == 5 and sys.argv[1] == "flood":
         flood(sys.argv[2], int(sys.argv[3]), sys.argv[4])
-    elif len(sys.argv) == 4 and sys.argv[1] == "idle":
-        idle(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "idle":
+        idle(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif len(sys.argv) == 6 and sys.argv[1] == "starve":
+        starve(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
     else:
         sys.exit(__doc__)
 
