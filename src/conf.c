@@ -246,7 +246,7 @@ static cfg_opt_t opts[] = {
 	CFG_STR("fallback",		"accept",	CFGF_NONE),
 	CFG_STR("dispatch",		"sequential",	CFGF_NONE),
 	CFG_INT("body_memory_limit",	1048576,	CFGF_NONE),
-	CFG_STR("spool_dir",		"/var/tmp",	CFGF_NONE),
+	CFG_STR("spool_dir",		CONF_SPOOL_DIR,	CFGF_NONE),
 	CFG_INT("progress_interval",	5,		CFGF_NONE),
 	CFG_INT("max_headers",		CONF_MAX_HEADERS, CFGF_NONE),
 	CFG_INT("max_header_bytes",	CONF_MAX_HEADER_BYTES, CFGF_NONE),

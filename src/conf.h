@@ -42,6 +42,8 @@
 #define CONF_MAX_HEADERS	10000
 #define CONF_MAX_HEADER_BYTES	(1024 * 1024)
 #define CONF_MAX_RECIPIENTS	10000
+/* Private to the workers: the master makes it (milterd.c). */
+#define CONF_SPOOL_DIR		"/var/spool/milterd"
 /* Above Sendmail's command timeout (1 h) and Postfix's (300 s). */
 #define CONF_MTA_TIMEOUT	7200
 

@@ -160,4 +160,27 @@ check quiet-dropped wait_for 20 grep -q 'no command from the MTA in 1 s (mta_tim
 grep_ok quiet-session-line 'end="MTA timeout"' "$TMP/md-quiet.err"
 touch "$TMP/quiet.stop"
 
+# --- 4. spool_dir: by default a directory private to the workers'
+# user, made by the master; a link or a shared directory in its place
+# stops milterd with what to do.  (Inside a chroot, so that the test
+# leaves /var/spool alone; root only.)
+if [ "$(id -u)" -eq 0 ]; then
+	mkdir -p "$TMP/r1/var/spool" "$TMP/r2/var/spool" "$TMP/r3/var/spool/milterd"
+	chmod 777 "$TMP/r3/var/spool/milterd"
+	ln -s /tmp "$TMP/r2/var/spool/milterd"
+	milterd_start spool1 "chroot = \"$TMP/r1\"" \
+	    'spool_dir = "/var/spool/milterd"'
+	check spool-made test "$(stat -c '%F %a %U' "$TMP/r1/var/spool/milterd")" = \
+	    "directory 700 _milterd"
+	milterd_bg spool2 "chroot = \"$TMP/r2\"" 'spool_dir = "/var/spool/milterd"'
+	check spool-link-refused wait_for 10 grep -q \
+	    "spool_dir $TMP/r2/var/spool/milterd: not a directory: remove it" \
+	    "$TMP/md-spool2.err"
+	milterd_bg spool3 "chroot = \"$TMP/r3\"" 'spool_dir = "/var/spool/milterd"'
+	check spool-shared-refused wait_for 10 grep -q \
+	    "spool_dir $TMP/r3/var/spool/milterd: owned by uid 0, mode 0777, not private" \
+	    "$TMP/md-spool3.err"
+	check spool-not-started test ! -e "$TMP/md-spool3.pid"
+fi
+
 finish
