@@ -936,15 +936,13 @@ v_nonneg(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* A bound: at least 1. */
+/* A bound: as v_nonneg, and at least 1. */
 static int
 v_bound(cfg_t *cfg, cfg_opt_t *opt)
 {
-	if (cfg_opt_getnint(opt, 0) < 1 || cfg_opt_getnint(opt, 0) > 1024 *
-	    1024 * 1024)
-		cfg_error(cfg, "%s %ld: expected 1 to 1073741824", opt->name,
-		    cfg_opt_getnint(opt, 0));
-	return 0;
+	if (cfg_opt_getnint(opt, 0) == 0)
+		cfg_error(cfg, "%s 0: expected at least 1", opt->name);
+	return v_nonneg(cfg, opt);
 }
 
 static int
