@@ -44,7 +44,10 @@
  * Failures.  A child that fails while the command at work awaits it,
  * or before it was reached, answers that command with its fallback;
  * one that fails between commands owes its fallback to the next.  When
- * every child has failed, the global fallback answers.
+ * every child has failed, the global fallback answers.  A child milterd
+ * could not reach for want of its own resources (chain_exhausted())
+ * is no fallback's business: every answer is tempfail until the
+ * children are started again.
  *
  * Evaluation mode is applied where a reply is taken (taken_reply()):
  * the verdict is counted and logged, and stands as continue; the

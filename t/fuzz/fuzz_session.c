@@ -13,7 +13,8 @@
  *   setup   bits 0-1: children (1 to 3); bit 2: dispatch parallel;
  *           bits 3-4: each child's fallback; bit 5: body_memory_limit
  *           of 64 bytes (the body goes to the spool); bit 6: child 1
- *           in evaluation mode
+ *           in evaluation mode; bit 7: max_headers 3, max_header_bytes
+ *           64, max_recipients 2
  *   step    op byte, then for data ops a 2-byte big-endian length
  *           and that many bytes:
  *             op % 5 == 0  bytes from the MTA
@@ -355,6 +356,11 @@ conf_make(struct conf *cf, struct milter_conf *mc, uint8_t setup)
 	cf->body_memory_limit = (setup & 32) ? 64 : 1 << 20;
 	cf->spool_dir = "/tmp";
 	cf->progress_interval = 5;
+	cf->mta_timeout = 3600;
+	/* Small per-message bounds, met by short inputs. */
+	cf->max_headers = (setup & 128) ? 3 : CONF_MAX_HEADERS;
+	cf->max_header_bytes = (setup & 128) ? 64 : CONF_MAX_HEADER_BYTES;
+	cf->max_recipients = (setup & 128) ? 2 : CONF_MAX_RECIPIENTS;
 	cf->fallback = FALLBACK_TEMPFAIL;
 	cf->milters = mc;
 	for (i = 0; i < cf->nmilters; i++) {
