@@ -44,7 +44,10 @@
  * Failures.  A child that fails while the command at work awaits it,
  * or before it was reached, answers that command with its fallback;
  * one that fails between commands owes its fallback to the next.  When
- * every child has failed, the global fallback answers.
+ * every child has failed, the global fallback answers.  A child milterd
+ * could not reach for want of its own resources (chain_exhausted())
+ * is no fallback's business: every answer is tempfail until the
+ * children are started again.
  *
  * Evaluation mode is applied where a reply is taken (taken_reply()):
  * the verdict is counted and logged, and stands as continue; the
@@ -314,6 +317,7 @@ start_all(struct chain *ch)
 	size_t			 i;
 
 	ch->phase = CHAIN_NEGOTIATING;
+	ch->exhausted = 0;
 	/* All starting before any is: one may fail at once. */
 	for (i = 0; i < ch->nkids; i++) {
 		c = &ch->kids[i];
@@ -412,6 +416,19 @@ chain_failed(struct chain *ch, size_t i)
 		eom_replied(ch, i);
 	else if (awaited)
 		chain_replied(ch, i, c->reply, NULL);
+}
+
+/*
+ * Child i could not be reached because milterd itself is out of a
+ * resource (descriptors, memory): not the child's failure, so not its
+ * fallback either.  Nothing in the connection was filtered by it:
+ * every answer is tempfail until the children are started again (K).
+ */
+void
+chain_exhausted(struct chain *ch, size_t i)
+{
+	ch->exhausted = 1;
+	chain_failed(ch, i);
 }
 
 /*
@@ -670,6 +687,8 @@ chain_answer(struct chain *ch, const char **text)
 	/* The client has gone: what it was told stands for the rest. */
 	if (ch->gone)
 		return ch->gone;
+	if (ch->exhausted)
+		return SMFIR_TEMPFAIL;
 	for (i = 0; i < ch->nkids; i++) {
 		c = &ch->kids[i];
 		if (c->reply != 0 && chain_decides(ch->cmd, c->reply)) {
@@ -946,6 +965,8 @@ eom_finish(struct chain *ch, struct chain_child *decider)
 		eom_done(ch, decider->reply, chain_text(decider));
 	else if (ch->gone)
 		eom_done(ch, ch->gone, NULL);
+	else if (ch->exhausted)
+		eom_done(ch, SMFIR_TEMPFAIL, NULL);
 	else if (failed == ch->nkids && ch->nkids > 0 &&
 	    ch->conf->fallback != FALLBACK_ACCEPT &&
 	    ch->conf->fallback != FALLBACK_QUARANTINE)
@@ -1253,10 +1274,11 @@ describe_add(char *buf, size_t len, const char *one)
  * What a child's kept modifications (reply packets, as framed) would
  * have done, for evaluation's log line: header names, body, recipients,
  * sender, quarantine; never a header's value.  Into buf, cut with
- * ", ..." when it does not fit.
+ * ", ..." when it does not fit.  kept: bytes of a replaced body kept
+ * apart (session.c spools it; its packets here are empty markers).
  */
 void
-chain_describe_edits(const void *edits, size_t len, char *buf,
+chain_describe_edits(const void *edits, size_t len, size_t kept, char *buf,
     size_t buflen)
 {
 	const uint8_t		*p = edits;
@@ -1264,7 +1286,7 @@ chain_describe_edits(const void *edits, size_t len, char *buf,
 	struct milter_reply	 r;
 	const char		*err;
 	char			 one[600];
-	size_t			 off = 0, used, body = 0, n;
+	size_t			 off = 0, used, body = kept, n;
 	int			 bodies = 0;
 
 	buf[0] = '\0';

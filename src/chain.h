@@ -172,6 +172,7 @@ struct chain {
 	size_t			 pos;		/* sequential: its child */
 	size_t			 waiting;	/* replies still awaited */
 	char			 gone;	/* the answer since the client left */
+	int			 exhausted;	/* milterd out of a resource */
 	int			 quarantined;	/* this message */
 	size_t			 held_by;	/* its quarantine fallback */
 	int			 body_replaced;	/* this message */
@@ -200,6 +201,7 @@ void	 chain_restart(struct chain *);
 void	 chain_negotiated(struct chain *, size_t,
 	    const struct milter_optneg *);
 void	 chain_failed(struct chain *, size_t);
+void	 chain_exhausted(struct chain *, size_t);
 void	 chain_command(struct chain *, char);
 void	 chain_keep_out(struct chain *, size_t, const struct cond_ref *);
 void	 chain_rcpt(struct chain *, size_t, int);
@@ -224,6 +226,6 @@ const char *chain_header_value(const char *, int, int);
 char	 chain_fallback_reply(enum fallback, char);
 int	 chain_quarantines(const struct conf *);
 uint32_t chain_condition_steps(const struct conf *);
-void	 chain_describe_edits(const void *, size_t, char *, size_t);
+void	 chain_describe_edits(const void *, size_t, size_t, char *, size_t);
 
 #endif /* CHAIN_H */

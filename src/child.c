@@ -202,6 +202,17 @@ access_hint(const struct child *c, char *buf, size_t len)
 	    (unsigned int)(st.st_mode & 07777), user, group);
 }
 
+/*
+ * Is errno err milterd's own exhaustion (descriptors, memory, buffers)
+ * rather than the child's failure?
+ */
+int
+child_exhaustion(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM;
+}
+
 void
 child_start(struct child *c)
 {
@@ -216,6 +227,7 @@ child_start(struct child *c)
 	child_arm(c, c->mc->connect_timeout);
 	if ((fd = sockspec_connect(sp, 1)) == -1) {
 		err = errno;
+		c->exhausted = child_exhaustion(err);
 		hint[0] = '\0';
 		if (err == EACCES && sockspec_is_unix(sp))
 			access_hint(c, hint, sizeof(hint));
@@ -227,6 +239,7 @@ child_start(struct child *c)
 	c->conn = conn_new(c->link->base, fd, 1, child_read, child_event, c);
 	if (c->conn == NULL) {
 		close(fd);
+		c->exhausted = 1;
 		child_fail(c, "connect %s: out of memory", sp->text);
 	}
 }
@@ -411,9 +424,11 @@ child_event(struct conn *conn, int what, int err, void *arg)
 	if (what == CONN_EOF)
 		snprintf(msg, sizeof(msg), "%s: connection closed by the "
 		    "milter", child_stage(c));
-	else
+	else {
 		snprintf(msg, sizeof(msg), "%s: %s", child_stage(c),
 		    strerror(err));
+		c->exhausted = child_exhaustion(err);
+	}
 	if (c->state == CHILD_CONNECTING || c->state == CHILD_NEGOTIATING)
 		child_unreachable(c, what == CONN_EOF ? 0 : err, msg);
 	else
@@ -504,6 +519,16 @@ child_fail(struct child *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (c->exhausted) {
+		/* Not the child's doing: neither its fallback nor counted. */
+		log_warnx("session %s: child %s: %s; milterd is out of a "
+		    "resource: tempfail", c->link->id, c->mc->name, msg);
+		c->state = CHILD_FAILED;
+		c->stalled = 0;
+		child_close(c, 0);
+		c->link->ops->failed(c->link->arg, c);
+		return;
+	}
 	log_warnx("session %s: child %s: %s; fallback %s",
 	    c->link->id, c->mc->name, msg,
 	    fallback_name(c->mc->fallback));

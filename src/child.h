@@ -101,6 +101,7 @@ struct child {
 	int				 stalled;	/* replay waits for a drain */
 	char				 cmd;	/* the command awaited */
 	int				 timed_out;	/* the failure at hand */
+	int				 exhausted;	/* milterd out of a resource */
 	uint64_t			 sent_us;	/* awaited since */
 	uint64_t			 wait_us;	/* for its replies, in all */
 };
@@ -116,5 +117,6 @@ void		 child_close(struct child *, int);
 void		 child_fail(struct child *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 int		 child_live(const struct child *);
+int		 child_exhaustion(int);
 
 #endif /* CHILD_H */

@@ -148,6 +148,7 @@ static int	v_mode(cfg_t *, cfg_opt_t *);
 static int	v_log(cfg_t *, cfg_opt_t *);
 static int	v_nonneg(cfg_t *, cfg_opt_t *);
 static int	v_positive(cfg_t *, cfg_opt_t *);
+static int	v_bound(cfg_t *, cfg_opt_t *);
 static int	v_milter(cfg_t *, cfg_opt_t *);
 static int	v_command(cfg_t *, cfg_opt_t *);
 static int	name_ok(const char *);
@@ -245,8 +246,13 @@ static cfg_opt_t opts[] = {
 	CFG_STR("fallback",		"accept",	CFGF_NONE),
 	CFG_STR("dispatch",		"sequential",	CFGF_NONE),
 	CFG_INT("body_memory_limit",	1048576,	CFGF_NONE),
-	CFG_STR("spool_dir",		"/var/tmp",	CFGF_NONE),
+	CFG_STR("spool_dir",		CONF_SPOOL_DIR,	CFGF_NONE),
 	CFG_INT("progress_interval",	5,		CFGF_NONE),
+	CFG_INT("max_headers",		CONF_MAX_HEADERS, CFGF_NONE),
+	CFG_INT("max_header_bytes",	CONF_MAX_HEADER_BYTES, CFGF_NONE),
+	CFG_INT("max_recipients",	CONF_MAX_RECIPIENTS, CFGF_NONE),
+	CFG_INT("max_sessions",		0,		CFGF_NONE),
+	CFG_INT("mta_timeout",		CONF_MTA_TIMEOUT, CFGF_NONE),
 	CFG_BOOL("detect",		cfg_false,	CFGF_NONE),
 	CFG_STR("detect_root",		"/",		CFGF_NONE),
 	CFG_BOOL("disconnect_check",	cfg_true,	CFGF_NONE),
@@ -941,6 +947,15 @@ v_nonneg(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* A bound: as v_nonneg, and at least 1. */
+static int
+v_bound(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) == 0)
+		cfg_error(cfg, "%s 0: expected at least 1", opt->name);
+	return v_nonneg(cfg, opt);
+}
+
 static int
 v_positive(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -1622,6 +1637,11 @@ convert(cfg_t *cfg, struct conf *c)
 	c->body_memory_limit = (size_t)cfg_getint(cfg, "body_memory_limit");
 	c->spool_dir = dup_opt(cfg, "spool_dir");
 	c->progress_interval = (int)cfg_getint(cfg, "progress_interval");
+	c->max_headers = (size_t)cfg_getint(cfg, "max_headers");
+	c->max_header_bytes = (size_t)cfg_getint(cfg, "max_header_bytes");
+	c->max_recipients = (size_t)cfg_getint(cfg, "max_recipients");
+	c->max_sessions = (int)cfg_getint(cfg, "max_sessions");
+	c->mta_timeout = (int)cfg_getint(cfg, "mta_timeout");
 	c->detect = cfg_getbool(cfg, "detect");
 	c->detect_root = dup_opt(cfg, "detect_root");
 	c->disconnect_check = cfg_getbool(cfg, "disconnect_check");
@@ -1941,6 +1961,11 @@ conf_load(const char *path, FILE *errfp)
 		{ "dispatch", v_choice },
 		{ "body_memory_limit", v_nonneg },
 		{ "progress_interval", v_positive },
+		{ "max_headers", v_bound },
+		{ "max_header_bytes", v_bound },
+		{ "max_recipients", v_bound },
+		{ "max_sessions", v_nonneg },
+		{ "mta_timeout", v_positive },
 		{ "disconnect_check_after", v_nonneg },
 		{ "disconnect_check_interval", v_positive },
 		{ "fallback_on_disconnect", v_fallback },
@@ -2113,6 +2138,10 @@ conf_print(const struct conf *c, FILE *fp)
 	print_str(fp, "spool_dir", c->spool_dir);
 	fprintf(fp, "progress_interval = %d\ndetect = %s\n",
 	    c->progress_interval, c->detect ? "true" : "false");
+	fprintf(fp, "max_headers = %zu\nmax_header_bytes = %zu\n"
+	    "max_recipients = %zu\nmax_sessions = %d\nmta_timeout = %d\n",
+	    c->max_headers, c->max_header_bytes, c->max_recipients,
+	    c->max_sessions, c->mta_timeout);
 	print_str(fp, "detect_root", c->detect_root);
 	fprintf(fp, "disconnect_check = %s\ndisconnect_check_after = %d\n"
 	    "disconnect_check_interval = %d\nfallback_on_disconnect = \"%s\"\n",

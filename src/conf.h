@@ -33,6 +33,20 @@
 #define CONF_MAX_LISTEN	8
 #define CONF_MAX_MILTERS	64	/* fewer than STATS_MAX_CHILDREN */
 
+/*
+ * Per-message bounds (milterd.conf(5)): above what real MTAs send
+ * (Postfix keeps one header to 100 KiB and takes 1000 recipients,
+ * Sendmail all headers to 32 KiB), so that only a hostile or broken
+ * peer meets them.
+ */
+#define CONF_MAX_HEADERS	10000
+#define CONF_MAX_HEADER_BYTES	(1024 * 1024)
+#define CONF_MAX_RECIPIENTS	10000
+/* Private to the workers: the master makes it (milterd.c). */
+#define CONF_SPOOL_DIR		"/var/spool/milterd"
+/* Above Sendmail's command timeout (1 h) and Postfix's (300 s). */
+#define CONF_MTA_TIMEOUT	7200
+
 /* The MTA in front: its default macro lists, how it treats edits. */
 enum mta {
 	MTA_AUTO,		/* configuration: tell by the `v' macro */
@@ -112,6 +126,11 @@ struct conf {
 	size_t			 body_memory_limit;
 	char			*spool_dir;
 	int			 progress_interval;	/* seconds */
+	size_t			 max_headers;	/* per message */
+	size_t			 max_header_bytes;
+	size_t			 max_recipients;
+	int			 max_sessions;	/* per worker; 0: derived */
+	int			 mta_timeout;	/* seconds between commands */
 	int			 disconnect_check;
 	int			 disconnect_check_after;	/* seconds */
 	int			 disconnect_check_interval;

@@ -62,6 +62,7 @@ struct conn {
 	int			 error;		/* errno to report */
 	size_t			 drain_mark;
 	int			 drain_watch;	/* DRAINED due at the mark */
+	int			 paused;	/* not reading: back-pressure */
 	conn_read_cb		 read_cb;
 	conn_event_cb		 event_cb;
 	void			*arg;
@@ -193,6 +194,23 @@ conn_notify_drained(struct conn *c, size_t mark)
 		event_active(c->wev, EV_WRITE, 0);
 }
 
+/*
+ * Stop reading (paused) or read again.  A reader that does not take
+ * what arrived pauses, so that a peer writing ahead fills its own
+ * socket buffer rather than our memory.
+ */
+void
+conn_pause(struct conn *c, int paused)
+{
+	if (c->connecting || c->paused == paused)
+		return;
+	c->paused = paused;
+	if (paused)
+		event_del(c->rev);
+	else
+		event_add(c->rev, NULL);
+}
+
 /* Try once to write what is queued, e.g. a last packet before a close. */
 void
 conn_flush(struct conn *c)
@@ -249,7 +267,8 @@ on_write(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		c->connecting = 0;
-		event_add(c->rev, NULL);
+		if (!c->paused)
+			event_add(c->rev, NULL);
 		if (evbuffer_get_length(c->out) == 0)
 			event_del(c->wev);
 		c->event_cb(c, CONN_CONNECTED, 0, c->arg);

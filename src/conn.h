@@ -41,6 +41,7 @@ void		 conn_write(struct conn *, const void *, size_t);
 void		 conn_flush(struct conn *);
 size_t		 conn_pending(struct conn *);
 void		 conn_notify_drained(struct conn *, size_t);
+void		 conn_pause(struct conn *, int);
 struct trace;
 void		 conn_set_trace(struct conn *, struct trace *);
 

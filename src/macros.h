@@ -29,6 +29,8 @@
 
 /* A list of macro names, as in a negotiation ("j {daemon_name} v"). */
 #define MACRO_LIST_MAX	1024
+/* The largest macro packet taken from the MTA (its payload). */
+#define MACRO_PACKET_MAX	(64 * 1024)
 
 struct macros {
 	struct mbuf	 pairs[NSTAGES];	/* each stage's last D */

@@ -297,6 +297,18 @@ message_edits_done(struct message *m)
 	return rc;
 }
 
+/*
+ * A modification other than a body piece came from the milter whose
+ * replacement body is being received: the body's run is over, and a
+ * further piece is refused.  For a body applied as it arrives.
+ */
+void
+message_edit_seen(struct message *m)
+{
+	if (m->replacing == 1)
+		m->replacing = 2;
+}
+
 /* A milter's edits failed: drop a replacement body being received. */
 void
 message_edits_cancel(struct message *m)

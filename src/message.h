@@ -54,6 +54,7 @@ int	 message_apply(struct message *, const struct milter_reply *, int,
 	    const char **);
 int	 message_edits_done(struct message *);
 void	 message_edits_cancel(struct message *);
+void	 message_edit_seen(struct message *);
 int	 message_write(const struct message *, FILE *);
 
 #endif /* MESSAGE_H */

@@ -42,6 +42,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -49,8 +50,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libutil.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -147,6 +150,8 @@ static void	check_root(void);
 static void	assign_stats(struct conf *);
 static int	print_detected(const char *);
 static int	daemonize(void);
+static void	raise_nofile(void);
+static int	spool_prepare(const struct conf *, char *, size_t);
 
 extern const char	*__progname;
 
@@ -695,7 +700,8 @@ reload(FILE *errs)
 		conf_free(nc);
 		return -1;
 	}
-	if (control_prepare(nc, err, sizeof(err)) == -1) {
+	if (spool_prepare(nc, err, sizeof(err)) == -1 ||
+	    control_prepare(nc, err, sizeof(err)) == -1) {
 		reload_error(errs, "%s; not reloading", err);
 		conf_free(nc);
 		return -1;
@@ -863,6 +869,95 @@ sigusr1_cb(evutil_socket_t sig, short what, void *arg)
 	(void)arg;
 	/* Logs go to syslog (or stderr with -d): nothing to reopen. */
 	log_info("SIGUSR1: no log file to reopen");
+}
+
+/*
+ * spool_dir (inside the chroot, if any): made if missing, mode 0700 and
+ * owned by the workers' user, so that no other local user can read the
+ * spooled bodies or plant files there.  An existing one must be a
+ * directory, not a link; the default must be that private directory.
+ */
+static int
+spool_prepare(const struct conf *c, char *err, size_t len)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	struct stat	 st;
+	char		 path[256];
+	uid_t		 uid = geteuid();
+	gid_t		 gid = getegid();
+	int		 n;
+
+	n = snprintf(path, sizeof(path), "%s%s", c->chroot != NULL ?
+	    c->chroot : "", c->spool_dir);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		snprintf(err, len, "spool_dir: longer than %zu bytes",
+		    sizeof(path) - 1);
+		return -1;
+	}
+	if (uid == 0 && (pw = getpwnam(c->user)) != NULL) {
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+		if (c->group != NULL && (gr = getgrnam(c->group)) != NULL)
+			gid = gr->gr_gid;
+	}
+	if (lstat(path, &st) == -1) {
+		if (errno != ENOENT || mkdir(path, 0700) == -1 ||
+		    lchown(path, uid, gid) == -1) {
+			snprintf(err, len, "spool_dir %s: cannot make it: %s "
+			    "(make its parent directory, or set spool_dir)",
+			    path, strerror(errno));
+			return -1;
+		}
+		log_info("spool_dir %s: made, mode 0700, for the workers",
+		    path);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, len, "spool_dir %s: not a directory: remove "
+		    "it (milterd makes it), or set spool_dir", path);
+		return -1;
+	}
+	if (strcmp(c->spool_dir, CONF_SPOOL_DIR) == 0 && (st.st_uid != uid ||
+	    (st.st_mode & 077) != 0)) {
+		snprintf(err, len, "spool_dir %s: owned by uid %lu, mode "
+		    "%04o, not private to the workers' user (uid %lu): remove "
+		    "it (milterd makes it)", path, (unsigned long)st.st_uid,
+		    (unsigned int)(st.st_mode & 07777), (unsigned long)uid);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Descriptors: the soft limit raised to the hard one (each session
+ * holds one per child and the MTA's), the figure logged with the
+ * sessions a worker keeps open by it (worker_max_sessions()).
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit	rl;
+	rlim_t		was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit");
+		return;
+	}
+	was = rl.rlim_cur;
+	if (rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("setrlimit: descriptor limit stays %llu",
+			    (unsigned long long)was);
+			rl.rlim_cur = was;
+		}
+	}
+	log_info("descriptors: limit %llu%s, so at most %d sessions per "
+	    "worker%s", (unsigned long long)rl.rlim_cur,
+	    rl.rlim_cur != was ? " (raised)" : "",
+	    worker_max_sessions(conf), conf->max_sessions > 0 ?
+	    " (max_sessions)" : "");
 }
 
 /*
@@ -1052,6 +1147,8 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	if (sd_ninherited() > 0)
 		log_info("%zu listening sockets from systemd", sd_ninherited());
+	if (spool_prepare(conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	pfh = pidfile_open(conf->pidfile, 0644, &otherpid);
 	if (pfh == NULL) {
 		if (errno == EEXIST)
@@ -1084,6 +1181,7 @@ main(int argc, char *argv[])
 		close_listeners(conf, listen_fds, NULL);
 		exit(1);
 	}
+	raise_nofile();
 	setproctitle("master");
 	signal(SIGPIPE, SIG_IGN);
 

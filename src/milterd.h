@@ -74,5 +74,6 @@ __dead void	 launcher_main(const struct conf *, int, const int *, size_t);
 
 /* worker.c */
 __dead void	 worker_main(struct conf *, int *, size_t, int, int, int);
+int		 worker_max_sessions(const struct conf *);
 
 #endif /* MILTERD_H */

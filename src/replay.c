@@ -216,6 +216,16 @@ take_edits(struct session *s, struct child *c, int *replaced)
 	size_t			 off = 0, used, before = s->edits.len;
 	int			 rc = 0;
 
+	/* Its body came into the copy as it arrived (child_edit()). */
+	if (s->repl_owner != c->idx + 1)
+		message_edits_cancel(&s->msg);
+	else if (s->repl_err != NULL) {
+		err = s->repl_err;
+		rc = -1;
+	}
+	s->repl_owner = 0;
+	s->repl_err = NULL;
+
 	while (rc == 0 && off < e->len && milter_frame(e->data + off,
 	    e->len - off, PACKET_MAX, &pkt, &used) == MILTER_FRAME_OK) {
 		off += used;
@@ -244,7 +254,10 @@ add_edit(struct session *s, const struct child *c,
 	const char		*v;
 	size_t			 start;
 
-	if (milter_decode_reply(pkt, &r, err) == -1 ||
+	if (milter_decode_reply(pkt, &r, err) == -1)
+		return -1;
+	/* A body piece was applied as it came: an empty one stands in. */
+	if (r.code != SMFIR_REPLBODY &&
 	    message_apply(&s->msg, &r, c->leadspc, err) == -1)
 		return -1;
 	switch (r.code) {

@@ -48,9 +48,16 @@
 #include "session.h"
 #include "trace.h"
 
+/* Room kept for the MTA's packets; a larger packet's is freed. */
+#define CUR_KEEP	(64 * 1024)
+
 static void	mta_read(struct conn *, void *);
 static void	mta_event(struct conn *, int, int, void *);
 static void	session_resume(evutil_socket_t, short, void *);
+static void	mta_idle(evutil_socket_t, short, void *);
+static void	headers_over(struct session *, char);
+static void	rcpts_over(struct session *);
+static void	message_forget(struct session *);
 static int	takes_commands(const struct session *);
 static void	session_process(struct session *);
 static void	session_end(struct session *, const char *, int);
@@ -103,6 +110,7 @@ session_new(struct event_base *base, const struct conf *conf,
 	struct session		*s;
 	const struct milter_conf *mc;
 	struct child		*c;
+	struct timeval		 tv = { conf->mta_timeout, 0 };
 	size_t			 i;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -145,8 +153,12 @@ session_new(struct event_base *base, const struct conf *conf,
 	s->mta = conn_new(base, fd, 0, mta_read, mta_event, s);
 	s->resume = event_new(base, -1, 0, session_resume, s);
 	s->progress = event_new(base, -1, EV_PERSIST, progress_tick, s);
-	if (s->mta == NULL || s->resume == NULL || s->progress == NULL)
+	s->idle = evtimer_new(base, mta_idle, s);
+	if (s->mta == NULL || s->resume == NULL || s->progress == NULL ||
+	    s->idle == NULL)
 		goto fail;
+	/* mta_timeout runs from the connection, for its first command. */
+	evtimer_add(s->idle, &tv);
 	return s;
 fail:
 	if (s->mta == NULL)
@@ -172,6 +184,8 @@ session_free(struct session *s)
 		event_free(s->resume);
 	if (s->progress != NULL)
 		event_free(s->progress);
+	if (s->idle != NULL)
+		event_free(s->idle);
 	macros_free(&s->mac);
 	mbuf_free(&s->cur);
 	mbuf_free(&s->rcpts);
@@ -215,6 +229,22 @@ session_resume(evutil_socket_t fd, short what, void *arg)
 	session_process(arg);
 }
 
+/*
+ * mta_timeout: the MTA sent no whole packet for that long while the
+ * session waited for one (an MTA gone without a FIN).
+ */
+static void
+mta_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("session %s: no command from the MTA in %d s "
+	    "(mta_timeout): closed", s->id, s->conf->mta_timeout);
+	session_end(s, "MTA timeout", 1);
+}
+
 /* Between commands: the MTA's next packet may be taken. */
 static int
 takes_commands(const struct session *s)
@@ -226,6 +256,7 @@ static void
 session_process(struct session *s)
 {
 	struct evbuffer		*in = conn_input(s->mta);
+	struct timeval		 tv = { s->conf->mta_timeout, 0 };
 	struct milter_pkt	 pkt;
 	struct milter_cmd	 cmd;
 	const char		*err;
@@ -233,13 +264,28 @@ session_process(struct session *s)
 	int			 rc;
 
 	while (takes_commands(s)) {
-		if ((rc = packet_peek(in, &pkt, &used, &err)) == 0)
+		if ((rc = packet_peek(in, &pkt, &used, &err)) == 0) {
+			conn_pause(s->mta, 0);
+			/* From the last packet: a trickle does not extend it. */
+			if (!evtimer_pending(s->idle, NULL))
+				evtimer_add(s->idle, &tv);
 			return;
+		}
 		if (rc == -1) {
 			session_end(s, err, 1);
 			return;
 		}
+		evtimer_del(s->idle);
+		if (pkt.code == SMFIC_MACRO && pkt.len > MACRO_PACKET_MAX) {
+			log_warnx("session %s: MTA sent a macro packet of %zu "
+			    "bytes, more than %d", s->id, pkt.len,
+			    MACRO_PACKET_MAX);
+			session_end(s, "protocol error", 1);
+			return;
+		}
 		/* Keep the raw packet: the children get it as it came. */
+		if (s->cur.cap > CUR_KEEP)
+			mbuf_free(&s->cur);	/* a large one's room */
 		mbuf_reset(&s->cur);
 		mbuf_append(&s->cur, pkt.data - 5, used);
 		evbuffer_drain(in, used);
@@ -261,6 +307,12 @@ session_process(struct session *s)
 			return;
 		}
 	}
+	/*
+	 * Back-pressure: while a command is at work, what the MTA sends
+	 * ahead stays in its socket, not in our memory; read again once
+	 * the chain takes commands (ACT_RESUME).
+	 */
+	conn_pause(s->mta, evbuffer_get_length(in) > 0);
 }
 
 /*
@@ -455,6 +507,10 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		command_round(s, c->code);
 		break;
 	case SMFIC_RCPT:
+		if (++s->nrcpts > s->conf->max_recipients) {
+			rcpts_over(s);
+			break;
+		}
 		if (strlcpy(s->rcpt, c->u.args.count > 0 ? c->u.args.buf : "",
 		    sizeof(s->rcpt)) >= sizeof(s->rcpt))
 			s->rcpt[0] = '\0';
@@ -465,13 +521,28 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		command_round(s, c->code);
 		break;
 	case SMFIC_HEADER:
+		s->header_bytes += strlen(c->u.header.name) +
+		    strlen(c->u.header.value);
+		if (++s->nheaders > s->conf->max_headers ||
+		    s->header_bytes > s->conf->max_header_bytes || s->over) {
+			headers_over(s, c->code);
+			break;
+		}
 		keep_header(s, &c->u.header);
 		reply_mta_unless_nr(s, c->code);
 		break;
 	case SMFIC_EOH:
+		if (s->over) {
+			headers_over(s, c->code);
+			break;
+		}
 		reply_mta_unless_nr(s, c->code);
 		break;
 	case SMFIC_BODY:
+		if (s->over) {
+			headers_over(s, c->code);
+			break;
+		}
 		if (spool_append(&s->msg.body, c->u.body.data,
 		    c->u.body.len) == -1 && !s->msg_error) {
 			log_warn("session %s: cannot keep the body",
@@ -560,6 +631,7 @@ act(struct session *s, const struct chain_action *a)
 	case ACT_START:
 		c->state = CHILD_IDLE;
 		c->launch_until = 0;
+		c->exhausted = 0;
 		child_start(c);
 		break;
 	case ACT_QUIT:
@@ -605,10 +677,7 @@ act(struct session *s, const struct chain_action *a)
 		replay_body(s);
 		break;
 	case ACT_MESSAGE_OVER:
-		message_reset(&s->msg);
-		mbuf_reset(&s->rcpts);
-		mbuf_reset(&s->edits);
-		s->msg_error = 0;
+		message_forget(s);
 		break;
 	case ACT_RESUME:
 		s->wait_since = 0;
@@ -650,7 +719,8 @@ act_log(struct session *s, const struct chain_action *a)
 		    a->text);
 		break;
 	case ACT_EDITS_DROPPED:
-		chain_describe_edits(cc->edits.data, cc->edits.len, what,
+		chain_describe_edits(cc->edits.data, cc->edits.len,
+		    s->repl_owner == a->child + 1 ? s->repl_bytes : 0, what,
 		    sizeof(what));
 		log_info("session %s: child %s (evaluation): modifications "
 		    "dropped: %s", s->id, c->mc->name, what);
@@ -742,13 +812,49 @@ child_replied(void *arg, struct child *c, char code, const char *text)
 	session_run(s);
 }
 
+/*
+ * A modification: the chain checks and keeps it, except a replaced
+ * body's pieces, which go to the copy's new body as they come
+ * (msg.newbody, spooled past body_memory_limit like the MTA's body):
+ * the chain keeps an empty piece in their place, which take_edits()
+ * knows.  A body left there by a child whose edits were not taken
+ * (failed, evaluated, refused) is dropped when another's comes.
+ */
 static const char *
 child_edit(void *arg, struct child *c, char code, const void *pkt,
     size_t len)
 {
-	struct session	*s = arg;
+	static const uint8_t	 mark[] = { 0, 0, 0, 1, SMFIR_REPLBODY };
+	struct session		*s = arg;
+	struct milter_pkt	 p;
+	struct milter_reply	 r;
+	const char		*err;
+	size_t			 used;
 
-	return chain_edit(&s->chain, c->idx, code, pkt, len);
+	if (code != SMFIR_REPLBODY) {
+		if ((err = chain_edit(&s->chain, c->idx, code, pkt, len)) ==
+		    NULL && s->repl_owner == c->idx + 1)
+			message_edit_seen(&s->msg);
+		return err;
+	}
+	if ((err = chain_edit(&s->chain, c->idx, code, mark,
+	    sizeof(mark))) != NULL)
+		return err;
+	if (s->repl_owner != c->idx + 1) {
+		message_edits_cancel(&s->msg);
+		s->repl_owner = c->idx + 1;
+		s->repl_bytes = 0;
+		s->repl_err = NULL;
+	}
+	if (milter_frame(pkt, len, PACKET_MAX, &p, &used) !=
+	    MILTER_FRAME_OK || milter_decode_reply(&p, &r, &err) == -1)
+		return "malformed";
+	/* What the copy cannot take fails the child when it is taken. */
+	if (s->repl_err == NULL &&
+	    message_apply(&s->msg, &r, c->leadspc, &err) == -1)
+		s->repl_err = err;
+	s->repl_bytes += r.u.body.len;
+	return NULL;
 }
 
 static void
@@ -760,13 +866,81 @@ child_drained(void *arg, struct child *c)
 	session_run(s);
 }
 
+/*
+ * A child that milterd could not reach for want of a resource of its
+ * own: the session is tempfailed (chain_exhausted()), counted once.
+ */
 static void
 child_failed(void *arg, struct child *c)
 {
 	struct session	*s = arg;
 
-	chain_failed(&s->chain, c->idx);
+	if (c->exhausted) {
+		if (!s->chain.exhausted)
+			stats_add(&stats->resource_failures, 1);
+		chain_exhausted(&s->chain, c->idx);
+	} else
+		chain_failed(&s->chain, c->idx);
 	session_run(s);
+}
+
+/*
+ * A header bound passed (max_headers, max_header_bytes): logged once
+ * per message, the message is no longer kept, and every command of it
+ * from here on is answered tempfail, end of message included
+ * (msg_error), also when the MTA waived the replies to headers.
+ */
+static void
+headers_over(struct session *s, char cmd)
+{
+	int	count = s->nheaders > s->conf->max_headers;
+
+	if (!s->over)
+		log_warnx("session %s: more than %zu %s in a message "
+		    "(max_%s): tempfail", s->id, count ? s->conf->max_headers :
+		    s->conf->max_header_bytes, count ? "headers" :
+		    "header bytes", count ? "headers" : "header_bytes");
+	s->over = 1;
+	s->msg_error = 1;
+	set_verdict(s, SMFIR_TEMPFAIL, NULL, cmd);
+	if (milter_cmd_replied(&s->chain.upstream, cmd))
+		reply_mta(s, SMFIR_TEMPFAIL, NULL);
+}
+
+/*
+ * A recipient beyond max_recipients: refused alone (452, as an MTA
+ * says it), without the children; logged once per message.  If the
+ * MTA waived the reply it would stand: the message is refused then.
+ */
+static void
+rcpts_over(struct session *s)
+{
+	if (s->nrcpts == s->conf->max_recipients + 1)
+		log_warnx("session %s: more than %zu recipients in a "
+		    "message (max_recipients): refused", s->id,
+		    s->conf->max_recipients);
+	if (milter_cmd_replied(&s->chain.upstream, SMFIC_RCPT))
+		reply_mta(s, SMFIR_REPLYCODE, "452 4.5.3 Too many recipients");
+	else
+		s->msg_error = 1;
+}
+
+/*
+ * A message is over: its copy and buffers go.  Buffers a large
+ * message grew are freed, not kept for the next message.
+ */
+static void
+message_forget(struct session *s)
+{
+	message_free(&s->msg);
+	mbuf_free(&s->rcpts);
+	mbuf_free(&s->edits);
+	mbuf_free(&s->out);
+	s->msg_error = 0;
+	s->over = 0;
+	s->nheaders = s->header_bytes = s->nrcpts = 0;
+	s->repl_owner = 0;
+	s->repl_err = NULL;
 }
 
 /* A header as it followed the colon, whatever the MTA negotiated. */

@@ -66,6 +66,14 @@ struct session {
 	struct child		*kids;		/* as many as chain.kids */
 	struct conn		*mta;
 	int			 msg_error;	/* the copy is incomplete */
+	int			 over;		/* a per-message bound passed */
+	size_t			 nheaders;	/* this message's */
+	size_t			 header_bytes;
+	size_t			 nrcpts;	/* RCPT commands, this message */
+	size_t			 repl_owner;	/* 1 + the child in msg.newbody */
+	size_t			 repl_bytes;	/* its pieces' bytes */
+	const char		*repl_err;	/* what the copy could not take */
+	struct event		*idle;		/* mta_timeout */
 	struct event		*resume;	/* take the next packets */
 	int			 mta_leadspc;
 	int			 mta_local;	/* the MTA is on this host */

@@ -94,14 +94,14 @@ const struct stats_global stats_globals[STATS_NGLOBAL] = {
 	    "MTA sessions ended.", offsetof(struct stats, sessions), -1 },
 	{ "sessions", "open", "open", 0, "sessions_open", "gauge",
 	    "MTA sessions open now.", SIZE_MAX, -1 },
-	{ "sessions", "verdicts", "sessions by verdict", 2,
+	{ "sessions", "verdicts", "sessions by verdict", 3,
 	    "session_verdicts_total", "counter",
 	    "Sessions ended, by the last verdict given to the MTA.",
 	    offsetof(struct stats, session_verdicts), VERDICT_NONE },
 	{ "messages", "total", "messages", 0, "messages_total", "counter",
 	    "Messages that reached end of message.",
 	    offsetof(struct stats, messages), -1 },
-	{ "messages", "verdicts", "messages by verdict", 3,
+	{ "messages", "verdicts", "messages by verdict", 4,
 	    "message_verdicts_total", "counter",
 	    "Messages, by the verdict given to the MTA at end of message.",
 	    offsetof(struct stats, message_verdicts), VERDICT_ACCEPT },
@@ -116,6 +116,12 @@ const struct stats_global stats_globals[STATS_NGLOBAL] = {
 	    "unverifiable_total", "counter",
 	    "Sessions whose SMTP client connection could not be found.",
 	    offsetof(struct stats, unverifiable), -1 },
+	{ NULL, "resource_failures",
+	    "sessions tempfailed for want of a resource", 2,
+	    "resource_failures_total", "counter",
+	    "Sessions tempfailed: milterd could not reach a child for want "
+	    "of a resource of its own (descriptors, memory).",
+	    offsetof(struct stats, resource_failures), -1 },
 };
 
 /* The region, zeroed, shared with every process forked after. */

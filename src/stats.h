@@ -114,8 +114,8 @@ struct stats_global {
 	size_t		 offset;	/* in struct stats; SIZE_MAX: open */
 	int		 verdicts;	/* one per verdict from this; -1: one */
 };
-#define STATS_NGLOBAL		8
-#define STATS_TEXT_LINES	4
+#define STATS_NGLOBAL		9
+#define STATS_TEXT_LINES	5
 extern const struct stats_global stats_globals[STATS_NGLOBAL];
 
 struct stats_worker {
@@ -136,6 +136,7 @@ struct stats {
 	uint64_t		mta_errors;	/* sessions ended by the MTA side */
 	uint64_t		disconnects;	/* SMTP client gone, cut short */
 	uint64_t		unverifiable;	/* client not found to check */
+	uint64_t		resource_failures;	/* milterd exhausted */
 	/* Said for listener i since the last load (stats_once()). */
 	uint64_t		unverifiable_said[STATS_MAX_LISTEN];
 	struct stats_worker	workers[STATS_MAX_WORKERS];

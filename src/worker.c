@@ -35,6 +35,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -66,8 +67,16 @@ static int			 stopping;
 static int			 launcher_fd = -1;
 static time_t			*launch_sent;	/* per milter */
 static char			(*launch_refusal)[128];	/* per milter */
+static int			 max_sessions;	/* open at once */
+static int			 nopen;
+static int			 listening;	/* listen_ev[] armed */
+static int			 starved;	/* out of descriptors, said */
+static struct event		*accept_again;	/* after a starved accept */
 
 static void	accept_cb(evutil_socket_t, short, void *);
+static void	accept_again_cb(evutil_socket_t, short, void *);
+static void	listen_set(int);
+static void	accept_starved(void);
 static void	stop_cb(evutil_socket_t, short, void *);
 static void	watch_master(evutil_socket_t, short, void *);
 static void	worker_stop(const char *);
@@ -94,12 +103,18 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	(void)what;
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			accept_starved();
+			return;
+		}
 		/* Another worker took it, or the MTA gave up. */
 		if (errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != ECONNABORTED && errno != EINTR)
 			log_warn("accept");
 		return;
 	}
+	starved = 0;
 	if (!sockspec_is_unix(arg))
 		socket_set_nodelay(fd);
 	snprintf(id, sizeof(id), "%ld.%llu", (long)getpid(),
@@ -113,9 +128,81 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	stats_add(&stats_self->served, 1);
 	stats_add(&stats_self->open, 1);
+	/* The rest wait in the listen queue (or go to other workers). */
+	if (++nopen >= max_sessions)
+		listen_set(0);
 	if (wconf->max_sessions_per_worker > 0 &&
 	    next_id >= (uint64_t)wconf->max_sessions_per_worker)
 		worker_stop("max_sessions_per_worker reached");
+}
+
+/*
+ * Out of descriptors (or kernel memory) at accept: the connection
+ * stays in the listen queue, and would make the event fire again at
+ * once.  Stop accepting for a second; say it once until an accept
+ * works again.
+ */
+static void
+accept_starved(void)
+{
+	struct timeval	tv = { 1, 0 };
+
+	if (!starved)
+		log_warn("accept: not accepting for a second at a time "
+		    "until it works again (%d sessions open)", nopen);
+	starved = 1;
+	listen_set(0);
+	evtimer_add(accept_again, &tv);
+}
+
+static void
+accept_again_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (nopen < max_sessions)
+		listen_set(1);
+}
+
+/* Arm or disarm the listening sockets (never again once stopping). */
+static void
+listen_set(int on)
+{
+	size_t	i;
+
+	if (stopping || listening == on)
+		return;
+	listening = on;
+	for (i = 0; i < nlisten; i++)
+		if (on)
+			event_add(listen_ev[i], NULL);
+		else
+			event_del(listen_ev[i]);
+}
+
+/*
+ * Sessions a worker keeps open: max_sessions, or what its descriptor
+ * limit allows: each session holds one for the MTA, one per child and
+ * up to two spool files; a quarter of the limit (at most 64) is kept
+ * for the rest (listeners, pipes, the resolver, the logs).
+ */
+int
+worker_max_sessions(const struct conf *conf)
+{
+	struct rlimit	rl;
+	rlim_t		cur, reserve;
+	long		n;
+
+	if (conf->max_sessions > 0)
+		return conf->max_sessions;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur ==
+	    RLIM_INFINITY)
+		return 1 << 20;
+	cur = rl.rlim_cur;
+	reserve = cur / 4 < 64 ? cur / 4 : 64;
+	n = (long)((cur - reserve) / (conf->nmilters + 3));
+	return n < 1 ? 1 : n > (1 << 20) ? 1 << 20 : (int)n;
 }
 
 /*
@@ -238,6 +325,8 @@ session_done(struct session *s)
 	TAILQ_REMOVE(&sessions, s, entry);
 	session_free(s);
 	stats_sub(&stats_self->open, 1);
+	if (--nopen < max_sessions && !evtimer_pending(accept_again, NULL))
+		listen_set(1);
 	if (stopping && TAILQ_EMPTY(&sessions))
 		event_base_loopbreak(wbase);
 }
@@ -356,6 +445,11 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 			fatalx("cannot watch listening socket %zu", i);
 	}
 	nlisten = nfds;
+	listening = 1;
+	max_sessions = worker_max_sessions(conf);
+	if ((accept_again = evtimer_new(wbase, accept_again_cb, NULL)) ==
+	    NULL)
+		fatalx("evtimer_new failed");
 	if ((sigterm = evsignal_new(wbase, SIGTERM, stop_cb, NULL)) == NULL ||
 	    evsignal_add(sigterm, NULL) == -1)
 		fatalx("cannot catch SIGTERM");
@@ -389,6 +483,7 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 		session_done(TAILQ_FIRST(&sessions));
 	for (i = 0; i < nlisten; i++)
 		event_free(listen_ev[i]);
+	event_free(accept_again);
 	event_free(sigterm);
 	event_free(watch);
 	if (checker != NULL)

@@ -271,6 +271,7 @@ def prom(path, statspath):
     want("milterd_mta_errors_total", j["mta_errors"])
     want("milterd_disconnects_total", j["disconnects"])
     want("milterd_unverifiable_total", j["unverifiable"])
+    want("milterd_resource_failures_total", j["resource_failures"])
     if ("milterd_start_time_seconds", ()) not in samples:
         d.append("no milterd_start_time_seconds")
     names = [c["name"] for c in j["children"]]

@@ -27,25 +27,15 @@ milterd_start leak "$(child bad 'fallback = "accept"')" "$(child good)"
 BUILD=$_build
 S="unix:$TMP/md-leak.sock"
 
-# worker_pid: the one worker of md-leak.
-worker_pid() {
-	"$BUILD/milterctl" -s "$TMP/md-leak.ctl" -j status 2>/dev/null |
-	    /usr/bin/python3 -c 'import json, sys
-print(json.load(sys.stdin)["workers"][0]["pid"])' 2>/dev/null
-}
-
-# fds PID, rss PID (KiB)
+# fds PID
 fds() {
 	ls "/proc/$1/fd" | wc -l
-}
-rss() {
-	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"
 }
 
 # Warm-up: buffers and the allocator reach their working size.
 mtasim_run warm -s "$S" -n 500 -c 20 -r x@example.com "$MSG"
 rc_is warm 0
-W=$(worker_pid)
+W=$(worker_pid leak)
 check worker-found test -n "$W"
 # Counted once no session is open.
 wait_for 10 sh -c "\"$BUILD/milterctl\" -s \"$TMP/md-leak.ctl\" stats | grep -q 'open 0,'"
@@ -54,7 +44,7 @@ R0=$(rss "$W")
 mtasim_run load -s "$S" -n "$SESSIONS" -c 20 -r x@example.com "$MSG"
 rc_is load 0
 wait_for 10 sh -c "\"$BUILD/milterctl\" -s \"$TMP/md-leak.ctl\" stats | grep -q 'open 0,'"
-check same-worker test "$(worker_pid)" = "$W"
+check same-worker test "$(worker_pid leak)" = "$W"
 F1=$(fds "$W")
 R1=$(rss "$W")
 echo "# worker $W over $SESSIONS faulty sessions: fds $F0 -> $F1, RSS $R0 -> $R1 KiB"

@@ -90,6 +90,10 @@ done
 
 U=$RCDIR/milterd.service
 grep_ok unit-notify '^Type=notify$' "$U"
+grep_ok unit-nofile '^LimitNOFILE=65536$' "$U"
+grep_ok freebsd-nofile 'milterd_limits:="-n 65536"' "$RCDIR/freebsd/milterd"
+grep_ok netbsd-nofile 'ulimit -n "\$\{milterd_nofile:-65536\}"' "$RCDIR/netbsd/milterd"
+grep_ok openbsd-nofile 'milterd:openfiles=65536:tc=daemon:' "$RCDIR/openbsd/milterd"
 grep_ok unit-foreground '^ExecStart=/usr/local/sbin/milterd -F$' "$U"
 grep_ok unit-startpre-n '^ExecStartPre=/usr/local/sbin/milterd -n$' "$U"
 check unit-reload-n-then-hup sh -c "grep '^ExecReload=' '$U' |

@@ -11,6 +11,9 @@
  *   - no command, replay or edit goes to a child out of play;
  *   - no modification is taken that the child and the MTA did not
  *     both negotiate;
+ *   - once milterd could not reach a child for want of its own
+ *     resources (chain_exhausted()), no answer lets mail through
+ *     (continue or accept) until the children are started again;
  *   - the engine never stops: between commands, or awaiting an event
  *     this driver can give.
  *
@@ -72,6 +75,8 @@ take(struct driver *d)
 		case ACT_ANSWER:
 			d->answers++;
 			check(d->answers == 1);
+			check(!d->ch.exhausted || (a.code != SMFIR_CONTINUE &&
+			    a.code != SMFIR_ACCEPT));
 			break;
 		case ACT_RESUME:
 			check(!d->wants || d->answers == 1);
@@ -137,6 +142,11 @@ child_event(struct driver *d, size_t i, uint8_t b)
 	}
 	switch (c->part) {
 	case PART_STARTING:
+		/* Out of descriptors at its connect. */
+		if (b % 8 == 6) {
+			chain_exhausted(&d->ch, i);
+			break;
+		}
 		memset(&eff, 0, sizeof(eff));
 		eff.version = 6;
 		eff.actions = (uint32_t)b * 0x0101U & 0x1ff;

@@ -13,7 +13,8 @@
  *   setup   bits 0-1: children (1 to 3); bit 2: dispatch parallel;
  *           bits 3-4: each child's fallback; bit 5: body_memory_limit
  *           of 64 bytes (the body goes to the spool); bit 6: child 1
- *           in evaluation mode
+ *           in evaluation mode; bit 7: max_headers 3, max_header_bytes
+ *           64, max_recipients 2
  *   step    op byte, then for data ops a 2-byte big-endian length
  *           and that many bytes:
  *             op % 5 == 0  bytes from the MTA
@@ -55,7 +56,10 @@ struct conn {
 	int		 connecting;	/* CONNECTED owed */
 	int		 failed;	/* ERROR owed (connect refused) */
 	int		 drain_watch;	/* DRAINED owed */
+	int		 paused;	/* conn_pause(): not read */
+	int		 readable;	/* a read owed since resumed */
 	struct evbuffer	*in;
+	struct evbuffer	*held;		/* sent while paused: the kernel's */
 	conn_read_cb	 read_cb;
 	conn_event_cb	 event_cb;
 	void		*arg;
@@ -79,7 +83,10 @@ conn_new(struct event_base *base, int fd, int connecting,
 		;
 	if (i == MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	if ((c->in = evbuffer_new()) == NULL) {
+	if ((c->in = evbuffer_new()) == NULL ||
+	    (c->held = evbuffer_new()) == NULL) {
+		if (c->in != NULL)
+			evbuffer_free(c->in);
 		free(c);
 		return NULL;
 	}
@@ -103,6 +110,7 @@ conn_free(struct conn *c)
 		if (conns[i] == c)
 			conns[i] = NULL;
 	evbuffer_free(c->in);
+	evbuffer_free(c->held);
 	if (c->fd != -1)
 		close(c->fd);
 	free(c);
@@ -147,6 +155,20 @@ conn_notify_drained(struct conn *c, size_t mark)
 {
 	(void)mark;
 	c->drain_watch = 1;
+}
+
+/*
+ * Back-pressure: while paused, what the driver delivers is held as
+ * the kernel would, and read once resumed.
+ */
+void
+conn_pause(struct conn *c, int paused)
+{
+	c->paused = paused;
+	if (!paused && evbuffer_get_length(c->held) > 0) {
+		evbuffer_add_buffer(c->in, c->held);
+		c->readable = 1;
+	}
 }
 
 /* No trace table is mapped here: never called, but linked (trace.c). */
@@ -280,6 +302,11 @@ owed_event(void)
 			c->event_cb(c, CONN_CONNECTED, 0, c->arg);
 			return 1;
 		}
+		if (c->readable && !c->paused) {
+			c->readable = 0;
+			c->read_cb(c, c->arg);
+			return 1;
+		}
 		if (c->drain_watch) {
 			c->drain_watch = 0;
 			c->event_cb(c, CONN_DRAINED, 0, c->arg);
@@ -304,7 +331,14 @@ settle(struct event_base *base)
 static void
 deliver(struct conn *c, const uint8_t *p, size_t len)
 {
-	if (c == NULL || evbuffer_add(c->in, p, len) == -1)
+	if (c == NULL)
+		return;
+	/* Paused: the bytes wait in the socket, and nothing is read. */
+	if (c->paused) {
+		(void)evbuffer_add(c->held, p, len);
+		return;
+	}
+	if (evbuffer_add(c->in, p, len) == -1)
 		return;
 	c->read_cb(c, c->arg);
 }
@@ -322,6 +356,11 @@ conf_make(struct conf *cf, struct milter_conf *mc, uint8_t setup)
 	cf->body_memory_limit = (setup & 32) ? 64 : 1 << 20;
 	cf->spool_dir = "/tmp";
 	cf->progress_interval = 5;
+	cf->mta_timeout = 3600;
+	/* Small per-message bounds, met by short inputs. */
+	cf->max_headers = (setup & 128) ? 3 : CONF_MAX_HEADERS;
+	cf->max_header_bytes = (setup & 128) ? 64 : CONF_MAX_HEADER_BYTES;
+	cf->max_recipients = (setup & 128) ? 2 : CONF_MAX_RECIPIENTS;
 	cf->fallback = FALLBACK_TEMPFAIL;
 	cf->milters = mc;
 	for (i = 0; i < cf->nmilters; i++) {

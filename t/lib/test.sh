@@ -7,6 +7,7 @@
 #   wait_for SECS CMD...     poll CMD every 0.1 s until it succeeds
 #   http_get URL OUT         GET URL, the body into OUT, the status printed
 #   free_port                a TCP port free on 127.0.0.1 now
+#   worker_pid NAME / rss PID  md-NAME's first worker; VmRSS of PID, KiB
 #   $TMP                     a private temp dir, removed at exit
 #   finish                   print "N passed, N failed", exit 0 or 1
 #
@@ -157,6 +158,7 @@ rc_is() {
 # unix:$TMP/md-NAME.sock (unless a line starts with "listen") with one
 # worker, its control socket $TMP/md-NAME.ctl and the given
 # configuration lines; log in $TMP/md-NAME.err; returns at once.
+# MILTERD_PREFIX, if set, is a command to run it under (prlimit ...).
 milterd_bg() {
 	_n=md-$1
 	shift
@@ -173,7 +175,7 @@ milterd_bg() {
 		echo "spool_dir = \"$TMP/spool\""
 		printf '%s\n' "$@"
 	} >"$TMP/$_n.conf"
-	bg "$_n" "$BUILD/milterd" -d -v -f "$TMP/$_n.conf"
+	bg "$_n" ${MILTERD_PREFIX:-} "$BUILD/milterd" -d -v -f "$TMP/$_n.conf"
 }
 
 # milterd_start NAME [CONFIG-LINES]: milterd_bg, then returns once it
@@ -223,6 +225,24 @@ child_stat() {
 j = json.load(sys.stdin)
 print([c[sys.argv[2]] for c in j["children"] if c["name"] == sys.argv[1]][0])' \
 	    "$2" "$3" 2>&1
+}
+
+# worker_pid NAME: the pid of milterd md-NAME's first worker.
+worker_pid() {
+	"$BUILD/milterctl" -s "$TMP/md-$1.ctl" -j status 2>/dev/null |
+	    /usr/bin/python3 -c 'import json, sys
+print(json.load(sys.stdin)["workers"][0]["pid"])' 2>/dev/null
+}
+
+# has_worker NAME: md-NAME has a worker (for wait_for).
+has_worker() {
+	test -n "$(worker_pid "$1")"
+}
+
+# rss PID [FIELD]: its resident set size (VmRSS, or FIELD: VmHWM for
+# the peak), KiB.
+rss() {
+	sed -n "s/^${2:-VmRSS}:[[:space:]]*\\([0-9]*\\).*/\\1/p" "/proc/$1/status"
 }
 
 # child NAME [KEY=VALUE...]: a milter section for tmilter NAME.

@@ -200,7 +200,7 @@ Test(chain, describe_edits)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		mbuf_init(&m);
 		cr_assert_eq(milter_put_reply(&m, &t[i].r), 0);
-		chain_describe_edits(m.data, m.len, buf, sizeof(buf));
+		chain_describe_edits(m.data, m.len, 0, buf, sizeof(buf));
 		cr_assert_str_eq(buf, t[i].want, "entry %zu", i);
 		mbuf_free(&m);
 	}
@@ -214,11 +214,11 @@ Test(chain, describe_edits)
 	body.u.body.len = 4;
 	cr_assert_eq(milter_put_reply(&m, &body), 0);
 	cr_assert_eq(milter_put_reply(&m, &t[6].r), 0);
-	chain_describe_edits(m.data, m.len, buf, sizeof(buf));
+	chain_describe_edits(m.data, m.len, 0, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "header X-A added, recipient <b@example.com> "
 	    "deleted, body replaced (14 bytes)");
 	/* Too long: cut on ", ...". */
-	chain_describe_edits(m.data, m.len, small, sizeof(small));
+	chain_describe_edits(m.data, m.len, 0, small, sizeof(small));
 	cr_assert_eq(strlen(small), sizeof(small) - 1);
 	cr_assert_str_eq(small + strlen(small) - 5, ", ...");
 	mbuf_free(&m);
@@ -231,7 +231,9 @@ Test(chain, describe_edits)
  * L for recipients = all), the dispatch and MTA, and steps: an event
  * and the actions it must yield, written as render() writes them.
  *
- * Events: O (the MTA's options, every action; O- all but quarantine), nI (child I negotiated), fI (failed),
+ * Events: O (the MTA's options, every action; O- all but quarantine),
+ * nI (child I negotiated), fI (failed), zI (failed: milterd out of a
+ * resource),
  * a command letter C H M R T U (decided at once; with ? it waits for
  * d), kI (kept out by a condition), sI+ sI- (shown this recipient or
  * not), rI:X (final reply X), eI:X (an edit X; eI:X! is refused), xI
@@ -380,6 +382,9 @@ chain_event(struct chain *ch, const char *ev)
 		break;
 	case 'f':
 		chain_failed(ch, i);
+		break;
+	case 'z':
+		chain_exhausted(ch, i);
 		break;
 	case 'C': case 'H': case 'M': case 'R': case 'T': case 'U':
 		chain_command(ch, ev[0] == 'C' ? SMFIC_CONNECT : ev[0] == 'H' ?
@@ -679,6 +684,15 @@ static const struct chain_case chain_cases[] = {
 	    IN_MESSAGE,
 	    { "E", "replay0" }, { "@0 D0", "replay0" },
 	    { "f0", "answer:t over resume" }, { NULL, NULL } } },
+	{ "milterd out of a resource: tempfail, never the accept fallback",
+	    "a,a", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    { "O", "quit0 quit1 start0 start1" }, { "z0", "" },
+	    { "n1", "optneg resume" }, { "C", "send1" },
+	    { "r1:c", "answer:t resume" }, { "M", "over send1" },
+	    { "r1:a", "verdict1 answer:t resume" },
+	    { "E", "answer:t over resume" },
+	    { "K", "over quit0 quit1 start0 start1" }, { "n0", "" },
+	    { "n1", "resume" }, { "C", "send0" }, { NULL, NULL } } },
 	{ "a failure at end of message", "t,a",
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
 	    IN_MESSAGE,

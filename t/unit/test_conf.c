@@ -253,6 +253,13 @@ static const struct bad_row commented[] = {
 	  ":3: workers -1: out of range\n" },
 	{ "workers = 1 # x\ngrace_time = 2 // y\nlaunch_wait = 0 /* z */\n",
 	  ":3: launch_wait 0: expected 1 to 86400 seconds\n" },
+	{ "max_headers = 0\nmax_header_bytes = -1\nmax_recipients = 0\n"
+	  "max_sessions = -1\nmta_timeout = 0\n",
+	  ":1: max_headers 0: expected at least 1\n"
+	  ":2: max_header_bytes -1: out of range\n"
+	  ":3: max_recipients 0: expected at least 1\n"
+	  ":4: max_sessions -1: out of range\n"
+	  ":5: mta_timeout 0: expected 1 to 86400 seconds\n" },
 	{ "# before\nmilter \"a\" { # open\n  # inside\n  socket = \"/a\" // s\n"
 	  "  /* block\n   */\n  eom_timeout = 0\n} # close\n# after\n"
 	  "fallback = \"x\"\n",
