@@ -96,6 +96,9 @@ struct child {
 	struct milter_optneg		 eff;	/* negotiated */
 	char				*lists[SMFIM_COUNT]; /* eff's macros */
 	int				 leadspc;
+	size_t				 addr;	/* mc->sock[addr] in use */
+	uint32_t			 tried;	/* addresses, bit per index */
+	int				 probe;	/* its address's probe */
 	time_t				 launch_until;	/* retrying until */
 	int				 retrying;	/* timer is a retry */
 	int				 stalled;	/* replay waits for a drain */
