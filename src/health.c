@@ -41,9 +41,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "conf.h"
 #include "health.h"
 #include "log.h"
 
+static void	prom_label(FILE *, const char *);
 static int	health_move(struct stats_health *, uint32_t, uint32_t);
 static void	health_said(struct stats_health *, const struct health_conf *,
 		    const char *);
@@ -217,4 +219,88 @@ health_child(const struct stats_child *sc)
 			best = st;
 	}
 	return best;
+}
+
+/* Since when the child is in its state: its addresses' last change. */
+int64_t
+health_since(const struct stats_child *sc)
+{
+	int64_t		since = 0, t;
+	uint32_t	i, n = __atomic_load_n(&sc->naddrs, __ATOMIC_RELAXED);
+
+	for (i = 0; i < n && i < STATS_MAX_ADDRS; i++)
+		if ((t = __atomic_load_n(&sc->health[i].since,
+		    __ATOMIC_RELAXED)) > since)
+			since = t;
+	return since;
+}
+
+/* milterd_child_up and milterd_child_address_up, configured children. */
+void
+health_prometheus(FILE *fp, const struct conf *c)
+{
+	const struct milter_conf	*m;
+	size_t				 i, j;
+
+	stats_prom_head(fp, "child_up", "gauge", "1 when a child is up (an "
+	    "address of it is), 0 when down or being probed.");
+	for (i = 0; i < c->nmilters; i++)
+		fprintf(fp, "milterd_child_up{child=\"%s\"} %d\n",
+		    c->milters[i].name,
+		    health_child(c->milters[i].stats) == HEALTH_UP);
+	stats_prom_head(fp, "child_address_up", "gauge", "1 when an address "
+	    "of a child is up, 0 when down or being probed.");
+	for (i = 0; i < c->nmilters; i++) {
+		m = &c->milters[i];
+		for (j = 0; j < m->nsock; j++) {
+			fprintf(fp, "milterd_child_address_up{child=\"%s\","
+			    "address=\"", m->name);
+			prom_label(fp, m->sock[j].text);
+			fprintf(fp, "\"} %d\n", health_state(
+			    &m->stats->health[j]) == HEALTH_UP);
+		}
+	}
+}
+
+/* A label value: a socket's path may hold a quote or a backslash. */
+static void
+prom_label(FILE *fp, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', fp);
+		if (*s == '\n')
+			fputs("\\n", fp);
+		else
+			fputc(*s, fp);
+	}
+}
+
+/*
+ * The body of GET /health: the enabled children that are not up, with
+ * their state, or that all are.  Returns how many are not.
+ */
+size_t
+health_report(FILE *fp, const struct conf *c)
+{
+	const struct milter_conf	*m;
+	enum health			 h;
+	size_t				 i, n = 0, up = 0;
+
+	for (i = 0; i < c->nmilters; i++) {
+		m = &c->milters[i];
+		if (!stats_effective(m->enabled, m->stats->enabled))
+			continue;
+		if ((h = health_child(m->stats)) == HEALTH_UP) {
+			up++;
+			continue;
+		}
+		fprintf(fp, "%s %s (%s)", n++ == 0 ? "milterd: not up:" : ",",
+		    m->name, health_name(h));
+	}
+	if (n > 0)
+		fprintf(fp, "; %zu up\n", up);
+	else
+		fprintf(fp, "milterd: ok, %zu enabled children up\n", up);
+	return n;
 }

@@ -24,6 +24,7 @@
 #define HEALTH_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "stats.h"
 
@@ -38,6 +39,9 @@ enum health_try {
 };
 
 /* A child's settings, and names for the log lines. */
+struct conf;
+struct milter_conf;
+
 struct health_conf {
 	const char	*child;
 	const char	*addr;
@@ -60,5 +64,8 @@ enum health	 health_state(const struct stats_health *);
 enum health	 health_child(const struct stats_child *);
 const char	*health_name(enum health);
 void		 health_reason(const struct stats_health *, char *, size_t);
+int64_t		 health_since(const struct stats_child *);
+void		 health_prometheus(FILE *, const struct conf *);
+size_t		 health_report(FILE *, const struct conf *);
 
 #endif /* HEALTH_H */

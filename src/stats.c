@@ -341,6 +341,14 @@ prom_head(FILE *fp, const char *name, const char *type, const char *help)
 	    help, name, type);
 }
 
+/* For the metrics rendered elsewhere (health.c). */
+void
+stats_prom_head(FILE *fp, const char *name, const char *type,
+    const char *help)
+{
+	prom_head(fp, name, type, help);
+}
+
 static void
 prom_verdicts(FILE *fp, const char *name, const char *child,
     const uint64_t *v, size_t from)

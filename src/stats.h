@@ -174,6 +174,8 @@ const char	*verdict_name(enum verdict);
 uint64_t	 stats_child_value(const struct stats_child *, size_t,
 		    enum verdict);
 void		 stats_prometheus(FILE *, const struct stats *);
+void		 stats_prom_head(FILE *, const char *, const char *,
+		    const char *);
 uint64_t	 stats_sessions_open(const struct stats *);
 int		 stats_effective(int, int32_t);
 const char	*stats_reachable(const struct stats_child *);
