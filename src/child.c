@@ -299,6 +299,7 @@ child_start(struct child *c)
 
 	if (!c->retrying) {
 		c->tried = 0;
+		c->skipped = 0;
 		if (child_pick(c) == -1) {
 			child_skip(c);
 			return;
@@ -657,6 +658,7 @@ child_skip(struct child *c)
 	    c->link->id, c->mc->name, why, fallback_name(c->mc->fallback));
 	stats_add(&c->stats->skipped, 1);
 	stats_add(&c->stats->fallbacks, 1);
+	c->skipped = 1;
 	child_drop(c);
 }
 

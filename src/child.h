@@ -99,6 +99,7 @@ struct child {
 	size_t				 addr;	/* mc->sock[addr] in use */
 	uint32_t			 tried;	/* addresses, bit per index */
 	int				 probe;	/* its address's probe */
+	int				 skipped;	/* not tried: down */
 	time_t				 launch_until;	/* retrying until */
 	int				 retrying;	/* timer is a retry */
 	int				 stalled;	/* replay waits for a drain */
