@@ -58,6 +58,7 @@
 #include "child.h"
 #include "log.h"
 #include "chain.h"
+#include "dns.h"
 #include "health.h"
 #include "util.h"
 
@@ -81,6 +82,10 @@ static void	child_health(const struct child *, size_t,
 static int	child_pick(struct child *);
 static int	child_next_addr(struct child *, const char *);
 static void	child_skip(struct child *);
+static void	child_connect(struct child *, const struct sockspec *);
+static void	child_answered(struct child *, const struct dns_answer *);
+static void	child_resolved(void *, const char *,
+		    const struct dns_answer *);
 static void	child_drop(struct child *);
 
 /* A reply to cmd came: its time counts for the child and the session. */
@@ -290,12 +295,17 @@ child_next_addr(struct child *c, const char *what)
 	return 1;
 }
 
+/*
+ * A session's connection to the child: the address balance picks, its
+ * host name (inet:) resolved first, from the cache or asked (dns.c:
+ * kept for its TTL), so that a child that moved, or started later, is
+ * found.  Without a resolver, the address found at load.
+ */
 void
 child_start(struct child *c)
 {
 	const struct sockspec	*sp;
-	int			 fd, err;
-	char			 what[1024], hint[512];
+	struct dns_answer	 ans;
 
 	if (!c->retrying) {
 		c->tried = 0;
@@ -311,6 +321,52 @@ child_start(struct child *c)
 		c->sent_us = stats_now_us();
 	c->retrying = 0;
 	child_arm(c, c->mc->connect_timeout);
+	if (sp->host[0] == '\0' || sp->ss.ss_family != AF_INET)
+		child_connect(c, sp);
+	else if (dns_cached(sp->host, &ans))
+		child_answered(c, &ans);
+	else if ((c->dnsq = dns_query(sp->host, child_resolved, c)) == NULL)
+		child_connect(c, sp);
+}
+
+static void
+child_resolved(void *arg, const char *name, const struct dns_answer *ans)
+{
+	struct child	*c = arg;
+
+	(void)name;
+	c->dnsq = NULL;
+	child_answered(c, ans);
+}
+
+/* The host name's addresses came: the first. */
+static void
+child_answered(struct child *c, const struct dns_answer *ans)
+{
+	struct sockspec		 to = c->mc->sock[c->addr];
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&to.ss;
+
+	if (ans->naddr <= 0) {
+		child_fail(c, "connect %s: %s", to.text, ans->naddr == 0 ?
+		    "no address for that name" : "no answer from DNS");
+		return;
+	}
+	memcpy(&sin->sin_addr, ans->addr[0], sizeof(sin->sin_addr));
+	to.sslen = sizeof(*sin);
+	child_connect(c, &to);
+}
+
+static void
+child_connect(struct child *c, const struct sockspec *sp)
+{
+	int	fd, err;
+	char	what[1024], hint[512];
+
+	if (sp->sslen == 0) {
+		child_fail(c, "connect %s: the name did not resolve at load, "
+		    "and there is no resolver", sp->text);
+		return;
+	}
 	if ((fd = sockspec_connect(sp, 1)) == -1) {
 		err = errno;
 		hint[0] = '\0';
@@ -588,6 +644,10 @@ child_close(struct child *c, int quit)
 	}
 	if (c->timer != NULL)
 		evtimer_del(c->timer);
+	if (c->dnsq != NULL) {
+		dns_cancel(c->dnsq);
+		c->dnsq = NULL;
+	}
 	c->stalled = 0;
 	forget_lists(c);
 	if (c->state != CHILD_FAILED)

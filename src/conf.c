@@ -761,14 +761,20 @@ p_bool(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
-/* Each of listen's sockets, on its own line. */
+/*
+ * Each of listen's sockets, or of a milter's, on its own line.  A
+ * milter's host name that does not resolve now is a warning, said by
+ * convert_milter(): it is resolved again when connecting.
+ */
 static int
 p_sockspec(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
 	struct sockspec	 sp;
 	char		 err[256];
 
-	if (sockspec_parse(value, &sp, err, sizeof(err)) == -1)
+	if ((strcmp(opt->name, "socket") == 0 ? sockspec_parse_name(value,
+	    &sp, err, sizeof(err)) : sockspec_parse(value, &sp, err,
+	    sizeof(err))) == -1)
 		cfg_error(cfg, "%s \"%s\": %s", opt->name, value, err);
 	*(const char **)result = value;
 	return 0;
@@ -804,6 +810,19 @@ parse_fallback(const char *s, enum fallback *fb)
 		*fb = FALLBACK_REJECT;
 	else
 		return -1;
+	return 0;
+}
+
+/* Has a milter a host name, to be resolved when connecting? */
+int
+conf_has_names(const struct conf *c)
+{
+	size_t	i, j;
+
+	for (i = 0; i < c->nmilters; i++)
+		for (j = 0; j < c->milters[i].nsock; j++)
+			if (c->milters[i].sock[j].host[0] != '\0')
+				return 1;
 	return 0;
 }
 
@@ -1548,14 +1567,21 @@ static int
 convert_milter(cfg_t *sec, struct milter_conf *mc)
 {
 	char	err[256];
+	int	rc;
 
 	if ((mc->name = strdup(cfg_title(sec))) == NULL)
 		fatal("%s: strdup", __func__);
 	for (mc->nsock = 0; mc->nsock < cfg_size(sec, "socket") &&
-	    mc->nsock < CONF_MAX_ADDRS; mc->nsock++)
-		if (sockspec_parse(cfg_getnstr(sec, "socket", mc->nsock),
-		    &mc->sock[mc->nsock], err, sizeof(err)) == -1)
+	    mc->nsock < CONF_MAX_ADDRS; mc->nsock++) {
+		rc = sockspec_parse_name(cfg_getnstr(sec, "socket",
+		    mc->nsock), &mc->sock[mc->nsock], err, sizeof(err));
+		if (rc == -1)
 			return -1;
+		if (rc == 1)
+			log_warnx_to(conf_errfp, "warning: milter \"%s\": "
+			    "socket %s; resolved again when connecting",
+			    mc->name, err);
+	}
 	mc->balance = choice("balance", cfg_getstr(sec, "balance")) == 1 ?
 	    BALANCE_ROUND_ROBIN : BALANCE_FAILOVER;
 	mc->failures_to_down = (int)cfg_getint(sec, "failures_to_down");

@@ -143,6 +143,7 @@ void		 conf_free(struct conf *);
 void		 conf_print(const struct conf *, FILE *);
 void		 conf_forget_commands(struct conf *);
 const struct milter_conf *conf_milter(const struct conf *, const char *);
+int		 conf_has_names(const struct conf *);
 const char	*fallback_name(enum fallback);
 
 #endif /* CONF_H */
