@@ -290,6 +290,10 @@ child_next_addr(struct child *c, const char *what)
 		conn_free(c->conn);
 		c->conn = NULL;
 	}
+	if (c->dnsq != NULL) {	/* timed out while resolving */
+		dns_cancel(c->dnsq);
+		c->dnsq = NULL;
+	}
 	c->retrying = 1;	/* the same wait, for the sessions' times */
 	child_start(c);
 	return 1;
