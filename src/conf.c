@@ -2165,12 +2165,13 @@ conf_print(const struct conf *c, FILE *fp)
 		if (m->detected != NULL)
 			fprintf(fp, "# detected: %s\n", m->detected);
 		fprintf(fp, "milter \"%s\" {\n", m->name);
-		fprintf(fp, "\tsocket = {");
+		/* One socket as before; a list only for several. */
+		fprintf(fp, "\tsocket = %s", m->nsock > 1 ? "{ " : "");
 		for (j = 0; j < m->nsock; j++) {
-			fputs(j ? ", " : " ", fp);
+			fputs(j ? ", " : "", fp);
 			print_quoted(fp, m->sock[j].text);
 		}
-		fprintf(fp, " }\n");
+		fprintf(fp, "%s\n", m->nsock > 1 ? " }" : "");
 		if (m->command != NULL)
 			print_str(fp, "\tcommand", m->command);
 		if (m->user != NULL)
