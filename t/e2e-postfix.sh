@@ -168,4 +168,39 @@ expect view 'connect host=x\.example .*addr=192\.0\.2\.7' new-connect
 # 25. macros_compat: Sendmail's {if_addr}, made from {daemon_addr}.
 compat_case '^macro \{if_addr\}=127\.0\.0\.1$'
 
+# 26. A child that is down, with default_action (Postfix) and fallback
+# (milterd) quarantine: the message goes to the hold queue, and the
+# content chain ends there (child 2's edit is not made), as when a child
+# quarantines.  The log lines differ (milterd's quarantine request names
+# the child), so they are only expected; the held messages are compared.
+fallback_case() {
+	case_begin "down$1"
+	DIRECT=" { unix:$TMP/down$1-nothere.sock, default_action=$1 }"
+	echo "milter \"nothere\" { socket = \"unix:$TMP/down$1-nothere.sock\"" \
+	    "fallback = \"$1\" }" >>"$TMP/$CASE.conf"
+	kid -h 'X-C2: two'
+}
+fallback_case quarantine
+run_to_bob
+expect hold '^Subject: plain test' held
+expect hold '!X-C2: two' chain-ended
+check downquarantine-hold-same cmp "$TMP/downquarantine.d.hold" \
+    "$TMP/downquarantine.m.hold"
+expect sink '!X-C2: two' not-delivered
+expect replies '^<- +250 ' accepted
+expect log 'milter-hold' logged
+
+# 27. The same with shutdown, milterd's own (Postfix has no such
+# default_action): the client gets 421 and the connection ends, and
+# nothing is queued.  Directly, tempfail, for the comparison of what
+# the client sees otherwise.
+case_begin downshutdown
+echo "milter \"nothere\" { socket = \"unix:$TMP/downshutdown-nothere.sock\"" \
+    "fallback = \"shutdown\" }" >>"$TMP/$CASE.conf"
+DIRECT=" { unix:$TMP/downshutdown-nothere.sock, default_action=tempfail }"
+kid -h 'X-C2: two'
+run_to_bob
+grep_ok downshutdown-m-421 '^<\*\* +421 ' "$TMP/downshutdown.m.replies"
+no_grep downshutdown-m-not-delivered 'X-C2: two' "$TMP/downshutdown.m.sink"
+
 e2e_end "$PF_DIR/maillog"
