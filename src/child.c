@@ -26,6 +26,13 @@
  * child is closed, logged once with its name and the stage, and its
  * configured fallback stands in for the reply the session awaits.
  *
+ * Each address of a child has a health shared by all workers
+ * (health.c): a session takes the first address up (failover) or the
+ * next one up (round-robin), moves on to another when one fails to
+ * connect or negotiate, and when none is up it does not try the child
+ * at all: child_start() fails at once (child_skip()), and its fallback
+ * stands in as for any failure.
+ *
  * A child that refuses the connection (or hangs up during negotiation)
  * may just not be running: if it has a command, the launcher is asked
  * to start it and the connection is retried every RETRY_MS until
@@ -51,6 +58,8 @@
 #include "child.h"
 #include "log.h"
 #include "chain.h"
+#include "dns.h"
+#include "health.h"
 #include "util.h"
 
 #define RETRY_MS	250
@@ -68,6 +77,16 @@ static void	child_negotiated(struct child *, const struct milter_reply *);
 static int	child_reply(struct child *, const struct milter_pkt *);
 static const char *child_stage(const struct child *);
 static void	child_timed(struct child *, char);
+static void	child_health(const struct child *, size_t,
+		    struct health_conf *);
+static int	child_pick(struct child *);
+static int	child_next_addr(struct child *, const char *);
+static void	child_skip(struct child *);
+static void	child_connect(struct child *, const struct sockspec *);
+static void	child_answered(struct child *, const struct dns_answer *);
+static void	child_resolved(void *, const char *,
+		    const struct dns_answer *);
+static void	child_drop(struct child *);
 
 /* A reply to cmd came: its time counts for the child and the session. */
 static void
@@ -175,7 +194,7 @@ static void
 access_hint(const struct child *c, char *buf, size_t len)
 {
 	const struct sockaddr_un	*sun = (const struct sockaddr_un *)
-					    &c->mc->sock.ss;
+					    &c->mc->sock[c->addr].ss;
 	struct passwd			*pw;
 	struct group			*gr;
 	struct stat			 st;
@@ -213,18 +232,156 @@ child_exhaustion(int err)
 	    err == ENOMEM;
 }
 
+/* Address i's settings for health.c. */
+static void
+child_health(const struct child *c, size_t i, struct health_conf *hc)
+{
+	hc->child = c->mc->name;
+	hc->addr = c->mc->sock[i].text;
+	hc->failures_to_down = c->mc->failures_to_down;
+	hc->down_time = c->mc->down_time;
+	/* Time for its connection, launch included, and a second. */
+	hc->probe_us = ((uint64_t)c->mc->connect_timeout +
+	    (uint64_t)c->link->launch_wait + 1) * 1000000;
+	hc->changes = &c->stats->state_changes;
+}
+
+/*
+ * The address the session tries next, of those it has not tried, as
+ * balance says: 0, or -1 when every one is down (or tried).
+ */
+static int
+child_pick(struct child *c)
+{
+	struct health_conf	 hc;
+	enum health_try		 t;
+	uint64_t		 now = stats_now_us();
+	size_t			 i, a, n = c->mc->nsock, start = 0;
+
+	if (c->mc->balance == BALANCE_ROUND_ROBIN && c->tried == 0)
+		start = __atomic_fetch_add(&c->stats->next_addr, 1,
+		    __ATOMIC_RELAXED) % n;
+	for (i = 0; i < n; i++) {
+		a = (start + i) % n;
+		if (c->tried & (1U << a))
+			continue;
+		child_health(c, a, &hc);
+		if ((t = health_admit(&c->stats->health[a], &hc, now)) ==
+		    HEALTH_SKIP)
+			continue;
+		c->addr = a;
+		c->tried |= 1U << a;
+		c->probe = t == HEALTH_PROBE;
+		c->launch_until = 0;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Address c->addr failed to connect or negotiate (what): counted
+ * against it, and the session moves on to another address up, if
+ * there is one (1); 0 if not.
+ */
+static int
+child_next_addr(struct child *c, const char *what)
+{
+	struct health_conf	 hc;
+	size_t			 was = c->addr;
+
+	child_health(c, was, &hc);
+	health_failed(&c->stats->health[was], &hc, stats_now_us(), c->probe,
+	    what);
+	c->probe = 0;
+	if (c->mc->nsock == 1 || child_pick(c) == -1)
+		return 0;
+	log_warnx("session %s: child %s: %s; trying %s", c->link->id,
+	    c->mc->name, what, c->mc->sock[c->addr].text);
+	if (c->conn != NULL) {
+		conn_free(c->conn);
+		c->conn = NULL;
+	}
+	if (c->dnsq != NULL) {	/* timed out while resolving */
+		dns_cancel(c->dnsq);
+		c->dnsq = NULL;
+	}
+	c->retrying = 1;	/* the same wait, for the sessions' times */
+	child_start(c);
+	return 1;
+}
+
+/*
+ * A session's connection to the child: the address balance picks, its
+ * host name (inet:) resolved first, from the cache or asked (dns.c:
+ * kept for its TTL), so that a child that moved, or started later, is
+ * found.  Without a resolver, the address found at load.
+ */
 void
 child_start(struct child *c)
 {
-	const struct sockspec	*sp = &c->mc->sock;
-	int			 fd, err;
-	char			 what[1024], hint[512];
+	const struct sockspec	*sp;
+	struct dns_answer	 ans;
 
+	if (!c->retrying) {
+		c->tried = 0;
+		c->skipped = 0;
+		if (child_pick(c) == -1) {
+			child_skip(c);
+			return;
+		}
+	}
+	sp = &c->mc->sock[c->addr];
 	c->state = CHILD_CONNECTING;
 	if (!c->retrying)
 		c->sent_us = stats_now_us();
 	c->retrying = 0;
 	child_arm(c, c->mc->connect_timeout);
+	if (sp->host[0] == '\0' || sp->ss.ss_family != AF_INET)
+		child_connect(c, sp);
+	else if (dns_cached(sp->host, &ans))
+		child_answered(c, &ans);
+	else if ((c->dnsq = dns_query(sp->host, child_resolved, c)) == NULL)
+		child_connect(c, sp);
+}
+
+static void
+child_resolved(void *arg, const char *name, const struct dns_answer *ans)
+{
+	struct child	*c = arg;
+
+	(void)name;
+	c->dnsq = NULL;
+	child_answered(c, ans);
+}
+
+/* The host name's addresses came: the first. */
+static void
+child_answered(struct child *c, const struct dns_answer *ans)
+{
+	struct sockspec		 to = c->mc->sock[c->addr];
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&to.ss;
+
+	if (ans->naddr <= 0) {
+		child_fail(c, "connect %s: %s", to.text, ans->naddr == 0 ?
+		    "no address for that name" : "no answer from DNS");
+		return;
+	}
+	memcpy(&sin->sin_addr, ans->addr[0], sizeof(sin->sin_addr));
+	to.sslen = sizeof(*sin);
+	child_connect(c, &to);
+}
+
+static void
+child_connect(struct child *c, const struct sockspec *sp)
+{
+	int	fd, err;
+	char	what[1024], hint[512];
+
+	if (sp->sslen == 0) {
+		child_fail(c, "connect %s: the name did not resolve at load, "
+		    "and there is no resolver", sp->text);
+		return;
+	}
 	if ((fd = sockspec_connect(sp, 1)) == -1) {
 		err = errno;
 		c->exhausted = child_exhaustion(err);
@@ -296,6 +453,7 @@ static void
 child_negotiated(struct child *c, const struct milter_reply *r)
 {
 	struct milter_optneg	 o;
+	struct health_conf	 hc;
 	const char		*err;
 
 	memset(&o, 0, sizeof(o));
@@ -312,6 +470,9 @@ child_negotiated(struct child *c, const struct milter_reply *r)
 		return;
 	}
 	keep_lists(c);
+	child_health(c, c->addr, &hc);
+	health_answered(&c->stats->health[c->addr], &hc);
+	c->probe = 0;
 	c->leadspc = (c->eff.protocol & SMFIP_HDR_LEADSPC) != 0;
 	evtimer_del(c->timer);
 	c->state = CHILD_READY;
@@ -489,6 +650,9 @@ child_close(struct child *c, int quit)
 	static const uint8_t	q[] = { 0, 0, 0, 1, SMFIC_QUIT };
 
 	if (c->conn != NULL) {
+		/* It did its part: its failures are not in a row. */
+		if (child_live(c))
+			health_ok(&c->stats->health[c->addr]);
 		/* Best effort: a milter takes EOF as quit anyway. */
 		if (quit && child_live(c)) {
 			conn_write(c->conn, q, sizeof(q));
@@ -499,6 +663,10 @@ child_close(struct child *c, int quit)
 	}
 	if (c->timer != NULL)
 		evtimer_del(c->timer);
+	if (c->dnsq != NULL) {
+		dns_cancel(c->dnsq);
+		c->dnsq = NULL;
+	}
 	c->stalled = 0;
 	forget_lists(c);
 	if (c->state != CHILD_FAILED)
@@ -515,6 +683,7 @@ child_fail(struct child *c, const char *fmt, ...)
 	char			 msg[512];
 	va_list			 ap;
 	enum child_state	 was = c->state;
+	struct health_conf	 hc;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -523,11 +692,16 @@ child_fail(struct child *c, const char *fmt, ...)
 		/* Not the child's doing: neither its fallback nor counted. */
 		log_warnx("session %s: child %s: %s; milterd is out of a "
 		    "resource: tempfail", c->link->id, c->mc->name, msg);
-		c->state = CHILD_FAILED;
-		c->stalled = 0;
-		child_close(c, 0);
-		c->link->ops->failed(c->link->arg, c);
+		child_drop(c);
 		return;
+	}
+	if (was == CHILD_CONNECTING || was == CHILD_NEGOTIATING) {
+		if (child_next_addr(c, msg))
+			return;
+	} else {
+		child_health(c, c->addr, &hc);
+		health_failed(&c->stats->health[c->addr], &hc, stats_now_us(),
+		    c->probe, msg);
 	}
 	log_warnx("session %s: child %s: %s; fallback %s",
 	    c->link->id, c->mc->name, msg,
@@ -541,11 +715,37 @@ child_fail(struct child *c, const char *fmt, ...)
 	if (was == CHILD_CONNECTING || was == CHILD_NEGOTIATING)
 		__atomic_store_n(&c->stats->last_down, stats_now_us(),
 		    __ATOMIC_RELAXED);
+	child_drop(c);
+}
+
+/* Dropped for the session: its fallback stands in. */
+static void
+child_drop(struct child *c)
+{
 	c->timed_out = 0;
 	c->state = CHILD_FAILED;
 	c->stalled = 0;
 	child_close(c, 0);
 	c->link->ops->failed(c->link->arg, c);
+}
+
+/*
+ * Every address of the child is down: its fallback at once, without
+ * trying it.  Logged for the session (the change of health was logged
+ * once, in health.c), counted as skipped and as a fallback.
+ */
+static void
+child_skip(struct child *c)
+{
+	char	why[STATS_ERROR_MAX];
+
+	health_reason(&c->stats->health[0], why, sizeof(why));
+	log_info("session %s: child %s: skipped as down (%s); fallback %s",
+	    c->link->id, c->mc->name, why, fallback_name(c->mc->fallback));
+	stats_add(&c->stats->skipped, 1);
+	stats_add(&c->stats->fallbacks, 1);
+	c->skipped = 1;
+	child_drop(c);
 }
 
 /* At the session's end. */

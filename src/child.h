@@ -48,6 +48,7 @@ enum child_state {
 };
 
 struct child;
+struct dns_query;
 
 /* What a child tells the session that runs it (arg is the link's). */
 struct child_ops {
@@ -92,10 +93,15 @@ struct child {
 	enum child_state		 state;
 	struct conn			*conn;
 	struct event			*timer;
+	struct dns_query		*dnsq;	/* its host name asked */
 	struct stats_child		*stats;	/* its counters */
 	struct milter_optneg		 eff;	/* negotiated */
 	char				*lists[SMFIM_COUNT]; /* eff's macros */
 	int				 leadspc;
+	size_t				 addr;	/* mc->sock[addr] in use */
+	uint32_t			 tried;	/* addresses, bit per index */
+	int				 probe;	/* its address's probe */
+	int				 skipped;	/* not tried: down */
 	time_t				 launch_until;	/* retrying until */
 	int				 retrying;	/* timer is a retry */
 	int				 stalled;	/* replay waits for a drain */

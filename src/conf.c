@@ -210,7 +210,10 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("recipients",		"any",		CFGF_NONE),
 	CFG_STR("condition_error",	"apply",	CFGF_NONE),
 	CFG_BOOL("macros_compat",	cfg_false,	CFGF_NONE),
-	CFG_STR("socket",		NULL,		CFGF_NODEFAULT),
+	CFG_STR_LIST("socket",		NULL,		CFGF_NODEFAULT),
+	CFG_STR("balance",		"failover",	CFGF_NONE),
+	CFG_INT("failures_to_down",	3,		CFGF_NONE),
+	CFG_INT("down_time",		10,		CFGF_NONE),
 	CFG_STR("command",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("user",			NULL,		CFGF_NODEFAULT),
 	CFG_BOOL("enabled",		cfg_true,	CFGF_NONE),
@@ -764,14 +767,20 @@ p_bool(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
-/* Each of listen's sockets, on its own line. */
+/*
+ * Each of listen's sockets, or of a milter's, on its own line.  A
+ * milter's host name that does not resolve now is a warning, said by
+ * convert_milter(): it is resolved again when connecting.
+ */
 static int
 p_sockspec(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
 	struct sockspec	 sp;
 	char		 err[256];
 
-	if (sockspec_parse(value, &sp, err, sizeof(err)) == -1)
+	if ((strcmp(opt->name, "socket") == 0 ? sockspec_parse_name(value,
+	    &sp, err, sizeof(err)) : sockspec_parse(value, &sp, err,
+	    sizeof(err))) == -1)
 		cfg_error(cfg, "%s \"%s\": %s", opt->name, value, err);
 	*(const char **)result = value;
 	return 0;
@@ -786,13 +795,13 @@ v_listen(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* A milter's socket. */
+/* A milter's sockets (each is parsed by p_sockspec). */
 static int
 v_sockspec(cfg_t *cfg, cfg_opt_t *opt)
 {
-	const char	*s = cfg_opt_getnstr(opt, 0);
-
-	(void)p_sockspec(cfg, opt, s, &s);
+	if (cfg_opt_size(opt) > CONF_MAX_ADDRS)
+		cfg_error(cfg, "%s: at most %d sockets", opt->name,
+		    CONF_MAX_ADDRS);
 	return 0;
 }
 
@@ -813,6 +822,19 @@ parse_fallback(const char *s, enum fallback *fb)
 			return 0;
 		}
 	return -1;
+}
+
+/* Has a milter a host name, to be resolved when connecting? */
+int
+conf_has_names(const struct conf *c)
+{
+	size_t	i, j;
+
+	for (i = 0; i < c->nmilters; i++)
+		for (j = 0; j < c->milters[i].nsock; j++)
+			if (c->milters[i].sock[j].host[0] != '\0')
+				return 1;
+	return 0;
 }
 
 /* The milter of that name, or NULL. */
@@ -873,6 +895,7 @@ static const char	*choices[][4] = {
 	{ "condition_error", "apply", "skip", NULL },
 	{ "mta", "auto", "postfix", "sendmail" },
 	{ "log_format", "text", "json", NULL },
+	{ "balance", "failover", "round-robin", NULL },
 };
 
 /* Which of its key's words s is: 0, 1, 2; -1: none. */
@@ -1570,12 +1593,25 @@ static int
 convert_milter(cfg_t *sec, struct milter_conf *mc)
 {
 	char	err[256];
+	int	rc;
 
 	if ((mc->name = strdup(cfg_title(sec))) == NULL)
 		fatal("%s: strdup", __func__);
-	if (sockspec_parse(cfg_getstr(sec, "socket"), &mc->sock, err,
-	    sizeof(err)) == -1)
-		return -1;
+	for (mc->nsock = 0; mc->nsock < cfg_size(sec, "socket") &&
+	    mc->nsock < CONF_MAX_ADDRS; mc->nsock++) {
+		rc = sockspec_parse_name(cfg_getnstr(sec, "socket",
+		    mc->nsock), &mc->sock[mc->nsock], err, sizeof(err));
+		if (rc == -1)
+			return -1;
+		if (rc == 1)
+			log_warnx_to(conf_errfp, "warning: milter \"%s\": "
+			    "socket %s; resolved again when connecting",
+			    mc->name, err);
+	}
+	mc->balance = choice("balance", cfg_getstr(sec, "balance")) == 1 ?
+	    BALANCE_ROUND_ROBIN : BALANCE_FAILOVER;
+	mc->failures_to_down = (int)cfg_getint(sec, "failures_to_down");
+	mc->down_time = (int)cfg_getint(sec, "down_time");
 	mc->command = dup_opt(sec, "command");
 	mc->user = dup_opt(sec, "user");
 	mc->launchable = mc->command != NULL;
@@ -1712,7 +1748,7 @@ add_detected(struct conf *c, FILE *errfp)
 		c->milters = mc;
 		mc = &c->milters[c->nmilters];
 		memset(mc, 0, sizeof(*mc));
-		if (sockspec_parse(d[i].socket, &mc->sock, err,
+		if (sockspec_parse(d[i].socket, &mc->sock[0], err,
 		    sizeof(err)) == -1) {
 			log_warnx_to(errfp, "detect: milter %s: %s", d[i].name,
 			    err);
@@ -1733,8 +1769,11 @@ add_detected(struct conf *c, FILE *errfp)
 		mc->launchable = mc->command != NULL;
 		mc->enabled = 1;
 		mc->fallback = FALLBACK_TEMPFAIL;
+		mc->nsock = 1;
 		mc->connect_timeout = mc->command_timeout = 10;
 		mc->eom_timeout = EOM_TIMEOUT;
+		mc->failures_to_down = 3;
+		mc->down_time = 10;
 		c->nmilters++;
 	}
 	free(d);
@@ -1757,7 +1796,8 @@ set_parsers(cfg_opt_t *o)
 			o[i].parsecb = p_int;
 		else if (o[i].type == CFGT_BOOL)
 			o[i].parsecb = p_bool;
-		else if (strcmp(o[i].name, "listen") == 0)
+		else if (strcmp(o[i].name, "listen") == 0 ||
+		    strcmp(o[i].name, "socket") == 0)
 			o[i].parsecb = p_sockspec;
 		else if (strcmp(o[i].name, "dns_servers") == 0)
 			o[i].parsecb = p_dns_server;
@@ -1984,6 +2024,9 @@ conf_load(const char *path, FILE *errfp)
 		{ "milter|user", v_account },
 		{ "milter|fallback", v_fallback },
 		{ "milter|connect_timeout", v_positive },
+		{ "milter|balance", v_choice },
+		{ "milter|failures_to_down", v_nonneg },
+		{ "milter|down_time", v_positive },
 		{ "milter|command_timeout", v_positive },
 		{ "milter|eom_timeout", v_positive },
 		{ "milter|recipients", v_choice },
@@ -2162,7 +2205,13 @@ conf_print(const struct conf *c, FILE *fp)
 		if (m->detected != NULL)
 			fprintf(fp, "# detected: %s\n", m->detected);
 		fprintf(fp, "milter \"%s\" {\n", m->name);
-		print_str(fp, "\tsocket", m->sock.text);
+		/* One socket as before; a list only for several. */
+		fprintf(fp, "\tsocket = %s", m->nsock > 1 ? "{ " : "");
+		for (j = 0; j < m->nsock; j++) {
+			fputs(j ? ", " : "", fp);
+			print_quoted(fp, m->sock[j].text);
+		}
+		fprintf(fp, "%s\n", m->nsock > 1 ? " }" : "");
 		if (m->command != NULL)
 			print_str(fp, "\tcommand", m->command);
 		if (m->user != NULL)
@@ -2171,13 +2220,16 @@ conf_print(const struct conf *c, FILE *fp)
 		    "\tfallback = \"%s\"\n\tconnect_timeout = %d\n"
 		    "\tcommand_timeout = %d\n\teom_timeout = %d\n"
 		    "\trecipients = \"%s\"\n\tcondition_error = \"%s\"\n"
-		    "\tmacros_compat = %s\n",
+		    "\tmacros_compat = %s\n\tbalance = \"%s\"\n"
+		    "\tfailures_to_down = %d\n\tdown_time = %d\n",
 		    m->enabled ? "true" : "false",
 		    m->evaluation ? "true" : "false",
 		    fallback_name(m->fallback), m->connect_timeout,
 		    m->command_timeout, m->eom_timeout, m->all_recipients ?
 		    "all" : "any", m->skip_on_error ? "skip" : "apply",
-		    m->macros_compat ? "true" : "false");
+		    m->macros_compat ? "true" : "false",
+		    m->balance == BALANCE_ROUND_ROBIN ? "round-robin" :
+		    "failover", m->failures_to_down, m->down_time);
 		for (j = 0; j < m->nconds; j++)
 			fprintf(fp, "%s\"%s%s\"%s", j == 0 ?
 			    "\tconditions = { " : ", ", m->conds[j].negate ?

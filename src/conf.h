@@ -32,6 +32,7 @@
 #define CONF_FILE	SYSCONFDIR "/milterd.conf"
 #define CONF_MAX_LISTEN	8
 #define CONF_MAX_MILTERS	64	/* fewer than STATS_MAX_CHILDREN */
+#define CONF_MAX_ADDRS	8	/* a milter's sockets; STATS_MAX_ADDRS */
 
 /*
  * Per-message bounds (milterd.conf(5)): above what real MTAs send
@@ -69,6 +70,12 @@ enum dispatch {
 	DISPATCH_PARALLEL
 };
 
+/* Which of a milter's sockets a session takes. */
+enum balance {
+	BALANCE_FAILOVER,	/* the first one up */
+	BALANCE_ROUND_ROBIN	/* each in turn, of those up */
+};
+
 struct stats_child;
 
 /* A milter's condition: conf->conds[idx], negated with "!". */
@@ -79,7 +86,11 @@ struct cond_ref {
 
 struct milter_conf {
 	char		*name;
-	struct sockspec	 sock;
+	struct sockspec	 sock[CONF_MAX_ADDRS];
+	size_t		 nsock;
+	enum balance	 balance;
+	int		 failures_to_down;	/* 0: never down */
+	int		 down_time;		/* seconds */
 	char		*command;	/* for the launcher; NULL: none */
 	char		*user;		/* the command runs as */
 	int		 launchable;	/* has a command (workers' copy) */
@@ -154,6 +165,7 @@ void		 conf_free(struct conf *);
 void		 conf_print(const struct conf *, FILE *);
 void		 conf_forget_commands(struct conf *);
 const struct milter_conf *conf_milter(const struct conf *, const char *);
+int		 conf_has_names(const struct conf *);
 const char	*fallback_name(enum fallback);
 int		 conf_fallback_known(const char *);
 

@@ -40,6 +40,7 @@
 
 #include "conn.h"
 #include "ctl.h"
+#include "health.h"
 #include "history.h"
 #include "live.h"
 #include "trace.h"
@@ -53,8 +54,8 @@
 #define SAVE_MINUTES	10	/* the state file is written this often */
 #define HTTP_HOURS	24	/* the graph's hours unless ?hours=N */
 #define HTTP_HOURS_MAX	(24 * 31)
-#define HTTP_SERVED	"served here: GET /metrics, / and /graph.svg " \
-			"(both with ?hours=1 to 744)\n"
+#define HTTP_SERVED	"served here: GET /metrics, /health, / and /graph.svg " \
+			"(these two with ?hours=1 to 744)\n"
 #define HTTP_BAD_HOURS	"the only query is hours=N, N from 1 to 744\n"
 
 struct client {
@@ -94,6 +95,9 @@ static void	client_reply(struct client *, int, const char *, size_t);
 static void	ctl_request(struct client *, struct evbuffer *);
 static int	ctl_command(FILE *, int, char **, int);
 static void	http_request(struct client *, struct evbuffer *);
+static void	http_health(struct client *);
+static void	health_json(FILE *, const struct milter_conf *);
+static void	health_text(FILE *, const struct conf *);
 static int	endpoint_prepare(struct endpoint *, const char *,
 		    const struct sockspec *, mode_t, char *, size_t);
 static void	endpoint_commit(struct endpoint *);
@@ -461,6 +465,36 @@ http_hours(const char *query, size_t len)
 }
 
 /*
+ * GET /health, for load balancers and container probes: 200 when every
+ * enabled child is up, 503 naming those that are not.
+ */
+static void
+http_health(struct client *cl)
+{
+	struct master_info	 mi;
+	char			*out = NULL;
+	size_t			 outlen = 0, down;
+	FILE			*fp;
+
+	if ((fp = open_memstream(&out, &outlen)) == NULL) {
+		log_warn("metrics: open_memstream");
+		client_free(cl);
+		return;
+	}
+	master_info(&mi);
+	down = health_report(fp, mi.conf);
+	if (fclose(fp) != 0) {
+		log_warnx("metrics: cannot format /health");
+		free(out);
+		client_free(cl);
+		return;
+	}
+	http_reply(cl, down == 0 ? "200 OK" : "503 Service Unavailable",
+	    "text/plain; charset=utf-8", out, outlen);
+	free(out);
+}
+
+/*
  * The metrics endpoint, one GET per connection: /metrics (Prometheus),
  * / (the status page, statuspage.c) and /graph.svg (graph.c, as
  * `milterctl graph' draws it), both of these with ?hours=N; anything
@@ -495,6 +529,10 @@ http_request(struct client *cl, struct evbuffer *in)
 	plen = strcspn(path, "? \r\n");
 	q = path + plen + (path[plen] == '?');
 	qlen = path[plen] == '?' ? strcspn(q, " \r\n") : 0;
+	if (plen == 7 && strncmp(path, "/health", 7) == 0) {
+		http_health(cl);
+		return;
+	}
 	if (plen == 8 && strncmp(path, "/metrics", 8) == 0)
 		type = "text/plain; version=0.0.4; charset=utf-8";
 	else if ((plen == 1 && path[0] == '/') || (plen == 10 &&
@@ -516,9 +554,11 @@ http_request(struct client *cl, struct evbuffer *in)
 		client_free(cl);
 		return;
 	}
-	if (hours == 0)
+	if (hours == 0) {
 		stats_prometheus(fp, stats);
-	else if (plen == 1) {
+		master_info(&mi);
+		health_prometheus(fp, mi.conf);
+	} else if (plen == 1) {
 		master_info(&mi);
 		status_page(fp, mi.conf, &mi, hours);
 	} else {
@@ -617,9 +657,66 @@ status_json(FILE *fp, const struct conf *c, const struct master_info *mi)
 		    (unsigned long long)stats_get(&m->stats->sessions), mean,
 		    p99, (long long)m->stats->last_fail);
 		json_str(fp, err);
+		health_json(fp, m);
 		fputc('}', fp);
 	}
 	fprintf(fp, "]}\n");
+}
+
+/* A child's health and its addresses', for status -j. */
+static void
+health_json(FILE *fp, const struct milter_conf *m)
+{
+	const struct stats_health	*h;
+	char				 why[STATS_ERROR_MAX];
+	size_t				 j;
+
+	fprintf(fp, ",\"state\":\"%s\",\"state_since\":%lld,"
+	    "\"addresses\":[", health_name(health_child(m->stats)),
+	    (long long)health_since(m->stats));
+	for (j = 0; j < m->nsock; j++) {
+		h = &m->stats->health[j];
+		health_reason(h, why, sizeof(why));
+		fprintf(fp, "%s{\"socket\":", j ? "," : "");
+		json_str(fp, m->sock[j].text);
+		fprintf(fp, ",\"state\":\"%s\",\"since\":%lld,"
+		    "\"failures\":%u,\"down_time\":%u,\"why\":",
+		    health_name(health_state(h)), (long long)h->since,
+		    h->failures, h->down_time);
+		json_str(fp, why);
+		fputc('}', fp);
+	}
+	fputc(']', fp);
+}
+
+/*
+ * The children's health: each child's state, then each address's,
+ * with since when and why (the last change).
+ */
+static void
+health_text(FILE *fp, const struct conf *c)
+{
+	const struct milter_conf	*m;
+	const struct stats_health	*h;
+	char				 why[STATS_ERROR_MAX], when[32];
+	size_t				 i, j;
+
+	fprintf(fp, "\n%-20s %-32s %-8s %-20s  %s\n", "CHILD", "ADDRESS",
+	    "STATE", "SINCE", "WHY");
+	for (i = 0; i < c->nmilters; i++) {
+		m = &c->milters[i];
+		fmt_time(when, sizeof(when), (time_t)health_since(m->stats));
+		fprintf(fp, "%-20s %-32s %-8s %-20s\n", m->name, "*",
+		    health_name(health_child(m->stats)), when);
+		for (j = 0; j < m->nsock; j++) {
+			h = &m->stats->health[j];
+			health_reason(h, why, sizeof(why));
+			fmt_time(when, sizeof(when), (time_t)h->since);
+			fprintf(fp, "%-20s %-32s %-8s %-20s  %s\n", m->name,
+			    m->sock[j].text, health_name(health_state(h)),
+			    when, why[0] != '\0' ? why : "-");
+		}
+	}
 }
 
 static void
@@ -673,6 +770,7 @@ status_text(FILE *fp, const struct conf *c, const struct master_info *mi)
 		    p99, err[0] != '\0' ? when : "-", err[0] != '\0' ? " " : "",
 		    err);
 	}
+	health_text(fp, c);
 	if (changed)
 		fprintf(fp, "\nChanged by milterctl until the next reload: "
 		    "ENABLED and EVALUATION show what is in effect.\n");

@@ -64,6 +64,7 @@
 #include <unistd.h>
 
 #include "detect.h"
+#include "health.h"
 #include "live.h"
 #include "trace.h"
 #include "log.h"
@@ -858,6 +859,12 @@ assign_stats(struct conf *c)
 		    stats_child_name(j), c->milters[i].name);
 		stats_child_forget(stats, j);
 		c->milters[i].stats = stats_child(stats, c->milters[i].name);
+	}
+	/* Its addresses may have changed: each starts up (health.c). */
+	for (i = 0; i < c->nmilters; i++) {
+		for (j = 0; j < STATS_MAX_ADDRS; j++)
+			health_reset(&c->milters[i].stats->health[j]);
+		c->milters[i].stats->naddrs = (uint32_t)c->milters[i].nsock;
 	}
 }
 

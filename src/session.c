@@ -406,7 +406,8 @@ session_end(struct session *s, const char *why, int error)
 			    c->verdict_evaluated ? "eval-" : "",
 			    c->cut == CUT_AT_WORK ? "aborted" :
 			    c->part == PART_FAILED && c->cut == CUT_NONE ?
-			    "failed" : c->verdict == VERDICT_NONE ?
+			    (s->kids[i].skipped ? "down" : "failed") :
+			    c->verdict == VERDICT_NONE ?
 			    "continue" : verdict_name(c->verdict), waited);
 		if (rc == -1 || asprintf(&own[2 * i + 1], "child.%s",
 		    c->mc->name) == -1)

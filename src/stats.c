@@ -82,6 +82,13 @@ const struct stats_counter stats_child_counters[STATS_NCHILD_COUNTERS] = {
 	{ "errors", "error", "child_errors_total",
 	    "Failures of a child other than timeouts.",
 	    offsetof(struct stats_child, errors), 0 },
+	{ "skipped", "skipped", "child_skipped_total",
+	    "Sessions given a child's fallback at once, as it was down.",
+	    offsetof(struct stats_child, skipped), 0 },
+	{ "state_changes", "changes", "child_state_changes_total",
+	    "Changes of the health of a child's addresses (up, down, "
+	    "probing).",
+	    offsetof(struct stats_child, state_changes), 0 },
 };
 
 /*
@@ -240,6 +247,35 @@ stats_time(struct stats_child *sc, enum stage stage, uint64_t us)
 	stats_add(&h->count, 1);
 }
 
+/* A string in the region, written under seq (a seqlock). */
+void
+stats_seq_put(uint32_t *seq, char *buf, size_t size, const char *msg)
+{
+	__atomic_fetch_add(seq, 1, __ATOMIC_ACQ_REL);
+	strlcpy(buf, msg, size);
+	__atomic_fetch_add(seq, 1, __ATOMIC_ACQ_REL);
+}
+
+/* Read it back whole: never half of one and half of another. */
+void
+stats_seq_get(const uint32_t *seq, const char *src, size_t size, char *buf,
+    size_t len)
+{
+	uint32_t	s;
+	int		tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		s = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
+		if (s & 1)
+			continue;
+		memcpy(buf, src, len < size ? len : size);
+		buf[len - 1] = '\0';
+		if (__atomic_load_n(seq, __ATOMIC_ACQUIRE) == s)
+			return;
+	}
+	strlcpy(buf, "(being written)", len);
+}
+
 void
 stats_set_error(struct stats_child *sc, const char *msg)
 {
@@ -253,20 +289,8 @@ stats_set_error(struct stats_child *sc, const char *msg)
 void
 stats_get_error(const struct stats_child *sc, char *buf, size_t len)
 {
-	uint32_t	seq;
-	int		tries;
-
-	for (tries = 0; tries < 100; tries++) {
-		seq = __atomic_load_n(&sc->error_seq, __ATOMIC_ACQUIRE);
-		if (seq & 1)
-			continue;
-		memcpy(buf, sc->last_error, len < sizeof(sc->last_error) ?
-		    len : sizeof(sc->last_error));
-		buf[len - 1] = '\0';
-		if (__atomic_load_n(&sc->error_seq, __ATOMIC_ACQUIRE) == seq)
-			return;
-	}
-	strlcpy(buf, "(being written)", len);
+	stats_seq_get(&sc->error_seq, sc->last_error, sizeof(sc->last_error),
+	    buf, len);
 }
 
 /*
@@ -368,6 +392,14 @@ prom_head(FILE *fp, const char *name, const char *type, const char *help)
 {
 	fprintf(fp, "# HELP milterd_%s %s\n# TYPE milterd_%s %s\n", name,
 	    help, name, type);
+}
+
+/* For the metrics rendered elsewhere (health.c). */
+void
+stats_prom_head(FILE *fp, const char *name, const char *type,
+    const char *help)
+{
+	prom_head(fp, name, type, help);
 }
 
 static void

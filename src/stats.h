@@ -46,6 +46,7 @@
 #define STATS_NBUCKETS		16	/* the last is +Inf */
 #define STATS_NAME_MAX		72
 #define STATS_ERROR_MAX		160
+#define STATS_MAX_ADDRS		8	/* CONF_MAX_ADDRS */
 
 /* A verdict: of a session, of a message, or of one child. */
 enum verdict {
@@ -67,6 +68,23 @@ struct stats_hist {
 	uint64_t	bucket[STATS_NBUCKETS];
 };
 
+/* The health of one address of a child (health.c). */
+enum health {
+	HEALTH_UP,		/* tried by every session */
+	HEALTH_DOWN,		/* skipped until until_us */
+	HEALTH_PROBING		/* one session tries it (half-open) */
+};
+
+struct stats_health {
+	uint32_t	state;		/* enum health */
+	uint32_t	failures;	/* consecutive */
+	uint32_t	down_time;	/* seconds; doubles while it fails */
+	uint32_t	reason_seq;	/* odd while reason is written */
+	uint64_t	until_us;	/* stats_now_us(): down or probe until */
+	int64_t		since;		/* epoch of the last change */
+	char		reason[STATS_ERROR_MAX];
+};
+
 /* last_ok and last_down are stats_now_us(), for comparing only. */
 struct stats_child {
 	int32_t		enabled;	/* milterctl's override, -1: none */
@@ -78,12 +96,17 @@ struct stats_child {
 	uint64_t	fallbacks;	/* failed: its fallback stood in */
 	uint64_t	timeouts;	/* of which by a timeout */
 	uint64_t	errors;		/* of which by anything else */
+	uint64_t	skipped;	/* fallback at once: it was down */
+	uint64_t	state_changes;	/* of its addresses' health */
 	uint64_t	last_ok;	/* last negotiation that worked */
 	uint64_t	last_down;	/* last failure to connect */
 	int64_t		last_fail;	/* when last_error came, epoch */
 	uint32_t	error_seq;	/* odd while last_error is written */
 	char		last_error[STATS_ERROR_MAX];
 	struct stats_hist latency[NSTAGES];
+	uint32_t	naddrs;		/* the master's, at load */
+	uint32_t	next_addr;	/* round-robin */
+	struct stats_health health[STATS_MAX_ADDRS];
 };
 
 /* A counter of struct stats_child, for every rendering (stats.c). */
@@ -95,7 +118,7 @@ struct stats_counter {
 	size_t		 offset;	/* in struct stats_child */
 	int		 verdicts;	/* NVERDICTS of them, one per verdict */
 };
-#define STATS_NCHILD_COUNTERS	7
+#define STATS_NCHILD_COUNTERS	9
 extern const struct stats_counter stats_child_counters[STATS_NCHILD_COUNTERS];
 
 /*
@@ -162,6 +185,9 @@ void		 stats_time(struct stats_child *, enum stage, uint64_t);
 uint64_t	 stats_now_us(void);
 void		 stats_set_error(struct stats_child *, const char *);
 void		 stats_get_error(const struct stats_child *, char *, size_t);
+void		 stats_seq_put(uint32_t *, char *, size_t, const char *);
+void		 stats_seq_get(const uint32_t *, const char *, size_t, char *,
+		    size_t);
 double		 stats_quantile(const struct stats_hist *, double);
 void		 stats_hist_sum(struct stats_hist *, const struct stats_hist *);
 enum verdict	 verdict_of(char, const char *);
@@ -171,6 +197,8 @@ uint64_t	 stats_child_value(const struct stats_child *, size_t,
 uint64_t	 stats_global_value(const struct stats *, size_t,
 		    enum verdict);
 void		 stats_prometheus(FILE *, const struct stats *);
+void		 stats_prom_head(FILE *, const char *, const char *,
+		    const char *);
 uint64_t	 stats_sessions_open(const struct stats *);
 int		 stats_effective(int, int32_t);
 const char	*stats_reachable(const struct stats_child *);

@@ -46,8 +46,10 @@
 #include "util.h"
 
 static int	parse_unix(const char *, struct sockspec *, char *, size_t);
+static int	parse_any(const char *, struct sockspec *, char *, size_t,
+		    int);
 static int	parse_inet(const char *, int, struct sockspec *, char *,
-		    size_t);
+		    size_t, int);
 static int	split_host_port(char *, char **, char **);
 static int	unlink_stale(const char *, char *, size_t);
 
@@ -98,13 +100,21 @@ split_host_port(char *s, char **host, char **port)
 	return **host != '\0' && **port != '\0' ? 0 : -1;
 }
 
+/*
+ * lazy: a host name that does not resolve now is no error: the spec
+ * gets no address (sslen 0, the port kept) and 1 is returned, err
+ * saying why.  A name is kept in sp->host, to be resolved again.
+ */
 static int
 parse_inet(const char *s, int family, struct sockspec *sp, char *err,
-    size_t errlen)
+    size_t errlen, int lazy)
 {
-	struct addrinfo	 hints, *res;
-	char		 buf[256], *host, *port;
-	int		 rc;
+	struct addrinfo		 hints, *res;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&sp->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&sp->ss;
+	char			 buf[256], *host, *port;
+	uint8_t			 a[16];
+	int			 rc;
 
 	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf) ||
 	    split_host_port(buf, &host, &port) == -1) {
@@ -117,13 +127,23 @@ parse_inet(const char *s, int family, struct sockspec *sp, char *err,
 		snprintf(err, errlen, "port %s: expected 1 to 65535", port);
 		return -1;
 	}
+	if (inet_pton(family, host, a) != 1)
+		strlcpy(sp->host, host, sizeof(sp->host));
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = family;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
 		snprintf(err, errlen, "%s: %s", s, gai_strerror(rc));
-		return -1;
+		if (!lazy || sp->host[0] == '\0')
+			return -1;
+		sp->ss.ss_family = family;
+		if (family == AF_INET)
+			sin->sin_port = htons(atoi(port));
+		else
+			sin6->sin6_port = htons(atoi(port));
+		sp->sslen = 0;
+		return 1;
 	}
 	memcpy(&sp->ss, res->ai_addr, res->ai_addrlen);
 	sp->sslen = res->ai_addrlen;
@@ -131,10 +151,9 @@ parse_inet(const char *s, int family, struct sockspec *sp, char *err,
 	return 0;
 }
 
-/* Parse a socket spec; err gets a message on failure. */
-int
-sockspec_parse(const char *spec, struct sockspec *sp, char *err,
-    size_t errlen)
+static int
+parse_any(const char *spec, struct sockspec *sp, char *err, size_t errlen,
+    int lazy)
 {
 	memset(sp, 0, sizeof(*sp));
 	if (strlcpy(sp->text, spec, sizeof(sp->text)) >= sizeof(sp->text)) {
@@ -148,12 +167,32 @@ sockspec_parse(const char *spec, struct sockspec *sp, char *err,
 	if (spec[0] == '/')
 		return parse_unix(spec, sp, err, errlen);
 	if (strncmp(spec, "inet:", 5) == 0)
-		return parse_inet(spec + 5, AF_INET, sp, err, errlen);
+		return parse_inet(spec + 5, AF_INET, sp, err, errlen, lazy);
 	if (strncmp(spec, "inet6:", 6) == 0)
-		return parse_inet(spec + 6, AF_INET6, sp, err, errlen);
+		return parse_inet(spec + 6, AF_INET6, sp, err, errlen, lazy);
 	snprintf(err, errlen, "unknown socket type (unix:, local:, inet:, "
 	    "inet6:)");
 	return -1;
+}
+
+/* Parse a socket spec; err gets a message on failure. */
+int
+sockspec_parse(const char *spec, struct sockspec *sp, char *err,
+    size_t errlen)
+{
+	return parse_any(spec, sp, err, errlen, 0) == 0 ? 0 : -1;
+}
+
+/*
+ * A child's socket: as sockspec_parse(), but a host name that does not
+ * resolve now returns 1, err the warning (it is resolved again when
+ * connecting: a child may start later).
+ */
+int
+sockspec_parse_name(const char *spec, struct sockspec *sp, char *err,
+    size_t errlen)
+{
+	return parse_any(spec, sp, err, errlen, 1);
 }
 
 int

@@ -36,6 +36,7 @@ struct sockspec {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	char			 text[256];	/* as configured */
+	char			 host[256];	/* inet: a name, else "" */
 };
 
 /* util.c */
@@ -46,6 +47,7 @@ void	str_printable(char *, size_t, const void *, size_t);
 char	*read_stream(FILE *, size_t *);
 void	strv_free(char **, size_t);
 int	sockspec_parse(const char *, struct sockspec *, char *, size_t);
+int	sockspec_parse_name(const char *, struct sockspec *, char *, size_t);
 int	sockspec_connect(const struct sockspec *, int);
 int	sockspec_is_unix(const struct sockspec *);
 int	sockspec_same(const struct sockspec *, const struct sockspec *);

@@ -416,9 +416,11 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 	if ((wbase = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	/* Before the chroot: the resolver reads /etc/resolv.conf. */
-	if (cond_any(conf->conds, conf->nconds, COND_DNSBL) && dns_open(wbase, conf->dns_servers,
+	if ((cond_any(conf->conds, conf->nconds, COND_DNSBL) ||
+	    conf_has_names(conf)) && dns_open(wbase, conf->dns_servers,
 	    conf->ndns_servers) == -1)
-		log_warnx("dnsbl conditions: no resolver, no client listed");
+		log_warnx("no resolver: dnsbl conditions list no client, "
+		    "children's host names keep the address of the load");
 	test_fault();
 	proc_drop_worker(conf);
 	if (proc_forbid_listen() == -1 && errno != ENOSYS)

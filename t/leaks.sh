@@ -23,7 +23,9 @@ wait_for 10 test -S "$TMP/bad.sock" || fail "badmilter did not start"
 tmilter good -h 'X-Good: yes'
 _build=$BUILD
 BUILD=$REL
-milterd_start leak "$(child bad 'fallback = "accept"')" "$(child good)"
+# failures_to_down = 0: every session goes through the failure, none is
+# skipped as down.
+milterd_start leak "$(child bad 'fallback = "accept"' 'failures_to_down = 0')" "$(child good)"
 BUILD=$_build
 S="unix:$TMP/md-leak.sock"
 

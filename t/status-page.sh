@@ -47,7 +47,7 @@ done
 grep_ok hours-400-said '^the only query is hours=N, N from 1 to 744$' "$TMP/bad.txt"
 check page-hours-400 test "$(http_get "$URL/?hours=745" "$TMP/bad2.txt")" = 400
 check other-404 test "$(http_get "$URL/index.html" "$TMP/other.txt")" = 404
-grep_ok other-404-said '^served here: GET /metrics, / and /graph.svg' "$TMP/other.txt"
+grep_ok other-404-said '^served here: GET /metrics, /health, / and /graph.svg' "$TMP/other.txt"
 
 # The browser: the page after load (its DOM) and a screenshot; then
 # /metrics, with nothing sent in between.

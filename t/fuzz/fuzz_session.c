@@ -366,9 +366,11 @@ conf_make(struct conf *cf, struct milter_conf *mc, uint8_t setup)
 	for (i = 0; i < cf->nmilters; i++) {
 		memset(&mc[i], 0, sizeof(mc[i]));
 		mc[i].name = (char *)(uintptr_t)names[i];
-		if (sockspec_parse("unix:/nonexistent/fz.sock", &mc[i].sock,
+		/* failures_to_down 0: health off, each session on its own. */
+		if (sockspec_parse("unix:/nonexistent/fz.sock", &mc[i].sock[0],
 		    err, sizeof(err)) == -1)
 			abort();
+		mc[i].nsock = 1;
 		mc[i].enabled = 1;
 		mc[i].evaluation = i == 1 && (setup & 64);
 		mc[i].fallback = (enum fallback)(((setup >> 3) + i) % 3);

@@ -68,6 +68,10 @@ Test(conf, defaults)
 	cr_assert_eq(c->milters[0].command_timeout, 10);
 	cr_assert_eq(c->milters[0].eom_timeout, 240);
 	cr_assert_null(c->milters[0].command);
+	cr_assert_eq(c->milters[0].nsock, 1);
+	cr_assert_eq(c->milters[0].balance, BALANCE_FAILOVER);
+	cr_assert_eq(c->milters[0].failures_to_down, 3);
+	cr_assert_eq(c->milters[0].down_time, 10);
 	conf_free(c);
 }
 
@@ -89,7 +93,10 @@ Test(conf, every_key)
 	    " enabled = false\n evaluation = true\n fallback = \"reject\"\n"
 	    " connect_timeout = 1\n command_timeout = 2\n eom_timeout = 3\n"
 	    " macros_compat = true\n condition_error = \"skip\"\n}\n"
-	    "milter \"two\" { socket = \"local:/run/two\" }\n");
+	    "milter \"two\" { socket = \"local:/run/two\" }\n"
+	    "milter \"three\" { socket = { \"unix:/run/3a\", "
+	    "\"inet:8891@127.0.0.1\" }\n balance = \"round-robin\"\n"
+	    " failures_to_down = 0\n down_time = 30\n}\n");
 
 	cr_assert_not_null(c, "%s", errbuf);
 	cr_assert_eq(c->nlisten, 2);
@@ -108,7 +115,12 @@ Test(conf, every_key)
 	cr_assert_eq(c->metrics_listen.ss.ss_family, AF_INET6);
 	cr_assert_str_eq(c->state_file, "/tmp/h");
 	cr_assert_eq(c->history_hours, 2);
-	cr_assert_eq(c->nmilters, 2);
+	cr_assert_eq(c->nmilters, 3);
+	cr_assert_eq(c->milters[2].nsock, 2);
+	cr_assert_str_eq(c->milters[2].sock[1].text, "inet:8891@127.0.0.1");
+	cr_assert_eq(c->milters[2].balance, BALANCE_ROUND_ROBIN);
+	cr_assert_eq(c->milters[2].failures_to_down, 0);
+	cr_assert_eq(c->milters[2].down_time, 30);
 	cr_assert_str_eq(c->milters[0].command, "/usr/sbin/one -f");
 	cr_assert_str_eq(c->milters[0].user, "nobody");
 	cr_assert(!c->milters[0].enabled);
@@ -364,7 +376,8 @@ Test(conf, missing_file)
 
 Test(conf, print_is_loadable)
 {
-	struct conf	*c = load("milter \"a\" { socket = \"/a\" "
+	struct conf	*c = load("milter \"a\" { socket = { \"/a\", \"/b\" } "
+	    "balance = \"round-robin\" down_time = 7 "
 	    "fallback = \"tempfail\" macros_compat = true }\nworkers = 2\n"
 	    "mta = \"postfix\"\ndns_servers = { \"192.0.2.1\" }\n");
 	struct conf	*again;
@@ -380,6 +393,10 @@ Test(conf, print_is_loadable)
 	cr_assert_eq(again->workers, 2);
 	cr_assert_eq(again->milters[0].fallback, FALLBACK_TEMPFAIL);
 	cr_assert(again->milters[0].macros_compat);
+	cr_assert_eq(again->milters[0].nsock, 2);
+	cr_assert_str_eq(again->milters[0].sock[1].text, "/b");
+	cr_assert_eq(again->milters[0].balance, BALANCE_ROUND_ROBIN);
+	cr_assert_eq(again->milters[0].down_time, 7);
 	cr_assert_eq(again->mta, MTA_POSTFIX);
 	cr_assert_eq(again->ndns_servers, 1);
 	conf_free(again);

@@ -88,6 +88,47 @@ Test(util, bad_specs)
 	cr_assert_str_eq(err, "unix socket path too long");
 }
 
+/*
+ * A child's socket with a host name: kept to be resolved when
+ * connecting; one that does not resolve now is a warning (1), with the
+ * port and no address; for listen (sockspec_parse) still an error.
+ */
+Test(util, host_names)
+{
+	static const struct {
+		const char	*spec;
+		int		 rc;		/* sockspec_parse_name() */
+		const char	*host;
+		int		 plain;		/* sockspec_parse() */
+	} t[] = {
+		{ "inet:25@127.0.0.1", 0, "", 0 },
+		{ "inet:25@localhost", 0, "localhost", 0 },
+		{ "inet:[127.0.0.1]:25", 0, "", 0 },
+		{ "inet:25@nowhere.invalid", 1, "nowhere.invalid", -1 },
+		{ "inet6:25@[::1]", 0, "", 0 },
+		{ "unix:/run/x.sock", 0, "", 0 },
+		{ "inet:0@nowhere.invalid", -1, NULL, -1 },
+	};
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&sp.ss;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		cr_assert_eq(sockspec_parse_name(t[i].spec, &sp, err,
+		    sizeof(err)), t[i].rc, "%s: %s", t[i].spec, err);
+		if (t[i].host != NULL)
+			cr_assert_str_eq(sp.host, t[i].host, "%s", t[i].spec);
+		if (t[i].rc == 1) {
+			cr_assert_eq(sp.sslen, 0);
+			cr_assert_eq(sin->sin_family, AF_INET);
+			cr_assert_eq(ntohs(sin->sin_port), 25);
+			cr_assert(strstr(err, "nowhere.invalid") != NULL, "%s",
+			    err);
+		}
+		cr_assert_eq(sockspec_parse(t[i].spec, &sp, err,
+		    sizeof(err)), t[i].plain, "%s", t[i].spec);
+	}
+}
+
 Test(util, same_socket_however_spelt)
 {
 	struct sockspec	a, b;
