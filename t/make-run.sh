@@ -91,6 +91,26 @@ kill "$MPID"
 wait_for 30 sh -c "! kill -0 $MPID 2>/dev/null"
 check makerun-stopped sh -c "! kill -0 $MPID 2>/dev/null"
 
+# A build tree the workers' user cannot reach (a clone in a home
+# directory of mode 0700): the sample runs as root, and the copy allows
+# it; a reachable one runs it as _milterd.  (bin/run with a milterd
+# that only exits, to see the copy it writes.)
+mkdir -m 0700 "$TMP/closed"
+mkdir "$TMP/closed/b" "$TMP/open"
+chmod 0755 "$TMP/open"
+for d in "$TMP/closed/b" "$TMP/open"; do
+	printf '#!/bin/sh\nexit 0\n' >"$d/milterd"
+	cp "$BUILD/sample-milter" "$d/sample-milter"
+	chmod 0755 "$d/milterd" "$d/sample-milter"
+	(cd "$ROOT" && sh bin/run "$d" etc/milterd.conf 40999) >/dev/null 2>&1
+done
+grep_ok closed-sample-root '^	user = "root"$' "$TMP/closed/b/run-40999.conf"
+grep_ok closed-root-allowed '^allow_root_command = true$' \
+    "$TMP/closed/b/run-40999.conf"
+check closed-conf-valid "$BUILD/milterd" -n -f "$TMP/closed/b/run-40999.conf"
+grep_ok open-sample-milterd '^	user = "_milterd"$' "$TMP/open/run-40999.conf"
+no_grep open-no-root '^allow_root_command' "$TMP/open/run-40999.conf"
+
 # A bad PORT or CONF: refused before anything starts, said.
 make -s -C "$ROOT" run B="$BUILD" PORT=10x >"$TMP/badport.out" 2>&1
 RC=$?
