@@ -1011,12 +1011,19 @@ history_save(void)
 		*slash = '\0';
 		(void)mkdir(dir, 0755);
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", state_path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644)) == -1 || (fp = fdopen(fd, "w")) == NULL) {
+	/*
+	 * A fresh file of an unpredictable name in the state file's own
+	 * directory (rename(2) stays within it): a fixed name could be a
+	 * link planted there in advance.
+	 */
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", state_path);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1 ||
+	    fchmod(fd, 0644) == -1 || (fp = fdopen(fd, "w")) == NULL) {
 		log_warn("history: %s", tmp);
-		if (fd != -1)
+		if (fd != -1) {
+			unlink(tmp);
 			close(fd);
+		}
 		return;
 	}
 	rc = history_write(&hist, fp, 0);
@@ -1036,15 +1043,21 @@ history_load(void)
 {
 	char	 err[256];
 	FILE	*fp;
+	int	 fd;
 
 	if (state_path[0] == '\0')
 		return;
-	if ((fp = fopen(state_path, "r")) == NULL) {
+	/* history_save() replaces it by rename: never a link of ours. */
+	if ((fd = open(state_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    (fp = fdopen(fd, "r")) == NULL) {
 		if (errno != ENOENT)
 			log_warn("history: %s", state_path);
+		if (fd != -1)
+			close(fd);
 		return;
 	}
-	if (history_read(&hist, fp, err, sizeof(err)) == -1)
+	if (history_read(&hist, fp, time(NULL) / 60 + 1, err,
+	    sizeof(err)) == -1)
 		log_warnx("history: %s: %s (kept what came before)",
 		    state_path, err);
 	fclose(fp);

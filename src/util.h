@@ -52,6 +52,9 @@ int	sockspec_same(const struct sockspec *, const struct sockspec *);
 int	sockspec_listen(const struct sockspec *, mode_t, const char *, char *,
 	    size_t);
 void	socket_set_nodelay(int);
+int	pidfile_lock(const char *, pid_t *, char *, size_t);
+int	pidfile_put(int);
+void	pidfile_drop(const char *, int);
 int	split_words(const char *, char *, size_t, char **, size_t);
 void	json_str(FILE *, const char *);
 int	packet_peek(struct evbuffer *, struct milter_pkt *, size_t *,

@@ -1,0 +1,112 @@
+#!/bin/sh
+# Hardening against local users and hostile peers (issue 17, items 6 to
+# 12): the sample configuration keeps root's files where only root
+# writes, and run as root with symlinks planted in advance in a
+# directory others can write it follows none of them; a unix socket
+# gets its mode and group with no window (a shim swaps the path for a
+# symlink right after bind).
+. "$(dirname "$0")/lib/test.sh"
+
+ROOT=$(cd "$T/.." && pwd)
+SAMPLE=$ROOT/etc/milterd.conf
+
+# A directory D and each one above it: writable by nobody but root?
+root_only() {
+	_d=$1
+	while :; do
+		if [ -e "$_d" ]; then
+			set -- $(stat -L -c '%u %a' "$_d")
+			[ "$1" -eq 0 ] || return 1
+			# Neither group nor others may write (sticky or not).
+			[ $(( 0$2 & 022 )) -eq 0 ] || return 1
+		fi
+		[ "$_d" = / ] && return 0
+		_d=$(dirname "$_d")
+	done
+}
+
+# 6. The sample's root files (pid file, control socket, history).
+for key in pidfile control state_file; do
+	path=$(sed -n "s/^$key[[:space:]]*=[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" \
+	    "$SAMPLE" | tail -n 1)
+	if [ -z "$path" ]; then
+		fail "sample-$key-root-only" "no $key in $SAMPLE"
+	elif root_only "$(dirname "$path")"; then
+		ok "sample-$key-root-only"
+	else
+		fail "sample-$key-root-only" "$path: a directory above it is" \
+		    "writable by others"
+	fi
+done
+
+# The sample run as root, its files moved to a directory others can
+# write, with symlinks planted there in advance: the pid file and the
+# state file's temporary name (the fixed name of old) point at files
+# root must not touch.
+if [ "$(id -u)" -eq 0 ]; then
+	PUB=$TMP/pub
+	mkdir -m 0777 "$PUB"
+	echo precious >"$TMP/victim-pid"
+	echo precious >"$TMP/victim-state"
+	ln -s "$TMP/victim-pid" "$PUB/milterd.pid"
+	ln -s "$TMP/victim-state" "$PUB/history.tmp"
+	{
+		cat "$SAMPLE"
+		echo "listen = \"unix:$TMP/sample.sock\""
+		echo "pidfile = \"$PUB/milterd.pid\""
+		echo "control = \"$PUB/control.sock\""
+		echo "state_file = \"$PUB/history\""
+		echo "workers = 1"
+		echo "spool_dir = \"$TMP/spool\""
+	} >"$TMP/sample.conf"
+	"$BUILD/milterd" -d -f "$TMP/sample.conf" >"$TMP/sample1.err" 2>&1
+	check sample-pidfile-symlink-refused test $? -ne 0
+	grep_ok sample-pidfile-symlink-said "pid file $PUB/milterd.pid is a symbolic link: remove it" \
+	    "$TMP/sample1.err"
+	check sample-pidfile-victim-intact grep -qx precious "$TMP/victim-pid"
+
+	rm "$PUB/milterd.pid"
+	bg sample "$BUILD/milterd" -d -f "$TMP/sample.conf"
+	pid=$BG_PID
+	wait_for 10 test -s "$PUB/milterd.pid" ||
+	    bail sample-started "$(cat "$TMP/sample.err")"
+	ok sample-started
+	kill -TERM "$pid"
+	wait_for 10 test -s "$PUB/history"
+	wait "$pid" 2>/dev/null
+	check sample-state-victim-intact grep -qx precious "$TMP/victim-state"
+	check sample-state-written grep -q '^milterd-history 1$' "$PUB/history"
+	check sample-state-plain-file test -f "$PUB/history" -a ! -L "$PUB/history"
+	check sample-state-no-leftover test "$(ls "$PUB" | grep -c '^history\.')" -eq 1
+	check sample-pidfile-removed test ! -e "$PUB/milterd.pid"
+else
+	echo "# not root: the sample run with planted symlinks is skipped"
+fi
+
+# 7. The unix socket's mode and group, with no window: bindswap.so
+# replaces the listening path by a symlink to a victim right after
+# bind, as a user who can write the directory could.
+if cc -shared -fPIC -o "$TMP/bindswap.so" "$T/tools/bindswap.c" -ldl \
+    2>"$TMP/cc.err"; then
+	PUB2=$TMP/pub2
+	mkdir -m 0777 "$PUB2"
+	echo precious >"$TMP/victim-sock"
+	chmod 0600 "$TMP/victim-sock"
+	BINDSWAP_PATH=$PUB2/md.sock BINDSWAP_VICTIM=$TMP/victim-sock \
+	LD_PRELOAD=$TMP/bindswap.so \
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+	    milterd_start swap "listen = \"unix:$PUB2/md.sock\"" \
+	    'socket_mode = "0666"' 'socket_group = "nogroup"'
+	check socket-victim-mode-intact test "$(stat -c %a "$TMP/victim-sock")" = 600
+	check socket-victim-group-intact test "$(stat -c %G "$TMP/victim-sock")" = root
+	check socket-is-socket test -S "$PUB2/md.sock" -a ! -L "$PUB2/md.sock"
+	check socket-final-mode test "$(stat -c %a "$PUB2/md.sock")" = 666
+	check socket-final-group test "$(stat -c %G "$PUB2/md.sock")" = nogroup
+	check socket-no-private-dir-left test -z "$(ls -A "$PUB2" | grep -v '^md.sock$')"
+	mtasim_run swap-mta -s "unix:$PUB2/md.sock" -r bob@example.org
+	rc_is swap-mta 0
+else
+	fail bindswap-built "$(cat "$TMP/cc.err")"
+fi
+
+finish
