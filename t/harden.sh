@@ -4,7 +4,7 @@
 # writes, and run as root with symlinks planted in advance in a
 # directory others can write it follows none of them; a unix socket
 # gets its mode and group with no window (a shim swaps the path for a
-# symlink right after bind).
+# symlink right after bind); Lua conditions within their limits.
 . "$(dirname "$0")/lib/test.sh"
 
 ROOT=$(cd "$T/.." && pwd)
@@ -59,13 +59,15 @@ if [ "$(id -u)" -eq 0 ]; then
 		echo "workers = 1"
 		echo "spool_dir = \"$TMP/spool\""
 	} >"$TMP/sample.conf"
-	"$BUILD/milterd" -d -f "$TMP/sample.conf" >"$TMP/sample1.err" 2>&1
-	check sample-pidfile-symlink-refused test $? -ne 0
+	# (One that followed the link would serve: timeout ends it.)
+	timeout 20 "$BUILD/milterd" -d -f "$TMP/sample.conf" \
+	    >"$TMP/sample1.err" 2>&1
+	check sample-pidfile-symlink-refused test $? -eq 1
 	grep_ok sample-pidfile-symlink-said "pid file $PUB/milterd.pid is a symbolic link: remove it" \
 	    "$TMP/sample1.err"
 	check sample-pidfile-victim-intact grep -qx precious "$TMP/victim-pid"
 
-	rm "$PUB/milterd.pid"
+	rm -f "$PUB/milterd.pid"
 	bg sample "$BUILD/milterd" -d -f "$TMP/sample.conf"
 	pid=$BG_PID
 	wait_for 10 test -s "$PUB/milterd.pid" ||
@@ -108,5 +110,90 @@ if cc -shared -fPIC -o "$TMP/bindswap.so" "$T/tools/bindswap.c" -ldl \
 else
 	fail bindswap-built "$(cat "$TMP/cc.err")"
 fi
+
+# 8. Lua scripts within their limits.  Each escape of old: the debug
+# library (debug.sethook takes the time limit's hook away), a pcall
+# inside a C function that calls back into Lua (a table.sort
+# comparator: the hook cannot yield there), a __gc finalizer (run with
+# hooks off), data kept in globals (the memory limit was per call).
+# Each time the limit holds and condition_error (skip) applies: the
+# child is not asked.  A script that fails to load is logged once.
+cat >"$TMP/sethook.lua" <<'EOS'
+function mail(s)
+	debug.sethook()
+	while true do end
+end
+EOS
+cat >"$TMP/sort.lua" <<'EOS'
+function mail(s)
+	table.sort({ 3, 1, 2, 5, 4 }, function(a, b)
+		while true do
+			pcall(function() while true do end end)
+		end
+	end)
+	return true
+end
+EOS
+cat >"$TMP/gc.lua" <<'EOS'
+function mail(s)
+	setmetatable({}, { __gc = function() while true do end end })
+	collectgarbage()
+	return true
+end
+EOS
+# About 1 MB more kept at each call; 2 MB allowed per call.
+cat >"$TMP/mem.lua" <<'EOS'
+keep = {}
+function mail(s)
+	for i = 1, 1000 do
+		keep[#keep + 1] = string.rep("x", 1000) .. i
+	end
+	return true
+end
+EOS
+cat >"$TMP/noload.lua" <<'EOS'
+local db = require("no_such_module_for_milterd")
+function mail(s) return true end
+EOS
+for n in sh so gc me nl; do
+	tmilter "$n"
+done
+# The state's cap is the sum of the conditions' memory_limit: small
+# but for mem.
+lua_cond() {
+	printf 'condition "%s" { type = "lua" script = "%s/%s.lua" %s }\n' \
+	    "$1" "$TMP" "$1" "${2:-memory_limit = 100000}"
+}
+milterd_start lua \
+    "$(lua_cond sethook)" "$(lua_cond sort)" "$(lua_cond gc)" \
+    "$(lua_cond mem 'memory_limit = 2000000')" "$(lua_cond noload)" \
+    "$(child sh 'conditions = { "sethook" } condition_error = "skip"')" \
+    "$(child so 'conditions = { "sort" } condition_error = "skip"')" \
+    "$(child gc 'conditions = { "gc" } condition_error = "skip"')" \
+    "$(child me 'conditions = { "mem" } condition_error = "skip"')" \
+    "$(child nl 'conditions = { "noload" } condition_error = "skip"')"
+printf 'Subject: hi\n\nbody\n' >"$TMP/msg.eml"
+# (An escaped script would hold the worker for ever: timeout ends it.)
+i=0
+while [ $i -lt 4 ]; do
+	i=$((i + 1))
+	RC=0
+	timeout 30 "$BUILD/mtasim" -s "unix:$TMP/md-lua.sock" -t 20 \
+	    -r bob@example.org "$TMP/msg.eml" >"$TMP/lua-$i.out" 2>&1 || RC=$?
+	check "lua-session-$i-done" test "$RC" -eq 0
+done
+mails() {
+	grep -c '^mail' "$TMP/$1.log" 2>/dev/null || :
+}
+grep_ok lua-no-debug 'condition "sethook": .*global .debug.' "$TMP/md-lua.err"
+check lua-sethook-skipped test "$(mails sh)" -eq 0
+grep_ok lua-sort-time-limit 'condition "sort": time limit of 100 ms exceeded' "$TMP/md-lua.err"
+check lua-sort-skipped test "$(mails so)" -eq 0
+grep_ok lua-gc-refused 'condition "gc": .*__gc is not allowed' "$TMP/md-lua.err"
+check lua-gc-skipped test "$(mails gc)" -eq 0
+grep_ok lua-memory-total 'condition "mem": memory limit exceeded' "$TMP/md-lua.err"
+check lua-memory-skipped test "$(mails me)" -lt 4
+check lua-noload-logged-once test "$(grep -c 'condition "noload"' "$TMP/md-lua.err")" -eq 1
+check lua-noload-skipped test "$(mails nl)" -eq 0
 
 finish
