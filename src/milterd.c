@@ -483,7 +483,7 @@ spawn_launcher(void)
 	if (pid == 0) {
 		for (i = 0; i < (int)conf->nlisten; i++)
 			close(listen_fds[i]);
-		launcher_main(conf, e.chan[1], fds, n);
+		launcher_main(conf, conf_path, e.chan[1], fds, n);
 		/* NOTREACHED */
 	}
 	if (launcher_ctl != -1)
@@ -738,8 +738,14 @@ reload(FILE *errs)
 	loaded = time(NULL);
 	generation++;
 	stop_generation(generation);
-	if (launcher_pid != 0) {
-		/* Reaped, then started again with the new configuration. */
+	/*
+	 * The launcher reads the new configuration itself and keeps what
+	 * it knows of each milter (pids, back-off).  If it cannot be told,
+	 * it is reaped and started again with the new configuration.
+	 */
+	if (launcher_pid != 0 && send(launcher_ctl, "r", 1, MSG_NOSIGNAL) !=
+	    1) {
+		log_warn("launcher: cannot tell it to reload; restarting it");
 		launcher_restart = 1;
 		kill(launcher_pid, SIGTERM);
 	}

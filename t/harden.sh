@@ -196,4 +196,27 @@ check lua-memory-skipped test "$(mails me)" -lt 4
 check lua-noload-logged-once test "$(grep -c 'condition "noload"' "$TMP/md-lua.err")" -eq 1
 check lua-noload-skipped test "$(mails nl)" -eq 0
 
+# 9. The launcher: a command that forks into the background (here
+# /bin/true: exits 0, never listens) is started once, not at every
+# request; a reload keeps that (the launcher is not restarted, it
+# reads the configuration again).  t/unit/test_launcher.c sends the
+# stream of requests a compromised worker could.
+milterd_start dmn 'launch_wait = 2' \
+    "milter \"dmn\" { socket = \"unix:$TMP/dmn.sock\" command = \"/bin/true\" user = \"nobody\" fallback = \"tempfail\" connect_timeout = 1 }"
+mtasim_run dmn-1 -s "unix:$TMP/md-dmn.sock" -t 20 -r bob@example.org
+wait_for 10 grep -q 'milter dmn: pid [0-9]* exited 0' "$TMP/md-dmn.err"
+grep_ok dmn-started-once 'launcher: milter dmn: started "/bin/true"' "$TMP/md-dmn.err"
+LPID1=$("$BUILD/milterctl" -s "$TMP/md-dmn.ctl" -j status |
+    /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["launcher"]["pid"])')
+kill -HUP "$(cat "$TMP/md-dmn.pid")"
+wait_for 20 grep -q 'reloaded: generation' "$TMP/md-dmn.err"
+mtasim_run dmn-2 -s "unix:$TMP/md-dmn.sock" -t 20 -r bob@example.org
+wait_for 10 grep -q 'milter dmn: launcher: started less than' "$TMP/md-dmn.err"
+grep_ok dmn-later-after-reload 'milter dmn: launcher: started less than 10 seconds ago' \
+    "$TMP/md-dmn.err"
+check dmn-not-started-again test "$(grep -c 'launcher: milter dmn: started' "$TMP/md-dmn.err")" -eq 1
+LPID2=$("$BUILD/milterctl" -s "$TMP/md-dmn.ctl" -j status |
+    /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["launcher"]["pid"])')
+check dmn-launcher-kept test "$LPID1" = "$LPID2"
+
 finish
