@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -293,6 +294,14 @@ Test(launcher, worker_cannot_listen)
 	cr_assert_eq(errno, EPERM);
 	cr_assert_eq(listen(fd, 1), -1);
 	cr_assert_eq(errno, EPERM);
+#if defined(__x86_64__)
+	/* The same calls by their x32 numbers (| 0x40000000). */
+	cr_assert_eq(syscall(SYS_bind | 0x40000000L, fd, &sin, sizeof(sin)),
+	    -1);
+	cr_assert_eq(errno, EPERM, "x32 bind: %s", strerror(errno));
+	cr_assert_eq(syscall(SYS_listen | 0x40000000L, fd, 1), -1);
+	cr_assert_eq(errno, EPERM, "x32 listen: %s", strerror(errno));
+#endif
 	close(fd);
 	/* Connecting out still works. */
 	cr_assert_neq(fd = socket(AF_UNIX, SOCK_STREAM, 0), -1);
