@@ -541,19 +541,6 @@ http_request(struct client *cl, struct evbuffer *in)
  */
 
 static void
-fmt_time(char *buf, size_t len, time_t t)
-{
-	struct tm	tm;
-
-	if (t == 0) {
-		strlcpy(buf, "-", len);
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
 child_latency(const struct stats_child *sc, double *mean, double *p99)
 {
 	struct stats_hist	all;
@@ -591,7 +578,7 @@ status_json(FILE *fp, const struct conf *c, const struct master_info *mi)
 		fprintf(fp, "%s{\"num\":%d,\"pid\":%d,\"generation\":%d,"
 		    "\"uptime\":%lld,\"served\":%llu,\"open\":%llu}",
 		    n++ ? "," : "", w->num, w->pid, w->gen,
-		    (long long)(now - w->started),
+		    (long long)stats_region_age(w->started, now),
 		    (unsigned long long)stats_get(&w->served),
 		    (unsigned long long)stats_get(&w->open));
 	}
@@ -613,7 +600,8 @@ status_json(FILE *fp, const struct conf *c, const struct master_info *mi)
 		    m->stats->evaluation >= 0 ? "true" : "false",
 		    stats_reachable(m->stats),
 		    (unsigned long long)stats_get(&m->stats->sessions), mean,
-		    p99, (long long)m->stats->last_fail);
+		    p99, (long long)stats_region_time(m->stats->last_fail,
+		    now));
 		json_str(fp, err);
 		fputc('}', fp);
 	}
@@ -631,7 +619,7 @@ status_text(FILE *fp, const struct conf *c, const struct master_info *mi)
 	size_t				 i;
 	int				 changed = 0;
 
-	fmt_time(when, sizeof(when), mi->loaded);
+	fmt_utc(when, sizeof(when), mi->loaded);
 	fprintf(fp, "milterd pid %ld, up %llds; %s loaded %s "
 	    "(generation %d)\n", (long)getpid(),
 	    (long long)(now - mi->started), mi->conf_path, when,
@@ -648,7 +636,7 @@ status_text(FILE *fp, const struct conf *c, const struct master_info *mi)
 		if (w->pid != 0)
 			fprintf(fp, "%-6d %-8d %-4d %-9lld %10llu %6llu\n",
 			    w->num, w->pid, w->gen,
-			    (long long)(now - w->started),
+			    (long long)stats_region_age(w->started, now),
 			    (unsigned long long)stats_get(&w->served),
 			    (unsigned long long)stats_get(&w->open));
 	}
@@ -658,7 +646,8 @@ status_text(FILE *fp, const struct conf *c, const struct master_info *mi)
 	for (i = 0; i < c->nmilters; i++) {
 		m = &c->milters[i];
 		stats_get_error(m->stats, err, sizeof(err));
-		fmt_time(when, sizeof(when), (time_t)m->stats->last_fail);
+		fmt_utc(when, sizeof(when),
+		    stats_region_time(m->stats->last_fail, now));
 		child_latency(m->stats, &mean, &p99);
 		changed |= m->stats->enabled >= 0 || m->stats->evaluation >= 0;
 		fprintf(fp, "%-20s %-8s %-10s %-9s %9llu %8.3fs %8.3fs  %s%s%s\n",

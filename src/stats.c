@@ -38,6 +38,7 @@
 #include "log.h"
 #include "milter.h"
 #include "stats.h"
+#include "util.h"
 
 struct stats		*stats;
 struct stats_worker	*stats_self;
@@ -215,17 +216,42 @@ stats_get_error(const struct stats_child *sc, char *buf, size_t len)
 	uint32_t	seq;
 	int		tries;
 
+	char		copy[sizeof(sc->last_error)];
+
 	for (tries = 0; tries < 100; tries++) {
 		seq = __atomic_load_n(&sc->error_seq, __ATOMIC_ACQUIRE);
 		if (seq & 1)
 			continue;
-		memcpy(buf, sc->last_error, len < sizeof(sc->last_error) ?
-		    len : sizeof(sc->last_error));
-		buf[len - 1] = '\0';
-		if (__atomic_load_n(&sc->error_seq, __ATOMIC_ACQUIRE) == seq)
-			return;
+		memcpy(copy, sc->last_error, sizeof(copy));
+		if (__atomic_load_n(&sc->error_seq, __ATOMIC_ACQUIRE) != seq)
+			continue;
+		/* Any worker can write it: cut, and printable only. */
+		str_printable(buf, len, copy, strnlen(copy, sizeof(copy)));
+		return;
 	}
 	strlcpy(buf, "(being written)", len);
+}
+
+/*
+ * A time read from the region, which any worker can write: kept if it
+ * is after the epoch and not past now (a day of clock steps allowed),
+ * else 0 (never).  The master formats and subtracts only what passed.
+ */
+int64_t
+stats_region_time(int64_t t, time_t now)
+{
+	if (t <= 0 || t > (int64_t)now + 86400)
+		return 0;
+	return t;
+}
+
+/* Seconds from t (from the region) to now; 0 if t did not pass. */
+int64_t
+stats_region_age(int64_t t, time_t now)
+{
+	if ((t = stats_region_time(t, now)) == 0 || t > (int64_t)now)
+		return 0;
+	return (int64_t)now - t;
 }
 
 /*

@@ -37,6 +37,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "milter.h"
 
@@ -141,6 +142,8 @@ void		 stats_time(struct stats_child *, enum stage, uint64_t);
 uint64_t	 stats_now_us(void);
 void		 stats_set_error(struct stats_child *, const char *);
 void		 stats_get_error(const struct stats_child *, char *, size_t);
+int64_t		 stats_region_time(int64_t, time_t);
+int64_t		 stats_region_age(int64_t, time_t);
 double		 stats_quantile(const struct stats_hist *, double);
 void		 stats_hist_sum(struct stats_hist *, const struct stats_hist *);
 enum verdict	 verdict_of(char, const char *);

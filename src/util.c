@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -236,6 +237,26 @@ str_printable(char *dst, size_t dstlen, const void *src, size_t len)
 	for (i = 0; i < len && i < dstlen - 1; i++)
 		dst[i] = p[i] < ' ' || p[i] >= 0x7f ? '?' : (char)p[i];
 	dst[i] = '\0';
+}
+
+/*
+ * t as 2026-01-02T03:04:05Z, "-" for 0, "invalid" for what gmtime_r()
+ * or strftime() cannot take (a value from a shared region, say): never
+ * an unset struct tm.
+ */
+void
+fmt_utc(char *buf, size_t len, int64_t t)
+{
+	struct tm	tm;
+	time_t		tt = (time_t)t;
+
+	if (len == 0)
+		return;
+	if (t == 0)
+		strlcpy(buf, "-", len);
+	else if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strlcpy(buf, "invalid", len);
 }
 
 /* s without its leading and trailing blanks (cut in place). */

@@ -43,6 +43,7 @@ int	addr_parse(const char *, int *, uint8_t *);
 char	*str_trim(char *);
 void	*map_shared(size_t);
 void	str_printable(char *, size_t, const void *, size_t);
+void	fmt_utc(char *, size_t, int64_t);
 char	*read_stream(FILE *, size_t *);
 void	strv_free(char **, size_t);
 int	sockspec_parse(const char *, struct sockspec *, char *, size_t);
