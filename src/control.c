@@ -75,6 +75,8 @@ struct endpoint {
 
 static LIST_HEAD(, client)	 clients = LIST_HEAD_INITIALIZER(clients);
 static size_t			 nclients[2];	/* control, metrics */
+/* Refusals and time-outs any local user can cause: rate-limited. */
+static struct log_rate		 refusals;
 static struct event_base	*cbase;
 static struct endpoint		 ctl = { -1, -1, 0, NULL, "" };
 static struct endpoint		 metrics = { -1, -1, 0, NULL, "" };
@@ -261,7 +263,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 	/* Apart: metrics scrapers never lock milterctl out. */
 	if (nclients[ep == &metrics] >= CTL_MAX_CLIENTS) {
-		log_warnx("%s: too many clients at once", ep->text);
+		if (log_rate(&refusals, "control"))
+			log_warnx("%s: too many clients at once", ep->text);
 		close(fd);
 		return;
 	}
@@ -300,8 +303,10 @@ client_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_warnx("control: a client %s in %d seconds", cl->replied ?
-	    "did not take its reply" : "sent no request", CTL_TIMEOUT);
+	if (log_rate(&refusals, "control"))
+		log_warnx("%s: a client %s in %d seconds", cl->http ?
+		    "metrics" : "control", cl->replied ?
+		    "did not take its reply" : "sent no request", CTL_TIMEOUT);
 	client_free(cl);
 }
 
@@ -315,7 +320,7 @@ client_event(struct conn *conn, int what, int err, void *arg)
 		client_free(cl);
 		return;
 	}
-	if (what == CONN_ERROR)
+	if (what == CONN_ERROR && log_rate(&refusals, "control"))
 		log_warnx("control: client: %s", strerror(err));
 	if (what == CONN_EOF || what == CONN_ERROR)
 		client_free(cl);
@@ -376,7 +381,9 @@ ctl_request(struct client *cl, struct evbuffer *in)
 	len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
 	    (size_t)hdr[2] << 8 | hdr[3];
 	if (len == 0 || len > CTL_MAX_REQUEST) {
-		log_warnx("control: request of %zu bytes refused", len);
+		if (log_rate(&refusals, "control"))
+			log_warnx("control: request of %zu bytes refused",
+			    len);
 		client_reply(cl, 0, "request too long\n", 17);
 		return;
 	}
@@ -388,7 +395,9 @@ ctl_request(struct client *cl, struct evbuffer *in)
 	}
 	p += 4;
 	if (p[len - 1] != '\0') {
-		log_warnx("control: malformed request (words not ended)");
+		if (log_rate(&refusals, "control"))
+			log_warnx("control: malformed request (words not "
+			    "ended)");
 		client_reply(cl, 0, "malformed request\n", 18);
 		return;
 	}
@@ -397,14 +406,16 @@ ctl_request(struct client *cl, struct evbuffer *in)
 		argv[argc++] = (char *)p + i;
 	argv[argc] = NULL;
 	if (strcmp(argv[0], CTL_VERSION) != 0) {
-		log_warnx("control: request in another protocol version (%s)",
-		    argv[0]);
+		if (log_rate(&refusals, "control"))
+			log_warnx("control: request in another protocol "
+			    "version (%s)", argv[0]);
 		client_reply(cl, 0, "this milterd speaks " CTL_VERSION "\n",
 		    strlen("this milterd speaks " CTL_VERSION "\n"));
 		return;
 	}
 	if (argc < 3) {
-		log_warnx("control: request without a command");
+		if (log_rate(&refusals, "control"))
+			log_warnx("control: request without a command");
 		client_reply(cl, 0, "no command\n", 11);
 		return;
 	}

@@ -557,6 +557,30 @@ packet_peek(struct evbuffer *in, struct milter_pkt *pkt, size_t *used,
 }
 
 /*
+ * The length of the valid UTF-8 sequence at p (1 for ASCII, NUL
+ * included), 0 if the bytes there are not one: a bad lead or
+ * continuation byte, an overlong form, a surrogate, past U+10FFFF.
+ */
+size_t
+utf8_seq(const unsigned char *p)
+{
+	size_t	n, i;
+
+	n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 :
+	    (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 &&
+	    *p <= 0xf4 ? 4 : 0;
+	for (i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if (n > 2 && ((p[0] == 0xe0 && p[1] < 0xa0) ||
+	    (p[0] == 0xed && p[1] >= 0xa0) ||
+	    (p[0] == 0xf0 && p[1] < 0x90) ||
+	    (p[0] == 0xf4 && p[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+/*
  * s as a JSON string, quotes included.  What is not valid UTF-8 (a host
  * name an MTA passed on) is taken as Latin-1, so that the output always
  * is: a log reader must not choke on one odd byte.
@@ -565,22 +589,11 @@ void
 json_str(FILE *fp, const char *s)
 {
 	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 n, i;
+	size_t			 n;
 
 	fputc('"', fp);
 	while (*p != '\0') {
-		n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 :
-		    (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 &&
-		    *p <= 0xf4 ? 4 : 0;
-		for (i = 1; i < n; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				n = 0;
-		/* Overlong forms, surrogates, past U+10FFFF. */
-		if (n > 2 && ((p[0] == 0xe0 && p[1] < 0xa0) ||
-		    (p[0] == 0xed && p[1] >= 0xa0) ||
-		    (p[0] == 0xf0 && p[1] < 0x90) ||
-		    (p[0] == 0xf4 && p[1] >= 0x90)))
-			n = 0;
+		n = utf8_seq(p);
 		if (*p == '"' || *p == '\\')
 			fprintf(fp, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f || n == 0)

@@ -57,6 +57,7 @@ int	pidfile_lock(const char *, pid_t *, char *, size_t);
 int	pidfile_put(int);
 void	pidfile_drop(const char *, int);
 int	split_words(const char *, char *, size_t, char **, size_t);
+size_t	utf8_seq(const unsigned char *);
 void	json_str(FILE *, const char *);
 int	packet_peek(struct evbuffer *, struct milter_pkt *, size_t *,
 	    const char **);

@@ -4,7 +4,9 @@
 # writes, and run as root with symlinks planted in advance in a
 # directory others can write it follows none of them; a unix socket
 # gets its mode and group with no window (a shim swaps the path for a
-# symlink right after bind); Lua conditions within their limits.
+# symlink right after bind); Lua conditions within their limits; a
+# daemonising launch command started once, across a reload; peer text
+# escaped in the log, control refusals rate-limited.
 . "$(dirname "$0")/lib/test.sh"
 
 ROOT=$(cd "$T/.." && pwd)
@@ -218,5 +220,30 @@ check dmn-not-started-again test "$(grep -c 'launcher: milter dmn: started' "$TM
 LPID2=$("$BUILD/milterctl" -s "$TMP/md-dmn.ctl" -j status |
     /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["launcher"]["pid"])')
 check dmn-launcher-kept test "$LPID1" = "$LPID2"
+
+# 12. Logs.  Peer text escaped: the MTA's connect host with a newline
+# and a terminal escape forges no line and reaches the log as \xHH.
+# Refusals on the control socket are rate-limited: 200 malformed
+# requests give at most 10 lines a minute (and a count of the rest).
+milterd_start logs
+"$BUILD/mtasim" -s "unix:$TMP/md-logs.sock" -t 20 -r bob@example.org \
+    -N "$(printf 'evil.example\nmaster: forged line\033[2J')" \
+    >"$TMP/logs-mta.out" 2>&1
+wait_for 10 grep -q 'session=' "$TMP/md-logs.err"
+no_grep log-no-forged-line '^master: forged line' "$TMP/md-logs.err"
+grep_ok log-host-escaped 'evil\.example\\x0amaster: forged line\\x1b\[2J' "$TMP/md-logs.err"
+check log-no-raw-escape test "$(tr -cd '\033' <"$TMP/md-logs.err" | wc -c)" -eq 0
+/usr/bin/python3 - "$TMP/md-logs.ctl" <<'EOP'
+import socket, struct, sys
+for i in range(200):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(struct.pack(">I", 4) + b"zzzz")
+    s.recv(100)
+    s.close()
+EOP
+"$BUILD/milterctl" -s "$TMP/md-logs.ctl" status >/dev/null 2>&1
+check log-refusals-limited test "$(grep -c 'control: malformed request' "$TMP/md-logs.err")" -le 10
+check log-refusals-some test "$(grep -c 'control: malformed request' "$TMP/md-logs.err")" -ge 1
 
 finish
