@@ -69,7 +69,8 @@ static void	emit(struct chain *, enum chain_act, size_t, char,
 		    const char *);
 static int	busy(const struct chain *);
 static char	fallback_of(const struct chain_child *);
-static void	take_owed(struct chain_child *);
+static void	take_owed(struct chain_child *, char);
+static int	lingers(const struct chain_child *);
 static void	wake(struct chain *);
 static void	check_negotiated(struct chain *);
 static void	start_all(struct chain *);
@@ -87,6 +88,7 @@ static void	eom_next(struct chain *);
 static void	eom_replied(struct chain *, size_t);
 static void	eom_taken(struct chain *, size_t);
 static void	eom_finish(struct chain *, struct chain_child *);
+static size_t	quarantine_due(const struct chain *, size_t);
 static void	eom_done(struct chain *, char, const char *);
 
 const struct chain_profile *
@@ -246,15 +248,35 @@ set_text(struct chain_child *c, const char *text)
 }
 
 /*
- * A child that failed since the last command answers this one with
- * its fallback; otherwise it has no reply yet.
+ * A child that failed since the last command answers this one (cmd)
+ * with its fallback; otherwise it has no reply yet.  A discard waits
+ * for the message (it means nothing at connect or HELO).
  */
 static void
-take_owed(struct chain_child *c)
+take_owed(struct chain_child *c, char cmd)
 {
-	c->reply = c->owed ? fallback_of(c) : 0;
+	char	fb = fallback_of(c);
+
 	set_text(c, "");
+	if (c->owed && !chain_decides(cmd, fb) && fb == SMFIR_DISCARD) {
+		c->reply = 0;
+		return;
+	}
+	c->reply = c->owed ? fb : 0;
 	c->owed = 0;
+}
+
+/*
+ * A failed child whose fallback outlasts the command it failed at: a
+ * quarantine holds each message it misses, a discard waits for the
+ * message.  The MTA is not told accept while one lingers.
+ */
+static int
+lingers(const struct chain_child *c)
+{
+	return c->part == PART_FAILED && !c->evaluation &&
+	    (c->mc->fallback == FALLBACK_QUARANTINE ||
+	    (c->mc->fallback == FALLBACK_DISCARD && c->owed));
 }
 
 /* The command is answered: the MTA's next ones may come. */
@@ -320,29 +342,47 @@ chain_negotiated(struct chain *ch, size_t i, const struct milter_optneg *eff)
 static void
 check_negotiated(struct chain *ch)
 {
+	struct macro_lists	 ml;
+	size_t			 i;
+
+	for (i = 0; i < ch->nkids; i++)
+		if (ch->kids[i].part == PART_STARTING)
+			return;
+	if (!ch->negotiated) {
+		/* The lists are wanted only for the reply (chain_upstream()). */
+		chain_upstream(ch, &ch->upstream, &ml);
+		memset(ch->upstream.macros, 0, sizeof(ch->upstream.macros));
+		ch->negotiated = 1;
+		emit(ch, ACT_OPTNEG, 0, 0, NULL);
+	}
+	wake(ch);
+}
+
+/*
+ * milterd's answer to the MTA's options, from the children in play:
+ * the merge (below), the steps conditions need, the quarantine action
+ * a fallback needs; its macro lists in ml.
+ */
+void
+chain_upstream(const struct chain *ch, struct milter_optneg *up,
+    struct macro_lists *ml)
+{
 	struct milter_optneg	 effs[CONF_MAX_MILTERS];
 	char			 lists[SMFIM_COUNT][MACRO_LIST_MAX];
 	const char		*own[SMFIM_COUNT];
 	size_t			 i, n = 0;
 
 	for (i = 0; i < ch->nkids; i++)
-		if (ch->kids[i].part == PART_STARTING)
-			return;
-	if (!ch->negotiated) {
-		for (i = 0; i < ch->nkids; i++)
-			if (chain_in_play(&ch->kids[i]))
-				effs[n++] = ch->kids[i].eff;
-		macros_own(ch->conf, lists);
-		for (i = 0; i < SMFIM_COUNT; i++)
-			own[i] = lists[i][0] != '\0' ? lists[i] : NULL;
-		chain_merge_optneg(&ch->offer, effs, n, own, &ch->upstream,
-		    &ch->lists);
-		/* Children kept out by conditions need those steps. */
-		ch->upstream.protocol &= ~chain_condition_steps(ch->conf);
-		ch->negotiated = 1;
-		emit(ch, ACT_OPTNEG, 0, 0, NULL);
-	}
-	wake(ch);
+		if (chain_in_play(&ch->kids[i]))
+			effs[n++] = ch->kids[i].eff;
+	macros_own(ch->conf, lists);
+	for (i = 0; i < SMFIM_COUNT; i++)
+		own[i] = lists[i][0] != '\0' ? lists[i] : NULL;
+	chain_merge_optneg(&ch->offer, effs, n, own, up, ml);
+	/* Children kept out by conditions need those steps. */
+	up->protocol &= ~chain_condition_steps(ch->conf);
+	if (chain_quarantines(ch->conf))
+		up->actions |= ch->offer.actions & SMFIF_QUARANTINE;
 }
 
 /*
@@ -478,7 +518,7 @@ chain_decided(struct chain *ch)
 		rcpt_scope(ch);
 	for (i = 0; i < ch->nkids; i++) {
 		c = &ch->kids[i];
-		take_owed(c);
+		take_owed(c, ch->cmd);
 		if (ch->cmd == SMFIC_MAIL && chain_in_play(c) &&
 		    c->scope == SCOPE_IN)
 			c->in_msg = 1;
@@ -624,6 +664,7 @@ chain_answer(struct chain *ch, const char **text)
 {
 	struct chain_child	*c;
 	size_t			 i, failed = 0, done = 0;
+	char			 code;
 
 	*text = NULL;
 	/* The client has gone: what it was told stands for the rest. */
@@ -638,11 +679,15 @@ chain_answer(struct chain *ch, const char **text)
 		/* Kept out by a condition, even if down: an accept. */
 		if (c->scope != SCOPE_IN)
 			done++;
-		else if (c->part == PART_FAILED)
+		else if (c->part == PART_FAILED && !lingers(c))
 			failed++;
 	}
-	if (failed == ch->nkids)
-		return chain_fallback_reply(ch->conf->fallback, SMFIR_ACCEPT);
+	if (failed == ch->nkids) {
+		code = chain_fallback_reply(ch->conf->fallback, SMFIR_ACCEPT);
+		/* Discard means nothing at connect and HELO: at MAIL it is. */
+		return chain_decides(ch->cmd, code) || code != SMFIR_DISCARD ?
+		    code : SMFIR_CONTINUE;
+	}
 	return failed + done == ch->nkids ? SMFIR_ACCEPT : SMFIR_CONTINUE;
 }
 
@@ -734,7 +779,7 @@ chain_eom(struct chain *ch, int intact)
 	ch->quarantined = 0;
 	for (i = 0; i < ch->nkids; i++) {
 		c = &ch->kids[i];
-		take_owed(c);
+		take_owed(c, SMFIC_BODYEOB);
 		memset(&c->replay, 0, sizeof(c->replay));
 		c->quarantined = 0;
 		mbuf_reset(&c->edits);
@@ -766,12 +811,15 @@ eom_next(struct chain *ch)
 	eom_finish(ch, NULL);
 }
 
-/* Its replay went down far enough to go on. */
+/*
+ * Its replay went down far enough to go on.  (Only in the middle of
+ * the message: after end of message the child owes a reply.)
+ */
 void
 chain_drained(struct chain *ch, size_t i)
 {
-	ch->kids[i].part = PART_READY;
-	eom_replied(ch, i);
+	ch->kids[i].part = PART_WAITING;
+	emit(ch, ACT_REPLAY, i, 0, NULL);
 }
 
 /*
@@ -883,16 +931,25 @@ eom_finish(struct chain *ch, struct chain_child *decider)
 
 	for (i = 0; i < ch->nkids; i++)
 		failed += ch->kids[i].part == PART_FAILED &&
-		    ch->kids[i].scope == SCOPE_IN;
+		    ch->kids[i].scope == SCOPE_IN && !lingers(&ch->kids[i]);
 	if (decider != NULL)
 		eom_done(ch, decider->reply, chain_text(decider));
 	else if (ch->gone)
 		eom_done(ch, ch->gone, NULL);
 	else if (failed == ch->nkids && ch->nkids > 0 &&
-	    ch->conf->fallback != FALLBACK_ACCEPT)
+	    ch->conf->fallback != FALLBACK_ACCEPT &&
+	    ch->conf->fallback != FALLBACK_QUARANTINE)
 		eom_done(ch, chain_fallback_reply(ch->conf->fallback,
 		    SMFIR_ACCEPT), NULL);
+	else if ((i = quarantine_due(ch, failed)) != SIZE_MAX &&
+	    !(ch->upstream.actions & SMFIF_QUARANTINE))
+		/* To be held, and the MTA cannot hold it: not passed. */
+		eom_done(ch, SMFIR_TEMPFAIL, NULL);
 	else {
+		if (i != SIZE_MAX && !ch->quarantined) {
+			ch->quarantined = 1;
+			emit(ch, ACT_QUARANTINE, i, 0, NULL);
+		}
 		emit(ch, ACT_FORWARD_EDITS, 0, 0, NULL);
 		if (!ch->body_replaced) {
 			eom_done(ch, SMFIR_CONTINUE, NULL);
@@ -901,6 +958,28 @@ eom_finish(struct chain *ch, struct chain_child *decider)
 		ch->phase = CHAIN_SENDING_BODY;
 		emit(ch, ACT_SEND_BODY, 0, 0, NULL);
 	}
+}
+
+/*
+ * Is the message to be held for a quarantine fallback: the first child
+ * that failed with that fallback and missed it, nkids when it is the
+ * session's (failed: the failed children); SIZE_MAX when not.
+ */
+static size_t
+quarantine_due(const struct chain *ch, size_t failed)
+{
+	const struct chain_child	*c;
+	size_t				 i;
+
+	for (i = 0; i < ch->nkids; i++) {
+		c = &ch->kids[i];
+		if (c->part == PART_FAILED && c->scope == SCOPE_IN &&
+		    !c->evaluation && c->mc->fallback == FALLBACK_QUARANTINE)
+			return i;
+	}
+	if (failed == ch->nkids && ch->conf->fallback == FALLBACK_QUARANTINE)
+		return ch->nkids;
+	return SIZE_MAX;
 }
 
 /* The replaced body went to the MTA, or could not be read. */
@@ -1122,6 +1201,9 @@ chain_header_value(const char *value, int child_leadspc, int mta_leadspc)
 /*
  * The reply a fallback stands for; accept is the given code (continue
  * for one child, which lets the others go on; accept for the session).
+ * Quarantine goes on (continue) to the end of the message, which is
+ * then held (quarantine_due()); discard is ignored at connect and HELO
+ * (chain_decides()), as the MTAs do.
  */
 char
 chain_fallback_reply(enum fallback fb, char accept)
@@ -1131,9 +1213,27 @@ chain_fallback_reply(enum fallback fb, char accept)
 		return SMFIR_TEMPFAIL;
 	case FALLBACK_REJECT:
 		return SMFIR_REJECT;
+	case FALLBACK_DISCARD:
+		return SMFIR_DISCARD;
+	case FALLBACK_SHUTDOWN:
+		return SMFIR_SHUTDOWN;
+	case FALLBACK_QUARANTINE:
+		return SMFIR_CONTINUE;
 	default:
 		return accept;
 	}
+}
+
+/* Is any fallback quarantine (milterd then asks the MTA for it)? */
+int
+chain_quarantines(const struct conf *conf)
+{
+	size_t	i;
+
+	for (i = 0; i < conf->nmilters; i++)
+		if (conf->milters[i].fallback == FALLBACK_QUARANTINE)
+			return 1;
+	return conf->fallback == FALLBACK_QUARANTINE;
 }
 
 /* One more item of a description, after a comma. */

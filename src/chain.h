@@ -135,6 +135,8 @@ enum chain_act {
 	ACT_OPTNEG,		/* answer the MTA's O with chain.upstream */
 	ACT_ANSWER,		/* the chain's answer (code, text); wait: sent */
 	ACT_RCPT_REFUSED,	/* the recipient leaves the list */
+	ACT_QUARANTINE,		/* hold the message: child's fallback (or
+				   the session's: child = nkids) */
 	ACT_FORWARD_EDITS,	/* the net modifications, to the MTA */
 	ACT_SEND_BODY,		/* the replaced body, to the MTA: sent or not */
 	ACT_MESSAGE_OVER,	/* forget the kept message */
@@ -164,8 +166,7 @@ struct chain {
 	struct chain_child	*kids;
 	size_t			 nkids;
 	struct milter_optneg	 offer;		/* from the MTA */
-	struct milter_optneg	 upstream;	/* our answer */
-	struct macro_lists	 lists;		/* upstream's macro lists */
+	struct milter_optneg	 upstream;	/* our answer, lists aside */
 	int			 negotiated;	/* the MTA has its O */
 	char			 cmd;		/* the command at work */
 	size_t			 pos;		/* sequential: its child */
@@ -191,6 +192,8 @@ int	 chain_open(const struct chain *, size_t, char);
 const char *chain_text(const struct chain_child *);
 const char *chain_child_state(const struct chain_child *);
 /* events */
+void	 chain_upstream(const struct chain *, struct milter_optneg *,
+	    struct macro_lists *);
 void	 chain_optneg(struct chain *, const struct milter_optneg *);
 void	 chain_restart(struct chain *);
 void	 chain_negotiated(struct chain *, size_t,
@@ -218,6 +221,7 @@ int	 chain_ends_child(char, char);
 uint32_t chain_action_needed(char);
 const char *chain_header_value(const char *, int, int);
 char	 chain_fallback_reply(enum fallback, char);
+int	 chain_quarantines(const struct conf *);
 uint32_t chain_condition_steps(const struct conf *);
 void	 chain_describe_edits(const void *, size_t, char *, size_t);
 

@@ -790,18 +790,23 @@ v_sockspec(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* The fallbacks by name, in enum fallback's order. */
+static const char *const fallback_names[] = {
+	"accept", "tempfail", "reject", "discard", "quarantine", "shutdown"
+};
+
 static int
 parse_fallback(const char *s, enum fallback *fb)
 {
-	if (strcmp(s, "accept") == 0)
-		*fb = FALLBACK_ACCEPT;
-	else if (strcmp(s, "tempfail") == 0)
-		*fb = FALLBACK_TEMPFAIL;
-	else if (strcmp(s, "reject") == 0)
-		*fb = FALLBACK_REJECT;
-	else
-		return -1;
-	return 0;
+	size_t	i;
+
+	for (i = 0; i < sizeof(fallback_names) / sizeof(fallback_names[0]);
+	    i++)
+		if (strcmp(s, fallback_names[i]) == 0) {
+			*fb = (enum fallback)i;
+			return 0;
+		}
+	return -1;
 }
 
 /* The milter of that name, or NULL. */
@@ -819,8 +824,7 @@ conf_milter(const struct conf *c, const char *name)
 const char *
 fallback_name(enum fallback fb)
 {
-	return fb == FALLBACK_ACCEPT ? "accept" : fb == FALLBACK_TEMPFAIL ?
-	    "tempfail" : "reject";
+	return fallback_names[fb];
 }
 
 static int
@@ -829,8 +833,15 @@ v_fallback(cfg_t *cfg, cfg_opt_t *opt)
 	enum fallback	fb;
 
 	if (parse_fallback(cfg_opt_getnstr(opt, 0), &fb) == -1)
-		cfg_error(cfg, "%s \"%s\": expected accept, tempfail or reject",
-		    opt->name, cfg_opt_getnstr(opt, 0));
+		cfg_error(cfg, "%s \"%s\": expected accept, tempfail, reject, "
+		    "discard, quarantine or shutdown", opt->name,
+		    cfg_opt_getnstr(opt, 0));
+	/* The client is gone: no message is left to hold. */
+	else if (fb == FALLBACK_QUARANTINE &&
+	    strcmp(opt->name, "fallback_on_disconnect") == 0)
+		cfg_error(cfg, "%s \"quarantine\": the client is gone, so no "
+		    "message is delivered to be held; expected accept, "
+		    "tempfail, reject, discard or shutdown", opt->name);
 	return 0;
 }
 

@@ -44,7 +44,10 @@ enum mta {
 enum fallback {
 	FALLBACK_ACCEPT,
 	FALLBACK_TEMPFAIL,
-	FALLBACK_REJECT
+	FALLBACK_REJECT,
+	FALLBACK_DISCARD,
+	FALLBACK_QUARANTINE,	/* accepted, held by the MTA */
+	FALLBACK_SHUTDOWN	/* 421: the MTA drops the client */
 };
 
 enum dispatch {

@@ -100,6 +100,8 @@ static int	endpoint_prepare(struct endpoint *, const char *,
 		    const struct sockspec *, mode_t, char *, size_t);
 static void	endpoint_commit(struct endpoint *);
 static void	child_counter_json(FILE *, const struct stats_child *, size_t);
+static void	globals_json(FILE *);
+static void	globals_text(FILE *);
 static void	minute_cb(evutil_socket_t, short, void *);
 static void	history_save(void);
 static void	history_load(void);
@@ -676,16 +678,47 @@ status_text(FILE *fp, const struct conf *c, const struct master_info *mi)
 		    "ENABLED and EVALUATION show what is in effect.\n");
 }
 
+/*
+ * The session-wide counters (stats_globals[]) as the first keys of the
+ * stats object, each in its group's object if it has one.
+ */
 static void
-verdicts_json(FILE *fp, const uint64_t *v, size_t from)
+globals_json(FILE *fp)
 {
-	size_t	i;
+	const struct stats_global	*g;
+	const char			*open = NULL;
+	size_t				 k;
+	int				 v;
 
 	fputc('{', fp);
-	for (i = from; i < NVERDICTS; i++)
-		fprintf(fp, "%s\"%s\":%llu", i > from ? "," : "",
-		    verdict_name(i), (unsigned long long)stats_get(&v[i]));
-	fputc('}', fp);
+	for (k = 0; k < STATS_NGLOBAL; k++) {
+		g = &stats_globals[k];
+		if (open != NULL && (g->group == NULL ||
+		    strcmp(g->group, open) != 0)) {
+			fputc('}', fp);
+			open = NULL;
+		}
+		if (k > 0)
+			fputc(',', fp);
+		if (g->group != NULL && open == NULL) {
+			fprintf(fp, "\"%s\":{", g->group);
+			open = g->group;
+		}
+		fprintf(fp, "\"%s\":", g->key);
+		if (g->verdicts < 0) {
+			fprintf(fp, "%llu", (unsigned long long)
+			    stats_global_value(stats, k, 0));
+			continue;
+		}
+		fputc('{', fp);
+		for (v = g->verdicts; v < NVERDICTS; v++)
+			fprintf(fp, "%s\"%s\":%llu", v > g->verdicts ? "," : "",
+			    verdict_name(v), (unsigned long long)
+			    stats_global_value(stats, k, v));
+		fputc('}', fp);
+	}
+	if (open != NULL)
+		fputc('}', fp);
 }
 
 /* Counter k of a child, as ',"key":value' (verdicts from accept). */
@@ -715,18 +748,8 @@ stats_json(FILE *fp)
 	const struct stats_hist		*h;
 	size_t				 i, s, n = 0, k;
 
-	fprintf(fp, "{\"sessions\":{\"total\":%llu,\"open\":%llu,"
-	    "\"verdicts\":", (unsigned long long)stats_get(&stats->sessions),
-	    (unsigned long long)stats_sessions_open(stats));
-	verdicts_json(fp, stats->session_verdicts, VERDICT_NONE);
-	fprintf(fp, "},\"messages\":{\"total\":%llu,\"verdicts\":",
-	    (unsigned long long)stats_get(&stats->messages));
-	verdicts_json(fp, stats->message_verdicts, VERDICT_ACCEPT);
-	fprintf(fp, "},\"mta_errors\":%llu,\"disconnects\":%llu,"
-	    "\"unverifiable\":%llu,\"children\":[",
-	    (unsigned long long)stats_get(&stats->mta_errors),
-	    (unsigned long long)stats_get(&stats->disconnects),
-	    (unsigned long long)stats_get(&stats->unverifiable));
+	globals_json(fp);
+	fprintf(fp, ",\"children\":[");
 	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
 		sc = &stats->children[i];
 		if (stats_child_name(i)[0] == '\0')
@@ -753,16 +776,36 @@ stats_json(FILE *fp)
 	fprintf(fp, "]}\n");
 }
 
+/*
+ * The session-wide counters (stats_globals[]), a line at a time:
+ * "label N, label N", or "label: verdict N ..." for one by verdict.
+ */
 static void
-verdicts_text(FILE *fp, const char *what, const uint64_t *v, size_t from)
+globals_text(FILE *fp)
 {
-	size_t	i;
+	const struct stats_global	*g;
+	size_t				 k, line, n;
+	int				 v;
 
-	fprintf(fp, "%s:", what);
-	for (i = from; i < NVERDICTS; i++)
-		fprintf(fp, " %s %llu", verdict_name(i),
-		    (unsigned long long)stats_get(&v[i]));
-	fputc('\n', fp);
+	for (line = 0; line < STATS_TEXT_LINES; line++) {
+		for (k = n = 0; k < STATS_NGLOBAL; k++) {
+			g = &stats_globals[k];
+			if (g->line != (int)line)
+				continue;
+			if (g->verdicts < 0) {
+				fprintf(fp, "%s%s %llu", n++ ? ", " : "",
+				    g->label, (unsigned long long)
+				    stats_global_value(stats, k, 0));
+				continue;
+			}
+			fprintf(fp, "%s:", g->label);
+			for (v = g->verdicts; v < NVERDICTS; v++)
+				fprintf(fp, " %s %llu", verdict_name(v),
+				    (unsigned long long)stats_global_value(
+				    stats, k, v));
+		}
+		fputc('\n', fp);
+	}
 }
 
 static void
@@ -773,20 +816,7 @@ stats_text(FILE *fp)
 	size_t				 i, s, v, k;
 	int				 evaluated;
 
-	fprintf(fp, "sessions %llu, open %llu, messages %llu, "
-	    "MTA errors %llu\n",
-	    (unsigned long long)stats_get(&stats->sessions),
-	    (unsigned long long)stats_sessions_open(stats),
-	    (unsigned long long)stats_get(&stats->messages),
-	    (unsigned long long)stats_get(&stats->mta_errors));
-	fprintf(fp, "clients gone while children worked %llu, clients not "
-	    "found to check %llu\n",
-	    (unsigned long long)stats_get(&stats->disconnects),
-	    (unsigned long long)stats_get(&stats->unverifiable));
-	verdicts_text(fp, "sessions by verdict", stats->session_verdicts,
-	    VERDICT_NONE);
-	verdicts_text(fp, "messages by verdict", stats->message_verdicts,
-	    VERDICT_ACCEPT);
+	globals_text(fp);
 	fprintf(fp, "\n%-20s %-5s %9s", "CHILD", "MODE", "SESSIONS");
 	for (v = VERDICT_ACCEPT; v < NVERDICTS; v++)
 		fprintf(fp, " %10s", verdict_name(v));

@@ -68,6 +68,7 @@ static void	keep_header(struct session *, const struct milter_header *);
 static void	act(struct session *, const struct chain_action *);
 static void	act_answer(struct session *, const struct chain_action *);
 static void	act_optneg(struct session *);
+static void	act_quarantine(struct session *, const struct chain_action *);
 static void	act_send(struct session *, const struct chain_action *);
 static void	act_log(struct session *, const struct chain_action *);
 static void	progress_tick(evutil_socket_t, short, void *);
@@ -593,6 +594,9 @@ act(struct session *s, const struct chain_action *a)
 		/* A refused recipient is no one's: the MTA drops it. */
 		s->rcpts.len = s->rcpts_mark;
 		break;
+	case ACT_QUARANTINE:
+		act_quarantine(s, a);
+		break;
 	case ACT_FORWARD_EDITS:
 		conn_write(s->mta, s->edits.data, s->edits.len);
 		break;
@@ -680,20 +684,39 @@ act_answer(struct session *s, const struct chain_action *a)
 		reply_mta(s, a->code, a->text);
 }
 
+/* A quarantine fallback: the MTA holds the message, told why. */
+static void
+act_quarantine(struct session *s, const struct chain_action *a)
+{
+	char	why[256];
+
+	if (a->child < s->chain.nkids)
+		snprintf(why, sizeof(why), "milterd: child %s failed "
+		    "(fallback quarantine)", s->kids[a->child].mc->name);
+	else
+		strlcpy(why, "milterd: no child could filter it (fallback "
+		    "quarantine)", sizeof(why));
+	milter_put_str(&s->edits, SMFIR_QUARANTINE, why);
+	log_info("session %s: message held: %s", s->id, why);
+}
+
+/* The answer to the MTA's options, its macro lists made for it. */
 static void
 act_optneg(struct session *s)
 {
-	struct milter_optneg	*up = &s->chain.upstream;
+	struct milter_optneg	 up;
+	struct macro_lists	 ml;
 	size_t			 i;
 
-	s->mta_leadspc = (up->protocol & SMFIP_HDR_LEADSPC) != 0;
+	chain_upstream(&s->chain, &up, &ml);
+	s->mta_leadspc = (up.protocol & SMFIP_HDR_LEADSPC) != 0;
 	mbuf_reset(&s->out);
-	milter_put_optneg(&s->out, up);
+	milter_put_optneg(&s->out, &up);
 	conn_write(s->mta, s->out.data, s->out.len);
 	/* The lists are the reply's: a session keeps which were asked for. */
 	s->mac.asked = 0;
 	for (i = 0; i < SMFIM_COUNT; i++)
-		if (up->macros[i] != NULL)
+		if (up.macros[i] != NULL)
 			s->mac.asked |= 1U << i;
 }
 

@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,40 @@ const struct stats_counter stats_child_counters[STATS_NCHILD_COUNTERS] = {
 	{ "errors", "error", "child_errors_total",
 	    "Failures of a child other than timeouts.",
 	    offsetof(struct stats_child, errors), 0 },
+};
+
+/*
+ * The session-wide counters, for every rendering: `milterctl stats'
+ * (text and JSON), Prometheus and the status page, in this order.  A
+ * counter added here shows in all of them.
+ */
+const struct stats_global stats_globals[STATS_NGLOBAL] = {
+	{ "sessions", "total", "sessions", 0, "sessions_total", "counter",
+	    "MTA sessions ended.", offsetof(struct stats, sessions), -1 },
+	{ "sessions", "open", "open", 0, "sessions_open", "gauge",
+	    "MTA sessions open now.", SIZE_MAX, -1 },
+	{ "sessions", "verdicts", "sessions by verdict", 2,
+	    "session_verdicts_total", "counter",
+	    "Sessions ended, by the last verdict given to the MTA.",
+	    offsetof(struct stats, session_verdicts), VERDICT_NONE },
+	{ "messages", "total", "messages", 0, "messages_total", "counter",
+	    "Messages that reached end of message.",
+	    offsetof(struct stats, messages), -1 },
+	{ "messages", "verdicts", "messages by verdict", 3,
+	    "message_verdicts_total", "counter",
+	    "Messages, by the verdict given to the MTA at end of message.",
+	    offsetof(struct stats, message_verdicts), VERDICT_ACCEPT },
+	{ NULL, "mta_errors", "MTA errors", 0, "mta_errors_total", "counter",
+	    "Sessions ended by a protocol or I/O error on the MTA side.",
+	    offsetof(struct stats, mta_errors), -1 },
+	{ NULL, "disconnects", "clients gone while children worked", 1,
+	    "disconnects_total", "counter",
+	    "Waits on children cut short: the SMTP client had gone.",
+	    offsetof(struct stats, disconnects), -1 },
+	{ NULL, "unverifiable", "clients not found to check", 1,
+	    "unverifiable_total", "counter",
+	    "Sessions whose SMTP client connection could not be found.",
+	    offsetof(struct stats, unverifiable), -1 },
 };
 
 /* The region, zeroed, shared with every process forked after. */
@@ -326,6 +361,18 @@ stats_child_value(const struct stats_child *sc, size_t k, enum verdict v)
 	return stats_get(stats_child_counters[k].verdicts ? &p[v] : p);
 }
 
+/* Session-wide counter k (its count for verdict v, if by verdict). */
+uint64_t
+stats_global_value(const struct stats *st, size_t k, enum verdict v)
+{
+	const uint64_t	*p = (const uint64_t *)((const char *)st +
+			    stats_globals[k].offset);
+
+	if (stats_globals[k].offset == SIZE_MAX)
+		return stats_sessions_open(st);
+	return stats_get(stats_globals[k].verdicts >= 0 ? &p[v] : p);
+}
+
 const char *
 verdict_name(enum verdict v)
 {
@@ -468,35 +515,22 @@ stats_sessions_open(const struct stats *st)
 void
 stats_prometheus(FILE *fp, const struct stats *st)
 {
-	size_t		i;
+	const struct stats_global	*g;
+	size_t				 i;
 
 	prom_value(fp, "start_time_seconds", "gauge",
 	    "When the master started, in seconds since the epoch.",
 	    (unsigned long long)st->started);
-	prom_value(fp, "sessions_total", "counter", "MTA sessions ended.",
-	    stats_get(&st->sessions));
-	prom_value(fp, "sessions_open", "gauge", "MTA sessions open now.",
-	    stats_sessions_open(st));
-	prom_head(fp, "session_verdicts_total", "counter",
-	    "Sessions ended, by the last verdict given to the MTA.");
-	prom_verdicts(fp, "session_verdicts_total", NULL,
-	    st->session_verdicts, VERDICT_NONE);
-	prom_value(fp, "messages_total", "counter",
-	    "Messages that reached end of message.",
-	    stats_get(&st->messages));
-	prom_head(fp, "message_verdicts_total", "counter",
-	    "Messages, by the verdict given to the MTA at end of message.");
-	prom_verdicts(fp, "message_verdicts_total", NULL,
-	    st->message_verdicts, VERDICT_ACCEPT);
-	prom_value(fp, "mta_errors_total", "counter",
-	    "Sessions ended by a protocol or I/O error on the MTA side.",
-	    stats_get(&st->mta_errors));
-	prom_value(fp, "disconnects_total", "counter",
-	    "Waits on children cut short: the SMTP client had gone.",
-	    stats_get(&st->disconnects));
-	prom_value(fp, "unverifiable_total", "counter",
-	    "Sessions whose SMTP client connection could not be found.",
-	    stats_get(&st->unverifiable));
+	for (i = 0; i < STATS_NGLOBAL; i++) {
+		g = &stats_globals[i];
+		if (g->verdicts >= 0) {
+			prom_head(fp, g->metric, g->type, g->help);
+			prom_verdicts(fp, g->metric, NULL, (const uint64_t *)
+			    ((const char *)st + g->offset), g->verdicts);
+		} else
+			prom_value(fp, g->metric, g->type, g->help,
+			    stats_global_value(st, i, 0));
+	}
 	for (i = 0; i < STATS_NCHILD_COUNTERS; i++)
 		(stats_child_counters[i].verdicts ? prom_child_verdicts :
 		    prom_per_child)(fp, st, stats_child_counters[i].metric,

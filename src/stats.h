@@ -99,6 +99,26 @@ struct stats_counter {
 #define STATS_NCHILD_COUNTERS	7
 extern const struct stats_counter stats_child_counters[STATS_NCHILD_COUNTERS];
 
+/*
+ * A session-wide counter of struct stats, for every rendering (stats.c):
+ * `milterctl stats' (in JSON the key in its group's object; in text a
+ * label on a line), the Prometheus metric and the status page.
+ */
+struct stats_global {
+	const char	*group;		/* JSON object it is in; NULL: none */
+	const char	*key;		/* JSON */
+	const char	*label;		/* text, and the status page's row */
+	int		 line;		/* text: the line it is on */
+	const char	*metric;	/* Prometheus, after milterd_ */
+	const char	*type;		/* counter | gauge */
+	const char	*help;
+	size_t		 offset;	/* in struct stats; SIZE_MAX: open */
+	int		 verdicts;	/* one per verdict from this; -1: one */
+};
+#define STATS_NGLOBAL		8
+#define STATS_TEXT_LINES	4
+extern const struct stats_global stats_globals[STATS_NGLOBAL];
+
 struct stats_worker {
 	int32_t		pid;		/* 0: free slot */
 	int32_t		num;		/* worker number */
@@ -149,6 +169,8 @@ void		 stats_hist_sum(struct stats_hist *, const struct stats_hist *);
 enum verdict	 verdict_of(char, const char *);
 const char	*verdict_name(enum verdict);
 uint64_t	 stats_child_value(const struct stats_child *, size_t,
+		    enum verdict);
+uint64_t	 stats_global_value(const struct stats *, size_t,
 		    enum verdict);
 void		 stats_prometheus(FILE *, const struct stats *);
 uint64_t	 stats_sessions_open(const struct stats *);

@@ -151,46 +151,42 @@ page_children(FILE *fp, const struct conf *c)
 	fputs("</table>\n", fp);
 }
 
+/* The session-wide counters (stats_globals[]), then those by verdict. */
 static void
 page_counters(FILE *fp)
 {
-	const struct {
-		const char	*label;
-		const char	*metric;
-		uint64_t	 value;
-	} rows[] = {
-		{ "sessions ended", "sessions_total",
-		    stats_get(&stats->sessions) },
-		{ "sessions open", "sessions_open",
-		    stats_sessions_open(stats) },
-		{ "messages", "messages_total", stats_get(&stats->messages) },
-		{ "MTA errors", "mta_errors_total",
-		    stats_get(&stats->mta_errors) },
-		{ "clients gone while children worked", "disconnects_total",
-		    stats_get(&stats->disconnects) },
-		{ "clients not found to check", "unverifiable_total",
-		    stats_get(&stats->unverifiable) },
-	};
-	size_t	i, v;
+	const struct stats_global	*g;
+	size_t				 k;
+	int				 v;
 
 	fputs("<h2>Counters</h2>\n<table id=\"counters\">\n", fp);
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		fprintf(fp, "<tr><th>%s</th>", rows[i].label);
-		metric_cell(fp, rows[i].metric, NULL, NULL, rows[i].value);
+	for (k = 0; k < STATS_NGLOBAL; k++) {
+		g = &stats_globals[k];
+		if (g->verdicts >= 0)
+			continue;
+		fprintf(fp, "<tr><th>%s</th>", g->help);
+		metric_cell(fp, g->metric, NULL, NULL,
+		    stats_global_value(stats, k, 0));
 		fputs("</tr>\n", fp);
 	}
-	fputs("</table>\n<table id=\"verdicts\">\n<tr><th>verdict</th>"
-	    "<th>sessions</th><th>messages</th></tr>\n", fp);
+	fputs("</table>\n<table id=\"verdicts\">\n<tr><th>verdict</th>", fp);
+	for (k = 0; k < STATS_NGLOBAL; k++)
+		if (stats_globals[k].verdicts >= 0)
+			fprintf(fp, "<th>%s</th>", stats_globals[k].group);
+	fputs("</tr>\n", fp);
 	for (v = VERDICT_NONE; v < NVERDICTS; v++) {
 		fprintf(fp, "<tr><th>%s</th>", verdict_name(v));
-		metric_cell(fp, "session_verdicts_total", NULL,
-		    verdict_name(v), stats_get(&stats->session_verdicts[v]));
-		if (v >= VERDICT_ACCEPT)
-			metric_cell(fp, "message_verdicts_total", NULL,
-			    verdict_name(v),
-			    stats_get(&stats->message_verdicts[v]));
-		else
-			fputs("<td></td>", fp);
+		for (k = 0; k < STATS_NGLOBAL; k++) {
+			g = &stats_globals[k];
+			if (g->verdicts < 0)
+				continue;
+			if (v >= g->verdicts)
+				metric_cell(fp, g->metric, NULL,
+				    verdict_name(v),
+				    stats_global_value(stats, k, v));
+			else
+				fputs("<td></td>", fp);
+		}
 		fputs("</tr>\n", fp);
 	}
 	fputs("</table>\n", fp);

@@ -126,6 +126,20 @@ grep_ok bigrepl-size "replace body: $(wc -c <"$TMP/bigrepl.txt") bytes" "$TMP/bi
 sed '1,/^\r$/d' "$TMP/bigrepl.eml" >"$TMP/bigrepl.body"
 check bigrepl-body cmp "$TMP/bigrepl.body" "$TMP/bigrepl.txt"
 
+# A child that answers no header or body piece and reads slowly: the
+# replay waits for it to drain (more than milterd queues at once) and
+# goes on to the end of the message, whose edits are taken.
+bg slow-reader /usr/bin/python3 "$T/milters/slowmilter.py" "$TMP/slowread.sock"
+wait_for 10 test -S "$TMP/slowread.sock" || fail "slowmilter did not start"
+{ printf 'Subject: big\r\n\r\n'
+  awk 'BEGIN { for (i = 0; i < 100000; i++) printf "body line %030d\r\n", i }'
+} >"$TMP/slowread-in.eml"
+milterd_start slowread "$(child slowread)"
+mtasim_run slowread -s "unix:$TMP/md-slowread.sock" -o "$TMP/slowread.eml" \
+    "$TMP/slowread-in.eml"
+rc_is slowread 0
+grep_ok slowread-all-replayed '^X-Slow-Body: 4[0-9]{6}' "$TMP/slowread.eml"
+
 # Failures: a child that is down, one that times out, one that crashes.
 milterd_start down "$(child nothere fallback=\"accept\")" "$(child after)"
 mtasim_run down -s "unix:$TMP/md-down.sock" -o "$TMP/down.eml"
@@ -153,6 +167,31 @@ grep_ok perm-dir-hint "child permdir: connect unix:$TMP/closed/permdir\.sock: Pe
 milterd_start downtf "$(child nothere fallback=\"tempfail\")"
 mtasim_run downtf -s "unix:$TMP/md-downtf.sock"
 rc_is downtf 2
+
+# The other fallbacks: discard, shutdown (421: tempfail for mtasim),
+# quarantine (the message accepted and held, saying why), the session's
+# own quarantine when every child failed.
+milterd_start downdis "$(child nothere fallback=\"discard\")"
+mtasim_run downdis -s "unix:$TMP/md-downdis.sock"
+rc_is downdis 3
+milterd_start downsd "$(child nothere fallback=\"shutdown\")"
+mtasim_run downsd -s "unix:$TMP/md-downsd.sock"
+rc_is downsd 2
+grep_ok downsd-421 'connect: shutdown' "$TMP/downsd.out"
+milterd_start downq "$(child nothere fallback=\"quarantine\")" "$(child after)"
+mtasim_run downq -s "unix:$TMP/md-downq.sock"
+rc_is downq 0
+grep_ok downq-held 'quarantine: milterd: child nothere failed \(fallback quarantine\)' \
+    "$TMP/downq.out"
+wait_for 10 grep -q 'verdict=quarantine@eom' "$TMP/md-downq.err"
+grep_ok downq-verdict 'child.nothere=failed:.* verdict=quarantine@eom' \
+    "$TMP/md-downq.err"
+milterd_start downqs "$(child nothere fallback=\"accept\")" \
+    "fallback = \"quarantine\""
+mtasim_run downqs -s "unix:$TMP/md-downqs.sock"
+rc_is downqs 0
+grep_ok downqs-held 'quarantine: milterd: no child could filter it' \
+    "$TMP/downqs.out"
 
 tmilter slow -S eom:5000
 milterd_start slow "$(child slow fallback=\"reject\" eom_timeout=1)"

@@ -15,9 +15,9 @@
  *     this driver can give.
  *
  * Input: one byte of setup (bits 0-1: children, 1 to 4; bit 2: dispatch
- * parallel; bit 3: Sendmail; bits 4-5: the first child's fallback; bit
- * 6: the second in evaluation mode; bit 7: a recipient condition on the
- * first), then one byte per event.
+ * parallel; bit 3: Sendmail; bits 4-7 modulo 6: the first child's
+ * fallback; bit 6: the second in evaluation mode; bit 7: a recipient
+ * condition on the first), then one byte per event.
  */
 
 #include <stdint.h>
@@ -206,7 +206,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < n; i++) {
 		mcs[i].name = "kid";
 		mcs[i].fallback = i == 0 ? (enum fallback)((data[0] >> 4) %
-		    3) : FALLBACK_ACCEPT;
+		    (FALLBACK_SHUTDOWN + 1)) : FALLBACK_ACCEPT;
 	}
 	if (data[0] & 0x80) {
 		mcs[0].conds = &rcpt_ref;

@@ -96,10 +96,9 @@ def serve(conn, kind, stage):
         conn.close()
 
 
-def main():
-    if len(sys.argv) != 4 or sys.argv[3] not in STAGES:
-        sys.exit(__doc__)
-    path, kind, stage = sys.argv[1], sys.argv[2], STAGES[sys.argv[3]]
+def listen(path, serve, *args):
+    """Serve each connection to unix socket path in a thread of its own
+    (also used by slowmilter.py)."""
     if os.path.exists(path):
         os.unlink(path)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -108,8 +107,14 @@ def main():
     srv.listen(64)
     while True:
         conn, _ = srv.accept()
-        threading.Thread(target=serve, args=(conn, kind, stage),
+        threading.Thread(target=serve, args=(conn,) + args,
                          daemon=True).start()
+
+
+def main():
+    if len(sys.argv) != 4 or sys.argv[3] not in STAGES:
+        sys.exit(__doc__)
+    listen(sys.argv[1], serve, sys.argv[2], STAGES[sys.argv[3]])
 
 
 if __name__ == "__main__":

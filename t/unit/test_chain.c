@@ -226,11 +226,12 @@ Test(chain, describe_edits)
 
 /*
  * The engine, driven by tables: each case is children (per child its
- * fallback a/t/r, then e for evaluation, R for a recipient condition,
+ * fallback a/t/r/d/q/s: accept, tempfail, reject, discard, quarantine,
+ * shutdown; then e for evaluation, R for a recipient condition,
  * L for recipients = all), the dispatch and MTA, and steps: an event
- * and the actions it must yield, written as act_name() writes them.
+ * and the actions it must yield, written as render() writes them.
  *
- * Events: O (the MTA's options), nI (child I negotiated), fI (failed),
+ * Events: O (the MTA's options, every action; O- all but quarantine), nI (child I negotiated), fI (failed),
  * a command letter C H M R T U (decided at once; with ? it waits for
  * d), kI (kept out by a condition), sI+ sI- (shown this recipient or
  * not), rI:X (final reply X), eI:X (an edit X; eI:X! is refused), xI
@@ -271,6 +272,7 @@ render(const struct chain_action *a, char *buf, size_t len)
 		[ACT_REPLAY] = "replay", [ACT_TAKE_EDITS] = "take",
 		[ACT_VERDICT] = "verdict", [ACT_EVALUATED] = "eval",
 		[ACT_EDITS_DROPPED] = "dropped", [ACT_STOPPED] = "stopped",
+		[ACT_QUARANTINE] = "quarantine",
 	};
 	size_t			 n = strlen(buf);
 
@@ -338,7 +340,9 @@ chain_case_conf(const struct chain_case *tc, struct conf *conf,
 		mcs[n].name = "kid";
 		evaluation[n] = 0;
 		mcs[n].fallback = *p == 't' ? FALLBACK_TEMPFAIL : *p == 'r' ?
-		    FALLBACK_REJECT : FALLBACK_ACCEPT;
+		    FALLBACK_REJECT : *p == 'd' ? FALLBACK_DISCARD : *p == 'q' ?
+		    FALLBACK_QUARANTINE : *p == 's' ? FALLBACK_SHUTDOWN :
+		    FALLBACK_ACCEPT;
 		for (p++; *p != '\0' && *p != ','; p++)
 			if (*p == 'e')
 				evaluation[n] = 1;
@@ -357,6 +361,7 @@ chain_case_conf(const struct chain_case *tc, struct conf *conf,
 static void
 chain_event(struct chain *ch, const char *ev)
 {
+	struct milter_optneg	 offer;
 	size_t		 i = ev[1] >= '0' && ev[1] <= '9' ? (size_t)(ev[1] -
 			    '0') : 0;
 	const char	*x = strchr(ev, ':');
@@ -365,7 +370,10 @@ chain_event(struct chain *ch, const char *ev)
 
 	switch (ev[0]) {
 	case 'O':
-		chain_optneg(ch, &all_steps);
+		offer = all_steps;
+		if (ev[1] == '-')
+			offer.actions &= ~SMFIF_QUARANTINE;
+		chain_optneg(ch, &offer);
 		break;
 	case 'n':
 		chain_negotiated(ch, i, &all_steps);
@@ -568,6 +576,53 @@ static const struct chain_case chain_cases[] = {
 	    NEGOTIATED,
 	    { "C", "send0" }, { "f0", "send1" },
 	    { "r1:c", "answer:c resume" }, { NULL, NULL } } },
+	{ "shutdown: 421, the MTA drops the client", "s,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    NEGOTIATED,
+	    { "H", "send0" }, { "f0", "answer:4 resume" }, { NULL, NULL } } },
+	{ "discard: ignored at connect, the message's at MAIL", "d,d",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    NEGOTIATED,
+	    { "C", "send0" }, { "f0", "send1" },
+	    { "r1:c", "answer:c resume" },
+	    { "M", "over send1" }, { "f1", "answer:d resume" },
+	    { NULL, NULL } } },
+	{ "quarantine: the message it missed is held", "q,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    NEGOTIATED,
+	    { "M", "over send0" }, { "f0", "send1" },
+	    { "r1:c", "answer:c resume" }, { "E", "replay1" },
+	    { "r1:c", "take1" },
+	    { "x1", "verdict1 quarantine0 forward answer:c over resume" },
+	    /* And the next: it is out for the connection. */
+	    { "M", "over send1" }, { "r1:c", "answer:c resume" },
+	    { "E", "replay1" }, { "r1:c", "take1" },
+	    { "x1", "verdict1 quarantine0 forward answer:c over resume" },
+	    { NULL, NULL } } },
+	{ "quarantine the MTA cannot do: tempfail, never passed", "q,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    { "O-", "quit0 quit1 start0 start1" }, { "n0", "" },
+	    { "n1", "optneg resume" },
+	    { "f0 M", "over send1" }, { "r1:c", "answer:c resume" },
+	    { "E", "replay1" }, { "r1:c", "take1" },
+	    { "x1", "verdict1 answer:t over resume" }, { NULL, NULL } } },
+	{ "a lone child's discard, failed at connect: the message's", "d",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    { "O", "quit0 start0" }, { "f0", "optneg resume" },
+	    { "C", "answer:c resume" }, { "H", "answer:c resume" },
+	    { "M", "over answer:d resume" }, { NULL, NULL } } },
+	{ "a lone child's quarantine: never accept before the message",
+	    "q", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_TEMPFAIL, {
+	    { "O", "quit0 start0" }, { "f0", "optneg resume" },
+	    { "C", "answer:c resume" }, { "M", "over answer:c resume" },
+	    { "E", "quarantine0 forward answer:c over resume" },
+	    { NULL, NULL } } },
+	{ "the session's quarantine: every child failed", "a,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_QUARANTINE, {
+	    { "O", "quit0 quit1 start0 start1" }, { "f0 f1", "optneg resume" },
+	    { "C", "answer:c resume" }, { "M", "over answer:c resume" },
+	    { "E", "quarantine2 forward answer:c over resume" },
+	    { NULL, NULL } } },
 	{ "an accept fallback lets the others decide", "a,a",
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
 	    NEGOTIATED,
@@ -583,6 +638,37 @@ static const struct chain_case chain_cases[] = {
 	    { "O", "quit0 quit1 start0 start1" }, { "f0", "" },
 	    { "f1", "optneg resume" }, { "C", "answer:t resume" },
 	    { "E", "answer:t over resume" }, { NULL, NULL } } },
+	{ "a failure at every envelope stage: its fallback answers", "t,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    NEGOTIATED,
+	    { "C", "send0" }, { "r0:c", "send1" },
+	    { "r1:c", "answer:c resume" },
+	    { "H", "send0" }, { "r0:c", "send1" },
+	    { "r1:c", "answer:c resume" },
+	    { "U", "send0" }, { "r0:c", "send1" },
+	    { "r1:c", "answer:c resume" },
+	    { "M", "over send0" }, { "r0:c", "send1" },
+	    { "r1:c", "answer:c resume" },
+	    { "R", "send0" }, { "r0:c", "send1" },
+	    { "r1:c", "answer:c resume" },
+	    { "T", "send0" }, { "f0", "answer:t resume" },
+	    { NULL, NULL } } },
+	{ "a failure at RCPT refuses that recipient only", "t,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "R", "send0" }, { "f0", "refused answer:t resume" },
+	    { NULL, NULL } } },
+	{ "a failure at HELO, at unknown commands", "t,t",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    NEGOTIATED,
+	    { "H", "send0" }, { "f0", "answer:t resume" },
+	    { "U", "send1" }, { "f1", "answer:t resume" },
+	    { NULL, NULL } } },
+	{ "a failure in the replay, before end of message", "t,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "E", "replay0" }, { "@0 D0", "replay0" },
+	    { "f0", "answer:t over resume" }, { NULL, NULL } } },
 	{ "a failure at end of message", "t,a",
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
 	    IN_MESSAGE,

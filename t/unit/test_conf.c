@@ -134,7 +134,7 @@ struct bad_row {
 
 static const struct bad_row bad[] = {
 	{ "fallback = \"maybe\"\n",
-	  ":1: fallback \"maybe\": expected accept, tempfail or reject\n" },
+	  ":1: fallback \"maybe\": expected accept, tempfail, reject, discard, quarantine or shutdown\n" },
 	{ "\n\nlisten = \"tcp:1\"\n",
 	  ":3: listen \"tcp:1\": unknown socket type (unix:, local:, inet:, "
 	  "inet6:)\n" },
@@ -257,7 +257,7 @@ static const struct bad_row commented[] = {
 	  "  /* block\n   */\n  eom_timeout = 0\n} # close\n# after\n"
 	  "fallback = \"x\"\n",
 	  ":7: eom_timeout 0: expected 1 to 86400 seconds\n"
-	  ":10: fallback \"x\": expected accept, tempfail or reject\n" },
+	  ":10: fallback \"x\": expected accept, tempfail, reject, discard, quarantine or shutdown\n" },
 	{ "listen = { # first\n  \"unix:/a\", // c\n  /* c */ \"tcp:1\" # c\n"
 	  "}\n# c\nworkers = -1\n",
 	  ":3: listen \"tcp:1\": unknown socket type (unix:, local:, inet:, "

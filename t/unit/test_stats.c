@@ -227,4 +227,39 @@ Test(stats, region_values_checked)
 	cr_assert_eq(strlen(buf), sizeof(buf) - 1);
 	cr_assert_eq(strncmp(buf, "a?[2Jb??xxx", 11), 0, "%s", buf);
 	free(sc);
+
+/* Each session-wide counter reads its own field and is exposed. */
+Test(stats, global_counters_exposed)
+{
+	struct stats	*st = stats_map();
+	char		*out = NULL, want[160];
+	size_t		 len = 0, k;
+	uint64_t	*p;
+	FILE		*fp;
+
+	for (k = 0; k < STATS_NGLOBAL; k++) {
+		if (stats_globals[k].offset == SIZE_MAX)
+			continue;
+		p = (uint64_t *)((char *)st + stats_globals[k].offset);
+		stats_add(stats_globals[k].verdicts >= 0 ?
+		    &p[VERDICT_DISCARD] : p, 20 + k);
+		cr_assert_eq(stats_global_value(st, k, VERDICT_DISCARD),
+		    20 + k);
+	}
+	cr_assert_not_null(fp = open_memstream(&out, &len));
+	stats_prometheus(fp, st);
+	fclose(fp);
+	for (k = 0; k < STATS_NGLOBAL; k++) {
+		if (stats_globals[k].offset == SIZE_MAX)
+			continue;
+		if (stats_globals[k].verdicts >= 0)
+			snprintf(want, sizeof(want), "milterd_%s{verdict="
+			    "\"discard\"} %zu\n", stats_globals[k].metric,
+			    20 + k);
+		else
+			snprintf(want, sizeof(want), "milterd_%s %zu\n",
+			    stats_globals[k].metric, 20 + k);
+		cr_assert_not_null(strstr(out, want), "%s", want);
+	}
+	free(out);
 }
