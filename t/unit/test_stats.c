@@ -227,6 +227,7 @@ Test(stats, region_values_checked)
 	cr_assert_eq(strlen(buf), sizeof(buf) - 1);
 	cr_assert_eq(strncmp(buf, "a?[2Jb??xxx", 11), 0, "%s", buf);
 	free(sc);
+}
 
 /* Each session-wide counter reads its own field and is exposed. */
 Test(stats, global_counters_exposed)
