@@ -436,6 +436,7 @@ read_child(struct reader *r, char **f, size_t nf)
 {
 	struct history_entry	 e;
 	long long		 v;
+	size_t			 had;
 	int			 child, k;
 
 	if (!r->have_minute)
@@ -451,10 +452,11 @@ read_child(struct reader *r, char **f, size_t nf)
 			return -1;
 		e.n[k] = v;
 	}
+	had = r->h->nnames;
 	if ((child = history_child(r->h, f[1])) == -1)
 		return rerr(r, "bad child name: %.*s", HISTORY_NAME_MAX, f[1]);
-	if (child >= HISTORY_NAMES_MAX) {
-		r->h->nnames--;
+	if (r->h->nnames > had && r->h->nnames > HISTORY_NAMES_MAX) {
+		r->h->nnames--;		/* the one just added */
 		return rerr(r, "more than %d child names", HISTORY_NAMES_MAX);
 	}
 	e.child = child;
