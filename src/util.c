@@ -404,8 +404,8 @@ bind_unix(int fd, const char *path, mode_t mode, const char *group,
 	    path) >= (int)sizeof(dir) - 2 || mkdtemp(dir) == NULL ||
 	    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", dir) >=
 	    (int)sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "%s: cannot make a private directory "
-		    "beside it: %s", path, errno == 0 ?
+		snprintf(err, errlen, "%s: %s (making a private directory "
+		    "beside it to bind in)", path, errno == 0 ?
 		    "path too long, give it a shorter name" : strerror(errno));
 		return -1;
 	}
