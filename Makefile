@@ -88,7 +88,8 @@ UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 		   t/unit/test_history.c t/unit/test_graph.c \
 		   t/unit/test_conncheck.c t/unit/test_cond.c t/unit/test_log.c \
 		   t/unit/test_migrate.c t/unit/test_health.c
-FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply fuzz_chain fuzz_session
+FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply fuzz_chain fuzz_session \
+		   fuzz_history
 
 PROGS		 = $(B)/milterd $(B)/milterctl $(B)/mtasim
 TEST_PROGS	 = $(B)/unit $(B)/tmilter $(B)/conncheck-bench \
@@ -169,7 +170,9 @@ lint:
 # directions, seeded with the captured fixtures; the session state
 # machine (in-memory connections, --wrap for the child's connect),
 # seeded from the captured sessions by t/fuzz/session-seeds.py; the
-# chain engine alone, its invariants checked after every event.
+# chain engine alone, its invariants checked after every event; what is
+# read back (the history's text form within its bounds) and a log
+# line's escaping.
 CHAIN_FUZZ_SRCS	 = src/chain.c src/macros.c src/stats.c $(COMMON_SRCS)
 SESSION_FUZZ_SRCS = src/session.c src/replay.c src/disconnect.c \
 		   src/apply.c src/child.c src/macros.c src/trace.c \
@@ -184,6 +187,10 @@ fuzz: setup
 	    srcs="$(CODEC_SRCS)" seeds=t/fixtures/seeds libs=; \
 	    if [ $$t = fuzz_chain ]; then \
 	        srcs="$(CHAIN_FUZZ_SRCS)" libs="$(PKG_LIBS)"; \
+	    fi; \
+	    if [ $$t = fuzz_history ]; then \
+	        srcs="src/history.c $(COMMON_SRCS)" libs="$(PKG_LIBS)"; \
+	        seeds=t/fuzz/seeds-history; \
 	    fi; \
 	    if [ $$t = fuzz_session ]; then \
 	        srcs="$(SESSION_FUZZ_SRCS)"; \

@@ -76,6 +76,8 @@ struct endpoint {
 
 static LIST_HEAD(, client)	 clients = LIST_HEAD_INITIALIZER(clients);
 static size_t			 nclients[2];	/* control, metrics */
+/* Refusals and time-outs any local user can cause: rate-limited. */
+static struct log_rate		 refusals;
 static struct event_base	*cbase;
 static struct endpoint		 ctl = { -1, -1, 0, NULL, "" };
 static struct endpoint		 metrics = { -1, -1, 0, NULL, "" };
@@ -267,7 +269,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 	/* Apart: metrics scrapers never lock milterctl out. */
 	if (nclients[ep == &metrics] >= CTL_MAX_CLIENTS) {
-		log_warnx("%s: too many clients at once", ep->text);
+		if (log_rate(&refusals, "control"))
+			log_warnx("%s: too many clients at once", ep->text);
 		close(fd);
 		return;
 	}
@@ -306,8 +309,10 @@ client_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_warnx("control: a client %s in %d seconds", cl->replied ?
-	    "did not take its reply" : "sent no request", CTL_TIMEOUT);
+	if (log_rate(&refusals, "control"))
+		log_warnx("%s: a client %s in %d seconds", cl->http ?
+		    "metrics" : "control", cl->replied ?
+		    "did not take its reply" : "sent no request", CTL_TIMEOUT);
 	client_free(cl);
 }
 
@@ -321,7 +326,7 @@ client_event(struct conn *conn, int what, int err, void *arg)
 		client_free(cl);
 		return;
 	}
-	if (what == CONN_ERROR)
+	if (what == CONN_ERROR && log_rate(&refusals, "control"))
 		log_warnx("control: client: %s", strerror(err));
 	if (what == CONN_EOF || what == CONN_ERROR)
 		client_free(cl);
@@ -382,7 +387,9 @@ ctl_request(struct client *cl, struct evbuffer *in)
 	len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
 	    (size_t)hdr[2] << 8 | hdr[3];
 	if (len == 0 || len > CTL_MAX_REQUEST) {
-		log_warnx("control: request of %zu bytes refused", len);
+		if (log_rate(&refusals, "control"))
+			log_warnx("control: request of %zu bytes refused",
+			    len);
 		client_reply(cl, 0, "request too long\n", 17);
 		return;
 	}
@@ -394,7 +401,9 @@ ctl_request(struct client *cl, struct evbuffer *in)
 	}
 	p += 4;
 	if (p[len - 1] != '\0') {
-		log_warnx("control: malformed request (words not ended)");
+		if (log_rate(&refusals, "control"))
+			log_warnx("control: malformed request (words not "
+			    "ended)");
 		client_reply(cl, 0, "malformed request\n", 18);
 		return;
 	}
@@ -403,14 +412,16 @@ ctl_request(struct client *cl, struct evbuffer *in)
 		argv[argc++] = (char *)p + i;
 	argv[argc] = NULL;
 	if (strcmp(argv[0], CTL_VERSION) != 0) {
-		log_warnx("control: request in another protocol version (%s)",
-		    argv[0]);
+		if (log_rate(&refusals, "control"))
+			log_warnx("control: request in another protocol "
+			    "version (%s)", argv[0]);
 		client_reply(cl, 0, "this milterd speaks " CTL_VERSION "\n",
 		    strlen("this milterd speaks " CTL_VERSION "\n"));
 		return;
 	}
 	if (argc < 3) {
-		log_warnx("control: request without a command");
+		if (log_rate(&refusals, "control"))
+			log_warnx("control: request without a command");
 		client_reply(cl, 0, "no command\n", 11);
 		return;
 	}
@@ -583,19 +594,6 @@ http_request(struct client *cl, struct evbuffer *in)
  */
 
 static void
-fmt_time(char *buf, size_t len, time_t t)
-{
-	struct tm	tm;
-
-	if (t == 0) {
-		strlcpy(buf, "-", len);
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
 child_latency(const struct stats_child *sc, double *mean, double *p99)
 {
 	struct stats_hist	all;
@@ -633,7 +631,7 @@ status_json(FILE *fp, const struct conf *c, const struct master_info *mi)
 		fprintf(fp, "%s{\"num\":%d,\"pid\":%d,\"generation\":%d,"
 		    "\"uptime\":%lld,\"served\":%llu,\"open\":%llu}",
 		    n++ ? "," : "", w->num, w->pid, w->gen,
-		    (long long)(now - w->started),
+		    (long long)stats_region_age(w->started, now),
 		    (unsigned long long)stats_get(&w->served),
 		    (unsigned long long)stats_get(&w->open));
 	}
@@ -655,7 +653,8 @@ status_json(FILE *fp, const struct conf *c, const struct master_info *mi)
 		    m->stats->evaluation >= 0 ? "true" : "false",
 		    stats_reachable(m->stats),
 		    (unsigned long long)stats_get(&m->stats->sessions), mean,
-		    p99, (long long)m->stats->last_fail);
+		    p99, (long long)stats_region_time(m->stats->last_fail,
+		    now));
 		json_str(fp, err);
 		health_json(fp, m);
 		fputc('}', fp);
@@ -699,19 +698,22 @@ health_text(FILE *fp, const struct conf *c)
 	const struct milter_conf	*m;
 	const struct stats_health	*h;
 	char				 why[STATS_ERROR_MAX], when[32];
+	time_t				 now = time(NULL);
 	size_t				 i, j;
 
 	fprintf(fp, "\n%-20s %-32s %-8s %-20s  %s\n", "CHILD", "ADDRESS",
 	    "STATE", "SINCE", "WHY");
 	for (i = 0; i < c->nmilters; i++) {
 		m = &c->milters[i];
-		fmt_time(when, sizeof(when), (time_t)health_since(m->stats));
+		fmt_utc(when, sizeof(when),
+		    stats_region_time(health_since(m->stats), now));
 		fprintf(fp, "%-20s %-32s %-8s %-20s\n", m->name, "*",
 		    health_name(health_child(m->stats)), when);
 		for (j = 0; j < m->nsock; j++) {
 			h = &m->stats->health[j];
 			health_reason(h, why, sizeof(why));
-			fmt_time(when, sizeof(when), (time_t)h->since);
+			fmt_utc(when, sizeof(when),
+			    stats_region_time(h->since, now));
 			fprintf(fp, "%-20s %-32s %-8s %-20s  %s\n", m->name,
 			    m->sock[j].text, health_name(health_state(h)),
 			    when, why[0] != '\0' ? why : "-");
@@ -730,7 +732,7 @@ status_text(FILE *fp, const struct conf *c, const struct master_info *mi)
 	size_t				 i;
 	int				 changed = 0;
 
-	fmt_time(when, sizeof(when), mi->loaded);
+	fmt_utc(when, sizeof(when), mi->loaded);
 	fprintf(fp, "milterd pid %ld, up %llds; %s loaded %s "
 	    "(generation %d)\n", (long)getpid(),
 	    (long long)(now - mi->started), mi->conf_path, when,
@@ -747,7 +749,7 @@ status_text(FILE *fp, const struct conf *c, const struct master_info *mi)
 		if (w->pid != 0)
 			fprintf(fp, "%-6d %-8d %-4d %-9lld %10llu %6llu\n",
 			    w->num, w->pid, w->gen,
-			    (long long)(now - w->started),
+			    (long long)stats_region_age(w->started, now),
 			    (unsigned long long)stats_get(&w->served),
 			    (unsigned long long)stats_get(&w->open));
 	}
@@ -757,7 +759,8 @@ status_text(FILE *fp, const struct conf *c, const struct master_info *mi)
 	for (i = 0; i < c->nmilters; i++) {
 		m = &c->milters[i];
 		stats_get_error(m->stats, err, sizeof(err));
-		fmt_time(when, sizeof(when), (time_t)m->stats->last_fail);
+		fmt_utc(when, sizeof(when),
+		    stats_region_time(m->stats->last_fail, now));
 		child_latency(m->stats, &mean, &p99);
 		changed |= m->stats->enabled >= 0 || m->stats->evaluation >= 0;
 		fprintf(fp, "%-20s %-8s %-10s %-9s %9llu %8.3fs %8.3fs  %s%s%s\n",
@@ -1139,12 +1142,19 @@ history_save(void)
 		*slash = '\0';
 		(void)mkdir(dir, 0755);
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", state_path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644)) == -1 || (fp = fdopen(fd, "w")) == NULL) {
+	/*
+	 * A fresh file of an unpredictable name in the state file's own
+	 * directory (rename(2) stays within it): a fixed name could be a
+	 * link planted there in advance.
+	 */
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", state_path);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1 ||
+	    fchmod(fd, 0644) == -1 || (fp = fdopen(fd, "w")) == NULL) {
 		log_warn("history: %s", tmp);
-		if (fd != -1)
+		if (fd != -1) {
+			unlink(tmp);
 			close(fd);
+		}
 		return;
 	}
 	rc = history_write(&hist, fp, 0);
@@ -1164,15 +1174,21 @@ history_load(void)
 {
 	char	 err[256];
 	FILE	*fp;
+	int	 fd;
 
 	if (state_path[0] == '\0')
 		return;
-	if ((fp = fopen(state_path, "r")) == NULL) {
+	/* history_save() replaces it by rename: never a link of ours. */
+	if ((fd = open(state_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    (fp = fdopen(fd, "r")) == NULL) {
 		if (errno != ENOENT)
 			log_warn("history: %s", state_path);
+		if (fd != -1)
+			close(fd);
 		return;
 	}
-	if (history_read(&hist, fp, err, sizeof(err)) == -1)
+	if (history_read(&hist, fp, time(NULL) / 60 + 1, err,
+	    sizeof(err)) == -1)
 		log_warnx("history: %s: %s (kept what came before)",
 		    state_path, err);
 	fclose(fp);

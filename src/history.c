@@ -48,6 +48,7 @@ struct reader {
 	unsigned long	 lineno;
 	int		 have_minute;
 	int64_t		 minute;
+	int64_t		 latest;	/* the newest minute taken */
 };
 
 static struct history_minute *slot(const struct history *, size_t);
@@ -412,6 +413,14 @@ read_minute(struct reader *r, char **f, size_t nf)
 	    parse_num(r, "sessions", nf > 2 ? f[2] : NULL, UINT32_MAX,
 	    &sessions) == -1)
 		return -1;
+	/*
+	 * One minute dated in the future would be the newest for ever:
+	 * every minute counted after it would be older, and refused.
+	 */
+	if (minute > r->latest)
+		return rerr(r, "minute %lld is in the future (the newest "
+		    "possible is %lld): not this clock's history", minute,
+		    (long long)r->latest);
 	if (r->h->len > 0 && minute < history_at(r->h, r->h->len - 1)->minute)
 		return rerr(r, "minute %lld older than the last one", minute);
 	if (history_add(r->h, minute, sessions, NULL, 0) == -1)
@@ -427,6 +436,7 @@ read_child(struct reader *r, char **f, size_t nf)
 {
 	struct history_entry	 e;
 	long long		 v;
+	size_t			 had;
 	int			 child, k;
 
 	if (!r->have_minute)
@@ -442,8 +452,13 @@ read_child(struct reader *r, char **f, size_t nf)
 			return -1;
 		e.n[k] = v;
 	}
+	had = r->h->nnames;
 	if ((child = history_child(r->h, f[1])) == -1)
 		return rerr(r, "bad child name: %.*s", HISTORY_NAME_MAX, f[1]);
+	if (r->h->nnames > had && r->h->nnames > HISTORY_NAMES_MAX) {
+		r->h->nnames--;		/* the one just added */
+		return rerr(r, "more than %d child names", HISTORY_NAMES_MAX);
+	}
 	e.child = child;
 	/* Merges into the minute of the last m line, still the newest. */
 	if (history_add(r->h, r->minute, 0, &e, 1) == -1)
@@ -452,7 +467,8 @@ read_child(struct reader *r, char **f, size_t nf)
 }
 
 int
-history_read(struct history *h, FILE *fp, char *err, size_t errlen)
+history_read(struct history *h, FILE *fp, int64_t latest, char *err,
+    size_t errlen)
 {
 	struct reader	 r;
 	char		 line[HISTORY_LINE];
@@ -465,6 +481,7 @@ history_read(struct history *h, FILE *fp, char *err, size_t errlen)
 	r.fp = fp;
 	r.err = err;
 	r.errlen = errlen;
+	r.latest = latest;
 	if (read_header(&r) == -1)
 		return -1;
 	while ((rv = read_line(&r, line, sizeof(line))) == 1) {

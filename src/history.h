@@ -48,6 +48,11 @@ enum history_count {
 };
 
 #define HISTORY_NAME_MAX	72	/* with the NUL */
+/*
+ * Child names read back at most: twice the children the counters hold
+ * (stats.h), for names configured before a reload.
+ */
+#define HISTORY_NAMES_MAX	256
 
 /* One child's counts in one minute. */
 struct history_entry {
@@ -79,7 +84,7 @@ int	 history_add(struct history *, int64_t, uint32_t,
 	    const struct history_entry *, size_t);
 const struct history_minute *history_at(const struct history *, size_t);
 int	 history_write(const struct history *, FILE *, int64_t);
-int	 history_read(struct history *, FILE *, char *, size_t);
+int	 history_read(struct history *, FILE *, int64_t, char *, size_t);
 const char *history_count_name(enum history_count);
 
 /* graph.c */

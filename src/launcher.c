@@ -24,8 +24,13 @@
  * not find there as is: a malformed or over-long request, an unknown
  * name, a child without command or user, a user of uid 0 unless
  * allow_root_command says so.  It starts at most one process per child
- * at a time, backs off after a start that failed, and logs each start
- * and how the process ended.  The command line is split into words
+ * at a time and at most one every LAUNCH_INTERVAL seconds (a command
+ * that forks into the background and exits 0 is no longer running, yet
+ * must not be started again at every request), backs off after a start
+ * that failed, and logs each start and how the process ended.  At a
+ * reload the master tells it ("r" on its channel) and it reads the
+ * configuration itself, keeping what it knows of each milter by name
+ * (the running pid, the last start, the back-off).  The command line is split into words
  * (quotes group, no shell) and executed with a fixed environment, as
  * the child's user with that user's groups, in a new session with no
  * descriptor but /dev/null on 0, 1 and 2.  Any failure before exec ends
@@ -51,14 +56,17 @@
 #include "milterd.h"
 
 #define LAUNCH_BACKOFF	30	/* seconds after a start that failed */
+#define LAUNCH_INTERVAL	10	/* seconds between two starts (the reply) */
 #define LAUNCH_ARGS	64
 
 struct launched {
 	pid_t	pid;		/* running, or 0 */
+	time_t	started_at;	/* last start */
 	time_t	failed_at;	/* last start that failed */
 };
 
-static const struct conf	*lconf;
+static struct conf		*lconf;
+static const char		*lpath;	/* the configuration file */
 static struct launched		*state;
 static struct event_base	*lbase;
 
@@ -66,6 +74,7 @@ static void	request_cb(evutil_socket_t, short, void *);
 static void	control_cb(evutil_socket_t, short, void *);
 static void	sigchld_cb(evutil_socket_t, short, void *);
 static void	watch_fd(int);
+static void	reload(void);
 __dead static void exec_child(const struct milter_conf *, uid_t, gid_t);
 
 /*
@@ -179,6 +188,12 @@ request_cb(evutil_socket_t fd, short what, void *arg)
 		    "backing off after a failed start");
 		return;
 	}
+	if (st->started_at != 0 &&
+	    time(NULL) - st->started_at < LAUNCH_INTERVAL) {
+		launch_reply_send(fd, LAUNCH_LATER, mc->name,
+		    "started less than 10 seconds ago");
+		return;
+	}
 	switch (pid = fork()) {
 	case -1:
 		log_warn("milter %s: fork", mc->name);
@@ -189,6 +204,7 @@ request_cb(evutil_socket_t fd, short what, void *arg)
 		/* NOTREACHED */
 	}
 	st->pid = pid;
+	st->started_at = time(NULL);
 	log_info("milter %s: started \"%s\" as %s, pid %ld", mc->name,
 	    mc->command, mc->user, (long)pid);
 	launch_reply_send(fd, LAUNCH_STARTED, mc->name, "started");
@@ -240,7 +256,47 @@ watch_fd(int fd)
 		fatalx("cannot watch a worker channel");
 }
 
-/* The master hands over the channel of each new worker. */
+/*
+ * After the master's reload: the configuration read again, what is
+ * known of each milter kept by name.  The master has just loaded the
+ * same file; if it no longer loads (changed in between), the previous
+ * configuration stays.  Pids of milters no longer configured are still
+ * reaped (and ignored) by sigchld_cb().
+ */
+static void
+reload(void)
+{
+	struct launched	*ns;
+	struct conf	*nc;
+	size_t		 i, j;
+
+	if ((nc = conf_load(lpath, NULL)) == NULL) {
+		log_warnx("%s does not load now: the launcher keeps the "
+		    "previous configuration", lpath);
+		return;
+	}
+	if ((ns = calloc(nc->nmilters + 1, sizeof(*ns))) == NULL) {
+		log_warn("%s: calloc: the launcher keeps the previous "
+		    "configuration", __func__);
+		conf_free(nc);
+		return;
+	}
+	for (i = 0; i < nc->nmilters; i++)
+		for (j = 0; j < lconf->nmilters; j++)
+			if (strcmp(nc->milters[i].name,
+			    lconf->milters[j].name) == 0)
+				ns[i] = state[j];
+	free(state);
+	conf_free(lconf);
+	state = ns;
+	lconf = nc;
+	log_debug("launcher: reloaded, %zu milters", nc->nmilters);
+}
+
+/*
+ * The master hands over the channel of each new worker ("w" and a
+ * descriptor), and says "r" after a reload.
+ */
 static void
 control_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -253,14 +309,18 @@ control_cb(evutil_socket_t fd, short what, void *arg)
 		exit(0);		/* the master is gone */
 	if (wfd != -1)
 		watch_fd(wfd);
+	else if (c == 'r')
+		reload();
 }
 
 /*
- * Run the launcher: ctl is the master's channel, fds the workers' ends
- * so far.  Never returns.
+ * Run the launcher: conf, read from path, is its own (freed at a
+ * reload); ctl is the master's channel, fds the workers' ends so far.
+ * Never returns.
  */
 __dead void
-launcher_main(const struct conf *conf, int ctl, const int *fds, size_t nfds)
+launcher_main(struct conf *conf, const char *path, int ctl, const int *fds,
+    size_t nfds)
 {
 	struct event	*ev;
 	size_t		 i;
@@ -268,6 +328,7 @@ launcher_main(const struct conf *conf, int ctl, const int *fds, size_t nfds)
 	setproctitle("launcher");
 	log_procinit("launcher");
 	lconf = conf;
+	lpath = path;
 	if ((state = calloc(conf->nmilters + 1, sizeof(*state))) == NULL)
 		fatal("%s: calloc", __func__);
 	signal(SIGPIPE, SIG_IGN);

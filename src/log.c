@@ -23,6 +23,8 @@
  * written to its parent as well (log_fatal_to).  log_level drops what is
  * less severe (-v shows everything); log_format json writes each line as
  * one JSON object, and log_fields() the session line's keys as its own.
+ * A text line is escaped (log_escape()): a peer's text (a child's reply,
+ * the MTA's connect host) cannot forge lines or reach a terminal raw.
  */
 
 #include <errno.h>
@@ -258,14 +260,18 @@ static void
 log_emit(int pri, const char *msg, int object)
 {
 	const char	*proc = object ? NULL : log_procname;
-	char		*line;
+	char		*line, *esc = NULL;
 	int		 n;
 
+	/* JSON escapes its strings itself (json_str()). */
+	if (!object)
+		msg = log_escape(msg, &esc);
 	if (!log_to_stderr) {
 		if (proc != NULL)
 			syslog(pri, "%s: %s", proc, msg);
 		else
 			syslog(pri, "%s", msg);
+		free(esc);
 		return;
 	}
 	/*
@@ -275,10 +281,75 @@ log_emit(int pri, const char *msg, int object)
 	 */
 	n = asprintf(&line, "%s%s%s\n", proc != NULL ? proc : "",
 	    proc != NULL ? ": " : "", msg);
+	free(esc);
 	if (n == -1)
 		return;
 	(void)write(STDERR_FILENO, line, (size_t)n);
 	free(line);
+}
+
+/*
+ * A text line with what a peer may have put in it made harmless: a
+ * control character (a newline that would forge a second line, a
+ * terminal escape) and each byte that is not valid UTF-8 become \xHH.
+ * msg itself when nothing needs it; else a string in *esc for the
+ * caller to free, or a fixed one when out of memory (never raw).
+ */
+const char *
+log_escape(const char *msg, char **esc)
+{
+	const unsigned char	*p;
+	char			*o;
+	size_t			 n, bad = 0;
+
+	*esc = NULL;
+	for (p = (const unsigned char *)msg; *p != '\0'; p += n)
+		if ((n = utf8_seq(p)) == 0 || *p < 0x20 || *p == 0x7f) {
+			bad++;
+			n = 1;
+		}
+	if (bad == 0)
+		return msg;
+	if ((*esc = malloc(strlen(msg) + 3 * bad + 1)) == NULL)
+		return "(a log line that needs escaping; out of memory)";
+	for (p = (const unsigned char *)msg, o = *esc; *p != '\0'; p += n) {
+		if ((n = utf8_seq(p)) == 0 || *p < 0x20 || *p == 0x7f) {
+			o += snprintf(o, 5, "\\x%02x", *p);
+			n = 1;
+		} else {
+			memcpy(o, p, n);
+			o += n;
+		}
+	}
+	*o = '\0';
+	return *esc;
+}
+
+/*
+ * Lines a peer can cause at will (a refused control client, a time-out):
+ * at most LOG_RATE_MAX a minute through r.  1: log this one; 0: counted,
+ * and how many were left out is said before the next one logged.
+ */
+int
+log_rate(struct log_rate *r, const char *what)
+{
+	time_t	now = time(NULL);
+
+	if (now - r->window >= 60) {
+		if (r->dropped > 0)
+			log_warnx("%s: %u more lines like the last were not "
+			    "logged (at most %d a minute)", what, r->dropped,
+			    LOG_RATE_MAX);
+		r->window = now;
+		r->n = 0;
+		r->dropped = 0;
+	}
+	if (r->n >= LOG_RATE_MAX) {
+		r->dropped++;
+		return 0;
+	}
+	r->n++;
+	return 1;
 }
 
 /*

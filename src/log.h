@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include <stdarg.h>
+#include <time.h>
 
 #ifndef __dead
 #define __dead	__attribute__((__noreturn__))
@@ -46,6 +47,14 @@ struct log_field {
 	enum log_kind	 kind;
 };
 
+/* log_rate(): lines a peer can cause, at most LOG_RATE_MAX a minute. */
+#define LOG_RATE_MAX	10
+struct log_rate {
+	time_t		window;		/* when this minute began */
+	unsigned int	n;		/* logged in it */
+	unsigned int	dropped;	/* not logged in it */
+};
+
 void	log_init(int, int);
 void	log_setlevel(int);
 void	log_setformat(enum log_format);
@@ -54,6 +63,8 @@ int	log_level_code(const char *);
 char	*log_render(enum log_format, const char *, int,
 	    const struct log_field *, size_t);
 void	log_fields(int, const struct log_field *, size_t);
+const char *log_escape(const char *, char **);
+int	log_rate(struct log_rate *, const char *);
 void	log_procinit(const char *);
 void	log_setverbose(int);
 void	log_fatal_to(int);

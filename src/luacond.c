@@ -25,8 +25,15 @@
  * and a memory limit.  A call runs in a coroutine of its own, whose
  * instruction-count hook looks at the clock and, past the limit, yields:
  * a yield goes through the script's own pcall(), where an error would
- * be caught.  The state's allocator refuses what a call would add
- * beyond the memory limit.
+ * be caught.  Where the script cannot yield (inside a C function that
+ * calls back into Lua: a table.sort comparator, a gsub function), the
+ * hook raises an error at every instruction from then on, so that no
+ * pcall can go on past the deadline; it ends where a yield is possible.
+ * The debug library is not opened (debug.sethook would take the hook
+ * away), and setmetatable() refuses a __gc metamethod (Lua runs
+ * finalizers with hooks off).  The state's allocator refuses what a
+ * call would add beyond the memory limit, and what would take the
+ * state past the sum of the conditions' limits (data kept in globals).
  * Neither interrupts a C function that blocks (an LDAP query, say): the
  * worker waits for it.
  */
@@ -47,14 +54,20 @@
 
 /* Instructions between two looks at the clock. */
 #define HOOK_COUNT	1000
+/* What the state takes before any script (the libraries): 256 KiB. */
+#define LUA_BASE_MEMORY	(256 * 1024)
 
 static lua_State	*L;
 static size_t		 mem_used;	/* by the state, in bytes */
 static size_t		 mem_cap;	/* 0: no limit (outside calls) */
+static size_t		 mem_total;	/* the state's cap, in calls */
 static struct timespec	 deadline;
+static int		 expired;	/* past the deadline, not yieldable */
 
 static void	*lalloc(void *, void *, size_t, size_t);
 static int	 panic(lua_State *);
+static void	 open_libs(lua_State *);
+static int	 safe_setmetatable(lua_State *);
 static void	 hook(lua_State *, lua_Debug *);
 static int	 limited_call(const struct cond *, int, int, const char **);
 static void	 set_field(const char *, const char *);
@@ -96,10 +109,69 @@ hook(lua_State *l, lua_Debug *ar)
 	struct timespec	now;
 
 	(void)ar;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec > deadline.tv_sec || (now.tv_sec == deadline.tv_sec &&
-	    now.tv_nsec > deadline.tv_nsec))
+	if (!expired) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec < deadline.tv_sec ||
+		    (now.tv_sec == deadline.tv_sec &&
+		    now.tv_nsec <= deadline.tv_nsec))
+			return;
+	}
+	if (lua_isyieldable(l))
 		(void)lua_yield(l, 0);
+	/* From now on every instruction fails, until one can yield. */
+	if (!expired) {
+		expired = 1;
+		lua_sethook(l, hook, LUA_MASKCOUNT, 1);
+	}
+	(void)luaL_error(l, "time limit exceeded");
+}
+
+/* The libraries a script gets: all of luaL_openlibs() but debug. */
+static void
+open_libs(lua_State *l)
+{
+	static const luaL_Reg	 libs[] = {
+		{ LUA_GNAME, luaopen_base },
+		{ LUA_LOADLIBNAME, luaopen_package },
+		{ LUA_COLIBNAME, luaopen_coroutine },
+		{ LUA_TABLIBNAME, luaopen_table },
+		{ LUA_IOLIBNAME, luaopen_io },
+		{ LUA_OSLIBNAME, luaopen_os },
+		{ LUA_STRLIBNAME, luaopen_string },
+		{ LUA_MATHLIBNAME, luaopen_math },
+		{ LUA_UTF8LIBNAME, luaopen_utf8 },
+	};
+	size_t			 i;
+
+	for (i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+		luaL_requiref(l, libs[i].name, libs[i].func, 1);
+		lua_pop(l, 1);
+	}
+	lua_getglobal(l, "setmetatable");
+	lua_pushcclosure(l, safe_setmetatable, 1);
+	lua_setglobal(l, "setmetatable");
+}
+
+/*
+ * setmetatable() without __gc: Lua runs finalizers with hooks off, out
+ * of the time limit's reach.  An object is marked for finalization only
+ * when its metatable has the field at setmetatable() time.
+ */
+static int
+safe_setmetatable(lua_State *l)
+{
+	if (lua_type(l, 2) == LUA_TTABLE) {
+		lua_pushliteral(l, "__gc");
+		if (lua_rawget(l, 2) != LUA_TNIL)
+			return luaL_error(l, "setmetatable: __gc is not "
+			    "allowed in a condition (a finalizer runs out of "
+			    "the time limit's reach)");
+		lua_pop(l, 1);
+	}
+	lua_pushvalue(l, lua_upvalueindex(1));
+	lua_insert(l, 1);
+	lua_call(l, lua_gettop(l) - 1, LUA_MULTRET);
+	return lua_gettop(l);
 }
 
 /*
@@ -124,7 +196,13 @@ limited_call(const struct cond *c, int nargs, int nres, const char **err)
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000;
 	}
+	/* Garbage first, before refusing for the state's total. */
+	if (mem_used + c->memory_limit > mem_total)
+		lua_gc(L, LUA_GCCOLLECT);
 	mem_cap = mem_used + c->memory_limit;
+	if (mem_cap > mem_total)
+		mem_cap = mem_total > mem_used ? mem_total : mem_used + 1;
+	expired = 0;
 	lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_COUNT);
 	rc = lua_resume(co, L, nargs, &got);
 	mem_cap = 0;
@@ -134,7 +212,7 @@ limited_call(const struct cond *c, int nargs, int nres, const char **err)
 		lua_remove(L, -(nres + 1));	/* the coroutine */
 		return 0;
 	}
-	if (rc == LUA_YIELD)
+	if (rc == LUA_YIELD || expired)
 		snprintf(msg, sizeof(msg), "time limit of %d ms exceeded",
 		    c->time_limit);
 	else
@@ -183,6 +261,11 @@ luacond_open(struct cond *conds, size_t n)
 	size_t		 i, j;
 	int		 st;
 
+	/* The state's total: each condition's limit, and the libraries. */
+	mem_total = LUA_BASE_MEMORY;
+	for (i = 0; i < n; i++)
+		if (conds[i].type == COND_LUA)
+			mem_total += (size_t)conds[i].memory_limit;
 	for (i = 0; i < n; i++) {
 		c = &conds[i];
 		if (c->type != COND_LUA)
@@ -192,7 +275,7 @@ luacond_open(struct cond *conds, size_t n)
 			if ((L = lua_newstate(lalloc, NULL)) == NULL)
 				fatalx("cannot make a Lua state");
 			lua_atpanic(L, panic);
-			luaL_openlibs(L);
+			open_libs(L);
 		}
 		lua_newtable(L);			/* env */
 		lua_newtable(L);			/* its metatable */
@@ -226,7 +309,9 @@ luacond_open(struct cond *conds, size_t n)
 		lua_settop(L, 0);
 		continue;
 fail:
-		log_warnx("condition \"%s\": %s: its calls will fail",
+		/* Said once here; its calls fail without a word. */
+		log_warnx("condition \"%s\": %s: its calls will fail "
+		    "(condition_error applies) until the next reload",
 		    c->name, err);
 		lua_settop(L, 0);
 	}
@@ -268,10 +353,12 @@ luacond_eval(const struct cond *c, const struct cond_view *v)
 	lua_Integer	 k = 1;
 	int		 holds, st = milter_stage(v->stage);
 
-	if (L == NULL || c->lua_ref == LUA_NOREF || st < COND_FIRST ||
-	    st > COND_LAST) {
-		log_warnx("session %s: condition \"%s\": %s did not load",
-		    v->id, c->name, c->script);
+	/* One that did not load was logged by luacond_open(). */
+	if (L == NULL || c->lua_ref == LUA_NOREF)
+		return -1;
+	if (st < COND_FIRST || st > COND_LAST) {
+		log_warnx("session %s: condition \"%s\": no function for "
+		    "this command", v->id, c->name);
 		return -1;
 	}
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->lua_ref);

@@ -245,7 +245,8 @@ graph(const char *path, int json, int argc, char **argv)
 		rc = -1;
 		strlcpy(err, strerror(errno), sizeof(err));
 	} else {
-		rc = history_read(&h, in, err, sizeof(err));
+		rc = history_read(&h, in, time(NULL) / 60 + 1, err,
+		    sizeof(err));
 		fclose(in);
 	}
 	free(out);

@@ -102,7 +102,7 @@ static struct event_base	*mbase;
 static int			 listen_fds[CONF_MAX_LISTEN];
 static struct slot		 slots[MAX_SLOTS];
 static int			 generation;
-static struct pidfh		*pfh;
+static int			 pidfd = -1;	/* locked */
 static int			 stopping;
 static int			 log_stderr;	/* -d */
 static pid_t			 launcher_pid;
@@ -252,7 +252,9 @@ child_setup(int keep_channels)
 	 */
 	event_reinit(mbase);
 	event_base_free(mbase);
-	pidfile_close(pfh);
+	if (pidfd != -1)
+		close(pidfd);
+	pidfd = -1;
 	for (i = 0; i < MAX_SLOTS; i++) {
 		if (slots[i].lfd != -1 && !keep_channels)
 			close(slots[i].lfd);
@@ -490,7 +492,7 @@ spawn_launcher(void)
 	if (pid == 0) {
 		for (i = 0; i < (int)conf->nlisten; i++)
 			close(listen_fds[i]);
-		launcher_main(conf, e.chan[1], fds, n);
+		launcher_main(conf, conf_path, e.chan[1], fds, n);
 		/* NOTREACHED */
 	}
 	if (launcher_ctl != -1)
@@ -746,8 +748,14 @@ reload(FILE *errs)
 	loaded = time(NULL);
 	generation++;
 	stop_generation(generation);
-	if (launcher_pid != 0) {
-		/* Reaped, then started again with the new configuration. */
+	/*
+	 * The launcher reads the new configuration itself and keeps what
+	 * it knows of each milter (pids, back-off).  If it cannot be told,
+	 * it is reaped and started again with the new configuration.
+	 */
+	if (launcher_pid != 0 && send(launcher_ctl, "r", 1, MSG_NOSIGNAL) !=
+	    1) {
+		log_warn("launcher: cannot tell it to reload; restarting it");
 		launcher_restart = 1;
 		kill(launcher_pid, SIGTERM);
 	}
@@ -1067,7 +1075,7 @@ cleanup(void)
 
 	close_listeners(conf, listen_fds, NULL);
 	control_stop(conf);
-	pidfile_remove(pfh);
+	pidfile_drop(conf->pidfile, pidfd);
 	for (i = 0; i < sizeof(sig_events) / sizeof(sig_events[0]); i++)
 		event_free(sig_events[i]);
 	for (i = 0; i < MAX_SLOTS; i++)
@@ -1156,18 +1164,15 @@ main(int argc, char *argv[])
 		log_info("%zu listening sockets from systemd", sd_ninherited());
 	if (spool_prepare(conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	pfh = pidfile_open(conf->pidfile, 0644, &otherpid);
-	if (pfh == NULL) {
-		if (errno == EEXIST)
-			fatalx("already running, pid %ld", (long)otherpid);
-		fatal("pid file %s", conf->pidfile);
-	}
+	if ((pidfd = pidfile_lock(conf->pidfile, &otherpid, err,
+	    sizeof(err))) == -1)
+		fatalx("%s", err);
 	if (open_listeners(conf, NULL, listen_fds, err, sizeof(err)) == -1) {
-		pidfile_remove(pfh);
+		pidfile_drop(conf->pidfile, pidfd);
 		fatalx("%s", err);
 	}
 	if (control_prepare(conf, err, sizeof(err)) == -1) {
-		pidfile_remove(pfh);
+		pidfile_drop(conf->pidfile, pidfd);
 		close_listeners(conf, listen_fds, NULL);
 		fatalx("%s", err);
 	}
@@ -1182,9 +1187,9 @@ main(int argc, char *argv[])
 		ready_fd = daemonize();
 	log_stderr = debug;
 	log_conf(conf);
-	if (pidfile_write(pfh) == -1) {
+	if (pidfile_put(pidfd) == -1) {
 		log_warn("pid file %s", conf->pidfile);
-		pidfile_remove(pfh);
+		pidfile_drop(conf->pidfile, pidfd);
 		close_listeners(conf, listen_fds, NULL);
 		exit(1);
 	}

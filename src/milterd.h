@@ -70,7 +70,8 @@ ssize_t		 fd_recv(int, int *, void *, size_t);
 /* launcher.c */
 const struct milter_conf *launcher_check(const struct conf *, const void *,
 		    size_t, uid_t *, gid_t *, char *, size_t);
-__dead void	 launcher_main(const struct conf *, int, const int *, size_t);
+__dead void	 launcher_main(struct conf *, const char *, int, const int *,
+		    size_t);
 
 /* worker.c */
 __dead void	 worker_main(struct conf *, int *, size_t, int, int, int);

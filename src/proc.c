@@ -117,8 +117,10 @@ proc_drop_worker(const struct conf *conf)
 #if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
 #if defined(__x86_64__)
 #define SECCOMP_ARCH	AUDIT_ARCH_X86_64
+#define X32_BIT		0x40000000U	/* __X32_SYSCALL_BIT */
 #else
 #define SECCOMP_ARCH	AUDIT_ARCH_AARCH64
+#define X32_BIT		0xffffffffU	/* none: nothing is refused for it */
 #endif
 
 /*
@@ -137,6 +139,12 @@ proc_forbid_listen(void)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 		    offsetof(struct seccomp_data, nr)),
+		/*
+		 * x32 calls come with the x86_64 arch and the number
+		 * | 0x40000000: bind and listen by another number.  None
+		 * of them (a worker makes none).
+		 */
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_BIT, 3, 0),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_bind, 2, 0),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_listen, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),

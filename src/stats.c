@@ -39,6 +39,7 @@
 #include "log.h"
 #include "milter.h"
 #include "stats.h"
+#include "util.h"
 
 struct stats		*stats;
 struct stats_worker	*stats_self;
@@ -261,17 +262,22 @@ void
 stats_seq_get(const uint32_t *seq, const char *src, size_t size, char *buf,
     size_t len)
 {
+	char		copy[STATS_ERROR_MAX];
 	uint32_t	s;
 	int		tries;
 
+	if (size > sizeof(copy))
+		size = sizeof(copy);
 	for (tries = 0; tries < 100; tries++) {
 		s = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
 		if (s & 1)
 			continue;
-		memcpy(buf, src, len < size ? len : size);
-		buf[len - 1] = '\0';
-		if (__atomic_load_n(seq, __ATOMIC_ACQUIRE) == s)
-			return;
+		memcpy(copy, src, size);
+		if (__atomic_load_n(seq, __ATOMIC_ACQUIRE) != s)
+			continue;
+		/* Any worker can write it: cut, and printable only. */
+		str_printable(buf, len, copy, strnlen(copy, size));
+		return;
 	}
 	strlcpy(buf, "(being written)", len);
 }
@@ -291,6 +297,28 @@ stats_get_error(const struct stats_child *sc, char *buf, size_t len)
 {
 	stats_seq_get(&sc->error_seq, sc->last_error, sizeof(sc->last_error),
 	    buf, len);
+}
+
+/*
+ * A time read from the region, which any worker can write: kept if it
+ * is after the epoch and not past now (a day of clock steps allowed),
+ * else 0 (never).  The master formats and subtracts only what passed.
+ */
+int64_t
+stats_region_time(int64_t t, time_t now)
+{
+	if (t <= 0 || t > (int64_t)now + 86400)
+		return 0;
+	return t;
+}
+
+/* Seconds from t (from the region) to now; 0 if t did not pass. */
+int64_t
+stats_region_age(int64_t t, time_t now)
+{
+	if ((t = stats_region_time(t, now)) == 0 || t > (int64_t)now)
+		return 0;
+	return (int64_t)now - t;
 }
 
 /*

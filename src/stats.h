@@ -37,6 +37,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "milter.h"
 
@@ -188,6 +189,8 @@ void		 stats_get_error(const struct stats_child *, char *, size_t);
 void		 stats_seq_put(uint32_t *, char *, size_t, const char *);
 void		 stats_seq_get(const uint32_t *, const char *, size_t, char *,
 		    size_t);
+int64_t		 stats_region_time(int64_t, time_t);
+int64_t		 stats_region_age(int64_t, time_t);
 double		 stats_quantile(const struct stats_hist *, double);
 void		 stats_hist_sum(struct stats_hist *, const struct stats_hist *);
 enum verdict	 verdict_of(char, const char *);

@@ -22,6 +22,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,12 +33,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -274,6 +278,26 @@ str_printable(char *dst, size_t dstlen, const void *src, size_t len)
 	dst[i] = '\0';
 }
 
+/*
+ * t as 2026-01-02T03:04:05Z, "-" for 0, "invalid" for what gmtime_r()
+ * or strftime() cannot take (a value from a shared region, say): never
+ * an unset struct tm.
+ */
+void
+fmt_utc(char *buf, size_t len, int64_t t)
+{
+	struct tm	tm;
+	time_t		tt = (time_t)t;
+
+	if (len == 0)
+		return;
+	if (t == 0)
+		strlcpy(buf, "-", len);
+	else if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strlcpy(buf, "invalid", len);
+}
+
 /* s without its leading and trailing blanks (cut in place). */
 char *
 str_trim(char *s)
@@ -388,16 +412,67 @@ unlink_stale(const char *path, char *err, size_t errlen)
 }
 
 /*
+ * Bind a unix socket at its path with its final mode and group, with no
+ * moment where a path operation could be turned elsewhere: the socket is
+ * bound, chmod'ed and chown'ed in a fresh private directory beside its
+ * path (mode 0700, made here), then renamed into place.  chmod and chown
+ * by the final path after bind would follow a symlink that someone able
+ * to write the directory put there in between.
+ */
+static int
+bind_unix(int fd, const char *path, mode_t mode, const char *group,
+    char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	struct group		*gr = NULL;
+	char			 dir[sizeof(sun.sun_path)];
+	const char		*slash;
+	mode_t			 old;
+	int			 rv = -1, saved;
+
+	if (group != NULL && (gr = getgrnam(group)) == NULL) {
+		snprintf(err, errlen, "group %s: no such group", group);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	/* sockspec_parse() takes only an absolute path. */
+	slash = strrchr(path, '/');
+	errno = 0;
+	if (snprintf(dir, sizeof(dir), "%.*s/.mXXXXXX", (int)(slash - path),
+	    path) >= (int)sizeof(dir) - 2 || mkdtemp(dir) == NULL ||
+	    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", dir) >=
+	    (int)sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s: %s (making a private directory "
+		    "beside it to bind in)", path, errno == 0 ?
+		    "path too long, give it a shorter name" : strerror(errno));
+		return -1;
+	}
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(sun.sun_path, mode) == -1 ||
+	    (gr != NULL && chown(sun.sun_path, (uid_t)-1, gr->gr_gid) == -1) ||
+	    rename(sun.sun_path, path) == -1)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	else
+		rv = 0;
+	umask(old);
+	saved = errno;
+	(void)unlink(sun.sun_path);
+	(void)rmdir(dir);
+	errno = saved;
+	return rv;
+}
+
+/*
  * A listening socket, or -1 with a reason; a unix one gets mode and
- * (if not NULL) group.
+ * (if not NULL) group from the start (bind_unix()).
  */
 int
 sockspec_listen(const struct sockspec *sp, mode_t mode, const char *group,
     char *err, size_t errlen)
 {
 	const struct sockaddr_un	*sun;
-	struct group			*gr;
-	mode_t				 old;
 	int				 fd, on = 1;
 
 	fd = socket(sp->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
@@ -415,29 +490,11 @@ sockspec_listen(const struct sockspec *sp, mode_t mode, const char *group,
 			goto fail;
 	} else {
 		sun = (const struct sockaddr_un *)&sp->ss;
-		if (unlink_stale(sun->sun_path, err, errlen) == -1) {
+		if (unlink_stale(sun->sun_path, err, errlen) == -1 ||
+		    bind_unix(fd, sun->sun_path, mode, group, err,
+		    errlen) == -1) {
 			close(fd);
 			return -1;
-		}
-		/* No moment where the socket is open to all. */
-		old = umask(0177);
-		if (bind(fd, (const struct sockaddr *)&sp->ss, sp->sslen) ==
-		    -1) {
-			umask(old);
-			goto fail;
-		}
-		umask(old);
-		if (chmod(sun->sun_path, mode) == -1)
-			goto fail;
-		if (group != NULL) {
-			if ((gr = getgrnam(group)) == NULL) {
-				snprintf(err, errlen, "group %s: no such "
-				    "group", group);
-				close(fd);
-				return -1;
-			}
-			if (chown(sun->sun_path, (uid_t)-1, gr->gr_gid) == -1)
-				goto fail;
 		}
 	}
 	if (listen(fd, 128) == -1)
@@ -539,6 +596,30 @@ packet_peek(struct evbuffer *in, struct milter_pkt *pkt, size_t *used,
 }
 
 /*
+ * The length of the valid UTF-8 sequence at p (1 for ASCII, NUL
+ * included), 0 if the bytes there are not one: a bad lead or
+ * continuation byte, an overlong form, a surrogate, past U+10FFFF.
+ */
+size_t
+utf8_seq(const unsigned char *p)
+{
+	size_t	n, i;
+
+	n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 :
+	    (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 &&
+	    *p <= 0xf4 ? 4 : 0;
+	for (i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if (n > 2 && ((p[0] == 0xe0 && p[1] < 0xa0) ||
+	    (p[0] == 0xed && p[1] >= 0xa0) ||
+	    (p[0] == 0xf0 && p[1] < 0x90) ||
+	    (p[0] == 0xf4 && p[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+/*
  * s as a JSON string, quotes included.  What is not valid UTF-8 (a host
  * name an MTA passed on) is taken as Latin-1, so that the output always
  * is: a log reader must not choke on one odd byte.
@@ -547,22 +628,11 @@ void
 json_str(FILE *fp, const char *s)
 {
 	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 n, i;
+	size_t			 n;
 
 	fputc('"', fp);
 	while (*p != '\0') {
-		n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 :
-		    (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 &&
-		    *p <= 0xf4 ? 4 : 0;
-		for (i = 1; i < n; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				n = 0;
-		/* Overlong forms, surrogates, past U+10FFFF. */
-		if (n > 2 && ((p[0] == 0xe0 && p[1] < 0xa0) ||
-		    (p[0] == 0xed && p[1] >= 0xa0) ||
-		    (p[0] == 0xf0 && p[1] < 0x90) ||
-		    (p[0] == 0xf4 && p[1] >= 0x90)))
-			n = 0;
+		n = utf8_seq(p);
 		if (*p == '"' || *p == '\\')
 			fprintf(fp, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f || n == 0)
@@ -586,4 +656,86 @@ map_shared(size_t len)
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 	    -1, 0);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * The pid file, opened without following a symlink and refused unless it
+ * is a plain file with no other link: root must not truncate a file of
+ * someone's choice through a link planted in its directory.  Locked
+ * (flock) while milterd runs; if another process holds the lock, its pid
+ * is in *other and errno is EEXIST.  The file descriptor, or -1 with a
+ * reason in err.
+ */
+int
+pidfile_lock(const char *path, pid_t *other, char *err, size_t errlen)
+{
+	struct stat	 st;
+	char		 buf[32];
+	const char	*errstr;
+	ssize_t		 n;
+	int		 fd;
+
+	*other = -1;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0644);
+	if (fd == -1) {
+		if (errno == ELOOP)
+			snprintf(err, errlen, "pid file %s is a symbolic "
+			    "link: remove it (and find out who made it)", path);
+		else
+			snprintf(err, errlen, "pid file %s: %s", path,
+			    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink != 1) {
+		snprintf(err, errlen, "pid file %s is not a plain file with "
+		    "one link: remove it (and find out who made it)", path);
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK) {
+			n = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			*other = (pid_t)strtonum(buf, 1, INT_MAX, &errstr);
+			snprintf(err, errlen, "already running, pid %ld",
+			    (long)*other);
+			errno = EEXIST;
+		} else
+			snprintf(err, errlen, "pid file %s: lock: %s", path,
+			    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* This process's pid into the locked pid file. */
+int
+pidfile_put(int fd)
+{
+	char	buf[32];
+	int	len;
+
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, len, 0) != len)
+		return -1;
+	return 0;
+}
+
+/* At exit: removed if the path is still our file. */
+void
+pidfile_drop(const char *path, int fd)
+{
+	struct stat	a, b;
+
+	if (fd == -1)
+		return;
+	if (fstat(fd, &a) == 0 && lstat(path, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		(void)unlink(path);
+	close(fd);
 }

@@ -44,6 +44,7 @@ int	addr_parse(const char *, int *, uint8_t *);
 char	*str_trim(char *);
 void	*map_shared(size_t);
 void	str_printable(char *, size_t, const void *, size_t);
+void	fmt_utc(char *, size_t, int64_t);
 char	*read_stream(FILE *, size_t *);
 void	strv_free(char **, size_t);
 int	sockspec_parse(const char *, struct sockspec *, char *, size_t);
@@ -54,7 +55,11 @@ int	sockspec_same(const struct sockspec *, const struct sockspec *);
 int	sockspec_listen(const struct sockspec *, mode_t, const char *, char *,
 	    size_t);
 void	socket_set_nodelay(int);
+int	pidfile_lock(const char *, pid_t *, char *, size_t);
+int	pidfile_put(int);
+void	pidfile_drop(const char *, int);
 int	split_words(const char *, char *, size_t, char **, size_t);
+size_t	utf8_seq(const unsigned char *);
 void	json_str(FILE *, const char *);
 int	packet_peek(struct evbuffer *, struct milter_pkt *, size_t *,
 	    const char **);

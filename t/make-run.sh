@@ -11,8 +11,8 @@
 ROOT=$(cd "$T/.." && pwd)
 PY=/usr/bin/python3
 port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-PIDFILE=/tmp/milterd-$port.pid
-on_exit "rm -f '$BUILD/run-$port.conf' /tmp/milterd-$port-history"
+PIDFILE=$BUILD/run-$port/milterd.pid
+on_exit "rm -rf '$BUILD/run-$port.conf' '$BUILD/run-$port'"
 # The sample milter outlives milterd (the launcher's children do): its
 # pid, by its socket, is killed at the end.
 SAMPLE=/tmp/milterd-sample-$port.sock
@@ -39,6 +39,12 @@ wait_for 60 grep -q 'started' "$TMP/makerun.err" ||
     bail makerun-started "no 'started' from make run PORT=$port"
 ok makerun-started
 grep_ok makerun-listens "listening on inet:$port@127.0.0.1" "$TMP/makerun.err"
+# Root's files in the build tree, never in a directory others can write.
+for f in "pidfile = \"$BUILD/run-$port/milterd.pid\"" \
+    "control = \"$BUILD/run-$port/control.sock\"" \
+    "state_file = \"$BUILD/run-$port/history\""; do
+	grep_ok "makerun-${f%% *}-in-build" "^$f\$" "$BUILD/run-$port.conf"
+done
 sed -n 's/^    //p' "$TMP/makerun.err" >"$TMP/printed.cmds"
 check makerun-prints-four test "$(wc -l <"$TMP/printed.cmds")" -eq 4
 grep_ok makerun-mtasim-port "^$BUILD/mtasim -s inet:$port@127.0.0.1 " "$TMP/printed.cmds"

@@ -53,7 +53,7 @@ read_text(struct history *hh, const char *s)
 
 	err[0] = '\0';
 	cr_assert_not_null(fp = fmemopen((void *)(uintptr_t)s, strlen(s), "r"));
-	rv = history_read(hh, fp, err, sizeof(err));
+	rv = history_read(hh, fp, INT64_MAX, err, sizeof(err));
 	fclose(fp);
 	return rv;
 }
@@ -336,7 +336,8 @@ Test(history, malformed, .fini = teardown)
 		cr_assert_not_null(fp = fmemopen((void *)(uintptr_t)bad[i].in,
 		    strlen(bad[i].in), "r"));
 		err[0] = '\0';
-		cr_assert_eq(history_read(&h, fp, err, sizeof(err)), -1,
+		cr_assert_eq(history_read(&h, fp, INT64_MAX, err,
+		    sizeof(err)), -1,
 		    "accepted: %s", bad[i].in);
 		fclose(fp);
 		cr_assert(strncmp(err, bad[i].err, strlen(bad[i].err)) == 0,
@@ -344,6 +345,37 @@ Test(history, malformed, .fini = teardown)
 		    bad[i].err);
 		history_free(&h);
 	}
+}
+
+/* What is read back is bounded: no minute past now, so many names. */
+Test(history, read_bounds, .fini = teardown)
+{
+	char	*buf;
+	size_t	 len, i;
+	FILE	*fp;
+
+	cr_assert_eq(history_init(&h, 60), 0);
+	cr_assert_not_null(fp = fmemopen((void *)(uintptr_t)
+	    "milterd-history 1\nm 100 1\nm 101 1\n", 34, "r"));
+	cr_assert_eq(history_read(&h, fp, 100, err, sizeof(err)), -1);
+	fclose(fp);
+	cr_assert_str_eq(err, "line 3: minute 101 is in the future (the "
+	    "newest possible is 100): not this clock's history");
+	cr_assert_eq(h.len, 1, "the minutes before it are kept");
+	history_free(&h);
+
+	cr_assert_eq(history_init(&h, 60), 0);
+	cr_assert_not_null(fp = open_memstream(&buf, &len));
+	fprintf(fp, "milterd-history 1\nm 1 1\n");
+	for (i = 0; i <= HISTORY_NAMES_MAX; i++)
+		fprintf(fp, "c n%zu 1 0 0 0 0 0\n", i);
+	fclose(fp);
+	cr_assert_not_null(fp = fmemopen(buf, len, "r"));
+	cr_assert_eq(history_read(&h, fp, INT64_MAX, err, sizeof(err)), -1);
+	fclose(fp);
+	free(buf);
+	cr_assert_str_eq(err, "line 259: more than 256 child names");
+	cr_assert_eq(h.nnames, HISTORY_NAMES_MAX);
 }
 
 Test(history, nul_byte, .fini = teardown)
@@ -355,7 +387,7 @@ Test(history, nul_byte, .fini = teardown)
 	cr_assert_eq(history_init(&h, 60), 0);
 	cr_assert_not_null(fp = fmemopen((void *)(uintptr_t)in,
 	    sizeof(in) - 1, "r"));
-	cr_assert_eq(history_read(&h, fp, err, sizeof(err)), -1);
+	cr_assert_eq(history_read(&h, fp, INT64_MAX, err, sizeof(err)), -1);
 	fclose(fp);
 	cr_assert_str_eq(err, "line 3: NUL byte");
 }

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -184,7 +185,7 @@ Test(launcher, running_launcher_refuses_bogus_requests, .timeout = 20)
 	if ((pid = fork()) == 0) {
 		close(ctl[0]);
 		close(w[0]);
-		launcher_main(c, ctl[1], &w[1], 1);
+		launcher_main(c, "/nonexistent", ctl[1], &w[1], 1);
 	}
 	close(ctl[1]);
 	close(w[1]);
@@ -219,6 +220,63 @@ Test(launcher, running_launcher_refuses_bogus_requests, .timeout = 20)
 	conf_free(c);
 }
 
+/*
+ * A command that forks into the background exits 0 at once: a stream of
+ * requests (a compromised worker asks as fast as it can) starts it once
+ * per interval, not once per request; a reload keeps that.
+ */
+Test(launcher, daemonising_command_backs_off_across_reload, .timeout = 30)
+{
+	char			 path[] = "/tmp/milterd-launcher-XXXXXX";
+	char			 text[512];
+	struct conf		*c;
+	struct launch_request	 r;
+	struct launch_reply	 a;
+	FILE			*fp;
+	int			 ctl[2], w[2], fd, i, started = 0, later = 0;
+	pid_t			 pid;
+
+	snprintf(text, sizeof(text), "milter \"d\" { socket = \"/a\" "
+	    "command = \"/bin/true\" user = \"%s\" }\n",
+	    geteuid() == 0 ? "nobody" : getenv("USER") ? getenv("USER") :
+	    "nobody");
+	cr_assert_neq(fd = mkstemp(path), -1);
+	cr_assert_not_null(fp = fdopen(fd, "w"));
+	fputs(text, fp);
+	fclose(fp);
+	cr_assert_not_null(c = conf_load(path, stderr));
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ctl), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, w), 0);
+	if ((pid = fork()) == 0) {
+		close(ctl[0]);
+		close(w[0]);
+		launcher_main(c, path, ctl[1], &w[1], 1);
+	}
+	close(ctl[1]);
+	close(w[1]);
+	r = request("d");
+	for (i = 0; i < 50; i++) {
+		if (i == 25)	/* the master's reload */
+			cr_assert_eq(send(ctl[0], "r", 1, 0), 1);
+		send(w[0], &r, sizeof(r), 0);
+		a = answer(w[0]);
+		if (a.status == LAUNCH_STARTED)
+			started++;
+		else if (a.status == LAUNCH_LATER)
+			later++;
+		/* Give /bin/true the time to exit and be reaped. */
+		if (i == 0 || i == 25)
+			usleep(200000);
+	}
+	cr_assert_eq(started, 1, "started %d times", started);
+	cr_assert_eq(later, 49);
+	cr_assert_str_eq(a.reason, "started less than 10 seconds ago");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	unlink(path);
+	conf_free(c);
+}
+
 Test(launcher, worker_cannot_listen)
 {
 	struct sockaddr_in	sin;
@@ -236,6 +294,14 @@ Test(launcher, worker_cannot_listen)
 	cr_assert_eq(errno, EPERM);
 	cr_assert_eq(listen(fd, 1), -1);
 	cr_assert_eq(errno, EPERM);
+#if defined(__x86_64__)
+	/* The same calls by their x32 numbers (| 0x40000000). */
+	cr_assert_eq(syscall(SYS_bind | 0x40000000L, fd, &sin, sizeof(sin)),
+	    -1);
+	cr_assert_eq(errno, EPERM, "x32 bind: %s", strerror(errno));
+	cr_assert_eq(syscall(SYS_listen | 0x40000000L, fd, 1), -1);
+	cr_assert_eq(errno, EPERM, "x32 listen: %s", strerror(errno));
+#endif
 	close(fd);
 	/* Connecting out still works. */
 	cr_assert_neq(fd = socket(AF_UNIX, SOCK_STREAM, 0), -1);

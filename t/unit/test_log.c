@@ -96,3 +96,34 @@ Test(log, names)
 		    t[i].name);
 	}
 }
+
+/* Peer text in a text line: control characters and bad UTF-8 as \xHH. */
+Test(log, text_escaping)
+{
+	static const struct {
+		const char	*in, *out;
+	} cases[] = {
+		{ "plain text", "plain text" },
+		{ "caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac" },
+		{ "host\nmaster: forged", "host\\x0amaster: forged" },
+		{ "\033[2Jcleared", "\\x1b[2Jcleared" },
+		{ "tab\there\r", "tab\\x09here\\x0d" },
+		{ "del\x7f", "del\\x7f" },
+		{ "bad \xff\xfe", "bad \\xff\\xfe" },
+		{ "cut \xc3", "cut \\xc3" },
+		{ "overlong \xc0\xaf", "overlong \\xc0\\xaf" },
+		{ "surrogate \xed\xa0\x80", "surrogate \\xed\\xa0\\x80" },
+		{ "", "" },
+	};
+	const char	*got;
+	char		*esc;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		got = log_escape(cases[i].in, &esc);
+		cr_expect_str_eq(got, cases[i].out, "case %zu", i);
+		if (strcmp(cases[i].in, cases[i].out) == 0)
+			cr_expect_eq(got, cases[i].in, "copied for nothing");
+		free(esc);
+	}
+}

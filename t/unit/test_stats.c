@@ -190,6 +190,45 @@ Test(stats, child_counters_exposed)
 	free(out);
 }
 
+/*
+ * The master checks what it reads from the region (any worker can write
+ * it): times before the epoch or past now + a day count as never, ages
+ * are never negative nor overflow, the last error comes out cut and
+ * printable.
+ */
+Test(stats, region_values_checked)
+{
+	static const struct {
+		int64_t	t, now, time, age;
+	} cases[] = {
+		{ 0, 1000, 0, 0 },
+		{ 1, 1000, 1, 999 },
+		{ 1000, 1000, 1000, 0 },
+		{ 1000 + 86400, 1000, 1000 + 86400, 0 },
+		{ 1001 + 86400, 1000, 0, 0 },
+		{ -1, 1000, 0, 0 },
+		{ INT64_MIN, 1000, 0, 0 },
+		{ INT64_MAX, 1000, 0, 0 },
+	};
+	struct stats_child	*sc;
+	char			 buf[STATS_ERROR_MAX];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_expect_eq(stats_region_time(cases[i].t, cases[i].now),
+		    cases[i].time, "time %lld", (long long)cases[i].t);
+		cr_expect_eq(stats_region_age(cases[i].t, cases[i].now),
+		    cases[i].age, "age %lld", (long long)cases[i].t);
+	}
+	cr_assert_not_null(sc = calloc(1, sizeof(*sc)));
+	memset(sc->last_error, 'x', sizeof(sc->last_error));
+	memcpy(sc->last_error, "a\033[2Jb\n\xff", 8);
+	stats_get_error(sc, buf, sizeof(buf));
+	cr_assert_eq(strlen(buf), sizeof(buf) - 1);
+	cr_assert_eq(strncmp(buf, "a?[2Jb??xxx", 11), 0, "%s", buf);
+	free(sc);
+}
+
 /* Each session-wide counter reads its own field and is exposed. */
 Test(stats, global_counters_exposed)
 {

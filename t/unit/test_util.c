@@ -178,3 +178,29 @@ Test(util, printable)
 		cr_assert_str_eq(out, t[i].out, "row %zu", i);
 	}
 }
+
+/* Never an unset struct tm: what gmtime_r() cannot take is "invalid". */
+Test(util, fmt_utc)
+{
+	static const struct {
+		int64_t		 t;
+		const char	*want;
+	} cases[] = {
+		{ 0, "-" },
+		{ 1, "1970-01-01T00:00:01Z" },
+		{ 1767323045, "2026-01-02T03:04:05Z" },
+		{ INT64_MAX, "invalid" },
+		{ INT64_MIN, "invalid" },
+	};
+	char	buf[32];
+	size_t	i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(buf, 'Z', sizeof(buf));
+		fmt_utc(buf, sizeof(buf), cases[i].t);
+		cr_expect_str_eq(buf, cases[i].want, "%lld",
+		    (long long)cases[i].t);
+	}
+	fmt_utc(buf, 5, 1);
+	cr_expect_str_eq(buf, "inva", "too small a buffer");
+}
