@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "history.h"
+#include "util.h"
 
 #define GRAPH_POINTS	480	/* most points in a chart */
 #define GRAPH_TICKS	5	/* most x labels, about */
@@ -236,26 +237,13 @@ vmax(const uint64_t *v, size_t n)
 static size_t
 utf8_len(const unsigned char *p)
 {
-	size_t	 n, i;
+	size_t	n;
 
 	if (p[0] < 0x80)
 		return (p[0] >= 0x20 && p[0] != 0x7f) ? 1 : 0;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	}
-	/* Overlong forms, surrogates, past U+10FFFF, U+FFFE and U+FFFF. */
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
-	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90) ||
-	    (p[0] == 0xef && p[1] == 0xbf && p[2] >= 0xbe))
+	/* Valid UTF-8 (util.c), but U+FFFE and U+FFFF. */
+	if ((n = utf8_seq(p)) == 3 && p[0] == 0xef && p[1] == 0xbf &&
+	    p[2] >= 0xbe)
 		return 0;
 	return n;
 }
