@@ -70,8 +70,9 @@ HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
 		   src/live.h src/trace.h src/migrate.h \
 		   src/health.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
-		   src/proc.c src/session.c src/replay.c src/disconnect.c \
-		   src/apply.c src/child.c src/conn.c src/conf.c src/macros.c \
+		   src/proc.c src/session.c src/sessionlog.c src/intake.c \
+		   src/replay.c src/disconnect.c src/apply.c src/child.c \
+		   src/conn.c src/conf.c src/macros.c \
 		   src/chain.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
 		   src/detect.c src/cond.c src/luacond.c src/dns.c \
@@ -174,8 +175,9 @@ lint:
 # read back (the history's text form within its bounds) and a log
 # line's escaping.
 CHAIN_FUZZ_SRCS	 = src/chain.c src/macros.c src/stats.c $(COMMON_SRCS)
-SESSION_FUZZ_SRCS = src/session.c src/replay.c src/disconnect.c \
-		   src/apply.c src/child.c src/macros.c src/trace.c \
+SESSION_FUZZ_SRCS = src/session.c src/sessionlog.c src/intake.c \
+		   src/replay.c src/disconnect.c src/apply.c src/child.c \
+		   src/macros.c src/trace.c \
 		   src/health.c \
 		   src/chain.c src/cond.c src/luacond.c src/stats.c \
 		   src/conf.c src/detect.c $(COMMON_SRCS)

@@ -286,3 +286,47 @@ add_edit(struct session *s, const struct child *c,
 	}
 	return 0;
 }
+
+/*
+ * A modification: the chain checks and keeps it, except a replaced
+ * body's pieces, which go to the copy's new body as they come
+ * (msg.newbody, spooled past body_memory_limit like the MTA's body):
+ * the chain keeps an empty piece in their place, which take_edits()
+ * knows.  A body left there by a child whose edits were not taken
+ * (failed, evaluated, refused) is dropped when another's comes.
+ */
+const char *
+keep_edit(struct session *s, struct child *c, char code, const void *pkt,
+    size_t len)
+{
+	static const uint8_t	 mark[] = { 0, 0, 0, 1, SMFIR_REPLBODY };
+	struct milter_pkt	 p;
+	struct milter_reply	 r;
+	const char		*err;
+	size_t			 used;
+
+	if (code != SMFIR_REPLBODY) {
+		if ((err = chain_edit(&s->chain, c->idx, code, pkt, len)) ==
+		    NULL && s->repl_owner == c->idx + 1)
+			message_edit_seen(&s->msg);
+		return err;
+	}
+	if ((err = chain_edit(&s->chain, c->idx, code, mark,
+	    sizeof(mark))) != NULL)
+		return err;
+	if (s->repl_owner != c->idx + 1) {
+		message_edits_cancel(&s->msg);
+		s->repl_owner = c->idx + 1;
+		s->repl_bytes = 0;
+		s->repl_err = NULL;
+	}
+	if (milter_frame(pkt, len, PACKET_MAX, &p, &used) !=
+	    MILTER_FRAME_OK || milter_decode_reply(&p, &r, &err) == -1)
+		return "malformed";
+	/* What the copy cannot take fails the child when it is taken. */
+	if (s->repl_err == NULL &&
+	    message_apply(&s->msg, &r, c->leadspc, &err) == -1)
+		s->repl_err = err;
+	s->repl_bytes += r.u.body.len;
+	return NULL;
+}

@@ -24,10 +24,11 @@
  * and to the MTA, replaying the kept message, applying modifications
  * to the copy, counting and logging.  The children's callbacks
  * (child.c) become events too.  Headers, end of headers and body
- * pieces are kept here (the body spooled past body_memory_limit) and
- * answered at once.  While the children work at end of message the
- * MTA gets a progress packet every progress_interval seconds.  The
- * disconnect check and the session's log line live here too.
+ * pieces are kept by intake.c and answered at once.  While the
+ * children work at end of message the MTA gets a progress packet every
+ * progress_interval seconds.  Beside it: the session's log line
+ * (sessionlog.c), the replay and the copy's modifications (replay.c),
+ * the disconnect check (disconnect.c) and the conditions (apply.c).
  *
  * A child's callbacks never end the session: further MTA packets are
  * taken from a deferred event, so nothing is freed under a caller.
@@ -55,23 +56,14 @@ static void	mta_read(struct conn *, void *);
 static void	mta_event(struct conn *, int, int, void *);
 static void	session_resume(evutil_socket_t, short, void *);
 static void	mta_idle(evutil_socket_t, short, void *);
-static void	headers_over(struct session *, char);
-static void	rcpts_over(struct session *);
-static void	message_forget(struct session *);
 static int	takes_commands(const struct session *);
 static void	session_process(struct session *);
 static void	session_end(struct session *, const char *, int);
-static void	queue_id_seen(struct session *, const char *);
-static void	client_label(struct session *, const struct milter_connect *);
 static int	in_effect(int, const int32_t *);
 static void	session_count(struct session *, int);
 static void	handle_command(struct session *, const struct milter_cmd *);
 static void	command_round(struct session *, char);
 static void	decide(struct session *);
-static void	reply_mta(struct session *, char, const char *);
-static void	set_verdict(struct session *, char, const char *, char);
-static void	reply_mta_unless_nr(struct session *, char);
-static void	keep_header(struct session *, const struct milter_header *);
 static void	act(struct session *, const struct chain_action *);
 static void	act_answer(struct session *, const struct chain_action *);
 static void	act_optneg(struct session *);
@@ -266,7 +258,7 @@ session_process(struct session *s)
 	while (takes_commands(s)) {
 		if ((rc = packet_peek(in, &pkt, &used, &err)) == 0) {
 			conn_pause(s->mta, 0);
-			/* From the last packet: a trickle does not extend it. */
+			/* From the last packet: a trickle does not extend */
 			if (!evtimer_pending(s->idle, NULL))
 				evtimer_add(s->idle, &tv);
 			return;
@@ -316,122 +308,17 @@ session_process(struct session *s)
 }
 
 /*
- * A queue id the MTA sent (macro i): each message's once, in order, for
- * the session's log line.  Sendmail sends it at every stage from MAIL,
- * Postfix from the first accepted RCPT; a value like the last one is
- * the same message's.  Ids that no longer fit are left out, said by
- * a trailing ",...".
- */
-static void
-queue_id_seen(struct session *s, const char *id)
-{
-	const char	*last;
-	size_t		 len = strlen(s->queue_ids);
-
-	if (id == NULL || *id == '\0')
-		return;
-	last = strrchr(s->queue_ids, ',');
-	last = last != NULL ? last + 1 : s->queue_ids;
-	if (strcmp(last, id) == 0 || strcmp(last, "...") == 0)
-		return;
-	if (len + 1 + strlen(id) + 4 >= sizeof(s->queue_ids))
-		id = "...";
-	snprintf(s->queue_ids + len, sizeof(s->queue_ids) - len, "%s%s",
-	    len > 0 ? "," : "", id);
-}
-
-/*
- * The client as the log line shows it: NAME[ADDR], and as Postfix
- * logs it, unknown[ADDR] when the MTA has no name for it (it sends
- * the address in brackets in place of the name, or nothing).
- */
-static void
-client_label(struct session *s, const struct milter_connect *c)
-{
-	const char	*addr = c->addr != NULL ? c->addr : "";
-	const char	*host = c->host, *h = host + (host[0] == '[');
-	size_t		 n = strlen(addr);
-
-	/* Sendmail: [IPv6:2001:db8::1]. */
-	if (strncasecmp(h, "IPv6:", 5) == 0 && strncasecmp(addr, "IPv6:",
-	    5) != 0)
-		h += 5;
-	if (host[0] == '\0' || (host[0] == '[' && strncmp(h, addr, n) == 0 &&
-	    strcmp(h + n, "]") == 0))
-		host = "unknown";
-	snprintf(s->client, sizeof(s->client), "%s[%s]", host, addr);
-}
-
-/*
- * One log line for the session, then the worker frees it.  Called only
- * from the MTA side's callbacks, never under a child's.  The line's
- * form is documented in milterd(8): keep it stable.
+ * One log line for the session (sessionlog.c), then the worker frees
+ * it.  Called only from the MTA side's callbacks, never under a
+ * child's.
  */
 static void
 session_end(struct session *s, const char *why, int error)
 {
-	struct timeval		 now, d;
-	const struct chain_child *c;
-	struct log_field	*f;
-	char			*names = NULL, **own, when[32];
-	size_t			 len = 0, i, n = 0;
-	FILE			*fp;
-	double			 waited;
-	int			 rc;
-
-	gettimeofday(&now, NULL);
-	timersub(&now, &s->start, &d);
-	/* Its fields, written as text or JSON by log_fields(). */
-	if ((f = calloc(s->chain.nkids + 7, sizeof(*f))) == NULL ||
-	    (own = calloc(s->chain.nkids * 2 + 1, sizeof(*own))) == NULL ||
-	    (fp = open_memstream(&names, &len)) == NULL)
-		fatal("%s: calloc", __func__);
-	for (i = 0; i < s->chain.nkids; i++)
-		fprintf(fp, "%s%s", i > 0 ? "," : "", s->kids[i].mc->name);
-	if (fclose(fp) != 0)
-		fatal("%s: open_memstream", __func__);
-	f[n++] = (struct log_field){ "session", s->id, LOG_F_WORD };
-	f[n++] = (struct log_field){ "client", s->client, LOG_F_WORD };
-	f[n++] = (struct log_field){ "children", s->chain.nkids > 0 ? names : "-",
-	    LOG_F_WORD };
-	for (i = 0; i < s->chain.nkids; i++) {
-		c = &s->chain.kids[i];
-		waited = (double)s->kids[i].wait_us / 1e6;
-		if (c->stopped != NULL)
-			rc = asprintf(&own[2 * i], "stopped@%s%s:%.3f",
-			    c->stopped->negate ? "!" : "",
-			    s->conf->conds[c->stopped->idx].name, waited);
-		else
-			rc = asprintf(&own[2 * i], "%s%s:%.3f",
-			    c->verdict_evaluated ? "eval-" : "",
-			    c->cut == CUT_AT_WORK ? "aborted" :
-			    c->part == PART_FAILED && c->cut == CUT_NONE ?
-			    (s->kids[i].skipped ? "down" : "failed") :
-			    c->verdict == VERDICT_NONE ?
-			    "continue" : verdict_name(c->verdict), waited);
-		if (rc == -1 || asprintf(&own[2 * i + 1], "child.%s",
-		    c->mc->name) == -1)
-			fatal("%s: asprintf", __func__);
-		f[n++] = (struct log_field){ own[2 * i + 1], own[2 * i],
-		    LOG_F_WORD };
-	}
-	snprintf(when, sizeof(when), "%ld.%03ld", (long)d.tv_sec,
-	    (long)d.tv_usec / 1000);
-	f[n++] = (struct log_field){ "verdict", s->verdict, LOG_F_WORD };
-	f[n++] = (struct log_field){ "end", why, LOG_F_QUOTED };
-	f[n++] = (struct log_field){ "time", when, LOG_F_NUMBER };
-	f[n++] = (struct log_field){ "queue_id", s->queue_ids[0] != '\0' ?
-	    s->queue_ids : "-", LOG_F_WORD };
-	log_fields(LOG_INFO, f, n);
-	for (i = 0; i < s->chain.nkids * 2; i++)
-		free(own[i]);
-	free(own);
-	free(f);
-	free(names);
+	session_log(s, why);
 	session_count(s, error);
 	s->host->done(s);
 }
-
 static void
 session_count(struct session *s, int error)
 {
@@ -442,8 +329,8 @@ session_count(struct session *s, int error)
 }
 
 /* The session's verdict so far: the last one given to the MTA. */
-static void
-set_verdict(struct session *s, char code, const char *text, char cmd)
+void
+session_verdict(struct session *s, char code, const char *text, char cmd)
 {
 	s->final = code == SMFIR_CONTINUE ? VERDICT_ACCEPT :
 	    verdict_of(code, text);
@@ -453,8 +340,8 @@ set_verdict(struct session *s, char code, const char *text, char cmd)
 	    verdict_name(s->final), milter_code_name(cmd));
 }
 
-static void
-reply_mta(struct session *s, char code, const char *text)
+void
+session_reply(struct session *s, char code, const char *text)
 {
 	mbuf_reset(&s->out);
 	if (code == SMFIR_REPLYCODE)
@@ -462,14 +349,6 @@ reply_mta(struct session *s, char code, const char *text)
 	else
 		milter_put_empty(&s->out, code);
 	conn_write(s->mta, s->out.data, s->out.len);
-}
-
-/* Answer a command we keep, unless the MTA waived the reply. */
-static void
-reply_mta_unless_nr(struct session *s, char cmd)
-{
-	if (milter_cmd_replied(&s->chain.upstream, cmd))
-		reply_mta(s, SMFIR_CONTINUE, NULL);
 }
 
 static void
@@ -482,10 +361,10 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		break;
 	case SMFIC_MACRO:
 		macros_take(&s->mac, c->u.macro.stage, &c->u.macro.pairs);
-		queue_id_seen(s, macros_get(&s->mac, c->u.macro.stage, "i"));
+		session_queue_id(s, macros_get(&s->mac, c->u.macro.stage, "i"));
 		break;
 	case SMFIC_CONNECT:
-		client_label(s, &c->u.connect);
+		session_client_label(s, &c->u.connect);
 		trace_session(s, &c->u.connect);
 		macros_connect(&s->mac, &c->u.connect, s->conf->mta);
 		chain_set_mta(&s->chain, s->mac.mta);
@@ -508,10 +387,8 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		command_round(s, c->code);
 		break;
 	case SMFIC_RCPT:
-		if (++s->nrcpts > s->conf->max_recipients) {
-			rcpts_over(s);
+		if (intake_rcpt(s) == -1)
 			break;
-		}
 		if (strlcpy(s->rcpt, c->u.args.count > 0 ? c->u.args.buf : "",
 		    sizeof(s->rcpt)) >= sizeof(s->rcpt))
 			s->rcpt[0] = '\0';
@@ -522,35 +399,9 @@ handle_command(struct session *s, const struct milter_cmd *c)
 		command_round(s, c->code);
 		break;
 	case SMFIC_HEADER:
-		s->header_bytes += strlen(c->u.header.name) +
-		    strlen(c->u.header.value);
-		if (++s->nheaders > s->conf->max_headers ||
-		    s->header_bytes > s->conf->max_header_bytes || s->over) {
-			headers_over(s, c->code);
-			break;
-		}
-		keep_header(s, &c->u.header);
-		reply_mta_unless_nr(s, c->code);
-		break;
 	case SMFIC_EOH:
-		if (s->over) {
-			headers_over(s, c->code);
-			break;
-		}
-		reply_mta_unless_nr(s, c->code);
-		break;
 	case SMFIC_BODY:
-		if (s->over) {
-			headers_over(s, c->code);
-			break;
-		}
-		if (spool_append(&s->msg.body, c->u.body.data,
-		    c->u.body.len) == -1 && !s->msg_error) {
-			log_warn("session %s: cannot keep the body",
-			    s->id);
-			s->msg_error = 1;
-		}
-		reply_mta_unless_nr(s, c->code);
+		intake(s, c);
 		break;
 	case SMFIC_BODYEOB:
 		command_round(s, c->code);
@@ -678,7 +529,7 @@ act(struct session *s, const struct chain_action *a)
 		replay_body(s);
 		break;
 	case ACT_MESSAGE_OVER:
-		message_forget(s);
+		intake_forget(s);
 		break;
 	case ACT_RESUME:
 		s->wait_since = 0;
@@ -745,14 +596,14 @@ static void
 act_answer(struct session *s, const struct chain_action *a)
 {
 	if (a->code != SMFIR_CONTINUE || a->cmd == SMFIC_BODYEOB)
-		set_verdict(s, a->code, a->text, a->cmd);
+		session_verdict(s, a->code, a->text, a->cmd);
 	if (a->cmd == SMFIC_BODYEOB) {
 		evtimer_del(s->progress);
 		stats_add(&stats->messages, 1);
 		stats_add(&stats->message_verdicts[s->final], 1);
 	}
 	if (a->wait)
-		reply_mta(s, a->code, a->text);
+		session_reply(s, a->code, a->text);
 }
 
 /* A quarantine fallback: the MTA holds the message, told why. */
@@ -813,49 +664,12 @@ child_replied(void *arg, struct child *c, char code, const char *text)
 	session_run(s);
 }
 
-/*
- * A modification: the chain checks and keeps it, except a replaced
- * body's pieces, which go to the copy's new body as they come
- * (msg.newbody, spooled past body_memory_limit like the MTA's body):
- * the chain keeps an empty piece in their place, which take_edits()
- * knows.  A body left there by a child whose edits were not taken
- * (failed, evaluated, refused) is dropped when another's comes.
- */
+/* A modification: replay.c keeps it, or says why it cannot. */
 static const char *
 child_edit(void *arg, struct child *c, char code, const void *pkt,
     size_t len)
 {
-	static const uint8_t	 mark[] = { 0, 0, 0, 1, SMFIR_REPLBODY };
-	struct session		*s = arg;
-	struct milter_pkt	 p;
-	struct milter_reply	 r;
-	const char		*err;
-	size_t			 used;
-
-	if (code != SMFIR_REPLBODY) {
-		if ((err = chain_edit(&s->chain, c->idx, code, pkt, len)) ==
-		    NULL && s->repl_owner == c->idx + 1)
-			message_edit_seen(&s->msg);
-		return err;
-	}
-	if ((err = chain_edit(&s->chain, c->idx, code, mark,
-	    sizeof(mark))) != NULL)
-		return err;
-	if (s->repl_owner != c->idx + 1) {
-		message_edits_cancel(&s->msg);
-		s->repl_owner = c->idx + 1;
-		s->repl_bytes = 0;
-		s->repl_err = NULL;
-	}
-	if (milter_frame(pkt, len, PACKET_MAX, &p, &used) !=
-	    MILTER_FRAME_OK || milter_decode_reply(&p, &r, &err) == -1)
-		return "malformed";
-	/* What the copy cannot take fails the child when it is taken. */
-	if (s->repl_err == NULL &&
-	    message_apply(&s->msg, &r, c->leadspc, &err) == -1)
-		s->repl_err = err;
-	s->repl_bytes += r.u.body.len;
-	return NULL;
+	return keep_edit(arg, c, code, pkt, len);
 }
 
 static void
@@ -885,86 +699,6 @@ child_failed(void *arg, struct child *c)
 	session_run(s);
 }
 
-/*
- * A header bound passed (max_headers, max_header_bytes): logged once
- * per message, the message is no longer kept, and every command of it
- * from here on is answered tempfail, end of message included
- * (msg_error), also when the MTA waived the replies to headers.
- */
-static void
-headers_over(struct session *s, char cmd)
-{
-	int	count = s->nheaders > s->conf->max_headers;
-
-	if (!s->over)
-		log_warnx("session %s: more than %zu %s in a message "
-		    "(max_%s): tempfail", s->id, count ? s->conf->max_headers :
-		    s->conf->max_header_bytes, count ? "headers" :
-		    "header bytes", count ? "headers" : "header_bytes");
-	s->over = 1;
-	s->msg_error = 1;
-	set_verdict(s, SMFIR_TEMPFAIL, NULL, cmd);
-	if (milter_cmd_replied(&s->chain.upstream, cmd))
-		reply_mta(s, SMFIR_TEMPFAIL, NULL);
-}
-
-/*
- * A recipient beyond max_recipients: refused alone (452, as an MTA
- * says it), without the children; logged once per message.  If the
- * MTA waived the reply it would stand: the message is refused then.
- */
-static void
-rcpts_over(struct session *s)
-{
-	if (s->nrcpts == s->conf->max_recipients + 1)
-		log_warnx("session %s: more than %zu recipients in a "
-		    "message (max_recipients): refused", s->id,
-		    s->conf->max_recipients);
-	if (milter_cmd_replied(&s->chain.upstream, SMFIC_RCPT))
-		reply_mta(s, SMFIR_REPLYCODE, "452 4.5.3 Too many recipients");
-	else
-		s->msg_error = 1;
-}
-
-/*
- * A message is over: its copy and buffers go.  Buffers a large
- * message grew are freed, not kept for the next message.
- */
-static void
-message_forget(struct session *s)
-{
-	message_free(&s->msg);
-	mbuf_free(&s->rcpts);
-	mbuf_free(&s->edits);
-	mbuf_free(&s->out);
-	s->msg_error = 0;
-	s->over = 0;
-	s->nheaders = s->header_bytes = s->nrcpts = 0;
-	s->repl_owner = 0;
-	s->repl_err = NULL;
-}
-
-/* A header as it followed the colon, whatever the MTA negotiated. */
-static void
-keep_header(struct session *s, const struct milter_header *h)
-{
-	const char	*value = h->value;
-
-	if (!s->mta_leadspc) {
-		mbuf_reset(&s->out);
-		mbuf_append(&s->out, " ", 1);
-		mbuf_append(&s->out, h->value, strlen(h->value) + 1);
-		if (s->out.err)
-			return;
-		value = (const char *)s->out.data;
-	}
-	if (message_add_header(&s->msg, h->name, value) == -1 &&
-	    !s->msg_error) {
-		log_warn("session %s: cannot keep a header", s->id);
-		s->msg_error = 1;
-	}
-}
-
 static void
 progress_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -972,5 +706,5 @@ progress_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	reply_mta(s, SMFIR_PROGRESS, NULL);
+	session_reply(s, SMFIR_PROGRESS, NULL);
 }

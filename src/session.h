@@ -109,6 +109,19 @@ struct session	*session_new(struct event_base *, const struct conf *,
 		    const struct session_host *, int, const char *, int);
 void		 session_run(struct session *);
 void		 session_free(struct session *);
+void		 session_reply(struct session *, char, const char *);
+void		 session_verdict(struct session *, char, const char *, char);
+
+/* sessionlog.c */
+void		 session_queue_id(struct session *, const char *);
+void		 session_client_label(struct session *,
+		    const struct milter_connect *);
+void		 session_log(const struct session *, const char *);
+
+/* intake.c */
+int		 intake_rcpt(struct session *);
+void		 intake(struct session *, const struct milter_cmd *);
+void		 intake_forget(struct session *);
 
 /* disconnect.c */
 void		 client_tuple(struct session *, const struct milter_connect *);
@@ -119,6 +132,8 @@ void		 replay_child(struct session *, struct child *,
 		    struct replay *);
 void		 replay_body(struct session *);
 int		 take_edits(struct session *, struct child *, int *);
+const char	*keep_edit(struct session *, struct child *, char, const void *,
+		    size_t);
 
 /* apply.c */
 void		 apply_conditions(struct session *, char);
