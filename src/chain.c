@@ -61,11 +61,49 @@
 #include "cond.h"
 #include "log.h"
 
+/*
+ * What differs between the MTAs.  The default macro lists, by SMFIM_
+ * stage: Postfix 3.7's milter_*_macros, Sendmail 8.17's
+ * confMILTER_MACROS_* (m4 defaults), and their union (MTA_AUTO, before
+ * the connect command says which MTA it is), which milterd asks for
+ * where it asks for a list at all, so that each child can be given
+ * what its MTA would have sent.  Sendmail goes on after quarantine and
+ * keeps a replaced body's last line open.
+ */
 static const struct chain_profile profiles[] = {
-	[MTA_AUTO] =		{ "postfix", 1, 0 },
-	[MTA_POSTFIX] =		{ "postfix", 1, 0 },
-	/* Sendmail goes on after quarantine; keeps a last line open. */
-	[MTA_SENDMAIL] =	{ "sendmail", 0, 1 },
+	[MTA_AUTO] = { "postfix", 1, 0, {
+		"j _ {daemon_name} {daemon_addr} {if_name} {if_addr} v",
+		"{tls_version} {cipher} {cipher_bits} {cert_subject} "
+		    "{cert_issuer}",
+		"i {auth_type} {auth_authen} {auth_ssf} {auth_author} "
+		    "{mail_mailer} {mail_host} {mail_addr}",
+		"i {rcpt_mailer} {rcpt_host} {rcpt_addr}",
+		"i",
+		"i {msg_id}",
+		"i",
+	} },
+	[MTA_POSTFIX] = { "postfix", 1, 0, {
+		"j {daemon_name} {daemon_addr} v _",
+		"{tls_version} {cipher} {cipher_bits} {cert_subject} "
+		    "{cert_issuer}",
+		"i {auth_type} {auth_authen} {auth_author} {mail_addr} "
+		    "{mail_host} {mail_mailer}",
+		"i {rcpt_addr} {rcpt_host} {rcpt_mailer}",
+		"i",
+		"i",
+		"i",
+	} },
+	[MTA_SENDMAIL] = { "sendmail", 0, 1, {
+		"j _ {daemon_name} {if_name} {if_addr}",
+		"{tls_version} {cipher} {cipher_bits} {cert_subject} "
+		    "{cert_issuer}",
+		"i {auth_type} {auth_authen} {auth_ssf} {auth_author} "
+		    "{mail_mailer} {mail_host} {mail_addr}",
+		"{rcpt_mailer} {rcpt_host} {rcpt_addr}",
+		"",
+		"{msg_id}",
+		"",
+	} },
 };
 
 static void	emit(struct chain *, enum chain_act, size_t, char,
@@ -1139,7 +1177,7 @@ chain_merge_optneg(const struct milter_optneg *offer,
 		/* A list replaces the MTA's: keep what the others expect. */
 		if (!all)
 			macros_add_names(list, MACRO_LIST_MAX,
-			    macros_default_list(MTA_AUTO, stage));
+			    profiles[MTA_AUTO].macro_lists[stage]);
 		out->macros[stage] = list;
 		out->actions |= SMFIF_SETSYMLIST;
 	}

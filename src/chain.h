@@ -157,6 +157,7 @@ struct chain_profile {
 	const char	*name;
 	int		 quarantine_ends;	/* the content chain */
 	int		 body_keeps_open;	/* replaced body's last line */
+	const char	*macro_lists[SMFIM_COUNT];	/* its defaults */
 };
 
 struct chain {

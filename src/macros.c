@@ -30,44 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain.h"
 #include "macros.h"
-
-/*
- * The MTAs' default macro lists, by SMFIM_ stage: Postfix 3.7's
- * milter_*_macros, Sendmail 8.17's confMILTER_MACROS_* (m4 defaults),
- * and their union, which milterd asks for where it asks for a list at
- * all, so that each child can be given what its MTA would have sent.
- */
-static const char *postfix_lists[SMFIM_COUNT] = {
-	"j {daemon_name} {daemon_addr} v _",
-	"{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
-	"i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} "
-	    "{mail_mailer}",
-	"i {rcpt_addr} {rcpt_host} {rcpt_mailer}",
-	"i",
-	"i",
-	"i",
-};
-static const char *sendmail_lists[SMFIM_COUNT] = {
-	"j _ {daemon_name} {if_name} {if_addr}",
-	"{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
-	"i {auth_type} {auth_authen} {auth_ssf} {auth_author} {mail_mailer} "
-	    "{mail_host} {mail_addr}",
-	"{rcpt_mailer} {rcpt_host} {rcpt_addr}",
-	"",
-	"{msg_id}",
-	"",
-};
-static const char *default_lists[SMFIM_COUNT] = {
-	"j _ {daemon_name} {daemon_addr} {if_name} {if_addr} v",
-	"{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
-	"i {auth_type} {auth_authen} {auth_ssf} {auth_author} {mail_mailer} "
-	    "{mail_host} {mail_addr}",
-	"i {rcpt_mailer} {rcpt_host} {rcpt_addr}",
-	"i",
-	"i {msg_id}",
-	"i",
-};
 
 static const struct mbuf *stage_pairs(const struct macros *, char);
 static const char *pairs_of(const struct mbuf *);
@@ -276,9 +240,9 @@ macros_for_child(const struct macros *m, struct mbuf *b, char cmd,
 		return;
 	}
 	list = want[sl] != NULL && want[sl][0] != '\0' ? want[sl] :
-	    macros_default_list(m->mta, sl);
-	other = compat ? macros_default_list(m->mta == MTA_POSTFIX ?
-	    MTA_SENDMAIL : MTA_POSTFIX, sl) : "";
+	    chain_profile(m->mta)->macro_lists[sl];
+	other = compat ? chain_profile(m->mta == MTA_POSTFIX ?
+	    MTA_SENDMAIL : MTA_POSTFIX)->macro_lists[sl] : "";
 	if (pairs != NULL)
 		for (p = pairs_of(pairs), end = p + pairs->len;
 		    p < end && (val = p + strlen(p) + 1) < end;
@@ -301,13 +265,6 @@ macros_for_child(const struct macros *m, struct mbuf *b, char cmd,
 		b->len = start;
 	else
 		milter_end(b, start);
-}
-
-const char *
-macros_default_list(enum mta mta, int list)
-{
-	return mta == MTA_POSTFIX ? postfix_lists[list] : mta ==
-	    MTA_SENDMAIL ? sendmail_lists[list] : default_lists[list];
 }
 
 /*

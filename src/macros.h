@@ -54,7 +54,6 @@ void		 macros_for_child(const struct macros *, struct mbuf *, char,
 		    const char *const *, int);
 
 /* macros.c: lists */
-const char	*macros_default_list(enum mta, int);
 int		 macros_listed(const char *, const char *);
 void		 macros_add_names(char *, size_t, const char *);
 void		 macros_own(const struct conf *,

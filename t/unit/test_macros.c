@@ -6,7 +6,11 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "chain.h"
 #include "macros.h"
+
+/* An MTA's default macro list, by SMFIM_ stage. */
+#define LIST(mta, stage)	(chain_profile(mta)->macro_lists[stage])
 
 /* "name=value name=value" (no blanks in values) into a D's pairs. */
 static void
@@ -238,25 +242,30 @@ Test(macros, default_lists)
 {
 	int	stage;
 
-	cr_assert(macros_listed(macros_default_list(MTA_POSTFIX,
-	    SMFIM_CONNECT), "{daemon_addr}"));
-	cr_assert_not(macros_listed(macros_default_list(MTA_SENDMAIL,
-	    SMFIM_CONNECT), "{daemon_addr}"));
-	cr_assert(macros_listed(macros_default_list(MTA_SENDMAIL,
-	    SMFIM_CONNECT), "{if_addr}"));
-	cr_assert(macros_listed(macros_default_list(MTA_POSTFIX,
-	    SMFIM_CONNECT), "v"));
-	cr_assert(macros_listed(macros_default_list(MTA_POSTFIX,
-	    SMFIM_DATA), "i"));
-	cr_assert_not(macros_listed(macros_default_list(MTA_SENDMAIL,
-	    SMFIM_DATA), "i"));
-	cr_assert(macros_listed(macros_default_list(MTA_SENDMAIL,
-	    SMFIM_EOM), "{msg_id}"));
+	static const struct {
+		enum mta	 mta;
+		int		 stage;
+		const char	*name;
+		int		 listed;
+	} cases[] = {
+		{ MTA_POSTFIX, SMFIM_CONNECT, "{daemon_addr}", 1 },
+		{ MTA_SENDMAIL, SMFIM_CONNECT, "{daemon_addr}", 0 },
+		{ MTA_SENDMAIL, SMFIM_CONNECT, "{if_addr}", 1 },
+		{ MTA_POSTFIX, SMFIM_CONNECT, "v", 1 },
+		{ MTA_POSTFIX, SMFIM_DATA, "i", 1 },
+		{ MTA_SENDMAIL, SMFIM_DATA, "i", 0 },
+		{ MTA_SENDMAIL, SMFIM_EOM, "{msg_id}", 1 },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_assert_eq(macros_listed(LIST(cases[i].mta, cases[i].stage),
+		    cases[i].name) != 0, cases[i].listed, "case %zu", i);
 	/* The union has every name of both. */
 	for (stage = 0; stage < SMFIM_COUNT; stage++) {
 		const char	*l[2] = {
-			macros_default_list(MTA_POSTFIX, stage),
-			macros_default_list(MTA_SENDMAIL, stage),
+			LIST(MTA_POSTFIX, stage),
+			LIST(MTA_SENDMAIL, stage),
 		};
 		char		 buf[256], *tok, *save;
 		int		 k;
@@ -266,7 +275,7 @@ Test(macros, default_lists)
 			for (tok = strtok_r(buf, " ", &save); tok != NULL;
 			    tok = strtok_r(NULL, " ", &save))
 				cr_assert(macros_listed(
-				    macros_default_list(MTA_AUTO, stage), tok),
+				    LIST(MTA_AUTO, stage), tok),
 				    "stage %d: %s", stage, tok);
 		}
 	}
