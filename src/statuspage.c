@@ -16,7 +16,7 @@
 
 /*
  * statuspage.c: the status page that `GET /' on metrics_listen serves:
- * each child's state, the counters and the graph (an <img> of
+ * each child's state and health, the counters and the graph (an <img> of
  * /graph.svg), as one HTML document with no script, refreshed by the
  * browser every STATUS_REFRESH seconds.  Read-only: it has no form and
  * no link that changes anything.
@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "health.h"
 #include "history.h"
 #include "milterd.h"
 #include "stats.h"
@@ -104,12 +105,14 @@ static void
 page_children(FILE *fp, const struct conf *c)
 {
 	const struct milter_conf	*m;
-	char				 err[STATS_ERROR_MAX];
+	char				 err[STATS_ERROR_MAX], since[32];
 	const char			*r;
+	enum health			 h;
 	size_t				 i, v, k;
 
 	fputs("<h2>Children</h2>\n<table id=\"children\">\n<tr><th>child</th>"
-	    "<th>enabled</th><th>evaluation</th><th>reachable</th>", fp);
+	    "<th>enabled</th><th>evaluation</th><th>reachable</th>"
+	    "<th>health</th>", fp);
 	for (k = 0; k < STATS_NCHILD_COUNTERS; k++) {
 		if (!stats_child_counters[k].verdicts) {
 			fprintf(fp, "<th>%s</th>", stats_child_counters[k].key);
@@ -131,6 +134,12 @@ page_children(FILE *fp, const struct conf *c)
 		    stats_effective(m->enabled, m->stats->enabled) ? "yes" :
 		    "no", stats_effective(m->evaluation,
 		    m->stats->evaluation) ? "yes" : "no", r, r);
+		h = health_child(m->stats);
+		fmt_utc(since, sizeof(since), stats_region_time(
+		    health_since(m->stats), time(NULL)));
+		fprintf(fp, "<td class=\"%s\" data-health=\"%s\">%s since "
+		    "%s</td>", h == HEALTH_UP ? "yes" : "no", health_name(h),
+		    health_name(h), since);
 		for (k = 0; k < STATS_NCHILD_COUNTERS; k++) {
 			if (!stats_child_counters[k].verdicts) {
 				metric_cell(fp, stats_child_counters[k].metric,

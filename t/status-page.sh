@@ -70,6 +70,9 @@ else
 fi
 # Something to look at when it fails.
 cp "$TMP/page.png" "$BUILD/status-page.png" 2>/dev/null
+# Each child's health: c failed three times (failures_to_down) and is down.
+grep_ok page-health-up 'data-health="up">up since ' "$TMP/page.html"
+grep_ok page-health-down '<td>c</td>.*data-health="down">down since 20' "$TMP/page.html"
 grep_ok page-counts-sessions 'data-metric="milterd_sessions_total">3<' "$TMP/page.html"
 
 finish
