@@ -319,7 +319,8 @@ static struct event		*notify_ev;
 static void			(*route)(void *, struct lookup *);
 static struct conf		*wconf;
 static size_t			 nopen;		/* threads with their state */
-static struct cond		*first;		/* thread 0's conditions */
+/* Each thread's copy of the conditions; [0]'s stages are taken. */
+static struct cond		*copies[CONF_LUA_THREADS_MAX];
 static struct log_rate		 refusals;
 
 /*
@@ -338,10 +339,10 @@ lookup_thread(void *arg)
 	if ((mine = calloc(n, sizeof(*mine))) == NULL)
 		fatal("%s: calloc", __func__);
 	memcpy(mine, wconf->conds, n * sizeof(*mine));
+	luacond_quiet((uintptr_t)arg != 0);
 	luacond_open(mine, n);
 	pthread_mutex_lock(&queue.mtx);
-	if ((uintptr_t)arg == 0)
-		first = mine;
+	copies[(uintptr_t)arg] = mine;
 	nopen++;
 	pthread_cond_broadcast(&queue.cv);
 	pthread_mutex_unlock(&queue.mtx);
@@ -349,8 +350,14 @@ lookup_thread(void *arg)
 		result = luacond_eval(&mine[l->cond], &l->view);
 		lookup_answer(&queue, l, result);
 	}
-	/* The state is left to exit(), as the worker's was (HACKING). */
-	return NULL;
+	/*
+	 * Stopped: idle until exit().  The state is left to it, as the
+	 * worker's was (closing it dlclose()s the scripts' modules: see
+	 * HACKING), and the thread with it, which keeps it reachable.
+	 */
+	pthread_mutex_lock(&queue.mtx);
+	for (;;)
+		pthread_cond_wait(&queue.cv, &queue.mtx);
 }
 
 /* The loop: answers are in. */
@@ -408,7 +415,7 @@ lookup_start(struct event_base *base, struct conf *conf,
 		pthread_cond_wait(&queue.cv, &queue.mtx);
 	for (i = 0; i < conf->nconds; i++)
 		if (conf->conds[i].type == COND_LUA)
-			conf->conds[i].stages = first[i].stages;
+			conf->conds[i].stages = copies[0][i].stages;
 	pthread_mutex_unlock(&queue.mtx);
 	started = 1;
 }

@@ -16,8 +16,9 @@
 
 /*
  * luacond.c: conditions written in Lua 5.4.  The master only compiles
- * a script (a syntax error is a configuration error); each worker, as
- * its unprivileged user, runs every script once in its one Lua state,
+ * a script (a syntax error is a configuration error); each of a
+ * worker's lookup threads, as its unprivileged user, runs every script
+ * once in its Lua state,
  * each in an environment of its own and with the condition's args as
  * its arguments (...), and then calls the functions the
  * script defined (connect, helo, mail, rcpt, data) at those commands,
@@ -66,6 +67,7 @@ static _Thread_local size_t		 mem_cap;	/* 0: no limit */
 static _Thread_local size_t		 mem_total;	/* the cap in calls */
 static _Thread_local struct timespec	 deadline;
 static _Thread_local int		 expired;	/* past, not yieldable */
+static _Thread_local int		 quiet;		/* luacond_open() */
 
 static void	*lalloc(void *, void *, size_t, size_t);
 static int	 panic(lua_State *);
@@ -304,7 +306,7 @@ luacond_open(struct cond *conds, size_t n)
 				c->stages |= COND_BIT(st);
 			lua_pop(L, 1);
 		}
-		if (c->stages == 0)
+		if (c->stages == 0 && !quiet)
 			log_warnx("condition \"%s\": %s defines none of "
 			    "connect, helo, mail, rcpt, data: it always holds",
 			    c->name, c->script);
@@ -313,11 +315,22 @@ luacond_open(struct cond *conds, size_t n)
 		continue;
 fail:
 		/* Said once here; its calls fail without a word. */
-		log_warnx("condition \"%s\": %s: its calls will fail "
-		    "(condition_error applies) until the next reload",
-		    c->name, err);
+		if (!quiet)
+			log_warnx("condition \"%s\": %s: its calls will "
+			    "fail (condition_error applies) until the next "
+			    "reload", c->name, err);
 		lua_settop(L, 0);
 	}
+}
+
+/*
+ * A worker's lookup threads all open the same scripts: the first says
+ * what failed, the others (quiet) do not say it again.
+ */
+void
+luacond_quiet(int q)
+{
+	quiet = q;
 }
 
 void
