@@ -386,15 +386,19 @@ lookup_start(struct event_base *base, struct conf *conf,
 	pthread_attr_t	 attr;
 	pthread_t	 t;
 	sigset_t	 all, old;
-	size_t		 i;
+	size_t		 i, n;
 
 	if (!cond_any(conf->conds, conf->nconds, COND_LUA))
 		return;
+	n = conf->lua_threads < 1 ? 1 : (size_t)conf->lua_threads;
+	if (n > CONF_LUA_THREADS_MAX)
+		n = CONF_LUA_THREADS_MAX;
 	wconf = conf;
 	route = fn;
 	if (pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) == -1)
 		fatal("%s: pipe", __func__);
-	lookup_queue_init(&queue, (size_t)conf->lua_queue, pipefd[1]);
+	lookup_queue_init(&queue, conf->lua_queue < 1 ? 1 :
+	    (size_t)conf->lua_queue, pipefd[1]);
 	if ((notify_ev = event_new(base, pipefd[0], EV_READ | EV_PERSIST,
 	    notified, NULL)) == NULL || event_add(notify_ev, NULL) == -1)
 		fatalx("%s: cannot watch the lookup threads", __func__);
@@ -404,14 +408,14 @@ lookup_start(struct event_base *base, struct conf *conf,
 	if (pthread_attr_init(&attr) != 0 ||
 	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0)
 		fatalx("%s: pthread_attr", __func__);
-	for (i = 0; i < (size_t)conf->lua_threads; i++)
+	for (i = 0; i < n; i++)
 		if ((errno = pthread_create(&t, &attr, lookup_thread,
 		    (void *)(uintptr_t)i)) != 0)
 			fatal("cannot start lookup thread %zu", i);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_mutex_lock(&queue.mtx);
-	while (nopen < (size_t)conf->lua_threads)
+	while (nopen < n)
 		pthread_cond_wait(&queue.cv, &queue.mtx);
 	for (i = 0; i < conf->nconds; i++)
 		if (conf->conds[i].type == COND_LUA)
