@@ -67,7 +67,7 @@ HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
 		   src/chain.h src/milterd.h src/launch.h src/session.h \
 		   src/child.h src/stats.h src/history.h src/conncheck.h \
 		   src/detect.h src/cond.h src/dns.h src/sdnotify.h \
-		   src/live.h src/trace.h src/migrate.h \
+		   src/live.h src/trace.h src/migrate.h src/lookup.h \
 		   src/health.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/proc.c src/session.c src/sessionlog.c src/intake.c \
@@ -75,7 +75,7 @@ MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/conn.c src/conf.c src/macros.c \
 		   src/chain.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
-		   src/detect.c src/cond.c src/luacond.c src/dns.c \
+		   src/detect.c src/cond.c src/luacond.c src/lookup.c src/dns.c \
 		   src/sdnotify.c src/statuspage.c src/graph.c src/live.c \
 		   src/trace.c src/migrate.c src/health.c $(COMMON_SRCS)
 # conf.c (and what it links) for the control key of milterd.conf.
@@ -88,7 +88,8 @@ UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 		   t/unit/test_launcher.c t/unit/test_stats.c \
 		   t/unit/test_history.c t/unit/test_graph.c \
 		   t/unit/test_conncheck.c t/unit/test_cond.c t/unit/test_log.c \
-		   t/unit/test_migrate.c t/unit/test_health.c
+		   t/unit/test_migrate.c t/unit/test_health.c \
+		   t/unit/test_lookup.c
 FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply fuzz_chain fuzz_session \
 		   fuzz_history
 
@@ -116,7 +117,8 @@ $(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
 UNIT_LIB_SRCS	 = src/conf.c src/macros.c src/chain.c src/launcher.c \
 		   src/launch.c src/proc.c src/stats.c src/history.c \
 		   src/graph.c src/conncheck.c src/detect.c src/cond.c \
-		   src/luacond.c src/migrate.c src/health.c $(COMMON_SRCS)
+		   src/luacond.c src/lookup.c src/migrate.c src/health.c \
+		   $(COMMON_SRCS)
 
 $(B)/unit: $(B)/.dir $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) $(LUA_CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) \
@@ -179,7 +181,7 @@ SESSION_FUZZ_SRCS = src/session.c src/sessionlog.c src/intake.c \
 		   src/replay.c src/disconnect.c src/apply.c src/child.c \
 		   src/macros.c src/trace.c \
 		   src/health.c \
-		   src/chain.c src/cond.c src/luacond.c src/stats.c \
+		   src/chain.c src/cond.c src/luacond.c src/lookup.c src/stats.c \
 		   src/conf.c src/detect.c $(COMMON_SRCS)
 fuzz: setup
 	mkdir -p build/fuzz/seeds-fuzz_session

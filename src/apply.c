@@ -24,7 +24,9 @@
  * shown (chain_rcpt()), and the chain at the end of the envelope
  * whether it takes part in the message.  Conditions may have to wait
  * (apply_wait()): the dnsbl conditions' lookups are made at once
- * before the connect round, which waits for them.
+ * before the connect round, which waits for them; the lua conditions
+ * a command decides are run by the worker's lookup threads (lookup.c),
+ * all at once, before its round.
  */
 
 #include <sys/types.h>
@@ -35,6 +37,7 @@
 
 #include "dns.h"
 #include "log.h"
+#include "lookup.h"
 #include "session.h"
 
 static const char *cond_macro(void *, const char *);
@@ -53,6 +56,12 @@ static void	dnsbl_answered(void *, const char *,
 static void	dnsbl_timeout(evutil_socket_t, short, void *);
 static void	dnsbl_end(struct session *);
 static const struct dns_answer *dnsbl_answer(void *, const char *);
+static int	lua_prepare(struct session *, void (*)(struct session *));
+static void	lua_begin(struct session *);
+static void	lua_ask(struct session *, struct child *,
+		    const struct cond_view *, int *);
+static void	lua_timeout(evutil_socket_t, short, void *);
+static void	lua_end(struct session *);
 
 /* A macro the MTA sent up to this command (the latest), for conditions. */
 static const char *
@@ -149,8 +158,6 @@ apply_conditions(struct session *s, char cmd)
 	size_t			 i, j;
 
 	cond_view_of(s, cmd, &v);
-	for (i = 0; i < s->conf->nconds; i++)
-		s->cond_result[i] = -2;		/* not decided yet */
 	for (i = 0; i < s->chain.nkids; i++) {
 		c = &s->kids[i];
 		if (!chain_open(&s->chain, i, cmd))
@@ -199,16 +206,26 @@ struct dns_wait {
 /*
  * Before the conditions at the command at work are decided, the
  * lookups they need, then done(s); the chain waits meanwhile (its
- * conditions are pending).  Today the dnsbl conditions' lookups, at
- * connect; any condition that must wait for something starts it here.
+ * conditions are pending).  The dnsbl conditions' lookups, at connect,
+ * then the lua conditions' (lua_begin()); any condition that must wait
+ * for something starts it here.
  */
 void
 apply_wait(struct session *s, void (*done)(struct session *))
 {
-	if (s->chain.cmd == SMFIC_CONNECT)
-		dnsbl_begin(s, done);
+	size_t	i;
+
+	for (i = 0; i < s->conf->nconds; i++)
+		s->cond_result[i] = -2;		/* not decided yet */
+	if (!lua_prepare(s, done)) {
+		if (s->chain.cmd == SMFIC_CONNECT)
+			dnsbl_begin(s, done);
+		else
+			done(s);
+	} else if (s->chain.cmd == SMFIC_CONNECT)
+		dnsbl_begin(s, lua_begin);
 	else
-		done(s);
+		lua_begin(s);
 }
 
 /*
@@ -368,4 +385,184 @@ rcpt_holds(struct session *s, struct child *c, const struct cond_view *v)
 			return 0;
 	}
 	return 1;
+}
+
+/*
+ * lua conditions: each one the command decides for a child still open
+ * to it is asked of the lookup threads, once, with a copy of the view,
+ * and the round waits for the answers, each into cond_result[], at
+ * most the longest time_limit of those asked and a second (a script
+ * blocked in a C function, threads all busy): past it, or when the
+ * queue refuses, condition_error decides.  A child's conditions are
+ * taken in order, and a condition that is not lua and does not hold
+ * stops its walk: the scripts after it are not run, as before.
+ */
+struct lua_wait {
+	struct session	*s;
+	void		(*done)(struct session *);
+	struct event	*timer;
+	size_t		 pending;
+	struct lookup	*asked[];	/* per condition; NULL: none out */
+};
+
+/* Beyond time_limit, what a session gives the threads (queueing). */
+#define LUA_WAIT_GRACE_MS	1000
+
+/*
+ * The session's wait, made at its first command: 0 when there are no
+ * lua conditions, or no memory for it (they then fail: condition_error).
+ */
+static int
+lua_prepare(struct session *s, void (*done)(struct session *))
+{
+	size_t	i;
+
+	if (!cond_any(s->conf->conds, s->conf->nconds, COND_LUA))
+		return 0;
+	if (s->lua == NULL && (s->lua = calloc(1, sizeof(*s->lua) +
+	    s->conf->nconds * sizeof(s->lua->asked[0]))) != NULL) {
+		s->lua->s = s;
+		if ((s->lua->timer = evtimer_new(s->base, lua_timeout, s)) ==
+		    NULL) {
+			lua_wait_free(s->lua);
+			s->lua = NULL;
+		}
+	}
+	if (s->lua == NULL) {
+		log_warn("session %s: lua conditions", s->id);
+		for (i = 0; i < s->conf->nconds; i++)
+			if (s->conf->conds[i].type == COND_LUA)
+				s->cond_result[i] = -1;
+		return 0;
+	}
+	s->lua->done = done;
+	return 1;
+}
+
+/* Ask what the command at work decides; done() once all are in. */
+static void
+lua_begin(struct session *s)
+{
+	struct lua_wait		*w = s->lua;
+	struct cond_view	 v;
+	struct timeval		 tv;
+	size_t			 i;
+	int			 ms = 0;
+
+	cond_view_of(s, s->chain.cmd, &v);
+	for (i = 0; i < s->chain.nkids; i++)
+		if (chain_open(&s->chain, i, s->chain.cmd))
+			lua_ask(s, &s->kids[i], &v, &ms);
+	if (w->pending == 0) {
+		w->done(s);
+		return;
+	}
+	ms += LUA_WAIT_GRACE_MS;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(w->timer, &tv);
+}
+
+/*
+ * A child's lua conditions at this command, asked in order up to the
+ * first other one that does not hold; *ms the longest time_limit
+ * asked.
+ */
+static void
+lua_ask(struct session *s, struct child *c, const struct cond_view *v,
+    int *ms)
+{
+	const struct cond_ref	*ref;
+	const struct cond	*cond;
+	struct lookup		*l;
+	size_t			 j;
+
+	for (j = 0; j < c->mc->nconds; j++) {
+		ref = &c->mc->conds[j];
+		cond = &s->conf->conds[ref->idx];
+		if (!(cond->stages & cond_at(s->chain.cmd)))
+			continue;
+		if (cond->type != COND_LUA) {
+			if (!cond_holds(s, c, ref, v))
+				break;
+			continue;
+		}
+		if (s->cond_result[ref->idx] != -2 ||
+		    s->lua->asked[ref->idx] != NULL)
+			continue;
+		if ((l = lookup_new(ref->idx, v, s->lua)) == NULL) {
+			log_warn("session %s: condition \"%s\"", s->id,
+			    cond->name);
+			s->cond_result[ref->idx] = -1;
+			continue;
+		}
+		if (lookup_ask(l) == -1) {
+			lookup_free(l);
+			s->cond_result[ref->idx] = -1;
+			continue;
+		}
+		s->lua->asked[ref->idx] = l;
+		s->lua->pending++;
+		if (cond->time_limit > *ms)
+			*ms = cond->time_limit;
+	}
+}
+
+/* From the loop (lookup_collect()): an answer for the session's wait. */
+void
+apply_answered(void *owner, struct lookup *l)
+{
+	struct lua_wait	*w = owner;
+
+	w->asked[l->cond] = NULL;
+	w->s->cond_result[l->cond] = l->result;
+	if (--w->pending == 0)
+		lua_end(w->s);
+}
+
+static void
+lua_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+	size_t		 i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < s->conf->nconds; i++)
+		if (s->lua->asked[i] != NULL) {
+			log_warnx("session %s: condition \"%s\": no answer "
+			    "within its time_limit of %d ms and %d ms: "
+			    "condition_error decides", s->id,
+			    s->conf->conds[i].name, s->conf->conds[i].time_limit,
+			    LUA_WAIT_GRACE_MS);
+			stats_add(&stats->lookups_late, 1);
+			lookup_drop(s->lua->asked[i]);
+			s->lua->asked[i] = NULL;
+			s->cond_result[i] = -1;
+		}
+	s->lua->pending = 0;
+	lua_end(s);
+}
+
+static void
+lua_end(struct session *s)
+{
+	event_del(s->lua->timer);
+	s->lua->done(s);
+}
+
+/* The session's end: what it asked is given up, answers dropped. */
+void
+lua_wait_free(struct lua_wait *w)
+{
+	size_t	i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < w->s->conf->nconds; i++)
+		if (w->asked[i] != NULL)
+			lookup_drop(w->asked[i]);
+	if (w->timer != NULL)
+		event_free(w->timer);
+	free(w);
 }

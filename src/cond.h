@@ -152,9 +152,10 @@ void	 cond_free(struct cond *);
 const char *cond_type_name(enum cond_type);
 int	 cond_type_parse(const char *, enum cond_type *);
 
-/* luacond.c: the lua type (one Lua state per process). */
+/* luacond.c: the lua type (one Lua state per thread: lookup.c). */
 int	 luacond_check(const struct cond *, char *, size_t);
 void	 luacond_open(struct cond *, size_t);
+void	 luacond_quiet(int);
 void	 luacond_close(void);
 int	 luacond_eval(const struct cond *, const struct cond_view *);
 

@@ -238,6 +238,8 @@ static cfg_opt_t opts[] = {
 	CFG_INT("workers",		0,		CFGF_NONE),
 	CFG_INT("max_sessions_per_worker", 0,		CFGF_NONE),
 	CFG_INT("grace_time",		60,		CFGF_NONE),
+	CFG_INT("lua_threads",		CONF_LUA_THREADS, CFGF_NONE),
+	CFG_INT("lua_queue",		CONF_LUA_QUEUE,	CFGF_NONE),
 	CFG_BOOL("allow_root_command",	cfg_false,	CFGF_NONE),
 	CFG_INT("launch_wait",		10,		CFGF_NONE),
 	CFG_STR("pidfile",		"/var/run/milterd.pid", CFGF_NONE),
@@ -988,6 +990,17 @@ v_positive(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* Lookup threads a worker runs lua conditions in. */
+static int
+v_threads(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) < 1 || cfg_opt_getnint(opt, 0) >
+	    CONF_LUA_THREADS_MAX)
+		cfg_error(cfg, "%s %ld: expected 1 to %d threads", opt->name,
+		    cfg_opt_getnint(opt, 0), CONF_LUA_THREADS_MAX);
+	return 0;
+}
+
 /* A command for the launcher: words, the first an absolute path. */
 static int
 v_command(cfg_t *cfg, cfg_opt_t *opt)
@@ -1650,6 +1663,8 @@ convert(cfg_t *cfg, struct conf *c)
 	c->max_sessions_per_worker = (int)cfg_getint(cfg,
 	    "max_sessions_per_worker");
 	c->grace_time = (int)cfg_getint(cfg, "grace_time");
+	c->lua_threads = (int)cfg_getint(cfg, "lua_threads");
+	c->lua_queue = (int)cfg_getint(cfg, "lua_queue");
 	c->allow_root_command = cfg_getbool(cfg, "allow_root_command");
 	c->launch_wait = (int)cfg_getint(cfg, "launch_wait");
 	c->pidfile = dup_opt(cfg, "pidfile");
@@ -1996,6 +2011,8 @@ conf_load(const char *path, FILE *errfp)
 		{ "workers", v_nonneg },
 		{ "max_sessions_per_worker", v_nonneg },
 		{ "grace_time", v_positive },
+		{ "lua_threads", v_threads },
+		{ "lua_queue", v_bound },
 		{ "launch_wait", v_positive },
 		{ "fallback", v_fallback },
 		{ "dispatch", v_choice },
@@ -2166,6 +2183,8 @@ conf_print(const struct conf *c, FILE *fp)
 	    "allow_root_command = %s\nlaunch_wait = %d\n",
 	    c->max_sessions_per_worker, c->grace_time,
 	    c->allow_root_command ? "true" : "false", c->launch_wait);
+	fprintf(fp, "lua_threads = %d\nlua_queue = %d\n", c->lua_threads,
+	    c->lua_queue);
 	fprintf(fp, "control_mode = \"%04o\"\n", (unsigned)c->control_mode);
 	print_str(fp, "metrics_listen", c->metrics ? c->metrics_listen.text :
 	    "");

@@ -47,6 +47,14 @@
 #define CONF_SPOOL_DIR		"/var/spool/milterd"
 /* Above Sendmail's command timeout (1 h) and Postfix's (300 s). */
 #define CONF_MTA_TIMEOUT	7200
+/*
+ * A worker's lookup threads for lua conditions (lookup.c): a slow query
+ * holds one; and the lookups that may wait for a thread, past which one
+ * is refused (condition_error decides).
+ */
+#define CONF_LUA_THREADS	4
+#define CONF_LUA_THREADS_MAX	64
+#define CONF_LUA_QUEUE		256
 
 /* The MTA in front: its default macro lists, how it treats edits. */
 enum mta {
@@ -121,6 +129,8 @@ struct conf {
 	int			 workers;
 	int			 max_sessions_per_worker;	/* 0: no limit */
 	int			 grace_time;	/* seconds, at stop and reload */
+	int			 lua_threads;	/* per worker (lookup.c) */
+	int			 lua_queue;	/* lookups waiting, per worker */
 	int			 allow_root_command;
 	int			 launch_wait;	/* seconds */
 	char			*pidfile;

@@ -16,8 +16,9 @@
 
 /*
  * luacond.c: conditions written in Lua 5.4.  The master only compiles
- * a script (a syntax error is a configuration error); each worker, as
- * its unprivileged user, runs every script once in its one Lua state,
+ * a script (a syntax error is a configuration error); each of a
+ * worker's lookup threads, as its unprivileged user, runs every script
+ * once in its Lua state,
  * each in an environment of its own and with the condition's args as
  * its arguments (...), and then calls the functions the
  * script defined (connect, helo, mail, rcpt, data) at those commands,
@@ -34,8 +35,10 @@
  * finalizers with hooks off).  The state's allocator refuses what a
  * call would add beyond the memory limit, and what would take the
  * state past the sum of the conditions' limits (data kept in globals).
- * Neither interrupts a C function that blocks (an LDAP query, say): the
- * worker waits for it.
+ * Neither interrupts a C function that blocks (an LDAP query, say).
+ * The state is the calling thread's: a worker's lookup threads
+ * (lookup.c) each open and use one of their own, off the event loop,
+ * so such a query holds only that thread (the session bounds its wait).
  */
 
 #include <sys/types.h>
@@ -57,12 +60,14 @@
 /* What the state takes before any script (the libraries): 256 KiB. */
 #define LUA_BASE_MEMORY	(256 * 1024)
 
-static lua_State	*L;
-static size_t		 mem_used;	/* by the state, in bytes */
-static size_t		 mem_cap;	/* 0: no limit (outside calls) */
-static size_t		 mem_total;	/* the state's cap, in calls */
-static struct timespec	 deadline;
-static int		 expired;	/* past the deadline, not yieldable */
+/* One state per thread (lookup.c), so each of these is the thread's. */
+static _Thread_local lua_State		*L;
+static _Thread_local size_t		 mem_used;	/* by the state */
+static _Thread_local size_t		 mem_cap;	/* 0: no limit */
+static _Thread_local size_t		 mem_total;	/* the cap in calls */
+static _Thread_local struct timespec	 deadline;
+static _Thread_local int		 expired;	/* past, not yieldable */
+static _Thread_local int		 quiet;		/* luacond_open() */
 
 static void	*lalloc(void *, void *, size_t, size_t);
 static int	 panic(lua_State *);
@@ -182,9 +187,9 @@ safe_setmetatable(lua_State *l)
 static int
 limited_call(const struct cond *c, int nargs, int nres, const char **err)
 {
-	static char	 msg[512];
-	lua_State	*co;
-	int		 rc, got;
+	static _Thread_local char	 msg[512];
+	lua_State			*co;
+	int				 rc, got;
 
 	co = lua_newthread(L);
 	lua_insert(L, -(nargs + 2));		/* under the function */
@@ -301,7 +306,7 @@ luacond_open(struct cond *conds, size_t n)
 				c->stages |= COND_BIT(st);
 			lua_pop(L, 1);
 		}
-		if (c->stages == 0)
+		if (c->stages == 0 && !quiet)
 			log_warnx("condition \"%s\": %s defines none of "
 			    "connect, helo, mail, rcpt, data: it always holds",
 			    c->name, c->script);
@@ -310,11 +315,22 @@ luacond_open(struct cond *conds, size_t n)
 		continue;
 fail:
 		/* Said once here; its calls fail without a word. */
-		log_warnx("condition \"%s\": %s: its calls will fail "
-		    "(condition_error applies) until the next reload",
-		    c->name, err);
+		if (!quiet)
+			log_warnx("condition \"%s\": %s: its calls will "
+			    "fail (condition_error applies) until the next "
+			    "reload", c->name, err);
 		lua_settop(L, 0);
 	}
+}
+
+/*
+ * A worker's lookup threads all open the same scripts: the first says
+ * what failed, the others (quiet) do not say it again.
+ */
+void
+luacond_quiet(int q)
+{
+	quiet = q;
 }
 
 void

@@ -166,6 +166,7 @@ session_free(struct session *s)
 
 	conncheck_cancel(&s->checking);
 	dnsbl_free(s->dns);
+	lua_wait_free(s->lua);
 	for (i = 0; i < s->chain.nkids; i++)
 		child_free(&s->kids[i]);
 	free(s->kids);

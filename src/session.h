@@ -38,6 +38,8 @@
 #include "stats.h"
 
 struct dns_wait;
+struct lookup;
+struct lua_wait;
 struct session;
 
 /* What a session is given of the process that runs it (worker.c). */
@@ -93,6 +95,7 @@ struct session {
 	char			 helo[256];
 	struct mbuf		 rcpts;		/* this message's, NUL after each */
 	struct dns_wait		*dns;		/* dnsbl lookups at connect */
+	struct lua_wait		*lua;		/* lua lookups, this command */
 	size_t			 rcpts_mark;	/* rcpts before this RCPT */
 	int			*cond_result;	/* per condition, this command */
 	enum client_check	 check;
@@ -139,5 +142,7 @@ const char	*keep_edit(struct session *, struct child *, char, const void *,
 void		 apply_conditions(struct session *, char);
 void		 apply_wait(struct session *, void (*)(struct session *));
 void		 dnsbl_free(struct dns_wait *);
+void		 apply_answered(void *, struct lookup *);
+void		 lua_wait_free(struct lua_wait *);
 
 #endif /* SESSION_H */

@@ -130,6 +130,16 @@ const struct stats_global stats_globals[STATS_NGLOBAL] = {
 	    "Sessions tempfailed: milterd could not reach a child for want "
 	    "of a resource of its own (descriptors, memory).",
 	    offsetof(struct stats, resource_failures), -1 },
+	{ NULL, "lookups_refused", "lua lookups refused (queue full)", 2,
+	    "lookups_refused_total", "counter",
+	    "lua conditions not run: lua_queue lookups waited already in the "
+	    "worker (condition_error decided).",
+	    offsetof(struct stats, lookups_refused), -1 },
+	{ NULL, "lookups_late", "lua lookups not answered in time", 2,
+	    "lookups_late_total", "counter",
+	    "lua conditions whose answer did not come within time_limit and "
+	    "a second (condition_error decided).",
+	    offsetof(struct stats, lookups_late), -1 },
 };
 
 /* The region, zeroed, shared with every process forked after. */

@@ -138,7 +138,7 @@ struct stats_global {
 	size_t		 offset;	/* in struct stats; SIZE_MAX: open */
 	int		 verdicts;	/* one per verdict from this; -1: one */
 };
-#define STATS_NGLOBAL		9
+#define STATS_NGLOBAL		11
 #define STATS_TEXT_LINES	5
 extern const struct stats_global stats_globals[STATS_NGLOBAL];
 
@@ -161,6 +161,8 @@ struct stats {
 	uint64_t		disconnects;	/* SMTP client gone, cut short */
 	uint64_t		unverifiable;	/* client not found to check */
 	uint64_t		resource_failures;	/* milterd exhausted */
+	uint64_t		lookups_refused;	/* lua_queue was full */
+	uint64_t		lookups_late;	/* lua: no answer in time */
 	/* Said for listener i since the last load (stats_once()). */
 	uint64_t		unverifiable_said[STATS_MAX_LISTEN];
 	struct stats_worker	workers[STATS_MAX_WORKERS];

@@ -51,6 +51,7 @@
 #include "launch.h"
 #include "live.h"
 #include "log.h"
+#include "lookup.h"
 #include "milterd.h"
 #include "stats.h"
 #include "session.h"
@@ -406,6 +407,7 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 	struct event	*sigterm, *watch, *launcher = NULL, *checker = NULL;
 	char		 title[32];
 	size_t		 i;
+	int		 keep_conf;
 
 	snprintf(title, sizeof(title), "worker %d", idx);
 	setproctitle("%s", title);
@@ -425,8 +427,11 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 	proc_drop_worker(conf);
 	if (proc_forbid_listen() == -1 && errno != ENOSYS)
 		fatal("cannot forbid listening sockets");
-	/* Scripts run as the unprivileged user. */
-	luacond_open(conf->conds, conf->nconds);
+	/*
+	 * Scripts run as the unprivileged user, in threads that inherit
+	 * the seccomp filter (lookup.c).
+	 */
+	lookup_start(wbase, conf, apply_answered);
 	wconf = conf;
 	launcher_fd = lfd;
 	launch_sent = calloc(conf->nmilters + 1, sizeof(*launch_sent));
@@ -494,6 +499,8 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 	dns_close();
 	/* Cancelled lookups free themselves from the loop. */
 	event_base_loop(wbase, EVLOOP_NONBLOCK);
+	/* A thread blocked in a script may still read the configuration. */
+	keep_conf = lookup_stop() == -1;
 	/*
 	 * The Lua state is left to exit(): closing it would dlclose() the
 	 * scripts' C modules, whose libraries' static memory (libldap's)
@@ -504,6 +511,7 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 	event_base_free(wbase);
 	free(launch_sent);
 	free(launch_refusal);
-	conf_free(conf);
+	if (!keep_conf)
+		conf_free(conf);
 	exit(0);
 }

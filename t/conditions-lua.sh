@@ -145,6 +145,7 @@ printf 'function mail(s)\n  return s.sender ==\nend\n' >"$TMP/syntax.lua"
 	printf 'condition "d" { type = "lua" script = "%s/broken.lua" time_limit = 0 }\n' "$TMP"
 	printf 'milter "m" { socket = "unix:/m" condition_error = "maybe" }\n'
 	printf 'condition "e" { type = "lua" script = "%s/broken.lua" macros = { "a b" } }\n' "$TMP"
+	printf 'lua_threads = 0\nlua_queue = 0\n'
 } >"$TMP/bad.conf"
 conf_bad bad "$TMP/bad.conf"
 grep_ok bad-syntax "bad.conf:1: condition \"a\": .*syntax.lua:3: unexpected symbol near 'end'" "$TMP/bad.out"
@@ -153,6 +154,8 @@ grep_ok bad-noscript 'bad.conf:3: condition "c": no script' "$TMP/bad.out"
 grep_ok bad-limit 'bad.conf:4: condition "d": time_limit 0: expected 1 to 60000' "$TMP/bad.out"
 grep_ok bad-choice 'bad.conf:5: condition_error "maybe": expected apply or skip' "$TMP/bad.out"
 grep_ok bad-macro 'bad.conf:6: condition "e": macros "a b": expected a macro name' "$TMP/bad.out"
+grep_ok bad-threads 'bad.conf:7: lua_threads 0: expected 1 to 64 threads' "$TMP/bad.out"
+grep_ok bad-queue 'bad.conf:8: lua_queue 0: expected at least 1' "$TMP/bad.out"
 
 # --- Postfix: the shipped examples, SQLite and LDAP ---------------------------
 # users.sqlite: ann off, bob on, example.org on as a domain, carol@
@@ -165,6 +168,7 @@ chmod 644 "$DB"
 
 # slapd: dc=example,dc=org, ann may sign (employeeType: sign), bob not.
 set -- $(pf_free_port 1)
+LDAP_PORT=$1
 LDAP_URI=ldap://127.0.0.1:$1/
 mkdir -p "$TMP/ldap"
 cat >"$TMP/slapd.conf" <<EOS
@@ -261,4 +265,106 @@ no_grep pf-no-lua-errors 'condition "(spam_wanted|may_sign)":' "$MDLOG"
 kill "$MD_PID" 2>/dev/null
 _pf_poll 20 _pf_dead "$MD_PID" ||
     fail milterd-stop "milterd $MD_PID does not exit on SIGTERM"
+
+# --- A slow LDAP server: the worker goes on ----------------------------------
+# slapd behind a relay that holds every query until $TMP/release exists
+# (t/tools/holdrelay.py).  One worker.  While a session waits on LDAP,
+# sessions that do not ask it are served: counted, not timed.  A
+# second milterd (one lookup thread, a queue of one, time_limit 200):
+# a query that hangs in a C function ends the wait after time_limit
+# and a second (condition_error), a lookup past the queue is refused,
+# both counted; the late answers, once released, find nothing.
+# global_stat NAME KEY: milterd NAME's session-wide counter KEY.
+global_stat() {
+	"$BUILD/milterctl" -s "$TMP/md-$1.ctl" -j stats 2>&1 |
+	    /usr/bin/python3 -c 'import json, sys
+print(json.load(sys.stdin)[sys.argv[1]])' "$2" 2>&1
+}
+# lines_over FILE N: FILE has more than N lines (for wait_for).
+lines_over() {
+	test "$(wc -l <"$1")" -gt "$2"
+}
+set -- $(pf_free_port 1)
+RELAY_URI=ldap://127.0.0.1:$1/
+bg relay /usr/bin/python3 "$T/tools/holdrelay.py" "$1" "$LDAP_PORT" \
+    "$TMP/held" "$TMP/release"
+tmilter slowsign
+tmilter quick
+LDAP_ARGS="args = { \"$RELAY_URI\", \"ou=people,dc=example,dc=org\", \"employeeType\", \"sign\" }"
+milterd_start slow \
+    "condition \"ours\" { type = \"sender\" list = { \"@example.com\" } }" \
+    "condition \"may_sign\" { type = \"lua\" script = \"$ETC/ldap-users.lua\" $LDAP_ARGS time_limit = 60000 }" \
+    "$(child slowsign 'conditions = { "ours", "may_sign" }')"
+milterd_start late 'lua_threads = 1' 'lua_queue = 1' \
+    "condition \"quick\" { type = \"lua\" script = \"$ETC/ldap-users.lua\" $LDAP_ARGS time_limit = 200 }" \
+    "$(child quick 'conditions = { "quick" } condition_error = "skip"')"
+( mtasim_run held -t 300 -s "unix:$TMP/md-slow.sock" -f ann@example.com \
+    -r bob@x.test "$MSG"; echo "$RC" >"$TMP/held.rc" ) &
+HELD_PID=$!
+wait_for 20 test -s "$TMP/held" || fail held "the LDAP query was not held"
+# Five sessions from another domain: "ours" does not hold, no LDAP.
+( for i in 1 2 3 4 5; do
+	mtasim_run "flow$i" -s "unix:$TMP/md-slow.sock" \
+	    -f "u$i@other.test" -r bob@x.test "$MSG"
+	[ "$RC" -ne 0 ] || echo "$i" >>"$TMP/flowed"
+done ) &
+FLOW_PID=$!
+touch "$TMP/flowed"
+wait_for 30 lines_over "$TMP/flowed" 4
+check flowed-while-held test "$(wc -l <"$TMP/flowed")" = 5
+check held-still-waiting test ! -e "$TMP/held.rc" ||
+    cat "$TMP/held.out" "$TMP/held.rc"
+check flowed-eoms test "$(has slowsign '^eom')" -eq 0
+# The second milterd: its one thread hangs in the held bind.
+mtasim_run late1 -s "unix:$TMP/md-late.sock" -f ann@example.com "$MSG"
+rc_is late1 0
+grep_ok late1-logged 'condition "quick": no answer within its time_limit of 200 ms and 1000 ms: condition_error decides' "$TMP/md-late.err"
+check late1-skipped test "$(has quick '^mail ')" -eq 0
+check late1-counted test "$(global_stat late lookups_late)" = 1
+# The thread is still held: one more waits in the queue (and is late),
+# the other finds it full.
+( mtasim_run late2 -s "unix:$TMP/md-late.sock" -f ann@example.com "$MSG"
+    echo "$RC" >"$TMP/late2.rc" ) &
+( mtasim_run late3 -s "unix:$TMP/md-late.sock" -f ann@example.com "$MSG"
+    echo "$RC" >"$TMP/late3.rc" ) &
+wait_for 30 test -s "$TMP/late2.rc" -a -s "$TMP/late3.rc"
+check late23-rc test "$(cat "$TMP/late2.rc" "$TMP/late3.rc")" = "0
+0"
+check late-refused test "$(global_stat late lookups_refused)" = 1
+check late-late test "$(global_stat late lookups_late)" = 2
+grep_ok late-refused-logged 'condition "quick": 1 lookups wait already \(lua_queue\): condition_error decides' "$TMP/md-late.err"
+check late23-skipped test "$(has quick '^mail ')" -eq 0
+# Released: the held session gets its answer, the late answers nobody.
+touch "$TMP/release"
+wait_for 30 test -s "$TMP/held.rc"
+check held-rc test "$(cat "$TMP/held.rc" 2>/dev/null)" = 0
+check held-signed test "$(has slowsign '^eom')" -eq 1
+wait "$HELD_PID" "$FLOW_PID"
+mtasim_run late4 -s "unix:$TMP/md-late.sock" -f ann@example.com "$MSG"
+rc_is late4 0
+check late4-applied test "$(has quick '^eom')" -eq 1
+# A reload while a lookup hangs: the old worker ends once its session
+# has (the wait bound), leaving its busy thread to exit(); the new
+# worker serves.
+rm -f "$TMP/release"
+NHELD=$(wc -l <"$TMP/held")
+OLD_WORKER=$(worker_pid late)
+( mtasim_run late5 -s "unix:$TMP/md-late.sock" -f ann@example.com "$MSG"
+    echo "$RC" >"$TMP/late5.rc" ) &
+wait_for 20 lines_over "$TMP/held" "$NHELD" ||
+    fail late5-held "the second query was not held"
+kill -HUP "$(cat "$TMP/md-late.pid")"
+wait_for 20 grep -q 'reloaded: generation' "$TMP/md-late.err"
+wait_for 30 test -s "$TMP/late5.rc"
+check late5-rc test "$(cat "$TMP/late5.rc")" = 0
+wait_for 30 grep -q 'a lookup thread is still busy: left to exit' \
+    "$TMP/md-late.err"
+grep_ok reload-busy-thread 'a lookup thread is still busy: left to exit' \
+    "$TMP/md-late.err"
+wait_for 30 sh -c "! kill -0 $OLD_WORKER"
+check old-worker-gone sh -c "! kill -0 $OLD_WORKER"
+touch "$TMP/release"
+mtasim_run late6 -s "unix:$TMP/md-late.sock" -f ann@example.com "$MSG"
+rc_is late6 0
+check late6-applied test "$(has quick '^eom')" -eq 2
 finish

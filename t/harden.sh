@@ -161,12 +161,12 @@ for n in sh so gc me nl; do
 	tmilter "$n"
 done
 # The state's cap is the sum of the conditions' memory_limit: small
-# but for mem.
+# but for mem.  One lookup thread: the cap is per thread's state.
 lua_cond() {
 	printf 'condition "%s" { type = "lua" script = "%s/%s.lua" %s }\n' \
 	    "$1" "$TMP" "$1" "${2:-memory_limit = 100000}"
 }
-milterd_start lua \
+milterd_start lua 'lua_threads = 1' \
     "$(lua_cond sethook)" "$(lua_cond sort)" "$(lua_cond gc)" \
     "$(lua_cond mem 'memory_limit = 2000000')" "$(lua_cond noload)" \
     "$(child sh 'conditions = { "sethook" } condition_error = "skip"')" \
