@@ -22,7 +22,9 @@
  * (chain_keep_out()), which treats it the way it treats a child that
  * accepted; recipient conditions decide per recipient what a child is
  * shown (chain_rcpt()), and the chain at the end of the envelope
- * whether it takes part in the message.  Conditions may have to wait
+ * whether it takes part in the message.  Conditions on the message are
+ * decided at end of message, for each child when the chain asks
+ * (apply_eom()).  Conditions may have to wait
  * (apply_wait()): the dnsbl conditions' lookups are made at once
  * before the connect round, which waits for them.
  */
@@ -42,7 +44,12 @@ static void	cond_each_macro(void *, void (*)(void *, const char *,
 		    const char *), void *);
 static void	cond_each_child(void *, void (*)(void *, const char *,
 		    const char *), void *);
+static void	cond_each_header(void *, void (*)(void *, const char *,
+		    const char *), void *);
+static void	cond_each_verdict(void *, void (*)(void *, const char *,
+		    const char *), void *);
 static void	cond_view_of(struct session *, char, struct cond_view *);
+static void	cond_forget(struct session *);
 static int	cond_holds(struct session *, const struct child *,
 		    const struct cond_ref *, const struct cond_view *);
 static int	rcpt_holds(struct session *, struct child *,
@@ -86,6 +93,35 @@ cond_each_child(void *arg, void (*fn)(void *, const char *, const char *),
 		    chain_child_state(&s->chain.kids[i]));
 }
 
+/* The copy's headers as the next child gets them, values unindented. */
+static void
+cond_each_header(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	struct session	*s = arg;
+	const char	*v;
+	size_t		 i;
+
+	for (i = 0; i < s->msg.nhdrs; i++) {
+		v = s->msg.hdrs[i].value;
+		fn(fnarg, s->msg.hdrs[i].name, v + strspn(v, " \t"));
+	}
+}
+
+/* Each child's verdict in this message, those that gave one. */
+static void
+cond_each_verdict(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	struct session	*s = arg;
+	const char	*v;
+	size_t		 i;
+
+	for (i = 0; i < s->chain.nkids; i++)
+		if ((v = chain_msg_verdict(&s->chain.kids[i])) != NULL)
+			fn(fnarg, s->kids[i].mc->name, v);
+}
+
 /* What a condition sees at cmd. */
 static void
 cond_view_of(struct session *s, char cmd, struct cond_view *v)
@@ -98,7 +134,7 @@ cond_view_of(struct session *s, char cmd, struct cond_view *v)
 	v->client_name = s->mac.client_name;
 	v->helo = s->helo[0] != '\0' ? s->helo : NULL;
 	v->sender = cmd == SMFIC_MAIL || cmd == SMFIC_RCPT || cmd ==
-	    SMFIC_DATA ? s->sender : NULL;
+	    SMFIC_DATA || cmd == SMFIC_BODYEOB ? s->sender : NULL;
 	v->rcpt = cmd == SMFIC_RCPT ? s->rcpt : NULL;
 	v->recipients = (const char *)s->rcpts.data;
 	/* At RCPT: those before this one. */
@@ -113,6 +149,21 @@ cond_view_of(struct session *s, char cmd, struct cond_view *v)
 	v->each_child = cond_each_child;
 	v->dns = dnsbl_answer;
 	v->arg = s;
+	if (cmd == SMFIC_BODYEOB) {
+		v->size = message_size(&s->msg);
+		v->each_header = cond_each_header;
+		v->each_verdict = cond_each_verdict;
+	}
+}
+
+/* A new decision: no condition's result carries over. */
+static void
+cond_forget(struct session *s)
+{
+	size_t	i;
+
+	for (i = 0; i < s->conf->nconds; i++)
+		s->cond_result[i] = -2;		/* not decided yet */
 }
 
 /*
@@ -149,8 +200,7 @@ apply_conditions(struct session *s, char cmd)
 	size_t			 i, j;
 
 	cond_view_of(s, cmd, &v);
-	for (i = 0; i < s->conf->nconds; i++)
-		s->cond_result[i] = -2;		/* not decided yet */
+	cond_forget(s);
 	for (i = 0; i < s->chain.nkids; i++) {
 		c = &s->kids[i];
 		if (!chain_open(&s->chain, i, cmd))
@@ -175,6 +225,38 @@ apply_conditions(struct session *s, char cmd)
 			break;
 		}
 	}
+}
+
+/*
+ * End of message, child i's turn (ACT_DECIDE): its conditions on the
+ * message, on the copy as the children before it left it (each child
+ * its own, so no result carries over from the last).  The first that
+ * does not hold keeps it out: the chain tells it abort and counts it
+ * as stopped.
+ */
+void
+apply_eom(struct session *s, size_t i)
+{
+	struct cond_view	 v;
+	const struct cond_ref	*ref, *out = NULL;
+	struct child		*c = &s->kids[i];
+	size_t			 j;
+
+	cond_view_of(s, SMFIC_BODYEOB, &v);
+	cond_forget(s);
+	for (j = 0; j < c->mc->nconds && out == NULL; j++) {
+		ref = &c->mc->conds[j];
+		if ((s->conf->conds[ref->idx].stages & COND_EOM) &&
+		    !cond_holds(s, c, ref, &v))
+			out = ref;
+	}
+	if (out != NULL)
+		log_debug("session %s: child %s: condition %s%s does not hold "
+		    "at end of message (%llu bytes): not applied to this "
+		    "message", s->id, c->mc->name, out->negate ? "!" : "",
+		    s->conf->conds[out->idx].name,
+		    (unsigned long long)v.size);
+	chain_eom_decided(&s->chain, i, out);
 }
 
 /*

@@ -123,6 +123,7 @@ int		 take_edits(struct session *, struct child *, int *);
 /* apply.c */
 void		 apply_conditions(struct session *, char);
 void		 apply_wait(struct session *, void (*)(struct session *));
+void		 apply_eom(struct session *, size_t);
 void		 dnsbl_free(struct dns_wait *);
 
 #endif /* SESSION_H */
