@@ -77,6 +77,7 @@ struct cond_seek {
 static int	in_net(const struct cidr *, int, const uint8_t *);
 static int	list_has(const struct cond *, const char *);
 static int	add_list(struct cond *, const char *);
+static int	name_index(const char *const *, size_t, const char *);
 static void	header_seen(void *, const char *, const char *);
 static void	verdict_seen(void *, const char *, const char *);
 
@@ -86,17 +87,28 @@ cond_type_name(enum cond_type t)
 	return type_names[t];
 }
 
-int
-cond_type_parse(const char *s, enum cond_type *t)
+/* The index of s in names[n], -1 when not there. */
+static int
+name_index(const char *const *names, size_t n, const char *s)
 {
 	size_t	i;
 
-	for (i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
-		if (strcmp(s, type_names[i]) == 0) {
-			*t = (enum cond_type)i;
-			return 0;
-		}
+	for (i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
 	return -1;
+}
+
+int
+cond_type_parse(const char *s, enum cond_type *t)
+{
+	int	i = name_index(type_names, sizeof(type_names) /
+		    sizeof(type_names[0]), s);
+
+	if (i == -1)
+		return -1;
+	*t = (enum cond_type)i;
+	return 0;
 }
 
 const char *
@@ -108,14 +120,12 @@ cond_verdict_name(enum cond_verdict v)
 int
 cond_verdict_parse(const char *s, enum cond_verdict *v)
 {
-	size_t	i;
+	int	i = name_index(verdict_words, NCV, s);
 
-	for (i = 0; i < NCV; i++)
-		if (strcmp(s, verdict_words[i]) == 0) {
-			*v = (enum cond_verdict)i;
-			return 0;
-		}
-	return -1;
+	if (i == -1)
+		return -1;
+	*v = (enum cond_verdict)i;
+	return 0;
 }
 
 /* The COND_BIT of the stage cmd begins, 0 where none is decided. */

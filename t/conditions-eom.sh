@@ -93,16 +93,6 @@ pf_milters "unix:$TMP/md-pf.sock" || bail postfix-conf "pf_milters failed"
 pf_start || bail postfix-start "pf_start failed"
 
 # --- Helpers ----------------------------------------------------------------
-# count_is NAME WANT PATTERN FILE: PATTERN (ERE) is on WANT lines of FILE.
-count_is() {
-	_got=$(grep -Ec -- "$3" "$4")
-	if [ "$_got" -eq "$2" ]; then
-		ok "$1"
-	else
-		fail "$1" "/$3/ on $_got lines of $4, not $2"
-		sed 's/^/    | /' "$4" | tail -n 20
-	fi
-}
 
 # line_ok NAME RE: the last session line (the case's XCLIENT client)
 # has RE.
@@ -176,13 +166,7 @@ count_is virus-aborts 1 '^abort$' "$TMP/virus.log"
 grep_ok grey-saw-flag '^header X-Spam-Flag: YES$' "$TMP/grey.log"
 # milterctl: kept out at end of message counts as stopped (the
 # localhost sessions before XCLIENT have no message: nothing there).
-for pair in grey:2 virus:1 clean:1 audit:2 luakid:2; do
-	n=${pair%%:*}
-	want=${pair#*:}
-	got=$(child_stat pf "$n" stopped)
-	check "stats-stopped-$n-$want" test "$got" = "$want"
-	[ "$got" = "$want" ] || echo "    | $n: stopped is '$got'"
-done
+stat_is pf stopped grey:2 virus:1 clean:1 audit:2 luakid:2
 
 kill "$MD_PID" 2>/dev/null
 _pf_poll 20 _pf_dead "$MD_PID" ||
