@@ -840,12 +840,20 @@ chain_eom(struct chain *ch, int intact)
 	eom_next(ch);
 }
 
-/* Has the child conditions decided at end of message? */
+/*
+ * Are the child's conditions on the message to be decided now: it has
+ * some, not yet, and it takes part (in play, or down with a fallback
+ * that would count: kept out, a child down gives none)?
+ */
 static int
 eom_conditions(const struct chain *ch, const struct chain_child *c)
 {
 	size_t	j;
 
+	if (c->eom_check != EOM_UNCHECKED || c->scope != SCOPE_IN ||
+	    !(chain_in_play(c) || (c->part == PART_FAILED && (c->reply != 0 ||
+	    lingers(c)))))
+		return 0;
 	for (j = 0; j < c->mc->nconds; j++)
 		if (ch->conf->conds[c->mc->conds[j].idx].stages & COND_EOM)
 			return 1;
@@ -859,14 +867,13 @@ eom_next(struct chain *ch)
 
 	for (; ch->pos < ch->nkids; ch->pos++) {
 		c = &ch->kids[ch->pos];
+		/* Its conditions on the message first. */
+		if (eom_conditions(ch, c)) {
+			c->eom_check = EOM_ASKED;
+			emit(ch, ACT_DECIDE, ch->pos, 0, NULL);
+			return;
+		}
 		if (chain_in_play(c) && c->scope == SCOPE_IN) {
-			/* Its conditions on the message first. */
-			if (c->eom_check == EOM_UNCHECKED &&
-			    eom_conditions(ch, c)) {
-				c->eom_check = EOM_ASKED;
-				emit(ch, ACT_DECIDE, ch->pos, 0, NULL);
-				return;
-			}
 			c->part = PART_WAITING;
 			emit(ch, ACT_REPLAY, ch->pos, 0, NULL);
 			return;
@@ -877,7 +884,7 @@ eom_next(struct chain *ch)
 		}
 		/* Its quarantine fallback holds it, there in the chain. */
 		if (lingers(c) && c->mc->fallback == FALLBACK_QUARANTINE &&
-		    ch->held_by == SIZE_MAX) {
+		    c->scope == SCOPE_IN && ch->held_by == SIZE_MAX) {
 			ch->held_by = ch->pos;
 			if (ch->profile->quarantine_ends) {
 				eom_finish(ch, NULL);

@@ -69,7 +69,9 @@ take(struct driver *d)
 		c = &d->ch.kids[a.child];
 		switch (a.act) {
 		case ACT_DECIDE:
-			check(chain_in_play(c) && c->eom_check == EOM_ASKED &&
+			/* In play, or down with a fallback it would give. */
+			check((chain_in_play(c) || c->part == PART_FAILED) &&
+			    c->eom_check == EOM_ASKED &&
 			    d->ch.phase == CHAIN_REPLAY);
 			break;
 		case ACT_SEND:

@@ -805,6 +805,27 @@ static const struct chain_case chain_cases[] = {
 	    { "m0-", "abort0 stopped0 replay1" }, { "r1:c", "take1" },
 	    { "x1", "verdict1 forward answer:c over resume" },
 	    { NULL, NULL } } },
+	{ "down before E, kept out: no fallback", "tM,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "f0 E", "decide0" }, { "m0-", "abort0 stopped0 replay1" },
+	    { "r1:c", "take1" },
+	    { "x1", "verdict1 forward answer:c over resume" },
+	    { NULL, NULL } } },
+	{ "down before E, held: its fallback", "tM,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "f0 E", "decide0" }, { "m0+", "answer:t over resume" },
+	    { NULL, NULL } } },
+	{ "down with quarantine: kept out, the message is not held", "qM,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "f0 E", "decide0" }, { "m0-", "abort0 stopped0 replay1" },
+	    { "r1:c", "take1" },
+	    { "x1", "verdict1 forward answer:c over resume" },
+	    { "M", "over send1" }, { "r1:c", "answer:c resume" },
+	    { "E", "decide0" }, { "m0+", "quarantine0 forward answer:c over resume" },
+	    { NULL, NULL } } },
 	{ "the client gone while decided: a late answer is ignored", "aM,a",
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
 	    IN_MESSAGE,
