@@ -131,7 +131,7 @@ struct cond {
 	int		 lua_ref;	/* lua: its environment (worker) */
 	unsigned int	 stages;	/* COND_BIT()s: decided at */
 	uint64_t	 size_min;	/* size: over + 1 (0: no over) */
-	uint64_t	 size_max;	/* size: under - 1 (UINT64_MAX) */
+	uint64_t	 size_max;	/* size: under - 1 (UINT64_MAX: none) */
 	char		*header;	/* header: its name; re: match */
 	char		*child;		/* verdict: whose */
 	unsigned int	 verdicts;	/* verdict: 1U << enum cond_verdict */

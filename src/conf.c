@@ -1727,13 +1727,13 @@ check_verdict_refs(cfg_t *cfg)
 				;
 			if (k < i || cfg_gettsec(cfg, "milter", child) == NULL)
 				continue;
-			line = key_line("milter", cfg_title(sec),
-			    "conditions");
-			conf_report(line > 0 ? line : sec->line, "milter \"%s\": "
-			    "condition \"%s\" looks at child \"%s\", which "
-			    "does not come before it in the chain: define "
-			    "milter \"%s\" first", cfg_title(sec), ref, child,
-			    child);
+			if ((line = key_line("milter", cfg_title(sec),
+			    "conditions")) <= 0)
+				line = sec->line;
+			conf_report(line, "milter \"%s\": condition \"%s\" "
+			    "looks at child \"%s\", which does not come before "
+			    "it in the chain: define milter \"%s\" first",
+			    cfg_title(sec), ref, child, child);
 		}
 	}
 }

@@ -22,8 +22,9 @@
  * its arguments (...), and then calls the functions the
  * script defined (connect, helo, mail, rcpt, data) at those commands,
  * with the session as a table; eom at end of message, for each child
- * just before its replay, with the message too (push_message()).  Every run and call has a time limit
- * and a memory limit.  A call runs in a coroutine of its own, whose
+ * just before its replay, with the message too (push_message()).
+ * Every run and call has a time limit and a memory limit.  A call runs
+ * in a coroutine of its own, whose
  * instruction-count hook looks at the clock and, past the limit, yields:
  * a yield goes through the script's own pcall(), where an error would
  * be caught.  Where the script cannot yield (inside a C function that

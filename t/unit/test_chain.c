@@ -459,9 +459,10 @@ chain_event(struct chain *ch, const char *ev)
 		if (ev[3] == '-')
 			cr_expect_null(chain_msg_verdict(&ch->kids[i]), "%s",
 			    ev);
+		else if (chain_msg_verdict(&ch->kids[i]) == NULL)
+			cr_expect_fail("%s: none", ev);
 		else
-			cr_expect_str_eq(chain_msg_verdict(&ch->kids[i]) != NULL ?
-			    chain_msg_verdict(&ch->kids[i]) : "(none)", ev + 3,
+			cr_expect_str_eq(chain_msg_verdict(&ch->kids[i]), ev + 3,
 			    "%s", ev);
 		break;
 	case '#':
@@ -824,7 +825,8 @@ static const struct chain_case chain_cases[] = {
 	    { "r1:c", "take1" },
 	    { "x1", "verdict1 forward answer:c over resume" },
 	    { "M", "over send1" }, { "r1:c", "answer:c resume" },
-	    { "E", "decide0" }, { "m0+", "quarantine0 forward answer:c over resume" },
+	    { "E", "decide0" },
+	    { "m0+", "quarantine0 forward answer:c over resume" },
 	    { NULL, NULL } } },
 	{ "the client gone while decided: a late answer is ignored", "aM,a",
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {

@@ -1148,7 +1148,7 @@ Test(cond, header_match)
 		{ "X-Spam-Flag", "^maybe$", 1 },	/* the second one */
 		{ "X-Spam-Flag", "^yes$", 0 },
 		{ "X-Spam-Flag", "^NO", 0 },
-		{ "X-Spam", "YES", 0 },			/* a name, not a prefix */
+		{ "X-Spam", "YES", 0 },		/* a name, not a prefix */
 		{ "X-Missing", ".*", 0 },
 		{ "X-Empty", "^$", 1 },
 		{ "Subject", "ell", 1 },

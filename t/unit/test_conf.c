@@ -551,7 +551,8 @@ static const struct bad_row eom_bad[] = {
 	  " match = \"(\"\n}\n",
 	  ":3: condition \"h\": match \"(\": Unmatched ( or \\(\n" },
 	{ "condition \"v\" {\n type = \"verdict\"\n child = \"a\"\n"
-	  " is = { \"accept\", \"spam\" }\n}\nmilter \"a\" { socket = \"/a\" }\n",
+	  " is = { \"accept\", \"spam\" }\n}\n"
+	  "milter \"a\" { socket = \"/a\" }\n",
 	  ":4: condition \"v\": is \"spam\": expected accept, reject, "
 	  "tempfail, discard, quarantine or modified\n" },
 	{ "condition \"v\" {\n type = \"verdict\"\n is = { \"reject\" }\n}\n",
