@@ -22,7 +22,9 @@
  * (chain_keep_out()), which treats it the way it treats a child that
  * accepted; recipient conditions decide per recipient what a child is
  * shown (chain_rcpt()), and the chain at the end of the envelope
- * whether it takes part in the message.  Conditions may have to wait
+ * whether it takes part in the message.  Conditions on the message are
+ * decided at end of message, for each child when the chain asks
+ * (apply_eom()).  Conditions may have to wait
  * (apply_wait()): the dnsbl conditions' lookups are made at once
  * before the connect round, which waits for them; the lua conditions
  * a command decides are run by the worker's lookup threads (lookup.c),
@@ -45,7 +47,12 @@ static void	cond_each_macro(void *, void (*)(void *, const char *,
 		    const char *), void *);
 static void	cond_each_child(void *, void (*)(void *, const char *,
 		    const char *), void *);
+static void	cond_each_header(void *, void (*)(void *, const char *,
+		    const char *), void *);
+static void	cond_each_verdict(void *, void (*)(void *, const char *,
+		    const char *), void *);
 static void	cond_view_of(struct session *, char, struct cond_view *);
+static void	cond_forget(struct session *);
 static int	cond_holds(struct session *, const struct child *,
 		    const struct cond_ref *, const struct cond_view *);
 static int	rcpt_holds(struct session *, struct child *,
@@ -58,6 +65,8 @@ static void	dnsbl_end(struct session *);
 static const struct dns_answer *dnsbl_answer(void *, const char *);
 static int	lua_prepare(struct session *, void (*)(struct session *));
 static void	lua_begin(struct session *);
+static void	lua_await(struct session *, int);
+static void	eom_decide(struct session *);
 static void	lua_ask(struct session *, struct child *,
 		    const struct cond_view *, int *);
 static void	lua_timeout(evutil_socket_t, short, void *);
@@ -95,6 +104,35 @@ cond_each_child(void *arg, void (*fn)(void *, const char *, const char *),
 		    chain_child_state(&s->chain.kids[i]));
 }
 
+/* The copy's headers as the next child gets them, values unindented. */
+static void
+cond_each_header(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	struct session	*s = arg;
+	const char	*v;
+	size_t		 i;
+
+	for (i = 0; i < s->msg.nhdrs; i++) {
+		v = s->msg.hdrs[i].value;
+		fn(fnarg, s->msg.hdrs[i].name, v + strspn(v, " \t"));
+	}
+}
+
+/* Each child's verdict in this message, those that gave one. */
+static void
+cond_each_verdict(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	struct session	*s = arg;
+	const char	*v;
+	size_t		 i;
+
+	for (i = 0; i < s->chain.nkids; i++)
+		if ((v = chain_msg_verdict(&s->chain.kids[i])) != NULL)
+			fn(fnarg, s->kids[i].mc->name, v);
+}
+
 /* What a condition sees at cmd. */
 static void
 cond_view_of(struct session *s, char cmd, struct cond_view *v)
@@ -107,7 +145,7 @@ cond_view_of(struct session *s, char cmd, struct cond_view *v)
 	v->client_name = s->mac.client_name;
 	v->helo = s->helo[0] != '\0' ? s->helo : NULL;
 	v->sender = cmd == SMFIC_MAIL || cmd == SMFIC_RCPT || cmd ==
-	    SMFIC_DATA ? s->sender : NULL;
+	    SMFIC_DATA || cmd == SMFIC_BODYEOB ? s->sender : NULL;
 	v->rcpt = cmd == SMFIC_RCPT ? s->rcpt : NULL;
 	v->recipients = (const char *)s->rcpts.data;
 	/* At RCPT: those before this one. */
@@ -122,6 +160,21 @@ cond_view_of(struct session *s, char cmd, struct cond_view *v)
 	v->each_child = cond_each_child;
 	v->dns = dnsbl_answer;
 	v->arg = s;
+	if (cmd == SMFIC_BODYEOB) {
+		v->size = message_size(&s->msg);
+		v->each_header = cond_each_header;
+		v->each_verdict = cond_each_verdict;
+	}
+}
+
+/* A new decision: no condition's result carries over. */
+static void
+cond_forget(struct session *s)
+{
+	size_t	i;
+
+	for (i = 0; i < s->conf->nconds; i++)
+		s->cond_result[i] = -2;		/* not decided yet */
 }
 
 /*
@@ -185,6 +238,59 @@ apply_conditions(struct session *s, char cmd)
 }
 
 /*
+ * End of message, child i's turn (ACT_DECIDE): its conditions on the
+ * message, on the copy as the children before it left it (each child
+ * its own, so no result carries over from the last).  Its lua ones are
+ * asked of the lookup threads first, as at the other commands; then
+ * eom_decide().
+ */
+void
+apply_eom(struct session *s, size_t i)
+{
+	struct cond_view	v;
+	int			ms = 0;
+
+	cond_forget(s);
+	if (!lua_prepare(s, eom_decide)) {
+		eom_decide(s);
+		return;
+	}
+	cond_view_of(s, SMFIC_BODYEOB, &v);
+	lua_ask(s, &s->kids[i], &v, &ms);
+	lua_await(s, ms);
+}
+
+/*
+ * The first of the deciding child's conditions on the message that
+ * does not hold keeps it out: the chain tells it abort and counts it as
+ * stopped.  The child is the chain's at work (pos) while it waits.
+ */
+static void
+eom_decide(struct session *s)
+{
+	struct cond_view	 v;
+	const struct cond_ref	*ref, *out = NULL;
+	size_t			 i = s->chain.pos, j;
+	struct child		*c = &s->kids[i];
+
+	cond_view_of(s, SMFIC_BODYEOB, &v);
+	for (j = 0; j < c->mc->nconds && out == NULL; j++) {
+		ref = &c->mc->conds[j];
+		if ((s->conf->conds[ref->idx].stages & COND_EOM) &&
+		    !cond_holds(s, c, ref, &v))
+			out = ref;
+	}
+	if (out != NULL)
+		log_debug("session %s: child %s: condition %s%s does not hold "
+		    "at end of message (%llu bytes): not applied to this "
+		    "message", s->id, c->mc->name, out->negate ? "!" : "",
+		    s->conf->conds[out->idx].name,
+		    (unsigned long long)v.size);
+	chain_eom_decided(&s->chain, i, out);
+	session_run(s);
+}
+
+/*
  * dnsbl conditions: before the connect round, the names they look at
  * are looked up (or found in the worker's cache), all at once; the
  * round begins when every answer is in or the longest timeout of
@@ -213,10 +319,7 @@ struct dns_wait {
 void
 apply_wait(struct session *s, void (*done)(struct session *))
 {
-	size_t	i;
-
-	for (i = 0; i < s->conf->nconds; i++)
-		s->cond_result[i] = -2;		/* not decided yet */
+	cond_forget(s);
 	if (!lua_prepare(s, done)) {
 		if (s->chain.cmd == SMFIC_CONNECT)
 			dnsbl_begin(s, done);
@@ -443,9 +546,7 @@ lua_prepare(struct session *s, void (*done)(struct session *))
 static void
 lua_begin(struct session *s)
 {
-	struct lua_wait		*w = s->lua;
 	struct cond_view	 v;
-	struct timeval		 tv;
 	size_t			 i;
 	int			 ms = 0;
 
@@ -453,6 +554,16 @@ lua_begin(struct session *s)
 	for (i = 0; i < s->chain.nkids; i++)
 		if (chain_open(&s->chain, i, s->chain.cmd))
 			lua_ask(s, &s->kids[i], &v, &ms);
+	lua_await(s, ms);
+}
+
+/* done() once every answer asked is in, or ms and the grace passed. */
+static void
+lua_await(struct session *s, int ms)
+{
+	struct lua_wait		*w = s->lua;
+	struct timeval		 tv;
+
 	if (w->pending == 0) {
 		w->done(s);
 		return;

@@ -39,7 +39,12 @@
  * the message as the children before it modified it; a child's
  * modifications are taken (applied to the copy, forwarded) when it
  * accepts or continues; the first that refuses decides.  Quarantine
- * ends the content chain where the MTA's profile says so.
+ * ends the content chain where the MTA's profile says so.  A child
+ * with conditions on the message (size, header, verdict, a lua eom())
+ * has them decided just before its replay, on the copy as the children
+ * before it left it: the chain asks (ACT_DECIDE) and waits for
+ * chain_eom_decided(); one kept out then is told abort and counts as
+ * stopped, like a child kept out at DATA.
  *
  * Failures.  A child that fails while the command at work awaits it,
  * or before it was reached, answers that command with its fallback;
@@ -125,6 +130,8 @@ static void	note_verdict(struct chain *, size_t);
 static int	evaluated(struct chain *, size_t);
 static char	chain_answer(struct chain *, const char **);
 static void	answer(struct chain *, char, const char *);
+static int	eom_conditions(const struct chain *,
+		    const struct chain_child *);
 static void	eom_next(struct chain *);
 static void	eom_replied(struct chain *, size_t);
 static void	eom_taken(struct chain *, size_t);
@@ -260,6 +267,19 @@ chain_child_state(const struct chain_child *c)
 	return verdict_name(c->verdict);
 }
 
+/*
+ * What verdict conditions see of a child in this message: its verdict
+ * (a child in evaluation mode: the one it would have given), modified
+ * for continue or accept at end of message with modifications; NULL
+ * when it gave none.  A child that accepted the connection counts as
+ * accept in each of its messages.
+ */
+const char *
+chain_msg_verdict(const struct chain_child *c)
+{
+	return c->msg_verdict;
+}
+
 /* Is the session at work on a command (not between commands)? */
 static int
 busy(const struct chain *ch)
@@ -364,6 +384,7 @@ start_all(struct chain *ch)
 		c->scope = SCOPE_IN;
 		c->in_msg = c->owed = 0;
 		c->reply = 0;
+		c->msg_verdict = NULL;
 		mbuf_reset(&c->edits);
 	}
 	for (i = 0; i < ch->nkids; i++)
@@ -653,6 +674,10 @@ note_verdict(struct chain *ch, size_t i)
 		return;
 	c->verdict = v;
 	c->verdict_evaluated = c->evaluation;
+	c->msg_verdict = verdict_name(v);
+	if (v == VERDICT_ACCEPT && ch->cmd == SMFIC_BODYEOB &&
+	    c->edits.len > 0)
+		c->msg_verdict = CV_MODIFIED_NAME;
 	emit(ch, ACT_VERDICT, i, c->reply, NULL);
 }
 
@@ -793,6 +818,9 @@ message_over(struct chain *ch)
 		c = &ch->kids[i];
 		c->in_msg = 0;
 		c->rcpt_shown = c->rcpt_hidden = 0;
+		/* An accepted connection's verdict stands for each message. */
+		if (c->scope != SCOPE_OUT_CONNECTION)
+			c->msg_verdict = NULL;
 		if (c->scope == SCOPE_OUT_MESSAGE)
 			c->scope = SCOPE_IN;
 	}
@@ -839,6 +867,7 @@ chain_eom(struct chain *ch, int intact)
 		c = &ch->kids[i];
 		take_owed(c, SMFIC_BODYEOB);
 		memset(&c->replay, 0, sizeof(c->replay));
+		c->eom_check = EOM_UNCHECKED;
 		c->quarantined = 0;
 		mbuf_reset(&c->edits);
 	}
@@ -849,6 +878,26 @@ chain_eom(struct chain *ch, int intact)
 	eom_next(ch);
 }
 
+/*
+ * Are the child's conditions on the message to be decided now: it has
+ * some, not yet, and it takes part (in play, or down with a fallback
+ * that would count: kept out, a child down gives none)?
+ */
+static int
+eom_conditions(const struct chain *ch, const struct chain_child *c)
+{
+	size_t	j;
+
+	if (c->eom_check != EOM_UNCHECKED || c->scope != SCOPE_IN ||
+	    !(chain_in_play(c) || (c->part == PART_FAILED && (c->reply != 0 ||
+	    lingers(c)))))
+		return 0;
+	for (j = 0; j < c->mc->nconds; j++)
+		if (ch->conf->conds[c->mc->conds[j].idx].stages & COND_EOM)
+			return 1;
+	return 0;
+}
+
 static void
 eom_next(struct chain *ch)
 {
@@ -856,6 +905,12 @@ eom_next(struct chain *ch)
 
 	for (; ch->pos < ch->nkids; ch->pos++) {
 		c = &ch->kids[ch->pos];
+		/* Its conditions on the message first. */
+		if (eom_conditions(ch, c)) {
+			c->eom_check = EOM_ASKED;
+			emit(ch, ACT_DECIDE, ch->pos, 0, NULL);
+			return;
+		}
 		if (chain_in_play(c) && c->scope == SCOPE_IN) {
 			c->part = PART_WAITING;
 			emit(ch, ACT_REPLAY, ch->pos, 0, NULL);
@@ -867,7 +922,7 @@ eom_next(struct chain *ch)
 		}
 		/* Its quarantine fallback holds it, there in the chain. */
 		if (lingers(c) && c->mc->fallback == FALLBACK_QUARANTINE &&
-		    ch->held_by == SIZE_MAX) {
+		    c->scope == SCOPE_IN && ch->held_by == SIZE_MAX) {
 			ch->held_by = ch->pos;
 			if (ch->profile->quarantine_ends) {
 				eom_finish(ch, NULL);
@@ -876,6 +931,30 @@ eom_next(struct chain *ch)
 		}
 	}
 	eom_finish(ch, NULL);
+}
+
+/*
+ * Child i's conditions on the message are decided: kept out by ref
+ * (told abort, counted as stopped; a fallback it owes does not count,
+ * as for a child kept out at DATA), or held (ref NULL) and replayed.
+ * An answer no longer awaited (the client gone meanwhile) is ignored.
+ */
+void
+chain_eom_decided(struct chain *ch, size_t i, const struct cond_ref *ref)
+{
+	struct chain_child	*c = &ch->kids[i];
+
+	if (ch->phase != CHAIN_REPLAY || ch->pos != i ||
+	    c->eom_check != EOM_ASKED)
+		return;
+	c->eom_check = EOM_HELD;
+	if (ref != NULL) {
+		chain_keep_out(ch, i, ref);
+		c->reply = 0;
+		emit(ch, ACT_STOPPED, i, 0, NULL);
+		ch->pos++;
+	}
+	eom_next(ch);
 }
 
 /*

@@ -91,6 +91,13 @@ enum replay_step {
 	REPLAY_SENT		/* all of it, end of message included */
 };
 
+/* A child's conditions on the message, decided just before its replay. */
+enum eom_check {
+	EOM_UNCHECKED,		/* not its turn yet (or none to decide) */
+	EOM_ASKED,		/* ACT_DECIDE queued: chain_eom_decided() due */
+	EOM_HELD		/* they hold: its replay goes on */
+};
+
 struct replay {
 	enum replay_step	 step;
 	size_t			 hdr;	/* the next header */
@@ -113,6 +120,8 @@ struct chain_child {
 	struct replay		 replay;
 	enum verdict		 verdict;	/* its last, if any */
 	int			 verdict_evaluated;
+	const char		*msg_verdict;	/* this message's: is = */
+	enum eom_check		 eom_check;
 	enum cut		 cut;
 	const struct cond_ref	*stopped;	/* kept out by it */
 	const struct cond_ref	*rcpt_cond;	/* its first per recipient */
@@ -131,7 +140,10 @@ enum chain_act {
 	ACT_VERDICT,		/* count its verdict (verdict, evaluated) */
 	ACT_EVALUATED,		/* log what it would have done (code, text) */
 	ACT_EDITS_DROPPED,	/* log its modifications, not taken */
-	ACT_STOPPED,		/* kept out of the message by its recipients */
+	ACT_STOPPED,		/* kept out of the message by its recipients,
+				   or at E by its conditions on the message */
+	ACT_DECIDE,		/* decide its conditions on the message, then
+				   chain_eom_decided() */
 	ACT_OPTNEG,		/* answer the MTA's O with chain.upstream */
 	ACT_ANSWER,		/* the chain's answer (code, text); wait: sent */
 	ACT_RCPT_REFUSED,	/* the recipient leaves the list */
@@ -194,6 +206,7 @@ int	 chain_in_play(const struct chain_child *);
 int	 chain_open(const struct chain *, size_t, char);
 const char *chain_text(const struct chain_child *);
 const char *chain_child_state(const struct chain_child *);
+const char *chain_msg_verdict(const struct chain_child *);
 /* events */
 void	 chain_upstream(const struct chain *, struct milter_optneg *,
 	    struct macro_lists *);
@@ -208,6 +221,7 @@ void	 chain_keep_out(struct chain *, size_t, const struct cond_ref *);
 void	 chain_rcpt(struct chain *, size_t, int);
 void	 chain_decided(struct chain *);
 void	 chain_eom(struct chain *, int);
+void	 chain_eom_decided(struct chain *, size_t, const struct cond_ref *);
 void	 chain_abort(struct chain *);
 void	 chain_quit(struct chain *);
 void	 chain_replied(struct chain *, size_t, char, const char *);

@@ -19,7 +19,9 @@
  * the first command that brings what it looks at (its stages): the
  * client at connect, the sender and the macros at MAIL, each recipient
  * at its RCPT; a lua condition at each command its script has a
- * function for.
+ * function for.  The conditions on the message (size, header, verdict,
+ * a lua eom()) are decided at end of message, for each child on the
+ * copy as the children before it left it.
  */
 
 #include <sys/types.h>
@@ -58,12 +60,26 @@ static const char	*local_nets[] = {
 
 static const char	*type_names[] = {
 	"network", "authenticated", "s25r", "sender", "macro", "stress",
-	"recipient", "dnsbl", "lua",
+	"recipient", "dnsbl", "lua", "size", "header", "verdict",
+};
+
+static const char	*verdict_words[NCV] = {
+	"accept", "reject", "tempfail", "discard", "quarantine",
+	CV_MODIFIED_NAME,
+};
+
+/* What header and verdict conditions look for, and whether they saw it. */
+struct cond_seek {
+	const struct cond	*c;
+	int			 hit;
 };
 
 static int	in_net(const struct cidr *, int, const uint8_t *);
 static int	list_has(const struct cond *, const char *);
 static int	add_list(struct cond *, const char *);
+static int	name_index(const char *const *, size_t, const char *);
+static void	header_seen(void *, const char *, const char *);
+static void	verdict_seen(void *, const char *, const char *);
 
 const char *
 cond_type_name(enum cond_type t)
@@ -71,26 +87,58 @@ cond_type_name(enum cond_type t)
 	return type_names[t];
 }
 
-int
-cond_type_parse(const char *s, enum cond_type *t)
+/* The index of s in names[n], -1 when not there. */
+static int
+name_index(const char *const *names, size_t n, const char *s)
 {
 	size_t	i;
 
-	for (i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
-		if (strcmp(s, type_names[i]) == 0) {
-			*t = (enum cond_type)i;
-			return 0;
-		}
+	for (i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
 	return -1;
 }
 
-/* The COND_BIT of the stage cmd begins, 0 where none is decided. */
+int
+cond_type_parse(const char *s, enum cond_type *t)
+{
+	int	i = name_index(type_names, sizeof(type_names) /
+		    sizeof(type_names[0]), s);
+
+	if (i == -1)
+		return -1;
+	*t = (enum cond_type)i;
+	return 0;
+}
+
+const char *
+cond_verdict_name(enum cond_verdict v)
+{
+	return verdict_words[v];
+}
+
+int
+cond_verdict_parse(const char *s, enum cond_verdict *v)
+{
+	int	i = name_index(verdict_words, NCV, s);
+
+	if (i == -1)
+		return -1;
+	*v = (enum cond_verdict)i;
+	return 0;
+}
+
+/*
+ * The COND_BIT of the stage cmd begins (COND_EOM at end of message), 0
+ * where none is decided.
+ */
 unsigned int
 cond_at(char cmd)
 {
 	int	st = milter_stage(cmd);
 
-	return st >= COND_FIRST && st <= COND_LAST ? COND_BIT(st) : 0;
+	return (st >= COND_FIRST && st <= COND_LAST) || st == STAGE_EOM ?
+	    COND_BIT(st) : 0;
 }
 
 /*
@@ -110,6 +158,10 @@ cond_default_stages(enum cond_type t)
 		return cond_at(SMFIC_RCPT);
 	case COND_LUA:
 		return COND_BIT(COND_LAST + 1) - 1;
+	case COND_SIZE:
+	case COND_HEADER:
+	case COND_VERDICT:
+		return COND_EOM;
 	default:
 		return cond_at(SMFIC_MAIL);
 	}
@@ -519,6 +571,30 @@ list_has(const struct cond *c, const char *address)
 	return 0;
 }
 
+/* A header of the copy: the one sought, and its value matches? */
+static void
+header_seen(void *arg, const char *name, const char *value)
+{
+	struct cond_seek	*k = arg;
+
+	if (!k->hit && strcasecmp(name, k->c->header) == 0 &&
+	    regexec(&k->c->re, value, 0, NULL, 0) == 0)
+		k->hit = 1;
+}
+
+/* A child's verdict in this message: the one sought, one of is? */
+static void
+verdict_seen(void *arg, const char *child, const char *verdict)
+{
+	struct cond_seek	*k = arg;
+	enum cond_verdict	 v;
+
+	if (strcmp(child, k->c->child) == 0 &&
+	    cond_verdict_parse(verdict, &v) == 0 &&
+	    (k->c->verdicts & (1U << v)))
+		k->hit = 1;
+}
+
 /*
  * Does it hold for what the session knows?  1 or 0; -1 when it cannot
  * tell (a script's error, logged), for the milter's condition_error.
@@ -529,6 +605,7 @@ cond_eval(const struct cond *c, const struct cond_view *v)
 	uint8_t		 addr[16];
 	char		 name[DNSBL_NAME_MAX];
 	const char	*m;
+	struct cond_seek seek = { c, 0 };
 	size_t		 i;
 	int		 family;
 
@@ -567,6 +644,16 @@ cond_eval(const struct cond *c, const struct cond_view *v)
 		return 0;
 	case COND_LUA:
 		return luacond_eval(c, v);
+	case COND_SIZE:
+		return v->size >= c->size_min && v->size <= c->size_max;
+	case COND_HEADER:
+		if (v->each_header != NULL)
+			v->each_header(v->arg, header_seen, &seek);
+		return seek.hit;
+	case COND_VERDICT:
+		if (v->each_verdict != NULL)
+			v->each_verdict(v->arg, verdict_seen, &seek);
+		return seek.hit;
 	}
 	return 0;
 }
@@ -597,4 +684,6 @@ cond_free(struct cond *c)
 	strv_free(c->args, c->nargs);
 	strv_free(c->macros, c->nmacros);
 	free(c->code);
+	free(c->header);
+	free(c->child);
 }

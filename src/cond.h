@@ -40,7 +40,10 @@ enum cond_type {
 	COND_STRESS,		/* open sessions over a threshold */
 	COND_RECIPIENT,		/* a recipient in a list, each in turn */
 	COND_DNSBL,		/* the client listed in a DNS zone */
-	COND_LUA		/* a script's functions, per stage */
+	COND_LUA,		/* a script's functions, per stage */
+	COND_SIZE,		/* the message's size (end of message) */
+	COND_HEADER,		/* a header's value matches a regex (eom) */
+	COND_VERDICT		/* an earlier child's verdict (eom) */
 };
 
 /*
@@ -51,6 +54,25 @@ enum cond_type {
 #define COND_FIRST	STAGE_CONNECT
 #define COND_LAST	STAGE_DATA
 #define COND_BIT(st)	(1U << ((st) - COND_FIRST))
+/*
+ * Conditions on the message (size, header, verdict, a lua eom()) are
+ * decided at end of message, for each child just before its replay:
+ * the chain asks (ACT_DECIDE), apply.c answers (chain_eom_decided()).
+ */
+#define COND_EOM	COND_BIT(STAGE_EOM)
+
+/* What verdict conditions name: is = { ... }, a bit each. */
+enum cond_verdict {
+	CV_ACCEPT,
+	CV_REJECT,
+	CV_TEMPFAIL,
+	CV_DISCARD,
+	CV_QUARANTINE,
+	CV_MODIFIED,		/* continue or accept, with modifications */
+	NCV
+};
+/* The others are verdict_name()'s words; chain.c has no cond.c. */
+#define CV_MODIFIED_NAME	"modified"
 
 /*
  * A DNSBL zone and the answers that list a client: "zone" (any answer),
@@ -108,6 +130,11 @@ struct cond {
 	size_t		 memory_limit;	/* lua: bytes a call may add */
 	int		 lua_ref;	/* lua: its environment (worker) */
 	unsigned int	 stages;	/* COND_BIT()s: decided at */
+	uint64_t	 size_min;	/* size: over + 1 (0: no over) */
+	uint64_t	 size_max;	/* size: under - 1 (UINT64_MAX: none) */
+	char		*header;	/* header: its name; re: match */
+	char		*child;		/* verdict: whose */
+	unsigned int	 verdicts;	/* verdict: 1U << enum cond_verdict */
 };
 
 /* What the session knows, for a condition. */
@@ -132,6 +159,17 @@ struct cond_view {
 			    const char *), void *);
 	void		(*each_child)(void *, void (*)(void *, const char *,
 			    const char *), void *);
+	/*
+	 * At end of message (stage SMFIC_BODYEOB), the message as the
+	 * child would get it: its size, each header (name, value without
+	 * its leading blanks) of the copy, and each child's verdict in
+	 * this message (cond_verdict_name()'s words), those with one.
+	 */
+	uint64_t	  size;
+	void		(*each_header)(void *, void (*)(void *, const char *,
+			    const char *), void *);
+	void		(*each_verdict)(void *, void (*)(void *, const char *,
+			    const char *), void *);
 };
 
 #define DNSBL_NAME_MAX	256
@@ -151,6 +189,8 @@ int	 cond_s25r_dynamic(const struct cond *, const char *);
 void	 cond_free(struct cond *);
 const char *cond_type_name(enum cond_type);
 int	 cond_type_parse(const char *, enum cond_type *);
+const char *cond_verdict_name(enum cond_verdict);
+int	 cond_verdict_parse(const char *, enum cond_verdict *);
 
 /* luacond.c: the lua type (one Lua state per thread: lookup.c). */
 int	 luacond_check(const struct cond *, char *, size_t);

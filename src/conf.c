@@ -179,6 +179,10 @@ static int	compile_list(cfg_t *, const char *, regex_t **, size_t *,
 		    char *, size_t);
 static int	v_condition(cfg_t *, cfg_opt_t *);
 static void	check_cond_refs(cfg_t *);
+static void	check_verdict_refs(cfg_t *);
+static int	size_bounds(cfg_t *, struct cond *, char *, size_t);
+static int	header_match(cfg_t *, struct cond *, char *, size_t);
+static int	verdict_is(cfg_t *, struct cond *, char *, size_t);
 static int	cond_index(cfg_t *, const char *);
 static void	convert_refs(cfg_t *, cfg_t *, struct milter_conf *);
 
@@ -202,6 +206,13 @@ static cfg_opt_t cond_opts[] = {
 	CFG_STR_LIST("macros",		NULL,		CFGF_NODEFAULT),
 	CFG_INT("time_limit",		100,		CFGF_NONE),
 	CFG_INT("memory_limit",		16777216,	CFGF_NONE),
+	/* On the message, at end of message: */
+	CFG_INT("over",			0,		CFGF_NODEFAULT),
+	CFG_INT("under",		0,		CFGF_NODEFAULT),
+	CFG_STR("name",			NULL,		CFGF_NODEFAULT),
+	CFG_STR("match",		NULL,		CFGF_NODEFAULT),
+	CFG_STR("child",		NULL,		CFGF_NODEFAULT),
+	CFG_STR_LIST("is",		NULL,		CFGF_NODEFAULT),
 	CFG_END()
 };
 
@@ -1430,7 +1441,8 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	if (cfg_size(sec, "type") == 0 || cond_type_parse(cfg_getstr(sec,
 	    "type"), &c->type) == -1) {
 		snprintf(err, errlen, "type: expected network, authenticated, "
-		    "s25r, sender, recipient, macro, stress, dnsbl or lua");
+		    "s25r, sender, recipient, macro, stress, dnsbl, lua, size, "
+		    "header or verdict");
 		return -1;
 	}
 	c->stages = cond_default_stages(c->type);
@@ -1494,8 +1506,120 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		return dnsbl_zones(sec, c, err, errlen);
 	case COND_LUA:
 		return lua_script(sec, c, err, errlen);
+	case COND_SIZE:
+		return size_bounds(sec, c, err, errlen);
+	case COND_HEADER:
+		return header_match(sec, c, err, errlen);
+	case COND_VERDICT:
+		return verdict_is(sec, c, err, errlen);
 	case COND_AUTHENTICATED:
 		return 0;
+	}
+	return 0;
+}
+
+/* size: over and/or under, bytes; the range between them holds. */
+static int
+size_bounds(cfg_t *sec, struct cond *c, char *err, size_t errlen)
+{
+	long	over, under;
+
+	c->size_min = 0;
+	c->size_max = UINT64_MAX;
+	cond_key = NULL;
+	if (cfg_size(sec, "over") == 0 && cfg_size(sec, "under") == 0) {
+		snprintf(err, errlen, "over or under is needed (bytes)");
+		return -1;
+	}
+	cond_key = "over";
+	if (cfg_size(sec, "over") > 0) {
+		if ((over = cfg_getint(sec, "over")) < 0) {
+			snprintf(err, errlen, "over %ld: expected 0 or more "
+			    "bytes", over);
+			return -1;
+		}
+		c->size_min = (uint64_t)over + 1;
+	}
+	cond_key = "under";
+	if (cfg_size(sec, "under") > 0) {
+		if ((under = cfg_getint(sec, "under")) < 1) {
+			snprintf(err, errlen, "under %ld: expected 1 or more "
+			    "bytes", under);
+			return -1;
+		}
+		c->size_max = (uint64_t)under - 1;
+	}
+	if (c->size_min > c->size_max) {
+		snprintf(err, errlen, "under %ld: no size is over %ld and "
+		    "under it", cfg_getint(sec, "under"),
+		    cfg_getint(sec, "over"));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * header: name, and match, a POSIX extended regex (as macro's regex
+ * and s25r's lists: the other conditions' kind, in libc), on each
+ * value of that header in the copy.
+ */
+static int
+header_match(cfg_t *sec, struct cond *c, char *err, size_t errlen)
+{
+	char	msg[128];
+	int	rc;
+
+	cond_key = "name";
+	if ((c->header = dup_opt(sec, "name")) == NULL || c->header[0] ==
+	    '\0' || strpbrk(c->header, ": \t") != NULL) {
+		snprintf(err, errlen, "name: expected a header name such as "
+		    "X-Spam-Flag");
+		return -1;
+	}
+	cond_key = "match";
+	if (cfg_size(sec, "match") == 0) {
+		snprintf(err, errlen, "match: expected a regular expression "
+		    "for the header's value, such as \"^YES\"");
+		return -1;
+	}
+	if ((rc = regcomp(&c->re, cfg_getstr(sec, "match"), REG_EXTENDED |
+	    REG_NOSUB)) != 0) {
+		regerror(rc, &c->re, msg, sizeof(msg));
+		snprintf(err, errlen, "match \"%s\": %s",
+		    cfg_getstr(sec, "match"), msg);
+		return -1;
+	}
+	c->has_re = 1;
+	return 0;
+}
+
+/* verdict: child (checked once all milters are known) and is. */
+static int
+verdict_is(cfg_t *sec, struct cond *c, char *err, size_t errlen)
+{
+	enum cond_verdict	v;
+	unsigned int		i;
+
+	cond_key = "child";
+	if ((c->child = dup_opt(sec, "child")) == NULL) {
+		snprintf(err, errlen, "child: expected the name of a milter "
+		    "before the ones this condition is for");
+		return -1;
+	}
+	cond_key = "is";
+	if (cfg_size(sec, "is") == 0) {
+		snprintf(err, errlen, "is: expected a list of accept, reject, "
+		    "tempfail, discard, quarantine, modified");
+		return -1;
+	}
+	for (i = 0; i < cfg_size(sec, "is"); i++) {
+		if (cond_verdict_parse(cfg_getnstr(sec, "is", i), &v) == -1) {
+			snprintf(err, errlen, "is \"%s\": expected accept, "
+			    "reject, tempfail, discard, quarantine or modified",
+			    cfg_getnstr(sec, "is", i));
+			return -1;
+		}
+		c->verdicts |= 1U << v;
 	}
 	return 0;
 }
@@ -1568,6 +1692,61 @@ check_cond_refs(cfg_t *cfg)
 			line = key_line("milter", cfg_title(sec), "conditions");
 			conf_report(line > 0 ? line : sec->line, "milter \"%s\": "
 			    "no condition \"%s\"", cfg_title(sec), ref);
+		}
+	}
+}
+
+/*
+ * After the whole file: a verdict condition's child is a milter, and
+ * one before each milter the condition is for (a later child has not
+ * looked at the message when the condition is decided).
+ */
+static void
+check_verdict_refs(cfg_t *cfg)
+{
+	cfg_t		*sec, *cond;
+	const char	*ref, *child;
+	unsigned int	 i, j, k;
+	int		 idx, line;
+
+	for (k = 0; k < cfg_size(cfg, "condition"); k++) {
+		cond = cfg_getnsec(cfg, "condition", k);
+		if (cfg_size(cond, "type") == 0 || strcmp(cfg_getstr(cond,
+		    "type"), "verdict") != 0 || cfg_size(cond, "child") == 0)
+			continue;
+		child = cfg_getstr(cond, "child");
+		if (cfg_gettsec(cfg, "milter", child) != NULL)
+			continue;
+		line = key_line("condition", cfg_title(cond), "child");
+		conf_report(line > 0 ? line : cond->line, "condition \"%s\": "
+		    "child \"%s\": no milter of that name", cfg_title(cond),
+		    child);
+	}
+	for (i = 0; i < cfg_size(cfg, "milter"); i++) {
+		sec = cfg_getnsec(cfg, "milter", i);
+		for (j = 0; j < cfg_size(sec, "conditions"); j++) {
+			ref = cfg_getnstr(sec, "conditions", j);
+			if ((idx = cond_index(cfg, ref + (ref[0] == '!'))) ==
+			    -1)
+				continue;
+			cond = cfg_getnsec(cfg, "condition", (unsigned int)idx);
+			if (cfg_size(cond, "type") == 0 || strcmp(cfg_getstr(
+			    cond, "type"), "verdict") != 0 ||
+			    cfg_size(cond, "child") == 0)
+				continue;
+			child = cfg_getstr(cond, "child");
+			for (k = 0; k < i && strcmp(cfg_title(cfg_getnsec(cfg,
+			    "milter", k)), child) != 0; k++)
+				;
+			if (k < i || cfg_gettsec(cfg, "milter", child) == NULL)
+				continue;
+			if ((line = key_line("milter", cfg_title(sec),
+			    "conditions")) <= 0)
+				line = sec->line;
+			conf_report(line, "milter \"%s\": condition \"%s\" "
+			    "looks at child \"%s\", which does not come before "
+			    "it in the chain: define milter \"%s\" first",
+			    cfg_title(sec), ref, child, child);
 		}
 	}
 }
@@ -2061,6 +2240,7 @@ conf_load(const char *path, FILE *errfp)
 	rc = parse_file(cfg, path);
 	if (rc == CFG_SUCCESS) {
 		check_cond_refs(cfg);
+		check_verdict_refs(cfg);
 		check_launch(cfg);
 	}
 	conf_flush(path);

@@ -57,6 +57,10 @@ static void	view_each_macro(void *, void (*)(void *, const char *,
 		    const char *), void *);
 static void	view_each_child(void *, void (*)(void *, const char *,
 		    const char *), void *);
+static void	view_each_header(void *, void (*)(void *, const char *,
+		    const char *), void *);
+static void	view_each_verdict(void *, void (*)(void *, const char *,
+		    const char *), void *);
 static void	add_pair(void *, const char *, const char *);
 static void	*lookup_thread(void *);
 static void	notified(evutil_socket_t, short, void *);
@@ -104,18 +108,28 @@ static void
 view_each_macro(void *arg, void (*fn)(void *, const char *, const char *),
     void *fnarg)
 {
-	struct lookup	*l = arg;
-
-	view_each(&l->macros, fn, fnarg);
+	view_each(&((struct lookup *)arg)->pairs[PAIRS_MACROS], fn, fnarg);
 }
 
 static void
 view_each_child(void *arg, void (*fn)(void *, const char *, const char *),
     void *fnarg)
 {
-	struct lookup	*l = arg;
+	view_each(&((struct lookup *)arg)->pairs[PAIRS_CHILDREN], fn, fnarg);
+}
 
-	view_each(&l->verdicts, fn, fnarg);
+static void
+view_each_header(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	view_each(&((struct lookup *)arg)->pairs[PAIRS_HEADERS], fn, fnarg);
+}
+
+static void
+view_each_verdict(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	view_each(&((struct lookup *)arg)->pairs[PAIRS_VERDICTS], fn, fnarg);
 }
 
 /* A macro by name, in the copy (the last value sent). */
@@ -123,10 +137,11 @@ static const char *
 view_macro(void *arg, const char *name)
 {
 	struct lookup	*l = arg;
-	const char	*p = (const char *)l->macros.data, *value;
+	const struct mbuf *b = &l->pairs[PAIRS_MACROS];
+	const char	*p = (const char *)b->data, *value;
 	const char	*found = NULL;
 
-	while (p != NULL && p < (const char *)l->macros.data + l->macros.len) {
+	while (p != NULL && p < (const char *)b->data + b->len) {
 		value = p + strlen(p) + 1;
 		if (strcmp(p, name) == 0)
 			found = value;
@@ -137,8 +152,9 @@ view_macro(void *arg, const char *name)
 
 /*
  * A lookup of condition cond for owner, with a copy of v: its strings,
- * the recipients, the macros and verdicts its callbacks give.  NULL:
- * out of memory.
+ * the recipients, the name and value pairs its callbacks give (macros,
+ * children's verdicts; at end of message the copy's headers and the
+ * verdicts in this message).  NULL: out of memory.
  */
 struct lookup *
 lookup_new(size_t cond, const struct cond_view *v, void *owner)
@@ -146,6 +162,9 @@ lookup_new(size_t cond, const struct cond_view *v, void *owner)
 	struct lookup	*l;
 	const char	*src[6] = { v->id, v->client_addr, v->client_name,
 			    v->helo, v->sender, v->rcpt };
+	void		(*each[NPAIRS])(void *, void (*)(void *, const char *,
+			    const char *), void *) = { v->each_macro,
+			    v->each_child, v->each_header, v->each_verdict };
 	size_t		 i;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
@@ -154,20 +173,20 @@ lookup_new(size_t cond, const struct cond_view *v, void *owner)
 	l->cond = cond;
 	l->result = -1;
 	mbuf_init(&l->recipients);
-	mbuf_init(&l->macros);
-	mbuf_init(&l->verdicts);
+	for (i = 0; i < NPAIRS; i++)
+		mbuf_init(&l->pairs[i]);
 	for (i = 0; i < 6; i++)
 		if (src[i] != NULL && (l->str[i] = strdup(src[i])) == NULL)
 			goto fail;
 	if (v->recipients_len > 0 && mbuf_append(&l->recipients,
 	    v->recipients, v->recipients_len) == -1)
 		goto fail;
-	if (v->each_macro != NULL)
-		v->each_macro(v->arg, add_pair, &l->macros);
-	if (v->each_child != NULL)
-		v->each_child(v->arg, add_pair, &l->verdicts);
-	if (l->macros.len == SIZE_MAX || l->verdicts.len == SIZE_MAX)
-		goto fail;
+	for (i = 0; i < NPAIRS; i++) {
+		if (each[i] != NULL)
+			each[i](v->arg, add_pair, &l->pairs[i]);
+		if (l->pairs[i].len == SIZE_MAX)
+			goto fail;
+	}
 	l->view = *v;
 	l->view.id = l->str[0];
 	l->view.client_addr = l->str[1];
@@ -180,11 +199,15 @@ lookup_new(size_t cond, const struct cond_view *v, void *owner)
 	l->view.macro = view_macro;
 	l->view.each_macro = view_each_macro;
 	l->view.each_child = view_each_child;
+	l->view.each_header = view_each_header;
+	l->view.each_verdict = view_each_verdict;
 	l->view.dns = NULL;
 	l->view.arg = l;
 	return l;
 fail:
-	l->macros.len = l->verdicts.len = 0;
+	for (i = 0; i < NPAIRS; i++)
+		if (l->pairs[i].len == SIZE_MAX)
+			l->pairs[i].len = 0;
 	lookup_free(l);
 	return NULL;
 }
@@ -199,8 +222,8 @@ lookup_free(struct lookup *l)
 	for (i = 0; i < 6; i++)
 		free(l->str[i]);
 	mbuf_free(&l->recipients);
-	mbuf_free(&l->macros);
-	mbuf_free(&l->verdicts);
+	for (i = 0; i < NPAIRS; i++)
+		mbuf_free(&l->pairs[i]);
 	free(l);
 }
 

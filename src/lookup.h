@@ -40,6 +40,15 @@ enum lookup_state {
 	LOOKUP_DONE		/* answered, for the loop to hand on */
 };
 
+/* The view's lists of name and value pairs, copied. */
+enum lookup_pairs {
+	PAIRS_MACROS,		/* each_macro */
+	PAIRS_CHILDREN,		/* each_child: their last verdicts */
+	PAIRS_HEADERS,		/* each_header: the copy's, at eom */
+	PAIRS_VERDICTS,		/* each_verdict: in this message, at eom */
+	NPAIRS
+};
+
 struct lookup {
 	TAILQ_ENTRY(lookup)	 entry;
 	enum lookup_state	 state;
@@ -49,8 +58,7 @@ struct lookup {
 	struct cond_view	 view;	/* its strings are the copies below */
 	char			*str[6];
 	struct mbuf		 recipients;
-	struct mbuf		 macros;	/* name NUL value NUL ... */
-	struct mbuf		 verdicts;
+	struct mbuf		 pairs[NPAIRS];	/* name NUL value NUL ... */
 };
 
 TAILQ_HEAD(lookup_list, lookup);

@@ -22,8 +22,10 @@
  * each in an environment of its own and with the condition's args as
  * its arguments (...), and then calls the functions the
  * script defined (connect, helo, mail, rcpt, data) at those commands,
- * with the session as a table.  Every run and call has a time limit
- * and a memory limit.  A call runs in a coroutine of its own, whose
+ * with the session as a table; eom at end of message, for each child
+ * just before its replay, with the message too (push_message()).
+ * Every run and call has a time limit and a memory limit.  A call runs
+ * in a coroutine of its own, whose
  * instruction-count hook looks at the clock and, past the limit, yields:
  * a yield goes through the script's own pcall(), where an error would
  * be caught.  Where the script cannot yield (inside a C function that
@@ -77,6 +79,8 @@ static void	 hook(lua_State *, lua_Debug *);
 static int	 limited_call(const struct cond *, int, int, const char **);
 static void	 set_field(const char *, const char *);
 static void	 add_pair(void *, const char *, const char *);
+static void	 add_header(void *, const char *, const char *);
+static void	 push_message(const struct cond_view *);
 
 /* The state's allocator: counts, and refuses beyond mem_cap. */
 static void *
@@ -306,10 +310,14 @@ luacond_open(struct cond *conds, size_t n)
 				c->stages |= COND_BIT(st);
 			lua_pop(L, 1);
 		}
+		lua_pushstring(L, milter_stages[STAGE_EOM].name);
+		if (lua_rawget(L, -2) == LUA_TFUNCTION)
+			c->stages |= COND_EOM;
+		lua_pop(L, 1);
 		if (c->stages == 0 && !quiet)
 			log_warnx("condition \"%s\": %s defines none of "
-			    "connect, helo, mail, rcpt, data: it always holds",
-			    c->name, c->script);
+			    "connect, helo, mail, rcpt, data, eom: it always "
+			    "holds", c->name, c->script);
 		c->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 		lua_settop(L, 0);
 		continue;
@@ -360,7 +368,44 @@ add_pair(void *arg, const char *name, const char *value)
 	set_field(name, value);
 }
 
-/* Call the script's function for v->stage with the session's table. */
+/* Headers as a list of { name = ..., value = ... }, the list on top. */
+static void
+add_header(void *arg, const char *name, const char *value)
+{
+	lua_Integer	*k = arg;
+
+	lua_createtable(L, 0, 2);
+	set_field("name", name);
+	set_field("value", value);
+	lua_rawseti(L, -2, (*k)++);
+}
+
+/*
+ * eom()'s second argument: the message as the child would get it, its
+ * size, headers (in order) and the children's verdicts in it.
+ */
+static void
+push_message(const struct cond_view *v)
+{
+	lua_Integer	k = 1;
+
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, (lua_Integer)v->size);
+	lua_setfield(L, -2, "size");
+	lua_newtable(L);
+	if (v->each_header != NULL)
+		v->each_header(v->arg, add_header, &k);
+	lua_setfield(L, -2, "headers");
+	lua_newtable(L);
+	if (v->each_verdict != NULL)
+		v->each_verdict(v->arg, add_pair, NULL);
+	lua_setfield(L, -2, "verdicts");
+}
+
+/*
+ * Call the script's function for v->stage with the session's table
+ * (and at end of message the message's).
+ */
 int
 luacond_eval(const struct cond *c, const struct cond_view *v)
 {
@@ -372,7 +417,7 @@ luacond_eval(const struct cond *c, const struct cond_view *v)
 	/* One that did not load was logged by luacond_open(). */
 	if (L == NULL || c->lua_ref == LUA_NOREF)
 		return -1;
-	if (st < COND_FIRST || st > COND_LAST) {
+	if ((st < COND_FIRST || st > COND_LAST) && st != STAGE_EOM) {
 		log_warnx("session %s: condition \"%s\": no function for "
 		    "this command", v->id, c->name);
 		return -1;
@@ -410,7 +455,9 @@ luacond_eval(const struct cond *c, const struct cond_view *v)
 	if (v->each_child != NULL)
 		v->each_child(v->arg, add_pair, NULL);
 	lua_setfield(L, -2, "verdicts");
-	if (limited_call(c, 1, 1, &err) == -1) {
+	if (st == STAGE_EOM)
+		push_message(v);
+	if (limited_call(c, st == STAGE_EOM ? 2 : 1, 1, &err) == -1) {
 		log_warnx("session %s: condition \"%s\": %s", v->id, c->name,
 		    err);
 		lua_settop(L, 0);

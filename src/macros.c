@@ -347,7 +347,8 @@ macros_own(const struct conf *conf, char lists[SMFIM_COUNT][MACRO_LIST_MAX])
 		else if (c->type == COND_MACRO)
 			macros_add_names(lists[SMFIM_ENVFROM], MACRO_LIST_MAX,
 			    c->macro);
-		for (st = COND_FIRST; st <= COND_LAST; st++)
+		/* A lua condition's macros, at its functions' commands. */
+		for (st = COND_FIRST; st <= STAGE_EOM; st++)
 			for (k = 0; (c->stages & COND_BIT(st)) &&
 			    k < c->nmacros; k++)
 				macros_add_names(lists[milter_stages[st].list],

@@ -404,6 +404,25 @@ message_parse(struct message *m, const char *p, size_t len)
 	return append_crlf_body(&m->body, p + off, len - off);
 }
 
+/*
+ * Its size in bytes as message_write() writes it: what size
+ * conditions look at.
+ */
+uint64_t
+message_size(const struct message *m)
+{
+	const char	*v;
+	uint64_t	 n = 2;		/* the blank line */
+	size_t		 i;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		n += strlen(m->hdrs[i].name) + 3;	/* ':', CR LF */
+		for (v = m->hdrs[i].value; *v != '\0'; v++)
+			n += *v == '\n' ? 2 : 1;
+	}
+	return n + m->body.len;
+}
+
 /* The message as it would be delivered, CRLF line ends. */
 int
 message_write(const struct message *m, FILE *fp)

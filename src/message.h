@@ -22,6 +22,7 @@
 #ifndef MESSAGE_H
 #define MESSAGE_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "milter.h"
@@ -56,5 +57,6 @@ int	 message_edits_done(struct message *);
 void	 message_edits_cancel(struct message *);
 void	 message_edit_seen(struct message *);
 int	 message_write(const struct message *, FILE *);
+uint64_t message_size(const struct message *);
 
 #endif /* MESSAGE_H */

@@ -499,6 +499,9 @@ act(struct session *s, const struct chain_action *a)
 	case ACT_REPLAY:
 		replay_child(s, c, &s->chain.kids[a->child].replay);
 		break;
+	case ACT_DECIDE:
+		apply_eom(s, a->child);
+		break;
 	case ACT_TAKE_EDITS:
 		if (take_edits(s, c, &replaced) == 0)
 			chain_edits_taken(&s->chain, a->child, replaced);
@@ -580,6 +583,9 @@ act_log(struct session *s, const struct chain_action *a)
 		break;
 	case ACT_STOPPED:
 		stats_add(&c->stats->stopped, 1);
+		/* At end of message apply_eom() said why. */
+		if (a->cmd == SMFIC_BODYEOB)
+			break;
 		log_debug("session %s: child %s: %d of its recipients, %d "
 		    "not: kept out of the message", s->id, c->mc->name,
 		    cc->rcpt_shown, cc->rcpt_hidden);

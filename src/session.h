@@ -141,6 +141,7 @@ const char	*keep_edit(struct session *, struct child *, char, const void *,
 /* apply.c */
 void		 apply_conditions(struct session *, char);
 void		 apply_wait(struct session *, void (*)(struct session *));
+void		 apply_eom(struct session *, size_t);
 void		 dnsbl_free(struct dns_wait *);
 void		 apply_answered(void *, struct lookup *);
 void		 lua_wait_free(struct lua_wait *);

@@ -57,16 +57,6 @@ pf_milters "unix:$TMP/md-pf.sock" || bail postfix-conf "pf_milters failed"
 pf_start || bail postfix-start "pf_start failed"
 
 # --- Helpers ----------------------------------------------------------------
-# count_is NAME WANT PATTERN FILE: PATTERN (ERE) is on WANT lines of FILE.
-count_is() {
-	_got=$(grep -Ec -- "$3" "$4")
-	if [ "$_got" -eq "$2" ]; then
-		ok "$1"
-	else
-		fail "$1" "/$3/ on $_got lines of $4, not $2"
-		sed 's/^/    | /' "$4" | tail -n 20
-	fi
-}
 
 # session_ok NAME CLIENT-RE CHILDREN-RE: the session line of CLIENT
 # (client=NAME[ADDR], an ERE) has CHILDREN-RE after children=...
@@ -159,13 +149,7 @@ count_is localhost-lines 4 \
 count_is session-lines 8 ' session=' "$MDLOG"
 
 # --- 5. The counters ---------------------------------------------------------
-for pair in spam:7 sign:3 vip:3; do
-	n=${pair%%:*}
-	want=${pair#*:}
-	got=$(child_stat pf "$n" stopped)
-	check "stats-stopped-$n-$want" test "$got" = "$want"
-	[ "$got" = "$want" ] || echo "    | $n: stopped is '$got'"
-done
+stat_is pf stopped spam:7 sign:3 vip:3
 
 # milterd with SIGTERM: a clean exit, so LeakSanitizer reports into its
 # .err (checked by finish).

@@ -9,6 +9,8 @@
  *   - each command the MTA waits on gets exactly one answer, and the
  *     MTA's next command is taken only after it (ACT_RESUME);
  *   - no command, replay or edit goes to a child out of play;
+ *   - a child with conditions on the message is replayed only once
+ *     they were decided and held (ACT_DECIDE, chain_eom_decided());
  *   - no modification is taken that the child and the MTA did not
  *     both negotiate;
  *   - once milterd could not reach a child for want of its own
@@ -20,7 +22,8 @@
  * Input: one byte of setup (bits 0-1: children, 1 to 4; bit 2: dispatch
  * parallel; bit 3: Sendmail; bits 4-7 modulo 6: the first child's
  * fallback; bit 6: the second in evaluation mode; bit 7: a recipient
- * condition on the first), then one byte per event.
+ * condition on the first; with 2 or 4 children, the last has a
+ * condition on the message), then one byte per event.
  */
 
 #include <stdint.h>
@@ -32,9 +35,12 @@
 
 #define MAX_KIDS	4
 
-static struct cond	 rcpt_cond = { .name = "rcpt",
-	.stages = COND_BIT(STAGE_RCPT) };
+static struct cond	 conds[] = {
+	{ .name = "rcpt", .stages = COND_BIT(STAGE_RCPT) },
+	{ .name = "size", .stages = COND_EOM },
+};
 static struct cond_ref	 rcpt_ref = { 0, 0 };
+static struct cond_ref	 eom_ref = { 1, 0 };
 
 /* What the driver knows from the actions so far. */
 struct driver {
@@ -62,9 +68,17 @@ take(struct driver *d)
 	while (chain_take(&d->ch, &a)) {
 		c = &d->ch.kids[a.child];
 		switch (a.act) {
+		case ACT_DECIDE:
+			/* In play, or down with a fallback it would give. */
+			check((chain_in_play(c) || c->part == PART_FAILED) &&
+			    c->eom_check == EOM_ASKED &&
+			    d->ch.phase == CHAIN_REPLAY);
+			break;
 		case ACT_SEND:
 		case ACT_REPLAY:
 			check(chain_in_play(c));
+			check(a.act != ACT_REPLAY || c->mc->conds != &eom_ref ||
+			    c->eom_check == EOM_HELD);
 			/* The replay is sent whole; its reply comes. */
 			if (a.act == ACT_REPLAY)
 				c->replay.step = REPLAY_SENT;
@@ -178,12 +192,27 @@ child_event(struct driver *d, size_t i, uint8_t b)
 	}
 }
 
+/* The child whose conditions on the message are asked, or SIZE_MAX. */
+static size_t
+asked(const struct driver *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->ch.nkids; i++)
+		if (d->ch.phase == CHAIN_REPLAY &&
+		    d->ch.kids[i].eom_check == EOM_ASKED)
+			return i;
+	return SIZE_MAX;
+}
+
 /* Is an event awaited that only this driver gives? */
 static int
 awaits(const struct driver *d)
 {
 	size_t	i;
 
+	if (asked(d) != SIZE_MAX)
+		return 1;
 	for (i = 0; i < d->ch.nkids; i++)
 		if (d->ch.kids[i].part == PART_STARTING ||
 		    d->ch.kids[i].part == PART_WAITING ||
@@ -200,7 +229,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct conf		 conf;
 	struct milter_conf	 mcs[MAX_KIDS];
 	struct milter_optneg	 offer = { 6, 0x1ff, 0x1fffff, { NULL } };
-	size_t			 i, n;
+	size_t			 i, k, n;
 	uint8_t			 b;
 
 	if (size < 1)
@@ -210,8 +239,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	conf.dispatch = data[0] & 4 ? DISPATCH_PARALLEL : DISPATCH_SEQUENTIAL;
 	conf.mta = data[0] & 8 ? MTA_SENDMAIL : MTA_POSTFIX;
 	conf.fallback = FALLBACK_TEMPFAIL;
-	conf.conds = &rcpt_cond;
-	conf.nconds = 1;
+	conf.conds = conds;
+	conf.nconds = 2;
 	n = (data[0] & 3) + 1;
 	for (i = 0; i < n; i++) {
 		mcs[i].name = "kid";
@@ -221,6 +250,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (data[0] & 0x80) {
 		mcs[0].conds = &rcpt_ref;
 		mcs[0].nconds = 1;
+	}
+	if (n % 2 == 0) {
+		mcs[n - 1].conds = &eom_ref;
+		mcs[n - 1].nconds = 1;
 	}
 	conf.milters = mcs;
 	conf.nmilters = n;
@@ -257,7 +290,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else if (b == 0xff && (d.ch.phase == CHAIN_ROUND ||
 		    d.ch.phase == CHAIN_REPLAY))
 			chain_gone(&d.ch, SMFIR_TEMPFAIL);
-		else
+		else if ((k = asked(&d)) != SIZE_MAX && b % 4 != 3) {
+			/* Held, kept out, or failed meanwhile. */
+			if (b % 4 == 2)
+				chain_failed(&d.ch, k);
+			else
+				chain_eom_decided(&d.ch, k, b % 4 == 0 ? NULL :
+				    &eom_ref);
+		} else
 			child_event(&d, (b >> 3) % n, b);
 		take(&d);
 		check(d.ch.phase != CHAIN_START);

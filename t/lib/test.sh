@@ -4,6 +4,7 @@
 #   ok NAME / fail NAME WHY  record one result
 #   check NAME CMD...        ok if CMD succeeds, fail otherwise
 #   grep_ok NAME PATTERN FILE  ok if PATTERN (ERE) is in FILE
+#   count_is NAME N PATTERN FILE  ok if PATTERN is on N lines of FILE
 #   wait_for SECS CMD...     poll CMD every 0.1 s until it succeeds
 #   http_get URL OUT         GET URL, the body into OUT, the status printed
 #   free_port                a TCP port free on 127.0.0.1 now
@@ -203,6 +204,19 @@ bail() {
 	finish
 }
 
+# count_is NAME WANT PATTERN FILE: PATTERN (ERE) is on WANT lines of
+# FILE (its last lines shown when not).  t/control.sh and
+# t/processes.sh define their own.
+count_is() {
+	_got=$(grep -Ec -- "$3" "$4")
+	if [ "$_got" -eq "$2" ]; then
+		ok "$1"
+	else
+		fail "$1" "/$3/ on $_got lines of $4, not $2"
+		sed 's/^/    | /' "$4" | tail -n 20
+	fi
+}
+
 # no_grep NAME PATTERN FILE: ok if PATTERN (ERE) is not in FILE, which
 # must exist (a file never written proves nothing; where an empty file
 # would, check its content first with grep_ok).
@@ -225,6 +239,21 @@ child_stat() {
 j = json.load(sys.stdin)
 print([c[sys.argv[2]] for c in j["children"] if c["name"] == sys.argv[1]][0])' \
 	    "$2" "$3" 2>&1
+}
+
+# stat_is MD KEY CHILD:WANT...: milterctl's counter KEY of each CHILD
+# of milterd md-MD is WANT (checks named stats-KEY-CHILD-WANT).
+stat_is() {
+	_md=$1
+	_key=$2
+	shift 2
+	for _pair; do
+		_sn=${_pair%%:*}
+		_want=${_pair#*:}
+		_got=$(child_stat "$_md" "$_sn" "$_key")
+		check "stats-$_key-$_sn-$_want" test "$_got" = "$_want"
+		[ "$_got" = "$_want" ] || echo "    | $_sn: $_key is '$_got'"
+	done
 }
 
 # worker_pid NAME: the pid of milterd md-NAME's first worker.

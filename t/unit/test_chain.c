@@ -228,7 +228,8 @@ Test(chain, describe_edits)
  * The engine, driven by tables: each case is children (per child its
  * fallback a/t/r/d/q/s: accept, tempfail, reject, discard, quarantine,
  * shutdown; then e for evaluation, R for a recipient condition,
- * L for recipients = all), the dispatch and MTA, and steps: an event
+ * L for recipients = all, M for a condition on the message), the
+ * dispatch and MTA, and steps: an event
  * and the actions it must yield, written as render() writes them.
  *
  * Events: O (the MTA's options, every action; O- all but quarantine),
@@ -240,8 +241,10 @@ Test(chain, describe_edits)
  * and XI (edits taken, X: a body replaced among them), E (end of
  * message; E! incomplete copy), DI (drained), A (abort), K, Q, g:X (the
  * client gone, X answered), b1 b0 (replaced body sent or not), @I
- * (child I's replay back at the headers).
- * #hI=N #sI=N check a child's recipients hidden / shown.
+ * (child I's replay back at the headers), mI+ mI- (child I's
+ * conditions on the message hold, or keep it out).
+ * #hI=N #sI=N check a child's recipients hidden / shown; vI=WORD its
+ * verdict in this message (vI=- none).
  */
 
 struct chain_step {
@@ -258,10 +261,13 @@ struct chain_case {
 	struct chain_step	 steps[24];
 };
 
-static struct cond	 rcpt_cond = { .name = "rcpt",
-	.stages = COND_BIT(STAGE_RCPT) };
+static struct cond	 case_conds[] = {
+	{ .name = "rcpt", .stages = COND_BIT(STAGE_RCPT) },
+	{ .name = "flagged", .stages = COND_EOM },
+};
 static struct cond_ref	 rcpt_ref = { 0, 0 };
 static struct cond_ref	 keep_ref = { 0, 0 };
+static struct cond_ref	 eom_ref = { 1, 0 };
 
 static const struct milter_optneg	all_steps = { 6, 0x1ff, 0, { NULL } };
 
@@ -274,7 +280,7 @@ render(const struct chain_action *a, char *buf, size_t len)
 		[ACT_REPLAY] = "replay", [ACT_TAKE_EDITS] = "take",
 		[ACT_VERDICT] = "verdict", [ACT_EVALUATED] = "eval",
 		[ACT_EDITS_DROPPED] = "dropped", [ACT_STOPPED] = "stopped",
-		[ACT_QUARANTINE] = "quarantine",
+		[ACT_QUARANTINE] = "quarantine", [ACT_DECIDE] = "decide",
 	};
 	size_t			 n = strlen(buf);
 
@@ -335,8 +341,8 @@ chain_case_conf(const struct chain_case *tc, struct conf *conf,
 	conf->dispatch = tc->dispatch;
 	conf->mta = tc->mta;
 	conf->fallback = tc->fallback;
-	conf->conds = &rcpt_cond;
-	conf->nconds = 1;
+	conf->conds = case_conds;
+	conf->nconds = 2;
 	for (; *p != '\0'; n++) {
 		memset(&mcs[n], 0, sizeof(mcs[n]));
 		mcs[n].name = "kid";
@@ -352,6 +358,9 @@ chain_case_conf(const struct chain_case *tc, struct conf *conf,
 				mcs[n].conds = &rcpt_ref;
 				mcs[n].nconds = 1;
 				mcs[n].all_recipients = *p == 'L';
+			} else if (*p == 'M') {
+				mcs[n].conds = &eom_ref;
+				mcs[n].nconds = 1;
 			}
 		if (*p == ',')
 			p++;
@@ -442,6 +451,19 @@ chain_event(struct chain *ch, const char *ev)
 		break;
 	case '@':
 		ch->kids[i].replay.step = REPLAY_HEADERS;
+		break;
+	case 'm':
+		chain_eom_decided(ch, i, ev[2] == '+' ? NULL : &eom_ref);
+		break;
+	case 'v':
+		if (ev[3] == '-')
+			cr_expect_null(chain_msg_verdict(&ch->kids[i]), "%s",
+			    ev);
+		else if (chain_msg_verdict(&ch->kids[i]) == NULL)
+			cr_expect_fail("%s: none", ev);
+		else
+			cr_expect_str_eq(chain_msg_verdict(&ch->kids[i]), ev + 3,
+			    "%s", ev);
 		break;
 	case '#':
 		i = (size_t)(ev[2] - '0');
@@ -736,6 +758,99 @@ static const struct chain_case chain_cases[] = {
 	    { "R", "send0" },
 	    { "g:t", "abort0 quit0 abort1 quit1 answer:t resume" },
 	    { "E", "answer:t over resume" }, { NULL, NULL } } },
+	{ "a condition on the message decided before the replay: held",
+	    "aM,a", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "E", "decide0" }, { "m0+", "replay0" }, { "r0:c", "take0" },
+	    { "x0", "verdict0 replay1" }, { "r1:c", "take1" },
+	    { "x1", "verdict1 forward answer:c over resume" },
+	    /* Asked again at the next message. */
+	    { "M", "over send0" }, { "r0:c", "send1" },
+	    { "r1:c", "answer:c resume" }, { "E", "decide0" },
+	    { NULL, NULL } } },
+	{ "kept out at end of message: told abort, stopped, the next goes on",
+	    "a,aM,a", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    { "O", "quit0 quit1 quit2 start0 start1 start2" },
+	    { "n0 n1", "" }, { "n2", "optneg resume" },
+	    { "M", "over send0" }, { "r0:c", "send1" }, { "r1:c", "send2" },
+	    { "r2:c", "answer:c resume" },
+	    { "E", "replay0" }, { "e0:h r0:c", "take0" },
+	    { "x0", "verdict0 decide1" },
+	    { "m1-", "abort1 stopped1 replay2" }, { "r2:c", "take2" },
+	    { "x2", "verdict2 forward answer:c over resume" },
+	    /* Back in the next message, asked again at its end. */
+	    { "M", "over send0" }, { "r0:c", "send1" }, { "r1:c", "send2" },
+	    { NULL, NULL } } },
+	{ "kept out at end of message, the last: the others' answer",
+	    "a,aM", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "E", "replay0" }, { "r0:c", "take0" },
+	    { "x0", "verdict0 decide1" },
+	    { "m1-", "abort1 stopped1 forward answer:c over resume" },
+	    { NULL, NULL } } },
+	{ "a refusal before it: no decision asked", "a,aM",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "E", "replay0" }, { "r0:r", "verdict0 answer:r over resume" },
+	    { NULL, NULL } } },
+	{ "failed while decided: held, its fallback; kept out, none",
+	    "tM,a", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "E", "decide0" }, { "f0", "" },
+	    { "m0+", "answer:t over resume" },
+	    { "K", "over quit0 quit1 start0 start1" },
+	    { "n0", "" }, { "n1", "resume" },
+	    { "M", "over send0" }, { "r0:c", "send1" },
+	    { "r1:c", "answer:c resume" },
+	    { "E", "decide0" }, { "f0", "" },
+	    { "m0-", "abort0 stopped0 replay1" }, { "r1:c", "take1" },
+	    { "x1", "verdict1 forward answer:c over resume" },
+	    { NULL, NULL } } },
+	{ "down before E, kept out: no fallback", "tM,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "f0 E", "decide0" }, { "m0-", "abort0 stopped0 replay1" },
+	    { "r1:c", "take1" },
+	    { "x1", "verdict1 forward answer:c over resume" },
+	    { NULL, NULL } } },
+	{ "down before E, held: its fallback", "tM,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "f0 E", "decide0" }, { "m0+", "answer:t over resume" },
+	    { NULL, NULL } } },
+	{ "down with quarantine: kept out, the message is not held", "qM,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "f0 E", "decide0" }, { "m0-", "abort0 stopped0 replay1" },
+	    { "r1:c", "take1" },
+	    { "x1", "verdict1 forward answer:c over resume" },
+	    { "M", "over send1" }, { "r1:c", "answer:c resume" },
+	    { "E", "decide0" },
+	    { "m0+", "quarantine0 forward answer:c over resume" },
+	    { NULL, NULL } } },
+	{ "the client gone while decided: a late answer is ignored", "aM,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    IN_MESSAGE,
+	    { "E", "decide0" },
+	    { "g:t", "abort0 quit0 abort1 quit1 answer:t over resume" },
+	    { "m0+", "" }, { "m0-", "" }, { NULL, NULL } } },
+	{ "verdicts in the message: modified, evaluated, accepted earlier",
+	    "a,ae,a", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    { "O", "quit0 quit1 quit2 start0 start1 start2" },
+	    { "n0 n1", "" }, { "n2", "optneg resume" },
+	    { "M", "over send0" }, { "r0:c", "send1" }, { "r1:c", "send2" },
+	    { "r2:a v0=- v2=accept", "verdict2 answer:c resume" },
+	    { "E", "replay0" }, { "e0:h r0:c", "take0" },
+	    { "x0 v0=modified", "verdict0 replay1" },
+	    /* In evaluation: what it would have done. */
+	    { "e1:h r1:c", "verdict1 dropped1 forward answer:c over resume" },
+	    { "v0=- v1=- v2=-", "" },
+	    { "M", "over send0" }, { "r0:c", "send1" },
+	    { "r1:c", "send2" }, { "r2:c", "answer:c resume" },
+	    { "E", "replay0" }, { "r0:c", "take0" },
+	    { "x0 v0=accept", "verdict0 replay1" },
+	    { "r1:r v1=reject", "verdict1 eval1 replay2" },
+	    { NULL, NULL } } },
 	{ "an incomplete copy: tempfail", "a,a",
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
 	    IN_MESSAGE,

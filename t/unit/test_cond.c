@@ -1,7 +1,8 @@
 /*
  * test_cond.c: the applicable conditions (src/cond.c): CIDR parsing,
  * network lists and "local", each condition type's evaluation (network,
- * authenticated, s25r, sender, macro, stress, dnsbl, lua), sender list
+ * authenticated, s25r, sender, macro, stress, dnsbl, lua; at end of
+ * message size, header, verdict and lua eom()), sender list
  * files, the stages that decide a condition, type names.  The Lua
  * tests run scripts from t/fixtures/lua/ in this process's one state.
  */
@@ -645,6 +646,13 @@ Test(cond, stages)
 	    cond_at(SMFIC_HELO) | cond_at(SMFIC_MAIL) | cond_at(SMFIC_RCPT) |
 	    cond_at(SMFIC_DATA));
 	cr_assert_eq(cond_at(SMFIC_DATA), 16);
+	/* On the message: at end of message only. */
+	cr_assert_eq(cond_default_stages(COND_SIZE), COND_EOM);
+	cr_assert_eq(cond_default_stages(COND_HEADER), COND_EOM);
+	cr_assert_eq(cond_default_stages(COND_VERDICT), COND_EOM);
+	cr_assert_eq(COND_EOM & (cond_at(SMFIC_CONNECT) | cond_at(SMFIC_HELO) |
+	    cond_at(SMFIC_MAIL) | cond_at(SMFIC_RCPT) | cond_at(SMFIC_DATA)),
+	    0);
 }
 
 Test(cond, type_names)
@@ -662,6 +670,9 @@ Test(cond, type_names)
 		{ COND_RECIPIENT, "recipient" },
 		{ COND_DNSBL, "dnsbl" },
 		{ COND_LUA, "lua" },
+		{ COND_SIZE, "size" },
+		{ COND_HEADER, "header" },
+		{ COND_VERDICT, "verdict" },
 	};
 	enum cond_type	t;
 	size_t		i;
@@ -1006,11 +1017,15 @@ Test(cond, lua_time_limit_through_pcall, .timeout = 30)
 	lua_expect("escape.lua", 50, "CT", (const int []){ -1, 1 });
 }
 
-/* Commands without a stage of their own have no bit. */
+/*
+ * Commands without a stage of their own have no bit; end of message has
+ * the conditions on the message's (asked of the lookup threads there).
+ */
 Test(cond, stage_bits)
 {
 	cr_assert_eq(cond_at(SMFIC_UNKNOWN), 0);
-	cr_assert_eq(cond_at(SMFIC_BODYEOB), 0);
+	cr_assert_eq(cond_at(SMFIC_HEADER), 0);
+	cr_assert_eq(cond_at(SMFIC_BODYEOB), COND_EOM);
 	cr_assert_eq(cond_at('\0'), 0);
 	cr_assert_eq(cond_at(SMFIC_HELO), 2);
 }
@@ -1035,4 +1050,201 @@ Test(cond, lua_syntax_error)
 Test(cond, lua_failed_load)
 {
 	lua_expect("noload.lua", 100, "M", (const int []){ -1 });
+}
+
+/*
+ * The conditions on the message, decided at end of message: a view
+ * whose copy has these headers (name, value pairs) and whose children
+ * gave these verdicts in the message.
+ */
+static const char *const	 eom_headers[] = {
+	"Subject", "hello", "X-Spam-Flag", "YES", "x-spam-flag", "maybe",
+	"X-Empty", "", NULL
+};
+static const char *const	 eom_verdicts[] = {
+	"spam", "modified", "virus", "accept", "dkim", "reject", NULL
+};
+
+static void
+each_pair(const char *const *kv, void (*fn)(void *, const char *,
+    const char *), void *fnarg)
+{
+	size_t	i;
+
+	for (i = 0; kv[i] != NULL; i += 2)
+		fn(fnarg, kv[i], kv[i + 1]);
+}
+
+static void
+each_header(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	each_pair(arg != NULL ? arg : eom_headers, fn, fnarg);
+}
+
+static void
+each_verdict(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	(void)arg;
+	each_pair(eom_verdicts, fn, fnarg);
+}
+
+static struct cond_view
+view_eom(uint64_t size)
+{
+	struct cond_view	v = view_addr("192.0.2.9");
+
+	v.id = "1.3";
+	v.stage = SMFIC_BODYEOB;
+	v.size = size;
+	v.each_header = each_header;
+	v.each_verdict = each_verdict;
+	return v;
+}
+
+/* over and under: strictly above, strictly below, or between both. */
+Test(cond, size_bounds)
+{
+	static const struct {
+		uint64_t	min, max, size;
+		int		holds;
+	} t[] = {
+		/* over = 1000 */
+		{ 1001, UINT64_MAX, 1000, 0 },
+		{ 1001, UINT64_MAX, 1001, 1 },
+		{ 1001, UINT64_MAX, 50000000, 1 },
+		/* under = 1000 */
+		{ 0, 999, 999, 1 },
+		{ 0, 999, 1000, 0 },
+		{ 0, 999, 0, 1 },
+		/* over = 10, under = 20 */
+		{ 11, 19, 10, 0 },
+		{ 11, 19, 15, 1 },
+		{ 11, 19, 20, 0 },
+	};
+	struct cond		c;
+	struct cond_view	v;
+	size_t			i;
+
+	memset(&c, 0, sizeof(c));
+	c.type = COND_SIZE;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		c.size_min = t[i].min;
+		c.size_max = t[i].max;
+		v = view_eom(t[i].size);
+		cr_assert_eq(cond_eval(&c, &v), t[i].holds, "case %zu", i);
+	}
+}
+
+/*
+ * header: the name in any case, each of its values (any one matching
+ * holds), the regex as written (case counts).
+ */
+Test(cond, header_match)
+{
+	static const struct {
+		const char	*name, *re;
+		int		 holds;
+	} t[] = {
+		{ "X-Spam-Flag", "^YES$", 1 },
+		{ "x-spam-flag", "^YES", 1 },
+		{ "X-Spam-Flag", "^maybe$", 1 },	/* the second one */
+		{ "X-Spam-Flag", "^yes$", 0 },
+		{ "X-Spam-Flag", "^NO", 0 },
+		{ "X-Spam", "YES", 0 },		/* a name, not a prefix */
+		{ "X-Missing", ".*", 0 },
+		{ "X-Empty", "^$", 1 },
+		{ "Subject", "ell", 1 },
+	};
+	struct cond		c;
+	struct cond_view	v = view_eom(100);
+	size_t			i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&c, 0, sizeof(c));
+		c.type = COND_HEADER;
+		cr_assert_not_null(c.header = strdup(t[i].name));
+		cr_assert_eq(regcomp(&c.re, t[i].re, REG_EXTENDED | REG_NOSUB),
+		    0);
+		c.has_re = 1;
+		cr_assert_eq(cond_eval(&c, &v), t[i].holds, "%s ~ %s",
+		    t[i].name, t[i].re);
+		cond_free(&c);
+	}
+	/* No headers seen (a view without them): does not hold. */
+	v.each_header = NULL;
+	memset(&c, 0, sizeof(c));
+	c.type = COND_HEADER;
+	cr_assert_not_null(c.header = strdup("Subject"));
+	cr_assert_eq(regcomp(&c.re, ".*", REG_EXTENDED | REG_NOSUB), 0);
+	c.has_re = 1;
+	cr_assert_eq(cond_eval(&c, &v), 0);
+	cond_free(&c);
+}
+
+/* verdict: that child's verdict in this message is one of is. */
+Test(cond, verdict_is)
+{
+	static const struct {
+		const char	*child;
+		unsigned int	 is;
+		int		 holds;
+	} t[] = {
+		{ "spam", 1U << CV_MODIFIED, 1 },
+		{ "spam", 1U << CV_ACCEPT, 0 },		/* modified is not */
+		{ "virus", 1U << CV_ACCEPT | 1U << CV_MODIFIED, 1 },
+		{ "dkim", 1U << CV_REJECT, 1 },
+		{ "dkim", 1U << CV_TEMPFAIL | 1U << CV_DISCARD |
+		    1U << CV_QUARANTINE, 0 },
+		{ "nobody", (1U << NCV) - 1, 0 },	/* no verdict: none */
+		{ "Spam", 1U << CV_MODIFIED, 0 },	/* names are exact */
+	};
+	struct cond		c;
+	struct cond_view	v = view_eom(100);
+	enum cond_verdict	cv;
+	size_t			i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&c, 0, sizeof(c));
+		c.type = COND_VERDICT;
+		cr_assert_not_null(c.child = strdup(t[i].child));
+		c.verdicts = t[i].is;
+		cr_assert_eq(cond_eval(&c, &v), t[i].holds, "case %zu", i);
+		cond_free(&c);
+	}
+	for (cv = 0; cv < NCV; cv++) {
+		enum cond_verdict	back = NCV;
+
+		cr_assert_eq(cond_verdict_parse(cond_verdict_name(cv), &back),
+		    0);
+		cr_assert_eq(back, cv);
+	}
+	cr_assert_str_eq(cond_verdict_name(CV_MODIFIED), "modified");
+	cr_assert_eq(cond_verdict_parse("stopped", &cv), -1);
+	cr_assert_eq(cond_verdict_parse("Accept", &cv), -1);
+}
+
+/* A lua eom(): its stage bit, and the message beside the session. */
+Test(cond, lua_eom)
+{
+	static const char		*clean[] = { "Subject", "hi", NULL };
+	struct cond			 c;
+	struct cond_view		 v = view_eom(500);
+
+	lua_cond(&c, "eom.lua", 100, 1 << 20);
+	cr_assert_eq(c.stages, COND_EOM);
+	v.sender = "<ann@example.com>";
+	cr_assert_eq(cond_eval(&c, &v), 1);
+	/* Too big, not flagged, another sender: does not hold. */
+	v.size = 1000;
+	cr_assert_eq(cond_eval(&c, &v), 0);
+	v.size = 500;
+	v.arg = (void *)clean;
+	cr_assert_eq(cond_eval(&c, &v), 0);
+	v.arg = NULL;
+	v.sender = "<bob@example.com>";
+	cr_assert_eq(cond_eval(&c, &v), 0);
+	luacond_close();
+	cond_free(&c);
 }

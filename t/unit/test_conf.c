@@ -305,7 +305,8 @@ static const struct bad_row commented[] = {
 	  ":12: condition \"none\": no networks\n"
 	  ":16: condition \"d\": timeout 0: expected 1 to 60 seconds\n"
 	  ":19: condition \"t\": type: expected network, authenticated, "
-	  "s25r, sender, recipient, macro, stress, dnsbl or lua\n" },
+	  "s25r, sender, recipient, macro, stress, dnsbl, lua, size, header "
+	  "or verdict\n" },
 	{ "# c\nmilter \"a b\" {\n  socket = \"/a\"\n}\n",
 	  ":2: milter \"a b\": a name is 1 to 64 characters without blanks, "
 	  "quotes or backslashes\n" },
@@ -526,4 +527,86 @@ Test(conf, print_conditions_as_set)
 	conf_free(c);
 	free(text);
 	free(text2);
+}
+
+/*
+ * Conditions on the message: each key checked, on its line; a verdict
+ * condition names a milter before each milter it is for.
+ */
+static const struct bad_row eom_bad[] = {
+	{ "condition \"s\" {\n type = \"size\"\n}\n",
+	  ":3: condition \"s\": over or under is needed (bytes)\n" },
+	{ "condition \"s\" {\n type = \"size\"\n over = -1\n}\n",
+	  ":3: condition \"s\": over -1: expected 0 or more bytes\n" },
+	{ "condition \"s\" {\n type = \"size\"\n over = 10\n under = 11\n}\n",
+	  ":4: condition \"s\": under 11: no size is over 10 and under it\n" },
+	{ "condition \"h\" {\n type = \"header\"\n match = \"x\"\n}\n",
+	  ":4: condition \"h\": name: expected a header name such as "
+	  "X-Spam-Flag\n" },
+	{ "condition \"h\" {\n type = \"header\"\n name = \"X-Spam-Flag:\"\n"
+	  " match = \"x\"\n}\n",
+	  ":3: condition \"h\": name: expected a header name such as "
+	  "X-Spam-Flag\n" },
+	{ "condition \"h\" {\n type = \"header\" name = \"X-A\"\n"
+	  " match = \"(\"\n}\n",
+	  ":3: condition \"h\": match \"(\": Unmatched ( or \\(\n" },
+	{ "condition \"v\" {\n type = \"verdict\"\n child = \"a\"\n"
+	  " is = { \"accept\", \"spam\" }\n}\n"
+	  "milter \"a\" { socket = \"/a\" }\n",
+	  ":4: condition \"v\": is \"spam\": expected accept, reject, "
+	  "tempfail, discard, quarantine or modified\n" },
+	{ "condition \"v\" {\n type = \"verdict\"\n is = { \"reject\" }\n}\n",
+	  ":4: condition \"v\": child: expected the name of a milter before "
+	  "the ones this condition is for\n" },
+	{ "condition \"v\" {\n type = \"verdict\"\n child = \"nosuch\"\n"
+	  " is = { \"reject\" }\n}\n"
+	  "milter \"a\" { socket = \"/a\" conditions = { \"v\" } }\n",
+	  ":3: condition \"v\": child \"nosuch\": no milter of that name\n" },
+	{ "condition \"v\" {\n type = \"verdict\"\n child = \"b\"\n"
+	  " is = { \"reject\" }\n}\n"
+	  "milter \"a\" {\n socket = \"/a\"\n conditions = { \"!v\" }\n}\n"
+	  "milter \"b\" { socket = \"/b\" }\n"
+	  "milter \"c\" { socket = \"/c\" conditions = { \"v\" } }\n",
+	  ":8: milter \"a\": condition \"!v\" looks at child \"b\", which does "
+	  "not come before it in the chain: define milter \"b\" first\n" },
+	{ "condition \"v\" {\n type = \"verdict\"\n child = \"a\"\n"
+	  " is = { \"reject\" }\n}\n"
+	  "milter \"a\" { socket = \"/a\" conditions = { \"v\" } }\n",
+	  ":6: milter \"a\": condition \"v\" looks at child \"a\", which does "
+	  "not come before it in the chain: define milter \"a\" first\n" },
+};
+
+Test(conf, message_conditions_errors)
+{
+	expect_errors(eom_bad, sizeof(eom_bad) / sizeof(eom_bad[0]));
+}
+
+Test(conf, message_conditions)
+{
+	struct conf	*c;
+
+	c = load("condition \"big\" { type = \"size\" over = 1048576 }\n"
+	    "condition \"mid\" { type = \"size\" over = 10 under = 20 }\n"
+	    "condition \"flagged\" { type = \"header\" name = \"X-Spam-Flag\" "
+	    "match = \"^YES\" }\n"
+	    "condition \"passed\" { type = \"verdict\" child = \"spam\" "
+	    "is = { \"accept\", \"modified\" } }\n"
+	    "milter \"spam\" { socket = \"/a\" }\n"
+	    "milter \"grey\" { socket = \"/b\" conditions = { \"!big\", "
+	    "\"flagged\", \"passed\", \"mid\" } }\n");
+	cr_assert_not_null(c, "%s", errbuf);
+	cr_assert_eq(c->conds[0].type, COND_SIZE);
+	cr_assert_eq(c->conds[0].size_min, 1048577);
+	cr_assert_eq(c->conds[0].size_max, UINT64_MAX);
+	cr_assert_eq(c->conds[1].size_min, 11);
+	cr_assert_eq(c->conds[1].size_max, 19);
+	cr_assert_eq(c->conds[2].type, COND_HEADER);
+	cr_assert_str_eq(c->conds[2].header, "X-Spam-Flag");
+	cr_assert_eq(regexec(&c->conds[2].re, "YES, 9.1", 0, NULL, 0), 0);
+	cr_assert_eq(c->conds[3].type, COND_VERDICT);
+	cr_assert_str_eq(c->conds[3].child, "spam");
+	cr_assert_eq(c->conds[3].verdicts, 1U << CV_ACCEPT |
+	    1U << CV_MODIFIED);
+	cr_assert_eq(c->conds[3].stages, COND_EOM);
+	conf_free(c);
 }

@@ -183,6 +183,24 @@ each_child(void *arg, void (*fn)(void *, const char *, const char *),
 	fn(fnarg, "spam", "accept");
 }
 
+/* At end of message: the copy's headers, the verdicts in the message. */
+static void
+each_header(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	(void)arg;
+	fn(fnarg, "X-Spam-Flag", "YES");
+	fn(fnarg, "Subject", "hi");
+}
+
+static void
+each_verdict(void *arg, void (*fn)(void *, const char *, const char *),
+    void *fnarg)
+{
+	(void)arg;
+	fn(fnarg, "spam", "modified");
+}
+
 static void
 collect_pairs(void *arg, const char *name, const char *value)
 {
@@ -211,6 +229,9 @@ Test(lookup, view_copied)
 	v.open_sessions = 5;
 	v.each_macro = each_macro;
 	v.each_child = each_child;
+	v.each_header = each_header;
+	v.each_verdict = each_verdict;
+	v.size = 1234;
 	cr_assert_not_null(l = lookup_new(3, &v, NULL));
 	/* The session goes on (or is freed): the copy does not move. */
 	memset(sender, 'x', sizeof(sender) - 1);
@@ -230,6 +251,13 @@ Test(lookup, view_copied)
 	pairs[0] = '\0';
 	l->view.each_child(l->view.arg, collect_pairs, pairs);
 	cr_expect_str_eq(pairs, "spam=accept;");
+	pairs[0] = '\0';
+	l->view.each_header(l->view.arg, collect_pairs, pairs);
+	cr_expect_str_eq(pairs, "X-Spam-Flag=YES;Subject=hi;");
+	pairs[0] = '\0';
+	l->view.each_verdict(l->view.arg, collect_pairs, pairs);
+	cr_expect_str_eq(pairs, "spam=modified;");
+	cr_expect_eq(l->view.size, 1234);
 	cr_expect_str_eq(l->view.macro(l->view.arg, "j"), "mx.example");
 	cr_expect_null(l->view.macro(l->view.arg, "i"));
 	cr_expect_null(l->view.dns);

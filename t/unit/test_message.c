@@ -276,3 +276,38 @@ Test(message, malformed_header_section)
 	cr_assert_eq(message_parse(&m, ":empty\n\n", 8), -1);
 	message_free(&m);
 }
+
+/* What message_write() writes, byte for byte. */
+static uint64_t
+written_size(void)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*fp = open_memstream(&buf, &len);
+
+	cr_assert_eq(message_write(&msg, fp), 0);
+	fclose(fp);
+	free(buf);
+	return len;
+}
+
+/*
+ * The size size conditions see is the message as written (CRLF, folds
+ * too), after each edit: a header added, changed, deleted, the body
+ * replaced.
+ */
+Test(message, size_is_as_written)
+{
+	/* 5 headers, a fold, the blank line, 16 bytes of body. */
+	cr_assert_eq(message_size(&msg), 18 + 16 + 10 + 40 + 9 + 2 + 16);
+	cr_assert_eq(message_size(&msg), written_size());
+	apply(SMFIR_ADDHEADER, 0, "X-Spam-Flag", "YES", 0);
+	cr_assert_eq(message_size(&msg), written_size());
+	apply(SMFIR_CHGHEADER, 1, "Subject", " a much longer subject", 1);
+	cr_assert_eq(message_size(&msg), written_size());
+	apply(SMFIR_CHGHEADER, 1, "To", "", 0);
+	cr_assert_eq(message_size(&msg), written_size());
+	replbody("new body\r\n", 10, 0);
+	message_edits_done(&msg);
+	cr_assert_eq(message_size(&msg), written_size());
+}
