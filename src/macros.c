@@ -303,6 +303,23 @@ macros_for_child(const struct macros *m, struct mbuf *b, char cmd,
 		milter_end(b, start);
 }
 
+/*
+ * One more macro in the D packet for cmd that begins at b + start (the
+ * packet made when there is none yet).
+ */
+void
+macros_extra(struct mbuf *b, size_t start, char cmd, const char *name,
+    const char *value)
+{
+	if (b->len == start) {
+		(void)milter_begin(b, SMFIC_MACRO);
+		milter_add_bytes(b, &cmd, 1);
+	}
+	milter_add_str(b, name);
+	milter_add_str(b, value);
+	milter_end(b, start);
+}
+
 const char *
 macros_default_list(enum mta mta, int list)
 {

@@ -95,6 +95,7 @@ struct session {
 	struct dns_wait		*dns;		/* dnsbl lookups at connect */
 	size_t			 rcpts_mark;	/* rcpts before this RCPT */
 	int			*cond_result;	/* per condition, this command */
+	int			*cond_last;	/* its latest, for groups */
 	enum client_check	 check;
 	struct conncheck_item	 checking;
 	uint64_t		 wait_since;	/* on the children; 0: not */
@@ -123,6 +124,8 @@ int		 take_edits(struct session *, struct child *, int *);
 /* apply.c */
 void		 apply_conditions(struct session *, char);
 void		 apply_wait(struct session *, void (*)(struct session *));
+void		 apply_macros(struct session *, size_t, char, struct mbuf *,
+		    size_t);
 void		 dnsbl_free(struct dns_wait *);
 
 #endif /* SESSION_H */

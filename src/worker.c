@@ -427,6 +427,8 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 		fatal("cannot forbid listening sockets");
 	/* Scripts run as the unprivileged user. */
 	luacond_open(conf->conds, conf->nconds);
+	/* A group is decided at its lua members' stages, known now. */
+	cond_group_stages(conf->conds, conf->nconds);
 	wconf = conf;
 	launcher_fd = lfd;
 	launch_sent = calloc(conf->nmilters + 1, sizeof(*launch_sent));
