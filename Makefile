@@ -94,7 +94,7 @@ UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 		   t/unit/test_launcher.c t/unit/test_stats.c \
 		   t/unit/test_history.c t/unit/test_graph.c \
 		   t/unit/test_conncheck.c t/unit/test_cond.c t/unit/test_log.c \
-		   t/unit/test_migrate.c t/unit/test_health.c
+		   t/unit/test_migrate.c t/unit/test_health.c t/unit/test_table.c
 FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply fuzz_chain fuzz_session \
 		   fuzz_history
 

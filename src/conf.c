@@ -1637,7 +1637,9 @@ check_groups(cfg_t *cfg)
 			line = sec->line;
 		for (j = 0; j < cfg_size(sec, "of"); j++) {
 			ref = cfg_getnstr(sec, "of", j);
-			if (cond_index(cfg, ref + (ref[0] == '!')) == -1)
+			/* An empty name: build_cond() said so. */
+			if (ref[ref[0] == '!'] != '\0' &&
+			    cond_index(cfg, ref + (ref[0] == '!')) == -1)
 				conf_report(line, "condition \"%s\": of: no "
 				    "condition \"%s\"", cfg_title(sec), ref);
 		}
