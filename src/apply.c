@@ -182,19 +182,23 @@ cond_holds(struct session *s, const struct child *c,
 
 /*
  * The latest values a new connection (connect) or a new message (MAIL:
- * those decided from MAIL on) no longer has.
+ * those decided from MAIL on, and those decided per recipient, whose
+ * value is the message's) no longer has.
  */
 static void
 cond_forget(struct session *s, char cmd)
 {
 	const unsigned int	 conn = cond_at(SMFIC_CONNECT) |
 				    cond_at(SMFIC_HELO);
+	unsigned int		 st;
 	size_t			 i;
 
-	for (i = 0; i < s->conf->nconds; i++)
+	for (i = 0; i < s->conf->nconds; i++) {
+		st = s->conf->conds[i].stages;
 		if (cmd == SMFIC_CONNECT || (cmd == SMFIC_MAIL &&
-		    !(s->conf->conds[i].stages & conn)))
+		    (!(st & conn) || (st & cond_at(SMFIC_RCPT)))))
 			s->cond_last[i] = -2;
+	}
 }
 
 /*

@@ -95,6 +95,7 @@ static void	sort_entries(struct table *);
 static int	read_lines(struct table *, const char *, int, char *,
 		    size_t);
 static int	parse_line(struct table *, char *, char *, size_t);
+static struct table_rule *add_rule(struct table *, int, const char *);
 static int	parse_cidr(struct table *, char *, char *, char *, size_t);
 static int	parse_pcre(struct table *, char *, char *, char *, size_t);
 static int	read_cdb(struct table *, const char *, char *, size_t);
@@ -416,11 +417,27 @@ parse_line(struct table *t, char *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* A cidr or pcre line's rule, its pattern for the caller to set. */
+static struct table_rule *
+add_rule(struct table *t, int negate, const char *value)
+{
+	struct table_rule	*r;
+
+	if ((r = reallocarray(t->rules, t->nrules + 1, sizeof(*r))) == NULL)
+		fatal("%s: reallocarray", __func__);
+	t->rules = r;
+	r = &t->rules[t->nrules++];
+	memset(r, 0, sizeof(*r));
+	r->negate = negate;
+	if ((r->value = strdup(value)) == NULL)
+		fatal("%s: strdup", __func__);
+	return r;
+}
+
 /* "[!]address[/bits] result": the address may be in [brackets]. */
 static int
 parse_cidr(struct table *t, char *key, char *val, char *err, size_t errlen)
 {
-	struct table_rule	*r;
 	struct cidr		 net;
 	char			 buf[128], *p, *q;
 	int			 negate = *key == '!', i;
@@ -443,15 +460,7 @@ parse_cidr(struct table *t, char *key, char *val, char *err, size_t errlen)
 			    "prefix length", key);
 			return -1;
 		}
-	if ((r = reallocarray(t->rules, t->nrules + 1, sizeof(*r))) == NULL)
-		fatal("%s: reallocarray", __func__);
-	t->rules = r;
-	r = &t->rules[t->nrules++];
-	memset(r, 0, sizeof(*r));
-	r->negate = negate;
-	r->net = net;
-	if ((r->value = strdup(val)) == NULL)
-		fatal("%s: strdup", __func__);
+	add_rule(t, negate, val)->net = net;
 	return 0;
 }
 
@@ -463,7 +472,6 @@ parse_cidr(struct table *t, char *key, char *val, char *err, size_t errlen)
 static int
 parse_pcre(struct table *t, char *s, char *key, char *err, size_t errlen)
 {
-	struct table_rule	*r;
 	pcre2_code		*re;
 	PCRE2_SIZE		 off;
 	uint32_t		 opts = PCRE2_CASELESS;
@@ -510,15 +518,7 @@ parse_pcre(struct table *t, char *s, char *key, char *err, size_t errlen)
 		    (size_t)off);
 		return -1;
 	}
-	if ((r = reallocarray(t->rules, t->nrules + 1, sizeof(*r))) == NULL)
-		fatal("%s: reallocarray", __func__);
-	t->rules = r;
-	r = &t->rules[t->nrules++];
-	memset(r, 0, sizeof(*r));
-	r->negate = negate;
-	r->re = re;
-	if ((r->value = strdup(val)) == NULL)
-		fatal("%s: strdup", __func__);
+	add_rule(t, negate, val)->re = re;
 	return 0;
 }
 

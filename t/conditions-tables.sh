@@ -62,17 +62,6 @@ wait_for 10 test -S "$TMP/md-tb.sock" || bail milterd-socket "no $TMP/md-tb.sock
 pf_milters "unix:$TMP/md-tb.sock" || bail postfix-conf "pf_milters failed"
 pf_start || bail postfix-start "pf_start failed"
 
-# count_is NAME WANT PATTERN FILE: PATTERN (ERE) is on WANT lines of FILE.
-count_is() {
-	_got=$(grep -Ec -- "$3" "$4")
-	if [ "$_got" -eq "$2" ]; then
-		ok "$1"
-	else
-		fail "$1" "/$3/ on $_got lines of $4, not $2"
-		sed 's/^/    | /' "$4" | tail -n 20
-	fi
-}
-
 # --- 1. cdb, a parent domain: spam applies, and sees the macros --------------
 pf_send_case cdb bob@mx.cdb.example --xclient-addr 192.0.2.20 \
     --xclient-name mail.example.net
@@ -129,8 +118,9 @@ no_grep reread-no-spam '^X-Spam-Checked:' "$TMP/reread.hdrs"
 grep_ok reread-line "client=mail\.example\.net\[192\.0\.2\.23\] children=spam child\.spam=stopped@either:$N" "$MDLOG"
 
 # --- Across the cases --------------------------------------------------------
-count_is spam-rcpts 2 '^rcpt ' "$TMP/spam.log"
-count_is spam-eoms 2 '^eom$' "$TMP/spam.log"
+# Two messages of four: the tables' two.
+check spam-rcpts test "$(grep -c '^rcpt ' "$TMP/spam.log")" -eq 2
+check spam-eoms test "$(grep -c '^eom$' "$TMP/spam.log")" -eq 2
 
 kill "$MD_PID" 2>/dev/null
 _pf_poll 20 _pf_dead "$MD_PID" ||

@@ -662,6 +662,9 @@ Test(cond, type_names)
 		{ COND_RECIPIENT, "recipient" },
 		{ COND_DNSBL, "dnsbl" },
 		{ COND_LUA, "lua" },
+		{ COND_TABLE, "table" },
+		{ COND_ANY, "any" },
+		{ COND_ALL, "all" },
 	};
 	enum cond_type	t;
 	size_t		i;

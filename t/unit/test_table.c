@@ -273,26 +273,30 @@ Test(table, pcre)
 	table_free(t);
 }
 
+/* access_text as postmap stores it (keys folded to lower case). */
+static const char	*access_kv[] = {
+	"user@example.com", "full", "example.com", "domain",
+	"org", "tld", "bob@", "user", "<>", "null",
+	"sub.example.net", "sub", "mixed.case.test", "REJECT go away",
+};
+#define NKV	(sizeof(access_kv) / sizeof(access_kv[0]))
+
 /* A cdb file as postmap writes it: keys and values without a NUL. */
 Test(table, cdb)
 {
 	struct cdb_make	 cm;
 	struct table	*t;
 	char		 p[256], spec[512];
-	const char	*kv[] = {
-		"user@example.com", "full", "example.com", "domain",
-		"org", "tld", "bob@", "user", "<>", "null",
-		"sub.example.net", "sub", "mixed.case.test", "REJECT go away",
-	};
 	size_t		 i;
 	int		 fd;
 
 	snprintf(p, sizeof(p), "%s/access.cdb", dir);
 	cr_assert_neq(fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644), -1);
 	cr_assert_eq(cdb_make_start(&cm, fd), 0);
-	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i += 2)
-		cr_assert_eq(cdb_make_add(&cm, kv[i], strlen(kv[i]), kv[i + 1],
-		    strlen(kv[i + 1])), 0);
+	for (i = 0; i < NKV; i += 2)
+		cr_assert_eq(cdb_make_add(&cm, access_kv[i],
+		    strlen(access_kv[i]), access_kv[i + 1],
+		    strlen(access_kv[i + 1])), 0);
 	cr_assert_eq(cdb_make_finish(&cm), 0);
 	close(fd);
 	snprintf(spec, sizeof(spec), "cdb:%s/access", dir);
@@ -316,11 +320,6 @@ Test(table, lmdb)
 	MDB_val		 k, v;
 	struct table	*t;
 	char		 p[256], spec[512];
-	const char	*kv[] = {
-		"user@example.com", "full", "example.com", "domain",
-		"org", "tld", "bob@", "user", "<>", "null",
-		"sub.example.net", "sub", "mixed.case.test", "REJECT go away",
-	};
 	size_t		 i;
 
 	snprintf(p, sizeof(p), "%s/access.lmdb", dir);
@@ -328,11 +327,11 @@ Test(table, lmdb)
 	cr_assert_eq(mdb_env_open(env, p, MDB_NOSUBDIR, 0644), 0);
 	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
 	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
-	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i += 2) {
-		k.mv_data = (void *)(uintptr_t)kv[i];
-		k.mv_size = strlen(kv[i]) + 1;
-		v.mv_data = (void *)(uintptr_t)kv[i + 1];
-		v.mv_size = strlen(kv[i + 1]) + 1;
+	for (i = 0; i < NKV; i += 2) {
+		k.mv_data = (void *)(uintptr_t)access_kv[i];
+		k.mv_size = strlen(access_kv[i]) + 1;
+		v.mv_data = (void *)(uintptr_t)access_kv[i + 1];
+		v.mv_size = strlen(access_kv[i + 1]) + 1;
 		cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
 	}
 	cr_assert_eq(mdb_txn_commit(txn), 0);
