@@ -44,6 +44,12 @@ PKG_CFLAGS	!= pkg-config --cflags $(PKGS) 2>/dev/null || echo
 PKG_LIBS	!= pkg-config --libs $(PKGS) 2>/dev/null || echo
 LUA_CFLAGS	!= pkg-config --cflags lua5.4 2>/dev/null || echo
 LUA_LIBS	!= pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4
+# The table condition's map types: tinycdb, LMDB and PCRE2 all ship a
+# .pc file.
+TABLE_PKGS	 = libcdb lmdb libpcre2-8
+TABLE_CFLAGS	!= pkg-config --cflags $(TABLE_PKGS) 2>/dev/null || echo
+TABLE_LIBS	!= pkg-config --libs $(TABLE_PKGS) 2>/dev/null || \
+		   echo -lcdb -llmdb -lpcre2-8
 CRIT_LIBS	!= pkg-config --libs criterion 2>/dev/null || echo -lcriterion
 # libsystemd (sd_notify, socket activation) when pkg-config finds it;
 # HAVE_SYSTEMD=no builds without it, as on the BSDs.
@@ -68,19 +74,21 @@ HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
 		   src/child.h src/stats.h src/history.h src/conncheck.h \
 		   src/detect.h src/cond.h src/dns.h src/sdnotify.h \
 		   src/live.h src/trace.h src/migrate.h src/lookup.h \
-		   src/health.h
+		   src/health.h src/table.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/proc.c src/session.c src/sessionlog.c src/intake.c \
 		   src/replay.c src/disconnect.c src/apply.c src/child.c \
 		   src/conn.c src/conf.c src/macros.c \
 		   src/chain.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
-		   src/detect.c src/cond.c src/luacond.c src/lookup.c src/dns.c \
+		   src/detect.c src/cond.c src/table.c src/luacond.c \
+		   src/lookup.c src/dns.c \
 		   src/sdnotify.c src/statuspage.c src/graph.c src/live.c \
 		   src/trace.c src/migrate.c src/health.c $(COMMON_SRCS)
 # conf.c (and what it links) for the control key of milterd.conf.
 MILTERCTL_SRCS	 = src/milterctl.c src/history.c src/graph.c src/conf.c \
-		   src/cond.c src/luacond.c src/detect.c $(COMMON_SRCS)
+		   src/cond.c src/table.c src/luacond.c src/detect.c \
+		   $(COMMON_SRCS)
 MTASIM_SRCS	 = src/mtasim.c $(COMMON_SRCS)
 UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 		   t/unit/test_util.c t/unit/test_conf.c t/unit/test_chain.c \
@@ -89,7 +97,7 @@ UNIT_SRCS	 = t/unit/test_milter.c t/unit/test_message.c \
 		   t/unit/test_history.c t/unit/test_graph.c \
 		   t/unit/test_conncheck.c t/unit/test_cond.c t/unit/test_log.c \
 		   t/unit/test_migrate.c t/unit/test_health.c \
-		   t/unit/test_lookup.c
+		   t/unit/test_lookup.c t/unit/test_table.c
 FUZZ_TARGETS	 = fuzz_frame fuzz_cmd fuzz_reply fuzz_chain fuzz_session \
 		   fuzz_history
 
@@ -104,12 +112,13 @@ $(B)/.dir:
 	touch $@
 
 $(B)/milterd: $(B)/.dir $(MILTERD_SRCS) $(HDRS)
-	$(CC) $(CFLAGS) $(LUA_CFLAGS) $(SD_CFLAGS) -o $@ $(MILTERD_SRCS) \
-	    $(PKG_LIBS) $(LUA_LIBS) $(SD_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(LUA_CFLAGS) $(TABLE_CFLAGS) $(SD_CFLAGS) -o $@ \
+	    $(MILTERD_SRCS) $(PKG_LIBS) $(LUA_LIBS) $(TABLE_LIBS) $(SD_LIBS) \
+	    $(LDFLAGS)
 
 $(B)/milterctl: $(B)/.dir $(MILTERCTL_SRCS) $(HDRS)
-	$(CC) $(CFLAGS) $(LUA_CFLAGS) -o $@ $(MILTERCTL_SRCS) $(PKG_LIBS) \
-	    $(LUA_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(LUA_CFLAGS) $(TABLE_CFLAGS) -o $@ $(MILTERCTL_SRCS) \
+	    $(PKG_LIBS) $(LUA_LIBS) $(TABLE_LIBS) $(LDFLAGS)
 
 $(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(MTASIM_SRCS) $(PKG_LIBS) -lpthread $(LDFLAGS)
@@ -117,12 +126,14 @@ $(B)/mtasim: $(B)/.dir $(MTASIM_SRCS) $(HDRS)
 UNIT_LIB_SRCS	 = src/conf.c src/macros.c src/chain.c src/launcher.c \
 		   src/launch.c src/proc.c src/stats.c src/history.c \
 		   src/graph.c src/conncheck.c src/detect.c src/cond.c \
-		   src/luacond.c src/lookup.c src/migrate.c src/health.c \
+		   src/table.c src/luacond.c src/lookup.c src/migrate.c \
+		   src/health.c \
 		   $(COMMON_SRCS)
 
 $(B)/unit: $(B)/.dir $(UNIT_SRCS) $(UNIT_LIB_SRCS) $(HDRS)
-	$(CC) $(CFLAGS) $(LUA_CFLAGS) -Isrc -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) \
-	    $(PKG_LIBS) $(LUA_LIBS) $(CRIT_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(LUA_CFLAGS) $(TABLE_CFLAGS) -Isrc -o $@ $(UNIT_SRCS) \
+	    $(UNIT_LIB_SRCS) $(PKG_LIBS) $(LUA_LIBS) $(TABLE_LIBS) $(CRIT_LIBS) \
+	    $(LDFLAGS)
 
 # The child milter make run ships (bin/run), on Debian's libmilter.
 $(B)/sample-milter: $(B)/.dir src/sample-milter.c
@@ -181,7 +192,8 @@ SESSION_FUZZ_SRCS = src/session.c src/sessionlog.c src/intake.c \
 		   src/replay.c src/disconnect.c src/apply.c src/child.c \
 		   src/macros.c src/trace.c \
 		   src/health.c \
-		   src/chain.c src/cond.c src/luacond.c src/lookup.c src/stats.c \
+		   src/chain.c src/cond.c src/table.c src/luacond.c \
+		   src/lookup.c src/stats.c \
 		   src/conf.c src/detect.c $(COMMON_SRCS)
 fuzz: setup
 	mkdir -p build/fuzz/seeds-fuzz_session
@@ -199,7 +211,8 @@ fuzz: setup
 	    if [ $$t = fuzz_session ]; then \
 	        srcs="$(SESSION_FUZZ_SRCS)"; \
 	        seeds=build/fuzz/seeds-fuzz_session; \
-	        libs="$(PKG_LIBS) $(LUA_LIBS) -Wl,--wrap=sockspec_connect"; \
+	        libs="$(PKG_LIBS) $(LUA_LIBS) $(TABLE_LIBS) \
+	            -Wl,--wrap=sockspec_connect"; \
 	    fi; \
 	    clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) \
 	        $(LUA_CFLAGS) -fsanitize=fuzzer,address,undefined \

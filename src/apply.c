@@ -53,8 +53,15 @@ static void	cond_each_verdict(void *, void (*)(void *, const char *,
 		    const char *), void *);
 static void	cond_view_of(struct session *, char, struct cond_view *);
 static void	cond_forget(struct session *);
+static void	cond_last_forget(struct session *, char);
+static int	cond_value(struct session *, size_t, const struct cond_view *);
+static int	member_value(void *, const struct cond_ref *);
 static int	cond_holds(struct session *, const struct child *,
 		    const struct cond_ref *, const struct cond_view *);
+static int	dnsbl_needed(struct session *, size_t);
+static int	child_reaches(const struct session *, size_t, size_t);
+static int	stress_holds(const struct session *);
+static void	held_names(const struct session *, size_t, char *, size_t);
 static int	rcpt_holds(struct session *, struct child *,
 		    const struct cond_view *);
 static void	dnsbl_begin(struct session *, void (*)(struct session *));
@@ -67,6 +74,11 @@ static int	lua_prepare(struct session *, void (*)(struct session *));
 static void	lua_begin(struct session *);
 static void	lua_await(struct session *, int);
 static void	eom_decide(struct session *);
+static void	lua_ask_grouped(struct session *, const struct cond_view *,
+		    int *);
+static int	group_of_lua(const struct session *, size_t);
+static void	lua_ask_one(struct session *, size_t, const struct cond_view *,
+		    int *);
 static void	lua_ask(struct session *, struct child *,
 		    const struct cond_view *, int *);
 static void	lua_timeout(evutil_socket_t, short, void *);
@@ -177,6 +189,49 @@ cond_forget(struct session *s)
 		s->cond_result[i] = -2;		/* not decided yet */
 }
 
+/* What a group's member is: the session and the view at work. */
+struct member_arg {
+	struct session		*s;
+	const struct cond_view	*v;
+};
+
+/*
+ * A condition's value at this command (1, 0, -1: cannot tell), once a
+ * command (a recipient): a script runs once for all.  A condition is
+ * decided at its own stages; at a later stage (a group's) it is its
+ * latest value, and one not decided yet does not hold.  A group is
+ * its members' (cond_group_eval()).
+ */
+static int
+cond_value(struct session *s, size_t idx, const struct cond_view *v)
+{
+	const struct cond	*c = &s->conf->conds[idx];
+	struct member_arg	 ma = { s, v };
+	int			*r = &s->cond_result[idx];
+	int			*last = &s->cond_last[idx];
+
+	if (*r != -2)
+		return *r;
+	if (cond_is_group(c))
+		*r = cond_group_eval(c, member_value, &ma);
+	else if (c->stages & cond_at(v->stage))
+		*r = cond_eval(c, v);
+	else
+		return *last == -2 ? 0 : *last;
+	/* A recipient's: once it held for one, for the message. */
+	if (!(v->stage == SMFIC_RCPT && *last == 1))
+		*last = *r;
+	return *r;
+}
+
+static int
+member_value(void *arg, const struct cond_ref *ref)
+{
+	struct member_arg	*ma = arg;
+
+	return cond_value(ma->s, ref->idx, ma->v);
+}
+
 /*
  * Does the condition hold?  One that cannot tell (a script's error)
  * comes out as the milter's condition_error says: applied or skipped.
@@ -185,14 +240,32 @@ static int
 cond_holds(struct session *s, const struct child *c,
     const struct cond_ref *ref, const struct cond_view *v)
 {
-	int	*holds = &s->cond_result[ref->idx];
+	int	holds = cond_value(s, ref->idx, v);
 
-	/* Once a command (a recipient): a script runs once for all. */
-	if (*holds == -2)
-		*holds = cond_eval(&s->conf->conds[ref->idx], v);
-	if (*holds == -1)
+	if (holds == -1)
 		return !c->mc->skip_on_error;
-	return *holds == !ref->negate;
+	return holds == !ref->negate;
+}
+
+/*
+ * The latest values a new connection (connect) or a new message (MAIL:
+ * those decided from MAIL on, and those decided per recipient, whose
+ * value is the message's) no longer has.
+ */
+static void
+cond_last_forget(struct session *s, char cmd)
+{
+	const unsigned int	 conn = cond_at(SMFIC_CONNECT) |
+				    cond_at(SMFIC_HELO);
+	unsigned int		 st;
+	size_t			 i;
+
+	for (i = 0; i < s->conf->nconds; i++) {
+		st = s->conf->conds[i].stages;
+		if (cmd == SMFIC_CONNECT || (cmd == SMFIC_MAIL &&
+		    (!(st & conn) || (st & cond_at(SMFIC_RCPT)))))
+			s->cond_last[i] = -2;
+	}
 }
 
 /*
@@ -211,6 +284,12 @@ apply_conditions(struct session *s, char cmd)
 	size_t			 i, j;
 
 	cond_view_of(s, cmd, &v);
+	cond_last_forget(s, cmd);
+	/* A group's members at their own stages, for its later one. */
+	for (i = 0; i < s->conf->nconds; i++)
+		if (s->conf->conds[i].grouped &&
+		    (s->conf->conds[i].stages & cond_at(cmd)))
+			(void)cond_value(s, i, &v);
 	for (i = 0; i < s->chain.nkids; i++) {
 		c = &s->kids[i];
 		if (!chain_open(&s->chain, i, cmd))
@@ -257,6 +336,7 @@ apply_eom(struct session *s, size_t i)
 	}
 	cond_view_of(s, SMFIC_BODYEOB, &v);
 	lua_ask(s, &s->kids[i], &v, &ms);
+	lua_ask_grouped(s, &v, &ms);
 	lua_await(s, ms);
 }
 
@@ -343,7 +423,7 @@ dnsbl_begin(struct session *s, void (*done)(struct session *))
 	struct dns_wait		*w;
 	struct timeval		 tv = { 0, 0 };
 	char			 name[DNSBL_NAME_MAX];
-	size_t			 i, j, k, n, max = 0;
+	size_t			 i, k, n, max = 0;
 
 	dnsbl_free(s->dns);	/* the last connection's, after K */
 	s->dns = NULL;
@@ -359,26 +439,24 @@ dnsbl_begin(struct session *s, void (*done)(struct session *))
 	}
 	w->s = s;
 	w->done = done;
-	for (i = 0; i < s->chain.nkids; i++)
-		for (j = 0; j < s->kids[i].mc->nconds &&
-		    s->chain.kids[i].scope == SCOPE_IN; j++) {
-			cond = &s->conf->conds[s->kids[i].mc->conds[j].idx];
-			for (k = 0; cond->type == COND_DNSBL && k < cond->nzones;
-			    k++) {
-				if (cond_dnsbl_name(s->mac.client_addr,
-				    cond->zones[k].zone, name, sizeof(name)) ==
-				    -1)
-					continue;
-				for (n = 0; n < w->n && strcmp(w->names[n].name,
-				    name) != 0; n++)
-					;
-				if (n == w->n)
-					strlcpy(w->names[w->n++].name, name,
-					    sizeof(name));
-				if (cond->timeout > tv.tv_sec)
-					tv.tv_sec = cond->timeout;
-			}
+	for (i = 0; i < s->conf->nconds; i++) {
+		cond = &s->conf->conds[i];
+		if (cond->type != COND_DNSBL || !dnsbl_needed(s, i))
+			continue;
+		for (k = 0; k < cond->nzones; k++) {
+			if (cond_dnsbl_name(s->mac.client_addr,
+			    cond->zones[k].zone, name, sizeof(name)) == -1)
+				continue;
+			for (n = 0; n < w->n && strcmp(w->names[n].name, name) !=
+			    0; n++)
+				;
+			if (n == w->n)
+				strlcpy(w->names[w->n++].name, name,
+				    sizeof(name));
+			if (cond->timeout > tv.tv_sec)
+				tv.tv_sec = cond->timeout;
 		}
+	}
 	s->dns = w;
 	for (n = 0; n < w->n; n++) {
 		if (dns_cached(w->names[n].name, &w->names[n].ans))
@@ -459,6 +537,112 @@ dnsbl_free(struct dns_wait *w)
 	if (w->timer != NULL)
 		event_free(w->timer);
 	free(w);
+}
+
+/* Does a child in the connection decide condition idx, in a group too? */
+static int
+dnsbl_needed(struct session *s, size_t idx)
+{
+	size_t	i;
+
+	for (i = 0; i < s->chain.nkids; i++)
+		if (s->chain.kids[i].scope == SCOPE_IN &&
+		    child_reaches(s, i, idx))
+			return 1;
+	return 0;
+}
+
+/* Is condition idx one of child i's, or a member of one of its groups? */
+static int
+child_reaches(const struct session *s, size_t i, size_t idx)
+{
+	const struct milter_conf	*mc = s->kids[i].mc;
+	size_t				 j;
+
+	for (j = 0; j < mc->nconds; j++)
+		if (cond_reaches(s->conf->conds, mc->conds[j].idx, idx))
+			return 1;
+	return 0;
+}
+
+/* Does one of the stress conditions configured hold now? */
+static int
+stress_holds(const struct session *s)
+{
+	const struct cond	*c;
+	uint64_t		 open = 0;
+	size_t			 i;
+	int			 asked = 0;
+
+	for (i = 0; i < s->conf->nconds; i++) {
+		c = &s->conf->conds[i];
+		if (c->type != COND_STRESS)
+			continue;
+		if (!asked++)
+			open = stats_sessions_open(stats);
+		if (open > c->threshold)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The names of child i's conditions, and of their groups' members,
+ * that held when last decided (in the file's order, a blank between).
+ */
+static void
+held_names(const struct session *s, size_t i, char *buf, size_t len)
+{
+	size_t	idx, at = 0, n;
+
+	buf[0] = '\0';
+	for (idx = 0; idx < s->conf->nconds; idx++) {
+		if (s->cond_last[idx] != 1 || !child_reaches(s, i, idx))
+			continue;
+		n = strlen(s->conf->conds[idx].name);
+		if (at + n + 2 > len)
+			break;		/* cut at a name */
+		snprintf(buf + at, len - at, "%s%s", at > 0 ? " " : "",
+		    s->conf->conds[idx].name);
+		at += n + (at > 0);
+	}
+}
+
+/*
+ * The macros milterd adds to child i's D packet for cmd (at b + start,
+ * made when the MTA sent none): its macros_add at connect, the derived
+ * {milterd_stress} at connect and {milterd_conditions} at each stage
+ * from connect to DATA (libmilter reads the latest stage's first).
+ */
+void
+apply_macros(struct session *s, size_t i, char cmd, struct mbuf *b,
+    size_t start)
+{
+	const struct milter_conf	*mc = s->kids[i].mc;
+	const char			*e, *eq;
+	char				 name[128], held[1024];
+	size_t				 j;
+	int				 st = milter_stage(cmd);
+
+	if (st < COND_FIRST || st > COND_LAST)
+		return;
+	for (j = 0; j < mc->nmacros_add; j++) {
+		e = mc->macros_add[j];
+		if (strcmp(e, "{milterd_conditions}") == 0) {
+			held_names(s, i, held, sizeof(held));
+			macros_extra(b, start, cmd, e, held);
+		} else if (cmd != SMFIC_CONNECT)
+			continue;
+		else if (strcmp(e, "{milterd_stress}") == 0)
+			macros_extra(b, start, cmd, e, stress_holds(s) ? "yes" :
+			    "no");
+		else if ((eq = strchr(e, '=')) != NULL &&
+		    (size_t)(eq - e) < sizeof(name)) {
+			memcpy(name, e, (size_t)(eq - e));
+			name[eq - e] = '\0';
+			macros_extra(b, start, cmd, name, eq + 1);
+		}
+	}
 }
 
 /* The answer for name, for the dnsbl conditions; NULL: not asked. */
@@ -554,6 +738,7 @@ lua_begin(struct session *s)
 	for (i = 0; i < s->chain.nkids; i++)
 		if (chain_open(&s->chain, i, s->chain.cmd))
 			lua_ask(s, &s->kids[i], &v, &ms);
+	lua_ask_grouped(s, &v, &ms);
 	lua_await(s, ms);
 }
 
@@ -585,7 +770,6 @@ lua_ask(struct session *s, struct child *c, const struct cond_view *v,
 {
 	const struct cond_ref	*ref;
 	const struct cond	*cond;
-	struct lookup		*l;
 	size_t			 j;
 
 	for (j = 0; j < c->mc->nconds; j++) {
@@ -593,30 +777,71 @@ lua_ask(struct session *s, struct child *c, const struct cond_view *v,
 		cond = &s->conf->conds[ref->idx];
 		if (!(cond->stages & cond_at(s->chain.cmd)))
 			continue;
-		if (cond->type != COND_LUA) {
-			if (!cond_holds(s, c, ref, v))
-				break;
-			continue;
-		}
-		if (s->cond_result[ref->idx] != -2 ||
-		    s->lua->asked[ref->idx] != NULL)
-			continue;
-		if ((l = lookup_new(ref->idx, v, s->lua)) == NULL) {
-			log_warn("session %s: condition \"%s\"", s->id,
-			    cond->name);
-			s->cond_result[ref->idx] = -1;
-			continue;
-		}
-		if (lookup_ask(l) == -1) {
-			lookup_free(l);
-			s->cond_result[ref->idx] = -1;
-			continue;
-		}
-		s->lua->asked[ref->idx] = l;
-		s->lua->pending++;
-		if (cond->time_limit > *ms)
-			*ms = cond->time_limit;
+		if (cond->type == COND_LUA)
+			lua_ask_one(s, ref->idx, v, ms);
+		else if (!group_of_lua(s, ref->idx) &&
+		    !cond_holds(s, c, ref, v))
+			break;
 	}
+}
+
+/*
+ * The lua conditions in groups, each at its own stages: a group is
+ * decided from them later (or now), when its turn comes.
+ */
+static void
+lua_ask_grouped(struct session *s, const struct cond_view *v, int *ms)
+{
+	const struct cond	*cond;
+	size_t			 i;
+
+	for (i = 0; i < s->conf->nconds; i++) {
+		cond = &s->conf->conds[i];
+		if (cond->type == COND_LUA && cond->grouped &&
+		    (cond->stages & cond_at(s->chain.cmd)))
+			lua_ask_one(s, i, v, ms);
+	}
+}
+
+/* A group with a lua member: decided once the answers are in. */
+static int
+group_of_lua(const struct session *s, size_t idx)
+{
+	size_t	i;
+
+	if (!cond_is_group(&s->conf->conds[idx]))
+		return 0;
+	for (i = 0; i < s->conf->nconds; i++)
+		if (s->conf->conds[i].type == COND_LUA &&
+		    cond_reaches(s->conf->conds, idx, i))
+			return 1;
+	return 0;
+}
+
+/* Condition idx asked of the threads, unless decided or out already. */
+static void
+lua_ask_one(struct session *s, size_t idx, const struct cond_view *v,
+    int *ms)
+{
+	const struct cond	*cond = &s->conf->conds[idx];
+	struct lookup		*l;
+
+	if (s->cond_result[idx] != -2 || s->lua->asked[idx] != NULL)
+		return;
+	if ((l = lookup_new(idx, v, s->lua)) == NULL) {
+		log_warn("session %s: condition \"%s\"", s->id, cond->name);
+		s->cond_result[idx] = -1;
+		return;
+	}
+	if (lookup_ask(l) == -1) {
+		lookup_free(l);
+		s->cond_result[idx] = -1;
+		return;
+	}
+	s->lua->asked[idx] = l;
+	s->lua->pending++;
+	if (cond->time_limit > *ms)
+		*ms = cond->time_limit;
 }
 
 /* From the loop (lookup_collect()): an answer for the session's wait. */

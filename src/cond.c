@@ -60,7 +60,8 @@ static const char	*local_nets[] = {
 
 static const char	*type_names[] = {
 	"network", "authenticated", "s25r", "sender", "macro", "stress",
-	"recipient", "dnsbl", "lua", "size", "header", "verdict",
+	"recipient", "dnsbl", "lua", "size", "header", "verdict", "table",
+	"any", "all",
 };
 
 static const char	*verdict_words[NCV] = {
@@ -74,8 +75,9 @@ struct cond_seek {
 	int			 hit;
 };
 
-static int	in_net(const struct cidr *, int, const uint8_t *);
 static int	list_has(const struct cond *, const char *);
+static int	table_holds(const struct cond *, const struct cond_view *);
+static int	latest_stage(const struct cond *, size_t, size_t);
 static int	add_list(struct cond *, const char *);
 static int	name_index(const char *const *, size_t, const char *);
 static void	header_seen(void *, const char *, const char *);
@@ -162,6 +164,9 @@ cond_default_stages(enum cond_type t)
 	case COND_HEADER:
 	case COND_VERDICT:
 		return COND_EOM;
+	case COND_ANY:
+	case COND_ALL:
+		return 0;	/* its members' (cond_group_stages()) */
 	default:
 		return cond_at(SMFIC_MAIL);
 	}
@@ -229,8 +234,9 @@ cond_add_nets(struct cond *c, const char *s, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-in_net(const struct cidr *n, int family, const uint8_t *addr)
+/* Is the address (family, bytes) in the network? */
+int
+cidr_match(const struct cidr *n, int family, const uint8_t *addr)
 {
 	int	full = n->bits / 8, rest = n->bits % 8;
 
@@ -615,7 +621,7 @@ cond_eval(const struct cond *c, const struct cond_view *v)
 		    &family, addr) == -1)
 			return 0;
 		for (i = 0; i < c->nnets; i++)
-			if (in_net(&c->nets[i], family, addr))
+			if (cidr_match(&c->nets[i], family, addr))
 				return 1;
 		return 0;
 	case COND_AUTHENTICATED:
@@ -654,7 +660,158 @@ cond_eval(const struct cond *c, const struct cond_view *v)
 		if (v->each_verdict != NULL)
 			v->each_verdict(v->arg, verdict_seen, &seek);
 		return seek.hit;
+	case COND_TABLE:
+		return table_holds(c, v);
+	case COND_ANY:
+	case COND_ALL:
+		break;		/* apply.c: cond_group_eval() */
 	}
+	return 0;
+}
+
+/* Does the table's result for what its key names hold? */
+static int
+table_holds(const struct cond *c, const struct cond_view *v)
+{
+	const char	*r = NULL;
+
+	switch (c->key) {
+	case TABLE_SENDER:
+		if (v->sender != NULL)
+			r = table_address(c->table, v->sender);
+		break;
+	case TABLE_RECIPIENT:
+		if (v->rcpt != NULL)
+			r = table_address(c->table, v->rcpt);
+		break;
+	case TABLE_CLIENT:
+		r = table_client(c->table, v->client_name, v->client_addr);
+		break;
+	}
+	return table_value_in(r, c->values, c->nvalues);
+}
+
+int
+cond_is_group(const struct cond *c)
+{
+	return c->type == COND_ANY || c->type == COND_ALL;
+}
+
+/*
+ * A group's value from its members' (member() gives 1, 0, or -1 when
+ * one cannot tell): any holds when one member holds, all when every
+ * one does; a member that cannot tell makes the group -1 only when
+ * the others do not decide it.
+ */
+int
+cond_group_eval(const struct cond *c, int (*member)(void *,
+    const struct cond_ref *), void *arg)
+{
+	size_t	i;
+	int	any = c->type == COND_ANY, unknown = 0, r;
+
+	for (i = 0; i < c->nmembers; i++) {
+		if ((r = member(arg, &c->members[i])) == -1) {
+			unknown = 1;
+			continue;
+		}
+		if ((r == 1) != c->members[i].negate) {
+			if (any)
+				return 1;
+		} else if (!any)
+			return 0;
+	}
+	return unknown ? -1 : !any;
+}
+
+/*
+ * The groups' of names into members (conf.c checked at load that each
+ * exists and that there is no cycle); members marked grouped.
+ */
+int
+cond_resolve_groups(struct cond *conds, size_t n, char *err, size_t errlen)
+{
+	struct cond	*c;
+	const char	*name;
+	size_t		 i, j, k;
+
+	for (i = 0; i < n; i++) {
+		c = &conds[i];
+		if (!cond_is_group(c))
+			continue;
+		if ((c->members = calloc(c->nof, sizeof(*c->members))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		for (j = 0; j < c->nof; j++) {
+			name = c->of[j] + (c->of[j][0] == '!');
+			for (k = 0; k < n && strcmp(conds[k].name, name) != 0;
+			    k++)
+				;
+			if (k == n || k == i) {
+				snprintf(err, errlen, "condition \"%s\": of: no "
+				    "condition \"%s\"", c->name, name);
+				return -1;
+			}
+			c->members[j].idx = k;
+			c->members[j].negate = c->of[j][0] == '!';
+			conds[k].grouped = 1;
+		}
+		c->nmembers = c->nof;
+	}
+	return 0;
+}
+
+/* The latest stage the condition is decided at (0: none yet). */
+static int
+latest_stage(const struct cond *conds, size_t idx, size_t depth)
+{
+	const struct cond	*c = &conds[idx];
+	size_t			 i;
+	int			 st, max = 0;
+
+	if (!cond_is_group(c)) {
+		for (st = STAGE_EOM; st >= COND_FIRST; st--)
+			if (c->stages & COND_BIT(st))
+				return st;
+		return 0;
+	}
+	for (i = 0; i < c->nmembers && depth > 0; i++)
+		if ((st = latest_stage(conds, c->members[i].idx, depth - 1)) >
+		    max)
+			max = st;
+	return max;
+}
+
+/*
+ * A group is decided once, at the latest stage any of its members is
+ * decided at (a lua member's are known once a worker ran its script:
+ * called again then).
+ */
+void
+cond_group_stages(struct cond *conds, size_t n)
+{
+	size_t	i;
+	int	st;
+
+	for (i = 0; i < n; i++)
+		if (cond_is_group(&conds[i]))
+			conds[i].stages = (st = latest_stage(conds, i, n)) > 0 ?
+			    COND_BIT(st) : 0;
+}
+
+/* Is condition to the condition from, or one of its members? */
+int
+cond_reaches(const struct cond *conds, size_t from, size_t to)
+{
+	size_t	i;
+
+	if (from == to)
+		return 1;
+	for (i = 0; i < conds[from].nmembers; i++)
+		if (conds[from].members[i].idx != from &&
+		    cond_reaches(conds, conds[from].members[i].idx, to))
+			return 1;
 	return 0;
 }
 
@@ -686,4 +843,8 @@ cond_free(struct cond *c)
 	free(c->code);
 	free(c->header);
 	free(c->child);
+	table_free(c->table);
+	strv_free(c->values, c->nvalues);
+	strv_free(c->of, c->nof);
+	free(c->members);
 }

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "milter.h"
+#include "table.h"
 
 enum cond_type {
 	COND_NETWORK,		/* client address in CIDR lists */
@@ -43,7 +44,16 @@ enum cond_type {
 	COND_LUA,		/* a script's functions, per stage */
 	COND_SIZE,		/* the message's size (end of message) */
 	COND_HEADER,		/* a header's value matches a regex (eom) */
-	COND_VERDICT		/* an earlier child's verdict (eom) */
+	COND_VERDICT,		/* an earlier child's verdict (eom) */
+	COND_TABLE,		/* a Postfix lookup table (table.c) */
+	COND_ANY,		/* one of its members holds */
+	COND_ALL		/* every member holds */
+};
+
+/* A condition named in a milter's conditions or a group's of. */
+struct cond_ref {
+	size_t	idx;		/* in conf->conds */
+	int	negate;		/* "!name" */
 };
 
 /*
@@ -129,6 +139,15 @@ struct cond {
 	int		 time_limit;	/* lua: milliseconds a call */
 	size_t		 memory_limit;	/* lua: bytes a call may add */
 	int		 lua_ref;	/* lua: its environment (worker) */
+	struct table	*table;		/* table: read at load */
+	enum table_key	 key;		/* table: what is looked up */
+	char		**values;	/* table: results that hold */
+	size_t		 nvalues;
+	char		**of;		/* any, all: "[!]name" as written */
+	size_t		 nof;
+	struct cond_ref	*members;	/* any, all: of, resolved */
+	size_t		 nmembers;
+	int		 grouped;	/* a member of a group */
 	unsigned int	 stages;	/* COND_BIT()s: decided at */
 	uint64_t	 size_min;	/* size: over + 1 (0: no over) */
 	uint64_t	 size_max;	/* size: under - 1 (UINT64_MAX: none) */
@@ -182,6 +201,13 @@ int	 cond_eval(const struct cond *, const struct cond_view *);
 int	 cond_dnsbl_zone(const char *, struct dnsbl_zone *);
 int	 cond_dnsbl_name(const char *, const char *, char *, size_t);
 int	 cond_parse_cidr(const char *, struct cidr *);
+int	 cidr_match(const struct cidr *, int, const uint8_t *);
+int	 cond_is_group(const struct cond *);
+int	 cond_group_eval(const struct cond *, int (*)(void *,
+	    const struct cond_ref *), void *);
+int	 cond_resolve_groups(struct cond *, size_t, char *, size_t);
+void	 cond_group_stages(struct cond *, size_t);
+int	 cond_reaches(const struct cond *, size_t, size_t);
 int	 cond_add_nets(struct cond *, const char *, char *, size_t);
 int	 cond_load_list(struct cond *, char *, size_t);
 int	 cond_postfix_limit(const char *, uint64_t *, char *, size_t);

@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <limits.h>
+#include <ctype.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -183,6 +184,14 @@ static void	check_verdict_refs(cfg_t *);
 static int	size_bounds(cfg_t *, struct cond *, char *, size_t);
 static int	header_match(cfg_t *, struct cond *, char *, size_t);
 static int	verdict_is(cfg_t *, struct cond *, char *, size_t);
+static int	table_cond(cfg_t *, struct cond *, char *, size_t);
+static int	group_cond(cfg_t *, struct cond *, char *, size_t);
+static void	check_groups(cfg_t *);
+static int	group_cycle(cfg_t *, const char *, unsigned int, char *,
+		    size_t, unsigned int);
+static int	v_macros_add(cfg_t *, cfg_opt_t *);
+static int	macro_derived(const char *);
+static void	merge_macros(cfg_t *, cfg_t *, struct milter_conf *);
 static int	cond_index(cfg_t *, const char *);
 static void	convert_refs(cfg_t *, cfg_t *, struct milter_conf *);
 
@@ -213,6 +222,10 @@ static cfg_opt_t cond_opts[] = {
 	CFG_STR("match",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("child",		NULL,		CFGF_NODEFAULT),
 	CFG_STR_LIST("is",		NULL,		CFGF_NODEFAULT),
+	CFG_STR("map",			NULL,		CFGF_NODEFAULT),
+	CFG_STR("key",			NULL,		CFGF_NODEFAULT),
+	CFG_STR_LIST("values",		"{OK}",		CFGF_NONE),
+	CFG_STR_LIST("of",		NULL,		CFGF_NODEFAULT),
 	CFG_END()
 };
 
@@ -221,6 +234,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("recipients",		"any",		CFGF_NONE),
 	CFG_STR("condition_error",	"apply",	CFGF_NONE),
 	CFG_BOOL("macros_compat",	cfg_false,	CFGF_NONE),
+	CFG_STR_LIST("macros_add",	NULL,		CFGF_NODEFAULT),
 	CFG_STR_LIST("socket",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("balance",		"failover",	CFGF_NONE),
 	CFG_INT("failures_to_down",	3,		CFGF_NONE),
@@ -281,6 +295,7 @@ static cfg_opt_t opts[] = {
 	CFG_STR("log_facility",		"mail",		CFGF_NONE),
 	CFG_STR("log_level",		"info",		CFGF_NONE),
 	CFG_STR("log_format",		"text",		CFGF_NONE),
+	CFG_STR_LIST("macros_add",	NULL,		CFGF_NODEFAULT),
 	CFG_SEC("condition",	cond_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter",	milter_opts,
@@ -1442,7 +1457,7 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	    "type"), &c->type) == -1) {
 		snprintf(err, errlen, "type: expected network, authenticated, "
 		    "s25r, sender, recipient, macro, stress, dnsbl, lua, size, "
-		    "header or verdict");
+		    "header, verdict, table, any or all");
 		return -1;
 	}
 	c->stages = cond_default_stages(c->type);
@@ -1512,6 +1527,11 @@ build_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 		return header_match(sec, c, err, errlen);
 	case COND_VERDICT:
 		return verdict_is(sec, c, err, errlen);
+	case COND_TABLE:
+		return table_cond(sec, c, err, errlen);
+	case COND_ANY:
+	case COND_ALL:
+		return group_cond(sec, c, err, errlen);
 	case COND_AUTHENTICATED:
 		return 0;
 	}
@@ -1624,6 +1644,65 @@ verdict_is(cfg_t *sec, struct cond *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * map = "TYPE:PATH", read now (table.c: the checks of a file the root
+ * master reads); key = sender | recipient | client; values.
+ */
+static int
+table_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
+{
+	cond_key = "key";
+	if (cfg_size(sec, "key") == 0 || table_key_parse(cfg_getstr(sec,
+	    "key"), &c->key) == -1) {
+		snprintf(err, errlen, "key: expected sender, recipient or "
+		    "client");
+		return -1;
+	}
+	c->stages = cond_at(c->key == TABLE_CLIENT ? SMFIC_CONNECT :
+	    c->key == TABLE_SENDER ? SMFIC_MAIL : SMFIC_RCPT);
+	cond_key = "values";
+	if ((c->values = dup_list(sec, "values", &c->nvalues)) == NULL) {
+		snprintf(err, errlen, "values: at least one result, such as "
+		    "OK");
+		return -1;
+	}
+	cond_key = "map";
+	if (cfg_size(sec, "map") == 0) {
+		snprintf(err, errlen, "no map: expected map = \"TYPE:PATH\"");
+		return -1;
+	}
+	if ((c->table = table_open(cfg_getstr(sec, "map"), err, errlen)) ==
+	    NULL)
+		return -1;
+	if (table_type(c->table) == MAP_CIDR && c->key != TABLE_CLIENT) {
+		snprintf(err, errlen, "a cidr table matches addresses of "
+		    "clients only: use key = \"client\"");
+		return -1;
+	}
+	return 0;
+}
+
+/* of = { "[!]name", ... }: the names, checked after the file. */
+static int
+group_cond(cfg_t *sec, struct cond *c, char *err, size_t errlen)
+{
+	size_t	i;
+
+	cond_key = "of";
+	if ((c->of = dup_list(sec, "of", &c->nof)) == NULL) {
+		snprintf(err, errlen, "no of: expected of = { \"name\", "
+		    "\"!name\", ... }");
+		return -1;
+	}
+	for (i = 0; i < c->nof; i++)
+		if (c->of[i][c->of[i][0] == '!'] == '\0') {
+			snprintf(err, errlen, "of \"%s\": expected a "
+			    "condition's name, or ! and a name", c->of[i]);
+			return -1;
+		}
+	return 0;
+}
+
 /* A condition section, when closed: it must build. */
 static int
 v_condition(cfg_t *cfg, cfg_opt_t *opt)
@@ -1672,6 +1751,71 @@ convert_refs(cfg_t *cfg, cfg_t *sec, struct milter_conf *mc)
 		mc->conds[j].idx = (size_t)cond_index(cfg, ref +
 		    mc->conds[j].negate);
 	}
+}
+
+/*
+ * After the whole file: each group's members exist, and no group holds
+ * itself, directly or through others.
+ */
+static void
+check_groups(cfg_t *cfg)
+{
+	cfg_t		*sec;
+	const char	*ref;
+	char		 path[512];
+	unsigned int	 i, j;
+	int		 line;
+
+	for (i = 0; i < cfg_size(cfg, "condition"); i++) {
+		sec = cfg_getnsec(cfg, "condition", i);
+		line = key_line("condition", cfg_title(sec), "of");
+		if (line == 0)
+			line = sec->line;
+		for (j = 0; j < cfg_size(sec, "of"); j++) {
+			ref = cfg_getnstr(sec, "of", j);
+			/* An empty name: build_cond() said so. */
+			if (ref[ref[0] == '!'] != '\0' &&
+			    cond_index(cfg, ref + (ref[0] == '!')) == -1)
+				conf_report(line, "condition \"%s\": of: no "
+				    "condition \"%s\"", cfg_title(sec), ref);
+		}
+		snprintf(path, sizeof(path), "%s", cfg_title(sec));
+		if (group_cycle(cfg, cfg_title(sec), i, path, sizeof(path), 0))
+			conf_report(line, "condition \"%s\": a cycle of "
+			    "groups: %s; a group cannot hold itself",
+			    cfg_title(sec), path);
+	}
+}
+
+/*
+ * Does a path of of members lead from condition i back to first?  The
+ * path so far in path ("a -> b -> a" once found); depth-first, never
+ * deeper than the conditions there are.
+ */
+static int
+group_cycle(cfg_t *cfg, const char *first, unsigned int i, char *path,
+    size_t len, unsigned int depth)
+{
+	cfg_t		*sec = cfg_getnsec(cfg, "condition", i);
+	const char	*ref;
+	size_t		 at = strlen(path);
+	unsigned int	 j;
+	int		 k;
+
+	if (depth > cfg_size(cfg, "condition"))
+		return 0;
+	for (j = 0; j < cfg_size(sec, "of"); j++) {
+		ref = cfg_getnstr(sec, "of", j);
+		ref += ref[0] == '!';
+		if ((k = cond_index(cfg, ref)) == -1)
+			continue;
+		snprintf(path + at, len - at, " -> %s", ref);
+		if (strcmp(ref, first) == 0 || group_cycle(cfg, first,
+		    (unsigned int)k, path, len, depth + 1))
+			return 1;
+		path[at] = '\0';
+	}
+	return 0;
 }
 
 /* After the whole file: every milter's conditions exist. */
@@ -1749,6 +1893,85 @@ check_verdict_refs(cfg_t *cfg)
 			    cfg_title(sec), ref, child, child);
 		}
 	}
+}
+
+/* The macros milterd derives, sent when macros_add names them. */
+static int
+macro_derived(const char *name)
+{
+	return strcmp(name, "{milterd_stress}") == 0 ||
+	    strcmp(name, "{milterd_conditions}") == 0;
+}
+
+/*
+ * macros_add: "{name}=value" (a one-letter name may go without the
+ * braces), or a derived macro's name alone.
+ */
+static int
+v_macros_add(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*e, *eq;
+	size_t		 n, i;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		e = cfg_opt_getnstr(opt, (unsigned int)i);
+		n = (eq = strchr(e, '=')) != NULL ? (size_t)(eq - e) :
+		    strlen(e);
+		if (eq == NULL && macro_derived(e))
+			continue;
+		if (eq == NULL)
+			cfg_error(cfg, "macros_add \"%s\": expected "
+			    "\"{name}=value\", {milterd_stress} or "
+			    "{milterd_conditions}", e);
+		else if (!((n == 1 && isalnum((unsigned char)e[0])) ||
+		    (n > 2 && e[0] == '{' && e[n - 1] == '}' &&
+		    strcspn(e + 1, "{} \t=") == n - 2)))
+			cfg_error(cfg, "macros_add \"%s\": expected a macro "
+			    "name such as {name} before =", e);
+		else if (strncmp(e, "{milterd_", 9) == 0)
+			cfg_error(cfg, "macros_add \"%s\": {milterd_...} "
+			    "names are milterd's own: choose another name, or "
+			    "name {milterd_stress} or {milterd_conditions} "
+			    "without a value", e);
+		else if (strpbrk(eq, "\r\n") != NULL)
+			cfg_error(cfg, "macros_add \"%s\": a value is one "
+			    "line", e);
+	}
+	return 0;
+}
+
+/*
+ * A milter's macros_add: the global ones, then its own; its own
+ * replace a global one of the same name.
+ */
+static void
+merge_macros(cfg_t *cfg, cfg_t *sec, struct milter_conf *mc)
+{
+	size_t		 ng, nown, i, j, n;
+	char		**all, **own;
+
+	all = dup_list(cfg, "macros_add", &ng);
+	own = dup_list(sec, "macros_add", &nown);
+	if (ng + nown == 0)
+		return;
+	if ((all = reallocarray(all, ng + nown, sizeof(*all))) == NULL)
+		fatal("%s: reallocarray", __func__);
+	for (i = 0; i < nown; i++) {
+		n = strcspn(own[i], "=");
+		for (j = 0; j < ng; j++)
+			if (all[j] != NULL && strcspn(all[j], "=") == n &&
+			    strncmp(all[j], own[i], n) == 0) {
+				free(all[j]);
+				all[j] = NULL;
+			}
+		all[ng + i] = own[i];
+	}
+	free(own);
+	for (i = j = 0; i < ng + nown; i++)
+		if (all[i] != NULL)
+			all[j++] = all[i];
+	mc->macros_add = all;
+	mc->nmacros_add = j;
 }
 
 static char *
@@ -1894,14 +2117,23 @@ convert(cfg_t *cfg, struct conf *c)
 			    c->path, c->conds[i].name, err);
 			return -1;
 		}
+	if (cond_resolve_groups(c->conds, c->nconds, err, sizeof(err)) ==
+	    -1) {
+		log_warnx_to(conf_errfp, "%s: %s", c->path, err);
+		return -1;
+	}
+	cond_group_stages(c->conds, c->nconds);
 	c->nmilters = cfg_size(cfg, "milter");
 	if (c->nmilters > 0 && (c->milters = calloc(c->nmilters,
 	    sizeof(*c->milters))) == NULL)
 		fatal("%s: calloc", __func__);
-	for (i = 0; i < c->nmilters; i++)
+	for (i = 0; i < c->nmilters; i++) {
 		if (convert_milter(cfg_getnsec(cfg, "milter", i),
 		    &c->milters[i]) == -1)
 			return -1;
+		merge_macros(cfg, cfg_getnsec(cfg, "milter", i),
+		    &c->milters[i]);
+	}
 	for (i = 0; i < c->nmilters; i++)
 		convert_refs(cfg, cfg_getnsec(cfg, "milter", i),
 		    &c->milters[i]);
@@ -2227,6 +2459,8 @@ conf_load(const char *path, FILE *errfp)
 		{ "milter|eom_timeout", v_positive },
 		{ "milter|recipients", v_choice },
 		{ "milter|condition_error", v_choice },
+		{ "macros_add", v_macros_add },
+		{ "milter|macros_add", v_macros_add },
 	};
 	struct conf	*c;
 	cfg_t		*cfg;
@@ -2241,6 +2475,7 @@ conf_load(const char *path, FILE *errfp)
 	if (rc == CFG_SUCCESS) {
 		check_cond_refs(cfg);
 		check_verdict_refs(cfg);
+		check_groups(cfg);
 		check_launch(cfg);
 	}
 	conf_flush(path);
@@ -2308,6 +2543,8 @@ conf_free(struct conf *c)
 		free(c->milters[i].user);
 		free(c->milters[i].detected);
 		free(c->milters[i].conds);
+		strv_free(c->milters[i].macros_add,
+		    c->milters[i].nmacros_add);
 	}
 	free(c->milters);
 	for (i = 0; i < c->nconds; i++)
@@ -2429,6 +2666,11 @@ conf_print(const struct conf *c, FILE *fp)
 		    m->macros_compat ? "true" : "false",
 		    m->balance == BALANCE_ROUND_ROBIN ? "round-robin" :
 		    "failover", m->failures_to_down, m->down_time);
+		for (j = 0; j < m->nmacros_add; j++) {
+			fputs(j == 0 ? "\tmacros_add = { " : ", ", fp);
+			print_quoted(fp, m->macros_add[j]);
+			fputs(j + 1 == m->nmacros_add ? " }\n" : "", fp);
+		}
 		for (j = 0; j < m->nconds; j++)
 			fprintf(fp, "%s\"%s%s\"%s", j == 0 ?
 			    "\tconditions = { " : ", ", m->conds[j].negate ?

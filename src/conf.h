@@ -86,12 +86,6 @@ enum balance {
 
 struct stats_child;
 
-/* A milter's condition: conf->conds[idx], negated with "!". */
-struct cond_ref {
-	size_t	idx;
-	int	negate;
-};
-
 struct milter_conf {
 	char		*name;
 	struct sockspec	 sock[CONF_MAX_ADDRS];
@@ -115,6 +109,8 @@ struct milter_conf {
 	int		 all_recipients;	/* recipients = all */
 	int		 skip_on_error;		/* condition_error = skip */
 	int		 macros_compat;	/* the other MTA's macros too */
+	char		**macros_add;	/* "{name}=value", "{milterd_...}" */
+	size_t		 nmacros_add;	/* the global ones, then its own */
 };
 
 struct conf {

@@ -209,6 +209,23 @@ add_pair(struct mbuf *b, const char *name, const char *value, size_t *n)
 }
 
 /*
+ * One more macro in the D packet for cmd that begins at b + start (the
+ * packet made when there is none yet).
+ */
+void
+macros_extra(struct mbuf *b, size_t start, char cmd, const char *name,
+    const char *value)
+{
+	if (b->len == start) {
+		(void)milter_begin(b, SMFIC_MACRO);
+		milter_add_bytes(b, &cmd, 1);
+	}
+	milter_add_str(b, name);
+	milter_add_str(b, value);
+	milter_end(b, start);
+}
+
+/*
  * The D packet for a child about to get cmd, onto b: the MTA's own
  * where milterd asked for no list at cmd's stage; else the macros in
  * the child's lists (want, by SMFIM_ stage, from its negotiation) or,

@@ -52,6 +52,8 @@ void		 macros_each(const struct macros *, char,
 		    void (*)(void *, const char *, const char *), void *);
 void		 macros_for_child(const struct macros *, struct mbuf *, char,
 		    const char *const *, int);
+void		 macros_extra(struct mbuf *, size_t, char, const char *,
+		    const char *);
 
 /* macros.c: lists */
 int		 macros_listed(const char *, const char *);

@@ -124,8 +124,9 @@ session_new(struct event_base *base, const struct conf *conf,
 	strlcpy(s->verdict, "none", sizeof(s->verdict));
 	strlcpy(s->client, "unknown", sizeof(s->client));
 	message_init(&s->msg, conf->body_memory_limit, conf->spool_dir);
-	if (conf->nconds > 0 && (s->cond_result = calloc(conf->nconds,
-	    sizeof(*s->cond_result))) == NULL)
+	if (conf->nconds > 0 && ((s->cond_result = calloc(conf->nconds,
+	    sizeof(*s->cond_result))) == NULL || (s->cond_last =
+	    calloc(conf->nconds, sizeof(*s->cond_last))) == NULL))
 		goto fail;
 	if (conf->nmilters > 0 && (s->kids = calloc(conf->nmilters,
 	    sizeof(*s->kids))) == NULL)
@@ -172,6 +173,7 @@ session_free(struct session *s)
 	free(s->kids);
 	chain_free(&s->chain);
 	free(s->cond_result);
+	free(s->cond_last);
 	conn_free(s->mta);
 	if (s->resume != NULL)
 		event_free(s->resume);
@@ -551,6 +553,7 @@ act_send(struct session *s, const struct chain_action *a)
 	mbuf_reset(&s->out);
 	macros_for_child(&s->mac, &s->out, a->cmd, c->eff.macros,
 	    c->mc->macros_compat);
+	apply_macros(s, a->child, a->cmd, &s->out, 0);
 	mbuf_append(&s->out, s->cur.data, s->cur.len);
 	child_send_mbuf(c, &s->out, a->cmd, a->wait);
 }

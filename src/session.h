@@ -98,6 +98,7 @@ struct session {
 	struct lua_wait		*lua;		/* lua lookups, this command */
 	size_t			 rcpts_mark;	/* rcpts before this RCPT */
 	int			*cond_result;	/* per condition, this command */
+	int			*cond_last;	/* its latest, for groups */
 	enum client_check	 check;
 	struct conncheck_item	 checking;
 	uint64_t		 wait_since;	/* on the children; 0: not */
@@ -142,6 +143,8 @@ const char	*keep_edit(struct session *, struct child *, char, const void *,
 void		 apply_conditions(struct session *, char);
 void		 apply_wait(struct session *, void (*)(struct session *));
 void		 apply_eom(struct session *, size_t);
+void		 apply_macros(struct session *, size_t, char, struct mbuf *,
+		    size_t);
 void		 dnsbl_free(struct dns_wait *);
 void		 apply_answered(void *, struct lookup *);
 void		 lua_wait_free(struct lua_wait *);

@@ -432,6 +432,8 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 	 * the seccomp filter (lookup.c).
 	 */
 	lookup_start(wbase, conf, apply_answered);
+	/* A group is decided at its lua members' stages, known now. */
+	cond_group_stages(conf->conds, conf->nconds);
 	wconf = conf;
 	launcher_fd = lfd;
 	launch_sent = calloc(conf->nmilters + 1, sizeof(*launch_sent));

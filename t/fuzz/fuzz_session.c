@@ -347,6 +347,9 @@ static void
 conf_make(struct conf *cf, struct milter_conf *mc, uint8_t setup)
 {
 	static const char	*names[] = { "fz0", "fz1", "fz2" };
+	/* macros_add and the derived macros, in the first child's D. */
+	static char		*add[] = { "{fz}=1", "{milterd_stress}",
+				    "{milterd_conditions}" };
 	char			 err[128];
 	size_t			 i;
 
@@ -376,6 +379,10 @@ conf_make(struct conf *cf, struct milter_conf *mc, uint8_t setup)
 		mc[i].fallback = (enum fallback)(((setup >> 3) + i) % 3);
 		mc[i].connect_timeout = mc[i].command_timeout = 10;
 		mc[i].eom_timeout = 300;
+		if (i == 0 && (setup & 16)) {
+			mc[i].macros_add = add;
+			mc[i].nmacros_add = sizeof(add) / sizeof(add[0]);
+		}
 		if ((mc[i].stats = stats_child(stats, names[i])) == NULL)
 			abort();
 	}

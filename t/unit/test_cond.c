@@ -673,6 +673,9 @@ Test(cond, type_names)
 		{ COND_SIZE, "size" },
 		{ COND_HEADER, "header" },
 		{ COND_VERDICT, "verdict" },
+		{ COND_TABLE, "table" },
+		{ COND_ANY, "any" },
+		{ COND_ALL, "all" },
 	};
 	enum cond_type	t;
 	size_t		i;

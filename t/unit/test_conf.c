@@ -305,8 +305,8 @@ static const struct bad_row commented[] = {
 	  ":12: condition \"none\": no networks\n"
 	  ":16: condition \"d\": timeout 0: expected 1 to 60 seconds\n"
 	  ":19: condition \"t\": type: expected network, authenticated, "
-	  "s25r, sender, recipient, macro, stress, dnsbl, lua, size, header "
-	  "or verdict\n" },
+	  "s25r, sender, recipient, macro, stress, dnsbl, lua, size, header, "
+	  "verdict, table, any or all\n" },
 	{ "# c\nmilter \"a b\" {\n  socket = \"/a\"\n}\n",
 	  ":2: milter \"a b\": a name is 1 to 64 characters without blanks, "
 	  "quotes or backslashes\n" },
@@ -608,5 +608,121 @@ Test(conf, message_conditions)
 	cr_assert_eq(c->conds[3].verdicts, 1U << CV_ACCEPT |
 	    1U << CV_MODIFIED);
 	cr_assert_eq(c->conds[3].stages, COND_EOM);
+	conf_free(c);
+}
+
+/* Groups and tables: each error at its file:line. */
+static const struct bad_row groups_bad[] = {
+	{ "condition \"a\" {\n type = \"any\"\n of = { \"b\" }\n}\n"
+	  "condition \"b\" {\n type = \"all\"\n of = { \"!a\" }\n}\n",
+	  ":3: condition \"a\": a cycle of groups: a -> b -> a; a group "
+	  "cannot hold itself\n"
+	  ":7: condition \"b\": a cycle of groups: b -> a -> b; a group "
+	  "cannot hold itself\n" },
+	{ "condition \"a\" { type = \"any\" of = { \"a\" } }\n",
+	  ":1: condition \"a\": a cycle of groups: a -> a; a group cannot "
+	  "hold itself\n" },
+	{ "condition \"n\" { type = \"network\" networks = { \"local\" } }\n"
+	  "condition \"a\" {\n type = \"all\"\n of = { \"n\", \"!x\" }\n}\n",
+	  ":4: condition \"a\": of: no condition \"!x\"\n" },
+	{ "condition \"a\" {\n type = \"any\"\n}\n",
+	  ":3: condition \"a\": no of: expected of = { \"name\", \"!name\", "
+	  "... }\n" },
+	{ "condition \"a\" { type = \"any\" of = { \"!\" } }\n",
+	  ":1: condition \"a\": of \"!\": expected a condition's name, or ! "
+	  "and a name\n" },
+	{ "condition \"t\" {\n type = \"table\"\n map = \"hash:/etc/x\"\n"
+	  " key = \"sender\"\n}\n",
+	  ":3: condition \"t\": \"hash\": map type not supported: expected "
+	  "texthash, cidr, pcre, cdb or lmdb\n" },
+	{ "condition \"t\" {\n type = \"table\"\n key = \"helo\"\n}\n",
+	  ":3: condition \"t\": key: expected sender, recipient or client\n" },
+	{ "condition \"t\" {\n type = \"table\"\n key = \"client\"\n}\n",
+	  ":4: condition \"t\": no map: expected map = \"TYPE:PATH\"\n" },
+	{ "condition \"t\" {\n type = \"table\"\n key = \"client\"\n"
+	  " map = \"texthash:/nonexistent/access\"\n}\n",
+	  ":4: condition \"t\": /nonexistent/access: No such file or "
+	  "directory\n" },
+	{ "macros_add = { \"{a}=1\", \"novalue\" }\n"
+	  "milter \"m\" {\n socket = \"/a\"\n"
+	  " macros_add = { \"{milterd_mine}=x\", \"{a b}=1\" }\n}\n",
+	  ":1: macros_add \"novalue\": expected \"{name}=value\", "
+	  "{milterd_stress} or {milterd_conditions}\n"
+	  ":4: macros_add \"{milterd_mine}=x\": {milterd_...} names are "
+	  "milterd's own: choose another name, or name {milterd_stress} or "
+	  "{milterd_conditions} without a value\n"
+	  ":4: macros_add \"{a b}=1\": expected a macro name such as {name} "
+	  "before =\n" },
+};
+
+Test(conf, groups_and_tables_errors)
+{
+	expect_errors(groups_bad, sizeof(groups_bad) / sizeof(groups_bad[0]));
+}
+
+/* A cidr table looks up clients only. */
+Test(conf, table_cidr_client_only)
+{
+	char	 map[] = "/tmp/milterd-cidr-XXXXXX", text[512];
+	FILE	*fp;
+	int	 fd;
+
+	cr_assert_neq(fd = mkstemp(map), -1);
+	cr_assert_not_null(fp = fdopen(fd, "w"));
+	fputs("192.0.2.0/24 OK\n", fp);
+	fclose(fp);
+	chmod(map, 0644);
+	snprintf(text, sizeof(text), "condition \"t\" {\n type = \"table\"\n"
+	    " map = \"cidr:%s\"\n key = \"sender\"\n}\n", map);
+	cr_assert_null(load(text));
+	cr_assert_not_null(strstr(errbuf, ":3: condition \"t\": a cidr table "
+	    "matches addresses of clients only: use key = \"client\""), "%s",
+	    errbuf);
+	snprintf(text, sizeof(text), "condition \"t\" {\n type = \"table\"\n"
+	    " map = \"cidr:%s\"\n key = \"client\"\n}\n"
+	    "condition \"g\" { type = \"any\" of = { \"!t\" } }\n"
+	    "milter \"m\" { socket = \"/a\" conditions = { \"g\" } }\n", map);
+	unlink(map);
+	/* Read at load: gone now, and the load fails. */
+	cr_assert_null(load(text));
+}
+
+/*
+ * A group's members resolved and its stage the latest of theirs;
+ * macros_add: the global ones, then the milter's own, which replace a
+ * global one of the same name.
+ */
+Test(conf, groups_and_macros_add)
+{
+	struct conf			*c;
+	const struct milter_conf	*m;
+
+	c = load("macros_add = { \"{site}=one\", \"{milterd_stress}\", "
+	    "\"x=1\" }\n"
+	    "condition \"n\" { type = \"network\" networks = { \"local\" } }\n"
+	    "condition \"r\" { type = \"recipient\" list = { \"@a.example\" } }\n"
+	    "condition \"g\" { type = \"any\" of = { \"n\", \"h\" } }\n"
+	    "condition \"h\" { type = \"all\" of = { \"!r\", \"n\" } }\n"
+	    "milter \"a\" { socket = \"/a\" conditions = { \"g\" }\n"
+	    " macros_add = { \"{site}=two\", \"{milterd_conditions}\" } }\n"
+	    "milter \"b\" { socket = \"/b\" }\n");
+	cr_assert_not_null(c, "%s", errbuf);
+	cr_assert_eq(c->conds[2].type, COND_ANY);
+	cr_assert_eq(c->conds[2].nmembers, 2);
+	cr_assert_eq(c->conds[2].members[1].idx, 3);
+	cr_assert(c->conds[3].members[0].negate);
+	cr_assert_eq(c->conds[2].stages, cond_at(SMFIC_RCPT));
+	cr_assert_eq(c->conds[3].stages, cond_at(SMFIC_RCPT));
+	cr_assert(c->conds[0].grouped && c->conds[1].grouped &&
+	    c->conds[3].grouped && !c->conds[2].grouped);
+	m = &c->milters[0];
+	cr_assert_eq(m->nmacros_add, 4);
+	cr_assert_str_eq(m->macros_add[0], "{milterd_stress}");
+	cr_assert_str_eq(m->macros_add[1], "x=1");
+	cr_assert_str_eq(m->macros_add[2], "{site}=two");
+	cr_assert_str_eq(m->macros_add[3], "{milterd_conditions}");
+	m = &c->milters[1];
+	cr_assert_eq(m->nmacros_add, 3);
+	cr_assert_str_eq(m->macros_add[0], "{site}=one");
 	conf_free(c);
 }

@@ -280,3 +280,34 @@ Test(macros, default_lists)
 		}
 	}
 }
+
+/*
+ * macros_extra(): a pair added to the D packet at start, its length
+ * made again; the packet made (command byte first) when there is none.
+ */
+Test(macros, extra)
+{
+	static const uint8_t	 one[] = {
+		0, 0, 0, 12, 'D', 'C', '{', 'a', '}', 0, '1', 0,
+		'b', 0, 'x', 0,
+	};
+	static const uint8_t	 two[] = {
+		0, 0, 0, 10, 'D', 'M', 'i', 0, 'Q', 0, 'j', 0, 'h', 0,
+	};
+	struct mbuf		 b;
+
+	memset(&b, 0, sizeof(b));
+	mbuf_append(&b, "xy", 2);	/* what comes before stays */
+	macros_extra(&b, 2, SMFIC_CONNECT, "{a}", "1");
+	macros_extra(&b, 2, SMFIC_CONNECT, "b", "x");
+	cr_assert_eq(b.len, 2 + sizeof(one));
+	cr_assert_eq(memcmp(b.data, "xy", 2), 0);
+	cr_assert_eq(memcmp(b.data + 2, one, sizeof(one)), 0);
+	mbuf_reset(&b);
+	/* An MTA's D packet for MAIL ("i"), one pair added to it. */
+	mbuf_append(&b, "\0\0\0\6DMi\0Q\0", 10);
+	macros_extra(&b, 0, SMFIC_MAIL, "j", "h");
+	cr_assert_eq(b.len, sizeof(two));
+	cr_assert_eq(memcmp(b.data, two, sizeof(two)), 0);
+	mbuf_free(&b);
+}
