@@ -505,6 +505,12 @@ Test(group, resolve_and_stages)
 	cr_assert_eq(c[5].stages, cond_at(SMFIC_MAIL));
 	cr_assert(cond_reaches(c, 3, 2));
 	cr_assert(!cond_reaches(c, 5, 2));
+	/* A script with an eom() function: its groups, at end of message. */
+	c[4].stages = cond_at(SMFIC_MAIL) | COND_EOM;
+	cond_group_stages(c, 6);
+	cr_assert_eq(c[3].stages, COND_EOM);
+	cr_assert_eq(c[5].stages, COND_EOM);
+	cr_assert_eq(c[0].stages, cond_at(SMFIC_RCPT));
 	for (i = 0; i < 6; i++)
 		free(c[i].members);
 }
