@@ -60,9 +60,12 @@
 #include "chain.h"
 #include "dns.h"
 #include "health.h"
+#include "pool.h"
 #include "util.h"
 
 #define RETRY_MS	250
+/* What a reused connection was sent is kept for a retry up to this. */
+#define RESEND_MAX	65536
 
 static void	child_read(struct conn *, void *);
 static void	child_event(struct conn *, int, int, void *);
@@ -87,6 +90,12 @@ static void	child_answered(struct child *, const struct dns_answer *);
 static void	child_resolved(void *, const char *,
 		    const struct dns_answer *);
 static void	child_drop(struct child *);
+static int	child_reuse(struct child *);
+static int	child_keep(struct child *);
+static void	child_refresh(struct child *, const char *);
+static void	child_resume(struct child *);
+static int	same_optneg(const struct milter_optneg *,
+		    const struct milter_optneg *);
 
 /* A reply to cmd came: its time counts for the child and the session. */
 static void
@@ -325,6 +334,8 @@ child_start(struct child *c)
 	if (!c->retrying) {
 		c->tried = 0;
 		c->skipped = 0;
+		if (child_reuse(c) == 0)
+			return;
 		if (child_pick(c) == -1) {
 			child_skip(c);
 			return;
@@ -342,6 +353,168 @@ child_start(struct child *c)
 		child_answered(c, &ans);
 	else if ((c->dnsq = dns_query(sp->host, child_resolved, c)) == NULL)
 		child_connect(c, sp);
+}
+
+/*
+ * reuse_connections: a connection the worker kept (pool.c), negotiated
+ * with the same offer, if there is one and its address is not down:
+ * the child is ready at once, without negotiating (0).  -1: connect.
+ */
+static int
+child_reuse(struct child *c)
+{
+	struct pool_conn	pc;
+	size_t			i;
+
+	if (!c->mc->reuse || c->refreshing || pool_take(c->link->pool, c->mc,
+	    c->link->offered, &pc) == -1)
+		return -1;
+	if (pc.addr >= c->mc->nsock ||
+	    health_state(&c->stats->health[pc.addr]) == HEALTH_DOWN) {
+		pool_conn_free(&pc);
+		return -1;
+	}
+	c->conn = pc.conn;
+	conn_rebind(c->conn, child_read, child_event, c);
+	c->addr = pc.addr;
+	c->tried = 1U << pc.addr;
+	c->probe = 0;
+	c->eff = pc.eff;
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		c->lists[i] = pc.lists[i];
+		c->eff.macros[i] = c->lists[i];
+	}
+	c->leadspc = (c->eff.protocol & SMFIP_HDR_LEADSPC) != 0;
+	c->state = CHILD_READY;
+	c->reused = 1;
+	mbuf_reset(&c->resend);
+	stats_add(&c->stats->reused, 1);
+	log_debug("session %s: child %s: kept connection to %s reused",
+	    c->link->id, c->mc->name, c->mc->sock[c->addr].text);
+	c->link->ops->negotiated(c->link->arg, c);
+	return 0;
+}
+
+/*
+ * reuse_connections, at the end of the child's part: a child between
+ * commands is told K (quit, a new connection follows), after an abort
+ * if it is inside a message, and its connection is left to the worker
+ * for the next session (0: c->conn is gone either way).  -1: not to be
+ * kept (not on, not between commands, the pool full): nothing sent.
+ */
+static int
+child_keep(struct child *c)
+{
+	static const uint8_t	 a[] = { 0, 0, 0, 1, SMFIC_ABORT };
+	static const uint8_t	 k[] = { 0, 0, 0, 1, SMFIC_QUIT_NC };
+	struct pool_conn	 pc;
+	size_t			 i;
+
+	if (!c->mc->reuse || c->state != CHILD_READY || c->stalled ||
+	    c->refreshing || !pool_room(c->link->pool, c->mc))
+		return -1;
+	if (c->in_msg)
+		conn_write(c->conn, a, sizeof(a));
+	conn_write(c->conn, k, sizeof(k));
+	memset(&pc, 0, sizeof(pc));
+	pc.conn = c->conn;
+	pc.addr = c->addr;
+	pc.eff = c->eff;
+	for (i = 0; i < SMFIM_COUNT; i++)
+		pc.lists[i] = c->lists[i];
+	if (pool_put(c->link->pool, c->mc, c->link->offered, &pc) == -1) {
+		conn_free(c->conn);	/* told K: it expects no more */
+		c->conn = NULL;
+		return 0;
+	}
+	c->conn = NULL;
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		c->lists[i] = NULL;
+		c->eff.macros[i] = NULL;
+	}
+	return 0;
+}
+
+/*
+ * A kept connection failed while the child owed its first reply on it:
+ * the milter may have closed it meanwhile (restarted, or its own idle
+ * timeout).  Once, a fresh connection: negotiated, it is sent what the
+ * kept one was (child_resume()), and the fallback applies only if that
+ * fails too.
+ */
+static void
+child_refresh(struct child *c, const char *why)
+{
+	size_t	i;
+
+	log_info("session %s: child %s: kept connection: %s; trying a "
+	    "fresh one", c->link->id, c->mc->name, why);
+	c->kept = c->eff;
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		free(c->kept_lists[i]);
+		c->kept_lists[i] = c->lists[i];
+		c->kept.macros[i] = c->kept_lists[i];
+		c->lists[i] = NULL;
+		c->eff.macros[i] = NULL;
+	}
+	c->resend_wait = 1;
+	c->reused = 0;
+	c->refreshing = 1;
+	conn_free(c->conn);
+	c->conn = NULL;
+	c->launch_until = 0;
+	c->state = CHILD_IDLE;
+	child_start(c);
+}
+
+/* Did two negotiations of a child agree (the kept and the fresh)? */
+static int
+same_optneg(const struct milter_optneg *a, const struct milter_optneg *b)
+{
+	size_t	i;
+
+	if (a->version != b->version || a->actions != b->actions ||
+	    a->protocol != b->protocol)
+		return 0;
+	for (i = 0; i < SMFIM_COUNT; i++)
+		if ((a->macros[i] == NULL) != (b->macros[i] == NULL) ||
+		    (a->macros[i] != NULL && strcmp(a->macros[i],
+		    b->macros[i]) != 0))
+			return 0;
+	return 1;
+}
+
+/*
+ * The fresh connection of child_refresh() negotiated: if as the kept
+ * one did (what the session answered the MTA relies on it), it is
+ * sent what the kept one was, and awaited as it was.
+ */
+static void
+child_resume(struct child *c)
+{
+	int	same = same_optneg(&c->kept, &c->eff);
+	size_t	i;
+
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		free(c->kept_lists[i]);
+		c->kept_lists[i] = NULL;
+	}
+	c->refreshing = 0;
+	if (!same) {
+		child_fail(c, "a fresh connection negotiated otherwise than "
+		    "the kept one (has the milter changed? milterctl reload "
+		    "starts workers with no kept connection)");
+		return;
+	}
+	conn_write(c->conn, c->resend.data, c->resend.len);
+	mbuf_reset(&c->resend);
+	if (c->resend_wait) {
+		c->state = CHILD_WAITING;
+		c->sent_us = stats_now_us();
+		child_arm(c, c->cmd == SMFIC_BODYEOB ? c->mc->eom_timeout :
+		    c->mc->command_timeout);
+	}
+	c->resend_wait = 0;
 }
 
 static void
@@ -517,6 +690,8 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 	}
 	c->state = CHILD_READY;
 	evtimer_del(c->timer);
+	if (c->cmd == SMFIC_BODYEOB)
+		c->in_msg = 0;
 	child_timed(c, c->cmd);
 	c->link->ops->replied(c->link->arg, c, r.code,
 	    r.code == SMFIR_REPLYCODE ? r.u.str : "");
@@ -549,9 +724,14 @@ child_read(struct conn *conn, void *arg)
 			if (c->state != CHILD_READY)
 				return;		/* failed and reported */
 			evbuffer_drain(in, used);
-			c->link->ops->negotiated(c->link->arg, c);
+			if (c->refreshing)
+				child_resume(c);
+			else
+				c->link->ops->negotiated(c->link->arg, c);
 			continue;
 		}
+		/* It answers on the kept connection: no retry from now. */
+		c->reused = 0;
 		if (c->state != CHILD_WAITING) {
 			child_fail(c, "%s: unsolicited %s", child_stage(c),
 			    milter_code_name(pkt.code));
@@ -592,6 +772,8 @@ child_event(struct conn *conn, int what, int err, void *arg)
 	}
 	if (c->state == CHILD_CONNECTING || c->state == CHILD_NEGOTIATING)
 		child_unreachable(c, what == CONN_EOF ? 0 : err, msg);
+	else if (c->reused && c->state == CHILD_WAITING && !c->exhausted)
+		child_refresh(c, msg);
 	else
 		child_fail(c, "%s", msg);
 }
@@ -618,8 +800,18 @@ child_timeout(evutil_socket_t fd, short what, void *arg)
 void
 child_send_mbuf(struct child *c, const struct mbuf *b, char code, int wait)
 {
+	if (code == SMFIC_MAIL)
+		c->in_msg = 1;
+	else if (code == SMFIC_ABORT)
+		c->in_msg = 0;
 	if (!child_live(c))
 		return;
+	/* Kept for a retry on a fresh connection: the envelope only. */
+	if (c->reused && (code == SMFIC_HEADER || code == SMFIC_EOH ||
+	    code == SMFIC_BODY || code == SMFIC_BODYEOB ||
+	    c->resend.len + b->len > RESEND_MAX ||
+	    mbuf_append(&c->resend, b->data, b->len) == -1))
+		c->reused = 0;
 	conn_write(c->conn, b->data, b->len);
 	if (!wait)
 		return;
@@ -648,11 +840,14 @@ void
 child_close(struct child *c, int quit)
 {
 	static const uint8_t	q[] = { 0, 0, 0, 1, SMFIC_QUIT };
+	size_t			i;
 
 	if (c->conn != NULL) {
 		/* It did its part: its failures are not in a row. */
 		if (child_live(c))
 			health_ok(&c->stats->health[c->addr]);
+		if (quit && child_keep(c) == 0)
+			quit = 0;
 		/* Best effort: a milter takes EOF as quit anyway. */
 		if (quit && child_live(c)) {
 			conn_write(c->conn, q, sizeof(q));
@@ -668,7 +863,13 @@ child_close(struct child *c, int quit)
 		c->dnsq = NULL;
 	}
 	c->stalled = 0;
+	c->reused = c->refreshing = c->in_msg = 0;
+	mbuf_reset(&c->resend);
 	forget_lists(c);
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		free(c->kept_lists[i]);
+		c->kept_lists[i] = NULL;
+	}
 	if (c->state != CHILD_FAILED)
 		c->state = CHILD_IDLE;
 }
@@ -753,6 +954,7 @@ void
 child_free(struct child *c)
 {
 	child_close(c, 1);
+	mbuf_free(&c->resend);
 	if (c->timer != NULL)
 		event_free(c->timer);
 }

@@ -107,6 +107,7 @@ struct milter_conf {
 	int		 all_recipients;	/* recipients = all */
 	int		 skip_on_error;		/* condition_error = skip */
 	int		 macros_compat;	/* the other MTA's macros too */
+	int		 reuse;		/* reuse_connections (pool.c) */
 };
 
 struct conf {

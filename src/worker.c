@@ -52,6 +52,7 @@
 #include "live.h"
 #include "log.h"
 #include "milterd.h"
+#include "pool.h"
 #include "stats.h"
 #include "session.h"
 #include "util.h"
@@ -87,9 +88,10 @@ static int	launch(const struct milter_conf *);
 static const char *launch_refused(const struct milter_conf *);
 static void	session_done(struct session *);
 
-static const struct session_host	host = {
+static struct session_host	host = {
 	{ launch, launch_refused },
 	session_done,
+	NULL,		/* its pool, once the loop is made */
 };
 static void	test_fault(void);
 
@@ -341,6 +343,8 @@ worker_stop(const char *why)
 		return;
 	stopping = 1;
 	log_debug("stopping (%s)", why);
+	/* Kept connections go with the old configuration (a reload). */
+	pool_close(host.pool);
 	for (i = 0; i < nlisten; i++)
 		event_del(listen_ev[i]);
 	if (TAILQ_EMPTY(&sessions))
@@ -415,6 +419,8 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 	conf_forget_commands(conf);
 	if ((wbase = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	if ((host.pool = pool_new(wbase)) == NULL)
+		fatal("%s: pool_new", __func__);
 	/* Before the chroot: the resolver reads /etc/resolv.conf. */
 	if ((cond_any(conf->conds, conf->nconds, COND_DNSBL) ||
 	    conf_has_names(conf)) && dns_open(wbase, conf->dns_servers,
@@ -483,6 +489,8 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 		    "one");
 	while (!TAILQ_EMPTY(&sessions))
 		session_done(TAILQ_FIRST(&sessions));
+	pool_free(host.pool);
+	host.pool = NULL;
 	for (i = 0; i < nlisten; i++)
 		event_free(listen_ev[i]);
 	event_free(accept_again);
