@@ -387,6 +387,7 @@ child_reuse(struct child *c)
 	c->leadspc = (c->eff.protocol & SMFIP_HDR_LEADSPC) != 0;
 	c->state = CHILD_READY;
 	c->reused = 1;
+	c->owed = pc.owed;
 	mbuf_reset(&c->resend);
 	stats_add(&c->stats->reused, 1);
 	log_debug("session %s: child %s: kept connection to %s reused",
@@ -397,26 +398,48 @@ child_reuse(struct child *c)
 
 /*
  * reuse_connections, at the end of the child's part: a child between
- * commands is told K (quit, a new connection follows), after an abort
- * if it is inside a message, and its connection is left to the worker
- * for the next session (0: c->conn is gone either way).  -1: not to be
- * kept (not on, not between commands, the pool full): nothing sent.
+ * commands is told K (quit, a new connection follows) and its
+ * connection is left to the worker for the next session (0: c->conn
+ * is gone either way).  -1: not to be kept (not on, not between
+ * commands, the pool full): nothing sent.
+ *
+ * libmilter takes K only right after an end of message it let
+ * continue, or after an unknown command (its state table): anywhere
+ * else it ignores K and then the next connect, and the next session
+ * would wait for a reply that never comes.  So unless the child is
+ * just past such an end of message, it is told U (an unknown command,
+ * "NOOP") first, after an abort if it is inside a message, and the
+ * connection is taken only once U is answered (pool.c).  A child with
+ * an unknown-command callback sees that NOOP; one without says so in
+ * its negotiation (SMFIP_NOUNKNOWN) and libmilter answers for it.
+ *
+ * A child that asked not to see connect (SMFIP_NOCONNECT) is not kept:
+ * after K it would see no command that starts a connection, and
+ * pymilter, for one, makes a connection's state at negotiation or at
+ * connect only (and drops it at K).
  */
 static int
 child_keep(struct child *c)
 {
 	static const uint8_t	 a[] = { 0, 0, 0, 1, SMFIC_ABORT };
+	static const uint8_t	 u[] = { 0, 0, 0, 6, SMFIC_UNKNOWN,
+				    'N', 'O', 'O', 'P', 0 };
 	static const uint8_t	 k[] = { 0, 0, 0, 1, SMFIC_QUIT_NC };
 	struct pool_conn	 pc;
 	size_t			 i;
 
 	if (!c->mc->reuse || c->state != CHILD_READY || c->stalled ||
-	    c->refreshing || !pool_room(c->link->pool, c->mc))
+	    c->refreshing || (c->eff.protocol & SMFIP_NOCONNECT) ||
+	    !pool_room(c->link->pool, c->mc))
 		return -1;
-	if (c->in_msg)
-		conn_write(c->conn, a, sizeof(a));
-	conn_write(c->conn, k, sizeof(k));
 	memset(&pc, 0, sizeof(pc));
+	if (!c->endm) {
+		if (c->in_msg)
+			conn_write(c->conn, a, sizeof(a));
+		conn_write(c->conn, u, sizeof(u));
+		pc.owed = !(c->eff.protocol & SMFIP_NR_UNKN);
+	}
+	conn_write(c->conn, k, sizeof(k));
 	pc.conn = c->conn;
 	pc.addr = c->addr;
 	pc.eff = c->eff;
@@ -459,6 +482,7 @@ child_refresh(struct child *c, const char *why)
 	}
 	c->resend_wait = 1;
 	c->reused = 0;
+	c->owed = 0;
 	c->refreshing = 1;
 	conn_free(c->conn);
 	c->conn = NULL;
@@ -690,8 +714,10 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 	}
 	c->state = CHILD_READY;
 	evtimer_del(c->timer);
-	if (c->cmd == SMFIC_BODYEOB)
+	if (c->cmd == SMFIC_BODYEOB) {
 		c->in_msg = 0;
+		c->endm = r.code == SMFIR_CONTINUE;
+	}
 	child_timed(c, c->cmd);
 	c->link->ops->replied(c->link->arg, c, r.code,
 	    r.code == SMFIR_REPLYCODE ? r.u.str : "");
@@ -714,6 +740,12 @@ child_read(struct conn *conn, void *arg)
 		if (rc == -1) {
 			child_fail(c, "%s: %s", child_stage(c), err);
 			return;
+		}
+		if (c->owed > 0 && milter_reply_is_final(pkt.code)) {
+			/* The answer to the NOOP before K (child_keep()). */
+			c->owed--;
+			evbuffer_drain(in, used);
+			continue;
 		}
 		if (c->state == CHILD_NEGOTIATING) {
 			if (milter_decode_reply(&pkt, &r, &err) == -1) {
@@ -800,6 +832,7 @@ child_timeout(evutil_socket_t fd, short what, void *arg)
 void
 child_send_mbuf(struct child *c, const struct mbuf *b, char code, int wait)
 {
+	c->endm = 0;
 	if (code == SMFIC_MAIL)
 		c->in_msg = 1;
 	else if (code == SMFIC_ABORT)
@@ -863,7 +896,7 @@ child_close(struct child *c, int quit)
 		c->dnsq = NULL;
 	}
 	c->stalled = 0;
-	c->reused = c->refreshing = c->in_msg = 0;
+	c->reused = c->refreshing = c->in_msg = c->endm = c->owed = 0;
 	mbuf_reset(&c->resend);
 	forget_lists(c);
 	for (i = 0; i < SMFIM_COUNT; i++) {

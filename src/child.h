@@ -113,6 +113,8 @@ struct child {
 	uint64_t			 sent_us;	/* awaited since */
 	uint64_t			 wait_us;	/* for its replies, in all */
 	int				 in_msg;	/* MAIL sent, not ended */
+	int				 endm;	/* just past EOM: continue */
+	int				 owed;	/* kept: replies to skip */
 	int				 reused;	/* kept, nothing heard yet */
 	int				 refreshing;	/* reused failed: anew */
 	int				 resend_wait;	/* a reply due to it */

@@ -31,6 +31,10 @@
  * configuration: an old worker's pool closes when it stops, so a
  * changed child is never served on a connection of the old one.
  *
+ * A connection may owe a reply when it is left here (the unknown
+ * command that precedes K, see child_keep()): the session that takes
+ * it skips that reply.
+ *
  * Bounds: POOL_PER_CHILD idle connections per child and worker (a
  * connection beyond it is closed with Q), each closed after POOL_IDLE
  * seconds unused, or at once when the child sends anything or closes it.
@@ -45,6 +49,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "util.h"
 
 struct pool_entry {
 	TAILQ_ENTRY(pool_entry)		 entry;
@@ -193,13 +198,29 @@ pool_take(struct pool *p, const struct milter_conf *mc, uint32_t offered,
 	return 0;
 }
 
-/* A milter says nothing between sessions: anything is the end of it. */
+/*
+ * A milter says nothing between sessions but the final replies it owes:
+ * anything else is the end of the connection.
+ */
 static void
 pool_read(struct conn *conn, void *arg)
 {
 	struct pool_entry	*e = arg;
+	struct evbuffer		*in = conn_input(conn);
+	struct milter_pkt	 pkt;
+	const char		*err;
+	size_t			 used;
+	int			 rc;
 
-	(void)conn;
+	while ((rc = packet_peek(in, &pkt, &used, &err)) == 1 &&
+	    e->pc.owed > 0 && milter_reply_is_final(pkt.code)) {
+		evbuffer_drain(in, used);
+		e->pc.owed--;
+	}
+	if (rc == 0 && evbuffer_get_length(in) == 0)
+		return;
+	if (rc == 0 && e->pc.owed > 0)
+		return;		/* the rest of a reply */
 	log_debug("child %s: idle connection: unsolicited data, closed",
 	    e->mc->name);
 	pool_drop(e);

@@ -41,6 +41,7 @@ struct pool_conn {
 	size_t			 addr;	/* mc->sock[addr] */
 	struct milter_optneg	 eff;	/* its negotiation */
 	char			*lists[SMFIM_COUNT];	/* eff's macros */
+	int			 owed;	/* replies due, to be skipped */
 };
 
 struct pool;

@@ -1,0 +1,173 @@
+#!/bin/sh
+# reuse_connections (milterd.conf(5)): a child's connection kept across
+# sessions (K instead of Q, the worker's pool), taken by the next
+# session without negotiating again; off by default; a kept connection
+# the milter closed meanwhile is retried once on a fresh one before the
+# fallback applies; a fresh one that negotiates otherwise fails; a
+# reload starts workers with no kept connection.  Tried with tmilter
+# (libmilter), OpenDKIM and a pymilter child.
+. "$(dirname "$0")/lib/test.sh"
+. "$T/lib/opendkim.sh"
+
+PY=/usr/bin/python3
+MSG=$TMP/msg.eml
+printf 'From: <a@example.com>\nTo: <b@example.com>\nSubject: hi\n\nbody\n' >"$MSG"
+
+# is NAME GOT WANT
+is() {
+	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "got '$2', want '$3'"; fi
+}
+
+# sessions NAME MD N: N sessions one after another through md-MD.
+sessions() {
+	mtasim_run "$1" -s "unix:$TMP/md-$2.sock" -n "$3" -c 1 \
+	    -r b@example.com "$MSG"
+	rc_is "$1" 0
+}
+
+# lines PATTERN FILE: how many lines of FILE match PATTERN (ERE).
+lines() {
+	grep -Ec -- "$1" "$2"
+}
+
+# --- tmilter (libmilter): one negotiation for many sessions -------------
+tmilter on -h 'X-On: yes'
+tmilter off -h 'X-Off: yes'
+milterd_start t "$(child on reuse_connections = true)" "$(child off)"
+sessions t-ten t 10
+is "reuse: one negotiation for ten sessions" "$(lines '^negotiate' "$TMP/on.log")" 1
+is "reuse: ten connects on it" "$(lines '^connect' "$TMP/on.log")" 10
+is "reuse: counted (reused)" "$(child_stat t on reused)" 9
+is "default off: ten negotiations" "$(lines '^negotiate' "$TMP/off.log")" 10
+is "default off: reused 0" "$(child_stat t off reused)" 0
+is "reuse: no fallback" "$(child_stat t on fallbacks)" 0
+# One session's verdict and edits, with a kept connection.
+mtasim_run t-one -s "unix:$TMP/md-t.sock" -r b@example.com "$MSG"
+rc_is t-one 0
+grep_ok "reuse: the child's header added" 'X-On: yes' "$TMP/t-one.out"
+grep_ok "the other child's too" 'X-Off: yes' "$TMP/t-one.out"
+is "reuse: still one negotiation" "$(lines '^negotiate' "$TMP/on.log")" 1
+"$BUILD/milterctl" -s "$TMP/md-t.ctl" show config >"$TMP/t-show.out" 2>&1
+grep_ok "milterctl show config shows the key" 'reuse_connections = true' \
+    "$TMP/t-show.out"
+
+# The MTA's own K (three connections in one session): one negotiation.
+before=$(lines '^negotiate' "$TMP/on.log")
+mtasim_run t-k -s "unix:$TMP/md-t.sock" -K 3 -r b@example.com "$MSG"
+rc_is t-k 0
+is "the MTA's K: the child's connection kept too" \
+    "$(lines '^negotiate' "$TMP/on.log")" "$before"
+
+# A child whose part ends before the end of message (it accepts at
+# connect) is not where libmilter takes K: an unknown command first.
+tmilter acc -A connect
+milterd_start a "$(child acc reuse_connections = true)"
+sessions a-three a 3
+is "accepted at connect: one negotiation" "$(lines '^negotiate' "$TMP/acc.log")" 1
+is "accepted at connect: three connects" "$(lines '^connect' "$TMP/acc.log")" 3
+grep_ok "accepted at connect: told NOOP before K" '^unknown NOOP' "$TMP/acc.log"
+is "accepted at connect: reused" "$(child_stat a acc reused)" 2
+
+# A reload: new workers, the old one's kept connections closed.
+kill -HUP "$(cat "$TMP/md-t.pid")"
+wait_for 20 grep -q 'reload' "$TMP/md-t.err"
+old=$(lines '^negotiate' "$TMP/on.log")
+wait_for 20 sh -c "'$BUILD/mtasim' -s 'unix:$TMP/md-t.sock' -r b@example.com \
+    '$MSG' >/dev/null 2>&1 && [ \$(grep -c '^negotiate' '$TMP/on.log') -gt $old ]"
+is "after a reload: negotiated again" \
+    "$(lines '^negotiate' "$TMP/on.log")" $((old + 1))
+
+# --- a kept connection the milter dropped: retried once, fresh ----------
+badmilter stale stale quitnc
+milterd_start s "$(child stale reuse_connections = true)"
+sessions s-four s 4
+is "stale kept connection: no fallback" "$(child_stat s stale fallbacks)" 0
+grep_ok "stale kept connection: retried on a fresh one" \
+    'kept connection: .*; trying a fresh one' \
+    "$TMP/md-s.err"
+
+# ... and only once: a fresh connection that fails too is the fallback.
+badmilter stale2 stale quitnc close
+milterd_start s2 "$(child stale2 reuse_connections = true fallback = reject)"
+sessions s2-one s2 1
+mtasim_run s2-two -s "unix:$TMP/md-s2.sock" -r b@example.com "$MSG"
+rc_is s2-two 1
+is "retried once, then its fallback" "$(child_stat s2 stale2 fallbacks)" 1
+is "one retry" "$(lines 'trying a fresh one' "$TMP/md-s2.err")" 1
+
+# ... and a fresh connection must negotiate as the kept one did.
+badmilter stale3 stale quitnc other
+milterd_start s3 "$(child stale3 reuse_connections = true)"
+sessions s3-one s3 1
+mtasim_run s3-two -s "unix:$TMP/md-s3.sock" -r b@example.com "$MSG"
+rc_is s3-two 2
+grep_ok "negotiated otherwise: failed, said why" \
+    'a fresh connection negotiated otherwise than the kept one' \
+    "$TMP/md-s3.err"
+
+# --- OpenDKIM ----------------------------------------------------------
+if dkim_start dkim; then
+	milterd_start d "milter \"dkim\" { socket = \"unix:$DKIM_DIR/dkim.sock\" reuse_connections = true }"
+	# As a local client: OpenDKIM signs for internal hosts only.
+	mtasim_run d-five -s "unix:$TMP/md-d.sock" -n 5 -c 1 -a 127.0.0.1 \
+	    -r b@example.com "$MSG"
+	rc_is d-five 0
+	mtasim_run d-one -s "unix:$TMP/md-d.sock" -a 127.0.0.1 \
+	    -r b@example.com "$MSG"
+	rc_is d-one 0
+	grep_ok "OpenDKIM signs on a kept connection" 'DKIM-Signature' \
+	    "$TMP/d-one.out"
+	is "OpenDKIM: reused" "$(child_stat d dkim reused)" 5
+	is "OpenDKIM: no fallback" "$(child_stat d dkim fallbacks)" 0
+fi
+
+# --- pymilter (libmilter underneath, as dkimpy-milter and pyspf-milter)
+# It makes a connection's object at negotiation or connect and drops it
+# at K: a child that asks not to see connect (pym2) is never kept.
+cat >"$TMP/pym.py" <<'EOF'
+import sys
+import Milter
+
+class M(Milter.Base):
+    def connect(self, host, family, addr):
+        return Milter.CONTINUE
+    def envfrom(self, f, *a):
+        return Milter.CONTINUE
+    def eom(self):
+        self.addheader("X-Pymilter", "yes")
+        return Milter.ACCEPT
+
+class M2(Milter.Base):
+    def envfrom(self, f, *a):
+        return Milter.CONTINUE
+    def eom(self):
+        self.addheader("X-Pymilter", "yes")
+        return Milter.ACCEPT
+
+if sys.argv[2] == "2":
+    M = M2
+Milter.factory = M
+Milter.set_flags(Milter.ADDHDRS)
+Milter.runmilter("pym", "unix:" + sys.argv[1], 60)
+EOF
+bg pym $PY "$TMP/pym.py" "$TMP/pym.sock" 1
+bg pym2 $PY "$TMP/pym.py" "$TMP/pym2.sock" 2
+if wait_for 10 test -S "$TMP/pym.sock" && wait_for 10 test -S "$TMP/pym2.sock"
+then
+	milterd_start p "$(child pym reuse_connections = true)" \
+	    "$(child pym2 reuse_connections = true)"
+	sessions p-five p 5
+	mtasim_run p-one -s "unix:$TMP/md-p.sock" -r b@example.com "$MSG"
+	rc_is p-one 0
+	grep_ok "pymilter adds its header on a kept connection" \
+	    'X-Pymilter: yes' "$TMP/p-one.out"
+	is "pymilter: reused" "$(child_stat p pym reused)" 5
+	is "pymilter: no fallback" "$(child_stat p pym fallbacks)" 0
+	is "pymilter without connect: not kept" "$(child_stat p pym2 reused)" 0
+	is "pymilter without connect: no fallback" \
+	    "$(child_stat p pym2 fallbacks)" 0
+else
+	fail "pymilter child did not start" "$(cat "$TMP/pym.err")"
+fi
+
+finish
