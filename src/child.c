@@ -408,10 +408,12 @@ child_reuse(struct child *c)
  * else it ignores K and then the next connect, and the next session
  * would wait for a reply that never comes.  So unless the child is
  * just past such an end of message, it is told U (an unknown command,
- * "NOOP") first, after an abort if it is inside a message, and the
- * connection is taken only once U is answered (pool.c).  A child with
- * an unknown-command callback sees that NOOP; one without says so in
- * its negotiation (SMFIP_NOUNKNOWN) and libmilter answers for it.
+ * "NOOP") first, after an abort if it is inside a message; the session
+ * that takes the connection skips U's answer.  Only a child that asked
+ * not to see unknown commands (SMFIP_NOUNKNOWN: libmilter answers U for
+ * it, no callback runs) is told U; one that handles them is kept only
+ * past such an end of message, so that it never sees a command its MTA
+ * would not have sent.
  *
  * A child that asked not to see connect (SMFIP_NOCONNECT) is not kept:
  * after K it would see no command that starts a connection, and
@@ -430,6 +432,7 @@ child_keep(struct child *c)
 
 	if (!c->mc->reuse || c->state != CHILD_READY || c->stalled ||
 	    c->refreshing || (c->eff.protocol & SMFIP_NOCONNECT) ||
+	    (!c->endm && !(c->eff.protocol & SMFIP_NOUNKNOWN)) ||
 	    !pool_room(c->link->pool, c->mc))
 		return -1;
 	memset(&pc, 0, sizeof(pc));

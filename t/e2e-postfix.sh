@@ -66,8 +66,8 @@ kid_dkim() {
 	[ -S "$DKIM_DIR/e2e-dkim.sock" ] || dkim_start e2e-dkim ||
 	    bail dkim-start "opendkim does not start"
 	DIRECT="$DIRECT unix:$DKIM_DIR/e2e-dkim.sock"
-	printf 'milter "dkim" { socket = "unix:%s/e2e-dkim.sock" }\n' \
-	    "$DKIM_DIR" >>"$TMP/$CASE.conf"
+	printf 'milter "dkim" { socket = "unix:%s/e2e-dkim.sock" %s }\n' \
+	    "$DKIM_DIR" "$E2E_REUSE" >>"$TMP/$CASE.conf"
 	: >"$TMP/$CASE-d$NKIDS.log"
 	: >"$TMP/$CASE-m$NKIDS.log"
 }

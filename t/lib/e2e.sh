@@ -38,8 +38,15 @@
 # modes; e2e_mode sets PORT and LOGOFF for $MODE) and E2E_MTA_LOG (its
 # log file), and may set E2E_REPLY_MASK and E2E_VIEW_MASK (sed -E
 # scripts for the SMTP replies and the children's logs).
+#
+# MILTERD_TEST_REUSE=1 runs the comparison with reuse_connections on
+# for every child behind milterd (E2E_REUSE: the key, for the children's
+# sections): mode m's client runs once first, unrecorded, so that the
+# recorded run takes the connections that run left in milterd's pool.
 
 E2E_OUTPUTS=${E2E_OUTPUTS:-replies sink view}
+E2E_REUSE=
+[ "${MILTERD_TEST_REUSE:-0}" = 1 ] && E2E_REUSE="reuse_connections = true"
 E2E_REPLY_MASK=${E2E_REPLY_MASK:-}
 E2E_VIEW_MASK=${E2E_VIEW_MASK:-}
 : >"$TMP/seen"
@@ -110,7 +117,7 @@ kid() {
 		SOCKS="$SOCKS $TMP/$CASE-$_m$NKIDS.sock"
 	done
 	DIRECT="$DIRECT unix:$TMP/$CASE-d$NKIDS.sock"
-	child "$CASE-m$NKIDS" >>"$TMP/$CASE.conf"
+	child "$CASE-m$NKIDS" $E2E_REUSE >>"$TMP/$CASE.conf"
 }
 
 run_both() {
@@ -127,11 +134,27 @@ run_both() {
 	done
 	e2e_mta_conf || fail "$CASE-mta-conf"
 	for MODE in d m; do
+		[ "$MODE" = m ] && [ -n "$E2E_REUSE" ] && reuse_prime "$@"
 		e2e_mode
 		"$@" >"$TMP/$CASE.$MODE.raw" 2>&1
 		collect
 	done
 	case_end
+}
+
+# reuse_prime CLIENT...: MILTERD_TEST_REUSE: CLIENT once in mode m, its
+# outputs dropped (its delivered mail marked seen, held mail deleted by
+# collect) and the children's logs emptied, so that the recorded run
+# starts on the connections it left in milterd's pool.
+reuse_prime() {
+	e2e_mode
+	"$@" >"$TMP/$CASE.$MODE.prime" 2>&1
+	collect
+	_k=1
+	while [ "$_k" -le "$NKIDS" ]; do
+		: >"$TMP/$CASE-m$_k.log"
+		_k=$((_k + 1))
+	done
 }
 
 # e2e_mode: PORT, the MTA's port for $MODE, and LOGOFF, where its log
