@@ -66,6 +66,12 @@
 #define RETRY_MS	250
 /* What a reused connection was sent is kept for a retry up to this. */
 #define RESEND_MAX	65536
+/*
+ * Protocol flags only a negotiate callback asks for: libmilter alone
+ * derives the rest (SMFIP_NO*) from the callbacks registered.
+ */
+#define REMEMBERED	(SMFIP_SKIP | SMFIP_HDR_LEADSPC | SMFIP_RCPT_REJ | \
+			    SMFIP_NR_MASK)
 
 static void	child_read(struct conn *, void *);
 static void	child_event(struct conn *, int, int, void *);
@@ -86,12 +92,14 @@ static int	child_pick(struct child *);
 static int	child_next_addr(struct child *, const char *);
 static void	child_skip(struct child *);
 static void	child_connect(struct child *, const struct sockspec *);
+static void	child_connected(struct child *);
 static void	child_answered(struct child *, const struct dns_answer *);
 static void	child_resolved(void *, const char *,
 		    const struct dns_answer *);
 static void	child_drop(struct child *);
 static int	child_reuse(struct child *);
 static int	child_keep(struct child *);
+static int	child_keepable(struct child *);
 static void	child_refresh(struct child *, const char *);
 static void	child_resume(struct child *);
 static int	same_optneg(const struct milter_optneg *,
@@ -390,9 +398,41 @@ child_reuse(struct child *c)
 	c->owed = pc.owed;
 	mbuf_reset(&c->resend);
 	stats_add(&c->stats->reused, 1);
-	log_debug("session %s: child %s: kept connection to %s reused",
-	    c->link->id, c->mc->name, c->mc->sock[c->addr].text);
+	log_debug("session %s: child %s: kept connection to %s reused "
+	    "(version %u actions 0x%x protocol 0x%x)", c->link->id,
+	    c->mc->name, c->mc->sock[c->addr].text, c->eff.version,
+	    c->eff.actions, c->eff.protocol);
 	c->link->ops->negotiated(c->link->arg, c);
+	return 0;
+}
+
+/*
+ * Can this child's connection be reused at all (child_keep())?  Said
+ * once per worker and child when not, for reuse_connections does not
+ * take effect.
+ */
+static int
+child_keepable(struct child *c)
+{
+	static const struct milter_conf	*said[CONF_MAX_MILTERS];
+	const char			*why = NULL;
+	size_t				 i;
+
+	if (c->eff.protocol & SMFIP_NOCONNECT)
+		why = "it asked not to see connect";
+	else if (c->eff.protocol & REMEMBERED)
+		why = "its negotiation shows a negotiate callback (skip, "
+		    "leading spaces or no-reply steps), whose results a "
+		    "milter keeps in the context K ends";
+	if (why == NULL)
+		return 1;
+	for (i = 0; i < CONF_MAX_MILTERS && said[i] != NULL; i++)
+		if (said[i] == c->mc)
+			return 0;
+	if (i < CONF_MAX_MILTERS)
+		said[i] = c->mc;
+	log_info("child %s: reuse_connections: its connections are not "
+	    "kept: %s", c->mc->name, why);
 	return 0;
 }
 
@@ -419,6 +459,13 @@ child_reuse(struct child *c)
  * after K it would see no command that starts a connection, and
  * pymilter, for one, makes a connection's state at negotiation or at
  * connect only (and drops it at K).
+ *
+ * Nor is one whose negotiation shows a negotiate callback (libmilter's
+ * xxfi_negotiate, see REMEMBERED): libmilter runs the milter's close
+ * callback at K, and the next connect starts a new context in which
+ * nothing was negotiated.  OpenDKIM, for one, keeps there whether it
+ * may insert headers and whether header values carry their leading
+ * space, and signs otherwise on a reused connection.
  */
 static int
 child_keep(struct child *c)
@@ -431,7 +478,7 @@ child_keep(struct child *c)
 	size_t			 i;
 
 	if (!c->mc->reuse || c->state != CHILD_READY || c->stalled ||
-	    c->refreshing || (c->eff.protocol & SMFIP_NOCONNECT) ||
+	    c->refreshing || !child_keepable(c) ||
 	    (!c->endm && !(c->eff.protocol & SMFIP_NOUNKNOWN)) ||
 	    !pool_room(c->link->pool, c->mc))
 		return -1;
@@ -593,12 +640,18 @@ child_connect(struct child *c, const struct sockspec *sp)
 		child_unreachable(c, err, what);
 		return;
 	}
-	c->conn = conn_new(c->link->base, fd, 1, child_read, child_event, c);
+	/*
+	 * A unix socket connects at once or not at all (EAGAIN: its
+	 * backlog is full): no wait for writability, no SO_ERROR to ask.
+	 */
+	c->conn = conn_new(c->link->base, fd, !sockspec_is_unix(sp),
+	    child_read, child_event, c);
 	if (c->conn == NULL) {
 		close(fd);
 		c->exhausted = 1;
 		child_fail(c, "connect %s: out of memory", sp->text);
-	}
+	} else if (sockspec_is_unix(sp))
+		child_connected(c);
 }
 
 /* Connected: offer the MTA's actions and every step milterd speaks. */
@@ -787,7 +840,8 @@ child_event(struct conn *conn, int what, int err, void *arg)
 
 	(void)conn;
 	if (what == CONN_CONNECTED) {
-		child_connected(c);
+		if (c->state == CHILD_CONNECTING)
+			child_connected(c);
 		return;
 	}
 	if (what == CONN_DRAINED) {
