@@ -43,6 +43,9 @@
 # for every child behind milterd (E2E_REUSE: the key, for the children's
 # sections): mode m's client runs once first, unrecorded, so that the
 # recorded run takes the connections that run left in milterd's pool.
+# milterd keeps no connection of a child that negotiates with a callback,
+# so the tmilter children run without one (-O, in both modes) unless a
+# case needs it (-k, -N, -L).
 
 E2E_OUTPUTS=${E2E_OUTPUTS:-replies sink view}
 E2E_REUSE=
@@ -109,10 +112,17 @@ case_begin() {
 # here, waited for in run_both).
 kid() {
 	NKIDS=$((NKIDS + 1))
+	_o=
+	if [ -n "$E2E_REUSE" ]; then
+		_o=-O
+		for _a; do
+			case $_a in -k|-N|-L) _o= ;; esac
+		done
+	fi
 	for _m in d m; do
 		bg "$CASE-$_m$NKIDS" "$BUILD/tmilter" \
 		    -p "unix:$TMP/$CASE-$_m$NKIDS.sock" \
-		    -l "$TMP/$CASE-$_m$NKIDS.log" "$@"
+		    -l "$TMP/$CASE-$_m$NKIDS.log" $_o "$@"
 		CASE_PIDS="$CASE_PIDS $BG_PID"
 		SOCKS="$SOCKS $TMP/$CASE-$_m$NKIDS.sock"
 	done
@@ -148,7 +158,7 @@ run_both() {
 # starts on the connections it left in milterd's pool.
 reuse_prime() {
 	e2e_mode
-	"$@" >"$TMP/$CASE.$MODE.prime" 2>&1
+	"$@" >"$TMP/$CASE.$MODE.raw" 2>&1
 	collect
 	_k=1
 	while [ "$_k" -le "$NKIDS" ]; do
@@ -192,6 +202,11 @@ two_msgs() {
 # Stop the case's processes: milterd with SIGTERM (a clean exit, so that
 # LeakSanitizer reports into its .err), the tmilters with SIGKILL.
 case_end() {
+	# MILTERD_TEST_REUSE: the sessions on kept connections, summed.
+	[ -z "$E2E_REUSE" ] || "$BUILD/milterctl" -s "$TMP/md-$CASE.ctl" -j \
+	    stats 2>/dev/null | /usr/bin/python3 -c 'import json, sys
+print(sum(c["reused"] for c in json.load(sys.stdin)["children"]))' \
+	    >>"$TMP/reused.tally" 2>/dev/null
 	kill "$MD_PID" 2>/dev/null
 	_pf_poll 20 _pf_dead "$MD_PID" ||
 	    fail "$CASE-milterd-stop" "milterd does not exit on SIGTERM"
@@ -375,6 +390,14 @@ compat_case() {
 e2e_end() {
 	echo "# $CASE: $(($(date +%s%3N) - CASE_T0)) ms"
 	echo "# $(($(date +%s) - T0)) s"
+	if [ -n "$E2E_REUSE" ]; then
+		_r=$(awk '{ n += $1 } END { print n + 0 }' "$TMP/reused.tally")
+		if [ "$_r" -gt 0 ]; then
+			ok "reuse: $_r sessions on kept connections"
+		else
+			fail "reuse: no session took a kept connection"
+		fi
+	fi
 	[ -n "${E2E_KEEP:-}" ] && mkdir -p "$E2E_KEEP" &&
 	    cp "$TMP"/*.raw "$TMP"/*.replies "$TMP"/*.sink "$TMP"/*.hold \
 	    "$TMP"/*.view "$TMP"/*.log "$TMP"/*.err "$TMP"/*.conf \
