@@ -160,6 +160,8 @@ test: setup
 test-sendmail: setup
 	$(MAKE) B=build/asan OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" tests
 	MILTERD_TEST_SENDMAIL=1 BUILD=build/asan sh t/sendmail.sh
+	MILTERD_TEST_REUSE=1 MILTERD_TEST_SENDMAIL=1 BUILD=build/asan \
+	    sh t/sendmail.sh
 
 lint:
 	mandoc -Tlint -Wwarning man/*.[0-9]
