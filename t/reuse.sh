@@ -64,6 +64,31 @@ rc_is t-k 0
 is "the MTA's K: each of its connections on a kept one" \
     "$(child_stat t on reused)" 13
 
+# Per session, no getpid() (session ids), no getsockopt() (a unix
+# child connects at once), no getpeername() (accept4() says): counted
+# with strace -c on the worker over 20 sessions.
+if command -v strace >/dev/null 2>&1; then
+	strace -c -f -o "$TMP/strace.out" -p "$(worker_pid t)" \
+	    2>"$TMP/strace.err" &
+	st=$!
+	wait_for 10 grep -q attached "$TMP/strace.err"
+	sessions t-strace t 20
+	kill -INT "$st"
+	wait "$st"
+	for call in getpid getsockopt getpeername getsockname socket; do
+		n=$(awk -v c="$call" '$NF == c { print $4 }' "$TMP/strace.out")
+		case $call in
+		socket)	# only for the child without reuse_connections
+			is "per session: one socket() (the child not kept)" \
+			    "${n:-0}" 20 ;;
+		getpid)	# live.c's tick calls it once a second
+			check "per session: no getpid() (${n:-0} in all)" \
+			    test "${n:-0}" -lt 10 ;;
+		*)	is "per session: no $call()" "${n:-0}" 0 ;;
+		esac
+	done
+fi
+
 # A child whose part ends before the end of message (it accepts at
 # connect) is not where libmilter takes K, and the NOOP that would make
 # it so is for children that asked not to see unknown commands: tmilter
