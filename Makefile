@@ -74,12 +74,12 @@ HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
 		   src/child.h src/stats.h src/history.h src/conncheck.h \
 		   src/detect.h src/cond.h src/dns.h src/sdnotify.h \
 		   src/live.h src/trace.h src/migrate.h src/lookup.h \
-		   src/health.h src/table.h
+		   src/health.h src/table.h src/pool.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/proc.c src/session.c src/sessionlog.c src/intake.c \
 		   src/replay.c src/disconnect.c src/apply.c src/child.c \
 		   src/conn.c src/conf.c src/macros.c \
-		   src/chain.c \
+		   src/chain.c src/pool.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
 		   src/detect.c src/cond.c src/table.c src/luacond.c \
 		   src/lookup.c src/dns.c \
@@ -174,6 +174,8 @@ test: setup
 test-sendmail: setup
 	$(MAKE) B=build/asan OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" tests
 	MILTERD_TEST_SENDMAIL=1 BUILD=build/asan sh t/sendmail.sh
+	MILTERD_TEST_REUSE=1 MILTERD_TEST_SENDMAIL=1 BUILD=build/asan \
+	    sh t/sendmail.sh
 
 lint:
 	mandoc -Tlint -Wwarning man/*.[0-9]
@@ -191,7 +193,7 @@ CHAIN_FUZZ_SRCS	 = src/chain.c src/macros.c src/stats.c $(COMMON_SRCS)
 SESSION_FUZZ_SRCS = src/session.c src/sessionlog.c src/intake.c \
 		   src/replay.c src/disconnect.c src/apply.c src/child.c \
 		   src/macros.c src/trace.c \
-		   src/health.c \
+		   src/health.c src/pool.c \
 		   src/chain.c src/cond.c src/table.c src/luacond.c \
 		   src/lookup.c src/stats.c \
 		   src/conf.c src/detect.c $(COMMON_SRCS)

@@ -60,9 +60,18 @@
 #include "chain.h"
 #include "dns.h"
 #include "health.h"
+#include "pool.h"
 #include "util.h"
 
 #define RETRY_MS	250
+/* What a reused connection was sent is kept for a retry up to this. */
+#define RESEND_MAX	65536
+/*
+ * Protocol flags only a negotiate callback asks for: libmilter alone
+ * derives the rest (SMFIP_NO*) from the callbacks registered.
+ */
+#define REMEMBERED	(SMFIP_SKIP | SMFIP_HDR_LEADSPC | SMFIP_RCPT_REJ | \
+			    SMFIP_NR_MASK)
 
 static void	child_read(struct conn *, void *);
 static void	child_event(struct conn *, int, int, void *);
@@ -83,10 +92,18 @@ static int	child_pick(struct child *);
 static int	child_next_addr(struct child *, const char *);
 static void	child_skip(struct child *);
 static void	child_connect(struct child *, const struct sockspec *);
+static void	child_connected(struct child *);
 static void	child_answered(struct child *, const struct dns_answer *);
 static void	child_resolved(void *, const char *,
 		    const struct dns_answer *);
 static void	child_drop(struct child *);
+static int	child_reuse(struct child *);
+static int	child_keep(struct child *);
+static int	child_keepable(struct child *);
+static void	child_refresh(struct child *, const char *);
+static void	child_resume(struct child *);
+static int	same_optneg(const struct milter_optneg *,
+		    const struct milter_optneg *);
 
 /* A reply to cmd came: its time counts for the child and the session. */
 static void
@@ -325,6 +342,8 @@ child_start(struct child *c)
 	if (!c->retrying) {
 		c->tried = 0;
 		c->skipped = 0;
+		if (child_reuse(c) == 0)
+			return;
 		if (child_pick(c) == -1) {
 			child_skip(c);
 			return;
@@ -342,6 +361,234 @@ child_start(struct child *c)
 		child_answered(c, &ans);
 	else if ((c->dnsq = dns_query(sp->host, child_resolved, c)) == NULL)
 		child_connect(c, sp);
+}
+
+/*
+ * reuse_connections: a connection the worker kept (pool.c), negotiated
+ * with the same offer, if there is one and its address is not down:
+ * the child is ready at once, without negotiating (0).  -1: connect.
+ */
+static int
+child_reuse(struct child *c)
+{
+	struct pool_conn	pc;
+	size_t			i;
+
+	if (!c->mc->reuse || c->refreshing || pool_take(c->link->pool, c->mc,
+	    c->link->offered, &pc) == -1)
+		return -1;
+	if (pc.addr >= c->mc->nsock ||
+	    health_state(&c->stats->health[pc.addr]) == HEALTH_DOWN) {
+		pool_conn_free(&pc);
+		return -1;
+	}
+	c->conn = pc.conn;
+	conn_rebind(c->conn, child_read, child_event, c);
+	c->addr = pc.addr;
+	c->tried = 1U << pc.addr;
+	c->probe = 0;
+	c->eff = pc.eff;
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		c->lists[i] = pc.lists[i];
+		c->eff.macros[i] = c->lists[i];
+	}
+	c->leadspc = (c->eff.protocol & SMFIP_HDR_LEADSPC) != 0;
+	c->state = CHILD_READY;
+	c->reused = 1;
+	c->owed = pc.owed;
+	mbuf_reset(&c->resend);
+	stats_add(&c->stats->reused, 1);
+	log_debug("session %s: child %s: kept connection to %s reused "
+	    "(version %u actions 0x%x protocol 0x%x)", c->link->id,
+	    c->mc->name, c->mc->sock[c->addr].text, c->eff.version,
+	    c->eff.actions, c->eff.protocol);
+	c->link->ops->negotiated(c->link->arg, c);
+	return 0;
+}
+
+/*
+ * Can this child's connection be reused at all (child_keep())?  Said
+ * once per worker and child when not, for reuse_connections does not
+ * take effect.
+ */
+static int
+child_keepable(struct child *c)
+{
+	static const struct milter_conf	*said[CONF_MAX_MILTERS];
+	const char			*why = NULL;
+	size_t				 i;
+
+	if (c->eff.protocol & SMFIP_NOCONNECT)
+		why = "it asked not to see connect";
+	else if (c->eff.protocol & REMEMBERED)
+		why = "its negotiation shows a negotiate callback (skip, "
+		    "leading spaces or no-reply steps), whose results a "
+		    "milter keeps in the context K ends";
+	if (why == NULL)
+		return 1;
+	for (i = 0; i < CONF_MAX_MILTERS && said[i] != NULL; i++)
+		if (said[i] == c->mc)
+			return 0;
+	if (i < CONF_MAX_MILTERS)
+		said[i] = c->mc;
+	log_info("child %s: reuse_connections: its connections are not "
+	    "kept: %s", c->mc->name, why);
+	return 0;
+}
+
+/*
+ * reuse_connections, at the end of the child's part: a child between
+ * commands is told K (quit, a new connection follows) and its
+ * connection is left to the worker for the next session (0: c->conn
+ * is gone either way).  -1: not to be kept (not on, not between
+ * commands, the pool full): nothing sent.
+ *
+ * libmilter takes K only right after an end of message it let
+ * continue, or after an unknown command (its state table): anywhere
+ * else it ignores K and then the next connect, and the next session
+ * would wait for a reply that never comes.  So unless the child is
+ * just past such an end of message, it is told U (an unknown command,
+ * "NOOP") first, after an abort if it is inside a message; the session
+ * that takes the connection skips U's answer.  Only a child that asked
+ * not to see unknown commands (SMFIP_NOUNKNOWN: libmilter answers U for
+ * it, no callback runs) is told U; one that handles them is kept only
+ * past such an end of message, so that it never sees a command its MTA
+ * would not have sent.
+ *
+ * A child that asked not to see connect (SMFIP_NOCONNECT) is not kept:
+ * after K it would see no command that starts a connection, and
+ * pymilter, for one, makes a connection's state at negotiation or at
+ * connect only (and drops it at K).
+ *
+ * Nor is one whose negotiation shows a negotiate callback (libmilter's
+ * xxfi_negotiate, see REMEMBERED): libmilter runs the milter's close
+ * callback at K, and the next connect starts a new context in which
+ * nothing was negotiated.  OpenDKIM, for one, keeps there whether it
+ * may insert headers and whether header values carry their leading
+ * space, and signs otherwise on a reused connection.
+ */
+static int
+child_keep(struct child *c)
+{
+	static const uint8_t	 a[] = { 0, 0, 0, 1, SMFIC_ABORT };
+	static const uint8_t	 u[] = { 0, 0, 0, 6, SMFIC_UNKNOWN,
+				    'N', 'O', 'O', 'P', 0 };
+	static const uint8_t	 k[] = { 0, 0, 0, 1, SMFIC_QUIT_NC };
+	struct pool_conn	 pc;
+	size_t			 i;
+
+	if (!c->mc->reuse || c->state != CHILD_READY || c->stalled ||
+	    c->refreshing || !child_keepable(c) ||
+	    (!c->endm && !(c->eff.protocol & SMFIP_NOUNKNOWN)) ||
+	    !pool_room(c->link->pool, c->mc))
+		return -1;
+	memset(&pc, 0, sizeof(pc));
+	if (!c->endm) {
+		if (c->in_msg)
+			conn_write(c->conn, a, sizeof(a));
+		conn_write(c->conn, u, sizeof(u));
+		pc.owed = !(c->eff.protocol & SMFIP_NR_UNKN);
+	}
+	conn_write(c->conn, k, sizeof(k));
+	pc.conn = c->conn;
+	pc.addr = c->addr;
+	pc.eff = c->eff;
+	for (i = 0; i < SMFIM_COUNT; i++)
+		pc.lists[i] = c->lists[i];
+	if (pool_put(c->link->pool, c->mc, c->link->offered, &pc) == -1) {
+		conn_free(c->conn);	/* told K: it expects no more */
+		c->conn = NULL;
+		return 0;
+	}
+	c->conn = NULL;
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		c->lists[i] = NULL;
+		c->eff.macros[i] = NULL;
+	}
+	return 0;
+}
+
+/*
+ * A kept connection failed while the child owed its first reply on it:
+ * the milter may have closed it meanwhile (restarted, or its own idle
+ * timeout).  Once, a fresh connection: negotiated, it is sent what the
+ * kept one was (child_resume()), and the fallback applies only if that
+ * fails too.
+ */
+static void
+child_refresh(struct child *c, const char *why)
+{
+	size_t	i;
+
+	log_info("session %s: child %s: kept connection: %s; trying a "
+	    "fresh one", c->link->id, c->mc->name, why);
+	c->kept = c->eff;
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		free(c->kept_lists[i]);
+		c->kept_lists[i] = c->lists[i];
+		c->kept.macros[i] = c->kept_lists[i];
+		c->lists[i] = NULL;
+		c->eff.macros[i] = NULL;
+	}
+	c->resend_wait = 1;
+	c->reused = 0;
+	c->owed = 0;
+	c->refreshing = 1;
+	conn_free(c->conn);
+	c->conn = NULL;
+	c->launch_until = 0;
+	c->state = CHILD_IDLE;
+	child_start(c);
+}
+
+/* Did two negotiations of a child agree (the kept and the fresh)? */
+static int
+same_optneg(const struct milter_optneg *a, const struct milter_optneg *b)
+{
+	size_t	i;
+
+	if (a->version != b->version || a->actions != b->actions ||
+	    a->protocol != b->protocol)
+		return 0;
+	for (i = 0; i < SMFIM_COUNT; i++)
+		if ((a->macros[i] == NULL) != (b->macros[i] == NULL) ||
+		    (a->macros[i] != NULL && strcmp(a->macros[i],
+		    b->macros[i]) != 0))
+			return 0;
+	return 1;
+}
+
+/*
+ * The fresh connection of child_refresh() negotiated: if as the kept
+ * one did (what the session answered the MTA relies on it), it is
+ * sent what the kept one was, and awaited as it was.
+ */
+static void
+child_resume(struct child *c)
+{
+	int	same = same_optneg(&c->kept, &c->eff);
+	size_t	i;
+
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		free(c->kept_lists[i]);
+		c->kept_lists[i] = NULL;
+	}
+	c->refreshing = 0;
+	if (!same) {
+		child_fail(c, "a fresh connection negotiated otherwise than "
+		    "the kept one (has the milter changed? milterctl reload "
+		    "starts workers with no kept connection)");
+		return;
+	}
+	conn_write(c->conn, c->resend.data, c->resend.len);
+	mbuf_reset(&c->resend);
+	if (c->resend_wait) {
+		c->state = CHILD_WAITING;
+		c->sent_us = stats_now_us();
+		child_arm(c, c->cmd == SMFIC_BODYEOB ? c->mc->eom_timeout :
+		    c->mc->command_timeout);
+	}
+	c->resend_wait = 0;
 }
 
 static void
@@ -393,12 +640,18 @@ child_connect(struct child *c, const struct sockspec *sp)
 		child_unreachable(c, err, what);
 		return;
 	}
-	c->conn = conn_new(c->link->base, fd, 1, child_read, child_event, c);
+	/*
+	 * A unix socket connects at once or not at all (EAGAIN: its
+	 * backlog is full): no wait for writability, no SO_ERROR to ask.
+	 */
+	c->conn = conn_new(c->link->base, fd, !sockspec_is_unix(sp),
+	    child_read, child_event, c);
 	if (c->conn == NULL) {
 		close(fd);
 		c->exhausted = 1;
 		child_fail(c, "connect %s: out of memory", sp->text);
-	}
+	} else if (sockspec_is_unix(sp))
+		child_connected(c);
 }
 
 /* Connected: offer the MTA's actions and every step milterd speaks. */
@@ -517,6 +770,10 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 	}
 	c->state = CHILD_READY;
 	evtimer_del(c->timer);
+	if (c->cmd == SMFIC_BODYEOB) {
+		c->in_msg = 0;
+		c->endm = r.code == SMFIR_CONTINUE;
+	}
 	child_timed(c, c->cmd);
 	c->link->ops->replied(c->link->arg, c, r.code,
 	    r.code == SMFIR_REPLYCODE ? r.u.str : "");
@@ -540,6 +797,12 @@ child_read(struct conn *conn, void *arg)
 			child_fail(c, "%s: %s", child_stage(c), err);
 			return;
 		}
+		if (c->owed > 0 && milter_reply_is_final(pkt.code)) {
+			/* The answer to the NOOP before K (child_keep()). */
+			c->owed--;
+			evbuffer_drain(in, used);
+			continue;
+		}
 		if (c->state == CHILD_NEGOTIATING) {
 			if (milter_decode_reply(&pkt, &r, &err) == -1) {
 				child_fail(c, "negotiation: %s", err);
@@ -549,9 +812,14 @@ child_read(struct conn *conn, void *arg)
 			if (c->state != CHILD_READY)
 				return;		/* failed and reported */
 			evbuffer_drain(in, used);
-			c->link->ops->negotiated(c->link->arg, c);
+			if (c->refreshing)
+				child_resume(c);
+			else
+				c->link->ops->negotiated(c->link->arg, c);
 			continue;
 		}
+		/* It answers on the kept connection: no retry from now. */
+		c->reused = 0;
 		if (c->state != CHILD_WAITING) {
 			child_fail(c, "%s: unsolicited %s", child_stage(c),
 			    milter_code_name(pkt.code));
@@ -572,7 +840,8 @@ child_event(struct conn *conn, int what, int err, void *arg)
 
 	(void)conn;
 	if (what == CONN_CONNECTED) {
-		child_connected(c);
+		if (c->state == CHILD_CONNECTING)
+			child_connected(c);
 		return;
 	}
 	if (what == CONN_DRAINED) {
@@ -592,6 +861,8 @@ child_event(struct conn *conn, int what, int err, void *arg)
 	}
 	if (c->state == CHILD_CONNECTING || c->state == CHILD_NEGOTIATING)
 		child_unreachable(c, what == CONN_EOF ? 0 : err, msg);
+	else if (c->reused && c->state == CHILD_WAITING && !c->exhausted)
+		child_refresh(c, msg);
 	else
 		child_fail(c, "%s", msg);
 }
@@ -618,8 +889,19 @@ child_timeout(evutil_socket_t fd, short what, void *arg)
 void
 child_send_mbuf(struct child *c, const struct mbuf *b, char code, int wait)
 {
+	c->endm = 0;
+	if (code == SMFIC_MAIL)
+		c->in_msg = 1;
+	else if (code == SMFIC_ABORT)
+		c->in_msg = 0;
 	if (!child_live(c))
 		return;
+	/* Kept for a retry on a fresh connection: the envelope only. */
+	if (c->reused && (code == SMFIC_HEADER || code == SMFIC_EOH ||
+	    code == SMFIC_BODY || code == SMFIC_BODYEOB ||
+	    c->resend.len + b->len > RESEND_MAX ||
+	    mbuf_append(&c->resend, b->data, b->len) == -1))
+		c->reused = 0;
 	conn_write(c->conn, b->data, b->len);
 	if (!wait)
 		return;
@@ -648,11 +930,14 @@ void
 child_close(struct child *c, int quit)
 {
 	static const uint8_t	q[] = { 0, 0, 0, 1, SMFIC_QUIT };
+	size_t			i;
 
 	if (c->conn != NULL) {
 		/* It did its part: its failures are not in a row. */
 		if (child_live(c))
 			health_ok(&c->stats->health[c->addr]);
+		if (quit && child_keep(c) == 0)
+			quit = 0;
 		/* Best effort: a milter takes EOF as quit anyway. */
 		if (quit && child_live(c)) {
 			conn_write(c->conn, q, sizeof(q));
@@ -668,7 +953,13 @@ child_close(struct child *c, int quit)
 		c->dnsq = NULL;
 	}
 	c->stalled = 0;
+	c->reused = c->refreshing = c->in_msg = c->endm = c->owed = 0;
+	mbuf_reset(&c->resend);
 	forget_lists(c);
+	for (i = 0; i < SMFIM_COUNT; i++) {
+		free(c->kept_lists[i]);
+		c->kept_lists[i] = NULL;
+	}
 	if (c->state != CHILD_FAILED)
 		c->state = CHILD_IDLE;
 }
@@ -753,6 +1044,7 @@ void
 child_free(struct child *c)
 {
 	child_close(c, 1);
+	mbuf_free(&c->resend);
 	if (c->timer != NULL)
 		event_free(c->timer);
 }

@@ -49,6 +49,7 @@ enum child_state {
 
 struct child;
 struct dns_query;
+struct pool;
 
 /* What a child tells the session that runs it (arg is the link's). */
 struct child_ops {
@@ -81,6 +82,7 @@ struct child_link {
 	struct event_base	*base;
 	const char		*id;		/* the session's, for logs */
 	struct mbuf		*out;		/* encoding scratch */
+	struct pool		*pool;		/* the worker's kept ones */
 	uint32_t		 offered;	/* actions the MTA offered */
 	char			 at;		/* the command at work */
 	time_t			 launch_wait;
@@ -110,6 +112,15 @@ struct child {
 	int				 exhausted;	/* milterd out of a resource */
 	uint64_t			 sent_us;	/* awaited since */
 	uint64_t			 wait_us;	/* for its replies, in all */
+	int				 in_msg;	/* MAIL sent, not ended */
+	int				 endm;	/* just past EOM: continue */
+	int				 owed;	/* kept: replies to skip */
+	int				 reused;	/* kept, nothing heard yet */
+	int				 refreshing;	/* reused failed: anew */
+	int				 resend_wait;	/* a reply due to it */
+	struct mbuf			 resend;	/* sent while reused */
+	struct milter_optneg		 kept;		/* reused's negotiation */
+	char				*kept_lists[SMFIM_COUNT];
 };
 
 /* child.c */

@@ -235,6 +235,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("condition_error",	"apply",	CFGF_NONE),
 	CFG_BOOL("macros_compat",	cfg_false,	CFGF_NONE),
 	CFG_STR_LIST("macros_add",	NULL,		CFGF_NODEFAULT),
+	CFG_BOOL("reuse_connections",	cfg_false,	CFGF_NONE),
 	CFG_STR_LIST("socket",		NULL,		CFGF_NODEFAULT),
 	CFG_STR("balance",		"failover",	CFGF_NONE),
 	CFG_INT("failures_to_down",	3,		CFGF_NONE),
@@ -2041,6 +2042,7 @@ convert_milter(cfg_t *sec, struct milter_conf *mc)
 	mc->skip_on_error = choice("condition_error", cfg_getstr(sec,
 	    "condition_error")) == 1;
 	mc->macros_compat = cfg_getbool(sec, "macros_compat");
+	mc->reuse = cfg_getbool(sec, "reuse_connections");
 	return 0;
 }
 
@@ -2671,6 +2673,8 @@ conf_print(const struct conf *c, FILE *fp)
 			print_quoted(fp, m->macros_add[j]);
 			fputs(j + 1 == m->nmacros_add ? " }\n" : "", fp);
 		}
+		fprintf(fp, "\treuse_connections = %s\n", m->reuse ? "true" :
+		    "false");
 		for (j = 0; j < m->nconds; j++)
 			fprintf(fp, "%s\"%s%s\"%s", j == 0 ?
 			    "\tconditions = { " : ", ", m->conds[j].negate ?

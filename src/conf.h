@@ -111,6 +111,7 @@ struct milter_conf {
 	int		 macros_compat;	/* the other MTA's macros too */
 	char		**macros_add;	/* "{name}=value", "{milterd_...}" */
 	size_t		 nmacros_add;	/* the global ones, then its own */
+	int		 reuse;		/* reuse_connections (pool.c) */
 };
 
 struct conf {

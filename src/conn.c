@@ -170,6 +170,21 @@ conn_write(struct conn *c, const void *data, size_t len)
 		event_add(c->wev, NULL);
 }
 
+/*
+ * Hand the connection to another owner (pool.c keeps a child's between
+ * sessions): its callbacks from now on.  A trace stays with the
+ * session that asked for it.
+ */
+void
+conn_rebind(struct conn *c, conn_read_cb read_cb, conn_event_cb event_cb,
+    void *arg)
+{
+	c->read_cb = read_cb;
+	c->event_cb = event_cb;
+	c->arg = arg;
+	conn_set_trace(c, NULL);
+}
+
 /* Log every packet from now on (trace.c); the conn owns t. */
 void
 conn_set_trace(struct conn *c, struct trace *t)

@@ -42,6 +42,8 @@ void		 conn_flush(struct conn *);
 size_t		 conn_pending(struct conn *);
 void		 conn_notify_drained(struct conn *, size_t);
 void		 conn_pause(struct conn *, int);
+void		 conn_rebind(struct conn *, conn_read_cb, conn_event_cb,
+		    void *);
 struct trace;
 void		 conn_set_trace(struct conn *, struct trace *);
 

@@ -115,6 +115,7 @@ session_new(struct event_base *base, const struct conf *conf,
 	s->link.ops = &child_ops;
 	s->link.arg = s;
 	s->link.launcher = &host->launcher;
+	s->link.pool = host->pool;
 	s->link.base = base;
 	s->link.id = s->id;
 	s->link.out = &s->out;

@@ -41,12 +41,15 @@ struct dns_wait;
 struct lookup;
 struct lua_wait;
 struct session;
+struct pool;
 
 /* What a session is given of the process that runs it (worker.c). */
 struct session_host {
 	struct child_launcher	 launcher;	/* given to its children */
 	/* The MTA's side is over: the session is to be freed. */
 	void		 (*done)(struct session *);
+	/* The worker's kept child connections (reuse_connections). */
+	struct pool	*pool;
 };
 
 /* What is known of the SMTP client's connection (disconnect check). */

@@ -86,6 +86,10 @@ const struct stats_counter stats_child_counters[STATS_NCHILD_COUNTERS] = {
 	{ "skipped", "skipped", "child_skipped_total",
 	    "Sessions given a child's fallback at once, as it was down.",
 	    offsetof(struct stats_child, skipped), 0 },
+	{ "reused", NULL, "child_reused_total",
+	    "Sessions that took a connection to a child kept by an earlier "
+	    "one (reuse_connections).",
+	    offsetof(struct stats_child, reused), 0 },
 	{ "state_changes", "changes", "child_state_changes_total",
 	    "Changes of the health of a child's addresses (up, down, "
 	    "probing).",

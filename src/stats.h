@@ -98,6 +98,7 @@ struct stats_child {
 	uint64_t	timeouts;	/* of which by a timeout */
 	uint64_t	errors;		/* of which by anything else */
 	uint64_t	skipped;	/* fallback at once: it was down */
+	uint64_t	reused;		/* sessions on a kept connection */
 	uint64_t	state_changes;	/* of its addresses' health */
 	uint64_t	last_ok;	/* last negotiation that worked */
 	uint64_t	last_down;	/* last failure to connect */
@@ -119,7 +120,7 @@ struct stats_counter {
 	size_t		 offset;	/* in struct stats_child */
 	int		 verdicts;	/* NVERDICTS of them, one per verdict */
 };
-#define STATS_NCHILD_COUNTERS	9
+#define STATS_NCHILD_COUNTERS	10
 extern const struct stats_counter stats_child_counters[STATS_NCHILD_COUNTERS];
 
 /*

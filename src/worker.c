@@ -53,6 +53,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "milterd.h"
+#include "pool.h"
 #include "stats.h"
 #include "session.h"
 #include "util.h"
@@ -64,6 +65,7 @@ static size_t			 nlisten;
 static const struct conf	*wconf;
 static uint64_t			 next_id;
 static pid_t			 master_pid;
+static long			 self_pid;	/* for session ids */
 static int			 stopping;
 static int			 launcher_fd = -1;
 static time_t			*launch_sent;	/* per milter */
@@ -82,27 +84,33 @@ static void	stop_cb(evutil_socket_t, short, void *);
 static void	watch_master(evutil_socket_t, short, void *);
 static void	worker_stop(const char *);
 static void	launcher_cb(evutil_socket_t, short, void *);
-static int	mta_is_local(int, const struct sockspec *);
+static int	mta_is_local(int, const struct sockspec *,
+		    const struct sockaddr_storage *);
 static void	check_tick(evutil_socket_t, short, void *);
 static int	launch(const struct milter_conf *);
 static const char *launch_refused(const struct milter_conf *);
 static void	session_done(struct session *);
 
-static const struct session_host	host = {
+static struct session_host	host = {
 	{ launch, launch_refused },
 	session_done,
+	NULL,		/* its pool, once the loop is made */
 };
 static void	test_fault(void);
 
 static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
-	struct session	*s;
-	char		 id[32];
-	int		 fd;
+	struct session		*s;
+	struct sockaddr_storage	 peer;
+	socklen_t		 plen = sizeof(peer);
+	char			 id[32];
+	int			 fd;
 
 	(void)what;
-	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	/* The peer's address comes with it: no getpeername() later. */
+	fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC);
 	if (fd == -1) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
@@ -116,12 +124,11 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		return;
 	}
 	starved = 0;
-	if (!sockspec_is_unix(arg))
-		socket_set_nodelay(fd);
-	snprintf(id, sizeof(id), "%ld.%llu", (long)getpid(),
+	/* TCP_NODELAY: inherited from the listener (worker_main()). */
+	snprintf(id, sizeof(id), "%ld.%llu", self_pid,
 	    (unsigned long long)++next_id);
 	if ((s = session_new(wbase, wconf, &host, fd, id, mta_is_local(fd,
-	    arg))) == NULL) {
+	    arg, &peer))) == NULL) {
 		log_warn("session: cannot start one");
 		return;
 	}
@@ -212,27 +219,31 @@ worker_max_sessions(const struct conf *conf)
  * per worker when it is not.
  */
 static int
-mta_is_local(int fd, const struct sockspec *sp)
+mta_is_local(int fd, const struct sockspec *sp,
+    const struct sockaddr_storage *peer)
 {
 	static int			 said;
-	struct sockaddr_storage		 peer, self;
-	socklen_t			 plen = sizeof(peer), slen = sizeof(self);
-	const struct sockaddr_in	*p4 = (struct sockaddr_in *)&peer;
-	const struct sockaddr_in6	*p6 = (struct sockaddr_in6 *)&peer;
+	struct sockaddr_storage		 self;
+	socklen_t			 slen = sizeof(self);
+	const struct sockaddr_in	*p4 = (const struct sockaddr_in *)peer;
+	const struct sockaddr_in6	*p6 = (const struct sockaddr_in6 *)peer;
 	const struct sockaddr_in	*s4 = (struct sockaddr_in *)&self;
 	const struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)&self;
 
 	if (sockspec_is_unix(sp) || !wconf->disconnect_check)
 		return 1;
-	if (getpeername(fd, (struct sockaddr *)&peer, &plen) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&self, &slen) == -1)
-		return 0;
-	if (peer.ss_family == AF_INET && ((ntohl(p4->sin_addr.s_addr) >>
-	    24) == 127 || p4->sin_addr.s_addr == s4->sin_addr.s_addr))
+	/* Loopback needs no look at our own address. */
+	if ((peer->ss_family == AF_INET && (ntohl(p4->sin_addr.s_addr) >>
+	    24) == 127) || (peer->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_LOOPBACK(&p6->sin6_addr)))
 		return 1;
-	if (peer.ss_family == AF_INET6 && (IN6_IS_ADDR_LOOPBACK(
-	    &p6->sin6_addr) || memcmp(&p6->sin6_addr, &s6->sin6_addr,
-	    sizeof(p6->sin6_addr)) == 0))
+	if (getsockname(fd, (struct sockaddr *)&self, &slen) == -1)
+		return 0;
+	if (peer->ss_family == AF_INET &&
+	    p4->sin_addr.s_addr == s4->sin_addr.s_addr)
+		return 1;
+	if (peer->ss_family == AF_INET6 && memcmp(&p6->sin6_addr,
+	    &s6->sin6_addr, sizeof(p6->sin6_addr)) == 0)
 		return 1;
 	if (!said++)
 		log_info("disconnect check: an MTA connects from another "
@@ -342,6 +353,8 @@ worker_stop(const char *why)
 		return;
 	stopping = 1;
 	log_debug("stopping (%s)", why);
+	/* Kept connections go with the old configuration (a reload). */
+	pool_close(host.pool);
 	for (i = 0; i < nlisten; i++)
 		event_del(listen_ev[i]);
 	if (TAILQ_EMPTY(&sessions))
@@ -414,9 +427,12 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 	log_procinit(title);
 	log_fatal_to(rfd);
 	master_pid = getppid();
+	self_pid = (long)getpid();
 	conf_forget_commands(conf);
 	if ((wbase = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	if ((host.pool = pool_new(wbase)) == NULL)
+		fatal("%s: pool_new", __func__);
 	/* Before the chroot: the resolver reads /etc/resolv.conf. */
 	if ((cond_any(conf->conds, conf->nconds, COND_DNSBL) ||
 	    conf_has_names(conf)) && dns_open(wbase, conf->dns_servers,
@@ -448,6 +464,9 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 	    event_add(launcher, NULL) == -1))
 		fatalx("cannot watch the launcher channel");
 	for (i = 0; i < nfds; i++) {
+		/* Accepted connections inherit it (Linux): once, here. */
+		if (!sockspec_is_unix(&conf->listen[i]))
+			socket_set_nodelay(fds[i]);
 		listen_ev[i] = event_new(wbase, fds[i], EV_READ | EV_PERSIST,
 		    accept_cb, (void *)(uintptr_t)&conf->listen[i]);
 		if (listen_ev[i] == NULL || event_add(listen_ev[i], NULL) == -1)
@@ -490,6 +509,8 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 		    "one");
 	while (!TAILQ_EMPTY(&sessions))
 		session_done(TAILQ_FIRST(&sessions));
+	pool_free(host.pool);
+	host.pool = NULL;
 	for (i = 0; i < nlisten; i++)
 		event_free(listen_ev[i]);
 	event_free(accept_again);

@@ -66,8 +66,8 @@ kid_dkim() {
 	[ -S "$DKIM_DIR/e2e-dkim.sock" ] || dkim_start e2e-dkim ||
 	    bail dkim-start "opendkim does not start"
 	DIRECT="$DIRECT unix:$DKIM_DIR/e2e-dkim.sock"
-	printf 'milter "dkim" { socket = "unix:%s/e2e-dkim.sock" }\n' \
-	    "$DKIM_DIR" >>"$TMP/$CASE.conf"
+	printf 'milter "dkim" { socket = "unix:%s/e2e-dkim.sock" %s }\n' \
+	    "$DKIM_DIR" "$E2E_REUSE" >>"$TMP/$CASE.conf"
 	: >"$TMP/$CASE-d$NKIDS.log"
 	: >"$TMP/$CASE-m$NKIDS.log"
 }
@@ -130,6 +130,10 @@ E2E_LOG_DISCARD='milter-discard: RCPT'
 E2E_NEWBODY_BYTES=49
 E2E_QUARANTINE_ONWARD=
 e2e_battery
+# MILTERD_TEST_REUSE (t/e2e-postfix-reuse.sh): the shared battery only;
+# the cases below are about OpenDKIM (never kept: it negotiates with a
+# callback), XCLIENT and dead children.
+[ -z "$E2E_REUSE" ] || e2e_end "$PF_DIR/maillog"
 
 # 23. OpenDKIM as child 2 signs the body child 1 replaced.
 case_begin dkim

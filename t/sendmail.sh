@@ -172,6 +172,8 @@ e2e_inserted() {
 	without "$@"
 }
 e2e_battery
+# MILTERD_TEST_REUSE: the shared battery only (see t/e2e-postfix.sh).
+[ -z "$E2E_REUSE" ] || e2e_end "$TMP"/*.mc "$SM_LOG"
 
 # 23. Child 1 slow at end of message (4 s), sending progress every
 # second; milterd sends Sendmail its own (progress_interval, 5 s: none

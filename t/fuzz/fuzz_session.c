@@ -179,6 +179,16 @@ conn_set_trace(struct conn *c, struct trace *t)
 	free(t);
 }
 
+/* The harness gives its sessions no pool (pool.c): never called. */
+void
+conn_rebind(struct conn *c, conn_read_cb read_cb, conn_event_cb event_cb,
+    void *arg)
+{
+	c->read_cb = read_cb;
+	c->event_cb = event_cb;
+	c->arg = arg;
+}
+
 /* --- Stand-ins for the rest of the worker ------------------------------- */
 
 int
@@ -263,6 +273,7 @@ host_launch_refused(const struct milter_conf *mc)
 static const struct session_host	host = {
 	{ host_launch, host_launch_refused },
 	host_done,
+	NULL,
 };
 
 /* --- The driver ----------------------------------------------------------- */

@@ -38,8 +38,18 @@
 # modes; e2e_mode sets PORT and LOGOFF for $MODE) and E2E_MTA_LOG (its
 # log file), and may set E2E_REPLY_MASK and E2E_VIEW_MASK (sed -E
 # scripts for the SMTP replies and the children's logs).
+#
+# MILTERD_TEST_REUSE=1 runs the comparison with reuse_connections on
+# for every child behind milterd (E2E_REUSE: the key, for the children's
+# sections): mode m's client runs once first, unrecorded, so that the
+# recorded run takes the connections that run left in milterd's pool.
+# milterd keeps no connection of a child that negotiates with a callback,
+# so the tmilter children run without one (-O, in both modes) unless a
+# case needs it (-k, -N, -L).
 
 E2E_OUTPUTS=${E2E_OUTPUTS:-replies sink view}
+E2E_REUSE=
+[ "${MILTERD_TEST_REUSE:-0}" = 1 ] && E2E_REUSE="reuse_connections = true"
 E2E_REPLY_MASK=${E2E_REPLY_MASK:-}
 E2E_VIEW_MASK=${E2E_VIEW_MASK:-}
 : >"$TMP/seen"
@@ -102,15 +112,22 @@ case_begin() {
 # here, waited for in run_both).
 kid() {
 	NKIDS=$((NKIDS + 1))
+	_o=
+	if [ -n "$E2E_REUSE" ]; then
+		_o=-O
+		for _a; do
+			case $_a in -k|-N|-L) _o= ;; esac
+		done
+	fi
 	for _m in d m; do
 		bg "$CASE-$_m$NKIDS" "$BUILD/tmilter" \
 		    -p "unix:$TMP/$CASE-$_m$NKIDS.sock" \
-		    -l "$TMP/$CASE-$_m$NKIDS.log" "$@"
+		    -l "$TMP/$CASE-$_m$NKIDS.log" $_o "$@"
 		CASE_PIDS="$CASE_PIDS $BG_PID"
 		SOCKS="$SOCKS $TMP/$CASE-$_m$NKIDS.sock"
 	done
 	DIRECT="$DIRECT unix:$TMP/$CASE-d$NKIDS.sock"
-	child "$CASE-m$NKIDS" >>"$TMP/$CASE.conf"
+	child "$CASE-m$NKIDS" $E2E_REUSE >>"$TMP/$CASE.conf"
 }
 
 run_both() {
@@ -127,11 +144,27 @@ run_both() {
 	done
 	e2e_mta_conf || fail "$CASE-mta-conf"
 	for MODE in d m; do
+		[ "$MODE" = m ] && [ -n "$E2E_REUSE" ] && reuse_prime "$@"
 		e2e_mode
 		"$@" >"$TMP/$CASE.$MODE.raw" 2>&1
 		collect
 	done
 	case_end
+}
+
+# reuse_prime CLIENT...: MILTERD_TEST_REUSE: CLIENT once in mode m, its
+# outputs dropped (its delivered mail marked seen, held mail deleted by
+# collect) and the children's logs emptied, so that the recorded run
+# starts on the connections it left in milterd's pool.
+reuse_prime() {
+	e2e_mode
+	"$@" >"$TMP/$CASE.$MODE.raw" 2>&1
+	collect
+	_k=1
+	while [ "$_k" -le "$NKIDS" ]; do
+		: >"$TMP/$CASE-m$_k.log"
+		_k=$((_k + 1))
+	done
 }
 
 # e2e_mode: PORT, the MTA's port for $MODE, and LOGOFF, where its log
@@ -169,6 +202,11 @@ two_msgs() {
 # Stop the case's processes: milterd with SIGTERM (a clean exit, so that
 # LeakSanitizer reports into its .err), the tmilters with SIGKILL.
 case_end() {
+	# MILTERD_TEST_REUSE: the sessions on kept connections, summed.
+	[ -z "$E2E_REUSE" ] || "$BUILD/milterctl" -s "$TMP/md-$CASE.ctl" -j \
+	    stats 2>/dev/null | /usr/bin/python3 -c 'import json, sys
+print(sum(c["reused"] for c in json.load(sys.stdin)["children"]))' \
+	    >>"$TMP/reused.tally" 2>/dev/null
 	kill "$MD_PID" 2>/dev/null
 	_pf_poll 20 _pf_dead "$MD_PID" ||
 	    fail "$CASE-milterd-stop" "milterd does not exit on SIGTERM"
@@ -352,6 +390,14 @@ compat_case() {
 e2e_end() {
 	echo "# $CASE: $(($(date +%s%3N) - CASE_T0)) ms"
 	echo "# $(($(date +%s) - T0)) s"
+	if [ -n "$E2E_REUSE" ]; then
+		_r=$(awk '{ n += $1 } END { print n + 0 }' "$TMP/reused.tally")
+		if [ "$_r" -gt 0 ]; then
+			ok "reuse: $_r sessions on kept connections"
+		else
+			fail "reuse: no session took a kept connection"
+		fi
+	fi
 	[ -n "${E2E_KEEP:-}" ] && mkdir -p "$E2E_KEEP" &&
 	    cp "$TMP"/*.raw "$TMP"/*.replies "$TMP"/*.sink "$TMP"/*.hold \
 	    "$TMP"/*.view "$TMP"/*.log "$TMP"/*.err "$TMP"/*.conf \

@@ -16,6 +16,14 @@ header, eoh, body, eom, abort), where it commits FAULT:
     silent    never answers
     partial   sends half a packet and closes
     answered  answers continue, then closes
+    stale     (with STAGE quitnc: K, quit and a new connection follows)
+              keeps the connection, then closes it at the next packet
+              without answering, as a milter restarted meanwhile would
+
+    badmilter.py SOCKET stale quitnc AFTER
+
+AFTER says what connections made after the first K do: "close" closes
+them at connect, "other" negotiates other actions (no add-header).
 
 libmilter cannot be made to do any of these, hence a raw socket.
 """
@@ -28,8 +36,9 @@ import threading
 
 STAGES = {"optneg": b"O", "connect": b"C", "helo": b"H", "mail": b"M",
           "rcpt": b"R", "data": b"T", "header": b"L", "eoh": b"N",
-          "body": b"B", "eom": b"E", "abort": b"A"}
+          "body": b"B", "eom": b"E", "abort": b"A", "quitnc": b"K"}
 NO_REPLY = b"ADKQ"
+AFTER = {"after": None, "k_seen": False}
 
 
 def packet(code, payload=b""):
@@ -73,10 +82,15 @@ def fault(conn, kind, code):
     elif kind == "answered":
         conn.sendall(packet(b"c"))
         return False
+    elif kind == "stale":
+        AFTER["k_seen"] = True
+        read_packet(conn)
+        return False
     return True
 
 
 def serve(conn, kind, stage):
+    after = AFTER["after"] if AFTER["k_seen"] else None
     try:
         while True:
             code, payload = read_packet(conn)
@@ -86,8 +100,11 @@ def serve(conn, kind, stage):
                 if not fault(conn, kind, code):
                     return
                 continue
+            if code == b"C" and after == "close":
+                return
             if code == b"O":
-                conn.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF, 0)))
+                conn.sendall(packet(b"O", struct.pack(
+                    ">III", 6, 0x1FE if after == "other" else 0x1FF, 0)))
             elif code not in NO_REPLY:
                 conn.sendall(packet(b"c"))
     except OSError:
@@ -112,8 +129,10 @@ def listen(path, serve, *args):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[3] not in STAGES:
+    if len(sys.argv) not in (4, 5) or sys.argv[3] not in STAGES:
         sys.exit(__doc__)
+    if len(sys.argv) == 5:
+        AFTER["after"] = sys.argv[4]
     listen(sys.argv[1], serve, sys.argv[2], STAGES[sys.argv[3]])
 
 

@@ -51,6 +51,9 @@
  *                  SMFIP_HDR_LEADSPC if the MTA offers it (header values
  *                  then arrive with their leading blank).  Without -N the
  *                  negotiate callback returns SMFIS_ALL_OPTS.
+ *  -O              no negotiate callback, as a milter written before
+ *                  libmilter 8.14: libmilter negotiates from the
+ *                  callbacks registered (no negotiate line is logged).
  *  -k              answer SMFIS_SKIP from the body callback if the MTA
  *                  offered SMFIP_SKIP (a body verdict takes precedence).
  *
@@ -506,7 +509,7 @@ parse_args(int argc, char **argv)
 	int	 ch;
 
 	while ((ch = getopt(argc, argv,
-	    "A:a:b:c:D:d:f:h:i:J:kL:l:M:Np:Pq:R:S:T:X:")) != -1) {
+	    "A:a:b:c:D:d:f:h:i:J:kL:l:M:NOp:Pq:R:S:T:X:")) != -1) {
 		switch (ch) {
 		case 'A':
 			parse_verdict(optarg, V_ACCEPT);
@@ -552,6 +555,9 @@ parse_args(int argc, char **argv)
 			break;
 		case 'N':
 			cfg.leadspc = true;
+			break;
+		case 'O':
+			tm_desc.xxfi_negotiate = NULL;
 			break;
 		case 'p':
 			cfg.sockspec = optarg;
