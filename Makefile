@@ -72,7 +72,7 @@ HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/proc.c src/session.c src/replay.c src/disconnect.c \
 		   src/apply.c src/child.c src/conn.c src/conf.c src/macros.c \
-		   src/chain.c \
+		   src/chain.c src/shadow.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
 		   src/detect.c src/cond.c src/luacond.c src/dns.c \
 		   src/sdnotify.c src/statuspage.c src/graph.c src/live.c \
@@ -176,7 +176,7 @@ lint:
 CHAIN_FUZZ_SRCS	 = src/chain.c src/macros.c src/stats.c $(COMMON_SRCS)
 SESSION_FUZZ_SRCS = src/session.c src/replay.c src/disconnect.c \
 		   src/apply.c src/child.c src/macros.c src/trace.c \
-		   src/health.c \
+		   src/health.c src/shadow.c \
 		   src/chain.c src/cond.c src/luacond.c src/stats.c \
 		   src/conf.c src/detect.c $(COMMON_SRCS)
 fuzz: setup

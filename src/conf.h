@@ -47,6 +47,8 @@
 #define CONF_SPOOL_DIR		"/var/spool/milterd"
 /* Above Sendmail's command timeout (1 h) and Postfix's (300 s). */
 #define CONF_MTA_TIMEOUT	7200
+/* Shadow trials pending, per worker (evaluation_memory_limit). */
+#define CONF_EVALUATION_MEMORY	(16 * 1024 * 1024)
 
 /* The MTA in front: its default macro lists, how it treats edits. */
 enum mta {
@@ -96,6 +98,8 @@ struct milter_conf {
 	int		 launchable;	/* has a command (workers' copy) */
 	int		 enabled;
 	int		 evaluation;
+	int		 evaluation_sample;	/* percent of connections */
+	int		 evaluation_wait;	/* 0: shadow, nothing waits */
 	enum fallback	 fallback;
 	int		 connect_timeout;	/* seconds */
 	int		 command_timeout;
@@ -142,6 +146,8 @@ struct conf {
 	size_t			 max_recipients;
 	int			 max_sessions;	/* per worker; 0: derived */
 	int			 mta_timeout;	/* seconds between commands */
+	uint32_t		 evaluation_seed;	/* evaluation_sample's */
+	size_t			 evaluation_memory_limit;	/* per worker */
 	int			 disconnect_check;
 	int			 disconnect_check_after;	/* seconds */
 	int			 disconnect_check_interval;

@@ -90,6 +90,28 @@ const struct stats_counter stats_child_counters[STATS_NCHILD_COUNTERS] = {
 	    "Changes of the health of a child's addresses (up, down, "
 	    "probing).",
 	    offsetof(struct stats_child, state_changes), 0 },
+	{ "trial_dropped", NULL, "trial_dropped_total",
+	    "Trials of a shadow child dropped: past evaluation_memory_limit, "
+	    "or it had not negotiated by end of message.",
+	    offsetof(struct stats_child, trial_dropped), 0 },
+	{ "trial_cut", NULL, "trial_cut_total",
+	    "Trials of a shadow child with no verdict: it failed, timed out "
+	    "or its session was cut.",
+	    offsetof(struct stats_child, trial_cut), 0 },
+	{ "trial_headers_added", NULL, "trial_headers_added_total",
+	    "Headers a shadow child would have added.",
+	    offsetof(struct stats_child, trial_edits[TRIAL_HEADERS_ADDED]), 0 },
+	{ "trial_headers_changed", NULL, "trial_headers_changed_total",
+	    "Headers a shadow child would have changed or deleted.",
+	    offsetof(struct stats_child, trial_edits[TRIAL_HEADERS_CHANGED]),
+	    0 },
+	{ "trial_bodies_replaced", NULL, "trial_bodies_replaced_total",
+	    "Messages whose body a shadow child would have replaced.",
+	    offsetof(struct stats_child, trial_edits[TRIAL_BODY_REPLACED]), 0 },
+	{ "trial_recipients_changed", NULL, "trial_recipients_changed_total",
+	    "Recipients a shadow child would have added or removed.",
+	    offsetof(struct stats_child,
+	    trial_edits[TRIAL_RECIPIENTS_CHANGED]), 0 },
 };
 
 /*
@@ -164,6 +186,7 @@ stats_child(struct stats *st, const char *name)
 	strlcpy(child_names[free_entry - st->children], name,
 	    sizeof(child_names[0]));
 	free_entry->enabled = free_entry->evaluation = -1;
+	free_entry->sample = -1;
 	return free_entry;
 }
 
@@ -189,7 +212,8 @@ stats_clear_overrides(struct stats *st)
 	size_t	i;
 
 	for (i = 0; i < STATS_MAX_CHILDREN; i++)
-		st->children[i].enabled = st->children[i].evaluation = -1;
+		st->children[i].enabled = st->children[i].evaluation =
+		    st->children[i].sample = -1;
 }
 
 void
@@ -238,8 +262,14 @@ stats_now_us(void)
 void
 stats_time(struct stats_child *sc, enum stage stage, uint64_t us)
 {
-	struct stats_hist	*h = &sc->latency[stage];
-	size_t			 i;
+	stats_hist_add(&sc->latency[stage], us);
+}
+
+/* One time of us microseconds into histogram h. */
+void
+stats_hist_add(struct stats_hist *h, uint64_t us)
+{
+	size_t	i;
 
 	for (i = 0; i < STATS_NBUCKETS - 1 && us > stats_bucket_us[i]; i++)
 		;
