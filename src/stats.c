@@ -516,36 +516,85 @@ prom_per_child(FILE *fp, const struct stats *st, const char *name,
 	}
 }
 
+/* Histogram h as metric's _bucket, _sum and _count, labels first. */
+static void
+prom_hist(FILE *fp, const char *metric, const char *labels,
+    const struct stats_hist *h)
+{
+	uint64_t	cum;
+	size_t		i;
+
+	for (cum = 0, i = 0; i < STATS_NBUCKETS; i++) {
+		cum += stats_get(&h->bucket[i]);
+		fprintf(fp, "milterd_%s_bucket{%s,le=\"", metric, labels);
+		if (i == STATS_NBUCKETS - 1)
+			fprintf(fp, "+Inf\"} %llu\n", (unsigned long long)cum);
+		else
+			fprintf(fp, "%g\"} %llu\n",
+			    (double)stats_bucket_us[i] / 1e6,
+			    (unsigned long long)cum);
+	}
+	fprintf(fp, "milterd_%s_sum{%s} %.6f\n", metric, labels,
+	    (double)stats_get(&h->sum_us) / 1e6);
+	fprintf(fp, "milterd_%s_count{%s} %llu\n", metric, labels,
+	    (unsigned long long)cum);
+}
+
 static void
 prom_latency(FILE *fp, const struct stats_child *sc, const char *child)
 {
-	const struct stats_hist	*h;
-	uint64_t		 cum;
-	size_t			 s, i;
+	char	labels[STATS_NAME_MAX + 64];
+	size_t	s;
 
 	for (s = 0; s < NSTAGES; s++) {
-		h = &sc->latency[s];
-		if (stats_get(&h->count) == 0)
+		if (stats_get(&sc->latency[s].count) == 0)
 			continue;
-		for (cum = 0, i = 0; i < STATS_NBUCKETS; i++) {
-			cum += stats_get(&h->bucket[i]);
-			fprintf(fp, "milterd_child_reply_seconds_bucket{"
-			    "child=\"%s\",stage=\"%s\",le=\"", child,
-			    milter_stages[s].name);
-			if (i == STATS_NBUCKETS - 1)
-				fprintf(fp, "+Inf\"} %llu\n",
-				    (unsigned long long)cum);
-			else
-				fprintf(fp, "%g\"} %llu\n",
-				    (double)stats_bucket_us[i] / 1e6,
-				    (unsigned long long)cum);
-		}
-		fprintf(fp, "milterd_child_reply_seconds_sum{child=\"%s\","
-		    "stage=\"%s\"} %.6f\n", child, milter_stages[s].name,
-		    (double)stats_get(&h->sum_us) / 1e6);
-		fprintf(fp, "milterd_child_reply_seconds_count{child=\"%s\","
-		    "stage=\"%s\"} %llu\n", child, milter_stages[s].name,
-		    (unsigned long long)cum);
+		if (snprintf(labels, sizeof(labels), "child=\"%s\",stage="
+		    "\"%s\"", child, milter_stages[s].name) >=
+		    (int)sizeof(labels))
+			continue;	/* names are shorter */
+		prom_hist(fp, "child_reply_seconds", labels, &sc->latency[s]);
+	}
+}
+
+/*
+ * The shadow trials: each child's verdict against the message's, and
+ * the time from end of message to its verdict.
+ */
+static void
+prom_trials(FILE *fp, const struct stats *st)
+{
+	const struct stats_child	*sc;
+	char				 labels[STATS_NAME_MAX + 16];
+	size_t				 i, t, a;
+
+	prom_head(fp, "trial_verdicts_total", "counter",
+	    "Messages a shadow child judged, by its verdict (trial) and the "
+	    "verdict the message really got (actual).");
+	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
+		sc = &st->children[i];
+		if (child_names[i][0] == '\0')
+			continue;
+		for (t = VERDICT_ACCEPT; t < NVERDICTS; t++)
+			for (a = VERDICT_ACCEPT; a < NVERDICTS; a++)
+				fprintf(fp, "milterd_trial_verdicts_total{"
+				    "child=\"%s\",trial=\"%s\",actual=\"%s\"} "
+				    "%llu\n", child_names[i], verdict_names[t],
+				    verdict_names[a], (unsigned long long)
+				    stats_get(&sc->trial[t][a]));
+	}
+	prom_head(fp, "trial_latency_seconds", "histogram",
+	    "Time from end of message to a shadow child's verdict.");
+	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
+		sc = &st->children[i];
+		if (child_names[i][0] == '\0' ||
+		    stats_get(&sc->trial_latency.count) == 0)
+			continue;
+		if (snprintf(labels, sizeof(labels), "child=\"%s\"",
+		    child_names[i]) >= (int)sizeof(labels))
+			continue;	/* names are shorter */
+		prom_hist(fp, "trial_latency_seconds", labels,
+		    &sc->trial_latency);
 	}
 }
 
@@ -611,4 +660,5 @@ stats_prometheus(FILE *fp, const struct stats *st)
 	for (i = 0; i < STATS_MAX_CHILDREN; i++)
 		if (child_names[i][0] != '\0')
 			prom_latency(fp, &st->children[i], child_names[i]);
+	prom_trials(fp, st);
 }
