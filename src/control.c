@@ -1062,7 +1062,7 @@ stats_text(FILE *fp)
 /*
  * enable, disable, evaluate: for new sessions, until the next reload.
  * evaluate NAME PERCENT (0 to 100) puts it on trial in that share of
- * connections (evaluation_sample); evaluate NAME alone is "on".
+ * connections (evaluation_sample).
  */
 static int
 cmd_change(FILE *fp, const struct conf *c, char **argv, int argc)
@@ -1075,9 +1075,9 @@ cmd_change(FILE *fp, const struct conf *c, char **argv, int argc)
 	if (eval && argc == 3 && strcmp(argv[2], "on") != 0 &&
 	    strcmp(argv[2], "off") != 0)
 		pct = strtonum(argv[2], 0, 100, &errstr);
-	if (argc < 2 || argc > (eval ? 3 : 2) || errstr != NULL) {
+	if (argc != (eval ? 3 : 2) || errstr != NULL) {
 		fprintf(fp, "usage: enable NAME | disable NAME | evaluate NAME "
-		    "[on|off|PERCENT]%s\n", errstr != NULL ?
+		    "on|off|PERCENT%s\n", errstr != NULL ?
 		    " (PERCENT: 0 to 100)" : "");
 		return -1;
 	}
@@ -1096,8 +1096,7 @@ cmd_change(FILE *fp, const struct conf *c, char **argv, int argc)
 		return 0;
 	}
 	if (eval) {
-		on = argc == 2 || strcmp(argv[2], "on") == 0;
-		argc = 3;
+		on = strcmp(argv[2], "on") == 0;
 		__atomic_store_n(&m->stats->evaluation, on, __ATOMIC_RELAXED);
 	} else {
 		on = strcmp(argv[0], "enable") == 0;

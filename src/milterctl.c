@@ -66,7 +66,7 @@ usage(void)
 	    "commands: status | stats [-j] | sessions | reload | show config |\n"
 	    "          trace ADDRESS [SECONDS] |\n"
 	    "          enable NAME | disable NAME |\n"
-	    "          evaluate NAME [on|off|PERCENT] |\n"
+	    "          evaluate NAME on|off|PERCENT |\n"
 	    "          graph [-o file.svg] [--hours N] | history [HOURS]\n",
 	    __progname);
 	exit(EXIT_USAGE);

@@ -436,7 +436,7 @@ session_end(struct session *s, const char *why, int error)
 	struct timeval		 now, d;
 	const struct chain_child *c;
 	struct log_field	*f;
-	char			*names = NULL, **own, when[32];
+	char			*names = NULL, *trials = NULL, **own, when[32];
 	size_t			 len = 0, i, n = 0;
 	FILE			*fp;
 	double			 waited;
@@ -454,7 +454,7 @@ session_end(struct session *s, const char *why, int error)
 		now = s->ended;
 	timersub(&now, &s->start, &d);
 	/* Its fields, written as text or JSON by log_fields(). */
-	if ((f = calloc(s->chain.nkids + 7, sizeof(*f))) == NULL ||
+	if ((f = calloc(s->chain.nkids + 8, sizeof(*f))) == NULL ||
 	    (own = calloc(s->chain.nkids * 2 + 1, sizeof(*own))) == NULL ||
 	    (fp = open_memstream(&names, &len)) == NULL)
 		fatal("%s: calloc", __func__);
@@ -493,6 +493,17 @@ session_end(struct session *s, const char *why, int error)
 	snprintf(when, sizeof(when), "%ld.%03ld", (long)d.tv_sec,
 	    (long)d.tv_usec / 1000);
 	f[n++] = (struct log_field){ "verdict", s->verdict, LOG_F_WORD };
+	/* The shadows' verdicts next to it: NAME:VERDICT,... */
+	if ((fp = open_memstream(&trials, &len)) == NULL)
+		fatal("%s: open_memstream", __func__);
+	for (i = 0; i < s->chain.nkids; i++)
+		if (s->chain.kids[i].role == ROLE_SHADOW)
+			fprintf(fp, "%s%s:%s", ftell(fp) > 0 ? "," : "",
+			    s->kids[i].mc->name, shadow_verdict(s, i));
+	if (fclose(fp) != 0)
+		fatal("%s: open_memstream", __func__);
+	if (trials[0] != '\0')
+		f[n++] = (struct log_field){ "trial", trials, LOG_F_WORD };
 	f[n++] = (struct log_field){ "end", why, LOG_F_QUOTED };
 	f[n++] = (struct log_field){ "time", when, LOG_F_NUMBER };
 	f[n++] = (struct log_field){ "queue_id", s->queue_ids[0] != '\0' ?
@@ -503,6 +514,7 @@ session_end(struct session *s, const char *why, int error)
 	free(own);
 	free(f);
 	free(names);
+	free(trials);
 	session_count(s, error);
 	s->host->done(s);
 }
