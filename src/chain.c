@@ -739,6 +739,9 @@ chain_answer(struct chain *ch, const char **text)
 	}
 	if (failed == filters(ch)) {
 		code = chain_fallback_reply(ch->conf->fallback, SMFIR_ACCEPT);
+		/* Accept would end a shadow's part: the MTA goes on. */
+		if (code == SMFIR_ACCEPT && shadows > 0)
+			return SMFIR_CONTINUE;
 		/* Discard means nothing at connect and HELO: at MAIL it is. */
 		return chain_decides(ch->cmd, code) || code != SMFIR_DISCARD ?
 		    code : SMFIR_CONTINUE;
