@@ -40,7 +40,8 @@ trial_is() {
 N=6
 tmilter pass
 tmilter slow -S eom:5000 -J eom
-milterd_start slow "$(child pass)" \
+MPORT=$(free_port)
+milterd_start slow "metrics_listen = \"127.0.0.1:$MPORT\"" "$(child pass)" \
     "$(child slow evaluation=true evaluation_wait=false eom_timeout=30)"
 wait_for 10 test -S "$TMP/md-slow.ctl"
 start=$(date +%s)
@@ -67,6 +68,10 @@ grep_ok slow-logline 'children=pass,slow child\.pass=accept:[0-9.]+ child\.slow=
 ctl slow stats >"$TMP/slow-stats.txt"
 grep_ok slow-text '^TRIAL slow: ' "$TMP/slow-stats.txt"
 grep_ok slow-text-row "^reject +$N +0 +0 +0 +0$" "$TMP/slow-stats.txt"
+check slow-metrics-get test "$(http_get "http://127.0.0.1:$MPORT/metrics" \
+    "$TMP/metrics.txt")" = 200
+grep_ok slow-metric "^milterd_trial_verdicts_total\\{child=\"slow\",trial=\"reject\",actual=\"accept\"\\} $N$" "$TMP/metrics.txt"
+grep_ok slow-metric-latency "^milterd_trial_latency_seconds_count\\{child=\"slow\"\\} $N$" "$TMP/metrics.txt"
 
 # 2. The share: 25 % of 200 sessions, seed 7, exactly those sample_in()
 # names (FNV-1a of "SEED/ID", modulo 100, below the percent).
@@ -178,5 +183,4 @@ mtasim_run mem-2 -s "unix:$TMP/md-mem.sock" -r r@example.com "$MSG"
 rc_is mem-2 0
 check mem-small-ok wait_for 10 trial_is mem small accept accept 1
 
-# Prometheus names the matrix.
 finish
