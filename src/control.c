@@ -928,6 +928,20 @@ trial_text(FILE *fp, size_t i)
 	    stats_quantile(h, 0.99));
 }
 
+/* Messages a shadow would have refused, whatever they really got. */
+static uint64_t
+trial_refusals(const struct stats_child *sc)
+{
+	uint64_t	n = 0;
+	size_t		a;
+
+	for (a = 0; a < NVERDICTS; a++)
+		n += stats_get(&sc->trial[VERDICT_REJECT][a]) +
+		    stats_get(&sc->trial[VERDICT_TEMPFAIL][a]) +
+		    stats_get(&sc->trial[VERDICT_DISCARD][a]);
+	return n;
+}
+
 static void
 stats_json(FILE *fp)
 {
@@ -1204,9 +1218,10 @@ minute_cb(evutil_socket_t fd, short what, void *arg)
 		if (stats_child_name(i)[0] == '\0' ||
 		    (idx = history_child(&hist, stats_child_name(i))) == -1)
 			continue;
-		for (k = 0; k < HISTORY_NCOUNTS - 1; k++)
+		for (k = 0; k < HISTORY_FALLBACK; k++)
 			now[k] = stats_get(&sc->verdicts[VERDICT_ACCEPT + k]);
 		now[HISTORY_FALLBACK] = stats_get(&sc->fallbacks);
+		now[HISTORY_WOULD_REFUSE] = trial_refusals(sc);
 		e[n].child = (uint32_t)idx;
 		for (k = 0; k < HISTORY_NCOUNTS; k++) {
 			/* Less than before: the entry was given anew. */

@@ -36,10 +36,10 @@ trial_is() {
 }
 
 # 1. A slow rejecting shadow: every session answered accept while it
-# still sleeps (5 s); then exactly N "would have rejected".
+# still sleeps (15 s); then exactly N "would have rejected".
 N=6
 tmilter pass
-tmilter slow -S eom:5000 -J eom
+tmilter slow -S eom:15000 -J eom
 MPORT=$(free_port)
 milterd_start slow "metrics_listen = \"127.0.0.1:$MPORT\"" "$(child pass)" \
     "$(child slow evaluation=true evaluation_wait=false eom_timeout=30)"
@@ -49,7 +49,7 @@ mtasim_run slow-run -s "unix:$TMP/md-slow.sock" -n $N -c $N -M 1 \
     -r r@example.com "$MSG"
 rc_is slow-run 0
 end=$(date +%s)
-if [ $((end - start)) -lt 4 ]; then ok slow-not-waited; else
+if [ $((end - start)) -lt 10 ]; then ok slow-not-waited; else
 	fail slow-not-waited "$N sessions took $((end - start)) s"; fi
 # The shadow has all the messages and has not answered one yet.
 wait_for 10 sh -c "[ \$(grep -c '^eom' '$TMP/slow.log') -eq $N ]"
@@ -57,7 +57,7 @@ check slow-all-eom test "$(grep -c '^eom' "$TMP/slow.log")" -eq $N
 check slow-none-yet trial_is slow slow reject accept 0
 # Their log lines wait for the shadow's verdicts.
 no_grep slow-lines-wait 'session=.*verdict=' "$TMP/md-slow.err"
-check slow-counted wait_for 20 trial_is slow slow reject accept $N
+check slow-counted wait_for 40 trial_is slow slow reject accept $N
 check slow-nothing-else trial_is slow slow accept accept 0
 check slow-cut-none stat_is slow slow trial_cut 0
 # Not an inline evaluation's verdict.
@@ -72,6 +72,11 @@ check slow-metrics-get test "$(http_get "http://127.0.0.1:$MPORT/metrics" \
     "$TMP/metrics.txt")" = 200
 grep_ok slow-metric "^milterd_trial_verdicts_total\\{child=\"slow\",trial=\"reject\",actual=\"accept\"\\} $N$" "$TMP/metrics.txt"
 grep_ok slow-metric-latency "^milterd_trial_latency_seconds_count\\{child=\"slow\"\\} $N$" "$TMP/metrics.txt"
+# "Would have refused" over time: the history and its graph.
+ctl slow history 1 >"$TMP/slow-history.txt"
+grep_ok slow-history "^c slow 0 0 0 0 0 0 $N$" "$TMP/slow-history.txt"
+ctl slow graph -o "$TMP/slow.svg" --hours 1 >/dev/null 2>&1
+grep_ok slow-graph '>would have refused</text>' "$TMP/slow.svg"
 
 # 2. The share: 25 % of 200 sessions, seed 7, exactly those sample_in()
 # names (FNV-1a of "SEED/ID", modulo 100, below the percent).
