@@ -285,6 +285,8 @@ session_close(struct session *s)
 	evtimer_del(s->idle);
 	evtimer_del(s->progress);
 	conncheck_cancel(&s->checking);
+	dnsbl_free(s->dns);
+	s->dns = NULL;
 	s->check = CLIENT_UNCHECKED;
 	s->wait_since = 0;
 	for (i = 0; i < s->chain.nkids; i++)
@@ -685,6 +687,8 @@ command_round(struct session *s, char cmd)
 static void
 decide(struct session *s)
 {
+	if (s->mta == NULL)
+		return;		/* lingering: the MTA's side is over */
 	apply_conditions(s, s->chain.cmd);
 	s->wait_since = stats_now_us();
 	chain_decided(&s->chain);
@@ -703,6 +707,12 @@ session_run(struct session *s)
 
 	if (s->acting)
 		return;
+	/* Lingering for shadows: nothing is for the MTA any more. */
+	if (s->mta == NULL) {
+		while (chain_take(&s->chain, &a))
+			;
+		return;
+	}
 	s->acting = 1;
 	while (chain_take(&s->chain, &a))
 		act(s, &a);

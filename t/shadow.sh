@@ -22,18 +22,6 @@ ctl() {
 stat_is() {
 	test "$(child_stat "$1" "$2" "$3")" = "$4"
 }
-# trial NAME CHILD TRIAL ACTUAL: its count in milterctl -j stats.
-trial() {
-	"$BUILD/milterctl" -s "$TMP/md-$1.ctl" -j stats 2>&1 | "$PY" -c '
-import json, sys
-j = json.load(sys.stdin)
-c = [c for c in j["children"] if c["name"] == sys.argv[1]][0]
-print(c["trial"]["verdicts"][sys.argv[2]][sys.argv[3]])' "$2" "$3" "$4"
-}
-# trial_is NAME CHILD TRIAL ACTUAL N (for wait_for)
-trial_is() {
-	test "$(trial "$1" "$2" "$3" "$4")" = "$5"
-}
 
 # 1. A slow rejecting shadow: every session answered accept while it
 # still sleeps (15 s); then exactly N "would have rejected".
