@@ -193,8 +193,9 @@ shadow_command(struct session *s, struct child *c, char cmd)
 
 /*
  * ACT_SHADOW_EOM: the message as it is now, queued whole; a trial
- * opens for it.  A shadow that has not negotiated yet misses it (its
- * steps are not known): dropped, counted.
+ * opens for it.  A shadow still negotiating gets every step, made with
+ * the defaults (pump() leaves out those it then did not negotiate);
+ * past TRIALS_MAX trials open, this one is dropped, counted.
  */
 void
 shadow_eom(struct session *s, struct child *c)
@@ -207,8 +208,7 @@ shadow_eom(struct session *s, struct child *c)
 	if ((sh = get(s, c)) == NULL)
 		return;
 	sh->in_msg = 0;
-	if (sh->ntrials == TRIALS_MAX || c->state == CHILD_IDLE ||
-	    c->state == CHILD_CONNECTING || c->state == CHILD_NEGOTIATING) {
+	if (sh->ntrials == TRIALS_MAX) {
 		stats_add(&c->stats->trial_dropped, 1);
 		return;
 	}
@@ -282,6 +282,8 @@ pump(struct session *s, struct child *c)
 	struct mbuf		 b;
 	int			 wait;
 
+	if (sh == NULL)
+		return;		/* dropped */
 	while (sh->head < sh->npkts && c->state == CHILD_READY &&
 	    !sh->waiting) {
 		p = &sh->pkts[sh->head++];

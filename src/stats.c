@@ -92,7 +92,7 @@ const struct stats_counter stats_child_counters[STATS_NCHILD_COUNTERS] = {
 	    offsetof(struct stats_child, state_changes), 0 },
 	{ "trial_dropped", NULL, "trial_dropped_total",
 	    "Trials of a shadow child dropped: past evaluation_memory_limit, "
-	    "or it had not negotiated by end of message.",
+	    "or 16 of the session awaiting its verdict.",
 	    offsetof(struct stats_child, trial_dropped), 0 },
 	{ "trial_cut", NULL, "trial_cut_total",
 	    "Trials of a shadow child with no verdict: it failed, timed out "

@@ -13,7 +13,7 @@
 . "$T/lib/postfix.sh"
 on_exit pf_stop
 
-N=5
+N=4
 tmilter pass
 tmilter slow -S eom:15000 -J eom
 milterd_start pf 'socket_mode = "0666"' "workers = 2" "$(child pass)" \

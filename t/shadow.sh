@@ -24,13 +24,16 @@ stat_is() {
 }
 
 # 1. A slow rejecting shadow: every session answered accept while it
-# still sleeps (15 s); then exactly N "would have rejected".
-N=6
+# still sleeps (15 s); then exactly N "would have rejected".  N stays
+# below libmilter's pool of worker threads, which the sleeping ends of
+# message hold.
+N=4
 tmilter pass
 tmilter slow -S eom:15000 -J eom
 MPORT=$(free_port)
 milterd_start slow "metrics_listen = \"127.0.0.1:$MPORT\"" "$(child pass)" \
-    "$(child slow evaluation=true evaluation_wait=false eom_timeout=30)"
+    "$(child slow evaluation=true evaluation_wait=false eom_timeout=30 \
+    command_timeout=30)"
 wait_for 10 test -S "$TMP/md-slow.ctl"
 start=$(date +%s)
 mtasim_run slow-run -s "unix:$TMP/md-slow.sock" -n $N -c $N -M 1 \
@@ -175,5 +178,12 @@ grep_ok mem-log 'child small \(shadow\): more than evaluation_memory_limit \(409
 mtasim_run mem-2 -s "unix:$TMP/md-mem.sock" -r r@example.com "$MSG"
 rc_is mem-2 0
 check mem-small-ok wait_for 10 trial_is mem small accept accept 1
+# Many sessions at once, the shadow's negotiation racing their ends of
+# message: each message judged, none dropped.
+mtasim_run mem-many -s "unix:$TMP/md-mem.sock" -n 300 -c 30 \
+    -r r@example.com "$MSG"
+rc_is mem-many 0
+check mem-many-judged wait_for 30 trial_is mem small accept accept 301
+check mem-many-none-dropped stat_is mem small trial_dropped 1
 
 finish
