@@ -94,6 +94,7 @@ static int	hold(struct session *, struct child *, struct shadow *,
 		    size_t);
 static void	enqueue(struct session *, struct child *, char);
 static void	pump(struct session *, struct child *);
+static void	compact(struct shadow *);
 static void	decided(struct session *, struct child *, uint32_t, int);
 static struct trial *trial_of(struct shadow *, uint32_t);
 static int	settle(struct child *, struct shadow *, struct trial *);
@@ -273,6 +274,36 @@ shadow_answered(struct session *s, enum verdict real)
 	}
 }
 
+/*
+ * What was written leaves the queue, so that a shadow always behind
+ * does not keep every byte it was ever given (the bound counts only
+ * what is queued or unanswered).
+ */
+static void
+compact(struct shadow *sh)
+{
+	size_t	i, off;
+
+	if (sh->head == 0)
+		return;
+	if (sh->head == sh->npkts) {
+		sh->head = sh->npkts = 0;
+		mbuf_reset(&sh->q);
+		return;
+	}
+	off = sh->pkts[sh->head].off;
+	if (off < sh->q.len / 2)
+		return;
+	memmove(sh->q.data, sh->q.data + off, sh->q.len - off);
+	sh->q.len -= off;
+	memmove(sh->pkts, sh->pkts + sh->head, (sh->npkts - sh->head) *
+	    sizeof(*sh->pkts));
+	sh->npkts -= sh->head;
+	sh->head = 0;
+	for (i = 0; i < sh->npkts; i++)
+		sh->pkts[i].off -= off;
+}
+
 /* Write what is queued, up to the next reply awaited. */
 static void
 pump(struct session *s, struct child *c)
@@ -309,10 +340,7 @@ pump(struct session *s, struct child *c)
 			sh->waiting = 1;
 		}
 	}
-	if (sh->head == sh->npkts) {
-		sh->head = sh->npkts = 0;
-		mbuf_reset(&sh->q);
-	}
+	compact(sh);
 	/* Nothing awaited: what was written is answered for. */
 	if (!sh->waiting) {
 		sh->held -= sh->inflight;
