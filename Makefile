@@ -79,7 +79,7 @@ MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/proc.c src/session.c src/sessionlog.c src/intake.c \
 		   src/replay.c src/disconnect.c src/apply.c src/child.c \
 		   src/conn.c src/conf.c src/macros.c \
-		   src/chain.c src/pool.c \
+		   src/chain.c src/pool.c src/shadow.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
 		   src/detect.c src/cond.c src/table.c src/luacond.c \
 		   src/lookup.c src/dns.c \
@@ -193,7 +193,7 @@ CHAIN_FUZZ_SRCS	 = src/chain.c src/macros.c src/stats.c $(COMMON_SRCS)
 SESSION_FUZZ_SRCS = src/session.c src/sessionlog.c src/intake.c \
 		   src/replay.c src/disconnect.c src/apply.c src/child.c \
 		   src/macros.c src/trace.c \
-		   src/health.c src/pool.c \
+		   src/health.c src/pool.c src/shadow.c \
 		   src/chain.c src/cond.c src/table.c src/luacond.c \
 		   src/lookup.c src/stats.c \
 		   src/conf.c src/detect.c $(COMMON_SRCS)

@@ -57,6 +57,15 @@
  * Evaluation mode is applied where a reply is taken (taken_reply()):
  * the verdict is counted and logged, and stands as continue; the
  * child's modifications are never taken.
+ *
+ * A shadow (ROLE_SHADOW: evaluation_wait = false) is outside the
+ * chain's rules: nothing waits for it, not the MTA's options
+ * (check_negotiated()), a round (eligible()), the end of message
+ * (eom_next()) nor the answer (chain_answer(), eom_finish() count the
+ * filters only).  It is given each command it takes part in
+ * (ACT_SHADOW) and, at its place in the end-of-message walk, the
+ * message as the children before it left it (ACT_SHADOW_EOM); session.c
+ * queues both for it (shadow.c), and its replies never come back here.
  */
 
 #include <stdlib.h>
@@ -138,6 +147,7 @@ static void	eom_taken(struct chain *, size_t);
 static void	eom_finish(struct chain *, struct chain_child *);
 static size_t	quarantine_due(const struct chain *, size_t);
 static void	eom_done(struct chain *, char, const char *);
+static size_t	filters(const struct chain *);
 
 const struct chain_profile *
 chain_profile(enum mta mta)
@@ -172,13 +182,14 @@ chain_free(struct chain *ch)
 
 /* A child, in configuration order; evaluation as in effect. */
 size_t
-chain_add(struct chain *ch, const struct milter_conf *mc, int evaluation)
+chain_add(struct chain *ch, const struct milter_conf *mc, enum role role)
 {
 	struct chain_child	*c = &ch->kids[ch->nkids];
 	size_t			 j;
 
 	c->mc = mc;
-	c->evaluation = evaluation;
+	c->role = role;
+	c->evaluation = role != ROLE_FILTER;
 	for (j = 0; j < mc->nconds && c->rcpt_cond == NULL; j++)
 		if (ch->conf->conds[mc->conds[j].idx].stages &
 		    COND_BIT(STAGE_RCPT))
@@ -399,7 +410,9 @@ chain_negotiated(struct chain *ch, size_t i, const struct milter_optneg *eff)
 
 	c->eff = *eff;
 	c->part = PART_READY;
-	check_negotiated(ch);
+	/* Nothing waited for it (and the session may be at work). */
+	if (c->role != ROLE_SHADOW)
+		check_negotiated(ch);
 }
 
 static void
@@ -409,7 +422,8 @@ check_negotiated(struct chain *ch)
 	size_t			 i;
 
 	for (i = 0; i < ch->nkids; i++)
-		if (ch->kids[i].part == PART_STARTING)
+		if (ch->kids[i].part == PART_STARTING &&
+		    ch->kids[i].role != ROLE_SHADOW)
 			return;
 	if (!ch->negotiated) {
 		/* The lists are wanted only for the reply (chain_upstream()). */
@@ -435,9 +449,17 @@ chain_upstream(const struct chain *ch, struct milter_optneg *up,
 	const char		*own[SMFIM_COUNT];
 	size_t			 i, n = 0;
 
-	for (i = 0; i < ch->nkids; i++)
-		if (chain_in_play(&ch->kids[i]))
+	for (i = 0; i < ch->nkids; i++) {
+		/*
+		 * A shadow is answered for before it negotiates: every
+		 * step and its reply are asked for it, no action.
+		 */
+		if (ch->kids[i].role == ROLE_SHADOW) {
+			memset(&effs[n], 0, sizeof(effs[n]));
+			effs[n++].version = MILTER_VERSION;
+		} else if (chain_in_play(&ch->kids[i]))
 			effs[n++] = ch->kids[i].eff;
+	}
 	macros_own(ch->conf, lists);
 	for (i = 0; i < SMFIM_COUNT; i++)
 		own[i] = lists[i][0] != '\0' ? lists[i] : NULL;
@@ -462,6 +484,9 @@ chain_failed(struct chain *ch, size_t i)
 	int			 awaited = was == PART_WAITING;
 
 	c->part = PART_FAILED;
+	/* No fallback: it never answered for anything. */
+	if (c->role == ROLE_SHADOW)
+		return;
 	if (awaited || was == PART_APPLYING || (was == PART_READY &&
 	    busy(ch) && c->reply == 0)) {
 		c->reply = fallback_of(c);
@@ -598,6 +623,10 @@ chain_decided(struct chain *ch)
 		if (ch->cmd == SMFIC_MAIL && chain_in_play(c) &&
 		    c->scope == SCOPE_IN)
 			c->in_msg = 1;
+		/* Queued for it, before anyone's reply can end the round. */
+		if (c->role == ROLE_SHADOW && c->scope == SCOPE_IN &&
+		    !c->skip && (chain_in_play(c) || c->part == PART_STARTING))
+			emit(ch, ACT_SHADOW, i, ch->cmd, NULL);
 	}
 	round_next(ch);
 }
@@ -605,8 +634,8 @@ chain_decided(struct chain *ch)
 static int
 eligible(const struct chain_child *c, char cmd)
 {
-	return chain_in_play(c) && c->scope == SCOPE_IN && !c->skip &&
-	    milter_cmd_sent(&c->eff, cmd);
+	return c->role != ROLE_SHADOW && chain_in_play(c) &&
+	    c->scope == SCOPE_IN && !c->skip && milter_cmd_sent(&c->eff, cmd);
 }
 
 static void
@@ -743,7 +772,7 @@ static char
 chain_answer(struct chain *ch, const char **text)
 {
 	struct chain_child	*c;
-	size_t			 i, failed = 0, done = 0;
+	size_t			 i, failed = 0, done = 0, shadows = 0;
 	char			 code;
 
 	*text = NULL;
@@ -758,19 +787,41 @@ chain_answer(struct chain *ch, const char **text)
 			*text = chain_text(c);
 			return c->reply;
 		}
+		/*
+		 * A shadow in the message keeps the MTA sending (continue,
+		 * not accept), but answers for nothing.
+		 */
+		if (c->role == ROLE_SHADOW)
+			shadows += c->scope == SCOPE_IN &&
+			    c->part != PART_FAILED;
 		/* Kept out by a condition, even if down: an accept. */
-		if (c->scope != SCOPE_IN)
+		else if (c->scope != SCOPE_IN)
 			done++;
 		else if (c->part == PART_FAILED && !lingers(c))
 			failed++;
 	}
-	if (failed == ch->nkids) {
+	if (failed == filters(ch)) {
 		code = chain_fallback_reply(ch->conf->fallback, SMFIR_ACCEPT);
+		/* Accept would end a shadow's part: the MTA goes on. */
+		if (code == SMFIR_ACCEPT && shadows > 0)
+			return SMFIR_CONTINUE;
 		/* Discard means nothing at connect and HELO: at MAIL it is. */
 		return chain_decides(ch->cmd, code) || code != SMFIR_DISCARD ?
 		    code : SMFIR_CONTINUE;
 	}
-	return failed + done == ch->nkids ? SMFIR_ACCEPT : SMFIR_CONTINUE;
+	return failed + done == filters(ch) && shadows == 0 ? SMFIR_ACCEPT :
+	    SMFIR_CONTINUE;
+}
+
+/* The children whose replies answer the MTA: all but the shadows. */
+static size_t
+filters(const struct chain *ch)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < ch->nkids; i++)
+		n += ch->kids[i].role != ROLE_SHADOW;
+	return n;
 }
 
 /* The answer to the command at work (sent unless the MTA waived it). */
@@ -905,6 +956,14 @@ eom_next(struct chain *ch)
 
 	for (; ch->pos < ch->nkids; ch->pos++) {
 		c = &ch->kids[ch->pos];
+		/* The message as it is here, for it; the walk goes on. */
+		if (c->role == ROLE_SHADOW) {
+			if (c->scope == SCOPE_IN && (chain_in_play(c) ||
+			    c->part == PART_STARTING))
+				emit(ch, ACT_SHADOW_EOM, ch->pos, 0, NULL);
+			c->scope = SCOPE_OUT_MESSAGE;
+			continue;
+		}
 		/* Its conditions on the message first. */
 		if (eom_conditions(ch, c)) {
 			c->eom_check = EOM_ASKED;
@@ -1073,10 +1132,11 @@ eom_taken(struct chain *ch, size_t i)
 static void
 eom_finish(struct chain *ch, struct chain_child *decider)
 {
-	size_t	i, failed = 0;
+	size_t	i, failed = 0, n = filters(ch);
 
 	for (i = 0; i < ch->nkids; i++)
 		failed += ch->kids[i].part == PART_FAILED &&
+		    ch->kids[i].role != ROLE_SHADOW &&
 		    ch->kids[i].scope == SCOPE_IN && !lingers(&ch->kids[i]);
 	if (decider != NULL)
 		eom_done(ch, decider->reply, chain_text(decider));
@@ -1084,7 +1144,7 @@ eom_finish(struct chain *ch, struct chain_child *decider)
 		eom_done(ch, ch->gone, NULL);
 	else if (ch->exhausted)
 		eom_done(ch, SMFIR_TEMPFAIL, NULL);
-	else if (failed == ch->nkids && ch->nkids > 0 &&
+	else if (failed == n && n > 0 &&
 	    ch->conf->fallback != FALLBACK_ACCEPT &&
 	    ch->conf->fallback != FALLBACK_QUARANTINE)
 		eom_done(ch, chain_fallback_reply(ch->conf->fallback,
@@ -1119,7 +1179,7 @@ quarantine_due(const struct chain *ch, size_t failed)
 {
 	if (ch->held_by != SIZE_MAX)
 		return ch->held_by;
-	if (failed == ch->nkids && ch->conf->fallback == FALLBACK_QUARANTINE)
+	if (failed == filters(ch) && ch->conf->fallback == FALLBACK_QUARANTINE)
 		return ch->nkids;
 	return SIZE_MAX;
 }

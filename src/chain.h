@@ -75,6 +75,17 @@ enum scope {
 	SCOPE_OUT_CONNECTION	/* not this connection */
 };
 
+/*
+ * What a child's replies do: decide (a filter), or are counted and
+ * logged only (a trial: evaluation), inline where the chain waits for
+ * them, or in shadow (evaluation_wait = false), where nothing does.
+ */
+enum role {
+	ROLE_FILTER,		/* its replies decide */
+	ROLE_EVALUATED,		/* on trial, waited for */
+	ROLE_SHADOW		/* on trial, never waited for */
+};
+
 /* A child cut because the SMTP client left (for the log line). */
 enum cut {
 	CUT_NONE,
@@ -109,6 +120,7 @@ struct chain_child {
 	enum part		 part;
 	enum scope		 scope;
 	int			 evaluation;	/* in effect */
+	enum role		 role;
 	struct milter_optneg	 eff;		/* negotiated */
 	int			 owed;	/* failed between commands */
 	int			 in_msg;	/* got M since the last A */
@@ -152,6 +164,8 @@ enum chain_act {
 	ACT_FORWARD_EDITS,	/* the net modifications, to the MTA */
 	ACT_SEND_BODY,		/* the replaced body, to the MTA: sent or not */
 	ACT_MESSAGE_OVER,	/* forget the kept message */
+	ACT_SHADOW,		/* the command at work, to a shadow's queue */
+	ACT_SHADOW_EOM,		/* the message as it is now, likewise */
 	ACT_RESUME		/* take the MTA's next commands */
 };
 
@@ -199,7 +213,7 @@ struct chain {
 const struct chain_profile *chain_profile(enum mta);
 void	 chain_init(struct chain *, const struct conf *);
 void	 chain_free(struct chain *);
-size_t	 chain_add(struct chain *, const struct milter_conf *, int);
+size_t	 chain_add(struct chain *, const struct milter_conf *, enum role);
 void	 chain_set_mta(struct chain *, enum mta);
 int	 chain_take(struct chain *, struct chain_action *);
 int	 chain_in_play(const struct chain_child *);

@@ -149,6 +149,8 @@ static int	v_mode(cfg_t *, cfg_opt_t *);
 static int	v_log(cfg_t *, cfg_opt_t *);
 static int	v_nonneg(cfg_t *, cfg_opt_t *);
 static int	v_positive(cfg_t *, cfg_opt_t *);
+static int	v_percent(cfg_t *, cfg_opt_t *);
+static int	v_seed(cfg_t *, cfg_opt_t *);
 static int	v_bound(cfg_t *, cfg_opt_t *);
 static int	v_milter(cfg_t *, cfg_opt_t *);
 static int	v_command(cfg_t *, cfg_opt_t *);
@@ -244,6 +246,8 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("user",			NULL,		CFGF_NODEFAULT),
 	CFG_BOOL("enabled",		cfg_true,	CFGF_NONE),
 	CFG_BOOL("evaluation",		cfg_false,	CFGF_NONE),
+	CFG_INT("evaluation_sample",	100,		CFGF_NONE),
+	CFG_BOOL("evaluation_wait",	cfg_true,	CFGF_NONE),
 	/* milterd never passes mail unfiltered by accident. */
 	CFG_STR("fallback",		"tempfail",	CFGF_NONE),
 	CFG_INT("connect_timeout",	10,		CFGF_NONE),
@@ -284,6 +288,8 @@ static cfg_opt_t opts[] = {
 	CFG_INT("max_recipients",	CONF_MAX_RECIPIENTS, CFGF_NONE),
 	CFG_INT("max_sessions",		0,		CFGF_NONE),
 	CFG_INT("mta_timeout",		CONF_MTA_TIMEOUT, CFGF_NONE),
+	CFG_INT("evaluation_seed",	0,		CFGF_NONE),
+	CFG_INT("evaluation_memory_limit", CONF_EVALUATION_MEMORY, CFGF_NONE),
 	CFG_BOOL("detect",		cfg_false,	CFGF_NONE),
 	CFG_STR("detect_root",		"/",		CFGF_NONE),
 	CFG_BOOL("disconnect_check",	cfg_true,	CFGF_NONE),
@@ -1025,6 +1031,27 @@ v_threads(cfg_t *cfg, cfg_opt_t *opt)
 	    CONF_LUA_THREADS_MAX)
 		cfg_error(cfg, "%s %ld: expected 1 to %d threads", opt->name,
 		    cfg_opt_getnint(opt, 0), CONF_LUA_THREADS_MAX);
+	return 0;
+}
+
+/* A share of connections, in percent. */
+static int
+v_percent(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) < 0 || cfg_opt_getnint(opt, 0) > 100)
+		cfg_error(cfg, "%s %ld: expected a percentage, 0 to 100",
+		    opt->name, cfg_opt_getnint(opt, 0));
+	return 0;
+}
+
+/* The seed of evaluation_sample's choice: 32 bits. */
+static int
+v_seed(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) < 0 ||
+	    cfg_opt_getnint(opt, 0) > (long)UINT32_MAX)
+		cfg_error(cfg, "%s %ld: expected 0 to 4294967295", opt->name,
+		    cfg_opt_getnint(opt, 0));
 	return 0;
 }
 
@@ -2033,6 +2060,8 @@ convert_milter(cfg_t *sec, struct milter_conf *mc)
 	mc->launchable = mc->command != NULL;
 	mc->enabled = cfg_getbool(sec, "enabled");
 	mc->evaluation = cfg_getbool(sec, "evaluation");
+	mc->evaluation_sample = (int)cfg_getint(sec, "evaluation_sample");
+	mc->evaluation_wait = cfg_getbool(sec, "evaluation_wait");
 	(void)parse_fallback(cfg_getstr(sec, "fallback"), &mc->fallback);
 	mc->connect_timeout = (int)cfg_getint(sec, "connect_timeout");
 	mc->command_timeout = (int)cfg_getint(sec, "command_timeout");
@@ -2097,6 +2126,9 @@ convert(cfg_t *cfg, struct conf *c)
 	c->max_recipients = (size_t)cfg_getint(cfg, "max_recipients");
 	c->max_sessions = (int)cfg_getint(cfg, "max_sessions");
 	c->mta_timeout = (int)cfg_getint(cfg, "mta_timeout");
+	c->evaluation_seed = (uint32_t)cfg_getint(cfg, "evaluation_seed");
+	c->evaluation_memory_limit = (size_t)cfg_getint(cfg,
+	    "evaluation_memory_limit");
 	c->detect = cfg_getbool(cfg, "detect");
 	c->detect_root = dup_opt(cfg, "detect_root");
 	c->disconnect_check = cfg_getbool(cfg, "disconnect_check");
@@ -2196,6 +2228,8 @@ add_detected(struct conf *c, FILE *errfp)
 			fatal("%s: strdup", __func__);
 		mc->launchable = mc->command != NULL;
 		mc->enabled = 1;
+		mc->evaluation_sample = 100;
+		mc->evaluation_wait = 1;
 		mc->fallback = FALLBACK_TEMPFAIL;
 		mc->nsock = 1;
 		mc->connect_timeout = mc->command_timeout = 10;
@@ -2436,6 +2470,8 @@ conf_load(const char *path, FILE *errfp)
 		{ "max_recipients", v_bound },
 		{ "max_sessions", v_nonneg },
 		{ "mta_timeout", v_positive },
+		{ "evaluation_seed", v_seed },
+		{ "evaluation_memory_limit", v_nonneg },
 		{ "disconnect_check_after", v_nonneg },
 		{ "disconnect_check_interval", v_positive },
 		{ "fallback_on_disconnect", v_fallback },
@@ -2459,6 +2495,7 @@ conf_load(const char *path, FILE *errfp)
 		{ "milter|down_time", v_positive },
 		{ "milter|command_timeout", v_positive },
 		{ "milter|eom_timeout", v_positive },
+		{ "milter|evaluation_sample", v_percent },
 		{ "milter|recipients", v_choice },
 		{ "milter|condition_error", v_choice },
 		{ "macros_add", v_macros_add },
@@ -2624,6 +2661,8 @@ conf_print(const struct conf *c, FILE *fp)
 	    c->max_headers, c->max_header_bytes, c->max_recipients,
 	    c->max_sessions, c->mta_timeout);
 	print_str(fp, "detect_root", c->detect_root);
+	fprintf(fp, "evaluation_seed = %u\nevaluation_memory_limit = %zu\n",
+	    c->evaluation_seed, c->evaluation_memory_limit);
 	fprintf(fp, "disconnect_check = %s\ndisconnect_check_after = %d\n"
 	    "disconnect_check_interval = %d\nfallback_on_disconnect = \"%s\"\n",
 	    c->disconnect_check ? "true" : "false", c->disconnect_check_after,
@@ -2654,6 +2693,8 @@ conf_print(const struct conf *c, FILE *fp)
 			print_str(fp, "\tcommand", m->command);
 		if (m->user != NULL)
 			print_str(fp, "\tuser", m->user);
+		fprintf(fp, "\tevaluation_sample = %d\n\tevaluation_wait = %s\n",
+		    m->evaluation_sample, m->evaluation_wait ? "true" : "false");
 		fprintf(fp, "\tenabled = %s\n\tevaluation = %s\n"
 		    "\tfallback = \"%s\"\n\tconnect_timeout = %d\n"
 		    "\tcommand_timeout = %d\n\teom_timeout = %d\n"

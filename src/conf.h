@@ -55,6 +55,8 @@
 #define CONF_LUA_THREADS	4
 #define CONF_LUA_THREADS_MAX	64
 #define CONF_LUA_QUEUE		256
+/* Shadow trials pending, per worker (evaluation_memory_limit). */
+#define CONF_EVALUATION_MEMORY	(16 * 1024 * 1024)
 
 /* The MTA in front: its default macro lists, how it treats edits. */
 enum mta {
@@ -98,6 +100,8 @@ struct milter_conf {
 	int		 launchable;	/* has a command (workers' copy) */
 	int		 enabled;
 	int		 evaluation;
+	int		 evaluation_sample;	/* percent of connections */
+	int		 evaluation_wait;	/* 0: shadow, nothing waits */
 	enum fallback	 fallback;
 	int		 connect_timeout;	/* seconds */
 	int		 command_timeout;
@@ -149,6 +153,8 @@ struct conf {
 	size_t			 max_recipients;
 	int			 max_sessions;	/* per worker; 0: derived */
 	int			 mta_timeout;	/* seconds between commands */
+	uint32_t		 evaluation_seed;	/* evaluation_sample's */
+	size_t			 evaluation_memory_limit;	/* per worker */
 	int			 disconnect_check;
 	int			 disconnect_check_after;	/* seconds */
 	int			 disconnect_check_interval;

@@ -642,6 +642,9 @@ status_json(FILE *fp, const struct conf *c, const struct master_info *mi)
 		child_latency(m->stats, &mean, &p99);
 		fprintf(fp, "%s{\"name\":", i ? "," : "");
 		json_str(fp, m->name);
+		fprintf(fp, ",\"evaluation_sample\":%d,\"evaluation_wait\":%s",
+		    stats_effective(m->evaluation_sample, m->stats->sample),
+		    m->evaluation_wait ? "true" : "false");
 		fprintf(fp, ",\"enabled\":%s,\"evaluation\":%s,\"changed\":%s,"
 		    "\"reachable\":\"%s\",\"sessions\":%llu,"
 		    "\"latency_mean\":%.6f,\"latency_p99\":%.6f,"
@@ -649,8 +652,8 @@ status_json(FILE *fp, const struct conf *c, const struct master_info *mi)
 		    stats_effective(m->enabled, m->stats->enabled) ? "true" :
 		    "false", stats_effective(m->evaluation,
 		    m->stats->evaluation) ? "true" : "false",
-		    m->stats->enabled >= 0 ||
-		    m->stats->evaluation >= 0 ? "true" : "false",
+		    m->stats->enabled >= 0 || m->stats->evaluation >= 0 ||
+		    m->stats->sample >= 0 ? "true" : "false",
 		    stats_reachable(m->stats),
 		    (unsigned long long)stats_get(&m->stats->sessions), mean,
 		    p99, (long long)stats_region_time(m->stats->last_fail,
@@ -762,7 +765,8 @@ status_text(FILE *fp, const struct conf *c, const struct master_info *mi)
 		fmt_utc(when, sizeof(when),
 		    stats_region_time(m->stats->last_fail, now));
 		child_latency(m->stats, &mean, &p99);
-		changed |= m->stats->enabled >= 0 || m->stats->evaluation >= 0;
+		changed |= m->stats->enabled >= 0 || m->stats->evaluation >= 0 ||
+		    m->stats->sample >= 0;
 		fprintf(fp, "%-20s %-8s %-10s %-9s %9llu %8.3fs %8.3fs  %s%s%s\n",
 		    m->name,
 		    stats_effective(m->enabled, m->stats->enabled) ? "yes" :
@@ -842,6 +846,102 @@ child_counter_json(FILE *fp, const struct stats_child *sc, size_t k)
 	fputc('}', fp);
 }
 
+/* A histogram as {"count":N,"mean":S,"p99":S}. */
+static void
+hist_json(FILE *fp, const struct stats_hist *h)
+{
+	uint64_t	n = stats_get(&h->count);
+
+	fprintf(fp, "{\"count\":%llu,\"mean\":%.6f,\"p99\":%.6f}",
+	    (unsigned long long)n, n > 0 ? (double)stats_get(&h->sum_us) /
+	    (double)n / 1e6 : 0.0, stats_quantile(h, 0.99));
+}
+
+/*
+ * A shadow child's trials: "trial":{"verdicts":{TRIAL:{ACTUAL:N}},
+ * "latency":{...}}, its verdicts against the messages' (accept on).
+ */
+static void
+trial_json(FILE *fp, const struct stats_child *sc)
+{
+	size_t	t, a;
+
+	fprintf(fp, ",\"trial\":{\"verdicts\":{");
+	for (t = VERDICT_ACCEPT; t < NVERDICTS; t++) {
+		fprintf(fp, "%s\"%s\":{", t > VERDICT_ACCEPT ? "," : "",
+		    verdict_name(t));
+		for (a = VERDICT_ACCEPT; a < NVERDICTS; a++)
+			fprintf(fp, "%s\"%s\":%llu", a > VERDICT_ACCEPT ? "," :
+			    "", verdict_name(a), (unsigned long long)stats_get(
+			    &sc->trial[t][a]));
+		fputc('}', fp);
+	}
+	fprintf(fp, "},\"latency\":");
+	hist_json(fp, &sc->trial_latency);
+	fputc('}', fp);
+}
+
+/*
+ * The text form of a shadow child's trials, if it had any: its
+ * verdicts (rows) against the messages' (columns), what it would have
+ * modified, what was dropped or cut, its latency.
+ */
+static void
+trial_text(FILE *fp, size_t i)
+{
+	const struct stats_child	*sc = &stats->children[i];
+	const struct stats_hist		*h = &sc->trial_latency;
+	uint64_t			 n = 0;
+	size_t				 t, a;
+
+	for (t = 0; t < NVERDICTS; t++)
+		for (a = 0; a < NVERDICTS; a++)
+			n += stats_get(&sc->trial[t][a]);
+	if (n == 0 && stats_get(&sc->trial_dropped) == 0 &&
+	    stats_get(&sc->trial_cut) == 0)
+		return;
+	fprintf(fp, "\nTRIAL %s: its verdict (rows) against the message's "
+	    "(columns)\n%-12s", stats_child_name(i), "");
+	for (a = VERDICT_ACCEPT; a < NVERDICTS; a++)
+		fprintf(fp, " %10s", verdict_name(a));
+	fputc('\n', fp);
+	for (t = VERDICT_ACCEPT; t < NVERDICTS; t++) {
+		fprintf(fp, "%-12s", verdict_name(t));
+		for (a = VERDICT_ACCEPT; a < NVERDICTS; a++)
+			fprintf(fp, " %10llu", (unsigned long long)stats_get(
+			    &sc->trial[t][a]));
+		fputc('\n', fp);
+	}
+	fprintf(fp, "would have: headers added %llu, headers changed %llu, "
+	    "bodies replaced %llu, recipients changed %llu\n"
+	    "dropped %llu, cut %llu, latency mean %.3fs p99 %.3fs\n",
+	    (unsigned long long)stats_get(&sc->trial_edits[TRIAL_HEADERS_ADDED]),
+	    (unsigned long long)stats_get(
+	    &sc->trial_edits[TRIAL_HEADERS_CHANGED]),
+	    (unsigned long long)stats_get(&sc->trial_edits[TRIAL_BODY_REPLACED]),
+	    (unsigned long long)stats_get(
+	    &sc->trial_edits[TRIAL_RECIPIENTS_CHANGED]),
+	    (unsigned long long)stats_get(&sc->trial_dropped),
+	    (unsigned long long)stats_get(&sc->trial_cut),
+	    stats_get(&h->count) > 0 ? (double)stats_get(&h->sum_us) /
+	    (double)stats_get(&h->count) / 1e6 : 0.0,
+	    stats_quantile(h, 0.99));
+}
+
+/* Messages a shadow would have refused, whatever they really got. */
+static uint64_t
+trial_refusals(const struct stats_child *sc)
+{
+	uint64_t	n = 0;
+	size_t		a;
+
+	for (a = 0; a < NVERDICTS; a++)
+		n += stats_get(&sc->trial[VERDICT_REJECT][a]) +
+		    stats_get(&sc->trial[VERDICT_TEMPFAIL][a]) +
+		    stats_get(&sc->trial[VERDICT_DISCARD][a]);
+	return n;
+}
+
 static void
 stats_json(FILE *fp)
 {
@@ -864,15 +964,13 @@ stats_json(FILE *fp)
 			h = &sc->latency[s];
 			if (stats_get(&h->count) == 0)
 				continue;
-			fprintf(fp, "%s\"%s\":{\"count\":%llu,\"mean\":%.6f,"
-			    "\"p99\":%.6f}", k++ ? "," : "",
-			    milter_stages[s].name,
-			    (unsigned long long)stats_get(&h->count),
-			    (double)stats_get(&h->sum_us) /
-			    (double)stats_get(&h->count) / 1e6,
-			    stats_quantile(h, 0.99));
+			fprintf(fp, "%s\"%s\":", k++ ? "," : "",
+			    milter_stages[s].name);
+			hist_json(fp, h);
 		}
-		fprintf(fp, "}}");
+		fputc('}', fp);
+		trial_json(fp, sc);
+		fputc('}', fp);
 	}
 	fprintf(fp, "]}\n");
 }
@@ -970,27 +1068,48 @@ stats_text(FILE *fp)
 			    stats_quantile(h, 0.99));
 		}
 	}
+	for (i = 0; i < STATS_MAX_CHILDREN; i++)
+		if (stats_child_name(i)[0] != '\0')
+			trial_text(fp, i);
 }
 
-/* enable, disable, evaluate: for new sessions, until the next reload. */
+/*
+ * enable, disable, evaluate: for new sessions, until the next reload.
+ * evaluate NAME PERCENT (0 to 100) puts it on trial in that share of
+ * connections (evaluation_sample).
+ */
 static int
 cmd_change(FILE *fp, const struct conf *c, char **argv, int argc)
 {
 	const struct milter_conf	*m;
-	int				 on;
+	const char			*errstr = NULL;
+	long long			 pct = -1;
+	int				 on, eval = strcmp(argv[0], "evaluate") == 0;
 
-	if (argc != (strcmp(argv[0], "evaluate") == 0 ? 3 : 2) ||
-	    (argc == 3 && strcmp(argv[2], "on") != 0 &&
-	    strcmp(argv[2], "off") != 0)) {
+	if (eval && argc == 3 && strcmp(argv[2], "on") != 0 &&
+	    strcmp(argv[2], "off") != 0)
+		pct = strtonum(argv[2], 0, 100, &errstr);
+	if (argc != (eval ? 3 : 2) || errstr != NULL) {
 		fprintf(fp, "usage: enable NAME | disable NAME | evaluate NAME "
-		    "on|off\n");
+		    "on|off|PERCENT%s\n", errstr != NULL ?
+		    " (PERCENT: 0 to 100)" : "");
 		return -1;
 	}
 	if ((m = conf_milter(c, argv[1])) == NULL) {
 		fprintf(fp, "no milter \"%s\" in %s\n", argv[1], c->path);
 		return -1;
 	}
-	if (argc == 3) {
+	if (pct >= 0) {
+		__atomic_store_n(&m->stats->evaluation, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&m->stats->sample, (int32_t)pct,
+		    __ATOMIC_RELAXED);
+		log_info("control: milter %s: evaluation on, %lld %% of "
+		    "connections, until the next reload", m->name, pct);
+		fprintf(fp, "milter %s: evaluation on in %lld %% of new "
+		    "sessions, until the next reload\n", m->name, pct);
+		return 0;
+	}
+	if (eval) {
 		on = strcmp(argv[2], "on") == 0;
 		__atomic_store_n(&m->stats->evaluation, on, __ATOMIC_RELAXED);
 	} else {
@@ -1099,9 +1218,10 @@ minute_cb(evutil_socket_t fd, short what, void *arg)
 		if (stats_child_name(i)[0] == '\0' ||
 		    (idx = history_child(&hist, stats_child_name(i))) == -1)
 			continue;
-		for (k = 0; k < HISTORY_NCOUNTS - 1; k++)
+		for (k = 0; k < HISTORY_FALLBACK; k++)
 			now[k] = stats_get(&sc->verdicts[VERDICT_ACCEPT + k]);
 		now[HISTORY_FALLBACK] = stats_get(&sc->fallbacks);
+		now[HISTORY_WOULD_REFUSE] = trial_refusals(sc);
 		e[n].child = (uint32_t)idx;
 		for (k = 0; k < HISTORY_NCOUNTS; k++) {
 			/* Less than before: the entry was given anew. */

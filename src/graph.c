@@ -55,7 +55,8 @@ struct series {
 };
 
 static const char *colours[HISTORY_NCOUNTS] = {
-	"#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f"
+	"#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f",
+	"#e377c2"
 };
 
 static uint64_t	 sat_add(uint64_t, uint64_t);

@@ -34,10 +34,11 @@
 #define HISTORY_MAGIC	"milterd-history"
 #define HISTORY_VERSION	1
 #define HISTORY_LINE	512	/* longest line read, with the NUL */
-#define HISTORY_FIELDS	8	/* "c", name and the counts */
+#define HISTORY_FIELDS	9	/* "c", name and the counts */
 
 static const char *count_names[HISTORY_NCOUNTS] = {
-	"accept", "reject", "tempfail", "discard", "quarantine", "fallback"
+	"accept", "reject", "tempfail", "discard", "quarantine", "fallback",
+	"would have refused"
 };
 
 struct reader {
@@ -279,9 +280,13 @@ history_write(const struct history *h, FILE *fp, int64_t since)
 		for (j = 0; j < m->nentries; j++) {
 			e = &m->entries[j];
 			fprintf(fp, "c %s %" PRIu32 " %" PRIu32 " %" PRIu32
-			    " %" PRIu32 " %" PRIu32 " %" PRIu32 "\n",
+			    " %" PRIu32 " %" PRIu32 " %" PRIu32,
 			    h->names[e->child], e->n[0], e->n[1], e->n[2],
 			    e->n[3], e->n[4], e->n[5]);
+			if (e->n[HISTORY_WOULD_REFUSE] != 0)
+				fprintf(fp, " %" PRIu32,
+				    e->n[HISTORY_WOULD_REFUSE]);
+			fputc('\n', fp);
 		}
 	}
 	if (fflush(fp) == EOF || ferror(fp))
@@ -447,6 +452,9 @@ read_child(struct reader *r, char **f, size_t nf)
 		return rerr(r, "missing name");
 	memset(&e, 0, sizeof(e));
 	for (k = 0; k < HISTORY_NCOUNTS; k++) {
+		/* The last is optional: 0 when absent. */
+		if (k == HISTORY_WOULD_REFUSE && (size_t)k + 2 >= nf)
+			break;
 		if (parse_num(r, count_names[k], (size_t)k + 2 < nf ?
 		    f[k + 2] : NULL, UINT32_MAX, &v) == -1)
 			return -1;

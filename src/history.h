@@ -24,7 +24,11 @@
  *
  *	milterd-history 1
  *	m MINUTE SESSIONS
- *	c NAME ACCEPT REJECT TEMPFAIL DISCARD QUARANTINE FALLBACK
+ *	c NAME ACCEPT REJECT TEMPFAIL DISCARD QUARANTINE FALLBACK [REFUSED]
+ *
+ * REFUSED, the messages a shadow trial child would have refused
+ * (rejected, tempfailed, discarded), is written only when not 0, and
+ * read as 0 when absent (files written before it).
  *
  * MINUTE is seconds since the epoch divided by 60; the c lines after an
  * m line belong to that minute.  Names have no blanks (milterd.conf
@@ -44,6 +48,7 @@ enum history_count {
 	HISTORY_DISCARD,
 	HISTORY_QUARANTINE,
 	HISTORY_FALLBACK,
+	HISTORY_WOULD_REFUSE,	/* a shadow's refusals (optional) */
 	HISTORY_NCOUNTS
 };
 

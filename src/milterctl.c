@@ -65,7 +65,8 @@ usage(void)
 	    "[argument ...]\n"
 	    "commands: status | stats [-j] | sessions | reload | show config |\n"
 	    "          trace ADDRESS [SECONDS] |\n"
-	    "          enable NAME | disable NAME | evaluate NAME on|off |\n"
+	    "          enable NAME | disable NAME |\n"
+	    "          evaluate NAME on|off|PERCENT |\n"
 	    "          graph [-o file.svg] [--hours N] | history [HOURS]\n",
 	    __progname);
 	exit(EXIT_USAGE);

@@ -42,8 +42,6 @@ enum pump {
 	PUMP_ERROR		/* the kept body could not be read */
 };
 
-static int	child_packet(struct session *, struct child *,
-		    struct replay *);
 static int	body_packet(struct session *, struct replay *);
 static void	flush(struct session *, struct child *, char);
 static enum pump pump(struct session *, struct child *, struct replay *);
@@ -55,8 +53,8 @@ static int	add_edit(struct session *, const struct child *,
  * to s->out: headers, end of headers, body pieces, end of message, as
  * it negotiated them.  Its code, or 0 when all is sent.
  */
-static int
-child_packet(struct session *s, struct child *c, struct replay *r)
+int
+replay_packet(struct session *s, struct child *c, struct replay *r)
 {
 	const struct mhdr	*h;
 	struct milter_header	 mh;
@@ -164,7 +162,7 @@ pump(struct session *s, struct child *c, struct replay *r)
 				conn_notify_drained(conn, REPLAY_BATCH / 2);
 			return PUMP_STALLED;
 		}
-		code = c != NULL ? child_packet(s, c, r) : body_packet(s, r);
+		code = c != NULL ? replay_packet(s, c, r) : body_packet(s, r);
 		if (code <= 0) {
 			flush(s, c, last);
 			return code == 0 ? PUMP_DONE : PUMP_ERROR;

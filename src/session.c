@@ -60,6 +60,10 @@ static int	takes_commands(const struct session *);
 static void	session_process(struct session *);
 static void	session_end(struct session *, const char *, int);
 static int	in_effect(int, const int32_t *);
+static enum role role_of(const struct conf *, const struct milter_conf *,
+		    const char *);
+static int	is_shadow(const struct session *, const struct child *);
+static void	session_close(struct session *);
 static void	session_count(struct session *, int);
 static void	handle_command(struct session *, const struct milter_cmd *);
 static void	command_round(struct session *, char);
@@ -95,6 +99,31 @@ in_effect(int configured, const int32_t *changed)
 	return v >= 0 ? v : configured;
 }
 
+/*
+ * A milter's role in session id: a filter; or on trial (evaluation),
+ * then only in its share of connections (evaluation_sample, as
+ * milterctl may have changed it: sample_in()), and waited for or in
+ * shadow (evaluation_wait).  ROLE_OUT: not in this session.
+ */
+#define ROLE_OUT	(-1)
+static enum role
+role_of(const struct conf *conf, const struct milter_conf *mc,
+    const char *id)
+{
+	if (!in_effect(mc->evaluation, &mc->stats->evaluation))
+		return ROLE_FILTER;
+	if (!sample_in(conf->evaluation_seed, id,
+	    in_effect(mc->evaluation_sample, &mc->stats->sample)))
+		return (enum role)ROLE_OUT;
+	return mc->evaluation_wait ? ROLE_EVALUATED : ROLE_SHADOW;
+}
+
+static int
+is_shadow(const struct session *s, const struct child *c)
+{
+	return s->chain.kids[c->idx].role == ROLE_SHADOW;
+}
+
 struct session *
 session_new(struct event_base *base, const struct conf *conf,
     const struct session_host *host, int fd, const char *id, int mta_local)
@@ -104,6 +133,7 @@ session_new(struct event_base *base, const struct conf *conf,
 	struct child		*c;
 	struct timeval		 tv = { conf->mta_timeout, 0 };
 	size_t			 i;
+	int			 role;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
@@ -134,14 +164,14 @@ session_new(struct event_base *base, const struct conf *conf,
 		goto fail;
 	for (i = 0; i < conf->nmilters; i++) {
 		mc = &conf->milters[i];
-		if (!in_effect(mc->enabled, &mc->stats->enabled))
+		if (!in_effect(mc->enabled, &mc->stats->enabled) ||
+		    (role = role_of(conf, mc, id)) == ROLE_OUT)
 			continue;
 		c = &s->kids[s->chain.nkids];
 		c->link = &s->link;
 		c->mc = mc;
 		c->stats = mc->stats;
-		c->idx = chain_add(&s->chain, mc, in_effect(mc->evaluation,
-		    &c->stats->evaluation));
+		c->idx = chain_add(&s->chain, mc, (enum role)role);
 		stats_add(&c->stats->sessions, 1);
 	}
 	s->mta = conn_new(base, fd, 0, mta_read, mta_event, s);
@@ -169,6 +199,7 @@ session_free(struct session *s)
 	conncheck_cancel(&s->checking);
 	dnsbl_free(s->dns);
 	lua_wait_free(s->lua);
+	shadow_free(s);
 	for (i = 0; i < s->chain.nkids; i++)
 		child_free(&s->kids[i]);
 	free(s->kids);
@@ -220,9 +251,43 @@ mta_event(struct conn *conn, int what, int err, void *arg)
 static void
 session_resume(evutil_socket_t fd, short what, void *arg)
 {
+	struct session	*s = arg;
+
 	(void)fd;
 	(void)what;
-	session_process(arg);
+	/* The MTA's side is over: the shadows have finished. */
+	if (s->mta == NULL) {
+		if (!shadow_pending(s))
+			session_end(s, s->end_why, s->end_error);
+		return;
+	}
+	session_process(s);
+}
+
+/*
+ * The MTA's side is over while a shadow still works: the MTA and the
+ * filters are let go, the session lingers (its log line and counts
+ * wait) until the shadows have their verdicts or fail, by their own
+ * timeouts at the latest (shadow.c).
+ */
+static void
+session_close(struct session *s)
+{
+	size_t	i;
+
+	gettimeofday(&s->ended, NULL);
+	conn_free(s->mta);
+	s->mta = NULL;
+	evtimer_del(s->idle);
+	evtimer_del(s->progress);
+	conncheck_cancel(&s->checking);
+	dnsbl_free(s->dns);
+	s->dns = NULL;
+	s->check = CLIENT_UNCHECKED;
+	s->wait_since = 0;
+	for (i = 0; i < s->chain.nkids; i++)
+		if (!is_shadow(s, &s->kids[i]))
+			child_close(&s->kids[i], 1);
 }
 
 /*
@@ -319,6 +384,12 @@ session_process(struct session *s)
 static void
 session_end(struct session *s, const char *why, int error)
 {
+	if (s->mta != NULL && shadow_pending(s)) {
+		s->end_why = why;
+		s->end_error = error;
+		session_close(s);
+		return;
+	}
 	session_log(s, why);
 	session_count(s, error);
 	s->host->done(s);
@@ -453,6 +524,8 @@ command_round(struct session *s, char cmd)
 static void
 decide(struct session *s)
 {
+	if (s->mta == NULL)
+		return;		/* lingering: the MTA's side is over */
 	apply_conditions(s, s->chain.cmd);
 	s->wait_since = stats_now_us();
 	chain_decided(&s->chain);
@@ -471,6 +544,12 @@ session_run(struct session *s)
 
 	if (s->acting)
 		return;
+	/* Lingering for shadows: nothing is for the MTA any more. */
+	if (s->mta == NULL) {
+		while (chain_take(&s->chain, &a))
+			;
+		return;
+	}
 	s->acting = 1;
 	while (chain_take(&s->chain, &a))
 		act(s, &a);
@@ -491,10 +570,21 @@ act(struct session *s, const struct chain_action *a)
 		child_start(c);
 		break;
 	case ACT_QUIT:
-		child_close(c, 1);
+		if (is_shadow(s, c))
+			shadow_quit(s, c);
+		else
+			child_close(c, 1);
 		break;
 	case ACT_ABORT:
-		child_abort(c);
+		/* A shadow's, in its queue: shadow_message_over(). */
+		if (!is_shadow(s, c))
+			child_abort(c);
+		break;
+	case ACT_SHADOW:
+		shadow_command(s, c, a->cmd);
+		break;
+	case ACT_SHADOW_EOM:
+		shadow_eom(s, c);
 		break;
 	case ACT_SEND:
 		act_send(s, a);
@@ -536,6 +626,7 @@ act(struct session *s, const struct chain_action *a)
 		replay_body(s);
 		break;
 	case ACT_MESSAGE_OVER:
+		shadow_message_over(s);
 		intake_forget(s);
 		break;
 	case ACT_RESUME:
@@ -612,6 +703,7 @@ act_answer(struct session *s, const struct chain_action *a)
 		evtimer_del(s->progress);
 		stats_add(&stats->messages, 1);
 		stats_add(&stats->message_verdicts[s->final], 1);
+		shadow_answered(s, s->final);
 	}
 	if (a->wait)
 		session_reply(s, a->code, a->text);
@@ -663,6 +755,8 @@ child_negotiated(void *arg, struct child *c)
 	struct session	*s = arg;
 
 	chain_negotiated(&s->chain, c->idx, &c->eff);
+	if (is_shadow(s, c))
+		shadow_negotiated(s, c);
 	session_run(s);
 }
 
@@ -671,6 +765,11 @@ child_replied(void *arg, struct child *c, char code, const char *text)
 {
 	struct session	*s = arg;
 
+	/* A shadow's replies are its own (shadow.c), never the chain's. */
+	if (is_shadow(s, c)) {
+		shadow_replied(s, c, code, text);
+		return;
+	}
 	chain_replied(&s->chain, c->idx, code, text);
 	session_run(s);
 }
@@ -680,7 +779,11 @@ static const char *
 child_edit(void *arg, struct child *c, char code, const void *pkt,
     size_t len)
 {
-	return keep_edit(arg, c, code, pkt, len);
+	struct session	*s = arg;
+
+	if (is_shadow(s, c))
+		return shadow_edit(s, c, code);
+	return keep_edit(s, c, code, pkt, len);
 }
 
 static void
@@ -701,6 +804,13 @@ child_failed(void *arg, struct child *c)
 {
 	struct session	*s = arg;
 
+	/* Its trials are cut; the mail never depended on it. */
+	if (is_shadow(s, c)) {
+		shadow_failed(s, c);
+		chain_failed(&s->chain, c->idx);
+		session_run(s);
+		return;
+	}
 	if (c->exhausted) {
 		if (!s->chain.exhausted)
 			stats_add(&stats->resource_failures, 1);

@@ -42,6 +42,7 @@ struct lookup;
 struct lua_wait;
 struct session;
 struct pool;
+struct shadow;
 
 /* What a session is given of the process that runs it (worker.c). */
 struct session_host {
@@ -108,6 +109,10 @@ struct session {
 	char			 verdict[64];	/* the last, for the log */
 	enum verdict		 final;		/* the same, counted */
 	struct timeval		 start;
+	struct shadow		**shadows;	/* per child; shadow.c */
+	struct timeval		 ended;		/* the MTA's side, lingering */
+	const char		*end_why;	/* while shadows finish */
+	int			 end_error;
 	TAILQ_ENTRY(session)	 entry;
 };
 
@@ -141,6 +146,23 @@ void		 replay_body(struct session *);
 int		 take_edits(struct session *, struct child *, int *);
 const char	*keep_edit(struct session *, struct child *, char, const void *,
 		    size_t);
+int		 replay_packet(struct session *, struct child *,
+		    struct replay *);
+
+/* shadow.c */
+void		 shadow_command(struct session *, struct child *, char);
+void		 shadow_eom(struct session *, struct child *);
+void		 shadow_message_over(struct session *);
+void		 shadow_answered(struct session *, enum verdict);
+void		 shadow_negotiated(struct session *, struct child *);
+void		 shadow_replied(struct session *, struct child *, char,
+		    const char *);
+const char	*shadow_edit(struct session *, struct child *, char);
+void		 shadow_failed(struct session *, struct child *);
+void		 shadow_quit(struct session *, struct child *);
+int		 shadow_pending(const struct session *);
+const char	*shadow_verdict(const struct session *, size_t);
+void		 shadow_free(struct session *);
 
 /* apply.c */
 void		 apply_conditions(struct session *, char);

@@ -95,6 +95,9 @@ child_outcome(const struct session *s, size_t i)
 		rc = asprintf(&text, "stopped@%s%s:%.3f",
 		    c->stopped->negate ? "!" : "",
 		    s->conf->conds[c->stopped->idx].name, waited);
+	else if (c->role == ROLE_SHADOW)
+		rc = asprintf(&text, "shadow-%s:%.3f", shadow_verdict(s, i),
+		    waited);
 	else
 		rc = asprintf(&text, "%s%s:%.3f",
 		    c->verdict_evaluated ? "eval-" : "",
@@ -114,13 +117,17 @@ session_log(const struct session *s, const char *why)
 {
 	struct timeval		 now, d;
 	struct log_field	*f;
-	char			*names = NULL, **own, when[32];
+	char			*names = NULL, *trials = NULL, **own, when[32];
 	size_t			 len = 0, i, n = 0;
 	FILE			*fp;
 
-	gettimeofday(&now, NULL);
+	/* A session that waited for its shadows ended when the MTA's did. */
+	if (s->mta != NULL)
+		gettimeofday(&now, NULL);
+	else
+		now = s->ended;
 	timersub(&now, &s->start, &d);
-	if ((f = calloc(s->chain.nkids + 7, sizeof(*f))) == NULL ||
+	if ((f = calloc(s->chain.nkids + 8, sizeof(*f))) == NULL ||
 	    (own = calloc(s->chain.nkids * 2 + 1, sizeof(*own))) == NULL ||
 	    (fp = open_memstream(&names, &len)) == NULL)
 		fatal("%s: calloc", __func__);
@@ -143,6 +150,17 @@ session_log(const struct session *s, const char *why)
 	snprintf(when, sizeof(when), "%ld.%03ld", (long)d.tv_sec,
 	    (long)d.tv_usec / 1000);
 	f[n++] = (struct log_field){ "verdict", s->verdict, LOG_F_WORD };
+	/* The shadows' verdicts next to it: NAME:VERDICT,... */
+	if ((fp = open_memstream(&trials, &len)) == NULL)
+		fatal("%s: open_memstream", __func__);
+	for (i = 0; i < s->chain.nkids; i++)
+		if (s->chain.kids[i].role == ROLE_SHADOW)
+			fprintf(fp, "%s%s:%s", ftell(fp) > 0 ? "," : "",
+			    s->kids[i].mc->name, shadow_verdict(s, i));
+	if (fclose(fp) != 0)
+		fatal("%s: open_memstream", __func__);
+	if (trials[0] != '\0')
+		f[n++] = (struct log_field){ "trial", trials, LOG_F_WORD };
 	f[n++] = (struct log_field){ "end", why, LOG_F_QUOTED };
 	f[n++] = (struct log_field){ "time", when, LOG_F_NUMBER };
 	f[n++] = (struct log_field){ "queue_id", s->queue_ids[0] != '\0' ?
@@ -153,4 +171,5 @@ session_log(const struct session *s, const char *why)
 	free(own);
 	free(f);
 	free(names);
+	free(trials);
 }

@@ -94,6 +94,28 @@ const struct stats_counter stats_child_counters[STATS_NCHILD_COUNTERS] = {
 	    "Changes of the health of a child's addresses (up, down, "
 	    "probing).",
 	    offsetof(struct stats_child, state_changes), 0 },
+	{ "trial_dropped", NULL, "trial_dropped_total",
+	    "Trials of a shadow child dropped: past evaluation_memory_limit, "
+	    "or 16 of the session awaiting its verdict.",
+	    offsetof(struct stats_child, trial_dropped), 0 },
+	{ "trial_cut", NULL, "trial_cut_total",
+	    "Trials of a shadow child with no verdict: it failed, timed out "
+	    "or its session was cut.",
+	    offsetof(struct stats_child, trial_cut), 0 },
+	{ "trial_headers_added", NULL, "trial_headers_added_total",
+	    "Headers a shadow child would have added.",
+	    offsetof(struct stats_child, trial_edits[TRIAL_HEADERS_ADDED]), 0 },
+	{ "trial_headers_changed", NULL, "trial_headers_changed_total",
+	    "Headers a shadow child would have changed or deleted.",
+	    offsetof(struct stats_child, trial_edits[TRIAL_HEADERS_CHANGED]),
+	    0 },
+	{ "trial_bodies_replaced", NULL, "trial_bodies_replaced_total",
+	    "Messages whose body a shadow child would have replaced.",
+	    offsetof(struct stats_child, trial_edits[TRIAL_BODY_REPLACED]), 0 },
+	{ "trial_recipients_changed", NULL, "trial_recipients_changed_total",
+	    "Recipients a shadow child would have added or removed.",
+	    offsetof(struct stats_child,
+	    trial_edits[TRIAL_RECIPIENTS_CHANGED]), 0 },
 };
 
 /*
@@ -178,6 +200,7 @@ stats_child(struct stats *st, const char *name)
 	strlcpy(child_names[free_entry - st->children], name,
 	    sizeof(child_names[0]));
 	free_entry->enabled = free_entry->evaluation = -1;
+	free_entry->sample = -1;
 	return free_entry;
 }
 
@@ -203,7 +226,8 @@ stats_clear_overrides(struct stats *st)
 	size_t	i;
 
 	for (i = 0; i < STATS_MAX_CHILDREN; i++)
-		st->children[i].enabled = st->children[i].evaluation = -1;
+		st->children[i].enabled = st->children[i].evaluation =
+		    st->children[i].sample = -1;
 }
 
 void
@@ -252,8 +276,14 @@ stats_now_us(void)
 void
 stats_time(struct stats_child *sc, enum stage stage, uint64_t us)
 {
-	struct stats_hist	*h = &sc->latency[stage];
-	size_t			 i;
+	stats_hist_add(&sc->latency[stage], us);
+}
+
+/* One time of us microseconds into histogram h. */
+void
+stats_hist_add(struct stats_hist *h, uint64_t us)
+{
+	size_t	i;
 
 	for (i = 0; i < STATS_NBUCKETS - 1 && us > stats_bucket_us[i]; i++)
 		;
@@ -500,36 +530,85 @@ prom_per_child(FILE *fp, const struct stats *st, const char *name,
 	}
 }
 
+/* Histogram h as metric's _bucket, _sum and _count, labels first. */
+static void
+prom_hist(FILE *fp, const char *metric, const char *labels,
+    const struct stats_hist *h)
+{
+	uint64_t	cum;
+	size_t		i;
+
+	for (cum = 0, i = 0; i < STATS_NBUCKETS; i++) {
+		cum += stats_get(&h->bucket[i]);
+		fprintf(fp, "milterd_%s_bucket{%s,le=\"", metric, labels);
+		if (i == STATS_NBUCKETS - 1)
+			fprintf(fp, "+Inf\"} %llu\n", (unsigned long long)cum);
+		else
+			fprintf(fp, "%g\"} %llu\n",
+			    (double)stats_bucket_us[i] / 1e6,
+			    (unsigned long long)cum);
+	}
+	fprintf(fp, "milterd_%s_sum{%s} %.6f\n", metric, labels,
+	    (double)stats_get(&h->sum_us) / 1e6);
+	fprintf(fp, "milterd_%s_count{%s} %llu\n", metric, labels,
+	    (unsigned long long)cum);
+}
+
 static void
 prom_latency(FILE *fp, const struct stats_child *sc, const char *child)
 {
-	const struct stats_hist	*h;
-	uint64_t		 cum;
-	size_t			 s, i;
+	char	labels[STATS_NAME_MAX + 64];
+	size_t	s;
 
 	for (s = 0; s < NSTAGES; s++) {
-		h = &sc->latency[s];
-		if (stats_get(&h->count) == 0)
+		if (stats_get(&sc->latency[s].count) == 0)
 			continue;
-		for (cum = 0, i = 0; i < STATS_NBUCKETS; i++) {
-			cum += stats_get(&h->bucket[i]);
-			fprintf(fp, "milterd_child_reply_seconds_bucket{"
-			    "child=\"%s\",stage=\"%s\",le=\"", child,
-			    milter_stages[s].name);
-			if (i == STATS_NBUCKETS - 1)
-				fprintf(fp, "+Inf\"} %llu\n",
-				    (unsigned long long)cum);
-			else
-				fprintf(fp, "%g\"} %llu\n",
-				    (double)stats_bucket_us[i] / 1e6,
-				    (unsigned long long)cum);
-		}
-		fprintf(fp, "milterd_child_reply_seconds_sum{child=\"%s\","
-		    "stage=\"%s\"} %.6f\n", child, milter_stages[s].name,
-		    (double)stats_get(&h->sum_us) / 1e6);
-		fprintf(fp, "milterd_child_reply_seconds_count{child=\"%s\","
-		    "stage=\"%s\"} %llu\n", child, milter_stages[s].name,
-		    (unsigned long long)cum);
+		if (snprintf(labels, sizeof(labels), "child=\"%s\",stage="
+		    "\"%s\"", child, milter_stages[s].name) >=
+		    (int)sizeof(labels))
+			continue;	/* names are shorter */
+		prom_hist(fp, "child_reply_seconds", labels, &sc->latency[s]);
+	}
+}
+
+/*
+ * The shadow trials: each child's verdict against the message's, and
+ * the time from end of message to its verdict.
+ */
+static void
+prom_trials(FILE *fp, const struct stats *st)
+{
+	const struct stats_child	*sc;
+	char				 labels[STATS_NAME_MAX + 16];
+	size_t				 i, t, a;
+
+	prom_head(fp, "trial_verdicts_total", "counter",
+	    "Messages a shadow child judged, by its verdict (trial) and the "
+	    "verdict the message really got (actual).");
+	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
+		sc = &st->children[i];
+		if (child_names[i][0] == '\0')
+			continue;
+		for (t = VERDICT_ACCEPT; t < NVERDICTS; t++)
+			for (a = VERDICT_ACCEPT; a < NVERDICTS; a++)
+				fprintf(fp, "milterd_trial_verdicts_total{"
+				    "child=\"%s\",trial=\"%s\",actual=\"%s\"} "
+				    "%llu\n", child_names[i], verdict_names[t],
+				    verdict_names[a], (unsigned long long)
+				    stats_get(&sc->trial[t][a]));
+	}
+	prom_head(fp, "trial_latency_seconds", "histogram",
+	    "Time from end of message to a shadow child's verdict.");
+	for (i = 0; i < STATS_MAX_CHILDREN; i++) {
+		sc = &st->children[i];
+		if (child_names[i][0] == '\0' ||
+		    stats_get(&sc->trial_latency.count) == 0)
+			continue;
+		if (snprintf(labels, sizeof(labels), "child=\"%s\"",
+		    child_names[i]) >= (int)sizeof(labels))
+			continue;	/* names are shorter */
+		prom_hist(fp, "trial_latency_seconds", labels,
+		    &sc->trial_latency);
 	}
 }
 
@@ -595,4 +674,5 @@ stats_prometheus(FILE *fp, const struct stats *st)
 	for (i = 0; i < STATS_MAX_CHILDREN; i++)
 		if (child_names[i][0] != '\0')
 			prom_latency(fp, &st->children[i], child_names[i]);
+	prom_trials(fp, st);
 }

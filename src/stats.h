@@ -86,10 +86,20 @@ struct stats_health {
 	char		reason[STATS_ERROR_MAX];
 };
 
+/* What a shadow child would have modified, counted by kind. */
+enum trial_edit {
+	TRIAL_HEADERS_ADDED,
+	TRIAL_HEADERS_CHANGED,
+	TRIAL_BODY_REPLACED,
+	TRIAL_RECIPIENTS_CHANGED,
+	NTRIAL_EDITS
+};
+
 /* last_ok and last_down are stats_now_us(), for comparing only. */
 struct stats_child {
 	int32_t		enabled;	/* milterctl's override, -1: none */
 	int32_t		evaluation;	/* likewise */
+	int32_t		sample;		/* likewise: evaluation_sample */
 	uint64_t	sessions;	/* sessions it took part in */
 	uint64_t	verdicts[NVERDICTS];		/* applied */
 	uint64_t	evaluated[NVERDICTS];		/* evaluation mode */
@@ -109,6 +119,12 @@ struct stats_child {
 	uint32_t	naddrs;		/* the master's, at load */
 	uint32_t	next_addr;	/* round-robin */
 	struct stats_health health[STATS_MAX_ADDRS];
+	/* Shadow trials: its verdict x the message's, end of message. */
+	uint64_t	trial[NVERDICTS][NVERDICTS];
+	uint64_t	trial_edits[NTRIAL_EDITS];	/* would have */
+	uint64_t	trial_dropped;	/* past the bound, or not ready */
+	uint64_t	trial_cut;	/* no verdict: failed, cut */
+	struct stats_hist trial_latency;	/* end of message to verdict */
 };
 
 /* A counter of struct stats_child, for every rendering (stats.c). */
@@ -120,7 +136,7 @@ struct stats_counter {
 	size_t		 offset;	/* in struct stats_child */
 	int		 verdicts;	/* NVERDICTS of them, one per verdict */
 };
-#define STATS_NCHILD_COUNTERS	10
+#define STATS_NCHILD_COUNTERS	16
 extern const struct stats_counter stats_child_counters[STATS_NCHILD_COUNTERS];
 
 /*
@@ -186,6 +202,7 @@ void		 stats_once_reset(uint64_t *, size_t);
 void		 stats_sub(uint64_t *, uint64_t);
 uint64_t	 stats_get(const uint64_t *);
 void		 stats_time(struct stats_child *, enum stage, uint64_t);
+void		 stats_hist_add(struct stats_hist *, uint64_t);
 uint64_t	 stats_now_us(void);
 void		 stats_set_error(struct stats_child *, const char *);
 void		 stats_get_error(const struct stats_child *, char *, size_t);

@@ -739,3 +739,29 @@ pidfile_drop(const char *path, int fd)
 		(void)unlink(path);
 	close(fd);
 }
+
+/*
+ * evaluation_sample: is the session id one of the percent share of
+ * connections a trial child takes?  FNV-1a (32 bits) of the text
+ * "SEED/ID" (the seed in decimal, e.g. "0/4242.17"), modulo 100, below
+ * percent.  Deterministic, so that a test (or an administrator) can
+ * tell from the ids in the log which sessions the trial child saw.
+ */
+int
+sample_in(uint32_t seed, const char *id, int percent)
+{
+	char		 buf[64];
+	const char	*p;
+	uint32_t	 h = 2166136261U;
+
+	if (percent >= 100)
+		return 1;
+	if (percent <= 0)
+		return 0;
+	snprintf(buf, sizeof(buf), "%u/%s", seed, id);
+	for (p = buf; *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 16777619U;
+	}
+	return h % 100 < (uint32_t)percent;
+}

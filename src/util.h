@@ -61,6 +61,7 @@ void	pidfile_drop(const char *, int);
 int	split_words(const char *, char *, size_t, char **, size_t);
 size_t	utf8_seq(const unsigned char *);
 void	json_str(FILE *, const char *);
+int	sample_in(uint32_t, const char *, int);
 int	packet_peek(struct evbuffer *, struct milter_pkt *, size_t *,
 	    const char **);
 

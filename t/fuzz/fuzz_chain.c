@@ -21,9 +21,14 @@
  *
  * Input: one byte of setup (bits 0-1: children, 1 to 4; bit 2: dispatch
  * parallel; bit 3: Sendmail; bits 4-7 modulo 6: the first child's
- * fallback; bit 6: the second in evaluation mode; bit 7: a recipient
- * condition on the first; with 2 or 4 children, the last has a
- * condition on the message), then one byte per event.
+ * fallback; bit 6: the second in evaluation mode; bit 5: the last of
+ * three or four a shadow; bit 7: a recipient condition on the first;
+ * with 2 or 4 children, the last has a condition on the message),
+ * then one byte per event.
+ *
+ * A shadow (evaluation_wait = false) never delays an answer: it is
+ * never sent a command to wait on, replayed or applied, and whenever
+ * the engine is at work it waits on a child that is not a shadow.
  */
 
 #include <stdint.h>
@@ -76,7 +81,7 @@ take(struct driver *d)
 			break;
 		case ACT_SEND:
 		case ACT_REPLAY:
-			check(chain_in_play(c));
+			check(chain_in_play(c) && c->role != ROLE_SHADOW);
 			check(a.act != ACT_REPLAY || c->mc->conds != &eom_ref ||
 			    c->eom_check == EOM_HELD);
 			/* The replay is sent whole; its reply comes. */
@@ -85,6 +90,10 @@ take(struct driver *d)
 			break;
 		case ACT_TAKE_EDITS:
 			check(c->part == PART_APPLYING && !c->evaluation);
+			break;
+		case ACT_SHADOW:
+		case ACT_SHADOW_EOM:
+			check(c->role == ROLE_SHADOW);
 			break;
 		case ACT_ANSWER:
 			d->answers++;
@@ -213,10 +222,12 @@ awaits(const struct driver *d)
 
 	if (asked(d) != SIZE_MAX)
 		return 1;
+	/* Never a shadow: nothing waits for it. */
 	for (i = 0; i < d->ch.nkids; i++)
-		if (d->ch.kids[i].part == PART_STARTING ||
+		if (d->ch.kids[i].role != ROLE_SHADOW &&
+		    (d->ch.kids[i].part == PART_STARTING ||
 		    d->ch.kids[i].part == PART_WAITING ||
-		    d->ch.kids[i].part == PART_APPLYING)
+		    d->ch.kids[i].part == PART_APPLYING))
 			return 1;
 	return d->ch.phase == CHAIN_DECIDING ||
 	    d->ch.phase == CHAIN_SENDING_BODY;
@@ -229,7 +240,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct conf		 conf;
 	struct milter_conf	 mcs[MAX_KIDS];
 	struct milter_optneg	 offer = { 6, 0x1ff, 0x1fffff, { NULL } };
-	size_t			 i, k, n;
+	size_t			 i, j, k, n;
 	uint8_t			 b;
 
 	if (size < 1)
@@ -260,7 +271,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&d, 0, sizeof(d));
 	chain_init(&d.ch, &conf);
 	for (i = 0; i < n; i++)
-		chain_add(&d.ch, &mcs[i], i == 1 && (data[0] & 0x40));
+		chain_add(&d.ch, &mcs[i], i == 1 && (data[0] & 0x40) ?
+		    ROLE_EVALUATED : i == n - 1 && n > 2 && (data[0] & 0x20) ?
+		    ROLE_SHADOW : ROLE_FILTER);
 	chain_optneg(&d.ch, &offer);
 	take(&d);
 	for (i = 1; i < size && d.ch.phase != CHAIN_CLOSED; i++) {
@@ -301,6 +314,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			child_event(&d, (b >> 3) % n, b);
 		take(&d);
 		check(d.ch.phase != CHAIN_START);
+		/* At work, it waits on a child that is no shadow. */
+		if (d.ch.phase == CHAIN_NEGOTIATING ||
+		    d.ch.phase == CHAIN_ROUND || d.ch.phase == CHAIN_REPLAY)
+			check(awaits(&d));
+		for (j = 0; j < d.ch.nkids; j++)
+			check(d.ch.kids[j].role != ROLE_SHADOW ||
+			    (d.ch.kids[j].part != PART_WAITING &&
+			    d.ch.kids[j].part != PART_APPLYING));
 	}
 	chain_free(&d.ch);
 	return 0;

@@ -6,6 +6,7 @@
 #   grep_ok NAME PATTERN FILE  ok if PATTERN (ERE) is in FILE
 #   count_is NAME N PATTERN FILE  ok if PATTERN is on N lines of FILE
 #   wait_for SECS CMD...     poll CMD every 0.1 s until it succeeds
+#   trial_is NAME CHILD TRIAL ACTUAL N  a shadow trial count (wait_for)
 #   http_get URL OUT         GET URL, the body into OUT, the status printed
 #   free_port                a TCP port free on 127.0.0.1 now
 #   worker_pid NAME / rss PID  md-NAME's first worker; VmRSS of PID, KiB
@@ -254,6 +255,18 @@ stat_is() {
 		check "stats-$_key-$_sn-$_want" test "$_got" = "$_want"
 		[ "$_got" = "$_want" ] || echo "    | $_sn: $_key is '$_got'"
 	done
+}
+
+# trial_is NAME CHILD TRIAL ACTUAL N: shadow trial child CHILD of
+# milterd md-NAME judged N messages TRIAL that really got ACTUAL
+# (milterctl -j stats; for wait_for).
+trial_is() {
+	test "$("$BUILD/milterctl" -s "$TMP/md-$1.ctl" -j stats 2>&1 |
+	    /usr/bin/python3 -c 'import json, sys
+j = json.load(sys.stdin)
+c = [c for c in j["children"] if c["name"] == sys.argv[1]][0]
+print(c["trial"]["verdicts"][sys.argv[2]][sys.argv[3]])' \
+	    "$2" "$3" "$4" 2>&1)" = "$5"
 }
 
 # worker_pid NAME: the pid of milterd md-NAME's first worker.

@@ -227,9 +227,10 @@ Test(chain, describe_edits)
 /*
  * The engine, driven by tables: each case is children (per child its
  * fallback a/t/r/d/q/s: accept, tempfail, reject, discard, quarantine,
- * shutdown; then e for evaluation, R for a recipient condition,
- * L for recipients = all, M for a condition on the message), the
- * dispatch and MTA, and steps: an event
+ * shutdown; then e for evaluation, w for a shadow (evaluation,
+ * evaluation_wait = false), R for a recipient condition, L for
+ * recipients = all, M for a condition on the message), the dispatch
+ * and MTA, and steps: an event
  * and the actions it must yield, written as render() writes them.
  *
  * Events: O (the MTA's options, every action; O- all but quarantine),
@@ -281,6 +282,7 @@ render(const struct chain_action *a, char *buf, size_t len)
 		[ACT_VERDICT] = "verdict", [ACT_EVALUATED] = "eval",
 		[ACT_EDITS_DROPPED] = "dropped", [ACT_STOPPED] = "stopped",
 		[ACT_QUARANTINE] = "quarantine", [ACT_DECIDE] = "decide",
+		[ACT_SHADOW] = "shadow", [ACT_SHADOW_EOM] = "shadoweom",
 	};
 	size_t			 n = strlen(buf);
 
@@ -353,7 +355,9 @@ chain_case_conf(const struct chain_case *tc, struct conf *conf,
 		    FALLBACK_ACCEPT;
 		for (p++; *p != '\0' && *p != ','; p++)
 			if (*p == 'e')
-				evaluation[n] = 1;
+				evaluation[n] = ROLE_EVALUATED;
+			else if (*p == 'w')
+				evaluation[n] = ROLE_SHADOW;
 			else if (*p == 'R' || *p == 'L') {
 				mcs[n].conds = &rcpt_ref;
 				mcs[n].nconds = 1;
@@ -503,6 +507,9 @@ run_chain_case(const struct chain_case *tc)
 
 #define NEGOTIATED	{ "O", "quit0 quit1 start0 start1" }, \
 			{ "n0", "" }, { "n1", "optneg resume" }
+/* Child 1 a shadow: not waited for. */
+#define SHADOW_NEGOTIATED { "O", "quit0 quit1 start0 start1" }, \
+			{ "n0", "optneg resume" }, { "n1", "" }
 #define IN_MESSAGE	NEGOTIATED, { "M", "over send0" }, \
 			{ "r0:c", "send1" }, { "r1:c", "answer:c resume" }
 
@@ -594,6 +601,55 @@ static const struct chain_case chain_cases[] = {
 	    { "r1:c", "take1" },
 	    { "x1", "verdict1 forward answer:c over resume" },
 	    { NULL, NULL } } },
+	{ "shadow: not waited for to answer O, nor to take commands",
+	    "a,aw", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    { "O", "quit0 quit1 start0 start1" }, { "n0", "optneg resume" },
+	    { "C", "shadow1 send0" }, { "r0:c", "answer:c resume" },
+	    /* Its negotiation wakes nothing. */
+	    { "n1", "" },
+	    { "M", "over shadow1 send0" }, { "r0:c", "answer:c resume" },
+	    { "E", "replay0" }, { "r0:c", "take0" },
+	    { "x0", "verdict0 shadoweom1 forward answer:c over resume" },
+	    { NULL, NULL } } },
+	{ "shadow: the message as the children before it left it", "a,aw,a",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    { "O", "quit0 quit1 quit2 start0 start1 start2" },
+	    { "n0 n1", "" }, { "n2", "optneg resume" },
+	    { "M", "over shadow1 send0" }, { "r0:c", "send2" },
+	    { "r2:c", "answer:c resume" },
+	    { "E", "replay0" }, { "r0:c", "take0" },
+	    { "x0", "verdict0 shadoweom1 replay2" }, { "r2:c", "take2" },
+	    { "x2", "verdict2 forward answer:c over resume" },
+	    { NULL, NULL } } },
+	{ "shadow: after a refusal it never gets the message", "a,aw",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    SHADOW_NEGOTIATED, { "M", "over shadow1 send0" },
+	    { "r0:c", "answer:c resume" }, { "E", "replay0" },
+	    { "r0:y", "verdict0 answer:y over resume" }, { NULL, NULL } } },
+	{ "shadow: its failure is no fallback's", "t,tw",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_TEMPFAIL, {
+	    SHADOW_NEGOTIATED, { "C", "shadow1 send0" }, { "f1", "" },
+	    { "r0:c", "answer:c resume" }, { "H", "send0" },
+	    { "r0:c", "answer:c resume" }, { NULL, NULL } } },
+	{ "shadow: in parallel, still not waited for", "a,aw",
+	    DISPATCH_PARALLEL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    SHADOW_NEGOTIATED, { "C", "shadow1 send0" },
+	    { "r0:c", "answer:c resume" }, { NULL, NULL } } },
+	{ "shadow: the filters all done, the MTA still sends (continue)",
+	    "a,aw", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    SHADOW_NEGOTIATED, { "C", "shadow1 send0" },
+	    { "r0:a", "verdict0 answer:c resume" }, { NULL, NULL } } },
+	{ "shadow alone: answered as with no child, accept kept open",
+	    "aw", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    { "O", "quit0 start0 optneg resume" },
+	    { "C", "shadow0 answer:c resume" }, { "n0", "" },
+	    { "M", "over shadow0 answer:c resume" },
+	    { "E", "shadoweom0 forward answer:c over resume" },
+	    { NULL, NULL } } },
+	{ "shadow alone: a refusing global fallback still refuses", "aw",
+	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_TEMPFAIL, {
+	    { "O", "quit0 start0 optneg resume" },
+	    { "C", "shadow0 answer:t resume" }, { NULL, NULL } } },
 	{ "a child failing while awaited: its fallback answers", "t,a",
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
 	    NEGOTIATED,

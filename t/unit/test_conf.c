@@ -72,6 +72,10 @@ Test(conf, defaults)
 	cr_assert_eq(c->milters[0].balance, BALANCE_FAILOVER);
 	cr_assert_eq(c->milters[0].failures_to_down, 3);
 	cr_assert_eq(c->milters[0].down_time, 10);
+	cr_assert_eq(c->milters[0].evaluation_sample, 100);
+	cr_assert(c->milters[0].evaluation_wait);
+	cr_assert_eq(c->evaluation_seed, 0);
+	cr_assert_eq(c->evaluation_memory_limit, 16 * 1024 * 1024);
 	conf_free(c);
 }
 
@@ -145,6 +149,10 @@ struct bad_row {
 };
 
 static const struct bad_row bad[] = {
+	{ "milter \"a\" { socket = \"/a\"\n  evaluation_sample = 101 }\n"
+	  "evaluation_seed = -1\n",
+	  ":2: evaluation_sample 101: expected a percentage, 0 to 100\n"
+	  ":3: evaluation_seed -1: expected 0 to 4294967295\n" },
 	{ "fallback = \"maybe\"\n",
 	  ":1: fallback \"maybe\": expected accept, tempfail, reject, discard, quarantine or shutdown\n" },
 	{ "\n\nlisten = \"tcp:1\"\n",

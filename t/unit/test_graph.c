@@ -136,6 +136,27 @@ Test(graph, escapes_what_xml_cannot_hold, .init = setup, .fini = teardown)
 	free(out);
 }
 
+/* A shadow's refusals: a line of their own, named in the legend. */
+Test(graph, would_have_refused, .init = setup, .fini = teardown)
+{
+	struct history_entry	 e;
+	char			*out;
+	int			 c, rv;
+
+	cr_assert_geq(c = history_child(&gh, "trial"), 0);
+	memset(&e, 0, sizeof(e));
+	e.child = c;
+	e.n[HISTORY_ACCEPT] = 4;
+	e.n[HISTORY_WOULD_REFUSE] = 3;
+	cr_assert_eq(history_add(&gh, 29453760 + 601, 4, &e, 1), 0);
+	out = svg(29453760, 29453760 + 602, &rv);
+	cr_assert_eq(rv, 0);
+	cr_assert_not_null(strstr(out, "trial: verdicts"));
+	cr_assert_not_null(strstr(out, ">would have refused</text>"));
+	cr_assert_not_null(strstr(out, "stroke=\"#e377c2\""));
+	free(out);
+}
+
 Test(graph, refuses_empty_range, .init = setup, .fini = teardown)
 {
 	char	*out;

@@ -269,6 +269,20 @@ Test(history, read_lenient, .fini = teardown)
 	free(out);
 }
 
+/* A shadow's refusals: written when not 0, absent read as 0. */
+Test(history, would_refuse_optional, .fini = teardown)
+{
+	char	*out;
+
+	cr_assert_eq(history_init(&h, 60), 0);
+	cr_assert_eq(read_text(&h, "milterd-history 1\nm 5 1\n"
+	    "c a 1 0 0 0 0 0 3\nc b 1 0 0 0 0 0\n"), 0, "%s", err);
+	out = text(&h, 0);
+	cr_assert_str_eq(out, "milterd-history 1\nm 5 1\n"
+	    "c a 1 0 0 0 0 0 3\nc b 1 0 0 0 0 0\n");
+	free(out);
+}
+
 Test(history, since_filter, .fini = teardown)
 {
 	char	*out;
@@ -316,8 +330,10 @@ Test(history, malformed, .fini = teardown)
 		{ "milterd-history 1\nm 1 1\n\n", "line 3: empty line" },
 		{ "milterd-history 1\nm 1 1\nc a 1 0 0 0 0\n",
 		    "line 3: missing fallback" },
-		{ "milterd-history 1\nm 1 1\nc a 1 0 0 0 0 0 0\n",
+		{ "milterd-history 1\nm 1 1\nc a 1 0 0 0 0 0 0 0\n",
 		    "line 3: too many fields" },
+		{ "milterd-history 1\nm 1 1\nc a 1 0 0 0 0 0 x\n",
+		    "line 3: would have refused: not a number" },
 		{ "milterd-history 1\nm 1 1\nc a 1 0 0 x 0 0\n",
 		    "line 3: discard: not a number" },
 		{ "milterd-history 1\nm 1 1\nc\n", "line 3: missing name" },

@@ -204,3 +204,33 @@ Test(util, fmt_utc)
 	fmt_utc(buf, 5, 1);
 	cr_expect_str_eq(buf, "inva", "too small a buffer");
 }
+
+/*
+ * evaluation_sample's choice: FNV-1a of "SEED/ID" modulo 100, below the
+ * percent.  The buckets here were computed apart (t/shadow.sh has the
+ * same function in Python): 0/4242.1 is 73, 0/4242.2 16, 7/4242.1 90,
+ * 7/100.17 4, 4294967295/1.1 91.
+ */
+Test(util, sample_in)
+{
+	static const struct {
+		uint32_t	 seed;
+		const char	*id;
+		int		 percent;
+		int		 want;
+	} cases[] = {
+		{ 0, "4242.1", 73, 0 }, { 0, "4242.1", 74, 1 },
+		{ 0, "4242.2", 16, 0 }, { 0, "4242.2", 17, 1 },
+		{ 7, "4242.1", 90, 0 }, { 7, "4242.1", 91, 1 },
+		{ 7, "100.17", 4, 0 }, { 7, "100.17", 5, 1 },
+		{ 4294967295U, "1.1", 91, 0 }, { 4294967295U, "1.1", 92, 1 },
+		/* All and none, whatever the bucket. */
+		{ 0, "4242.1", 100, 1 }, { 7, "100.17", 0, 0 },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_expect_eq(sample_in(cases[i].seed, cases[i].id,
+		    cases[i].percent), cases[i].want, "%u/%s at %d %%",
+		    cases[i].seed, cases[i].id, cases[i].percent);
+}
