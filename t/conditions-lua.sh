@@ -269,7 +269,8 @@ _pf_poll 20 _pf_dead "$MD_PID" ||
 # --- A slow LDAP server: the worker goes on ----------------------------------
 # slapd behind a relay that holds every query until $TMP/release exists
 # (t/tools/holdrelay.py).  One worker.  While a session waits on LDAP,
-# sessions that do not ask it are served: counted, not timed.  A
+# sessions that do not ask it are served: counted, not timed; with
+# mtasim, then end to end with Postfix.  A
 # second milterd (one lookup thread, a queue of one, time_limit 200):
 # a query that hangs in a C function ends the wait after time_limit
 # and a second (condition_error), a lookup past the queue is refused,
@@ -291,7 +292,7 @@ bg relay /usr/bin/python3 "$T/tools/holdrelay.py" "$1" "$LDAP_PORT" \
 tmilter slowsign
 tmilter quick
 LDAP_ARGS="args = { \"$RELAY_URI\", \"ou=people,dc=example,dc=org\", \"employeeType\", \"sign\" }"
-milterd_start slow \
+milterd_start slow 'socket_mode = "0666"' \
     "condition \"ours\" { type = \"sender\" list = { \"@example.com\" } }" \
     "condition \"may_sign\" { type = \"lua\" script = \"$ETC/ldap-users.lua\" $LDAP_ARGS time_limit = 60000 }" \
     "$(child slowsign 'conditions = { "ours", "may_sign" }')"
@@ -315,6 +316,25 @@ check flowed-while-held test "$(wc -l <"$TMP/flowed")" = 5
 check held-still-waiting test ! -e "$TMP/held.rc" ||
     cat "$TMP/held.out" "$TMP/held.rc"
 check flowed-eoms test "$(has slowsign '^eom')" -eq 0
+# The same end to end with Postfix, its smtpd's milter now md-slow: one
+# session held on LDAP, five others delivered meanwhile.
+pf_milters "unix:$TMP/md-slow.sock" && pf_conf "milter_command_timeout = 300s" &&
+    pf_reload || fail pf-slow-conf "pf_milters or pf_reload failed"
+NHELD=$(wc -l <"$TMP/held")
+( pf_send --helo client.example --from ann@example.com --to bob@x.test \
+    --header "X-Case: pfheld"; echo "$?" >"$TMP/pfheld.rc" ) &
+PFHELD_PID=$!
+wait_for 20 lines_over "$TMP/held" "$NHELD" ||
+    fail pf-held "the Postfix session's LDAP query was not held"
+PF_BEFORE=$(pf_sink_files | wc -l)
+for i in 1 2 3 4 5; do
+	pf_send --helo client.example --from "u$i@other.test" --to bob@x.test \
+	    --header "X-Case: pfflow$i" || fail "pf-flow$i" "swaks: $?"
+done
+check pf-flowed-while-held pf_wait_sink $((PF_BEFORE + 5)) 30
+check pf-held-still-waiting test ! -e "$TMP/pfheld.rc"
+check pf-held-not-delivered test "$(pf_sink_files | tr '\n' '\0' |
+    xargs -0 grep -l '^X-Case: pfheld' | wc -l)" -eq 0
 # The second milterd: its one thread hangs in the held bind.
 mtasim_run late1 -s "unix:$TMP/md-late.sock" -f ann@example.com "$MSG"
 rc_is late1 0
@@ -338,8 +358,12 @@ check late23-skipped test "$(has quick '^mail ')" -eq 0
 touch "$TMP/release"
 wait_for 30 test -s "$TMP/held.rc"
 check held-rc test "$(cat "$TMP/held.rc" 2>/dev/null)" = 0
-check held-signed test "$(has slowsign '^eom')" -eq 1
-wait "$HELD_PID" "$FLOW_PID"
+wait_for 60 test -s "$TMP/pfheld.rc"
+check pf-held-rc test "$(cat "$TMP/pfheld.rc" 2>/dev/null)" = 0
+check pf-held-delivered pf_wait_sink $((PF_BEFORE + 6)) 30
+# Both held sessions, mtasim's and Postfix's: ann may sign.
+check held-signed test "$(has slowsign '^eom')" -eq 2
+wait "$HELD_PID" "$FLOW_PID" "$PFHELD_PID"
 mtasim_run late4 -s "unix:$TMP/md-late.sock" -f ann@example.com "$MSG"
 rc_is late4 0
 check late4-applied test "$(has quick '^eom')" -eq 1
