@@ -106,11 +106,15 @@ function mail(s) return s.sender:find("luck", 1, true) ~= nil end
 LUA
 chmod 644 "$TMP/lucky.lua"
 tmilter lg
+tmilter gb
 milterd_start lg \
     'condition "lan" { type = "network" networks = { "local" } }' \
     "condition \"lucky\" { type = \"lua\" script = \"$TMP/lucky.lua\" }" \
     'condition "lucky_or_lan" { type = "any" of = { "lucky", "lan" } }' \
-    "$(child lg 'conditions = { "lucky_or_lan" }')"
+    'condition "big" { type = "size" over = 1000 }' \
+    'condition "big_or_lan" { type = "any" of = { "big", "lan" } }' \
+    "$(child lg 'conditions = { "lucky_or_lan" }')" \
+    "$(child gb 'conditions = { "big_or_lan" }')"
 LG="unix:$TMP/md-lg.sock"
 mtasim_run lucky -s "$LG" -a 203.0.113.9 -N other.example.org \
     -f luck@example.org -r g@example.com "$MSG"
@@ -121,7 +125,20 @@ mtasim_run unlucky -s "$LG" -a 203.0.113.10 -N other.example.org \
 rc_is unlucky 0
 no_grep unlucky-out '^mail <plain@example\.org>' "$TMP/lg.log"
 wait_for 10 grep -q 'client=[^ ]*\[203\.0\.113\.10\]' "$TMP/md-lg.err"
-grep_ok unlucky-line "client=[^ ]*\\[203\\.0\\.113\\.10\\] children=lg child\\.lg=stopped@lucky_or_lan:$N" "$TMP/md-lg.err"
+grep_ok unlucky-line "client=[^ ]*\\[203\\.0\\.113\\.10\\] children=lg,gb child\\.lg=stopped@lucky_or_lan:$N child\\.gb=stopped@big_or_lan:$N" "$TMP/md-lg.err"
+# 7. A group with a condition on the message: decided at end of
+# message, before gb's replay.  A remote client's big message: gb gets
+# it; its small one (unlucky, above) kept gb out.
+BIG=$TMP/big.eml
+{ cat "$MSG"; i=0; while [ $i -lt 40 ]; do
+	echo "a line of the body to make the message over a thousand bytes"
+	i=$((i + 1)); done; } >"$BIG"
+mtasim_run bigmsg -s "$LG" -a 203.0.113.11 -N other.example.org \
+    -f plain@example.org -r i@example.com "$BIG"
+rc_is bigmsg 0
+wait_for 10 grep -q 'client=[^ ]*\[203\.0\.113\.11\]' "$TMP/md-lg.err"
+grep_ok bigmsg-line "client=[^ ]*\\[203\\.0\\.113\\.11\\] children=lg,gb child\\.lg=stopped@lucky_or_lan:$N child\\.gb=accept:$N" "$TMP/md-lg.err"
+check bigmsg-gb-eom test "$(grep -c '^eom' "$TMP/gb.log")" -eq 1
 no_grep lucky-no-error 'condition "lucky".*(error|condition_error)' "$TMP/md-lg.err"
 
 finish
