@@ -643,15 +643,15 @@ status_json(FILE *fp, const struct conf *c, const struct master_info *mi)
 		fprintf(fp, "%s{\"name\":", i ? "," : "");
 		json_str(fp, m->name);
 		fprintf(fp, ",\"evaluation_sample\":%d,\"evaluation_wait\":%s",
-		    stats_effective(m->evaluation_sample, m->stats->sample),
+		    stats_effective(m->evaluation_sample, &m->stats->sample),
 		    m->evaluation_wait ? "true" : "false");
 		fprintf(fp, ",\"enabled\":%s,\"evaluation\":%s,\"changed\":%s,"
 		    "\"reachable\":\"%s\",\"sessions\":%llu,"
 		    "\"latency_mean\":%.6f,\"latency_p99\":%.6f,"
 		    "\"last_error_time\":%lld,\"last_error\":",
-		    stats_effective(m->enabled, m->stats->enabled) ? "true" :
+		    stats_effective(m->enabled, &m->stats->enabled) ? "true" :
 		    "false", stats_effective(m->evaluation,
-		    m->stats->evaluation) ? "true" : "false",
+		    &m->stats->evaluation) ? "true" : "false",
 		    m->stats->enabled >= 0 || m->stats->evaluation >= 0 ||
 		    m->stats->sample >= 0 ? "true" : "false",
 		    stats_reachable(m->stats),
@@ -769,9 +769,9 @@ status_text(FILE *fp, const struct conf *c, const struct master_info *mi)
 		    m->stats->sample >= 0;
 		fprintf(fp, "%-20s %-8s %-10s %-9s %9llu %8.3fs %8.3fs  %s%s%s\n",
 		    m->name,
-		    stats_effective(m->enabled, m->stats->enabled) ? "yes" :
+		    stats_effective(m->enabled, &m->stats->enabled) ? "yes" :
 		    "no", stats_effective(m->evaluation,
-		    m->stats->evaluation) ? "yes" : "no",
+		    &m->stats->evaluation) ? "yes" : "no",
 		    stats_reachable(m->stats),
 		    (unsigned long long)stats_get(&m->stats->sessions), mean,
 		    p99, err[0] != '\0' ? when : "-", err[0] != '\0' ? " " : "",

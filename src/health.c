@@ -289,7 +289,7 @@ health_report(FILE *fp, const struct conf *c)
 
 	for (i = 0; i < c->nmilters; i++) {
 		m = &c->milters[i];
-		if (!stats_effective(m->enabled, m->stats->enabled))
+		if (!stats_effective(m->enabled, &m->stats->enabled))
 			continue;
 		if ((h = health_child(m->stats)) == HEALTH_UP) {
 			up++;

@@ -59,7 +59,6 @@ static void	mta_idle(evutil_socket_t, short, void *);
 static int	takes_commands(const struct session *);
 static void	session_process(struct session *);
 static void	session_end(struct session *, const char *, int);
-static int	in_effect(int, const int32_t *);
 static enum role role_of(const struct conf *, const struct milter_conf *,
 		    const char *);
 static int	is_shadow(const struct session *, const struct child *);
@@ -90,15 +89,6 @@ static const struct child_ops	child_ops = {
 	child_failed,
 };
 
-/* A milter's setting, unless milterctl changed it (-1: it did not). */
-static int
-in_effect(int configured, const int32_t *changed)
-{
-	int32_t	v = __atomic_load_n(changed, __ATOMIC_RELAXED);
-
-	return v >= 0 ? v : configured;
-}
-
 /*
  * A milter's role in session id: a filter; or on trial (evaluation),
  * then only in its share of connections (evaluation_sample, as
@@ -110,10 +100,10 @@ static enum role
 role_of(const struct conf *conf, const struct milter_conf *mc,
     const char *id)
 {
-	if (!in_effect(mc->evaluation, &mc->stats->evaluation))
+	if (!stats_effective(mc->evaluation, &mc->stats->evaluation))
 		return ROLE_FILTER;
 	if (!sample_in(conf->evaluation_seed, id,
-	    in_effect(mc->evaluation_sample, &mc->stats->sample)))
+	    stats_effective(mc->evaluation_sample, &mc->stats->sample)))
 		return (enum role)ROLE_OUT;
 	return mc->evaluation_wait ? ROLE_EVALUATED : ROLE_SHADOW;
 }
@@ -164,7 +154,7 @@ session_new(struct event_base *base, const struct conf *conf,
 		goto fail;
 	for (i = 0; i < conf->nmilters; i++) {
 		mc = &conf->milters[i];
-		if (!in_effect(mc->enabled, &mc->stats->enabled) ||
+		if (!stats_effective(mc->enabled, &mc->stats->enabled) ||
 		    (role = role_of(conf, mc, id)) == ROLE_OUT)
 			continue;
 		c = &s->kids[s->chain.nkids];

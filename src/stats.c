@@ -612,11 +612,16 @@ prom_trials(FILE *fp, const struct stats *st)
 	}
 }
 
-/* What is in effect: milterctl's change (0, 1) if any (-1: none). */
+/*
+ * What is in effect: milterctl's change (0, 1, a percent) if any (-1:
+ * none), read from the shared region as it is.
+ */
 int
-stats_effective(int configured, int32_t changed)
+stats_effective(int configured, const int32_t *changed)
 {
-	return changed >= 0 ? changed : configured;
+	int32_t	v = __atomic_load_n(changed, __ATOMIC_RELAXED);
+
+	return v >= 0 ? v : configured;
 }
 
 /* yes, no or unknown: did the last connection to it work? */

@@ -223,7 +223,7 @@ void		 stats_prometheus(FILE *, const struct stats *);
 void		 stats_prom_head(FILE *, const char *, const char *,
 		    const char *);
 uint64_t	 stats_sessions_open(const struct stats *);
-int		 stats_effective(int, int32_t);
+int		 stats_effective(int, const int32_t *);
 const char	*stats_reachable(const struct stats_child *);
 
 #endif /* STATS_H */

@@ -131,9 +131,9 @@ page_children(FILE *fp, const struct conf *c)
 		xml_escape(fp, m->name);
 		fprintf(fp, "</td><td>%s</td><td>%s</td>"
 		    "<td class=\"%s\">%s</td>",
-		    stats_effective(m->enabled, m->stats->enabled) ? "yes" :
+		    stats_effective(m->enabled, &m->stats->enabled) ? "yes" :
 		    "no", stats_effective(m->evaluation,
-		    m->stats->evaluation) ? "yes" : "no", r, r);
+		    &m->stats->evaluation) ? "yes" : "no", r, r);
 		h = health_child(m->stats);
 		fmt_utc(since, sizeof(since), stats_region_time(
 		    health_since(m->stats), time(NULL)));
