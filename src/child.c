@@ -402,7 +402,7 @@ child_reuse(struct child *c)
 	    "(version %u actions 0x%x protocol 0x%x)", c->link->id,
 	    c->mc->name, c->mc->sock[c->addr].text, c->eff.version,
 	    c->eff.actions, c->eff.protocol);
-	c->link->ops->negotiated(c->link->arg, c);
+	c->ops->negotiated(c->link->arg, c);
 	return 0;
 }
 
@@ -754,7 +754,7 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 		return 0;
 	}
 	if (milter_reply_is_edit(r.code)) {
-		if ((err = c->link->ops->edit(c->link->arg, c, r.code,
+		if ((err = c->ops->edit(c->link->arg, c, r.code,
 		    pkt->data - 5, pkt->len + 5)) != NULL) {
 			child_fail(c, "%s: %s %s", milter_code_name(c->cmd),
 			    milter_code_name(r.code), err);
@@ -775,7 +775,7 @@ child_reply(struct child *c, const struct milter_pkt *pkt)
 		c->endm = r.code == SMFIR_CONTINUE;
 	}
 	child_timed(c, c->cmd);
-	c->link->ops->replied(c->link->arg, c, r.code,
+	c->ops->replied(c->link->arg, c, r.code,
 	    r.code == SMFIR_REPLYCODE ? r.u.str : "");
 	return 0;
 }
@@ -815,7 +815,7 @@ child_read(struct conn *conn, void *arg)
 			if (c->refreshing)
 				child_resume(c);
 			else
-				c->link->ops->negotiated(c->link->arg, c);
+				c->ops->negotiated(c->link->arg, c);
 			continue;
 		}
 		/* It answers on the kept connection: no retry from now. */
@@ -848,7 +848,7 @@ child_event(struct conn *conn, int what, int err, void *arg)
 		/* The replay may go on (see eom_step). */
 		c->stalled = 0;
 		evtimer_del(c->timer);
-		c->link->ops->drained(c->link->arg, c);
+		c->ops->drained(c->link->arg, c);
 		return;
 	}
 	if (what == CONN_EOF)
@@ -1017,7 +1017,7 @@ child_drop(struct child *c)
 	c->state = CHILD_FAILED;
 	c->stalled = 0;
 	child_close(c, 0);
-	c->link->ops->failed(c->link->arg, c);
+	c->ops->failed(c->link->arg, c);
 }
 
 /*

@@ -51,7 +51,11 @@ struct child;
 struct dns_query;
 struct pool;
 
-/* What a child tells the session that runs it (arg is the link's). */
+/*
+ * What a child tells the session that runs it (arg is the link's); each
+ * child has its own, as its role in the session wants (a filter's, a
+ * shadow trial's: shadow.c).
+ */
 struct child_ops {
 	/* Through negotiation: c->eff holds what was agreed. */
 	void		 (*negotiated)(void *, struct child *);
@@ -76,7 +80,6 @@ struct child_launcher {
 
 /* What the children of a session are given of it, one for them all. */
 struct child_link {
-	const struct child_ops	*ops;
 	void			*arg;
 	const struct child_launcher *launcher;
 	struct event_base	*base;
@@ -90,6 +93,7 @@ struct child_link {
 
 struct child {
 	const struct child_link		*link;	/* to its session */
+	const struct child_ops		*ops;	/* what it tells it */
 	const struct milter_conf	*mc;
 	size_t				 idx;	/* in the session's chain */
 	enum child_state		 state;

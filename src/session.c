@@ -59,11 +59,7 @@ static void	mta_idle(evutil_socket_t, short, void *);
 static int	takes_commands(const struct session *);
 static void	session_process(struct session *);
 static void	session_end(struct session *, const char *, int);
-static enum role role_of(const struct conf *, const struct milter_conf *,
-		    const char *);
 static int	is_shadow(const struct session *, const struct child *);
-static void	session_close(struct session *);
-static void	session_count(struct session *, int);
 static void	handle_command(struct session *, const struct milter_cmd *);
 static void	command_round(struct session *, char);
 static void	decide(struct session *);
@@ -72,7 +68,6 @@ static void	act_answer(struct session *, const struct chain_action *);
 static void	act_optneg(struct session *);
 static void	act_quarantine(struct session *, const struct chain_action *);
 static void	act_send(struct session *, const struct chain_action *);
-static void	act_log(struct session *, const struct chain_action *);
 static void	progress_tick(evutil_socket_t, short, void *);
 static void	child_negotiated(void *, struct child *);
 static void	child_replied(void *, struct child *, char, const char *);
@@ -88,25 +83,6 @@ static const struct child_ops	child_ops = {
 	child_drained,
 	child_failed,
 };
-
-/*
- * A milter's role in session id: a filter; or on trial (evaluation),
- * then only in its share of connections (evaluation_sample, as
- * milterctl may have changed it: sample_in()), and waited for or in
- * shadow (evaluation_wait).  ROLE_OUT: not in this session.
- */
-#define ROLE_OUT	(-1)
-static enum role
-role_of(const struct conf *conf, const struct milter_conf *mc,
-    const char *id)
-{
-	if (!stats_effective(mc->evaluation, &mc->stats->evaluation))
-		return ROLE_FILTER;
-	if (!sample_in(conf->evaluation_seed, id,
-	    stats_effective(mc->evaluation_sample, &mc->stats->sample)))
-		return (enum role)ROLE_OUT;
-	return mc->evaluation_wait ? ROLE_EVALUATED : ROLE_SHADOW;
-}
 
 static int
 is_shadow(const struct session *s, const struct child *c)
@@ -132,7 +108,6 @@ session_new(struct event_base *base, const struct conf *conf,
 	s->conf = conf;
 	s->host = host;
 	chain_init(&s->chain, conf);
-	s->link.ops = &child_ops;
 	s->link.arg = s;
 	s->link.launcher = &host->launcher;
 	s->link.pool = host->pool;
@@ -155,10 +130,11 @@ session_new(struct event_base *base, const struct conf *conf,
 	for (i = 0; i < conf->nmilters; i++) {
 		mc = &conf->milters[i];
 		if (!stats_effective(mc->enabled, &mc->stats->enabled) ||
-		    (role = role_of(conf, mc, id)) == ROLE_OUT)
+		    (role = shadow_role(conf, mc, id)) == -1)
 			continue;
 		c = &s->kids[s->chain.nkids];
 		c->link = &s->link;
+		c->ops = role == ROLE_SHADOW ? &shadow_ops : &child_ops;
 		c->mc = mc;
 		c->stats = mc->stats;
 		c->idx = chain_add(&s->chain, mc, (enum role)role);
@@ -252,32 +228,6 @@ session_resume(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	session_process(s);
-}
-
-/*
- * The MTA's side is over while a shadow still works: the MTA and the
- * filters are let go, the session lingers (its log line and counts
- * wait) until the shadows have their verdicts or fail, by their own
- * timeouts at the latest (shadow.c).
- */
-static void
-session_close(struct session *s)
-{
-	size_t	i;
-
-	gettimeofday(&s->ended, NULL);
-	conn_free(s->mta);
-	s->mta = NULL;
-	evtimer_del(s->idle);
-	evtimer_del(s->progress);
-	conncheck_cancel(&s->checking);
-	dnsbl_free(s->dns);
-	s->dns = NULL;
-	s->check = CLIENT_UNCHECKED;
-	s->wait_since = 0;
-	for (i = 0; i < s->chain.nkids; i++)
-		if (!is_shadow(s, &s->kids[i]))
-			child_close(&s->kids[i], 1);
 }
 
 /*
@@ -375,22 +325,11 @@ static void
 session_end(struct session *s, const char *why, int error)
 {
 	if (s->mta != NULL && shadow_pending(s)) {
-		s->end_why = why;
-		s->end_error = error;
-		session_close(s);
+		shadow_linger(s, why, error);
 		return;
 	}
-	session_log(s, why);
-	session_count(s, error);
+	session_log(s, why, error);
 	s->host->done(s);
-}
-static void
-session_count(struct session *s, int error)
-{
-	stats_add(&stats->sessions, 1);
-	stats_add(&stats->session_verdicts[s->final], 1);
-	if (error)
-		stats_add(&stats->mta_errors, 1);
 }
 
 /* The session's verdict so far: the last one given to the MTA. */
@@ -593,7 +532,7 @@ act(struct session *s, const struct chain_action *a)
 	case ACT_EVALUATED:
 	case ACT_EDITS_DROPPED:
 	case ACT_STOPPED:
-		act_log(s, a);
+		session_log_action(s, a);
 		break;
 	case ACT_OPTNEG:
 		act_optneg(s);
@@ -638,46 +577,6 @@ act_send(struct session *s, const struct chain_action *a)
 	apply_macros(s, a->child, a->cmd, &s->out, 0);
 	mbuf_append(&s->out, s->cur.data, s->cur.len);
 	child_send_mbuf(c, &s->out, a->cmd, a->wait);
-}
-
-/* The counters and log lines of the chain's verdicts. */
-static void
-act_log(struct session *s, const struct chain_action *a)
-{
-	const struct chain_child	*cc = &s->chain.kids[a->child];
-	struct child			*c = &s->kids[a->child];
-	char				 what[512];
-
-	switch (a->act) {
-	case ACT_VERDICT:
-		stats_add(cc->evaluation ? &c->stats->evaluated[cc->verdict] :
-		    &c->stats->verdicts[cc->verdict], 1);
-		break;
-	case ACT_EVALUATED:
-		log_info("session %s: child %s (evaluation): %s %s%s%s",
-		    s->id, c->mc->name, milter_code_name(a->cmd),
-		    milter_code_name(a->code), a->text[0] ? " " : "",
-		    a->text);
-		break;
-	case ACT_EDITS_DROPPED:
-		chain_describe_edits(cc->edits.data, cc->edits.len,
-		    s->repl_owner == a->child + 1 ? s->repl_bytes : 0, what,
-		    sizeof(what));
-		log_info("session %s: child %s (evaluation): modifications "
-		    "dropped: %s", s->id, c->mc->name, what);
-		break;
-	case ACT_STOPPED:
-		stats_add(&c->stats->stopped, 1);
-		/* At end of message apply_eom() said why. */
-		if (a->cmd == SMFIC_BODYEOB)
-			break;
-		log_debug("session %s: child %s: %d of its recipients, %d "
-		    "not: kept out of the message", s->id, c->mc->name,
-		    cc->rcpt_shown, cc->rcpt_hidden);
-		break;
-	default:
-		break;
-	}
 }
 
 /*
@@ -745,8 +644,6 @@ child_negotiated(void *arg, struct child *c)
 	struct session	*s = arg;
 
 	chain_negotiated(&s->chain, c->idx, &c->eff);
-	if (is_shadow(s, c))
-		shadow_negotiated(s, c);
 	session_run(s);
 }
 
@@ -755,11 +652,6 @@ child_replied(void *arg, struct child *c, char code, const char *text)
 {
 	struct session	*s = arg;
 
-	/* A shadow's replies are its own (shadow.c), never the chain's. */
-	if (is_shadow(s, c)) {
-		shadow_replied(s, c, code, text);
-		return;
-	}
 	chain_replied(&s->chain, c->idx, code, text);
 	session_run(s);
 }
@@ -769,11 +661,7 @@ static const char *
 child_edit(void *arg, struct child *c, char code, const void *pkt,
     size_t len)
 {
-	struct session	*s = arg;
-
-	if (is_shadow(s, c))
-		return shadow_edit(s, c, code);
-	return keep_edit(s, c, code, pkt, len);
+	return keep_edit(arg, c, code, pkt, len);
 }
 
 static void
@@ -794,13 +682,6 @@ child_failed(void *arg, struct child *c)
 {
 	struct session	*s = arg;
 
-	/* Its trials are cut; the mail never depended on it. */
-	if (is_shadow(s, c)) {
-		shadow_failed(s, c);
-		chain_failed(&s->chain, c->idx);
-		session_run(s);
-		return;
-	}
 	if (c->exhausted) {
 		if (!s->chain.exhausted)
 			stats_add(&stats->resource_failures, 1);

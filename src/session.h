@@ -128,7 +128,9 @@ void		 session_verdict(struct session *, char, const char *, char);
 void		 session_queue_id(struct session *, const char *);
 void		 session_client_label(struct session *,
 		    const struct milter_connect *);
-void		 session_log(const struct session *, const char *);
+void		 session_log(const struct session *, const char *, int);
+void		 session_log_action(struct session *,
+		    const struct chain_action *);
 
 /* intake.c */
 int		 intake_rcpt(struct session *);
@@ -154,13 +156,12 @@ void		 shadow_command(struct session *, struct child *, char);
 void		 shadow_eom(struct session *, struct child *);
 void		 shadow_message_over(struct session *);
 void		 shadow_answered(struct session *, enum verdict);
-void		 shadow_negotiated(struct session *, struct child *);
-void		 shadow_replied(struct session *, struct child *, char,
+extern const struct child_ops shadow_ops;
+int		 shadow_role(const struct conf *, const struct milter_conf *,
 		    const char *);
-const char	*shadow_edit(struct session *, struct child *, char);
-void		 shadow_failed(struct session *, struct child *);
 void		 shadow_quit(struct session *, struct child *);
 int		 shadow_pending(const struct session *);
+void		 shadow_linger(struct session *, const char *, int);
 const char	*shadow_verdict(const struct session *, size_t);
 void		 shadow_free(struct session *);
 

@@ -18,7 +18,8 @@
  * sessionlog.c: the session's log line, one per MTA connection, and
  * what it gathers on the way (the client's label, the queue ids).  Its
  * form is documented in milterd(8): keep it stable.  The fields are
- * written as text or JSON by log.c's log_fields().
+ * written as text or JSON by log.c's log_fields().  Also the lines and
+ * counters of the chain's verdicts as they come (session_log_action()).
  */
 
 #include <sys/types.h>
@@ -111,9 +112,12 @@ child_outcome(const struct session *s, size_t i)
 	return text;
 }
 
-/* The session's line, at its end ("end" says why it ended). */
+/*
+ * The session's line at its end ("end" says why it ended; error: the
+ * MTA's side failed), and the session counted.
+ */
 void
-session_log(const struct session *s, const char *why)
+session_log(const struct session *s, const char *why, int error)
 {
 	struct timeval		 now, d;
 	struct log_field	*f;
@@ -172,4 +176,48 @@ session_log(const struct session *s, const char *why)
 	free(f);
 	free(names);
 	free(trials);
+	stats_add(&stats->sessions, 1);
+	stats_add(&stats->session_verdicts[s->final], 1);
+	if (error)
+		stats_add(&stats->mta_errors, 1);
+}
+
+/* The counters and log lines of the chain's verdicts. */
+void
+session_log_action(struct session *s, const struct chain_action *a)
+{
+	const struct chain_child	*cc = &s->chain.kids[a->child];
+	struct child			*c = &s->kids[a->child];
+	char				 what[512];
+
+	switch (a->act) {
+	case ACT_VERDICT:
+		stats_add(cc->evaluation ? &c->stats->evaluated[cc->verdict] :
+		    &c->stats->verdicts[cc->verdict], 1);
+		break;
+	case ACT_EVALUATED:
+		log_info("session %s: child %s (evaluation): %s %s%s%s",
+		    s->id, c->mc->name, milter_code_name(a->cmd),
+		    milter_code_name(a->code), a->text[0] ? " " : "",
+		    a->text);
+		break;
+	case ACT_EDITS_DROPPED:
+		chain_describe_edits(cc->edits.data, cc->edits.len,
+		    s->repl_owner == a->child + 1 ? s->repl_bytes : 0, what,
+		    sizeof(what));
+		log_info("session %s: child %s (evaluation): modifications "
+		    "dropped: %s", s->id, c->mc->name, what);
+		break;
+	case ACT_STOPPED:
+		stats_add(&c->stats->stopped, 1);
+		/* At end of message apply_eom() said why. */
+		if (a->cmd == SMFIC_BODYEOB)
+			break;
+		log_debug("session %s: child %s: %d of its recipients, %d "
+		    "not: kept out of the message", s->id, c->mc->name,
+		    cc->rcpt_shown, cc->rcpt_hidden);
+		break;
+	default:
+		break;
+	}
 }

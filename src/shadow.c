@@ -351,12 +351,22 @@ pump(struct session *s, struct child *c)
 		event_active(s->resume, 0, 0);
 }
 
+/*
+ * The child callbacks of a shadow (its struct child_ops): the chain
+ * knows only that it negotiated, drained or failed; its replies and
+ * modifications are its trials'.
+ */
+
 /* It negotiated: what was queued for it goes. */
-void
-shadow_negotiated(struct session *s, struct child *c)
+static void
+shadow_negotiated(void *arg, struct child *c)
 {
+	struct session	*s = arg;
+
+	chain_negotiated(&s->chain, c->idx, &c->eff);
 	if (get(s, c) != NULL)
 		pump(s, c);
+	session_run(s);
 }
 
 static struct trial *
@@ -423,10 +433,10 @@ settle(struct child *c, struct shadow *sh, struct trial *t)
 }
 
 /* A final reply of the shadow, to the packet awaited. */
-void
-shadow_replied(struct session *s, struct child *c, char code,
-    const char *text)
+static void
+shadow_replied(void *arg, struct child *c, char code, const char *text)
 {
+	struct session	*s = arg;
 	struct shadow	*sh;
 	struct trial	*t;
 	int		 v;
@@ -458,12 +468,16 @@ shadow_replied(struct session *s, struct child *c, char code,
  * A modification from the shadow: legal only at end of message;
  * counted by kind for its trial, never applied.
  */
-const char *
-shadow_edit(struct session *s, struct child *c, char code)
+static const char *
+shadow_edit(void *arg, struct child *c, char code, const void *pkt,
+    size_t len)
 {
+	struct session	*s = arg;
 	struct shadow	*sh;
 	struct trial	*t;
 
+	(void)pkt;
+	(void)len;
 	if (s->shadows == NULL || (sh = s->shadows[c->idx]) == NULL ||
 	    !sh->waiting || sh->at.code != SMFIC_BODYEOB)
 		return "is legal only at end of message";
@@ -528,12 +542,54 @@ drop_all(struct session *s, struct child *c, const char *why)
 		event_active(s->resume, 0, 0);
 }
 
-/* It failed (child.c logged and counted why). */
-void
-shadow_failed(struct session *s, struct child *c)
+static void
+shadow_drained(void *arg, struct child *c)
 {
+	struct session	*s = arg;
+
+	chain_drained(&s->chain, c->idx);
+	session_run(s);
+}
+
+/*
+ * It failed (child.c logged and counted why): its trials are cut; the
+ * mail never depended on it.
+ */
+static void
+shadow_failed(void *arg, struct child *c)
+{
+	struct session	*s = arg;
+
 	if (s->shadows != NULL && s->shadows[c->idx] != NULL)
 		drop_all(s, c, "failed");
+	chain_failed(&s->chain, c->idx);
+	session_run(s);
+}
+
+const struct child_ops	shadow_ops = {
+	shadow_negotiated,
+	shadow_replied,
+	shadow_edit,
+	shadow_drained,
+	shadow_failed,
+};
+
+/*
+ * A milter's role in session id: a filter; or on trial (evaluation),
+ * then only in its share of connections (evaluation_sample, as
+ * milterctl may have changed it: sample_in()), and waited for or in
+ * shadow (evaluation_wait).  -1: not in this session.
+ */
+int
+shadow_role(const struct conf *conf, const struct milter_conf *mc,
+    const char *id)
+{
+	if (!stats_effective(mc->evaluation, &mc->stats->evaluation))
+		return ROLE_FILTER;
+	if (!sample_in(conf->evaluation_seed, id,
+	    stats_effective(mc->evaluation_sample, &mc->stats->sample)))
+		return -1;
+	return mc->evaluation_wait ? ROLE_EVALUATED : ROLE_SHADOW;
 }
 
 /* ACT_QUIT (connection over, K, the client gone, kept out). */
@@ -590,4 +646,32 @@ shadow_free(struct session *s)
 			drop_all(s, &s->kids[i], "session freed");
 	free(s->shadows);
 	s->shadows = NULL;
+}
+
+/*
+ * The MTA's side is over (why, error: for the log line and counts, which
+ * wait) while a shadow still works: the MTA and the filters are let go,
+ * the session lingers until the shadows have their verdicts or fail, by
+ * their own timeouts at the latest; then session_resume() ends it.
+ */
+void
+shadow_linger(struct session *s, const char *why, int error)
+{
+	size_t	i;
+
+	s->end_why = why;
+	s->end_error = error;
+	gettimeofday(&s->ended, NULL);
+	conn_free(s->mta);
+	s->mta = NULL;
+	evtimer_del(s->idle);
+	evtimer_del(s->progress);
+	conncheck_cancel(&s->checking);
+	dnsbl_free(s->dns);
+	s->dns = NULL;
+	s->check = CLIENT_UNCHECKED;
+	s->wait_since = 0;
+	for (i = 0; i < s->chain.nkids; i++)
+		if (s->kids[i].ops != &shadow_ops)
+			child_close(&s->kids[i], 1);
 }
