@@ -76,7 +76,6 @@ static void	lua_await(struct session *, int);
 static void	eom_decide(struct session *);
 static void	lua_ask_grouped(struct session *, const struct cond_view *,
 		    int *);
-static int	group_of_lua(const struct session *, size_t);
 static void	lua_ask_one(struct session *, size_t, const struct cond_view *,
 		    int *);
 static void	lua_ask(struct session *, struct child *,
@@ -779,8 +778,8 @@ lua_ask(struct session *s, struct child *c, const struct cond_view *v,
 			continue;
 		if (cond->type == COND_LUA)
 			lua_ask_one(s, ref->idx, v, ms);
-		else if (!group_of_lua(s, ref->idx) &&
-		    !cond_holds(s, c, ref, v))
+		/* A group with a lua member: once the answers are in. */
+		else if (!cond->lua_member && !cond_holds(s, c, ref, v))
 			break;
 	}
 }
@@ -801,21 +800,6 @@ lua_ask_grouped(struct session *s, const struct cond_view *v, int *ms)
 		    (cond->stages & cond_at(s->chain.cmd)))
 			lua_ask_one(s, i, v, ms);
 	}
-}
-
-/* A group with a lua member: decided once the answers are in. */
-static int
-group_of_lua(const struct session *s, size_t idx)
-{
-	size_t	i;
-
-	if (!cond_is_group(&s->conf->conds[idx]))
-		return 0;
-	for (i = 0; i < s->conf->nconds; i++)
-		if (s->conf->conds[i].type == COND_LUA &&
-		    cond_reaches(s->conf->conds, idx, i))
-			return 1;
-	return 0;
 }
 
 /* Condition idx asked of the threads, unless decided or out already. */

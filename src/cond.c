@@ -786,18 +786,24 @@ latest_stage(const struct cond *conds, size_t idx, size_t depth)
 /*
  * A group is decided once, at the latest stage any of its members is
  * decided at (a lua member's are known once a worker ran its script:
- * called again then).
+ * called again then); whether it has a lua member, deep in it.
  */
 void
 cond_group_stages(struct cond *conds, size_t n)
 {
-	size_t	i;
+	size_t	i, j;
 	int	st;
 
-	for (i = 0; i < n; i++)
-		if (cond_is_group(&conds[i]))
-			conds[i].stages = (st = latest_stage(conds, i, n)) > 0 ?
-			    COND_BIT(st) : 0;
+	for (i = 0; i < n; i++) {
+		if (!cond_is_group(&conds[i]))
+			continue;
+		conds[i].stages = (st = latest_stage(conds, i, n)) > 0 ?
+		    COND_BIT(st) : 0;
+		/* Known once, not looked for at every command. */
+		for (j = 0; j < n && !conds[i].lua_member; j++)
+			conds[i].lua_member = conds[j].type == COND_LUA &&
+			    cond_reaches(conds, i, j);
+	}
 }
 
 /* Is condition to the condition from, or one of its members? */

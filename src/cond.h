@@ -148,6 +148,7 @@ struct cond {
 	struct cond_ref	*members;	/* any, all: of, resolved */
 	size_t		 nmembers;
 	int		 grouped;	/* a member of a group */
+	int		 lua_member;	/* a group: a lua one in it, deep */
 	unsigned int	 stages;	/* COND_BIT()s: decided at */
 	uint64_t	 size_min;	/* size: over + 1 (0: no over) */
 	uint64_t	 size_max;	/* size: under - 1 (UINT64_MAX: none) */

@@ -141,4 +141,28 @@ grep_ok bigmsg-line "client=[^ ]*\\[203\\.0\\.113\\.11\\] children=lg,gb child\\
 check bigmsg-gb-eom test "$(grep -c '^eom' "$TMP/gb.log")" -eq 1
 no_grep lucky-no-error 'condition "lucky".*(error|condition_error)' "$TMP/md-lg.err"
 
+# 8. {milterd_stress}: yes when a stress condition holds at connect,
+# whether a child uses it or not.  One session held open after DATA
+# (mtasim -w, until its input ends), then a second: more than 1 open.
+tmilter st -M '{milterd_stress}'
+milterd_start st \
+    'condition "busy" { type = "stress" threshold = 1 }' \
+    "$(child st 'macros_add = { "{milterd_stress}" }')"
+mtasim_run calm -s "unix:$TMP/md-st.sock" -f a@example.org \
+    -r j@example.com "$MSG"
+rc_is calm 0
+grep_ok stress-no '^macro \{milterd_stress\}=no$' "$TMP/st.log"
+mkfifo "$TMP/hold.in"
+"$BUILD/mtasim" -w -n 1 -s "unix:$TMP/md-st.sock" "$MSG" \
+    <"$TMP/hold.in" >"$TMP/hold.out" 2>&1 &
+HOLD_PID=$!
+exec 9>"$TMP/hold.in"
+wait_for 10 grep -q '^held: 1 of 1' "$TMP/hold.out"
+mtasim_run busy -s "unix:$TMP/md-st.sock" -f a@example.org \
+    -r k@example.com "$MSG"
+rc_is busy 0
+grep_ok stress-yes '^macro \{milterd_stress\}=yes$' "$TMP/st.log"
+exec 9>&-
+wait "$HOLD_PID"
+
 finish

@@ -505,6 +505,8 @@ Test(group, resolve_and_stages)
 	cr_assert_eq(c[5].stages, cond_at(SMFIC_MAIL));
 	cr_assert(cond_reaches(c, 3, 2));
 	cr_assert(!cond_reaches(c, 5, 2));
+	/* Groups with a lua member wait for its answer. */
+	cr_assert(c[3].lua_member && c[5].lua_member && !c[0].lua_member);
 	/* A script with an eom() function: its groups, at end of message. */
 	c[4].stages = cond_at(SMFIC_MAIL) | COND_EOM;
 	cond_group_stages(c, 6);
