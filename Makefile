@@ -77,8 +77,8 @@ HDRS		 = src/milter.h src/message.h src/spool.h src/log.h \
 		   src/health.h src/table.h src/pool.h
 MILTERD_SRCS	 = src/milterd.c src/worker.c src/launcher.c src/launch.c \
 		   src/proc.c src/session.c src/sessionlog.c src/intake.c \
-		   src/replay.c src/disconnect.c src/apply.c src/child.c \
-		   src/conn.c src/conf.c src/macros.c \
+		   src/replay.c src/disconnect.c src/apply.c src/luawait.c \
+		   src/child.c src/conn.c src/conf.c src/macros.c \
 		   src/chain.c src/pool.c src/shadow.c \
 		   src/control.c src/stats.c src/history.c src/conncheck.c \
 		   src/detect.c src/cond.c src/table.c src/luacond.c \
@@ -191,8 +191,8 @@ lint:
 # line's escaping.
 CHAIN_FUZZ_SRCS	 = src/chain.c src/macros.c src/stats.c $(COMMON_SRCS)
 SESSION_FUZZ_SRCS = src/session.c src/sessionlog.c src/intake.c \
-		   src/replay.c src/disconnect.c src/apply.c src/child.c \
-		   src/macros.c src/trace.c \
+		   src/replay.c src/disconnect.c src/apply.c src/luawait.c \
+		   src/child.c src/macros.c src/trace.c \
 		   src/health.c src/pool.c src/shadow.c \
 		   src/chain.c src/cond.c src/table.c src/luacond.c \
 		   src/lookup.c src/stats.c \

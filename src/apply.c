@@ -27,8 +27,8 @@
  * (apply_eom()).  Conditions may have to wait
  * (apply_wait()): the dnsbl conditions' lookups are made at once
  * before the connect round, which waits for them; the lua conditions
- * a command decides are run by the worker's lookup threads (lookup.c),
- * all at once, before its round.
+ * a command decides are run by the worker's lookup threads, all at
+ * once, before its round (luawait.c).
  */
 
 #include <sys/types.h>
@@ -39,7 +39,6 @@
 
 #include "dns.h"
 #include "log.h"
-#include "lookup.h"
 #include "session.h"
 
 static const char *cond_macro(void *, const char *);
@@ -51,13 +50,10 @@ static void	cond_each_header(void *, void (*)(void *, const char *,
 		    const char *), void *);
 static void	cond_each_verdict(void *, void (*)(void *, const char *,
 		    const char *), void *);
-static void	cond_view_of(struct session *, char, struct cond_view *);
 static void	cond_forget(struct session *);
 static void	cond_last_forget(struct session *, char);
 static int	cond_value(struct session *, size_t, const struct cond_view *);
 static int	member_value(void *, const struct cond_ref *);
-static int	cond_holds(struct session *, const struct child *,
-		    const struct cond_ref *, const struct cond_view *);
 static int	dnsbl_needed(struct session *, size_t);
 static int	child_reaches(const struct session *, size_t, size_t);
 static int	stress_holds(const struct session *);
@@ -70,18 +66,7 @@ static void	dnsbl_answered(void *, const char *,
 static void	dnsbl_timeout(evutil_socket_t, short, void *);
 static void	dnsbl_end(struct session *);
 static const struct dns_answer *dnsbl_answer(void *, const char *);
-static int	lua_prepare(struct session *, void (*)(struct session *));
-static void	lua_begin(struct session *);
-static void	lua_await(struct session *, int);
 static void	eom_decide(struct session *);
-static void	lua_ask_grouped(struct session *, const struct cond_view *,
-		    int *);
-static void	lua_ask_one(struct session *, size_t, const struct cond_view *,
-		    int *);
-static void	lua_ask(struct session *, struct child *,
-		    const struct cond_view *, int *);
-static void	lua_timeout(evutil_socket_t, short, void *);
-static void	lua_end(struct session *);
 
 /* A macro the MTA sent up to this command (the latest), for conditions. */
 static const char *
@@ -145,8 +130,8 @@ cond_each_verdict(void *arg, void (*fn)(void *, const char *, const char *),
 }
 
 /* What a condition sees at cmd. */
-static void
-cond_view_of(struct session *s, char cmd, struct cond_view *v)
+void
+apply_view(struct session *s, char cmd, struct cond_view *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->stage = cmd;
@@ -235,8 +220,8 @@ member_value(void *arg, const struct cond_ref *ref)
  * Does the condition hold?  One that cannot tell (a script's error)
  * comes out as the milter's condition_error says: applied or skipped.
  */
-static int
-cond_holds(struct session *s, const struct child *c,
+int
+apply_holds(struct session *s, const struct child *c,
     const struct cond_ref *ref, const struct cond_view *v)
 {
 	int	holds = cond_value(s, ref->idx, v);
@@ -282,7 +267,7 @@ apply_conditions(struct session *s, char cmd)
 	struct child		*c;
 	size_t			 i, j;
 
-	cond_view_of(s, cmd, &v);
+	apply_view(s, cmd, &v);
 	cond_last_forget(s, cmd);
 	/* A group's members at their own stages, for its later one. */
 	for (i = 0; i < s->conf->nconds; i++)
@@ -300,7 +285,7 @@ apply_conditions(struct session *s, char cmd)
 		for (j = 0; j < c->mc->nconds; j++) {
 			ref = &c->mc->conds[j];
 			if (!(s->conf->conds[ref->idx].stages & cond_at(cmd)) ||
-			    cond_holds(s, c, ref, &v))
+			    apply_holds(s, c, ref, &v))
 				continue;
 			stats_add(&c->stats->stopped, 1);
 			log_debug("session %s: child %s: condition %s%s does "
@@ -325,18 +310,11 @@ apply_conditions(struct session *s, char cmd)
 void
 apply_eom(struct session *s, size_t i)
 {
-	struct cond_view	v;
-	int			ms = 0;
-
 	cond_forget(s);
-	if (!lua_prepare(s, eom_decide)) {
+	if (luawait_prepare(s, eom_decide))
+		luawait_eom(s, i);
+	else
 		eom_decide(s);
-		return;
-	}
-	cond_view_of(s, SMFIC_BODYEOB, &v);
-	lua_ask(s, &s->kids[i], &v, &ms);
-	lua_ask_grouped(s, &v, &ms);
-	lua_await(s, ms);
 }
 
 /*
@@ -352,11 +330,11 @@ eom_decide(struct session *s)
 	size_t			 i = s->chain.pos, j;
 	struct child		*c = &s->kids[i];
 
-	cond_view_of(s, SMFIC_BODYEOB, &v);
+	apply_view(s, SMFIC_BODYEOB, &v);
 	for (j = 0; j < c->mc->nconds && out == NULL; j++) {
 		ref = &c->mc->conds[j];
 		if ((s->conf->conds[ref->idx].stages & COND_EOM) &&
-		    !cond_holds(s, c, ref, &v))
+		    !apply_holds(s, c, ref, &v))
 			out = ref;
 	}
 	if (out != NULL)
@@ -392,22 +370,22 @@ struct dns_wait {
  * Before the conditions at the command at work are decided, the
  * lookups they need, then done(s); the chain waits meanwhile (its
  * conditions are pending).  The dnsbl conditions' lookups, at connect,
- * then the lua conditions' (lua_begin()); any condition that must wait
+ * then the lua conditions' (luawait.c); any condition that must wait
  * for something starts it here.
  */
 void
 apply_wait(struct session *s, void (*done)(struct session *))
 {
 	cond_forget(s);
-	if (!lua_prepare(s, done)) {
+	if (!luawait_prepare(s, done)) {
 		if (s->chain.cmd == SMFIC_CONNECT)
 			dnsbl_begin(s, done);
 		else
 			done(s);
 	} else if (s->chain.cmd == SMFIC_CONNECT)
-		dnsbl_begin(s, lua_begin);
+		dnsbl_begin(s, luawait_command);
 	else
-		lua_begin(s);
+		luawait_command(s);
 }
 
 /*
@@ -667,222 +645,8 @@ rcpt_holds(struct session *s, struct child *c, const struct cond_view *v)
 	for (j = 0; j < c->mc->nconds; j++) {
 		ref = &c->mc->conds[j];
 		if ((s->conf->conds[ref->idx].stages & cond_at(SMFIC_RCPT)) &&
-		    !cond_holds(s, c, ref, v))
+		    !apply_holds(s, c, ref, v))
 			return 0;
 	}
 	return 1;
-}
-
-/*
- * lua conditions: each one the command decides for a child still open
- * to it is asked of the lookup threads, once, with a copy of the view,
- * and the round waits for the answers, each into cond_result[], at
- * most the longest time_limit of those asked and a second (a script
- * blocked in a C function, threads all busy): past it, or when the
- * queue refuses, condition_error decides.  A child's conditions are
- * taken in order, and a condition that is not lua and does not hold
- * stops its walk: the scripts after it are not run, as before.
- */
-struct lua_wait {
-	struct session	*s;
-	void		(*done)(struct session *);
-	struct event	*timer;
-	size_t		 pending;
-	struct lookup	*asked[];	/* per condition; NULL: none out */
-};
-
-/* Beyond time_limit, what a session gives the threads (queueing). */
-#define LUA_WAIT_GRACE_MS	1000
-
-/*
- * The session's wait, made at its first command: 0 when there are no
- * lua conditions, or no memory for it (they then fail: condition_error).
- */
-static int
-lua_prepare(struct session *s, void (*done)(struct session *))
-{
-	size_t	i;
-
-	if (!cond_any(s->conf->conds, s->conf->nconds, COND_LUA))
-		return 0;
-	if (s->lua == NULL && (s->lua = calloc(1, sizeof(*s->lua) +
-	    s->conf->nconds * sizeof(s->lua->asked[0]))) != NULL) {
-		s->lua->s = s;
-		if ((s->lua->timer = evtimer_new(s->base, lua_timeout, s)) ==
-		    NULL) {
-			lua_wait_free(s->lua);
-			s->lua = NULL;
-		}
-	}
-	if (s->lua == NULL) {
-		log_warn("session %s: lua conditions", s->id);
-		for (i = 0; i < s->conf->nconds; i++)
-			if (s->conf->conds[i].type == COND_LUA)
-				s->cond_result[i] = -1;
-		return 0;
-	}
-	s->lua->done = done;
-	return 1;
-}
-
-/* Ask what the command at work decides; done() once all are in. */
-static void
-lua_begin(struct session *s)
-{
-	struct cond_view	 v;
-	size_t			 i;
-	int			 ms = 0;
-
-	cond_view_of(s, s->chain.cmd, &v);
-	for (i = 0; i < s->chain.nkids; i++)
-		if (chain_open(&s->chain, i, s->chain.cmd))
-			lua_ask(s, &s->kids[i], &v, &ms);
-	lua_ask_grouped(s, &v, &ms);
-	lua_await(s, ms);
-}
-
-/* done() once every answer asked is in, or ms and the grace passed. */
-static void
-lua_await(struct session *s, int ms)
-{
-	struct lua_wait		*w = s->lua;
-	struct timeval		 tv;
-
-	if (w->pending == 0) {
-		w->done(s);
-		return;
-	}
-	ms += LUA_WAIT_GRACE_MS;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(w->timer, &tv);
-}
-
-/*
- * A child's lua conditions at this command, asked in order up to the
- * first other one that does not hold; *ms the longest time_limit
- * asked.
- */
-static void
-lua_ask(struct session *s, struct child *c, const struct cond_view *v,
-    int *ms)
-{
-	const struct cond_ref	*ref;
-	const struct cond	*cond;
-	size_t			 j;
-
-	for (j = 0; j < c->mc->nconds; j++) {
-		ref = &c->mc->conds[j];
-		cond = &s->conf->conds[ref->idx];
-		if (!(cond->stages & cond_at(s->chain.cmd)))
-			continue;
-		if (cond->type == COND_LUA)
-			lua_ask_one(s, ref->idx, v, ms);
-		/* A group with a lua member: once the answers are in. */
-		else if (!cond->lua_member && !cond_holds(s, c, ref, v))
-			break;
-	}
-}
-
-/*
- * The lua conditions in groups, each at its own stages: a group is
- * decided from them later (or now), when its turn comes.
- */
-static void
-lua_ask_grouped(struct session *s, const struct cond_view *v, int *ms)
-{
-	const struct cond	*cond;
-	size_t			 i;
-
-	for (i = 0; i < s->conf->nconds; i++) {
-		cond = &s->conf->conds[i];
-		if (cond->type == COND_LUA && cond->grouped &&
-		    (cond->stages & cond_at(s->chain.cmd)))
-			lua_ask_one(s, i, v, ms);
-	}
-}
-
-/* Condition idx asked of the threads, unless decided or out already. */
-static void
-lua_ask_one(struct session *s, size_t idx, const struct cond_view *v,
-    int *ms)
-{
-	const struct cond	*cond = &s->conf->conds[idx];
-	struct lookup		*l;
-
-	if (s->cond_result[idx] != -2 || s->lua->asked[idx] != NULL)
-		return;
-	if ((l = lookup_new(idx, v, s->lua)) == NULL) {
-		log_warn("session %s: condition \"%s\"", s->id, cond->name);
-		s->cond_result[idx] = -1;
-		return;
-	}
-	if (lookup_ask(l) == -1) {
-		lookup_free(l);
-		s->cond_result[idx] = -1;
-		return;
-	}
-	s->lua->asked[idx] = l;
-	s->lua->pending++;
-	if (cond->time_limit > *ms)
-		*ms = cond->time_limit;
-}
-
-/* From the loop (lookup_collect()): an answer for the session's wait. */
-void
-apply_answered(void *owner, struct lookup *l)
-{
-	struct lua_wait	*w = owner;
-
-	w->asked[l->cond] = NULL;
-	w->s->cond_result[l->cond] = l->result;
-	if (--w->pending == 0)
-		lua_end(w->s);
-}
-
-static void
-lua_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct session	*s = arg;
-	size_t		 i;
-
-	(void)fd;
-	(void)what;
-	for (i = 0; i < s->conf->nconds; i++)
-		if (s->lua->asked[i] != NULL) {
-			log_warnx("session %s: condition \"%s\": no answer "
-			    "within its time_limit of %d ms and %d ms: "
-			    "condition_error decides", s->id,
-			    s->conf->conds[i].name, s->conf->conds[i].time_limit,
-			    LUA_WAIT_GRACE_MS);
-			stats_add(&stats->lookups_late, 1);
-			lookup_drop(s->lua->asked[i]);
-			s->lua->asked[i] = NULL;
-			s->cond_result[i] = -1;
-		}
-	s->lua->pending = 0;
-	lua_end(s);
-}
-
-static void
-lua_end(struct session *s)
-{
-	event_del(s->lua->timer);
-	s->lua->done(s);
-}
-
-/* The session's end: what it asked is given up, answers dropped. */
-void
-lua_wait_free(struct lua_wait *w)
-{
-	size_t	i;
-
-	if (w == NULL)
-		return;
-	for (i = 0; i < w->s->conf->nconds; i++)
-		if (w->asked[i] != NULL)
-			lookup_drop(w->asked[i]);
-	if (w->timer != NULL)
-		event_free(w->timer);
-	free(w);
 }

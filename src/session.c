@@ -164,7 +164,7 @@ session_free(struct session *s)
 
 	conncheck_cancel(&s->checking);
 	dnsbl_free(s->dns);
-	lua_wait_free(s->lua);
+	luawait_free(s->lua);
 	shadow_free(s);
 	for (i = 0; i < s->chain.nkids; i++)
 		child_free(&s->kids[i]);

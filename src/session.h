@@ -171,8 +171,17 @@ void		 apply_wait(struct session *, void (*)(struct session *));
 void		 apply_eom(struct session *, size_t);
 void		 apply_macros(struct session *, size_t, char, struct mbuf *,
 		    size_t);
+void		 apply_view(struct session *, char, struct cond_view *);
+int		 apply_holds(struct session *, const struct child *,
+		    const struct cond_ref *, const struct cond_view *);
 void		 dnsbl_free(struct dns_wait *);
-void		 apply_answered(void *, struct lookup *);
-void		 lua_wait_free(struct lua_wait *);
+
+/* luawait.c */
+int		 luawait_prepare(struct session *,
+		    void (*)(struct session *));
+void		 luawait_command(struct session *);
+void		 luawait_eom(struct session *, size_t);
+void		 luawait_answered(void *, struct lookup *);
+void		 luawait_free(struct lua_wait *);
 
 #endif /* SESSION_H */

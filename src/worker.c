@@ -447,7 +447,7 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 	 * Scripts run as the unprivileged user, in threads that inherit
 	 * the seccomp filter (lookup.c).
 	 */
-	lookup_start(wbase, conf, apply_answered);
+	lookup_start(wbase, conf, luawait_answered);
 	/* A group is decided at its lua members' stages, known now. */
 	cond_group_stages(conf->conds, conf->nconds);
 	wconf = conf;
