@@ -427,7 +427,8 @@ nlog() {
 	grep -c "$1" "$2" 2>/dev/null || true
 }
 
-count_is() {
+# nlog_is PATTERN FILE N: PATTERN is on N lines of FILE (for wait_for).
+nlog_is() {
 	[ "$(nlog "$1" "$2")" -eq "$3" ]
 }
 
@@ -696,10 +697,10 @@ check metrics-prefix-404 test "$(http_get "http://127.0.0.1:$port/metricsx" "$TM
 # The session log line, for each kind of session of the batch.
 T_=':[0-9]+\.[0-9]{3}'
 grep_ok logline-b1 "session=$WPID\.[0-9]+ client=client\.example\[192\.0\.2\.1\] children=a,b,c,d,e child\.a=accept$T_ child\.b=accept$T_ child\.c=eval-reject$T_ child\.d=failed$T_ child\.e=failed$T_ verdict=accept@eom end=\"quit\" time=[0-9]+\.[0-9]{3} queue_id=4MTASIM0001,4MTASIM0002,4MTASIM0003,4MTASIM0004,4MTASIM0005$" "$MDLOG"
-check logline-b1-one count_is "children=a,b,c,d,e child\.a=accept:[0-9.]* child\.b=accept:[0-9.]* child\.c=eval-reject" "$MDLOG" 1
-check logline-b2-three count_is "client=bad\.example\[192\.0\.2\.66\] children=a,b,c,d,e child\.a=reject:[0-9.]* child\.b=continue:[0-9.]* child\.c=continue:[0-9.]* child\.d=continue:[0-9.]* child\.e=failed:[0-9.]* verdict=reject@rcpt end=\"quit\" time=[0-9.]* queue_id=-$" "$MDLOG" 3
-check logline-b3-two count_is "client=client\.example\[192\.0\.2\.1\] children=a,b,c,d,e child\.a=accept:[0-9.]* child\.b=tempfail:[0-9.]* child\.c=continue:[0-9.]* child\.d=continue:[0-9.]* child\.e=failed:[0-9.]* verdict=tempfail@eom end=\"quit\" time=" "$MDLOG" 2
-check logline-six count_is 'session=[0-9]' "$MDLOG" 6
+count_is logline-b1-one 1 "children=a,b,c,d,e child\.a=accept:[0-9.]* child\.b=accept:[0-9.]* child\.c=eval-reject" "$MDLOG"
+count_is logline-b2-three 3 "client=bad\.example\[192\.0\.2\.66\] children=a,b,c,d,e child\.a=reject:[0-9.]* child\.b=continue:[0-9.]* child\.c=continue:[0-9.]* child\.d=continue:[0-9.]* child\.e=failed:[0-9.]* verdict=reject@rcpt end=\"quit\" time=[0-9.]* queue_id=-$" "$MDLOG"
+count_is logline-b3-two 2 "client=client\.example\[192\.0\.2\.1\] children=a,b,c,d,e child\.a=accept:[0-9.]* child\.b=tempfail:[0-9.]* child\.c=continue:[0-9.]* child\.d=continue:[0-9.]* child\.e=failed:[0-9.]* verdict=tempfail@eom end=\"quit\" time=" "$MDLOG"
+count_is logline-six 6 'session=[0-9]' "$MDLOG"
 grep_ok logline-d-timeout 'child d: eom: timeout; fallback accept' "$MDLOG"
 
 # A worker killed: another starts, nothing counted is lost.
@@ -739,7 +740,7 @@ grep_ok enable-b-text '^milter b: enabled for new sessions, until the next reloa
 mtasim_run on -s "$SOCK" -r bad@example.com "$MSG"
 rc_is on 1
 sessions_are 8
-check enable-b-reached wait_for 10 count_is '^connect ' "$TMP/b.log" $((nb + 1))
+check enable-b-reached wait_for 10 nlog_is '^connect ' "$TMP/b.log" $((nb + 1))
 last_session on
 grep_ok enable-b-logline 'children=a,b,c,d,e child\.a=reject' "$TMP/on.line"
 

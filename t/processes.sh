@@ -41,8 +41,8 @@ alive() {
 	[ -n "$_st" ] && [ "$_st" != Z ]
 }
 
-# count_is N CMD...: CMD's output is N lines.
-count_is() {
+# nlines_is N CMD...: CMD's output is N lines.
+nlines_is() {
 	_want=$1
 	shift
 	[ "$("$@" | grep -c .)" -eq "$_want" ]
@@ -149,7 +149,7 @@ tmilter hdr -h 'X-Hdr: one'
 milterd_start main 'workers = 2' "$(child hdr)"
 M=$(master main)
 check main-pidfile test -n "$M"
-if wait_for 10 count_is 2 kids "$M" worker; then
+if wait_for 10 nlines_is 2 kids "$M" worker; then
 	ok priv-two-workers
 else
 	fail priv-two-workers "$(ps -o pid,user,args --ppid "$M")"

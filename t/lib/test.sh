@@ -206,8 +206,7 @@ bail() {
 }
 
 # count_is NAME WANT PATTERN FILE: PATTERN (ERE) is on WANT lines of
-# FILE (its last lines shown when not).  t/control.sh and
-# t/processes.sh define their own.
+# FILE (its last lines shown when not).
 count_is() {
 	_got=$(grep -Ec -- "$3" "$4")
 	if [ "$_got" -eq "$2" ]; then
