@@ -49,6 +49,12 @@ struct session_host {
 	struct child_launcher	 launcher;	/* given to its children */
 	/* The MTA's side is over: the session is to be freed. */
 	void		 (*done)(struct session *);
+	/*
+	 * The MTA's side is over but a shadow still works (shadow.c):
+	 * the session lingers, and yields its room (session_yield())
+	 * when the worker needs it for a new session.
+	 */
+	void		 (*lingers)(struct session *);
 	/* The worker's kept child connections (reuse_connections). */
 	struct pool	*pool;
 };
@@ -114,6 +120,7 @@ struct session {
 	const char		*end_why;	/* while shadows finish */
 	int			 end_error;
 	TAILQ_ENTRY(session)	 entry;
+	TAILQ_ENTRY(session)	 linger_entry;	/* the worker's, lingering */
 };
 
 /* session.c */
@@ -121,6 +128,7 @@ struct session	*session_new(struct event_base *, const struct conf *,
 		    const struct session_host *, int, const char *, int);
 void		 session_run(struct session *);
 void		 session_free(struct session *);
+void		 session_yield(struct session *);
 void		 session_reply(struct session *, char, const char *);
 void		 session_verdict(struct session *, char, const char *, char);
 
@@ -164,6 +172,7 @@ int		 shadow_pending(const struct session *);
 void		 shadow_linger(struct session *, const char *, int);
 const char	*shadow_verdict(const struct session *, size_t);
 void		 shadow_free(struct session *);
+void		 shadow_cut(struct session *, const char *);
 
 /* apply.c */
 void		 apply_conditions(struct session *, char);

@@ -635,15 +635,22 @@ shadow_verdict(const struct session *s, size_t i)
 	return sh->last == -1 ? "none" : verdict_name(sh->last);
 }
 
-/* At the session's end: what is still open is cut. */
+/* Every shadow's queue and trials go, those open counted as cut. */
 void
-shadow_free(struct session *s)
+shadow_cut(struct session *s, const char *why)
 {
 	size_t	i;
 
 	for (i = 0; s->shadows != NULL && i < s->chain.nkids; i++)
 		if (s->shadows[i] != NULL)
-			drop_all(s, &s->kids[i], "session freed");
+			drop_all(s, &s->kids[i], why);
+}
+
+/* At the session's end: what is still open is cut. */
+void
+shadow_free(struct session *s)
+{
+	shadow_cut(s, "session freed");
 	free(s->shadows);
 	s->shadows = NULL;
 }
@@ -674,4 +681,5 @@ shadow_linger(struct session *s, const char *why, int error)
 	for (i = 0; i < s->chain.nkids; i++)
 		if (s->kids[i].ops != &shadow_ops)
 			child_close(&s->kids[i], 1);
+	s->host->lingers(s);
 }

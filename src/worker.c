@@ -59,6 +59,9 @@
 #include "util.h"
 
 static TAILQ_HEAD(, session)	 sessions = TAILQ_HEAD_INITIALIZER(sessions);
+/* Those of them whose MTA's side is over, oldest first (shadow.c). */
+static TAILQ_HEAD(, session)	 lingering =
+				    TAILQ_HEAD_INITIALIZER(lingering);
 static struct event_base	*wbase;
 static struct event		*listen_ev[CONF_MAX_LISTEN];
 static size_t			 nlisten;
@@ -90,10 +93,12 @@ static void	check_tick(evutil_socket_t, short, void *);
 static int	launch(const struct milter_conf *);
 static const char *launch_refused(const struct milter_conf *);
 static void	session_done(struct session *);
+static void	session_lingers(struct session *);
 
 static struct session_host	host = {
 	{ launch, launch_refused },
 	session_done,
+	session_lingers,
 	NULL,		/* its pool, once the loop is made */
 };
 static void	test_fault(void);
@@ -136,9 +141,17 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	stats_add(&stats_self->served, 1);
 	stats_add(&stats_self->open, 1);
-	/* The rest wait in the listen queue (or go to other workers). */
-	if (++nopen >= max_sessions)
-		listen_set(0);
+	/*
+	 * The rest wait in the listen queue (or go to other workers),
+	 * unless a session that only lingers for its shadows makes room:
+	 * mail never waits for a trial.
+	 */
+	if (++nopen >= max_sessions) {
+		if (!TAILQ_EMPTY(&lingering))
+			session_yield(TAILQ_FIRST(&lingering));
+		else
+			listen_set(0);
+	}
 	if (wconf->max_sessions_per_worker > 0 &&
 	    next_id >= (uint64_t)wconf->max_sessions_per_worker)
 		worker_stop("max_sessions_per_worker reached");
@@ -335,12 +348,21 @@ static void
 session_done(struct session *s)
 {
 	TAILQ_REMOVE(&sessions, s, entry);
+	if (s->mta == NULL)
+		TAILQ_REMOVE(&lingering, s, linger_entry);
 	session_free(s);
 	stats_sub(&stats_self->open, 1);
 	if (--nopen < max_sessions && !evtimer_pending(accept_again, NULL))
 		listen_set(1);
 	if (stopping && TAILQ_EMPTY(&sessions))
 		event_base_loopbreak(wbase);
+}
+
+/* Its room is given to the next session if the worker is full. */
+static void
+session_lingers(struct session *s)
+{
+	TAILQ_INSERT_TAIL(&lingering, s, linger_entry);
 }
 
 static void

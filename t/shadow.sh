@@ -7,7 +7,9 @@
 # evaluate NAME PERCENT changes it; a shadow that crashes or sends
 # garbage changes nothing; a modifying shadow's modifications are
 # counted and never applied; past evaluation_memory_limit a trial is
-# dropped and counted.  (t/shadow-postfix.sh: the same end to end.)
+# dropped and counted; a worker full of sessions that linger for their
+# shadows gives the oldest one's room to a new session.
+# (t/shadow-postfix.sh: the same end to end.)
 . "$(dirname "$0")/lib/test.sh"
 
 PY=/usr/bin/python3
@@ -204,5 +206,29 @@ rc_is behind-1 0
 check behind-judged wait_for 30 trial_is behind behind reject accept 10
 check behind-cut-none stat_is behind behind trial_cut 0
 check behind-eoms test "$(grep -c '^eom' "$TMP/behind.log")" -eq 10
+
+# 7. A worker full of sessions that only linger for their shadow (which
+# sleeps 30 s): each new session takes the oldest one's room, its trial
+# cut and counted; mail never waits for a trial.  One worker,
+# max_sessions 3, 10 sessions one after another: from the third on,
+# each accept finds the worker full, so 8 are cut and 2 still linger.
+bg full /usr/bin/python3 "$T/milters/slowmilter.py" "$TMP/full.sock" 30000 \
+    "$TMP/full.log"
+wait_for 10 test -S "$TMP/full.sock" || fail full-start "slowmilter.py"
+milterd_start full "workers = 1" "max_sessions = 3" "$(child pass)" \
+    "$(child full evaluation=true evaluation_wait=false eom_timeout=60)"
+wait_for 10 test -S "$TMP/md-full.ctl"
+start=$(date +%s)
+mtasim_run full-run -s "unix:$TMP/md-full.sock" -n 10 -c 1 \
+    -r r@example.com "$MSG"
+rc_is full-run 0
+end=$(date +%s)
+if [ $((end - start)) -lt 20 ]; then ok full-not-waited; else
+	fail full-not-waited "10 sessions took $((end - start)) s"; fi
+grep_ok full-all-accepted '^results: accept 10 ' "$TMP/full-run.out"
+check full-cut stat_is full full trial_cut 8
+count_is full-cut-logged 8 'the worker needs its room \(max_sessions\): 1 trial cut' \
+    "$TMP/md-full.err"
+count_is full-lines 8 'session=.*child\.full=shadow-failed:[0-9.]+ verdict=accept@eom trial=full:failed' "$TMP/md-full.err"
 
 finish

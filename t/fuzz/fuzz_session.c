@@ -256,6 +256,13 @@ host_done(struct session *s)
 	sess = NULL;
 }
 
+/* One session at a time: nothing needs the room it holds. */
+static void
+host_lingers(struct session *s)
+{
+	(void)s;
+}
+
 static int
 host_launch(const struct milter_conf *mc)
 {
@@ -273,6 +280,7 @@ host_launch_refused(const struct milter_conf *mc)
 static const struct session_host	host = {
 	{ host_launch, host_launch_refused },
 	host_done,
+	host_lingers,
 	NULL,
 };
 
