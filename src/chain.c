@@ -62,8 +62,9 @@
  * chain's rules: nothing waits for it, not the MTA's options
  * (check_negotiated()), a round (eligible()), the end of message
  * (eom_next()) nor the answer (chain_answer(), eom_finish() count the
- * filters only).  It is given each command it takes part in
- * (ACT_SHADOW) and, at its place in the end-of-message walk, the
+ * filters only).  It is given each command it takes part in when the
+ * round reaches its place, so not one a child before it refused
+ * (ACT_SHADOW), and, at its place in the end-of-message walk, the
  * message as the children before it left it (ACT_SHADOW_EOM); session.c
  * queues both for it (shadow.c), and its replies never come back here.
  */
@@ -126,6 +127,7 @@ static int	busy(const struct chain *);
 static char	fallback_of(const struct chain_child *);
 static void	take_owed(struct chain_child *, char);
 static int	lingers(const struct chain_child *);
+static int	shadow_due(const struct chain_child *);
 static void	wake(struct chain *);
 static void	check_negotiated(struct chain *);
 static void	start_all(struct chain *);
@@ -623,9 +625,8 @@ chain_decided(struct chain *ch)
 		if (ch->cmd == SMFIC_MAIL && chain_in_play(c) &&
 		    c->scope == SCOPE_IN)
 			c->in_msg = 1;
-		/* Queued for it, before anyone's reply can end the round. */
-		if (c->role == ROLE_SHADOW && c->scope == SCOPE_IN &&
-		    !c->skip && (chain_in_play(c) || c->part == PART_STARTING))
+		/* In parallel every child has the command at once. */
+		if (ch->conf->dispatch == DISPATCH_PARALLEL && shadow_due(c))
 			emit(ch, ACT_SHADOW, i, ch->cmd, NULL);
 	}
 	round_next(ch);
@@ -636,6 +637,14 @@ eligible(const struct chain_child *c, char cmd)
 {
 	return c->role != ROLE_SHADOW && chain_in_play(c) &&
 	    c->scope == SCOPE_IN && !c->skip && milter_cmd_sent(&c->eff, cmd);
+}
+
+/* Is c a shadow that is to be given the command at work (ACT_SHADOW)? */
+static int
+shadow_due(const struct chain_child *c)
+{
+	return c->role == ROLE_SHADOW && c->scope == SCOPE_IN && !c->skip &&
+	    (chain_in_play(c) || c->part == PART_STARTING);
 }
 
 static void
@@ -671,6 +680,13 @@ round_next(struct chain *ch)
 	for (; ch->pos < ch->nkids; ch->pos++) {
 		c = &ch->kids[ch->pos];
 		if (!eligible(c, ch->cmd)) {
+			/*
+			 * A shadow has the command at its place, as in the
+			 * MTA's own chain: only if no child before it
+			 * refused it (a recipient, say), and not waited for.
+			 */
+			if (shadow_due(c))
+				emit(ch, ACT_SHADOW, ch->pos, ch->cmd, NULL);
 			/* An owed fallback decides in its place. */
 			if (c->reply != 0 && chain_decides(ch->cmd, c->reply))
 				break;

@@ -7,7 +7,8 @@
 # evaluate NAME PERCENT changes it; a shadow that crashes or sends
 # garbage changes nothing; a modifying shadow's modifications are
 # counted and never applied; past evaluation_memory_limit a trial is
-# dropped and counted; a worker full of sessions that linger for their
+# dropped and counted; a shadow does not get a recipient a filter
+# before it refused; a worker full of sessions that linger for their
 # shadows gives the oldest one's room to a new session.
 # (t/shadow-postfix.sh: the same end to end.)
 . "$(dirname "$0")/lib/test.sh"
@@ -206,6 +207,21 @@ rc_is behind-1 0
 check behind-judged wait_for 30 trial_is behind behind reject accept 10
 check behind-cut-none stat_is behind behind trial_cut 0
 check behind-eoms test "$(grep -c '^eom' "$TMP/behind.log")" -eq 10
+
+# A recipient a filter before the shadow refused is not the shadow's, as
+# in the MTA's own chain; one the filter accepts is.
+tmilter gate -R '<no@example.com>'
+tmilter rcpts
+milterd_start rcpts "$(child gate)" \
+    "$(child rcpts evaluation=true evaluation_wait=false)"
+wait_for 10 test -S "$TMP/md-rcpts.ctl"
+mtasim_run rcpts -s "unix:$TMP/md-rcpts.sock" -r no@example.com \
+    -r yes@example.com "$MSG"
+rc_is rcpts 0
+check rcpts-judged wait_for 10 trial_is rcpts rcpts accept accept 1
+count_is rcpts-gate-both 2 '^rcpt ' "$TMP/gate.log"
+count_is rcpts-shadow-one 1 '^rcpt <yes@example\.com>' "$TMP/rcpts.log"
+count_is rcpts-shadow-not-refused 0 '^rcpt <no@example\.com>' "$TMP/rcpts.log"
 
 # 7. A worker full of sessions that only linger for their shadow (which
 # sleeps 30 s): each new session takes the oldest one's room, its trial

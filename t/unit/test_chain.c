@@ -604,10 +604,10 @@ static const struct chain_case chain_cases[] = {
 	{ "shadow: not waited for to answer O, nor to take commands",
 	    "a,aw", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
 	    { "O", "quit0 quit1 start0 start1" }, { "n0", "optneg resume" },
-	    { "C", "shadow1 send0" }, { "r0:c", "answer:c resume" },
+	    { "C", "send0" }, { "r0:c", "shadow1 answer:c resume" },
 	    /* Its negotiation wakes nothing. */
 	    { "n1", "" },
-	    { "M", "over shadow1 send0" }, { "r0:c", "answer:c resume" },
+	    { "M", "over send0" }, { "r0:c", "shadow1 answer:c resume" },
 	    { "E", "replay0" }, { "r0:c", "take0" },
 	    { "x0", "verdict0 shadoweom1 forward answer:c over resume" },
 	    { NULL, NULL } } },
@@ -615,7 +615,7 @@ static const struct chain_case chain_cases[] = {
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
 	    { "O", "quit0 quit1 quit2 start0 start1 start2" },
 	    { "n0 n1", "" }, { "n2", "optneg resume" },
-	    { "M", "over shadow1 send0" }, { "r0:c", "send2" },
+	    { "M", "over send0" }, { "r0:c", "shadow1 send2" },
 	    { "r2:c", "answer:c resume" },
 	    { "E", "replay0" }, { "r0:c", "take0" },
 	    { "x0", "verdict0 shadoweom1 replay2" }, { "r2:c", "take2" },
@@ -623,12 +623,12 @@ static const struct chain_case chain_cases[] = {
 	    { NULL, NULL } } },
 	{ "shadow: after a refusal it never gets the message", "a,aw",
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
-	    SHADOW_NEGOTIATED, { "M", "over shadow1 send0" },
-	    { "r0:c", "answer:c resume" }, { "E", "replay0" },
+	    SHADOW_NEGOTIATED, { "M", "over send0" },
+	    { "r0:c", "shadow1 answer:c resume" }, { "E", "replay0" },
 	    { "r0:y", "verdict0 answer:y over resume" }, { NULL, NULL } } },
 	{ "shadow: its failure is no fallback's", "t,tw",
 	    DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_TEMPFAIL, {
-	    SHADOW_NEGOTIATED, { "C", "shadow1 send0" }, { "f1", "" },
+	    SHADOW_NEGOTIATED, { "C", "send0" }, { "f1", "" },
 	    { "r0:c", "answer:c resume" }, { "H", "send0" },
 	    { "r0:c", "answer:c resume" }, { NULL, NULL } } },
 	{ "shadow: in parallel, still not waited for", "a,aw",
@@ -637,8 +637,22 @@ static const struct chain_case chain_cases[] = {
 	    { "r0:c", "answer:c resume" }, { NULL, NULL } } },
 	{ "shadow: the filters all done, the MTA still sends (continue)",
 	    "a,aw", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
-	    SHADOW_NEGOTIATED, { "C", "shadow1 send0" },
-	    { "r0:a", "verdict0 answer:c resume" }, { NULL, NULL } } },
+	    SHADOW_NEGOTIATED, { "C", "send0" },
+	    { "r0:a", "verdict0 shadow1 answer:c resume" }, { NULL, NULL } } },
+	{ "shadow: a recipient a filter before it refused is not its",
+	    "a,aw", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    SHADOW_NEGOTIATED, { "M", "over send0" },
+	    { "r0:c", "shadow1 answer:c resume" },
+	    { "R", "send0" }, { "r0:r", "verdict0 refused answer:r resume" },
+	    { "R", "send0" }, { "r0:c", "shadow1 answer:c resume" },
+	    { NULL, NULL } } },
+	{ "shadow: before the filter that refuses, the recipient is its",
+	    "aw,a", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
+	    { "O", "quit0 quit1 start0 start1" }, { "n0", "" },
+	    { "n1", "optneg resume" }, { "M", "over shadow0 send1" },
+	    { "r1:c", "answer:c resume" },
+	    { "R", "shadow0 send1" }, { "r1:r", "verdict1 refused answer:r resume" },
+	    { NULL, NULL } } },
 	{ "shadow alone: answered as with no child, accept kept open",
 	    "aw", DISPATCH_SEQUENTIAL, MTA_POSTFIX, FALLBACK_ACCEPT, {
 	    { "O", "quit0 start0 optneg resume" },
