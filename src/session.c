@@ -214,18 +214,6 @@ mta_event(struct conn *conn, int what, int err, void *arg)
 	    strerror(err), what != CONN_EOF);
 }
 
-/*
- * The worker needs the room a lingering session holds: its shadows'
- * open trials are cut (counted), and it ends now.
- */
-void
-session_yield(struct session *s)
-{
-	shadow_cut(s, "the worker needs its room (max_sessions)");
-	session_log(s, s->end_why, s->end_error);
-	s->host->done(s);
-}
-
 static void
 session_resume(evutil_socket_t fd, short what, void *arg)
 {

@@ -51,7 +51,7 @@ struct session_host {
 	void		 (*done)(struct session *);
 	/*
 	 * The MTA's side is over but a shadow still works (shadow.c):
-	 * the session lingers, and yields its room (session_yield())
+	 * the session lingers, and yields its room (shadow_yield())
 	 * when the worker needs it for a new session.
 	 */
 	void		 (*lingers)(struct session *);
@@ -128,7 +128,6 @@ struct session	*session_new(struct event_base *, const struct conf *,
 		    const struct session_host *, int, const char *, int);
 void		 session_run(struct session *);
 void		 session_free(struct session *);
-void		 session_yield(struct session *);
 void		 session_reply(struct session *, char, const char *);
 void		 session_verdict(struct session *, char, const char *, char);
 
@@ -172,7 +171,7 @@ int		 shadow_pending(const struct session *);
 void		 shadow_linger(struct session *, const char *, int);
 const char	*shadow_verdict(const struct session *, size_t);
 void		 shadow_free(struct session *);
-void		 shadow_cut(struct session *, const char *);
+void		 shadow_yield(struct session *);
 
 /* apply.c */
 void		 apply_conditions(struct session *, char);

@@ -99,6 +99,7 @@ static void	decided(struct session *, struct child *, uint32_t, int);
 static struct trial *trial_of(struct shadow *, uint32_t);
 static int	settle(struct child *, struct shadow *, struct trial *);
 static void	drop_all(struct session *, struct child *, const char *);
+static void	shadow_cut(struct session *, const char *);
 
 /*
  * A shadow's state, made the first time it is needed; NULL when it is
@@ -636,7 +637,7 @@ shadow_verdict(const struct session *s, size_t i)
 }
 
 /* Every shadow's queue and trials go, those open counted as cut. */
-void
+static void
 shadow_cut(struct session *s, const char *why)
 {
 	size_t	i;
@@ -653,6 +654,18 @@ shadow_free(struct session *s)
 	shadow_cut(s, "session freed");
 	free(s->shadows);
 	s->shadows = NULL;
+}
+
+/*
+ * The worker needs the room a lingering session holds: its shadows'
+ * open trials are cut (counted), and it ends now.
+ */
+void
+shadow_yield(struct session *s)
+{
+	shadow_cut(s, "the worker needs its room (max_sessions)");
+	session_log(s, s->end_why, s->end_error);
+	s->host->done(s);
 }
 
 /*

@@ -148,7 +148,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	 */
 	if (++nopen >= max_sessions) {
 		if (!TAILQ_EMPTY(&lingering))
-			session_yield(TAILQ_FIRST(&lingering));
+			shadow_yield(TAILQ_FIRST(&lingering));
 		else
 			listen_set(0);
 	}
