@@ -5,7 +5,8 @@
 # milterd's launcher, adds its header to one message and refuses the
 # other; the milters installed here are in the chain, evaluated only;
 # README's "Try it" commands are exactly those it prints for plain
-# `make run'; a bad PORT or CONF is refused, said.
+# `make run'; the sample's socket is in no directory others can write; a
+# bad PORT or CONF is refused, said.
 . "$(dirname "$0")/lib/test.sh"
 
 ROOT=$(cd "$T/.." && pwd)
@@ -15,8 +16,8 @@ PIDFILE=$BUILD/run-$port/milterd.pid
 on_exit "rm -rf '$BUILD/run-$port.conf' '$BUILD/run-$port'"
 # The sample milter outlives milterd (the launcher's children do): its
 # pid, by its socket, is killed at the end.
-SAMPLE=/tmp/milterd-sample-$port.sock
-on_exit "kill \$(ps -eo pid=,args= | awk -v s='$SAMPLE' '\$0 ~ s && /sample-milter/ && !/awk/ { print \$1 }') 2>/dev/null; rm -f '$SAMPLE'"
+SAMPLE=/run/milterd-sample-$port/sample.sock
+on_exit "kill \$(ps -eo pid=,args= | awk -v s='$SAMPLE' '\$0 ~ s && /sample-milter/ && !/awk/ { print \$1 }') 2>/dev/null; rm -rf '${SAMPLE%/*}'"
 on_exit "[ -s '$PIDFILE' ] && kill \$(cat '$PIDFILE') 2>/dev/null"
 
 # README's commands are those of plain `make run' (built paths, its
@@ -101,6 +102,7 @@ check makerun-stopped sh -c "! kill -0 $MPID 2>/dev/null"
 # directory of mode 0700): the sample runs as root, and the copy allows
 # it; a reachable one runs it as _milterd.  (bin/run with a milterd
 # that only exits, to see the copy it writes.)
+on_exit "rm -rf /run/milterd-sample-40999"
 mkdir -m 0700 "$TMP/closed"
 mkdir "$TMP/closed/b" "$TMP/open"
 chmod 0755 "$TMP/open"
@@ -115,6 +117,12 @@ grep_ok closed-root-allowed '^allow_root_command = true$' \
     "$TMP/closed/b/run-40999.conf"
 check closed-conf-valid "$BUILD/milterd" -n -f "$TMP/closed/b/run-40999.conf"
 grep_ok open-sample-milterd '^	user = "_milterd"$' "$TMP/open/run-40999.conf"
+# The sample's socket in a directory only root makes entries in (/run),
+# owned by the sample's user, not in /tmp.
+grep_ok sample-socket-private \
+    '^	socket = "unix:/run/milterd-sample-40999/sample\.sock"$' \
+    "$TMP/open/run-40999.conf"
+check sample-dir-owner test "$(stat -c %U /run/milterd-sample-40999)" = _milterd
 no_grep open-no-root '^allow_root_command' "$TMP/open/run-40999.conf"
 
 # A bad PORT or CONF: refused before anything starts, said.
