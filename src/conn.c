@@ -27,6 +27,8 @@
  * what one wake-up writes to a peer (a child's edits and the reply to
  * the MTA at end of message) leaves in one send, not one per packet.
  * The write event is armed only when the socket does not take it all.
+ * Writes are evbuffer_write()'s writev(), without MSG_NOSIGNAL: every
+ * process that uses conn.c ignores SIGPIPE.
  * Reads go straight into the input buffer.  Nothing is ever reported
  * from inside conn_write(): a write error is handed to the event
  * callback from the loop, so callers never see a callback under their
