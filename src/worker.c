@@ -38,12 +38,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
-#ifdef __linux__
-#include <sys/epoll.h>
-#endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,14 +73,12 @@ static char			(*launch_refusal)[128];	/* per milter */
 static int			 max_sessions;	/* open at once */
 static int			 nopen;
 static int			 listening;	/* listen_ev[] armed */
-static int			 loop_fd = -1;	/* libevent's epoll instance */
 static int			 starved;	/* out of descriptors, said */
 static struct event		*accept_again;	/* after a starved accept */
 
 static void	accept_cb(evutil_socket_t, short, void *);
 static void	accept_again_cb(evutil_socket_t, short, void *);
 static void	listen_set(int);
-static void	listen_exclusive(void);
 static void	accept_starved(void);
 static void	stop_cb(evutil_socket_t, short, void *);
 static void	watch_master(evutil_socket_t, short, void *);
@@ -193,52 +187,6 @@ listen_set(int on)
 			event_add(listen_ev[i], NULL);
 		else
 			event_del(listen_ev[i]);
-	if (on)
-		listen_exclusive();
-}
-
-/*
- * A connection wakes one idle worker, not all (EPOLLEXCLUSIVE): woken
- * all, every worker but one found nothing to accept, a wake-up and an
- * accept4() for nothing per connection and idle worker, and the
- * sessions were spread thin over the workers, each waking for fewer
- * events at a time.  libevent 2.1 has no flag for it, so each listening
- * socket's entry that libevent made in its epoll instance (loop_fd, the
- * first descriptor event_base_new() opened: worker_main()) is made
- * again with the flag; libevent finds the events by descriptor as
- * before and deletes the entry as usual (listen_set(0)).  The
- * instance is proven by the delete, which succeeds only in an epoll
- * instance holding that socket; elsewhere (another backend, no
- * EPOLLEXCLUSIVE) nothing changes: every worker is woken, as before.
- */
-static void
-listen_exclusive(void)
-{
-#if defined(__linux__) && defined(EPOLLEXCLUSIVE)
-	struct epoll_event	ev;
-	size_t			i;
-	int			fd;
-
-	for (i = 0; i < nlisten && loop_fd != -1; i++) {
-		fd = event_get_fd(listen_ev[i]);
-		memset(&ev, 0, sizeof(ev));
-		if (epoll_ctl(loop_fd, EPOLL_CTL_DEL, fd, &ev) == -1) {
-			log_debug("listening socket %zu: every worker woken "
-			    "(%s)", i, strerror(errno));
-			loop_fd = -1;
-			return;
-		}
-		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-		ev.data.fd = fd;
-		if (epoll_ctl(loop_fd, EPOLL_CTL_ADD, fd, &ev) == -1) {
-			/* As libevent had it. */
-			ev.events = EPOLLIN;
-			if (epoll_ctl(loop_fd, EPOLL_CTL_ADD, fd, &ev) == -1)
-				fatal("cannot watch listening socket %zu", i);
-			loop_fd = -1;
-		}
-	}
-#endif
 }
 
 /*
@@ -481,9 +429,6 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 	master_pid = getppid();
 	self_pid = (long)getpid();
 	conf_forget_commands(conf);
-	/* libevent's epoll instance takes the lowest free descriptor. */
-	if (nfds > 0 && (loop_fd = fcntl(fds[0], F_DUPFD_CLOEXEC, 0)) != -1)
-		close(loop_fd);
 	if ((wbase = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((host.pool = pool_new(wbase)) == NULL)
@@ -528,7 +473,6 @@ worker_main(struct conf *conf, int *fds, size_t nfds, int idx, int lfd,
 			fatalx("cannot watch listening socket %zu", i);
 	}
 	nlisten = nfds;
-	listen_exclusive();
 	listening = 1;
 	max_sessions = worker_max_sessions(conf);
 	if ((accept_again = evtimer_new(wbase, accept_again_cb, NULL)) ==
