@@ -275,7 +275,15 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	(void)arg;
-	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+	/*
+	 * Each answer is one datagram, there once the request is sent
+	 * (the kernel answers within send()): read once, then on while
+	 * answers are owed, not once more to hear EAGAIN.  Anything left
+	 * wakes the loop again: the event is level triggered.
+	 */
+	do {
+		if ((n = recv(fd, buf, sizeof(buf), 0)) <= 0)
+			break;
 		for (off = 0; off < (size_t)n; off += used) {
 			rc = conncheck_reply(buf + off, (size_t)n - off, &used,
 			    &seq, &why);
@@ -291,7 +299,7 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 			ninflight--;
 			finish(it, rc, why);
 		}
-	}
+	} while (ninflight > 0);
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
 		log_warn("disconnect check: netlink receive");
 	send_queued();
