@@ -91,8 +91,9 @@ calls() {
 }
 # is_at_most NAME GOT MAX
 is_at_most() {
+	echo "# $1: $2"
 	if [ "${2:-0}" -le "$3" ]; then
-		ok "$1 ($2)"
+		ok "$1"
 	else
 		fail "$1" "$2, more than $3"
 		sed 's/^/    | /' "$TMP/strace.out"
