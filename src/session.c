@@ -59,7 +59,6 @@ static void	mta_idle(evutil_socket_t, short, void *);
 static int	takes_commands(const struct session *);
 static void	session_process(struct session *);
 static void	session_end(struct session *, const char *, int);
-static int	is_shadow(const struct session *, const struct child *);
 static void	handle_command(struct session *, const struct milter_cmd *);
 static void	command_round(struct session *, char);
 static void	decide(struct session *);
@@ -83,12 +82,6 @@ static const struct child_ops	child_ops = {
 	child_drained,
 	child_failed,
 };
-
-static int
-is_shadow(const struct session *s, const struct child *c)
-{
-	return s->chain.kids[c->idx].role == ROLE_SHADOW;
-}
 
 struct session *
 session_new(struct event_base *base, const struct conf *conf,
@@ -499,14 +492,14 @@ act(struct session *s, const struct chain_action *a)
 		child_start(c);
 		break;
 	case ACT_QUIT:
-		if (is_shadow(s, c))
+		if (c->ops == &shadow_ops)
 			shadow_quit(s, c);
 		else
 			child_close(c, 1);
 		break;
 	case ACT_ABORT:
 		/* A shadow's, in its queue: shadow_message_over(). */
-		if (!is_shadow(s, c))
+		if (c->ops != &shadow_ops)
 			child_abort(c);
 		break;
 	case ACT_SHADOW:

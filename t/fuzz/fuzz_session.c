@@ -184,9 +184,11 @@ void
 conn_rebind(struct conn *c, conn_read_cb read_cb, conn_event_cb event_cb,
     void *arg)
 {
-	c->read_cb = read_cb;
-	c->event_cb = event_cb;
-	c->arg = arg;
+	(void)c;
+	(void)read_cb;
+	(void)event_cb;
+	(void)arg;
+	abort();
 }
 
 /* --- Stand-ins for the rest of the worker ------------------------------- */
